@@ -21,7 +21,9 @@ let package = Package(
         // Small elementwise kernels in C, vectorised per function for the running CPU.
         .target(
             name: "CKernels",
-            path: "Sources/CKernels"
+            dependencies: ["CDNNL"],
+            path: "Sources/CKernels",
+            linkerSettings: [.linkedLibrary("dnnl")]
         ),
         .target(
             name: "ListConRanker",

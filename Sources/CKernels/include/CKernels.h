@@ -1,5 +1,85 @@
+// Compute kernels for ListConRanker: oneDNN-backed matrix products and the few
+// elementwise kernels a transformer needs. No model knowledge lives here.
 #ifndef LISTCONRANKER_CKERNELS_H
 #define LISTCONRANKER_CKERNELS_H
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---- Matrix products (oneDNN) -------------------------------------------------
+
+/// Precision of a matrix product's inputs; accumulation and output are always fp32.
+typedef enum { LCR_F32 = 0, LCR_BF16 = 1 } lcr_precision;
+
+/// A prepared product y[M,N] = x[M,K] · Wᵀ (+ bias) (then optional GELU), W given in
+/// PyTorch's [N,K] layout. Weights are reordered once into oneDNN's preferred layout;
+/// M is a run-time dimension. Not thread-safe: one caller at a time.
+typedef struct lcr_linear lcr_linear;
+
+/// Creates a prepared product. `bias` may be NULL. Returns 0, or non-zero with a message in `err`.
+int lcr_linear_create(lcr_linear **out, const float *weight, const float *bias,
+                      int64_t n, int64_t k, lcr_precision precision, int fuse_gelu,
+                      char *err, size_t err_len);
+/// Same as lcr_linear_create with weights already in bfloat16 bits ([N,K]).
+int lcr_linear_create_bf16(lcr_linear **out, const uint16_t *weight_bf16, const float *bias,
+                           int64_t n, int64_t k, int fuse_gelu, char *err, size_t err_len);
+/// y[rows,N] = x[rows,K] · Wᵀ + bias. Returns 0, or non-zero with a message in `err`.
+int lcr_linear_run(lcr_linear *linear, const float *x, int64_t rows, float *y,
+                   char *err, size_t err_len);
+void lcr_linear_destroy(lcr_linear *linear);
+
+/// Row-major C[M,N] = alpha · op(A) · op(B) + beta · C through oneDNN's sgemm
+/// (op = transpose when trans is 'T'). Returns 0 on success.
+int lcr_sgemm(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+              float *c, int64_t ldc);
+
+/// Whether this CPU runs bf16 matrix products natively (AVX512-BF16 or AMX).
+int lcr_cpu_has_native_bf16(void);
+
+// ---- Elementwise kernels ------------------------------------------------------
+
+/// x[i] = GELU(x[i]) with the erf form: 0.5·x·(1 + erf(x/√2)).
+void lcr_gelu(float *x, int64_t count);
+/// x[i] = max(x[i], 0).
+void lcr_relu(float *x, int64_t count);
+/// x[i] = 1 / (1 + exp(-x[i])).
+void lcr_sigmoid(float *x, int64_t count);
+/// x[r, c] += bias[c] for every row.
+void lcr_add_bias(float *x, const float *bias, int64_t rows, int64_t cols);
+/// x[i] += y[i].
+void lcr_add(float *x, const float *y, int64_t count);
+/// x[r,:] = LayerNorm(x[r,:] + residual[r,:]) · gamma + beta; residual may be NULL.
+void lcr_layer_norm(float *x, const float *residual, const float *gamma, const float *beta,
+                    int64_t rows, int64_t cols, float eps);
+/// Row-wise softmax of x[rows, cols] over columns [begin[r], end[r]); other columns become 0.
+/// `begin`/`end` NULL mean every column. Each range must be non-empty.
+void lcr_softmax_rows(float *x, int64_t rows, int64_t cols, const int64_t *begin,
+                      const int64_t *end);
+/// out[c] = mean over rows r with mask[r] != 0 of x[r, c]; returns the number of rows used.
+int64_t lcr_masked_mean_rows(const float *x, const uint8_t *mask, int64_t rows, int64_t cols,
+                             float *out);
+/// Float32 → bfloat16 bits, round to nearest even.
+void lcr_f32_to_bf16(const float *src, uint16_t *dst, int64_t count);
+/// bfloat16 bits → Float32.
+void lcr_bf16_to_f32(const uint16_t *src, float *dst, int64_t count);
+
+// ---- Attention ------------------------------------------------------------------
+
+/// Multi-head scaled dot-product attention for one sequence of `t` rows.
+/// q, k, v: [t, heads·head_dim] with row strides ldq/ldk/ldv (so a fused QKV matrix can be
+/// passed as three column offsets); out: [t, heads·head_dim] with row stride ldo.
+/// Row i attends to keys [key_begin[i], key_end[i]) (NULL: all t keys).
+/// `scratch` must hold t·t floats. Returns 0 on success.
+int lcr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
+                  const float *v, int64_t ldv, float *out, int64_t ldo,
+                  int64_t t, int64_t heads, int64_t head_dim,
+                  const int64_t *key_begin, const int64_t *key_end, float *scratch);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

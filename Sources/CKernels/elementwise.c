@@ -1,0 +1,129 @@
+// Elementwise kernels. Each hot loop is compiled twice (baseline x86-64 and AVX-512) and
+// picked at load time by the CPU it runs on (clang's target_clones), so the package needs
+// no -march flag. Reductions allow reassociation so that they vectorise.
+#include "CKernels.h"
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__clang__)
+#define LCR_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LCR_MULTIVERSION
+#endif
+
+void lcr_gelu(float *x, int64_t count) {
+    // Exact erf form, as torch.nn.functional.gelu(approximate='none'); erff is correctly
+    // rounded to within 1 ulp, so the result stays within 1e-6 of the double-precision value.
+    for (int64_t i = 0; i < count; i++) {
+        float v = x[i];
+        x[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752440f));
+    }
+}
+
+LCR_MULTIVERSION
+void lcr_relu(float *x, int64_t count) {
+    for (int64_t i = 0; i < count; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void lcr_sigmoid(float *x, int64_t count) {
+    for (int64_t i = 0; i < count; i++) x[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+LCR_MULTIVERSION
+void lcr_add_bias(float *x, const float *bias, int64_t rows, int64_t cols) {
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = x + r * cols;
+        for (int64_t c = 0; c < cols; c++) row[c] += bias[c];
+    }
+}
+
+LCR_MULTIVERSION
+void lcr_add(float *x, const float *y, int64_t count) {
+    for (int64_t i = 0; i < count; i++) x[i] += y[i];
+}
+
+LCR_MULTIVERSION
+void lcr_layer_norm(float *x, const float *residual, const float *gamma, const float *beta,
+                    int64_t rows, int64_t cols, float eps) {
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = x + r * cols;
+        if (residual) {
+            const float *res = residual + r * cols;
+            for (int64_t c = 0; c < cols; c++) row[c] += res[c];
+        }
+        // Two passes (mean, then centred variance) as PyTorch does, for accuracy.
+        float sum = 0.0f, sq = 0.0f;
+        {
+#pragma clang fp reassociate(on)
+            for (int64_t c = 0; c < cols; c++) sum += row[c];
+        }
+        const float mean = sum / (float)cols;
+        {
+#pragma clang fp reassociate(on)
+            for (int64_t c = 0; c < cols; c++) {
+                const float d = row[c] - mean;
+                sq += d * d;
+            }
+        }
+        const float inv = 1.0f / sqrtf(sq / (float)cols + eps);
+        for (int64_t c = 0; c < cols; c++) row[c] = (row[c] - mean) * inv * gamma[c] + beta[c];
+    }
+}
+
+static void softmax_range(float *row, int64_t cols, int64_t begin, int64_t end) {
+    float max = row[begin];
+    for (int64_t c = begin + 1; c < end; c++) max = row[c] > max ? row[c] : max;
+    float sum = 0.0f;
+    for (int64_t c = begin; c < end; c++) {
+        row[c] = expf(row[c] - max);
+        sum += row[c];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t c = 0; c < begin; c++) row[c] = 0.0f;
+    for (int64_t c = begin; c < end; c++) row[c] *= inv;
+    for (int64_t c = end; c < cols; c++) row[c] = 0.0f;
+}
+
+void lcr_softmax_rows(float *x, int64_t rows, int64_t cols, const int64_t *begin,
+                      const int64_t *end) {
+    for (int64_t r = 0; r < rows; r++) {
+        softmax_range(x + r * cols, cols, begin ? begin[r] : 0, end ? end[r] : cols);
+    }
+}
+
+int64_t lcr_masked_mean_rows(const float *x, const uint8_t *mask, int64_t rows, int64_t cols,
+                             float *out) {
+    memset(out, 0, (size_t)cols * sizeof(float));
+    int64_t used = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        if (!mask[r]) continue;
+        lcr_add(out, x + r * cols, cols);
+        used++;
+    }
+    if (used > 0) {
+        const float inv = (float)used;
+        for (int64_t c = 0; c < cols; c++) out[c] /= inv;
+    }
+    return used;
+}
+
+LCR_MULTIVERSION
+void lcr_f32_to_bf16(const float *src, uint16_t *dst, int64_t count) {
+    for (int64_t i = 0; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, &src[i], 4);
+        if ((bits & 0x7fffffffu) > 0x7f800000u) {  // NaN stays a (quiet) NaN
+            dst[i] = (uint16_t)((bits >> 16) | 0x40u);
+        } else {
+            dst[i] = (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+        }
+    }
+}
+
+LCR_MULTIVERSION
+void lcr_bf16_to_f32(const uint16_t *src, float *dst, int64_t count) {
+    for (int64_t i = 0; i < count; i++) {
+        uint32_t bits = (uint32_t)src[i] << 16;
+        memcpy(&dst[i], &bits, 4);
+    }
+}

@@ -1,0 +1,17 @@
+/// A failure inside the compute core: a shape that does not fit an operation, or an
+/// error reported by oneDNN.
+public struct ComputeError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong, in words.
+    public let description: String
+
+    /// Creates an error with a message.
+    public init(_ description: String) { self.description = description }
+}
+
+extension ComputeError {
+    /// An error carrying the NUL-terminated message a C kernel wrote into `buffer`.
+    init(_ context: String, cMessage buffer: [CChar]) {
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        self.init("\(context): \(String(decoding: bytes, as: UTF8.self))")
+    }
+}

@@ -1,0 +1,78 @@
+import CKernels
+import Foundation
+
+/// Matrix-product precision: Float32 throughout, or BFloat16 inputs with Float32 accumulation.
+public enum Precision: String, Sendable, CaseIterable, Codable {
+    case fp32
+    case bf16
+
+    /// bf16 where the CPU multiplies bf16 natively (AVX512-BF16, AMX), else fp32.
+    public static var automatic: Precision { nativeBFloat16Available ? .bf16 : .fp32 }
+
+    /// Whether this CPU runs bf16 matrix products natively.
+    public static var nativeBFloat16Available: Bool { lcr_cpu_has_native_bf16() != 0 }
+}
+
+/// A linear layer `y = x·Wᵀ + b` (optionally followed by GELU) with PyTorch's `[out, in]`
+/// weight layout, prepared once on oneDNN (weights reordered, converted to bf16 if asked).
+/// Thread-safe: calls are serialised.
+public final class Linear: @unchecked Sendable {
+    /// Output features.
+    public let outFeatures: Int
+    /// Input features.
+    public let inFeatures: Int
+    /// Precision of the product.
+    public let precision: Precision
+    private let handle: OpaquePointer
+    private let lock = NSLock()
+
+    /// Prepares `weight [out, in]` and an optional `bias [out]`. `fuseGELU` applies GELU (erf)
+    /// to the output inside the product.
+    public init(weight: Tensor, bias: Tensor?, precision: Precision = .fp32, fuseGELU: Bool = false) throws {
+        guard weight.shape.count == 2 else { throw ComputeError("Linear: weight must be 2-D, got \(weight.shape)") }
+        let n = weight.shape[0], k = weight.shape[1]
+        if let bias, bias.count != n { throw ComputeError("Linear: bias \(bias.shape) does not match \(n) outputs") }
+        var error = [CChar](repeating: 0, count: 256)
+        var created: OpaquePointer?
+        let biasValues = bias?.toFloat32().scalars
+        let status: Int32
+        switch (weight.storage, precision) {
+        case (.bfloat16(let bits), .bf16):
+            status = lcr_linear_create_bf16(&created, bits, biasValues, Int64(n), Int64(k), fuseGELU ? 1 : 0, &error, 256)
+        default:
+            let w = weight.toFloat32()
+            status = w.withFloats { wp in
+                lcr_linear_create(&created, wp.baseAddress, biasValues, Int64(n), Int64(k),
+                                  precision == .bf16 ? LCR_BF16 : LCR_F32, fuseGELU ? 1 : 0, &error, 256)
+            }
+        }
+        guard status == 0, let created else {
+            throw ComputeError("Linear [\(n), \(k)] \(precision)", cMessage: error)
+        }
+        self.handle = created
+        self.outFeatures = n
+        self.inFeatures = k
+        self.precision = precision
+    }
+
+    deinit { lcr_linear_destroy(handle) }
+
+    /// `x [rows, in] → [rows, out]`.
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.shape.count == 2, x.shape[1] == inFeatures else {
+            throw ComputeError("Linear [\(outFeatures), \(inFeatures)]: input shape \(x.shape)")
+        }
+        let rows = x.shape[0]
+        var out = Tensor(zeros: [rows, outFeatures])
+        if rows == 0 { return out }
+        let x32 = x.toFloat32()
+        var error = [CChar](repeating: 0, count: 256)
+        let status = lock.withLock {
+            out.withMutableFloats { o in
+                x32.withFloats { xp in lcr_linear_run(handle, xp.baseAddress, Int64(rows), o.baseAddress, &error, 256) }
+            }
+        }
+        guard status == 0 else { throw ComputeError("Linear [\(outFeatures), \(inFeatures)]", cMessage: error) }
+        return out
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+@testable import ListConRanker
+
+/// Deterministic pseudo-random values for kernel tests (SplitMix64).
+struct SeededValues {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> Float {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Float(Double(z >> 11) / Double(1 << 53)) * 2 - 1
+    }
+    mutating func tensor(_ shape: [Int], scale: Float = 1) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<Tensor.elementCount(shape)).map { _ in next() * scale })
+    }
+}
+
+/// Naive double-precision references, independent of the C kernels.
+enum Naive {
+    static func matmul(_ a: Tensor, _ b: Tensor, transposeB: Bool) -> [Double] {
+        let (m, k) = (a.shape[0], a.shape[1])
+        let n = transposeB ? b.shape[0] : b.shape[1]
+        let av = a.scalars, bv = b.scalars
+        var out = [Double](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n {
+            var s = 0.0
+            for p in 0..<k { s += Double(av[i * k + p]) * Double(transposeB ? bv[j * k + p] : bv[p * n + j]) }
+            out[i * n + j] = s
+        } }
+        return out
+    }
+    static func gelu(_ x: Double) -> Double { 0.5 * x * (1 + erf(x / 2.0.squareRoot())) }
+}
+
+func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
+    zip(a, b).map { abs(Double($0) - $1) }.max() ?? 0
+}
+
+@Suite struct KernelTests {
+    @Test func geluMatchesDoublePrecisionWithin1e6() {
+        let xs = stride(from: -12.0, through: 12.0, by: 0.001).map { Float($0) }
+        let out = Kernels.gelu(Tensor(shape: [xs.count], scalars: xs)).scalars
+        let err = maxAbsDifference(out, xs.map { Naive.gelu(Double($0)) })
+        #expect(err <= 1e-6, "max GELU error \(err)")
+    }
+
+    @Test func fusedGELUInsideTheMatrixProductMatchesDoublePrecision() throws {
+        // Identity weights: the product passes x through, so the output is oneDNN's GELU alone.
+        let xs = stride(from: -8.0, through: 8.0, by: 0.01).map { Float($0) }
+        let n = 4
+        let rows = xs.count / n
+        let x = Tensor(shape: [rows, n], scalars: Array(xs.prefix(rows * n)))
+        var eye = [Float](repeating: 0, count: n * n)
+        for i in 0..<n { eye[i * n + i] = 1 }
+        let layer = try Linear(weight: Tensor(shape: [n, n], scalars: eye), bias: nil, fuseGELU: true)
+        let out = try layer(x).scalars
+        let err = maxAbsDifference(out, x.scalars.map { Naive.gelu(Double($0)) })
+        #expect(err <= 1e-6, "max fused GELU error \(err)")
+    }
+
+    @Test func linearMatchesNaiveProductInBothPrecisions() throws {
+        var rng = SeededValues(seed: 1)
+        let x = rng.tensor([37, 64]), w = rng.tensor([48, 64]), b = rng.tensor([48])
+        var expected = Naive.matmul(x, w, transposeB: true)
+        for i in 0..<37 { for j in 0..<48 { expected[i * 48 + j] += Double(b.scalars[j]) } }
+        let fp32 = try Linear(weight: w, bias: b, precision: .fp32)(x).scalars
+        #expect(maxAbsDifference(fp32, expected) < 1e-5)
+        // bf16 rounds inputs to 8 bits of mantissa: |error| ≲ K·2·2^-9·|x||w| ≈ 0.25 at worst, far less typically.
+        let bf16 = try Linear(weight: w, bias: b, precision: .bf16)(x).scalars
+        let bf16Err = maxAbsDifference(bf16, expected)
+        #expect(bf16Err < 0.05 && bf16Err > 0, "bf16 error \(bf16Err)")
+        // Same layer, different row counts: M is a run-time dimension.
+        let layer = try Linear(weight: w, bias: b)
+        let one = try layer(Tensor(shape: [1, 64], scalars: Array(x.scalars.prefix(64)))).scalars
+        #expect(maxAbsDifference(one, Array(expected.prefix(48))) < 1e-5)
+    }
+
+    @Test func matmulAndBatchedMatmulMatchNaive() throws {
+        var rng = SeededValues(seed: 2)
+        let a = rng.tensor([5, 7]), b = rng.tensor([7, 3]), bt = rng.tensor([3, 7])
+        #expect(maxAbsDifference(try Kernels.matmul(a, b).scalars, Naive.matmul(a, b, transposeB: false)) < 1e-5)
+        #expect(maxAbsDifference(try Kernels.matmul(a, bt, transposeB: true).scalars, Naive.matmul(a, bt, transposeB: true)) < 1e-5)
+        let ba = rng.tensor([3, 4, 6]), bb = rng.tensor([3, 6, 5])
+        let out = try Kernels.batchedMatmul(ba, bb).scalars
+        for i in 0..<3 {
+            let ai = Tensor(shape: [4, 6], scalars: Array(ba.scalars[i * 24..<(i + 1) * 24]))
+            let bi = Tensor(shape: [6, 5], scalars: Array(bb.scalars[i * 30..<(i + 1) * 30]))
+            #expect(maxAbsDifference(Array(out[i * 20..<(i + 1) * 20]), Naive.matmul(ai, bi, transposeB: false)) < 1e-5)
+        }
+        #expect(throws: ComputeError.self) { try Kernels.matmul(a, a) }
+    }
+
+    @Test func layerNormMatchesNaive() throws {
+        var rng = SeededValues(seed: 3)
+        let x = rng.tensor([6, 50], scale: 3), r = rng.tensor([6, 50]), g = rng.tensor([50]), b = rng.tensor([50])
+        let out = try Kernels.layerNorm(x, residual: r, gamma: g, beta: b, eps: 1e-5).scalars
+        var expected = [Double]()
+        for row in 0..<6 {
+            let v = (0..<50).map { Double(x.scalars[row * 50 + $0]) + Double(r.scalars[row * 50 + $0]) }
+            let mean = v.reduce(0, +) / 50
+            let variance = v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 50
+            expected += (0..<50).map { (v[$0] - mean) / (variance + 1e-5).squareRoot() * Double(g.scalars[$0]) + Double(b.scalars[$0]) }
+        }
+        #expect(maxAbsDifference(out, expected) < 1e-5)
+    }
+
+    @Test func maskedSoftmaxAndAttentionMatchNaive() throws {
+        var rng = SeededValues(seed: 4)
+        let t = 5, heads = 2, dh = 3
+        let q = rng.tensor([t, heads * dh]), k = rng.tensor([t, heads * dh]), v = rng.tensor([t, heads * dh])
+        // ListAttention's shape: row 0 sees itself only, the others see every key.
+        let ranges = [0..<1] + Array(repeating: 0..<t, count: t - 1)
+        let out = try Kernels.attention(q: q, k: k, v: v, heads: heads, keyRanges: ranges).scalars
+        var expected = [Double](repeating: 0, count: t * heads * dh)
+        for h in 0..<heads { for i in 0..<t {
+            let keys = Array(ranges[i])
+            let logits = keys.map { j in (0..<dh).map { Double(q.scalars[i * 6 + h * dh + $0]) * Double(k.scalars[j * 6 + h * dh + $0]) }.reduce(0, +) / Double(dh).squareRoot() }
+            let mx = logits.max()!
+            let e = logits.map { exp($0 - mx) }, s = e.reduce(0, +)
+            for (jj, j) in keys.enumerated() { for d in 0..<dh {
+                expected[i * 6 + h * dh + d] += e[jj] / s * Double(v.scalars[j * 6 + h * dh + d])
+            } }
+        } }
+        #expect(maxAbsDifference(out, expected) < 1e-5)
+        let sm = try Kernels.softmax(Tensor(shape: [2, 3], scalars: [1, 2, 3, 1, 2, 3]), keyRanges: [0..<3, 1..<2]).scalars
+        let e = [exp(1.0), exp(2.0), exp(3.0)], s = e.reduce(0, +)
+        #expect(maxAbsDifference(sm, [e[0] / s, e[1] / s, e[2] / s, 0, 1, 0]) < 1e-6)
+        #expect(throws: ComputeError.self) { try Kernels.softmax(Tensor(zeros: [2, 3]), keyRanges: [0..<0, 0..<1]) }
+    }
+
+    @Test func maskedMeanPoolsRealRowsOnly() throws {
+        let x = Tensor(shape: [3, 2], scalars: [1, 2, 3, 4, 100, 100])
+        #expect(try Kernels.maskedMean(x, mask: [true, true, false]).scalars == [2, 3])
+        #expect(throws: ComputeError.self) { try Kernels.maskedMean(x, mask: [false, false, false]) }
+        #expect(Kernels.relu(Tensor(shape: [2], scalars: [-1, 2])).scalars == [0, 2])
+        #expect(abs(Kernels.sigmoid(Tensor(shape: [1], scalars: [0])).scalars[0] - 0.5) < 1e-7)
+    }
+}
