@@ -34,6 +34,7 @@ let package = Package(
             name: "listconranker",
             dependencies: [
                 "ListConRanker",
+                "CDNNL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/listconranker"

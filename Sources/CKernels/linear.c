@@ -1,23 +1,33 @@
-// Prepared matrix products on oneDNN's matmul primitive: weights are reordered once into
-// the layout oneDNN prefers for this CPU, and the row count M stays a run-time dimension,
-// so one primitive serves every batch size.
+// Prepared matrix products on oneDNN's matmul primitive. The weights are reordered once into
+// the layout oneDNN prefers for this CPU; primitives are compiled per row count (fixed shapes
+// run markedly faster than run-time ones) and kept in a small per-layer cache, behind which
+// oneDNN's own primitive cache sits.
 #include "CKernels.h"
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define LCR_PRIMITIVE_CACHE 8
+#define LCR_PROBE_ROWS 512   // row count used to ask oneDNN for its preferred weight layout
+
+typedef struct {
+    int64_t rows;            // 0: empty slot
+    dnnl_primitive_t primitive;
+    uint64_t last_use;
+} cached_primitive;
+
 struct lcr_linear {
     int64_t n, k;
     lcr_precision precision;
-    dnnl_primitive_t primitive;
+    int fuse_gelu;
     dnnl_memory_desc_t weights_md;   // oneDNN's chosen (packed) layout
     void *weights;                   // packed weights, owned
     float *bias;                     // [n] or NULL, owned
     uint16_t *x_bf16;                // scratch for bf16 activations, owned
     int64_t x_bf16_capacity;         // elements
-    void *scratchpad;                // owned
-    size_t scratchpad_size;
+    cached_primitive cache[LCR_PRIMITIVE_CACHE];
+    uint64_t clock;
 };
 
 static dnnl_engine_t shared_engine = NULL;
@@ -29,9 +39,7 @@ static const char *status_text(dnnl_status_t s) {
     case dnnl_out_of_memory: return "out of memory";
     case dnnl_invalid_arguments: return "invalid arguments";
     case dnnl_unimplemented: return "unimplemented (no kernel for these shapes/types on this CPU)";
-    case dnnl_iterator_ends: return "iterator ends";
     case dnnl_runtime_error: return "runtime error";
-    case dnnl_not_required: return "not required";
     default: return "unknown status";
     }
 }
@@ -59,15 +67,41 @@ int lcr_cpu_has_native_bf16(void) {
     return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
 }
 
-// Creates the primitive and reorders `weight_plain` ([n,k] row-major of `wtype`) into the
-// layout the primitive wants.
+// A matmul primitive descriptor for `rows` rows with the given weights descriptor.
+static int make_pd(lcr_linear *l, int64_t rows, const dnnl_memory_desc_t *w_md,
+                   dnnl_primitive_desc_t *pd, char *err, size_t err_len) {
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    dnnl_data_type_t in_type = l->precision == LCR_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_dims_t src_dims = {rows, l->k}, b_dims = {1, l->n}, dst_dims = {rows, l->n};
+    dnnl_memory_desc_t src_md, b_md, dst_md;
+    dnnl_matmul_desc_t desc;
+    CHECK(dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, in_type, dnnl_ab), "source descriptor");
+    CHECK(dnnl_memory_desc_init_by_tag(&b_md, 2, b_dims, dnnl_f32, dnnl_ab), "bias descriptor");
+    CHECK(dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, dnnl_f32, dnnl_ab), "destination descriptor");
+    CHECK(dnnl_matmul_desc_init(&desc, &src_md, w_md, l->bias ? &b_md : NULL, &dst_md), "matmul descriptor");
+    CHECK(dnnl_primitive_attr_create(&attr), "attribute creation");
+    if (l->fuse_gelu) {
+        CHECK(dnnl_post_ops_create(&ops), "post-ops creation");
+        CHECK(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f), "GELU post-op");
+        CHECK(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
+    }
+    CHECK(dnnl_primitive_desc_create(pd, &desc, attr, shared_engine, NULL), "matmul primitive descriptor");
+    dnnl_primitive_attr_destroy(attr);
+    if (ops) dnnl_post_ops_destroy(ops);
+    return 0;
+fail:
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (ops) dnnl_post_ops_destroy(ops);
+    return 1;
+}
+
+// Reorders `weight_plain` ([n,k] row-major of `wtype`) into the layout oneDNN prefers.
 static int create_common(lcr_linear **out, const void *weight_plain, dnnl_data_type_t wtype,
                          const float *bias, int64_t n, int64_t k, lcr_precision precision,
                          int fuse_gelu, char *err, size_t err_len) {
     lcr_linear *l = NULL;
     dnnl_primitive_desc_t pd = NULL, reorder_pd = NULL;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_post_ops_t ops = NULL;
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t plain_mem = NULL, packed_mem = NULL;
 
@@ -79,42 +113,22 @@ static int create_common(lcr_linear **out, const void *weight_plain, dnnl_data_t
     }
     l = calloc(1, sizeof(*l));
     if (!l) { snprintf(err, err_len, "out of memory"); return 1; }
-    l->n = n; l->k = k; l->precision = precision;
+    l->n = n; l->k = k; l->precision = precision; l->fuse_gelu = fuse_gelu;
+    if (bias) {
+        l->bias = malloc((size_t)n * sizeof(float));
+        if (!l->bias) { snprintf(err, err_len, "out of memory (bias)"); goto fail; }
+        memcpy(l->bias, bias, (size_t)n * sizeof(float));
+    }
 
     dnnl_data_type_t in_type = precision == LCR_BF16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_dims_t src_dims = {DNNL_RUNTIME_DIM_VAL, k};
     dnnl_dims_t w_dims = {k, n};
-    dnnl_dims_t b_dims = {1, n};
-    dnnl_dims_t dst_dims = {DNNL_RUNTIME_DIM_VAL, n};
-    dnnl_memory_desc_t src_md, w_any_md, b_md, dst_md, w_plain_md;
-    CHECK(dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, in_type, dnnl_ab), "source descriptor");
+    dnnl_memory_desc_t w_any_md, w_plain_md;
     CHECK(dnnl_memory_desc_init_by_tag(&w_any_md, 2, w_dims, in_type, dnnl_format_tag_any), "weights descriptor");
-    CHECK(dnnl_memory_desc_init_by_tag(&b_md, 2, b_dims, dnnl_f32, dnnl_ab), "bias descriptor");
-    CHECK(dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, dnnl_f32, dnnl_ab), "destination descriptor");
     // PyTorch's [n,k] weight read as the [k,n] matrix Wᵀ is layout "ba".
     CHECK(dnnl_memory_desc_init_by_tag(&w_plain_md, 2, w_dims, wtype, dnnl_ba), "plain weights descriptor");
-
-    dnnl_matmul_desc_t desc;
-    CHECK(dnnl_matmul_desc_init(&desc, &src_md, &w_any_md, bias ? &b_md : NULL, &dst_md), "matmul descriptor");
-    CHECK(dnnl_primitive_attr_create(&attr), "attribute creation");
-    CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
-    if (fuse_gelu) {
-        CHECK(dnnl_post_ops_create(&ops), "post-ops creation");
-        CHECK(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f), "GELU post-op");
-        CHECK(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
-    }
-    CHECK(dnnl_primitive_desc_create(&pd, &desc, attr, shared_engine, NULL), "matmul primitive descriptor");
+    if (make_pd(l, LCR_PROBE_ROWS, &w_any_md, &pd, err, err_len)) goto fail;
     l->weights_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    const dnnl_memory_desc_t *scratch_md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    l->scratchpad_size = scratch_md ? dnnl_memory_desc_get_size(scratch_md) : 0;
-    // Run-time M leaves the scratchpad size open; give it room for a large batch.
-    if (l->scratchpad_size > 0) {
-        l->scratchpad = aligned_alloc(64, (l->scratchpad_size + 63) / 64 * 64);
-        if (!l->scratchpad) { snprintf(err, err_len, "out of memory (scratchpad)"); goto fail; }
-    }
-    CHECK(dnnl_primitive_create(&l->primitive, pd), "matmul primitive");
 
-    // Reorder the weights (converting f32 → bf16 on the way where needed).
     size_t packed_size = dnnl_memory_desc_get_size(&l->weights_md);
     l->weights = aligned_alloc(64, (packed_size + 63) / 64 * 64);
     if (!l->weights) { snprintf(err, err_len, "out of memory (weights)"); goto fail; }
@@ -126,18 +140,11 @@ static int create_common(lcr_linear **out, const void *weight_plain, dnnl_data_t
     CHECK(dnnl_primitive_execute(reorder, shared_stream, 2, rargs), "weights reorder");
     CHECK(dnnl_stream_wait(shared_stream), "stream wait");
 
-    if (bias) {
-        l->bias = malloc((size_t)n * sizeof(float));
-        if (!l->bias) { snprintf(err, err_len, "out of memory (bias)"); goto fail; }
-        memcpy(l->bias, bias, (size_t)n * sizeof(float));
-    }
     dnnl_primitive_destroy(reorder);
     dnnl_primitive_desc_destroy(reorder_pd);
     dnnl_memory_destroy(plain_mem);
     dnnl_memory_destroy(packed_mem);
     dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
-    if (ops) dnnl_post_ops_destroy(ops);
     *out = l;
     return 0;
 fail:
@@ -146,8 +153,6 @@ fail:
     if (plain_mem) dnnl_memory_destroy(plain_mem);
     if (packed_mem) dnnl_memory_destroy(packed_mem);
     if (pd) dnnl_primitive_desc_destroy(pd);
-    if (attr) dnnl_primitive_attr_destroy(attr);
-    if (ops) dnnl_post_ops_destroy(ops);
     lcr_linear_destroy(l);
     return 1;
 }
@@ -162,9 +167,34 @@ int lcr_linear_create_bf16(lcr_linear **out, const uint16_t *weight_bf16, const 
     return create_common(out, weight_bf16, dnnl_bf16, bias, n, k, LCR_BF16, fuse_gelu, err, err_len);
 }
 
+// The primitive for `rows` rows: from the cache, or compiled (evicting the least recently used).
+static dnnl_primitive_t primitive_for(lcr_linear *l, int64_t rows, char *err, size_t err_len) {
+    cached_primitive *slot = &l->cache[0];
+    for (int i = 0; i < LCR_PRIMITIVE_CACHE; i++) {
+        cached_primitive *c = &l->cache[i];
+        if (c->rows == rows) { c->last_use = ++l->clock; return c->primitive; }
+        if (c->rows == 0 || c->last_use < slot->last_use) slot = c;
+    }
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    if (make_pd(l, rows, &l->weights_md, &pd, err, err_len)) return NULL;
+    CHECK(dnnl_primitive_create(&p, pd), "matmul primitive");
+    dnnl_primitive_desc_destroy(pd);
+    if (slot->primitive) dnnl_primitive_destroy(slot->primitive);
+    slot->rows = rows;
+    slot->primitive = p;
+    slot->last_use = ++l->clock;
+    return p;
+fail:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return NULL;
+}
+
 int lcr_linear_run(lcr_linear *l, const float *x, int64_t rows, float *y, char *err, size_t err_len) {
-    dnnl_memory_t src = NULL, w = NULL, b = NULL, dst = NULL, scratch = NULL;
+    dnnl_memory_t src = NULL, w = NULL, b = NULL, dst = NULL;
     if (rows <= 0) return 0;
+    dnnl_primitive_t primitive = primitive_for(l, rows, err, err_len);
+    if (!primitive) return 1;
     const void *src_data = x;
     dnnl_data_type_t in_type = dnnl_f32;
     if (l->precision == LCR_BF16) {
@@ -187,7 +217,7 @@ int lcr_linear_run(lcr_linear *l, const float *x, int64_t rows, float *y, char *
     CHECK(dnnl_memory_create(&src, &src_md, shared_engine, (void *)src_data), "source memory");
     CHECK(dnnl_memory_create(&w, &l->weights_md, shared_engine, l->weights), "weights memory");
     CHECK(dnnl_memory_create(&dst, &dst_md, shared_engine, y), "destination memory");
-    dnnl_exec_arg_t args[5];
+    dnnl_exec_arg_t args[4];
     int nargs = 0;
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, src};
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, w};
@@ -196,35 +226,26 @@ int lcr_linear_run(lcr_linear *l, const float *x, int64_t rows, float *y, char *
         CHECK(dnnl_memory_create(&b, &b_md, shared_engine, l->bias), "bias memory");
         args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, b};
     }
-    if (l->scratchpad) {
-        dnnl_memory_desc_t s_md;
-        dnnl_dims_t s_dims = {(int64_t)l->scratchpad_size};
-        CHECK(dnnl_memory_desc_init_by_tag(&s_md, 1, s_dims, dnnl_u8, dnnl_a), "scratchpad descriptor");
-        CHECK(dnnl_memory_create(&scratch, &s_md, shared_engine, l->scratchpad), "scratchpad memory");
-        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, scratch};
-    }
-    CHECK(dnnl_primitive_execute(l->primitive, shared_stream, nargs, args), "matmul");
+    CHECK(dnnl_primitive_execute(primitive, shared_stream, nargs, args), "matmul");
     CHECK(dnnl_stream_wait(shared_stream), "stream wait");
     dnnl_memory_destroy(src); dnnl_memory_destroy(w); dnnl_memory_destroy(dst);
     if (b) dnnl_memory_destroy(b);
-    if (scratch) dnnl_memory_destroy(scratch);
     return 0;
 fail:
     if (src) dnnl_memory_destroy(src);
     if (w) dnnl_memory_destroy(w);
     if (dst) dnnl_memory_destroy(dst);
     if (b) dnnl_memory_destroy(b);
-    if (scratch) dnnl_memory_destroy(scratch);
     return 1;
 }
 
 void lcr_linear_destroy(lcr_linear *l) {
     if (!l) return;
-    if (l->primitive) dnnl_primitive_destroy(l->primitive);
+    for (int i = 0; i < LCR_PRIMITIVE_CACHE; i++)
+        if (l->cache[i].primitive) dnnl_primitive_destroy(l->cache[i].primitive);
     free(l->weights);
     free(l->bias);
     free(l->x_bf16);
-    free(l->scratchpad);
     free(l);
 }
 

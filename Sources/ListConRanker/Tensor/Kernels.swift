@@ -175,6 +175,48 @@ public enum Kernels {
         return out
     }
 
+    /// Self-attention over packed sequences. `qkv` is `[N, 3·width]`: each row's query, key
+    /// and value side by side (a fused QKV projection). `segments` split the N rows into
+    /// sequences; a row attends only within its own segment. With `firstRowSeesOnlyItself`,
+    /// each segment's first row attends to itself alone (ListAttention's query row).
+    /// Returns `[N, width]`.
+    public static func packedSelfAttention(qkv: Tensor, width: Int, heads: Int, segments: [Range<Int>],
+                                           firstRowSeesOnlyItself: Bool = false) throws -> Tensor {
+        guard qkv.shape.count == 2, qkv.shape[1] == 3 * width, heads > 0, width % heads == 0 else {
+            throw ComputeError("packedSelfAttention: qkv \(qkv.shape) for width \(width) and \(heads) heads")
+        }
+        let rows = qkv.shape[0]
+        guard segments.allSatisfy({ $0.lowerBound >= 0 && $0.upperBound <= rows }) else {
+            throw ComputeError("packedSelfAttention: segments outside 0..<\(rows)")
+        }
+        var out = Tensor(zeros: [rows, width])
+        let longest = segments.map(\.count).max() ?? 0
+        var scratch = [Float](repeating: 0, count: longest * longest)
+        let qkv32 = qkv.toFloat32()
+        var failed = false
+        out.withMutableFloats { o in
+            qkv32.withFloats { src in
+                scratch.withUnsafeMutableBufferPointer { s in
+                    for segment in segments where !segment.isEmpty {
+                        let t = segment.count
+                        let begins = [Int64](repeating: 0, count: t)
+                        var ends = [Int64](repeating: Int64(t), count: t)
+                        if firstRowSeesOnlyItself { ends[0] = 1 }
+                        let base = src.baseAddress! + segment.lowerBound * 3 * width
+                        let status = lcr_attention(base, Int64(3 * width), base + width, Int64(3 * width),
+                                                   base + 2 * width, Int64(3 * width),
+                                                   o.baseAddress! + segment.lowerBound * width, Int64(width),
+                                                   Int64(t), Int64(heads), Int64(width / heads),
+                                                   begins, ends, s.baseAddress)
+                        if status != 0 { failed = true }
+                    }
+                }
+            }
+        }
+        if failed { throw ComputeError("packedSelfAttention: oneDNN sgemm failed") }
+        return out
+    }
+
     private static func elementwise(_ x: Tensor, _ body: (UnsafeMutablePointer<Float>?, Int64) -> Void) -> Tensor {
         var out = x.toFloat32()
         out.withMutableFloats { body($0.baseAddress, Int64($0.count)) }

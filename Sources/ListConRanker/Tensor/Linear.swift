@@ -63,13 +63,15 @@ public final class Linear: @unchecked Sendable {
             throw ComputeError("Linear [\(outFeatures), \(inFeatures)]: input shape \(x.shape)")
         }
         let rows = x.shape[0]
-        var out = Tensor(zeros: [rows, outFeatures])
-        if rows == 0 { return out }
+        if rows == 0 { return Tensor(zeros: [0, outFeatures]) }
         let x32 = x.toFloat32()
         var error = [CChar](repeating: 0, count: 256)
-        let status = lock.withLock {
-            out.withMutableFloats { o in
-                x32.withFloats { xp in lcr_linear_run(handle, xp.baseAddress, Int64(rows), o.baseAddress, &error, 256) }
+        var status: Int32 = 0
+        let out = lock.withLock {
+            Tensor(uninitializedShape: [rows, outFeatures]) { o in
+                status = x32.withFloats { xp in
+                    lcr_linear_run(handle, xp.baseAddress, Int64(rows), o.baseAddress, &error, 256)
+                }
             }
         }
         guard status == 0 else { throw ComputeError("Linear [\(outFeatures), \(inFeatures)]", cMessage: error) }

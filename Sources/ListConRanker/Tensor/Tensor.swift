@@ -55,6 +55,16 @@ public struct Tensor: Sendable {
         self.init(shape: shape, scalars: [Float](repeating: 0, count: Tensor.elementCount(shape)))
     }
 
+    /// A Float32 tensor whose elements `initializer` writes (all of them) without a zero fill first.
+    init(uninitializedShape shape: [Int], initializer: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
+        let count = Tensor.elementCount(shape)
+        let values = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            try initializer(buffer)
+            initialized = count
+        }
+        self.init(shape: shape, scalars: values)
+    }
+
     /// The storage's element type.
     public var dtype: DType {
         switch storage {

@@ -1,0 +1,118 @@
+/// A BERT encoder (Hugging Face `BertModel` without the pooler), run on packed tokens:
+/// the tokens of many texts are stacked into one `[tokens, hidden]` matrix for the dense
+/// layers, and attention runs per text, so no padding is ever computed and a text's result
+/// does not depend on what it is batched with.
+public final class BertEncoder: @unchecked Sendable {
+    /// The configuration the encoder was built from.
+    public let configuration: BertConfiguration
+
+    private let wordEmbeddings: [Float]      // [vocab, hidden]
+    private let positionEmbeddings: [Float]  // [positions, hidden]
+    private let tokenType0: [Float]          // [hidden], row 0 of the token-type embedding
+    private let embeddingNorm: LayerNormParameters
+    private let layers: [Layer]
+
+    /// One post-norm transformer layer with BERT's key names.
+    struct Layer {
+        let qkv: Linear            // query, key and value fused: [3·hidden, hidden]
+        let attentionOutput: Linear
+        let attentionNorm: LayerNormParameters
+        let intermediate: Linear   // GELU fused
+        let output: Linear
+        let outputNorm: LayerNormParameters
+    }
+
+    /// Binds every weight by its Hugging Face key (`embeddings.word_embeddings.weight`,
+    /// `encoder.layer.N.attention.self.query.weight`, …), checking each shape.
+    public init(configuration c: BertConfiguration, weights: WeightSource, precision: Precision = .fp32) throws {
+        configuration = c
+        let h = c.hiddenSize
+        wordEmbeddings = try weights.tensor("embeddings.word_embeddings.weight", shape: [c.vocabularySize, h]).scalars
+        positionEmbeddings = try weights.tensor("embeddings.position_embeddings.weight",
+                                                shape: [c.maxPositionEmbeddings, h]).scalars
+        tokenType0 = Array(try weights.tensor("embeddings.token_type_embeddings.weight",
+                                              shape: [c.typeVocabularySize, h]).scalars.prefix(h))
+        embeddingNorm = try weights.layerNorm("embeddings.LayerNorm", width: h, eps: c.layerNormEps)
+        layers = try (0..<c.layerCount).map { i in
+            let p = "encoder.layer.\(i)"
+            // One [3h, h] product instead of three: the rows are q, k, v in turn.
+            var qkvWeight = [Float](), qkvBias = [Float]()
+            for part in ["query", "key", "value"] {
+                qkvWeight += try weights.tensor("\(p).attention.self.\(part).weight", shape: [h, h]).scalars
+                qkvBias += try weights.tensor("\(p).attention.self.\(part).bias", shape: [h]).scalars
+            }
+            return Layer(
+                qkv: try Linear(weight: Tensor(shape: [3 * h, h], scalars: qkvWeight),
+                                bias: Tensor(shape: [3 * h], scalars: qkvBias), precision: precision),
+                attentionOutput: try weights.linear("\(p).attention.output.dense", out: h, in: h, precision: precision),
+                attentionNorm: try weights.layerNorm("\(p).attention.output.LayerNorm", width: h, eps: c.layerNormEps),
+                intermediate: try weights.linear("\(p).intermediate.dense", out: c.intermediateSize, in: h,
+                                                 precision: precision, fuseGELU: true),
+                output: try weights.linear("\(p).output.dense", out: h, in: c.intermediateSize, precision: precision),
+                outputNorm: try weights.layerNorm("\(p).output.LayerNorm", width: h, eps: c.layerNormEps))
+        }
+    }
+
+    /// Mean-pooled last hidden states, one row per text: `[texts, hidden]`.
+    /// Each text is a full token-id sequence (`[CLS] … [SEP]`), already truncated.
+    public func meanPooled(_ texts: [[Int32]]) throws -> Tensor {
+        let hidden = try lastHiddenStates(texts)
+        let h = configuration.hiddenSize
+        var pooled = [Float](repeating: 0, count: texts.count * h)
+        var row = 0
+        for (i, ids) in texts.enumerated() {
+            let slice = Tensor(shape: [ids.count, h], scalars: Array(hidden.scalars[row * h..<(row + ids.count) * h]))
+            let mean = try Kernels.maskedMean(slice, mask: Array(repeating: true, count: ids.count)).scalars
+            pooled.replaceSubrange(i * h..<(i + 1) * h, with: mean)
+            row += ids.count
+        }
+        return Tensor(shape: [texts.count, h], scalars: pooled)
+    }
+
+    /// The last hidden states of every token of every text, stacked: `[Σ tokens, hidden]`.
+    public func lastHiddenStates(_ texts: [[Int32]]) throws -> Tensor {
+        let c = configuration, h = c.hiddenSize
+        guard !texts.isEmpty else { return Tensor(zeros: [0, h]) }
+        var segments = [Range<Int>]()
+        var total = 0
+        for ids in texts {
+            guard !ids.isEmpty else { throw ModelError.invalidInput("a text has no tokens (not even [CLS] [SEP])") }
+            guard ids.count <= c.maxPositionEmbeddings else {
+                throw ModelError.sequenceTooLong(tokens: ids.count, maximum: c.maxPositionEmbeddings)
+            }
+            segments.append(total..<total + ids.count)
+            total += ids.count
+        }
+        var x = try embed(texts, totalTokens: total)                   // [N, h]
+        for layer in layers {
+            let qkv = try layer.qkv(x)                                   // [N, 3h]
+            let context = try Kernels.packedSelfAttention(qkv: qkv, width: h, heads: c.headCount, segments: segments)
+            x = try layer.attentionNorm(try layer.attentionOutput(context), residual: x)
+            let inner = try layer.intermediate(x)                        // [N, intermediate], GELU applied
+            x = try layer.outputNorm(try layer.output(inner), residual: x)
+        }
+        return x
+    }
+
+    /// word + token type 0 + position embeddings, then LayerNorm: `[N, h]`.
+    private func embed(_ texts: [[Int32]], totalTokens: Int) throws -> Tensor {
+        let h = configuration.hiddenSize, vocab = configuration.vocabularySize
+        var out = [Float](repeating: 0, count: totalTokens * h)
+        var row = 0
+        try out.withUnsafeMutableBufferPointer { o in
+            try wordEmbeddings.withUnsafeBufferPointer { words in
+                try positionEmbeddings.withUnsafeBufferPointer { positions in
+                    for ids in texts {
+                        for (position, id) in ids.enumerated() {
+                            guard id >= 0, Int(id) < vocab else { throw ModelError.tokenOutOfRange(id: id, vocabularySize: vocab) }
+                            let dst = row * h, w = Int(id) * h, p = position * h
+                            for j in 0..<h { o[dst + j] = (words[w + j] + tokenType0[j]) + positions[p + j] }
+                            row += 1
+                        }
+                    }
+                }
+            }
+        }
+        return try embeddingNorm(Tensor(shape: [totalTokens, h], scalars: out))
+    }
+}

@@ -1,0 +1,45 @@
+/// Where model code takes its weights from: named Float32 tensors, checked against the
+/// shape the model expects. The model knows key names; it knows nothing of file formats.
+public protocol WeightSource {
+    /// The tensor `name`, whose shape must equal `shape`; the error names the file, the key
+    /// and the problem otherwise.
+    func tensor(_ name: String, shape: [Int]) throws -> Tensor
+    /// The stored shape of `name`, or nil when there is no such tensor (for widths that the
+    /// model reads off the weights, and for optional keys).
+    func shape(of name: String) -> [Int]?
+}
+
+extension WeightSource {
+    /// A linear layer from `prefix.weight` `[outFeatures, inFeatures]` and `prefix.bias`
+    /// (plain `weight` and `bias` when `prefix` is empty, as in `linear_in_embedding.pt`).
+    func linear(_ prefix: String, out outFeatures: Int, in inFeatures: Int, precision: Precision,
+                fuseGELU: Bool = false) throws -> Linear {
+        let dot = prefix.isEmpty ? "" : "\(prefix)."
+        let weight = try tensor("\(dot)weight", shape: [outFeatures, inFeatures])
+        let bias = try tensor("\(dot)bias", shape: [outFeatures])
+        return try Linear(weight: weight, bias: bias, precision: precision, fuseGELU: fuseGELU)
+    }
+
+    /// A LayerNorm's scale and shift: `prefix.weight`/`prefix.bias`, or the older
+    /// `prefix.gamma`/`prefix.beta` that some BERT checkpoints use.
+    func layerNorm(_ prefix: String, width: Int, eps: Float) throws -> LayerNormParameters {
+        if shape(of: "\(prefix).weight") == nil, shape(of: "\(prefix).gamma") != nil {
+            return LayerNormParameters(gamma: try tensor("\(prefix).gamma", shape: [width]),
+                                       beta: try tensor("\(prefix).beta", shape: [width]), eps: eps)
+        }
+        return LayerNormParameters(gamma: try tensor("\(prefix).weight", shape: [width]),
+                                   beta: try tensor("\(prefix).bias", shape: [width]), eps: eps)
+    }
+}
+
+/// A LayerNorm's learned scale and shift and its epsilon.
+struct LayerNormParameters {
+    let gamma: Tensor
+    let beta: Tensor
+    let eps: Float
+
+    /// `LayerNorm(x + residual)`.
+    func callAsFunction(_ x: Tensor, residual: Tensor? = nil) throws -> Tensor {
+        try Kernels.layerNorm(x, residual: residual, gamma: gamma, beta: beta, eps: eps)
+    }
+}

@@ -1,0 +1,37 @@
+/// How a ``Reranker`` loads and runs its model.
+public struct RerankerOptions: Sendable, Equatable {
+    /// Precision of the matrix products (``Precision/fp32`` reproduces PyTorch fp32 to 1e-4).
+    public var precision: Precision
+    /// Longest text, in tokens including `[CLS]` and `[SEP]`; longer texts are truncated, as the
+    /// original's tokenizer call does (`truncation=True, max_length=512`).
+    public var maxLength: Int
+    /// Tokens the encoder takes per batch. Texts are encoded in batches of at most this many
+    /// tokens (a longer single text is its own batch), which bounds memory for long lists.
+    public var encoderBatchTokens: Int
+    /// Layers of the list transformer (the original's `list_transformer_layer`; 2 when published).
+    public var listTransformerLayers: Int
+
+    /// Options with the published model's defaults: fp32, 512 tokens, 2 list layers.
+    public init(precision: Precision = .fp32, maxLength: Int = 512, encoderBatchTokens: Int = 8192,
+                listTransformerLayers: Int = 2) {
+        self.precision = precision
+        self.maxLength = maxLength
+        self.encoderBatchTokens = encoderBatchTokens
+        self.listTransformerLayers = listTransformerLayers
+    }
+}
+
+/// One passage's place in a ranking.
+public struct RankedPassage: Sendable, Equatable, Codable {
+    /// Position of the passage in the input, from 0.
+    public var index: Int
+    /// Its score: a probability from conventional scoring; under iterative inference,
+    /// probability plus the round in which it left (so only the order is meaningful).
+    public var score: Float
+
+    /// Creates a ranked passage.
+    public init(index: Int, score: Float) {
+        self.index = index
+        self.score = score
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import ListConRanker
+
+/// `listconranker bench …`: measurements that compare us with a peer in the same run.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks that report speed as a ratio against a peer measured in the same run.",
+        subcommands: [MatmulBench.self]
+    )
+}
+
+struct MatmulBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "matmul",
+        abstract: "Our Linear layer against a raw oneDNN matmul primitive of the same shape.")
+
+    @Option(help: "Rows of the input (tokens).") var m = 2048
+    @Option(help: "Input features.") var k = 1024
+    @Option(help: "Output features.") var n = 4096
+    @Option(help: "Timed repetitions per side (the median is reported).") var iterations = 20
+    @Option(help: "Precisions to measure: fp32, bf16, or both (comma-separated).") var precision = "fp32,bf16"
+    @Flag(help: "One JSON line per precision instead of a table.") var json = false
+
+    func run() throws {
+        for name in precision.split(separator: ",") {
+            guard let p = Precision(rawValue: String(name)) else {
+                throw ValidationError("unknown precision \(name): use fp32 or bf16")
+            }
+            let r = try MatmulBenchmark.run(m: m, k: k, n: n, precision: p, iterations: iterations)
+            if json {
+                let data = try JSONEncoder().encode(r)
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(String(format: "%@ M=%d K=%d N=%d: ours %.2f ms (%.0f GFLOP/s), raw oneDNN %.2f ms (%.0f GFLOP/s), ratio %.3f",
+                             r.precision, m, k, n, r.ourSeconds * 1e3, r.ourGFLOPs, r.rawSeconds * 1e3, r.rawGFLOPs, r.ratio))
+            }
+        }
+    }
+}
