@@ -21,10 +21,14 @@ Refused on purpose (the tests check the error messages):
   unknown_opcode.pt         a pickle with an opcode the reader does not accept (PUT, text memo)
   no_data_pkl.pt            a zip without data.pkl
   legacy.pt                 torch.save(..., _use_new_zipfile_serialization=False)
+  compressed.pt             linear.pt re-zipped with deflate
+  missing_storage.pt        linear.pt without linear/data/1 (the bias storage)
+  short_storage.pt          linear.pt with linear/data/0 cut to 8 bytes (12 floats needed)
 
 Run from the repository root: python3 tools/reference/make_checkpoint_fixtures.py
 """
 import json
+import math
 import os
 import struct
 import zipfile
@@ -51,7 +55,8 @@ def record(file_name, tensors):
         entry[name] = {
             "dtype": dtype,
             "shape": list(t.shape),
-            "values": [float(v) for v in t.detach().float().contiguous().reshape(-1).tolist()],
+            # Non-finite values as strings: JSON has no literal for them.
+            "values": [v if math.isfinite(v) else str(v) for v in t.detach().float().contiguous().reshape(-1).tolist()],
         }
     golden[file_name] = entry
 
@@ -184,6 +189,24 @@ write_pickle_zip("evil_builtin_eval.pt", reduce_global("__builtin__", "eval", "1
 write_pickle_zip("unknown_opcode.pt", b"\x80\x02}p0\n.")
 write_pickle_zip("no_data_pkl.pt", b"", include_pickle=False)
 torch.save({"w": torch.ones(2)}, path("legacy.pt"), _use_new_zipfile_serialization=False)
+
+
+def repack(name, compression=zipfile.ZIP_STORED, drop=None, truncate=None):
+    """linear.pt's entries re-zipped: compressed, without one entry, or with one cut short."""
+    with zipfile.ZipFile(path("linear.pt")) as source, \
+            zipfile.ZipFile(path(name), "w", compression=compression) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == drop:
+                continue
+            if info.filename == truncate:
+                data = data[:8]
+            target.writestr(info.filename, data)
+
+
+repack("compressed.pt", compression=zipfile.ZIP_DEFLATED)
+repack("missing_storage.pt", drop="linear/data/1")
+repack("short_storage.pt", truncate="linear/data/0")
 
 with open(path("golden.json"), "w") as f:
     json.dump(golden, f, indent=None, separators=(",", ":"), sort_keys=True)

@@ -39,9 +39,7 @@ public final class PyTorchCheckpoint: TensorStore {
             throw fail("several data.pkl in the zip archive (\(pickles.joined(separator: ", ")))")
         }
         archiveFolder = String(pickleName.dropLast("/data.pkl".count))
-        guard let pickleBytes = mapping.slice(offset: pickleEntry.dataOffset, length: pickleEntry.size) else {
-            throw fail("\(pickleName) lies outside the file")
-        }
+        let pickleBytes = try archive.storedBytes(of: pickleEntry, in: mapping)
         var unpickler = StateDictUnpickler(bytes: pickleBytes, url: url, member: pickleName)
         let root = try unpickler.load()
 
@@ -64,7 +62,8 @@ public final class PyTorchCheckpoint: TensorStore {
             guard let entry = archive.entries[memberName] else {
                 throw fail("tensor \"\(name)\": storage member \(memberName) is missing from the archive")
             }
-            guard let storageBytes = Checked.multiply(storage.count, elementSize), storageBytes <= entry.size else {
+            let entryBytes = try archive.storedBytes(of: entry, in: mapping)
+            guard let storageBytes = Checked.multiply(storage.count, elementSize), storageBytes <= entryBytes.count else {
                 throw fail("tensor \"\(name)\": storage \(memberName) holds \(entry.size) bytes, too few for "
                     + "\(storage.count) elements of torch.\(storage.typeName)")
             }
@@ -79,12 +78,9 @@ public final class PyTorchCheckpoint: TensorStore {
                                                     shape: tensor.size))
                 continue
             }
-            guard let bytes = mapping.slice(offset: entry.dataOffset, length: storageBytes) else {
-                throw fail("tensor \"\(name)\": storage \(memberName) lies outside the file")
-            }
             tensors.append(StoredTensor(
                 descriptor: TensorDescriptor(name: name, dtype: dtype, shape: tensor.size),
-                storage: bytes, storageOffset: tensor.storageOffset, strides: tensor.stride))
+                storage: UnsafeRawBufferPointer(rebasing: entryBytes[0..<storageBytes]), storageOffset: tensor.storageOffset, strides: tensor.stride))
         }
         index = StoredTensorIndex(url: url, tensors: tensors, otherTensors: others)
     }

@@ -54,8 +54,9 @@ public final class SafetensorsFile: TensorStore {
             let decoded = try JSONDecoder().decode(SafetensorsHeader.self, from: Data(header))
             entries = decoded.entries
             metadata = decoded.metadata
-        } catch let error as CheckpointError {
-            throw error
+        } catch let error as SafetensorsHeader.EntryError {
+            throw fail("bad safetensors header: entry \"\(error.key)\": "
+                + ((error.underlying as? DecodingError).map(Self.describe) ?? "\(error.underlying)"))
         } catch let error as DecodingError {
             throw fail("bad safetensors header: \(Self.describe(error))")
         } catch {
@@ -131,7 +132,9 @@ public final class SafetensorsFile: TensorStore {
         case .typeMismatch(_, let context), .valueNotFound(_, let context),
              .keyNotFound(_, let context), .dataCorrupted(let context):
             let underlying = (context.underlyingError as NSError?).map { " (\($0.localizedDescription))" } ?? ""
-            return path(context) + context.debugDescription + underlying
+            return path(context) + context.debugDescription
+                + (context.debugDescription.contains("not valid JSON") ? " (a number that is not an integer?)" : "")
+                + underlying
         @unknown default:
             return "\(error)"
         }
@@ -155,6 +158,12 @@ struct SafetensorsHeader: Decodable {
     let entries: [String: SafetensorsHeaderEntry]
     let metadata: [String: String]
 
+    /// A header entry that does not decode (e.g. a non-integer offset), with its key.
+    struct EntryError: Error {
+        let key: String
+        let underlying: Error
+    }
+
     private struct Key: CodingKey {
         let stringValue: String
         init(stringValue: String) { self.stringValue = stringValue }
@@ -167,10 +176,14 @@ struct SafetensorsHeader: Decodable {
         var entries: [String: SafetensorsHeaderEntry] = [:]
         var metadata: [String: String] = [:]
         for key in container.allKeys {
-            if key.stringValue == "__metadata__" {
-                metadata = try container.decode([String: String].self, forKey: key)
-            } else {
-                entries[key.stringValue] = try container.decode(SafetensorsHeaderEntry.self, forKey: key)
+            do {
+                if key.stringValue == "__metadata__" {
+                    metadata = try container.decode([String: String].self, forKey: key)
+                } else {
+                    entries[key.stringValue] = try container.decode(SafetensorsHeaderEntry.self, forKey: key)
+                }
+            } catch {
+                throw EntryError(key: key.stringValue, underlying: error)
             }
         }
         self.entries = entries

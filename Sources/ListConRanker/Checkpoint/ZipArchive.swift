@@ -7,10 +7,13 @@ import Foundation
 /// Only the central directory is trusted for sizes and offsets; each entry's data start is
 /// found from its local header (whose extra field holds torch's alignment padding).
 struct ZipArchive {
-    /// One stored entry: its name and where its bytes lie in the file.
+    /// One entry: its name, compression method and where its bytes lie in the file.
     struct Entry {
         let name: String
+        /// 0 for stored; anything else is compressed and cannot be read in place.
+        let method: UInt16
         let dataOffset: Int
+        /// Size in the file (compressed size for a compressed entry).
         let size: Int
     }
 
@@ -105,10 +108,7 @@ struct ZipArchive {
                 if compressed32 == .max { guard let value = next() else { throw fail("entry \"\(name)\": short zip64 field") }; compressedSize = value }
                 if localOffset32 == .max { guard let value = next() else { throw fail("entry \"\(name)\": short zip64 field") }; localOffset = value }
             }
-            guard method == 0 else {
-                throw fail("entry \"\(name)\" is compressed (method \(method)); torch.save stores entries uncompressed")
-            }
-            guard compressedSize == size else {
+            guard method != 0 || compressedSize == size else {
                 throw fail("entry \"\(name)\" is stored but its sizes differ (\(compressedSize) vs \(size))")
             }
             guard bytes.littleEndian(UInt32.self, at: localOffset) == Self.localHeader,
@@ -117,14 +117,27 @@ struct ZipArchive {
                 throw fail("entry \"\(name)\": no local header at byte \(localOffset)")
             }
             let dataOffset = localOffset + 30 + Int(localNameLength) + Int(localExtraLength)
-            guard mapping.slice(offset: dataOffset, length: size) != nil else {
-                throw fail("entry \"\(name)\" (\(size) bytes at byte \(dataOffset)) runs past the end of the "
+            guard mapping.slice(offset: dataOffset, length: compressedSize) != nil else {
+                throw fail("entry \"\(name)\" (\(compressedSize) bytes at byte \(dataOffset)) runs past the end of the "
                     + "\(bytes.count)-byte file (truncated?)")
             }
-            entries[name] = Entry(name: name, dataOffset: dataOffset, size: size)
+            entries[name] = Entry(name: name, method: method, dataOffset: dataOffset, size: compressedSize)
             position += 46 + nameLength + extraLength + commentLength
         }
         self.entries = entries
+    }
+
+    /// The bytes of the stored entry `name`; throws if it is compressed.
+    /// (Entries were checked to lie inside the file when the archive was read.)
+    func storedBytes(of entry: Entry, in mapping: MappedFile) throws -> UnsafeRawBufferPointer {
+        guard entry.method == 0 else {
+            throw CheckpointError(file: url, "zip archive: entry \"\(entry.name)\" is compressed "
+                + "(method \(entry.method)); torch.save stores entries uncompressed, so it cannot be read in place")
+        }
+        guard let bytes = mapping.slice(offset: entry.dataOffset, length: entry.size) else {
+            throw CheckpointError(file: url, "zip archive: entry \"\(entry.name)\" lies outside the file")
+        }
+        return bytes
     }
 
     /// The data of the zip64 extended-information extra field (id 1), if present.
