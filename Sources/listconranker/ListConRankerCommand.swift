@@ -6,6 +6,9 @@ struct ListConRankerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "listconranker",
         abstract: "ListConRanker: a listwise contrastive text reranker, in Swift.",
-        subcommands: [BenchCommand.self]
+        subcommands: [
+            InspectCommand.self,
+            BenchCommand.self,
+        ]
     )
 }

@@ -1,0 +1,50 @@
+/// Which part of a ListConRanker a checkpoint file holds, judged by its keys.
+public enum CheckpointRole: Sendable, Equatable, CustomStringConvertible {
+    /// A BERT encoder (HF `BertModel` key names); `layers` is the number of encoder layers
+    /// and `prefixed` whether keys carry a `bert.` prefix.
+    case bertEncoder(layers: Int, prefixed: Bool)
+    /// ListConRanker's `linear_in_embedding.pt`: a Linear (`weight`, `bias`).
+    case linearInEmbedding
+    /// ListConRanker's `list_transformer.pt`: the ListTransformer and score head;
+    /// `layers` is the number of transformer layers (the unused copy not counted).
+    case listTransformer(layers: Int)
+    /// None of those.
+    case unknown
+
+    /// Classifies a store by its floating-point keys.
+    public init(_ store: any TensorStore) {
+        let names = Set(store.descriptors.map(\.name))
+        if names.contains("embeddings.word_embeddings.weight") || names.contains("bert.embeddings.word_embeddings.weight") {
+            let prefixed = names.contains("bert.embeddings.word_embeddings.weight")
+            let layerKey = (prefixed ? "bert." : "") + "encoder.layer."
+            self = .bertEncoder(layers: Self.layerCount(names, prefix: layerKey), prefixed: prefixed)
+        } else if names.contains("list_transformer.layers.0.self_attn.in_proj_weight")
+                    || names.contains("linear_score1.weight") {
+            self = .listTransformer(layers: Self.layerCount(names, prefix: "list_transformer.layers."))
+        } else if names.subtracting(["weight", "bias"]).isEmpty, names.contains("weight") {
+            self = .linearInEmbedding
+        } else {
+            self = .unknown
+        }
+    }
+
+    /// The number of distinct `N` in keys `PREFIX N.…`.
+    private static func layerCount(_ names: Set<String>, prefix: String) -> Int {
+        var layers = Set<Int>()
+        for name in names where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count)
+            if let number = rest.split(separator: ".").first.flatMap({ Int($0) }) { layers.insert(number) }
+        }
+        return layers.count
+    }
+
+    public var description: String {
+        switch self {
+        case .bertEncoder(let layers, let prefixed):
+            return "BERT encoder, \(layers) layers" + (prefixed ? " (keys prefixed \"bert.\")" : "")
+        case .linearInEmbedding: return "ListConRanker linear_in_embedding (Linear)"
+        case .listTransformer(let layers): return "ListConRanker list transformer, \(layers) layers"
+        case .unknown: return "unrecognised checkpoint"
+        }
+    }
+}
