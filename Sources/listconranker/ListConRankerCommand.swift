@@ -8,6 +8,7 @@ struct ListConRankerCommand: ParsableCommand {
         abstract: "ListConRanker: a listwise contrastive text reranker, in Swift.",
         subcommands: [
             InspectCommand.self,
+            TokenizeCommand.self,
             BenchCommand.self,
         ]
     )
