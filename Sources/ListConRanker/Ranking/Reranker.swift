@@ -1,0 +1,199 @@
+import Foundation
+
+/// Turns a text into the token ids the encoder takes (`[CLS] … [SEP]`, truncated).
+protocol TextTokenizing: Sendable {
+    func tokenIDs(_ text: String, maxLength: Int) -> [Int32]
+}
+
+/// Reranks passages for a query with ListConRanker.
+///
+/// ```swift
+/// let reranker = try Reranker(modelDirectory: URL(fileURLWithPath: "ListConRanker"))
+/// let ranked = try reranker.rerank(query: "高血压吃什么", passages: passages, topN: 5)
+/// for r in ranked { print(r.index, r.score) }
+/// ```
+///
+/// Scores follow the original PyTorch code: ``scores(for:)`` is its `compute_score`,
+/// ``iterativeScores(query:passages:)`` its `iterative_inference` — except that each distinct
+/// text goes through the BERT encoder once per call, however many rounds it survives.
+/// Calls are serialised: one reranker runs one request at a time (the matrix products
+/// already use every core).
+public final class Reranker: @unchecked Sendable {
+    /// The options the reranker was loaded with.
+    public let options: RerankerOptions
+    /// The network.
+    public let model: ListConRankerModel
+    let tokenizer: TextTokenizing
+    private let lock = NSLock()
+    private var encodedTexts = 0
+
+    /// Loads a model directory in the official layout (`config.json`, `model.safetensors` or
+    /// `pytorch_model.bin`, `linear_in_embedding.pt`, `list_transformer.pt`, tokenizer files).
+    public convenience init(modelDirectory: URL, options: RerankerOptions = RerankerOptions()) throws {
+        let files = try ModelFiles(directory: modelDirectory)
+        try self.init(model: files.loadModel(options: options), tokenizer: files.loadTokenizer(), options: options)
+    }
+
+    init(model: ListConRankerModel, tokenizer: TextTokenizing, options: RerankerOptions) throws {
+        guard options.maxLength >= 2 else {
+            throw ModelError.invalidInput("maxLength must be at least 2 ([CLS] and [SEP]), got \(options.maxLength)")
+        }
+        guard options.maxLength <= model.encoder.configuration.maxPositionEmbeddings else {
+            throw ModelError.invalidInput("maxLength \(options.maxLength) exceeds the encoder's \(model.encoder.configuration.maxPositionEmbeddings) positions")
+        }
+        self.model = model
+        self.tokenizer = tokenizer
+        self.options = options
+    }
+
+    /// How many texts have gone through the BERT encoder since the reranker was made.
+    public var encoderTextCount: Int { lock.withLock { encodedTexts } }
+
+    /// Number of tokens `text` has, `[CLS]` and `[SEP]` included, before truncation.
+    public func tokenCount(_ text: String) -> Int {
+        tokenizer.tokenIDs(text, maxLength: Int.max).count
+    }
+
+    // MARK: - Conventional scoring
+
+    /// Scores a batch of lists, each `[query, passage, …]`: one probability per passage, in
+    /// passage order (the original's `compute_score`). A list with no passages gets `[]`.
+    public func scores(for lists: [[String]]) throws -> [[Float]] {
+        try lock.withLock { try conventional(lists, raw: false) }
+    }
+
+    /// Probabilities for one query's passages, in passage order (conventional scoring).
+    public func scores(query: String, passages: [String]) throws -> [Float] {
+        try lock.withLock { try conventional([[query] + passages], raw: false)[0] }
+    }
+
+    /// Logits (before the sigmoid) for one query's passages, in passage order.
+    public func logits(query: String, passages: [String]) throws -> [Float] {
+        try lock.withLock { try conventional([[query] + passages], raw: true)[0] }
+    }
+
+    // MARK: - Iterative inference
+
+    /// Iterative inference for one list (DESIGN.md §1.2): scores in passage order, meaningful
+    /// only as an order. Lists of 20 passages or fewer get conventional probabilities.
+    public func iterativeScores(query: String, passages: [String]) throws -> [Float] {
+        try lock.withLock {
+            try validate(query: query)
+            guard !passages.isEmpty else { return [] }
+            let (features, rowOfText) = try encode([query] + passages)
+            let queryRow = rowOfText[0]
+            let passageRows = Array(rowOfText.dropFirst())
+            return try IterativeInference.scores(passageCount: passages.count) { positions in
+                let rows = [queryRow] + positions.map { passageRows[$0] }
+                var scores = try self.listScores(features: features, rows: [rows], raw: false)[0]
+                // Identical texts have identical features; make their scores exactly equal so they
+                // leave together, as the original's text-keyed bookkeeping has them do.
+                var first = [Int: Float]()
+                for (j, row) in rows.dropFirst().enumerated() {
+                    if let s = first[row] { scores[j] = s } else { first[row] = scores[j] }
+                }
+                return scores
+            }
+        }
+    }
+
+    // MARK: - Ranking
+
+    /// Ranks passages for a query, best first. Lists of more than 20 passages use iterative
+    /// inference unless `iterative` is false. `topN` keeps the best N (all when nil).
+    /// An empty passage list gives an empty ranking.
+    public func rerank(query: String, passages: [String], topN: Int? = nil, iterative: Bool = true) throws -> [RankedPassage] {
+        if let topN, topN < 0 { throw ModelError.invalidInput("topN must not be negative, got \(topN)") }
+        try validate(query: query)
+        let scores = iterative && passages.count > IterativeInference.threshold
+            ? try iterativeScores(query: query, passages: passages)
+            : try self.scores(query: query, passages: passages)
+        let ranked = scores.enumerated()
+            .map { RankedPassage(index: $0.offset, score: $0.element) }
+            .sorted { ($0.score, -$0.index) > ($1.score, -$1.index) }   // ties keep input order
+        return Array(ranked.prefix(topN ?? ranked.count))
+    }
+
+    // MARK: - Internals (callers hold the lock)
+
+    private func validate(query: String) throws {
+        guard !query.allSatisfy(\.isWhitespace) else { throw ModelError.invalidInput("the query is empty") }
+    }
+
+    private func conventional(_ lists: [[String]], raw: Bool) throws -> [[Float]] {
+        for list in lists {
+            guard let query = list.first else { throw ModelError.invalidInput("a list needs a query") }
+            try validate(query: query)
+        }
+        let scored = lists.filter { $0.count >= 2 }
+        var results = [[Float]](repeating: [], count: lists.count)
+        guard !scored.isEmpty else { return results }
+        let (features, rowOfText) = try encode(scored.flatMap { $0 })
+        var rows = [[Int]]()
+        var offset = 0
+        for list in scored {
+            rows.append(Array(rowOfText[offset..<offset + list.count]))
+            offset += list.count
+        }
+        var next = try listScores(features: features, rows: rows, raw: raw).makeIterator()
+        for i in lists.indices where lists[i].count >= 2 {
+            results[i] = next.next() ?? []
+        }
+        return results
+    }
+
+    /// Encodes each distinct text once: returns the features `[distinct, width]` and, for each
+    /// input text, its row.
+    private func encode(_ texts: [String]) throws -> (Tensor, [Int]) {
+        var rowOfDistinct = [String: Int]()
+        var distinct = [String]()
+        let rowOfText = texts.map { text -> Int in
+            if let row = rowOfDistinct[text] { return row }
+            rowOfDistinct[text] = distinct.count
+            distinct.append(text)
+            return distinct.count - 1
+        }
+        let width = model.listTransformer.width
+        var features = [Float]()
+        features.reserveCapacity(distinct.count * width)
+        var batch = [[Int32]]()
+        var batchTokens = 0
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            features += try model.features(batch).scalars
+            encodedTexts += batch.count
+            batch.removeAll(keepingCapacity: true)
+            batchTokens = 0
+        }
+        for text in distinct {
+            let ids = tokenizer.tokenIDs(text, maxLength: options.maxLength)
+            if batchTokens + ids.count > options.encoderBatchTokens { try flush() }
+            batch.append(ids)
+            batchTokens += ids.count
+        }
+        try flush()
+        return (Tensor(shape: [distinct.count, width], scalars: features), rowOfText)
+    }
+
+    /// Runs the list head on lists given as rows of `features`: sigmoid scores (or logits).
+    private func listScores(features: Tensor, rows: [[Int]], raw: Bool) throws -> [[Float]] {
+        let width = model.listTransformer.width
+        let all = features.scalars
+        var gathered = [Float]()
+        gathered.reserveCapacity(rows.reduce(0) { $0 + $1.count } * width)
+        for list in rows {
+            for row in list { gathered += all[row * width..<(row + 1) * width] }
+        }
+        let lengths = rows.map(\.count)
+        var logits = try model.logits(features: Tensor(shape: [lengths.reduce(0, +), width], scalars: gathered),
+                                      listLengths: lengths)
+        if !raw { logits = Kernels.sigmoid(Tensor(shape: [logits.count], scalars: logits)).scalars }
+        var out = [[Float]]()
+        var offset = 0
+        for length in lengths {
+            out.append(Array(logits[offset..<offset + length - 1]))
+            offset += length - 1
+        }
+        return out
+    }
+}
