@@ -25,7 +25,7 @@ public final class Reranker: @unchecked Sendable {
     public let model: ListConRankerModel
     let tokenizer: TextTokenizing
     private let lock = NSLock()
-    private var encodedTexts = 0
+    private var statistics = EncoderStatistics()
 
     /// Loads a model directory in the official layout (`config.json`, `model.safetensors` or
     /// `pytorch_model.bin`, `linear_in_embedding.pt`, `list_transformer.pt`, tokenizer files).
@@ -46,8 +46,11 @@ public final class Reranker: @unchecked Sendable {
         self.options = options
     }
 
+    /// How much work the BERT encoder has done since the reranker was made.
+    public var encoderStatistics: EncoderStatistics { lock.withLock { statistics } }
+
     /// How many texts have gone through the BERT encoder since the reranker was made.
-    public var encoderTextCount: Int { lock.withLock { encodedTexts } }
+    public var encoderTextCount: Int { encoderStatistics.texts }
 
     /// Number of tokens `text` has, `[CLS]` and `[SEP]` included, before truncation.
     public func tokenCount(_ text: String) -> Int {
@@ -161,7 +164,9 @@ public final class Reranker: @unchecked Sendable {
         func flush() throws {
             guard !batch.isEmpty else { return }
             features += try model.features(batch).scalars
-            encodedTexts += batch.count
+            statistics.texts += batch.count
+            statistics.batches += 1
+            statistics.largestBatchTokens = max(statistics.largestBatchTokens, batchTokens)
             batch.removeAll(keepingCapacity: true)
             batchTokens = 0
         }

@@ -35,3 +35,14 @@ public struct RankedPassage: Sendable, Equatable, Codable {
         self.score = score
     }
 }
+
+/// Counters of the encoder's work, for tests and benchmarks.
+public struct EncoderStatistics: Sendable, Equatable {
+    /// Texts encoded.
+    public var texts = 0
+    /// Encoder batches run.
+    public var batches = 0
+    /// Tokens in the largest batch (bounded by ``RerankerOptions/encoderBatchTokens`` unless one
+    /// text alone is longer).
+    public var largestBatchTokens = 0
+}
