@@ -7,6 +7,10 @@ struct ListConRankerCommand: ParsableCommand {
         commandName: "listconranker",
         abstract: "ListConRanker: a listwise contrastive text reranker, in Swift.",
         subcommands: [
+            RerankCommand.self,
+            ScoreCommand.self,
+            EmbedCommand.self,
+            EvalCommand.self,
             InspectCommand.self,
             TokenizeCommand.self,
             BenchCommand.self,

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import ListConRanker
+
+/// `listconranker eval`: C-MTEB reranking metrics on a JSON-lines dataset.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "C-MTEB reranking metrics (MAP, MRR@1/5/10) on a JSON-lines dataset.",
+        discussion: """
+            Data lines are {"query": …, "positive": […], "negative": […]}; samples without a positive \
+            or a negative are skipped and counted. Each sample is scored as one list, positives first. \
+            --scores-out writes each sample's scores as it goes; --resume continues from that file.
+            """
+    )
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable {
+        case iterative, conventional
+    }
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .long, help: "The dataset (JSON lines).")
+    var data: String
+
+    @Option(name: .long, help: "iterative (the published setting) or conventional.")
+    var mode: Mode = .iterative
+
+    @Option(name: .long, help: "Evaluate only the first N samples of the file.")
+    var limit: Int?
+
+    @Option(name: .long, help: "Task name in the results (default: from the file name).")
+    var task: String?
+
+    @Option(name: .long, help: "Split name in the results (default: from the file name or the task).")
+    var split: String?
+
+    @Option(name: .long, help: "Write the results JSON here (it is always printed too).")
+    var output: String?
+
+    @Option(name: .long, help: "Write one {\"query\", \"scores\"} line per scored sample here, as it goes.")
+    var scoresOut: String?
+
+    @Flag(name: .long, help: "Continue a run from --scores-out without recomputing finished samples.")
+    var resume = false
+
+    func validate() throws {
+        if resume && scoresOut == nil { throw ValidationError("--resume needs --scores-out") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() throws {
+        let dataset = try RerankingDataset(contentsOf: URL(fileURLWithPath: data), limit: limit)
+        let reranker = try modelOptions.makeReranker()
+        let evaluator = RerankingEvaluator(dataset: dataset, taskName: task, split: split, mode: mode.rawValue,
+                                           precision: reranker.options.precision.rawValue,
+                                           modelDirectory: modelOptions.model)
+        let iterative = mode == .iterative
+        let results = try evaluator.run(
+            scorer: { query, passages in
+                iterative ? try reranker.iterativeScores(query: query, passages: passages)
+                          : try reranker.scores(query: query, passages: passages)
+            },
+            scoresOut: scoresOut.map { URL(fileURLWithPath: $0) }, resume: resume)
+        let json = try results.jsonData()
+        if let output { try json.write(to: URL(fileURLWithPath: output)) }
+        FileHandle.standardOutput.write(json + Data("\n".utf8))
+        if let published = CMTEBRerankingTask.named(results.taskName) {
+            let m = results.metrics
+            FileHandle.standardError.write(Data(String(
+                format: "%@: MAP %.2f (published %.2f), MRR@1 %.2f, MRR@5 %.2f, MRR@10 %.2f\n",
+                results.taskName, m.map, iterative ? published.published.map : published.publishedConventionalMAP,
+                m.mrrAt1, m.mrrAt5, m.mrrAt10).utf8))
+        }
+    }
+}
