@@ -22,6 +22,11 @@ struct TokenizeCommand: ParsableCommand {
     @Option(name: .long, help: "Read lines from this file instead of standard input.")
     var input: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Instead of writing tokens, encode all lines this many times (one text at a time, then as one batch) and print the best tokens per second as JSON.",
+        visibility: .hidden))
+    var benchmarkRepeats: Int?
+
     func validate() throws {
         guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2 (room for [CLS] and [SEP])") }
     }
@@ -41,6 +46,10 @@ struct TokenizeCommand: ParsableCommand {
             bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
         }
         let lines = try TextLines.split(bytes, source: source)
+        if let benchmarkRepeats {
+            print(benchmark(tokenizer, lines, repeats: max(benchmarkRepeats, 1)))
+            return
+        }
         var output = ""
         output.reserveCapacity(1 << 20)
         for line in lines {
@@ -52,5 +61,27 @@ struct TokenizeCommand: ParsableCommand {
             }
         }
         FileHandle.standardOutput.write(Data(output.utf8))
+    }
+
+    /// Best-of-`repeats` throughput, single thread: `{"single_tokens_per_s": …, "batch_tokens_per_s": …, "tokens": …}`.
+    private func benchmark(_ tokenizer: BertTokenizer, _ lines: [String], repeats: Int) -> String {
+        func seconds(_ duration: Duration) -> Double {
+            Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+        }
+        var tokens = 0
+        var bestSingle = Double.infinity, bestBatch = Double.infinity
+        for _ in 0..<repeats {
+            var count = 0
+            let start = ContinuousClock.now
+            for line in lines { count += tokenizer.encode(line, maxLength: maxLength).ids.count }
+            bestSingle = min(bestSingle, seconds(ContinuousClock.now - start))
+            tokens = count
+            let batchStart = ContinuousClock.now
+            let batch = tokenizer.encode(batch: lines, maxLength: maxLength)
+            bestBatch = min(bestBatch, seconds(ContinuousClock.now - batchStart))
+            precondition(batch.reduce(0) { $0 + $1.ids.count } == count)
+        }
+        return "{\"tokens\": \(tokens), \"single_tokens_per_s\": \(Double(tokens) / bestSingle), "
+            + "\"batch_tokens_per_s\": \(Double(tokens) / bestBatch)}"
     }
 }
