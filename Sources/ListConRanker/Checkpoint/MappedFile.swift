@@ -21,7 +21,8 @@ final class MappedFile: @unchecked Sendable {
     /// Maps `url`; throws if it cannot be opened, is a directory or cannot be mapped.
     init(url: URL) throws {
         self.url = url
-        let descriptor = open(url.path, O_RDONLY)
+        // Non-blocking so that a FIFO cannot hang the open; it is then refused as not a regular file.
+        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             throw CheckpointError(file: url, "cannot open: \(String(cString: strerror(errno)))")
         }
