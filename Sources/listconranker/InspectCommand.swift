@@ -37,7 +37,8 @@ struct InspectCommand: ParsableCommand {
         if isDirectory.boolValue {
             let directory = try ModelDirectory(url: url)
             report.directory = .init(
-                kind: directory.kind.description,
+                kind: Self.identifier(of: directory.kind),
+                summary: directory.kind.description,
                 present: directory.present.map(\.rawValue),
                 absent: directory.absent.map(\.rawValue),
                 missingForListConRanker: directory.missingForListConRanker)
@@ -48,6 +49,7 @@ struct InspectCommand: ParsableCommand {
             stores.append(try openCheckpoint(at: url))
         }
         report.checkpoints = stores.map(CheckpointReport.init)
+        report.parameterCount = report.checkpoints.reduce(0) { $0 + $1.parameterCount }
         if memory { report.residentBytesAfterOpen = Self.residentBytes() }
         if convert {
             var elements = 0
@@ -70,6 +72,16 @@ struct InspectCommand: ParsableCommand {
         }
     }
 
+    /// A stable name of a directory kind, for scripts reading `--json`.
+    static func identifier(of kind: ModelDirectory.Kind) -> String {
+        switch kind {
+        case .listConRanker: return "listconranker"
+        case .incompleteListConRanker: return "incomplete-listconranker"
+        case .bertEncoder: return "bert-encoder"
+        case .unrecognised: return "unrecognised"
+        }
+    }
+
     /// This process's resident set size (VmRSS in /proc/self/status), in bytes; nil where unavailable.
     static func residentBytes() -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
@@ -84,7 +96,9 @@ struct InspectCommand: ParsableCommand {
 /// What `inspect` found, printable as text or JSON.
 struct InspectReport: Encodable {
     struct Directory: Encodable {
+        /// `listconranker`, `incomplete-listconranker`, `bert-encoder` or `unrecognised`.
         var kind: String
+        var summary: String
         var present: [String]
         var absent: [String]
         var missingForListConRanker: [String]
@@ -98,6 +112,8 @@ struct InspectReport: Encodable {
     var path: String
     var directory: Directory?
     var checkpoints: [CheckpointReport] = []
+    /// Over all checkpoint files listed.
+    var parameterCount = 0
     var residentBytesAfterOpen: Int?
     var conversion: Conversion?
     var residentBytesAfterConvert: Int?
@@ -107,7 +123,7 @@ struct InspectReport: Encodable {
     var text: String {
         var out = ""
         if let directory {
-            out += "\(path): \(directory.kind)\n"
+            out += "\(path): \(directory.summary)\n"
             out += "  present: \(directory.present.isEmpty ? "(none)" : directory.present.joined(separator: ", "))\n"
             out += "  absent:  \(directory.absent.isEmpty ? "(none)" : directory.absent.joined(separator: ", "))\n"
             if !directory.missingForListConRanker.isEmpty {
@@ -127,6 +143,9 @@ struct InspectReport: Encodable {
                     + "\(tensor.dtype) \(tensor.shape) (not read)\n"
             }
             out += "  \(checkpoint.tensors.count) tensors, \(checkpoint.parameterCount) parameters\n"
+        }
+        if checkpoints.count > 1 {
+            out += "\n\(checkpoints.count) checkpoint files, \(parameterCount) parameters in all\n"
         }
         if let residentBytesAfterOpen {
             out += "\nresident memory after open: \(Self.megabytes(residentBytesAfterOpen))\n"

@@ -38,6 +38,7 @@ public enum CheckpointRole: Sendable, Equatable, CustomStringConvertible {
         return layers.count
     }
 
+    /// A one-line account for people.
     public var description: String {
         switch self {
         case .bertEncoder(let layers, let prefixed):

@@ -15,11 +15,14 @@ final class MappedFile: @unchecked Sendable {
     let url: URL
     /// The file's bytes (empty for an empty file).
     let bytes: UnsafeRawBufferPointer
+    /// Whether `bytes` is an `mmap` (else heap memory this object allocated).
+    private let isMapped: Bool
 
     /// Maps `url`; throws if it cannot be opened, is a directory or cannot be mapped.
     init(url: URL) throws {
         self.url = url
-        let descriptor = open(url.path, O_RDONLY)
+        // Non-blocking so that a FIFO cannot hang the open; it is then refused as not a regular file.
+        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             throw CheckpointError(file: url, "cannot open: \(String(cString: strerror(errno)))")
         }
@@ -34,6 +37,7 @@ final class MappedFile: @unchecked Sendable {
         let size = Int(status.st_size)
         guard size > 0 else {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            isMapped = false
             return
         }
         let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0)
@@ -41,11 +45,25 @@ final class MappedFile: @unchecked Sendable {
             throw CheckpointError(file: url, "cannot memory-map \(size) bytes: \(String(cString: strerror(errno)))")
         }
         bytes = UnsafeRawBufferPointer(start: address, count: size)
+        isMapped = true
+    }
+
+    /// A copy of `contents` in memory, standing for the file `url` (for tests that feed
+    /// thousands of generated files without touching the disk).
+    init(url: URL, copying contents: [UInt8]) {
+        self.url = url
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: contents.count, alignment: 64)
+        memory.copyBytes(from: contents)
+        bytes = UnsafeRawBufferPointer(memory)
+        isMapped = false
     }
 
     deinit {
-        if let base = bytes.baseAddress {
+        guard let base = bytes.baseAddress else { return }
+        if isMapped {
             munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
+        } else {
+            UnsafeMutableRawPointer(mutating: base).deallocate()
         }
     }
 

@@ -42,6 +42,7 @@ public struct ModelDirectory: Sendable, Equatable {
         /// Neither; `missing` lists what a BERT encoder directory would need.
         case unrecognised(missing: [String])
 
+        /// A one-line account for people.
         public var description: String {
             switch self {
             case .listConRanker: return "ListConRanker model directory"

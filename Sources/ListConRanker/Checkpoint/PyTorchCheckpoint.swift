@@ -9,7 +9,9 @@ import Foundation
 /// materialised row-major on request. Nested dicts are flattened with `.`-joined keys;
 /// non-tensor values (numbers, strings) are skipped.
 public final class PyTorchCheckpoint: TensorStore {
+    /// The file.
     public let url: URL
+    /// The container format.
     public var format: CheckpointFormat { .pytorchZip }
     /// The archive's top folder (`archive`, or the file's stem when torch named it).
     public let archiveFolder: String
@@ -85,10 +87,15 @@ public final class PyTorchCheckpoint: TensorStore {
         index = StoredTensorIndex(url: url, tensors: tensors, otherTensors: others)
     }
 
+    /// Every F32, F16 and BF16 tensor, sorted by name.
     public var descriptors: [TensorDescriptor] { index.descriptors }
+    /// Tensors of other element types (listed, not readable), sorted by name.
     public var otherTensors: [OtherTensorDescriptor] { index.sortedOtherTensors }
+    /// The descriptor of the floating-point tensor `name`, or nil.
     public func descriptor(named name: String) -> TensorDescriptor? { index.tensors[name]?.descriptor }
+    /// The tensor `name` as Float32 (views materialised row-major).
     public func tensor(named name: String) throws -> Tensor { try index.float32Tensor(named: name) }
+    /// The tensor `name` with BFloat16 storage (BF16 data copied as is).
     public func bfloat16Tensor(named name: String) throws -> Tensor { try index.bfloat16Tensor(named: name) }
 
     /// Walks the unpickled value: a (possibly nested) dict of tensors.

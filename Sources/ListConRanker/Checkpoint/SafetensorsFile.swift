@@ -17,7 +17,9 @@ public final class SafetensorsFile: TensorStore {
         "I8": 1, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1,
     ]
 
+    /// The file.
     public let url: URL
+    /// The container format.
     public var format: CheckpointFormat { .safetensors }
     /// The `__metadata__` string map (empty if absent).
     public let metadata: [String: String]
@@ -116,10 +118,15 @@ public final class SafetensorsFile: TensorStore {
         index = StoredTensorIndex(url: url, tensors: tensors, otherTensors: others)
     }
 
+    /// Every F32, F16 and BF16 tensor, sorted by name.
     public var descriptors: [TensorDescriptor] { index.descriptors }
+    /// Tensors of other element types (listed, not readable), sorted by name.
     public var otherTensors: [OtherTensorDescriptor] { index.sortedOtherTensors }
+    /// The descriptor of the floating-point tensor `name`, or nil.
     public func descriptor(named name: String) -> TensorDescriptor? { index.tensors[name]?.descriptor }
+    /// The tensor `name` as Float32 (views materialised row-major).
     public func tensor(named name: String) throws -> Tensor { try index.float32Tensor(named: name) }
+    /// The tensor `name` with BFloat16 storage (BF16 data copied as is).
     public func bfloat16Tensor(named name: String) throws -> Tensor { try index.bfloat16Tensor(named: name) }
 
     /// A one-line account of a JSON decoding error: where in the header, and what.

@@ -82,7 +82,12 @@ extension TensorStore {
 /// followed by `{` as safetensors. A legacy (pre-1.6, non-zip) PyTorch file is refused
 /// with a message saying how to convert it.
 public func openCheckpoint(at url: URL) throws -> any TensorStore {
-    let mapping = try MappedFile(url: url)
+    try openCheckpoint(mapping: MappedFile(url: url))
+}
+
+/// Opens the checkpoint whose bytes `mapping` holds (see ``openCheckpoint(at:)``).
+func openCheckpoint(mapping: MappedFile) throws -> any TensorStore {
+    let url = mapping.url
     let bytes = mapping.bytes
     if bytes.count >= 4, bytes[0] == 0x50, bytes[1] == 0x4B, bytes[2] == 0x03 || bytes[2] == 0x05,
        bytes[3] == 0x04 || bytes[3] == 0x06 {
