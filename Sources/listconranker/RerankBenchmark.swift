@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import ListConRanker
+
+/// `listconranker bench rerank`: times our scoring of the lists in a JSON-lines file, in
+/// process (model loading excluded), so a script can set it beside the PyTorch reference.
+struct RerankBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rerank",
+        abstract: "Time conventional or iterative scoring of the lists in a JSON-lines file.",
+        discussion: "Prints one JSON object: the median seconds per pass over all lists, and the work done.")
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .long, help: "JSON lines of {\"query\": …, \"passages\": […]}.")
+    var input: String
+
+    @Flag(name: .long, help: "Iterative inference instead of conventional scoring.")
+    var iterative = false
+
+    @Option(name: .long, help: "Timed passes over the whole input (after one warm-up pass).")
+    var repeats = 3
+
+    @Option(name: .long, help: "Also write every list's scores of the last pass to this file (JSON lines).")
+    var scoresOut: String?
+
+    struct Report: Codable {
+        var mode: String
+        var precision: String
+        var lists: Int
+        var passages: Int
+        var tokens: Int
+        var seconds: Double
+        var allSeconds: [Double]
+        var loadSeconds: Double
+        var encoderTextsPerPass: Int
+        var peakResidentMiB: Double
+    }
+
+    func run() throws {
+        let lists = try InputText.queryLists(input)
+        let loadStart = DispatchTime.now().uptimeNanoseconds
+        let reranker = try modelOptions.makeReranker()
+        let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
+        func pass() throws -> [[Float]] {
+            try lists.map { list in
+                iterative ? try reranker.iterativeScores(query: list.query, passages: list.passages)
+                          : try reranker.scores(query: list.query, passages: list.passages)
+            }
+        }
+        _ = try pass()
+        var times = [Double]()
+        var last = [[Float]]()
+        let textsBefore = reranker.encoderTextCount
+        for _ in 0..<max(repeats, 1) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            last = try pass()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        if let scoresOut {
+            let lines = try last.map { String(decoding: try JSONEncoder().encode(["scores": $0]), as: UTF8.self) }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: scoresOut, atomically: true, encoding: .utf8)
+        }
+        let tokens = lists.reduce(0) { sum, list in
+            sum + ([list.query] + list.passages).reduce(0) { $0 + min(reranker.tokenCount($1), modelOptions.maxLength) }
+        }
+        let report = Report(mode: iterative ? "iterative" : "conventional", precision: reranker.options.precision.rawValue,
+                            lists: lists.count, passages: lists.reduce(0) { $0 + $1.passages.count }, tokens: tokens,
+                            seconds: times.sorted()[times.count / 2], allSeconds: times, loadSeconds: loadSeconds,
+                            encoderTextsPerPass: (reranker.encoderTextCount - textsBefore) / max(repeats, 1),
+                            peakResidentMiB: ResidentMemory.peakMiB())
+        try JSONLineOutput.write(report)
+    }
+}
+
+/// This process's memory use, from /proc/self/status.
+enum ResidentMemory {
+    /// Peak resident set (VmHWM) in MiB, or 0 where /proc is unavailable.
+    static func peakMiB() -> Double { field("VmHWM:") }
+    /// Current resident set (VmRSS) in MiB, or 0 where /proc is unavailable.
+    static func currentMiB() -> Double { field("VmRSS:") }
+
+    private static func field(_ name: String) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
+              let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kib / 1024
+    }
+}

@@ -1,0 +1,100 @@
+"""Speed against the PyTorch original, in one run on this machine (DESIGN.md §6, issue 6).
+
+Builds nothing: run `swift build -c release` first. For each case it writes the inputs, times
+the PyTorch reference (listconranker_reference.py: the original compute_score /
+iterative_inference, torch.set_num_threads(2)) and then `listconranker bench rerank` on the
+same inputs and model, checks that the scores agree, and prints the ratio.
+
+  python3 tools/bench/compare_pytorch.py --model /tmp/full-model [--precision fp32|bf16] [--cases c20,i100,i1000]
+
+Make a full-size random model with: python3 tools/reference/make_model_fixtures.py full /tmp/full-model
+"""
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+import torch
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
+from listconranker_reference import Reranker  # noqa: E402
+
+# Chinese BERT vocabulary characters: about one token each.
+CHARS = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处理府研质"
+
+
+def text(rng, tokens):
+    return "".join(rng.choice(CHARS) for _ in range(tokens))
+
+
+def make_lists(case, rng):
+    if case == "c20":   # one list of 1 + 20 passages of about 160 tokens, conventional
+        return [[text(rng, 20)] + [text(rng, 158) for _ in range(20)]], False
+    n = int(case[1:])   # iN: one list of 1 + N passages of about 160 tokens, iterative
+    return [[text(rng, 20)] + [text(rng, 158) for _ in range(n)]], True
+
+
+def run_pytorch(model, lists, iterative, dtype, repeats):
+    ranker = Reranker(model, dtype=dtype)
+    def one_pass():
+        return [ranker.iterative_inference(l) if iterative else ranker.compute_score([l])[0] for l in lists]
+    one_pass()  # warm-up
+    times = []
+    for _ in range(repeats):
+        ranker.encoder_texts = 0
+        start = time.perf_counter()
+        scores = one_pass()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2], scores, ranker.encoder_texts
+
+
+def run_swift(binary, model, path, iterative, precision, repeats, scores_path):
+    cmd = [binary, "bench", "rerank", "--model", model, "--input", path, "--precision", precision,
+           "--repeats", str(repeats), "--scores-out", scores_path] + (["--iterative"] if iterative else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    report = json.loads(out.strip().splitlines()[-1])
+    scores = [json.loads(l)["scores"] for l in open(scores_path)]
+    return report, scores
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", required=True)
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--cases", default="c20,i100,i1000")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "listconranker"))
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
+    for case in args.cases.split(","):
+        rng = random.Random(17)
+        lists, iterative = make_lists(case, rng)
+        path = f"/tmp/lcr-bench-{case}.jsonl"
+        with open(path, "w") as f:
+            for l in lists:
+                f.write(json.dumps({"query": l[0], "passages": l[1:]}, ensure_ascii=False) + "\n")
+        repeats = 1 if case == "i1000" else args.repeats
+        t_py, s_py, py_texts = run_pytorch(args.model, lists, iterative, dtype, repeats)
+        report, s_sw = run_swift(args.binary, args.model, path, iterative, args.precision, repeats, path + ".scores")
+        diff = max(abs(a - b) for x, y in zip(s_py, s_sw) for a, b in zip(x, y))
+        if iterative:  # iterative scores order passages; compare orders too
+            order_py = [sorted(range(len(x)), key=lambda i: -x[i]) for x in s_py]
+            order_sw = [sorted(range(len(x)), key=lambda i: -x[i]) for x in s_sw]
+            same_order = order_py == order_sw
+        else:
+            same_order = True
+        print(json.dumps({"case": case, "precision": args.precision, "tokens": report["tokens"],
+                          "pytorch_seconds": round(t_py, 3), "swift_seconds": round(report["seconds"], 3),
+                          "speedup": round(t_py / report["seconds"], 2),
+                          "pytorch_encoder_texts": py_texts, "swift_encoder_texts": report["encoderTextsPerPass"],
+                          "max_score_difference": diff, "same_order": same_order,
+                          "swift_peak_resident_MiB": round(report["peakResidentMiB"])}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
