@@ -140,3 +140,56 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
         #expect(abs(Kernels.sigmoid(Tensor(shape: [1], scalars: [0])).scalars[0] - 0.5) < 1e-7)
     }
 }
+
+/// The kernels against PyTorch's own operators (tools/reference/make_kernel_goldens.py).
+@Suite struct KernelGoldenTests {
+    struct Shaped: Decodable { let shape: [Int]; let values: [Float] }
+    struct Golden: Decodable {
+        let x: Shaped, residual: [Float], gamma: [Float], beta: [Float]
+        let weight: Shaped, bias: [Float]
+        let gelu: [Float], relu: [Float], sigmoid: [Float]
+        let layer_norm_eps_1e_5: [Float]
+        let linear: [Float], linear_gelu: [Float]
+        let softmax_scores: Shaped, softmax_ranges: [[Int]], softmax: [Float]
+        enum CodingKeys: String, CodingKey {
+            case x, residual, gamma, beta, weight, bias, gelu, relu, sigmoid
+            case layer_norm_eps_1e_5 = "layer_norm_eps_1e-5"
+            case linear, linear_gelu, softmax_scores, softmax_ranges, softmax
+        }
+    }
+
+    let golden: Golden
+
+    init() throws {
+        golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: Fixtures.url("kernel-goldens.json")))
+    }
+
+    var x: Tensor { Tensor(shape: golden.x.shape, scalars: golden.x.values) }
+
+    @Test func elementwiseKernelsMatchPyTorch() {
+        expectClose(Kernels.gelu(x).scalars, golden.gelu, tolerance: 1e-6, "gelu")
+        expectClose(Kernels.relu(x).scalars, golden.relu, tolerance: 0, "relu")
+        expectClose(Kernels.sigmoid(x).scalars, golden.sigmoid, tolerance: 1e-6, "sigmoid")
+    }
+
+    @Test func layerNormMatchesPyTorch() throws {
+        let out = try Kernels.layerNorm(x, residual: Tensor(shape: golden.x.shape, scalars: golden.residual),
+                                        gamma: Tensor(shape: [40], scalars: golden.gamma),
+                                        beta: Tensor(shape: [40], scalars: golden.beta), eps: 1e-5)
+        expectClose(out.scalars, golden.layer_norm_eps_1e_5, tolerance: 1e-5, "layer norm")
+    }
+
+    @Test func linearAndFusedGELUMatchPyTorch() throws {
+        let w = Tensor(shape: golden.weight.shape, scalars: golden.weight.values)
+        let b = Tensor(shape: [golden.bias.count], scalars: golden.bias)
+        expectClose(try Linear(weight: w, bias: b)(x).scalars, golden.linear, tolerance: 1e-4, "linear")
+        expectClose(try Linear(weight: w, bias: b, fuseGELU: true)(x).scalars, golden.linear_gelu, tolerance: 1e-4,
+                    "linear + gelu")
+    }
+
+    @Test func maskedSoftmaxMatchesPyTorch() throws {
+        let scores = Tensor(shape: golden.softmax_scores.shape, scalars: golden.softmax_scores.values)
+        let out = try Kernels.softmax(scores, keyRanges: golden.softmax_ranges.map { $0[0]..<$0[1] })
+        expectClose(out.scalars, golden.softmax, tolerance: 1e-6, "softmax")
+    }
+}
