@@ -24,11 +24,14 @@ struct lcr_linear {
     dnnl_memory_desc_t weights_md;   // oneDNN's chosen (packed) layout
     void *weights;                   // packed weights, owned
     float *bias;                     // [n] or NULL, owned
-    uint16_t *x_bf16;                // scratch for bf16 activations, owned
-    int64_t x_bf16_capacity;         // elements
     cached_primitive cache[LCR_PRIMITIVE_CACHE];
     uint64_t clock;
 };
+
+// bf16 copies of the activations, one buffer per thread shared by every layer (a buffer per
+// layer would hold rows × k × 2 bytes for each of a model's ~100 layers).
+static _Thread_local uint16_t *x_bf16 = NULL;
+static _Thread_local int64_t x_bf16_capacity = 0;
 
 static dnnl_engine_t shared_engine = NULL;
 static dnnl_stream_t shared_stream = NULL;
@@ -199,14 +202,14 @@ int lcr_linear_run(lcr_linear *l, const float *x, int64_t rows, float *y, char *
     dnnl_data_type_t in_type = dnnl_f32;
     if (l->precision == LCR_BF16) {
         int64_t need = rows * l->k;
-        if (need > l->x_bf16_capacity) {
-            free(l->x_bf16);
-            l->x_bf16 = aligned_alloc(64, ((size_t)need * 2 + 63) / 64 * 64);
-            l->x_bf16_capacity = l->x_bf16 ? need : 0;
-            if (!l->x_bf16) { snprintf(err, err_len, "out of memory (bf16 activations)"); return 1; }
+        if (need > x_bf16_capacity) {
+            free(x_bf16);
+            x_bf16 = aligned_alloc(64, ((size_t)need * 2 + 63) / 64 * 64);
+            x_bf16_capacity = x_bf16 ? need : 0;
+            if (!x_bf16) { snprintf(err, err_len, "out of memory (bf16 activations)"); return 1; }
         }
-        lcr_f32_to_bf16(x, l->x_bf16, need);
-        src_data = l->x_bf16;
+        lcr_f32_to_bf16(x, x_bf16, need);
+        src_data = x_bf16;
         in_type = dnnl_bf16;
     }
     dnnl_dims_t src_dims = {rows, l->k}, b_dims = {1, l->n}, dst_dims = {rows, l->n};
@@ -245,7 +248,6 @@ void lcr_linear_destroy(lcr_linear *l) {
         if (l->cache[i].primitive) dnnl_primitive_destroy(l->cache[i].primitive);
     free(l->weights);
     free(l->bias);
-    free(l->x_bf16);
     free(l);
 }
 

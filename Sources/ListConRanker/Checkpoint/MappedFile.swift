@@ -70,6 +70,21 @@ final class MappedFile: @unchecked Sendable {
     /// Number of bytes.
     var count: Int { bytes.count }
 
+    /// Drops the resident pages lying wholly inside `region` (a part of this mapping), so that
+    /// loading a model tensor by tensor never holds the whole file in memory on top of the
+    /// converted weights. The mapping is private and never written, so a later read simply
+    /// faults the pages in again from the file. Does nothing for an in-memory copy.
+    func releasePages(within region: UnsafeRawBufferPointer) {
+        guard isMapped, let base = bytes.baseAddress, let start = region.baseAddress,
+              start >= base, start + region.count <= base + bytes.count else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let first = (Int(bitPattern: start) + page - 1) / page * page
+        let end = (Int(bitPattern: start) + region.count) / page * page
+        guard end > first, let address = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(address, end - first, Int32(MADV_DONTNEED))
+    }
+
     /// The bytes `offset ..< offset + length`, or nil if that range is not inside the file.
     func slice(offset: Int, length: Int) -> UnsafeRawBufferPointer? {
         guard offset >= 0, length >= 0, let end = Checked.add(offset, length), end <= bytes.count else {

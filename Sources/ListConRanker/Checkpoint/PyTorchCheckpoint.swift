@@ -84,7 +84,7 @@ public final class PyTorchCheckpoint: TensorStore {
                 descriptor: TensorDescriptor(name: name, dtype: dtype, shape: tensor.size),
                 storage: UnsafeRawBufferPointer(rebasing: entryBytes[0..<storageBytes]), storageOffset: tensor.storageOffset, strides: tensor.stride))
         }
-        index = StoredTensorIndex(url: url, tensors: tensors, otherTensors: others)
+        index = StoredTensorIndex(url: url, tensors: tensors, otherTensors: others, mapping: mapping)
     }
 
     /// Every F32, F16 and BF16 tensor, sorted by name.

@@ -115,7 +115,7 @@ public final class SafetensorsFile: TensorStore {
             throw fail("tensors \"\(previous.name)\" [\(previous.begin), \(previous.end)) and "
                 + "\"\(next.name)\" [\(next.begin), \(next.end)) overlap")
         }
-        index = StoredTensorIndex(url: url, tensors: tensors, otherTensors: others)
+        index = StoredTensorIndex(url: url, tensors: tensors, otherTensors: others, mapping: mapping)
     }
 
     /// Every F32, F16 and BF16 tensor, sorted by name.

@@ -103,9 +103,12 @@ struct StoredTensorIndex: Sendable {
     let descriptors: [TensorDescriptor]
     let otherTensors: [String: OtherTensorDescriptor]
     let sortedOtherTensors: [OtherTensorDescriptor]
+    /// The mapping the tensors lie in: read pages are dropped from it after each conversion.
+    let mapping: MappedFile?
 
-    init(url: URL, tensors: [StoredTensor], otherTensors: [OtherTensorDescriptor]) {
+    init(url: URL, tensors: [StoredTensor], otherTensors: [OtherTensorDescriptor], mapping: MappedFile? = nil) {
         self.url = url
+        self.mapping = mapping
         self.tensors = Dictionary(tensors.map { ($0.descriptor.name, $0) }, uniquingKeysWith: { _, last in last })
         self.descriptors = self.tensors.values.map(\.descriptor).sorted { $0.name < $1.name }
         self.otherTensors = Dictionary(otherTensors.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
@@ -138,6 +141,7 @@ struct StoredTensorIndex: Sendable {
             }
             initialized = count
         }
+        mapping?.releasePages(within: tensor.storage)
         return Tensor(shape: tensor.descriptor.shape, scalars: values)
     }
 
@@ -153,6 +157,7 @@ struct StoredTensorIndex: Sendable {
             }
             initialized = count
         }
+        mapping?.releasePages(within: tensor.storage)
         return Tensor(shape: tensor.descriptor.shape, bfloat16Bits: bits)
     }
 }
