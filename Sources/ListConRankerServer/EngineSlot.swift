@@ -39,6 +39,10 @@ struct EngineLoadingService: Service {
         let engine: any RerankEngine
         do {
             engine = try await cancelWhenGracefulShutdown { try await load() }
+        } catch is CancellationError where Task.isShuttingDownGracefully {
+            // SIGTERM while loading: nothing to drain, and not a failure.
+            logger.info("Shut down before the model finished loading")
+            return
         } catch {
             logger.error("Loading the model failed", metadata: ["error": "\(error)"])
             throw error

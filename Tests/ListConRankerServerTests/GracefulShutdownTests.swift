@@ -43,4 +43,30 @@ struct GracefulShutdownTests {
         }
         #expect(engine.calls.count == 2)
     }
+
+    @Test func shutdownWhileLoadingEndsCleanly() async throws {
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let slot = EngineSlot()
+        let loader = EngineLoadingService(
+            slot: slot,
+            load: {
+                try await Task.sleep(for: .seconds(60))
+                return TokenOverlapEngine()
+            },
+            logger: quietLogger)
+        let app = try RerankService.makeApplication(
+            slot: slot, loader: loader, configuration: .init(port: 0), logger: quietLogger,
+            onServerRunning: { portContinuation.yield($0) })
+        let group = ServiceGroup(configuration: .init(services: [app], logger: quietLogger))
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var portIterator = ports.makeAsyncIterator()
+            _ = await portIterator.next()
+            await group.triggerGracefulShutdown()
+            try await tasks.next()  // returns without error, long before the 60 s load
+        }
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(await slot.engine == nil)
+    }
 }

@@ -47,6 +47,22 @@ def rss_kib(pid):
     return values.get("VmRSS", 0), values.get("VmHWM", 0)
 
 
+def scrape_metrics(port):
+    """The server's own view: requests by status, model time and queue wait (from GET /metrics)."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=10)
+    connection.request("GET", "/metrics")
+    text = connection.getresponse().read().decode()
+    wanted = ("listconranker_inference_duration_seconds_sum", "listconranker_inference_duration_seconds_count",
+              "listconranker_queue_wait_duration_seconds_sum", "listconranker_tokens_processed_total",
+              "listconranker_http_requests_total")
+    metrics = {}
+    for line in text.splitlines():
+        if line.startswith(wanted):
+            name, _, value = line.rpartition(" ")
+            metrics[name] = float(value)
+    return metrics
+
+
 def wait_healthy(port, process, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -167,6 +183,7 @@ def main():
             thread.join()
         elapsed = time.monotonic() - started
         rss_end, rss_peak = rss_kib(process.pid)
+        server_metrics = scrape_metrics(port)
 
         stop_started = time.monotonic()
         process.send_signal(signal.SIGTERM)
@@ -194,6 +211,7 @@ def main():
         "rss_start_mib": round(rss_start / 1024, 1),
         "rss_end_mib": round(rss_end / 1024, 1),
         "rss_peak_mib": round(rss_peak / 1024, 1),
+        "server_metrics": server_metrics,
         "sigterm_exit_code": exit_code,
         "sigterm_exit_seconds": round(stop_seconds, 2),
     }
