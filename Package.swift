@@ -10,6 +10,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // oneDNN (Debian: libdnnl-dev) for matrix products and normalisation primitives.
@@ -35,15 +39,48 @@ let package = Package(
             dependencies: [
                 "ListConRanker",
                 "CDNNL",
+                "ListConRankerServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/listconranker"
+        ),
+        // The HTTP rerank service (TEI and Cohere/Jina shapes) in front of a `RerankEngine`.
+        .target(
+            name: "ListConRankerServer",
+            dependencies: [
+                "ListConRanker",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Sources/ListConRankerServer",
+            exclude: ["openapi.json"]
+        ),
+        // Stand-alone server with the deterministic fake engine, for tools/loadtest until the model is wired.
+        .executableTarget(
+            name: "listconranker-loadtest-server",
+            dependencies: [
+                "ListConRankerServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "tools/loadtest/Server"
         ),
         .testTarget(
             name: "ListConRankerTests",
             dependencies: ["ListConRanker"],
             path: "Tests/ListConRankerTests",
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "ListConRankerServerTests",
+            dependencies: [
+                "ListConRankerServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/ListConRankerServerTests"
         ),
     ]
 )

@@ -2,7 +2,7 @@ import ArgumentParser
 import ListConRanker
 
 @main
-struct ListConRankerCommand: ParsableCommand {
+struct ListConRankerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "listconranker",
         abstract: "ListConRanker: a listwise contrastive text reranker, in Swift.",
@@ -11,6 +11,7 @@ struct ListConRankerCommand: ParsableCommand {
             ScoreCommand.self,
             EmbedCommand.self,
             EvalCommand.self,
+            ServeCommand.self,
             InspectCommand.self,
             TokenizeCommand.self,
             BenchCommand.self,

@@ -1,0 +1,57 @@
+import Logging
+import ServiceLifecycle
+
+/// Where the engine lives once loaded: empty while the model loads in the background, so that
+/// `/health` can answer 503 and the rerank routes refuse politely instead of blocking.
+actor EngineSlot {
+    private(set) var engine: (any RerankEngine)?
+
+    init(engine: (any RerankEngine)? = nil) {
+        self.engine = engine
+    }
+
+    func store(_ engine: any RerankEngine) {
+        self.engine = engine
+    }
+
+    /// The engine, or 503 Unhealthy while it is loading.
+    func loadedEngine() throws(ServiceError) -> any RerankEngine {
+        guard let engine else {
+            throw ServiceError(
+                status: .serviceUnavailable, kind: .unhealthy,
+                message: "The model is still loading; poll GET /health until it answers 200")
+        }
+        return engine
+    }
+}
+
+/// Loads the engine when the service group starts, fills the slot, then stays up until shutdown
+/// (a service that returns early would end the whole group). A load that fails ends the group
+/// with that error, so the process exits non-zero instead of serving 503 for ever.
+struct EngineLoadingService: Service {
+    let slot: EngineSlot
+    let load: @Sendable () async throws -> any RerankEngine
+    let logger: Logger
+
+    func run() async throws {
+        logger.info("Loading the model")
+        let start = ContinuousClock.now
+        let engine: any RerankEngine
+        do {
+            engine = try await cancelWhenGracefulShutdown { try await load() }
+        } catch is CancellationError where Task.isShuttingDownGracefully {
+            // SIGTERM while loading: nothing to drain, and not a failure.
+            logger.info("Shut down before the model finished loading")
+            return
+        } catch {
+            logger.error("Loading the model failed", metadata: ["error": "\(error)"])
+            throw error
+        }
+        await slot.store(engine)
+        logger.info("Model loaded", metadata: [
+            "model": "\(engine.modelName)", "precision": "\(engine.precision)",
+            "seconds": "\((ContinuousClock.now - start).components.seconds)",
+        ])
+        try? await gracefulShutdown()
+    }
+}

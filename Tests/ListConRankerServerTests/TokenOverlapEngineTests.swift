@@ -1,0 +1,42 @@
+import Testing
+@testable import ListConRankerServer
+
+@Suite("TokenOverlapEngine and InferenceQueue")
+struct TokenOverlapEngineTests {
+    @Test func iterativeRoundsRemoveTheLowestWithTies() {
+        // 30 distinct scores: round 0 removes max(⌈6⌉, 10) = 10, leaving 20; they get +1.
+        let scores = (0..<30).map { Float($0) / 100 }
+        let final = TokenOverlapEngine.iterativeScores(scores)
+        #expect(final[..<10].elementsEqual(scores[..<10]))
+        #expect(final[10...].elementsEqual(scores[10...].map { $0 + 1 }))
+
+        // A tie at the 10th lowest takes its equals out with it: 12 leave, 19 survive.
+        var tied = (0..<31).map { Float($0) / 100 }
+        tied[10] = tied[9]
+        tied[11] = tied[9]
+        let tiedFinal = TokenOverlapEngine.iterativeScores(tied)
+        #expect(tiedFinal.filter { $0 >= 1 }.count == 19)
+
+        // All equal: everything leaves in round 0 and nothing loops for ever.
+        #expect(TokenOverlapEngine.iterativeScores(Array(repeating: 0.5, count: 50)) == Array(repeating: 0.5, count: 50))
+    }
+
+    @Test func truncatesOnTheRight() {
+        let engine = TokenOverlapEngine(maxInputLength: 10)  // 8 characters of text
+        #expect(engine.tokenCount("abc") == 5)
+        #expect(engine.logit(query: "alpha", text: "alpha beta") == 4)
+        #expect(engine.logit(query: "beta", text: "alpha beta") == -4)  // "beta" is past character 8
+    }
+
+    @Test func queueRefusesBeyondCapacityAndRunsOneAtATime() async throws {
+        let queue = InferenceQueue(capacity: 1)
+        let gate = Gate()
+        async let held: Int = queue.run { await gate.wait(); return 1 }
+        #expect(await eventually { await queue.admitted == 1 })
+        await #expect(throws: ServiceError.self) { try await queue.run { 2 } }
+        await gate.open()
+        #expect(try await held == 1)
+        #expect(try await queue.run { 3 } == 3)
+        #expect(await queue.admitted == 0)
+    }
+}
