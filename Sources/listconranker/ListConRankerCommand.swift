@@ -6,6 +6,6 @@ struct ListConRankerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "listconranker",
         abstract: "ListConRanker: a listwise contrastive text reranker, in Swift.",
-        subcommands: []
+        subcommands: [DownloadCommand.self]
     )
 }

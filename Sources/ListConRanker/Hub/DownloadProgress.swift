@@ -31,6 +31,7 @@ public final class TerminalProgressBar: DownloadProgressReporting, @unchecked Se
     private var startTime: Date?
     private var startBytes: Int64 = 0
     private var lastDraw: Date = .distantPast
+    private var lastBytesAt: Date?
 
     /// A bar for files of at least `minimumBytes` (default 10 MB).
     public init(minimumBytes: Int64 = 10_000_000) {
@@ -42,18 +43,22 @@ public final class TerminalProgressBar: DownloadProgressReporting, @unchecked Se
         isatty(STDERR_FILENO) == 1 ? TerminalProgressBar() : nil
     }
 
+    /// Starts timing a file's transfer; the speed counts only bytes fetched now, not resumed ones.
     public func downloadStarted(file: String, totalBytes: Int64?, resumedBytes: Int64) {
         lock.withLock {
             startTime = Date()
             startBytes = resumedBytes
             lastDraw = .distantPast
+            lastBytesAt = nil
         }
     }
 
+    /// Redraws the bar (at most ten times a second) for files of at least ``minimumBytes``.
     public func downloadProgressed(file: String, bytesOnDisk: Int64, totalBytes: Int64?) {
         guard let total = totalBytes, total >= minimumBytes else { return }
         let line: String? = lock.withLock {
             let now = Date()
+            lastBytesAt = now
             // Redraw at most ten times a second: a terminal write per network packet would cost more than the download.
             guard now.timeIntervalSince(lastDraw) >= 0.1 else { return nil }
             lastDraw = now
@@ -64,10 +69,12 @@ public final class TerminalProgressBar: DownloadProgressReporting, @unchecked Se
         if let line { write("\r" + line) }
     }
 
+    /// Draws the final state of the bar and ends its line.
     public func downloadFinished(file: String, bytesOnDisk: Int64, succeeded: Bool) {
         let line: String? = lock.withLock {
             guard let startTime, bytesOnDisk >= minimumBytes else { return nil }
-            let elapsed = Date().timeIntervalSince(startTime)
+            // The speed of the transfer itself: the checksum pass after the last byte is not network time.
+            let elapsed = (lastBytesAt ?? Date()).timeIntervalSince(startTime)
             let speed = elapsed > 0 ? Double(bytesOnDisk - startBytes) / elapsed : 0
             return TerminalProgressBar.render(file: file, bytes: bytesOnDisk, total: bytesOnDisk, bytesPerSecond: speed)
         }

@@ -34,6 +34,7 @@ public enum HubError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A file-system operation in the cache failed.
     case fileSystem(path: String, detail: String)
 
+    /// The message for the user: what failed, where, and what to do about it.
     public var description: String {
         switch self {
         case .invalidModelReference(let string, let reason):
