@@ -108,6 +108,8 @@ struct HubFileDownloader: Sendable {
                 try await transfer(file: file, metadata: metadata, into: partial, resumingAt: onDisk)
                 break
             } catch let error as HubTransportError {
+                // A cancelled task surfaces as a transport error: stop, do not retry.
+                try Task.checkCancellation()
                 onDisk = fileSize(partial) ?? 0
                 guard attempt < attempts else {
                     throw HubError.transferInterrupted(file: file, received: onDisk, expected: metadata.size,
@@ -120,6 +122,13 @@ struct HubFileDownloader: Sendable {
                     throw HubError.malformedResponse(url: metadata.location.absoluteString,
                                                      detail: "the server refused to resume \(file) (HTTP 416)")
                 }
+            } catch let error as HubError {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                // Opening, seeking or writing the partial file failed.
+                throw HubError.fileSystem(path: partial.path, detail: error.localizedDescription)
             }
         }
 

@@ -96,6 +96,7 @@ public struct HubModelResolver: Sendable {
         }
         let downloader = HubFileDownloader(requests: requests, layout: layout, progress: progress)
         for file in files {
+            try Task.checkCancellation()
             try await downloader.fetch(file: file, commit: info.commit)
         }
         return layout.snapshot(commit: info.commit)
