@@ -51,10 +51,12 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         let dataset = try RerankingDataset(contentsOf: URL(fileURLWithPath: data), limit: limit)
-        let reranker = try modelOptions.makeReranker()
+        let directory = try modelOptions.directory()
+        let reranker = try Reranker(modelDirectory: directory, options: RerankerOptions(
+            precision: modelOptions.resolvedPrecision, maxLength: modelOptions.maxLength))
         let evaluator = RerankingEvaluator(dataset: dataset, taskName: task, split: split, mode: mode.rawValue,
                                            precision: reranker.options.precision.rawValue,
-                                           modelDirectory: modelOptions.model)
+                                           modelDirectory: directory.path)
         let iterative = mode == .iterative
         let results = try evaluator.run(
             scorer: { query, passages in

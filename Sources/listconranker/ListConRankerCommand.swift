@@ -12,6 +12,7 @@ struct ListConRankerCommand: AsyncParsableCommand {
             EmbedCommand.self,
             EvalCommand.self,
             ServeCommand.self,
+            DownloadCommand.self,
             InspectCommand.self,
             TokenizeCommand.self,
             BenchCommand.self,

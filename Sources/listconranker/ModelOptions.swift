@@ -4,8 +4,11 @@ import ListConRanker
 
 /// The options every model-running command shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Model directory (config.json, model.safetensors or pytorch_model.bin, linear_in_embedding.pt, list_transformer.pt, vocab.txt).")
+    @Option(name: .long, help: "A model directory (config.json, model.safetensors or pytorch_model.bin, linear_in_embedding.pt, list_transformer.pt, vocab.txt) or a hub repository id such as ByteDance/ListConRanker (owner/name@revision too).")
     var model: String
+
+    @Option(name: .long, help: "Hub branch, tag or commit when --model is a repository id (default: main).")
+    var revision: String?
 
     @Option(name: .long, help: "Matrix-product precision: fp32, bf16, or auto (bf16 where the CPU has native bf16).")
     var precision: String = "fp32"
@@ -25,11 +28,26 @@ struct ModelOptions: ParsableArguments {
         precision == "auto" ? .automatic : (Precision(rawValue: precision) ?? .fp32)
     }
 
-    var directory: URL { URL(fileURLWithPath: model, isDirectory: true) }
+    /// The local model directory: `--model` itself, or its snapshot in the Hugging Face cache
+    /// (downloaded first when needed).
+    func directory() throws -> URL {
+        try ModelLocation.directory(model, revision: revision)
+    }
 
     func makeReranker() throws -> Reranker {
-        try Reranker(modelDirectory: directory,
+        try Reranker(modelDirectory: directory(),
                      options: RerankerOptions(precision: resolvedPrecision, maxLength: maxLength))
+    }
+}
+
+/// Where `--model` points: a local path as is, a hub repository id through the cache.
+enum ModelLocation {
+    static func directory(_ model: String, revision: String?) throws -> URL {
+        do {
+            return try HubModelResolver().resolveBlocking(model, revision: revision)
+        } catch let error as HubError {
+            throw InputError(error.description)
+        }
     }
 }
 

@@ -102,8 +102,11 @@ struct EmbedCommand: ParsableCommand {
         discussion: "Reads lines from standard input (or --input) and writes one JSON array of floats per line."
     )
 
-    @Option(name: .long, help: "A BERT model directory (config.json, weights, tokenizer files).")
+    @Option(name: .long, help: "A BERT model directory (config.json, weights, tokenizer files) or a hub repository id.")
     var model: String
+
+    @Option(name: .long, help: "Hub branch, tag or commit when --model is a repository id.")
+    var revision: String?
 
     @Option(name: .long, help: "Read lines from this file instead of standard input.")
     var input: String?
@@ -115,7 +118,7 @@ struct EmbedCommand: ParsableCommand {
         guard let chosen = precision == "auto" ? Precision.automatic : Precision(rawValue: precision) else {
             throw ValidationError("--precision must be fp32, bf16 or auto")
         }
-        let embedder = try TextEmbedder(modelDirectory: URL(fileURLWithPath: model, isDirectory: true), precision: chosen)
+        let embedder = try TextEmbedder(modelDirectory: ModelLocation.directory(model, revision: revision), precision: chosen)
         let lines = try InputText.lines(input)
         // In slices, so output streams and memory stays bounded for long inputs.
         var start = 0

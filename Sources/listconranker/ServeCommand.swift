@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ListConRanker
 import ListConRankerServer
 
 /// Numeric precision the served model computes in.
@@ -19,8 +20,11 @@ struct ServeCommand: AsyncParsableCommand {
             SIGTERM or SIGINT stops accepting connections, finishes the requests in flight, and exits.
             """)
 
-    @Option(help: "Model directory (config.json, weights, tokenizer).")
+    @Option(help: "Model directory (config.json, weights, tokenizer) or a hub repository id (owner/name[@revision]).")
     var model: String
+
+    @Option(help: "Hub branch, tag or commit when --model is a repository id.")
+    var revision: String?
 
     @Option(help: "Interface to listen on.")
     var host: String = "127.0.0.1"
@@ -44,9 +48,10 @@ struct ServeCommand: AsyncParsableCommand {
     var payloadLimit: Int = ServiceConfiguration().payloadLimit
 
     func validate() throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("--model \(model): no such directory")
+        do {
+            _ = try ModelReference.parse(model, revision: revision)
+        } catch {
+            throw ValidationError("--model \(model): \(error)")
         }
         do {
             _ = try serviceConfiguration.validated()
@@ -65,10 +70,12 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let modelDirectory = URL(fileURLWithPath: model, isDirectory: true)
-        let precision = self.precision
+        let (model, revision, precision) = (self.model, self.revision, self.precision)
         try await RerankService.serve(
-            loadingEngine: { try await makeEngine(modelDirectory: modelDirectory, precision: precision) },
+            loadingEngine: {
+                let modelDirectory = try await HubModelResolver().resolve(model, revision: revision)
+                return try await makeEngine(modelDirectory: modelDirectory, name: model, precision: precision)
+            },
             configuration: serviceConfiguration)
     }
 }

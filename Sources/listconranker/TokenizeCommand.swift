@@ -32,7 +32,7 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let tokenizer = try BertTokenizer(directory: URL(fileURLWithPath: model, isDirectory: true))
+        let tokenizer = try BertTokenizer(directory: ModelLocation.directory(model, revision: nil))
         let bytes: [UInt8]
         let source: String
         if let input {

@@ -34,6 +34,16 @@ public final class Reranker: @unchecked Sendable {
         try self.init(model: files.loadModel(options: options), tokenizer: files.loadTokenizer(), options: options)
     }
 
+    /// Loads a model named as users name them: a local directory, or a Hugging Face hub
+    /// repository id (`ByteDance/ListConRanker`, `owner/name@revision`) fetched into the
+    /// standard cache first (see ``HubModelResolver``).
+    public static func load(model: String, revision: String? = nil,
+                            options: RerankerOptions = RerankerOptions(),
+                            resolver: HubModelResolver = HubModelResolver()) async throws -> Reranker {
+        let directory = try await resolver.resolve(model, revision: revision)
+        return try Reranker(modelDirectory: directory, options: options)
+    }
+
     init(model: ListConRankerModel, tokenizer: TextTokenizing, options: RerankerOptions) throws {
         guard options.maxLength >= 2 else {
             throw ModelError.invalidInput("maxLength must be at least 2 ([CLS] and [SEP]), got \(options.maxLength)")
