@@ -3,7 +3,7 @@
 // run markedly faster than run-time ones) and kept in a small per-layer cache, behind which
 // oneDNN's own primitive cache sits.
 #include "CKernels.h"
-#include <oneapi/dnnl/dnnl.h>
+#include "dnnl_context.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,38 +33,6 @@ struct lcr_linear {
 static _Thread_local uint16_t *x_bf16 = NULL;
 static _Thread_local int64_t x_bf16_capacity = 0;
 
-static dnnl_engine_t shared_engine = NULL;
-static dnnl_stream_t shared_stream = NULL;
-
-static const char *status_text(dnnl_status_t s) {
-    switch (s) {
-    case dnnl_success: return "success";
-    case dnnl_out_of_memory: return "out of memory";
-    case dnnl_invalid_arguments: return "invalid arguments";
-    case dnnl_unimplemented: return "unimplemented (no kernel for these shapes/types on this CPU)";
-    case dnnl_runtime_error: return "runtime error";
-    default: return "unknown status";
-    }
-}
-
-#define CHECK(call, what)                                                                   \
-    do {                                                                                    \
-        dnnl_status_t _s = (call);                                                          \
-        if (_s != dnnl_success) {                                                           \
-            if (err) snprintf(err, err_len, "oneDNN %s failed: %s", what, status_text(_s)); \
-            goto fail;                                                                      \
-        }                                                                                   \
-    } while (0)
-
-static int ensure_engine(char *err, size_t err_len) {
-    if (shared_engine) return 0;
-    CHECK(dnnl_engine_create(&shared_engine, dnnl_cpu, 0), "engine creation");
-    CHECK(dnnl_stream_create(&shared_stream, shared_engine, dnnl_stream_default_flags), "stream creation");
-    return 0;
-fail:
-    return 1;
-}
-
 int lcr_cpu_has_native_bf16(void) {
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
@@ -73,23 +41,26 @@ int lcr_cpu_has_native_bf16(void) {
 // A matmul primitive descriptor for `rows` rows with the given weights descriptor.
 static int make_pd(lcr_linear *l, int64_t rows, const dnnl_memory_desc_t *w_md,
                    dnnl_primitive_desc_t *pd, char *err, size_t err_len) {
+    dnnl_engine_t shared_engine;
+    dnnl_stream_t shared_stream;
+    if (lcr_dnnl_context(&shared_engine, &shared_stream, err, err_len)) return 1;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     dnnl_data_type_t in_type = l->precision == LCR_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t src_dims = {rows, l->k}, b_dims = {1, l->n}, dst_dims = {rows, l->n};
     dnnl_memory_desc_t src_md, b_md, dst_md;
     dnnl_matmul_desc_t desc;
-    CHECK(dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, in_type, dnnl_ab), "source descriptor");
-    CHECK(dnnl_memory_desc_init_by_tag(&b_md, 2, b_dims, dnnl_f32, dnnl_ab), "bias descriptor");
-    CHECK(dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, dnnl_f32, dnnl_ab), "destination descriptor");
-    CHECK(dnnl_matmul_desc_init(&desc, &src_md, w_md, l->bias ? &b_md : NULL, &dst_md), "matmul descriptor");
-    CHECK(dnnl_primitive_attr_create(&attr), "attribute creation");
+    LCR_CHECK(dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, in_type, dnnl_ab), "source descriptor");
+    LCR_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 2, b_dims, dnnl_f32, dnnl_ab), "bias descriptor");
+    LCR_CHECK(dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, dnnl_f32, dnnl_ab), "destination descriptor");
+    LCR_CHECK(dnnl_matmul_desc_init(&desc, &src_md, w_md, l->bias ? &b_md : NULL, &dst_md), "matmul descriptor");
+    LCR_CHECK(dnnl_primitive_attr_create(&attr), "attribute creation");
     if (l->fuse_gelu) {
-        CHECK(dnnl_post_ops_create(&ops), "post-ops creation");
-        CHECK(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f), "GELU post-op");
-        CHECK(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
+        LCR_CHECK(dnnl_post_ops_create(&ops), "post-ops creation");
+        LCR_CHECK(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f), "GELU post-op");
+        LCR_CHECK(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
     }
-    CHECK(dnnl_primitive_desc_create(pd, &desc, attr, shared_engine, NULL), "matmul primitive descriptor");
+    LCR_CHECK(dnnl_primitive_desc_create(pd, &desc, attr, shared_engine, NULL), "matmul primitive descriptor");
     dnnl_primitive_attr_destroy(attr);
     if (ops) dnnl_post_ops_destroy(ops);
     return 0;
@@ -108,7 +79,9 @@ static int create_common(lcr_linear **out, const void *weight_plain, dnnl_data_t
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t plain_mem = NULL, packed_mem = NULL;
 
-    if (ensure_engine(err, err_len)) return 1;
+    dnnl_engine_t shared_engine;
+    dnnl_stream_t shared_stream;
+    if (lcr_dnnl_context(&shared_engine, &shared_stream, err, err_len)) return 1;
     if (n <= 0 || k <= 0) {
         snprintf(err, err_len, "matrix product needs positive sizes, got n=%lld k=%lld",
                  (long long)n, (long long)k);
@@ -126,22 +99,22 @@ static int create_common(lcr_linear **out, const void *weight_plain, dnnl_data_t
     dnnl_data_type_t in_type = precision == LCR_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t w_dims = {k, n};
     dnnl_memory_desc_t w_any_md, w_plain_md;
-    CHECK(dnnl_memory_desc_init_by_tag(&w_any_md, 2, w_dims, in_type, dnnl_format_tag_any), "weights descriptor");
+    LCR_CHECK(dnnl_memory_desc_init_by_tag(&w_any_md, 2, w_dims, in_type, dnnl_format_tag_any), "weights descriptor");
     // PyTorch's [n,k] weight read as the [k,n] matrix Wᵀ is layout "ba".
-    CHECK(dnnl_memory_desc_init_by_tag(&w_plain_md, 2, w_dims, wtype, dnnl_ba), "plain weights descriptor");
+    LCR_CHECK(dnnl_memory_desc_init_by_tag(&w_plain_md, 2, w_dims, wtype, dnnl_ba), "plain weights descriptor");
     if (make_pd(l, LCR_PROBE_ROWS, &w_any_md, &pd, err, err_len)) goto fail;
     l->weights_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
 
     size_t packed_size = dnnl_memory_desc_get_size(&l->weights_md);
     l->weights = aligned_alloc(64, (packed_size + 63) / 64 * 64);
     if (!l->weights) { snprintf(err, err_len, "out of memory (weights)"); goto fail; }
-    CHECK(dnnl_memory_create(&plain_mem, &w_plain_md, shared_engine, (void *)weight_plain), "plain weights memory");
-    CHECK(dnnl_memory_create(&packed_mem, &l->weights_md, shared_engine, l->weights), "packed weights memory");
-    CHECK(dnnl_reorder_primitive_desc_create(&reorder_pd, &w_plain_md, shared_engine, &l->weights_md, shared_engine, NULL), "weights reorder descriptor");
-    CHECK(dnnl_primitive_create(&reorder, reorder_pd), "weights reorder");
+    LCR_CHECK(dnnl_memory_create(&plain_mem, &w_plain_md, shared_engine, (void *)weight_plain), "plain weights memory");
+    LCR_CHECK(dnnl_memory_create(&packed_mem, &l->weights_md, shared_engine, l->weights), "packed weights memory");
+    LCR_CHECK(dnnl_reorder_primitive_desc_create(&reorder_pd, &w_plain_md, shared_engine, &l->weights_md, shared_engine, NULL), "weights reorder descriptor");
+    LCR_CHECK(dnnl_primitive_create(&reorder, reorder_pd), "weights reorder");
     dnnl_exec_arg_t rargs[2] = {{DNNL_ARG_FROM, plain_mem}, {DNNL_ARG_TO, packed_mem}};
-    CHECK(dnnl_primitive_execute(reorder, shared_stream, 2, rargs), "weights reorder");
-    CHECK(dnnl_stream_wait(shared_stream), "stream wait");
+    LCR_CHECK(dnnl_primitive_execute(reorder, shared_stream, 2, rargs), "weights reorder");
+    LCR_CHECK(dnnl_stream_wait(shared_stream), "stream wait");
 
     dnnl_primitive_destroy(reorder);
     dnnl_primitive_desc_destroy(reorder_pd);
@@ -181,7 +154,7 @@ static dnnl_primitive_t primitive_for(lcr_linear *l, int64_t rows, char *err, si
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
     if (make_pd(l, rows, &l->weights_md, &pd, err, err_len)) return NULL;
-    CHECK(dnnl_primitive_create(&p, pd), "matmul primitive");
+    LCR_CHECK(dnnl_primitive_create(&p, pd), "matmul primitive");
     dnnl_primitive_desc_destroy(pd);
     if (slot->primitive) dnnl_primitive_destroy(slot->primitive);
     slot->rows = rows;
@@ -195,7 +168,10 @@ fail:
 
 int lcr_linear_run(lcr_linear *l, const float *x, int64_t rows, float *y, char *err, size_t err_len) {
     dnnl_memory_t src = NULL, w = NULL, b = NULL, dst = NULL;
+    dnnl_engine_t shared_engine;
+    dnnl_stream_t shared_stream;
     if (rows <= 0) return 0;
+    if (lcr_dnnl_context(&shared_engine, &shared_stream, err, err_len)) return 1;
     dnnl_primitive_t primitive = primitive_for(l, rows, err, err_len);
     if (!primitive) return 1;
     const void *src_data = x;
@@ -214,23 +190,23 @@ int lcr_linear_run(lcr_linear *l, const float *x, int64_t rows, float *y, char *
     }
     dnnl_dims_t src_dims = {rows, l->k}, b_dims = {1, l->n}, dst_dims = {rows, l->n};
     dnnl_memory_desc_t src_md, b_md, dst_md;
-    CHECK(dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, in_type, dnnl_ab), "source descriptor");
-    CHECK(dnnl_memory_desc_init_by_tag(&b_md, 2, b_dims, dnnl_f32, dnnl_ab), "bias descriptor");
-    CHECK(dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, dnnl_f32, dnnl_ab), "destination descriptor");
-    CHECK(dnnl_memory_create(&src, &src_md, shared_engine, (void *)src_data), "source memory");
-    CHECK(dnnl_memory_create(&w, &l->weights_md, shared_engine, l->weights), "weights memory");
-    CHECK(dnnl_memory_create(&dst, &dst_md, shared_engine, y), "destination memory");
+    LCR_CHECK(dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, in_type, dnnl_ab), "source descriptor");
+    LCR_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 2, b_dims, dnnl_f32, dnnl_ab), "bias descriptor");
+    LCR_CHECK(dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, dnnl_f32, dnnl_ab), "destination descriptor");
+    LCR_CHECK(dnnl_memory_create(&src, &src_md, shared_engine, (void *)src_data), "source memory");
+    LCR_CHECK(dnnl_memory_create(&w, &l->weights_md, shared_engine, l->weights), "weights memory");
+    LCR_CHECK(dnnl_memory_create(&dst, &dst_md, shared_engine, y), "destination memory");
     dnnl_exec_arg_t args[4];
     int nargs = 0;
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, src};
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, w};
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_DST, dst};
     if (l->bias) {
-        CHECK(dnnl_memory_create(&b, &b_md, shared_engine, l->bias), "bias memory");
+        LCR_CHECK(dnnl_memory_create(&b, &b_md, shared_engine, l->bias), "bias memory");
         args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, b};
     }
-    CHECK(dnnl_primitive_execute(primitive, shared_stream, nargs, args), "matmul");
-    CHECK(dnnl_stream_wait(shared_stream), "stream wait");
+    LCR_CHECK(dnnl_primitive_execute(primitive, shared_stream, nargs, args), "matmul");
+    LCR_CHECK(dnnl_stream_wait(shared_stream), "stream wait");
     dnnl_memory_destroy(src); dnnl_memory_destroy(w); dnnl_memory_destroy(dst);
     if (b) dnnl_memory_destroy(b);
     return 0;

@@ -193,3 +193,27 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
         expectClose(out.scalars, golden.softmax, tolerance: 1e-6, "softmax")
     }
 }
+
+@Suite struct PackedAttentionTests {
+    @Test(arguments: [false, true]) func packedAttentionMatchesPerSegmentAttention(listMask: Bool) throws {
+        var rng = SeededValues(seed: 9)
+        let width = 12, heads = 3
+        let segments = [0..<5, 5..<6, 6..<13]
+        let qkv = rng.tensor([13, 3 * width])
+        let out = try Kernels.packedSelfAttention(qkv: qkv, width: width, heads: heads, segments: segments,
+                                                  firstRowSeesOnlyItself: listMask).scalars
+        let all = qkv.scalars
+        for segment in segments {
+            func part(_ offset: Int) -> Tensor {
+                Tensor(shape: [segment.count, width], scalars: segment.flatMap { r in
+                    all[(r * 3 * width + offset)..<(r * 3 * width + offset + width)] })
+            }
+            let t = segment.count
+            let ranges = (0..<t).map { listMask && $0 == 0 ? 0..<1 : 0..<t }
+            let expected = try Kernels.attention(q: part(0), k: part(width), v: part(2 * width), heads: heads,
+                                                 keyRanges: ranges).scalars
+            let got = Array(out[segment.lowerBound * width..<segment.upperBound * width])
+            expectClose(got, expected, tolerance: 1e-5, "segment \(segment)")
+        }
+    }
+}

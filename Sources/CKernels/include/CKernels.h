@@ -79,6 +79,12 @@ int lcr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
                   int64_t t, int64_t heads, int64_t head_dim,
                   const int64_t *key_begin, const int64_t *key_end, float *scratch);
 
+/// Full (unmasked) multi-head self-attention for one sequence on oneDNN primitives. `qkv` is
+/// [t, 3·width] (each row's query, key and value side by side); the context goes to `out`,
+/// [t, width] with row stride `ldo`. Returns 0, or non-zero with a message in `err`.
+int lcr_attention_fused_qkv(const float *qkv, int64_t width, int64_t t, int64_t heads, float *out,
+                            int64_t ldo, char *err, size_t err_len);
+
 #ifdef __cplusplus
 }
 #endif

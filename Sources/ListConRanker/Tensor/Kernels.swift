@@ -189,31 +189,28 @@ public enum Kernels {
         guard segments.allSatisfy({ $0.lowerBound >= 0 && $0.upperBound <= rows }) else {
             throw ComputeError("packedSelfAttention: segments outside 0..<\(rows)")
         }
-        var out = Tensor(zeros: [rows, width])
-        let longest = segments.map(\.count).max() ?? 0
-        var scratch = [Float](repeating: 0, count: longest * longest)
         let qkv32 = qkv.toFloat32()
-        var failed = false
-        out.withMutableFloats { o in
+        var error = [CChar](repeating: 0, count: 256)
+        var status: Int32 = 0
+        let out = Tensor(uninitializedShape: [rows, width]) { o in
             qkv32.withFloats { src in
-                scratch.withUnsafeMutableBufferPointer { s in
-                    for segment in segments where !segment.isEmpty {
-                        let t = segment.count
-                        let begins = [Int64](repeating: 0, count: t)
-                        var ends = [Int64](repeating: Int64(t), count: t)
-                        if firstRowSeesOnlyItself { ends[0] = 1 }
-                        let base = src.baseAddress! + segment.lowerBound * 3 * width
-                        let status = lcr_attention(base, Int64(3 * width), base + width, Int64(3 * width),
-                                                   base + 2 * width, Int64(3 * width),
-                                                   o.baseAddress! + segment.lowerBound * width, Int64(width),
-                                                   Int64(t), Int64(heads), Int64(width / heads),
-                                                   begins, ends, s.baseAddress)
-                        if status != 0 { failed = true }
+                for segment in segments where !segment.isEmpty && status == 0 {
+                    let base = src.baseAddress! + segment.lowerBound * 3 * width
+                    let target = o.baseAddress! + segment.lowerBound * width
+                    status = lcr_attention_fused_qkv(base, Int64(width), Int64(segment.count), Int64(heads),
+                                                     target, Int64(width), &error, 256)
+                    if firstRowSeesOnlyItself {
+                        // Softmax over the one key it may see is 1: the row's context is its own value.
+                        target.update(from: base + 2 * width, count: width)
                     }
                 }
+                // Rows outside every segment are defined as zero.
+                var covered = [Bool](repeating: false, count: rows)
+                for segment in segments { for r in segment { covered[r] = true } }
+                for r in 0..<rows where !covered[r] { (o.baseAddress! + r * width).update(repeating: 0, count: width) }
             }
         }
-        if failed { throw ComputeError("packedSelfAttention: oneDNN sgemm failed") }
+        guard status == 0 else { throw ComputeError("packedSelfAttention", cMessage: error) }
         return out
     }
 
