@@ -39,6 +39,7 @@ let package = Package(
             dependencies: [
                 "ListConRanker",
                 "CDNNL",
+                "CKernels",
                 "ListConRankerServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

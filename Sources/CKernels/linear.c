@@ -14,6 +14,7 @@
 typedef struct {
     int64_t rows;            // 0: empty slot
     dnnl_primitive_t primitive;
+    dnnl_primitive_t to_bf16;  // f32 → bf16 reorder of the input (bf16 products only)
     uint64_t last_use;
 } cached_primitive;
 
@@ -143,37 +144,56 @@ int lcr_linear_create_bf16(lcr_linear **out, const uint16_t *weight_bf16, const 
     return create_common(out, weight_bf16, dnnl_bf16, bias, n, k, LCR_BF16, fuse_gelu, err, err_len);
 }
 
-// The primitive for `rows` rows: from the cache, or compiled (evicting the least recently used).
-static dnnl_primitive_t primitive_for(lcr_linear *l, int64_t rows, char *err, size_t err_len) {
+// The primitives for `rows` rows: from the cache, or compiled (evicting the least recently used).
+static cached_primitive *primitive_for(lcr_linear *l, int64_t rows, char *err, size_t err_len) {
     cached_primitive *slot = &l->cache[0];
     for (int i = 0; i < LCR_PRIMITIVE_CACHE; i++) {
         cached_primitive *c = &l->cache[i];
-        if (c->rows == rows) { c->last_use = ++l->clock; return c->primitive; }
+        if (c->rows == rows) { c->last_use = ++l->clock; return c; }
         if (c->rows == 0 || c->last_use < slot->last_use) slot = c;
     }
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t p = NULL;
+    dnnl_primitive_desc_t pd = NULL, reorder_pd = NULL;
+    dnnl_primitive_t p = NULL, reorder = NULL;
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    if (lcr_dnnl_context(&engine, &stream, err, err_len)) return NULL;
     if (make_pd(l, rows, &l->weights_md, &pd, err, err_len)) return NULL;
     LCR_CHECK(dnnl_primitive_create(&p, pd), "matmul primitive");
     dnnl_primitive_desc_destroy(pd);
+    pd = NULL;
+    if (l->precision == LCR_BF16) {
+        // The activations' conversion runs as a oneDNN reorder: JIT-compiled and threaded.
+        dnnl_dims_t dims = {rows, l->k};
+        dnnl_memory_desc_t f32_md, bf16_md;
+        LCR_CHECK(dnnl_memory_desc_init_by_tag(&f32_md, 2, dims, dnnl_f32, dnnl_ab), "f32 input descriptor");
+        LCR_CHECK(dnnl_memory_desc_init_by_tag(&bf16_md, 2, dims, dnnl_bf16, dnnl_ab), "bf16 input descriptor");
+        LCR_CHECK(dnnl_reorder_primitive_desc_create(&reorder_pd, &f32_md, engine, &bf16_md, engine, NULL), "input reorder descriptor");
+        LCR_CHECK(dnnl_primitive_create(&reorder, reorder_pd), "input reorder");
+        dnnl_primitive_desc_destroy(reorder_pd);
+        reorder_pd = NULL;
+    }
     if (slot->primitive) dnnl_primitive_destroy(slot->primitive);
+    if (slot->to_bf16) dnnl_primitive_destroy(slot->to_bf16);
     slot->rows = rows;
     slot->primitive = p;
+    slot->to_bf16 = reorder;
     slot->last_use = ++l->clock;
-    return p;
+    return slot;
 fail:
     if (pd) dnnl_primitive_desc_destroy(pd);
+    if (reorder_pd) dnnl_primitive_desc_destroy(reorder_pd);
+    if (p) dnnl_primitive_destroy(p);
     return NULL;
 }
 
 int lcr_linear_run(lcr_linear *l, const float *x, int64_t rows, float *y, char *err, size_t err_len) {
-    dnnl_memory_t src = NULL, w = NULL, b = NULL, dst = NULL;
+    dnnl_memory_t src = NULL, w = NULL, b = NULL, dst = NULL, f32_src = NULL;
     dnnl_engine_t shared_engine;
     dnnl_stream_t shared_stream;
     if (rows <= 0) return 0;
     if (lcr_dnnl_context(&shared_engine, &shared_stream, err, err_len)) return 1;
-    dnnl_primitive_t primitive = primitive_for(l, rows, err, err_len);
-    if (!primitive) return 1;
+    cached_primitive *cached = primitive_for(l, rows, err, err_len);
+    if (!cached) return 1;
     const void *src_data = x;
     dnnl_data_type_t in_type = dnnl_f32;
     if (l->precision == LCR_BF16) {
@@ -184,7 +204,6 @@ int lcr_linear_run(lcr_linear *l, const float *x, int64_t rows, float *y, char *
             x_bf16_capacity = x_bf16 ? need : 0;
             if (!x_bf16) { snprintf(err, err_len, "out of memory (bf16 activations)"); return 1; }
         }
-        lcr_f32_to_bf16(x, x_bf16, need);
         src_data = x_bf16;
         in_type = dnnl_bf16;
     }
@@ -194,6 +213,13 @@ int lcr_linear_run(lcr_linear *l, const float *x, int64_t rows, float *y, char *
     LCR_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 2, b_dims, dnnl_f32, dnnl_ab), "bias descriptor");
     LCR_CHECK(dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, dnnl_f32, dnnl_ab), "destination descriptor");
     LCR_CHECK(dnnl_memory_create(&src, &src_md, shared_engine, (void *)src_data), "source memory");
+    if (cached->to_bf16) {
+        dnnl_memory_desc_t f32_md;
+        LCR_CHECK(dnnl_memory_desc_init_by_tag(&f32_md, 2, src_dims, dnnl_f32, dnnl_ab), "f32 input descriptor");
+        LCR_CHECK(dnnl_memory_create(&f32_src, &f32_md, shared_engine, (void *)x), "f32 input memory");
+        dnnl_exec_arg_t rargs[2] = {{DNNL_ARG_FROM, f32_src}, {DNNL_ARG_TO, src}};
+        LCR_CHECK(dnnl_primitive_execute(cached->to_bf16, shared_stream, 2, rargs), "input conversion to bf16");
+    }
     LCR_CHECK(dnnl_memory_create(&w, &l->weights_md, shared_engine, l->weights), "weights memory");
     LCR_CHECK(dnnl_memory_create(&dst, &dst_md, shared_engine, y), "destination memory");
     dnnl_exec_arg_t args[4];
@@ -205,12 +231,14 @@ int lcr_linear_run(lcr_linear *l, const float *x, int64_t rows, float *y, char *
         LCR_CHECK(dnnl_memory_create(&b, &b_md, shared_engine, l->bias), "bias memory");
         args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, b};
     }
-    LCR_CHECK(dnnl_primitive_execute(primitive, shared_stream, nargs, args), "matmul");
+    LCR_CHECK(dnnl_primitive_execute(cached->primitive, shared_stream, nargs, args), "matmul");
     LCR_CHECK(dnnl_stream_wait(shared_stream), "stream wait");
     dnnl_memory_destroy(src); dnnl_memory_destroy(w); dnnl_memory_destroy(dst);
     if (b) dnnl_memory_destroy(b);
+    if (f32_src) dnnl_memory_destroy(f32_src);
     return 0;
 fail:
+    if (f32_src) dnnl_memory_destroy(f32_src);
     if (src) dnnl_memory_destroy(src);
     if (w) dnnl_memory_destroy(w);
     if (dst) dnnl_memory_destroy(dst);
@@ -220,8 +248,10 @@ fail:
 
 void lcr_linear_destroy(lcr_linear *l) {
     if (!l) return;
-    for (int i = 0; i < LCR_PRIMITIVE_CACHE; i++)
+    for (int i = 0; i < LCR_PRIMITIVE_CACHE; i++) {
         if (l->cache[i].primitive) dnnl_primitive_destroy(l->cache[i].primitive);
+        if (l->cache[i].to_bf16) dnnl_primitive_destroy(l->cache[i].to_bf16);
+    }
     free(l->weights);
     free(l->bias);
     free(l);

@@ -22,9 +22,13 @@ struct MatmulBench: ParsableCommand {
     @Option(help: "Timed repetitions per side (the median is reported).") var iterations = 20
     @Option(help: "Precisions to measure: fp32, bf16, or both (comma-separated).") var precision = "fp32,bf16"
     @Flag(help: "One JSON line per precision instead of a table.") var json = false
+    @Flag(help: "Measure the four dense shapes of a BERT-large layer (K×N = 1024×3072, 1024×1024, 1024×4096, 4096×1024) at M rows instead of one M×K×N.")
+    var modelShapes = false
 
     func run() throws {
-        for name in precision.split(separator: ",") {
+        let shapes = modelShapes ? [(1024, 3072), (1024, 1024), (1024, 4096), (4096, 1024)] : [(k, n)]
+        let pairs = precision.split(separator: ",").flatMap { name in shapes.map { (name, $0.0, $0.1) } }
+        for (name, k, n) in pairs {
             guard let p = Precision(rawValue: String(name)) else {
                 throw ValidationError("unknown precision \(name): use fp32 or bf16")
             }

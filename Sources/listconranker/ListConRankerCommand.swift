@@ -18,4 +18,18 @@ struct ListConRankerCommand: AsyncParsableCommand {
             BenchCommand.self,
         ]
     )
+
+    static func main() async {
+        ProcessMemory.keepFreedMemoryForReuse()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

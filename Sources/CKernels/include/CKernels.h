@@ -85,6 +85,10 @@ int lcr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
 int lcr_attention_fused_qkv(const float *qkv, int64_t width, int64_t t, int64_t heads, float *out,
                             int64_t ldo, char *err, size_t err_len);
 
+/// For executables only: serve large allocations from the heap and keep freed memory for
+/// reuse, instead of mapping (and page-faulting) every block over 32 MiB afresh.
+void lcr_keep_freed_memory_for_reuse(void);
+
 #ifdef __cplusplus
 }
 #endif
