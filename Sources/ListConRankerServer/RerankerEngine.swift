@@ -5,13 +5,13 @@ import ListConRanker
 /// The real model behind the service: a ``ListConRanker/Reranker`` as a ``RerankEngine``.
 ///
 /// Scoring takes seconds of CPU work and the matrix products use every core, so it runs on
-/// one dedicated serial queue, never on the async runtime's few threads.
+/// one dedicated thread (see `ModelThread`), never on the async runtime's few threads.
 public final class RerankerEngine: RerankEngine, @unchecked Sendable {
     /// The model's name, as /info and the Cohere response report it.
     public let modelName: String
     /// The reranker.
     public let reranker: Reranker
-    private let queue = DispatchQueue(label: "ListConRanker.engine", qos: .userInitiated)
+    private let thread = ModelThread(name: "ListConRanker.model")
 
     /// Wraps a loaded reranker.
     public init(reranker: Reranker, modelName: String) {
@@ -39,16 +39,12 @@ public final class RerankerEngine: RerankEngine, @unchecked Sendable {
 
     public func scores(query: String, texts: [String], raw: Bool, iterative: Bool) async throws -> [Float] {
         let reranker = self.reranker
-        return try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result {
-                    if iterative && texts.count > 20 {
-                        return try reranker.iterativeScores(query: query, passages: texts)
-                    }
-                    return raw ? try reranker.logits(query: query, passages: texts)
-                               : try reranker.scores(query: query, passages: texts)
-                })
+        return try await thread.run {
+            if iterative && texts.count > 20 {
+                return try reranker.iterativeScores(query: query, passages: texts)
             }
+            return raw ? try reranker.logits(query: query, passages: texts)
+                       : try reranker.scores(query: query, passages: texts)
         }
     }
 }

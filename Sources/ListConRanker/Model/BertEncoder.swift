@@ -56,7 +56,7 @@ public final class BertEncoder: @unchecked Sendable {
     /// Mean-pooled last hidden states, one row per text: `[texts, hidden]`.
     /// Each text is a full token-id sequence (`[CLS] … [SEP]`), already truncated.
     public func meanPooled(_ texts: [[Int32]]) throws -> Tensor {
-        let hidden = try lastHiddenStates(texts)
+        let hidden = try paddedLastHiddenStates(texts)
         let h = configuration.hiddenSize
         var pooled = [Float](repeating: 0, count: texts.count * h)
         var row = 0
@@ -71,6 +71,14 @@ public final class BertEncoder: @unchecked Sendable {
 
     /// The last hidden states of every token of every text, stacked: `[Σ tokens, hidden]`.
     public func lastHiddenStates(_ texts: [[Int32]]) throws -> Tensor {
+        let hidden = try paddedLastHiddenStates(texts)
+        let tokens = texts.reduce(0) { $0 + $1.count }
+        let h = configuration.hiddenSize
+        return Tensor(shape: [tokens, h], scalars: Array(hidden.scalars.prefix(tokens * h)))
+    }
+
+    /// ``lastHiddenStates(_:)`` followed by padding rows up to ``RowPadding/rows(_:)``.
+    private func paddedLastHiddenStates(_ texts: [[Int32]]) throws -> Tensor {
         let c = configuration, h = c.hiddenSize
         guard !texts.isEmpty else { return Tensor(zeros: [0, h]) }
         var segments = [Range<Int>]()
@@ -83,7 +91,7 @@ public final class BertEncoder: @unchecked Sendable {
             segments.append(total..<total + ids.count)
             total += ids.count
         }
-        var x = try embed(texts, totalTokens: total)                   // [N, h]
+        var x = try embed(texts, totalTokens: total)                   // [N', h], N' = N padded
         for layer in layers {
             let qkv = try layer.qkv(x)                                   // [N, 3h]
             let context = try Kernels.packedSelfAttention(qkv: qkv, width: h, heads: c.headCount, segments: segments)
@@ -94,10 +102,12 @@ public final class BertEncoder: @unchecked Sendable {
         return x
     }
 
-    /// word + token type 0 + position embeddings, then LayerNorm: `[N, h]`.
+    /// word + token type 0 + position embeddings, then LayerNorm: `[N', h]`, where the rows
+    /// past the N tokens are padding that no token attends to.
     private func embed(_ texts: [[Int32]], totalTokens: Int) throws -> Tensor {
         let h = configuration.hiddenSize, vocab = configuration.vocabularySize
-        var out = [Float](repeating: 0, count: totalTokens * h)
+        let rows = RowPadding.rows(totalTokens)
+        var out = [Float](repeating: 0, count: rows * h)
         var row = 0
         try out.withUnsafeMutableBufferPointer { o in
             try wordEmbeddings.withUnsafeBufferPointer { words in
@@ -113,6 +123,6 @@ public final class BertEncoder: @unchecked Sendable {
                 }
             }
         }
-        return try embeddingNorm(Tensor(shape: [totalTokens, h], scalars: out))
+        return try embeddingNorm(Tensor(shape: [rows, h], scalars: out))
     }
 }

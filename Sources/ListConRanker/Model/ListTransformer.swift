@@ -78,16 +78,17 @@ public final class ListTransformer: @unchecked Sendable {
             start += length
         }
         let f = features.scalars
+        let rows = RowPadding.rows(f.count / d)
 
-        // x = LayerNorm(f + tag): tag 1 on each query row, 0 on passages.
-        var tagged = f
+        // x = LayerNorm(f + tag): tag 1 on each query row, 0 on passages (then padding rows).
+        var tagged = f + [Float](repeating: 0, count: (rows - f.count / d) * d)
         for segment in segments {
             for row in segment {
                 let tag = row == segment.lowerBound ? d : 0
                 for j in 0..<d { tagged[row * d + j] += tags[tag + j] }
             }
         }
-        var x = try tagNorm(Tensor(shape: [f.count / d, d], scalars: tagged))
+        var x = try tagNorm(Tensor(shape: [rows, d], scalars: tagged))
         for layer in layers {
             let qkv = try layer.inProjection(x)
             let context = try Kernels.packedSelfAttention(qkv: qkv, width: d, heads: heads, segments: segments,
@@ -101,19 +102,21 @@ public final class ListTransformer: @unchecked Sendable {
         let pre = try scorePre(Self.queryPassagePairs(f, segments: segments, width: d))
         let post = try scorePost(Self.queryPassagePairs(g, segments: segments, width: d))
         let a = Kernels.relu(pre).scalars, b = Kernels.relu(post).scalars
-        let passages = pre.shape[0]
-        var joined = [Float](repeating: 0, count: passages * 2 * d)
+        let passages = segments.reduce(0) { $0 + $1.count - 1 }
+        var joined = [Float](repeating: 0, count: pre.shape[0] * 2 * d)
         for i in 0..<passages {
             joined.replaceSubrange(i * 2 * d..<i * 2 * d + d, with: a[i * d..<(i + 1) * d])
             joined.replaceSubrange(i * 2 * d + d..<(i + 1) * 2 * d, with: b[i * d..<(i + 1) * d])
         }
-        return try scoreOut(Tensor(shape: [passages, 2 * d], scalars: joined)).scalars
+        return Array(try scoreOut(Tensor(shape: [pre.shape[0], 2 * d], scalars: joined)).scalars.prefix(passages))
     }
 
-    /// `[row_0 ; row_i]` for every passage row i of every list: `[Σ (L_i − 1), 2·width]`.
+    /// `[row_0 ; row_i]` for every passage row i of every list: `[Σ (L_i − 1), 2·width]`,
+    /// then zero rows up to ``RowPadding/rows(_:)``.
     private static func queryPassagePairs(_ rows: [Float], segments: [Range<Int>], width d: Int) -> Tensor {
         let passages = segments.reduce(0) { $0 + $1.count - 1 }
-        var out = [Float](repeating: 0, count: passages * 2 * d)
+        let padded = RowPadding.rows(passages)
+        var out = [Float](repeating: 0, count: padded * 2 * d)
         var i = 0
         for segment in segments {
             let q = segment.lowerBound * d
@@ -123,6 +126,6 @@ public final class ListTransformer: @unchecked Sendable {
                 i += 1
             }
         }
-        return Tensor(shape: [passages, 2 * d], scalars: out)
+        return Tensor(shape: [padded, 2 * d], scalars: out)
     }
 }
