@@ -22,6 +22,7 @@ struct lcr_linear {
     int64_t n, k;
     lcr_precision precision;
     int fuse_gelu;
+    int bf16_output;
     dnnl_memory_desc_t weights_md;   // oneDNN's chosen (packed) layout
     void *weights;                   // packed weights, owned
     float *bias;                     // [n] or NULL, owned
@@ -48,12 +49,13 @@ static int make_pd(lcr_linear *l, int64_t rows, const dnnl_memory_desc_t *w_md,
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     dnnl_data_type_t in_type = l->precision == LCR_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_data_type_t out_type = l->bf16_output ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t src_dims = {rows, l->k}, b_dims = {1, l->n}, dst_dims = {rows, l->n};
     dnnl_memory_desc_t src_md, b_md, dst_md;
     dnnl_matmul_desc_t desc;
     LCR_CHECK(dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, in_type, dnnl_ab), "source descriptor");
     LCR_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 2, b_dims, dnnl_f32, dnnl_ab), "bias descriptor");
-    LCR_CHECK(dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, dnnl_f32, dnnl_ab), "destination descriptor");
+    LCR_CHECK(dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, out_type, dnnl_ab), "destination descriptor");
     LCR_CHECK(dnnl_matmul_desc_init(&desc, &src_md, w_md, l->bias ? &b_md : NULL, &dst_md), "matmul descriptor");
     LCR_CHECK(dnnl_primitive_attr_create(&attr), "attribute creation");
     if (l->fuse_gelu) {
@@ -74,7 +76,7 @@ fail:
 // Reorders `weight_plain` ([n,k] row-major of `wtype`) into the layout oneDNN prefers.
 static int create_common(lcr_linear **out, const void *weight_plain, dnnl_data_type_t wtype,
                          const float *bias, int64_t n, int64_t k, lcr_precision precision,
-                         int fuse_gelu, char *err, size_t err_len) {
+                         int fuse_gelu, int bf16_output, char *err, size_t err_len) {
     lcr_linear *l = NULL;
     dnnl_primitive_desc_t pd = NULL, reorder_pd = NULL;
     dnnl_primitive_t reorder = NULL;
@@ -90,7 +92,12 @@ static int create_common(lcr_linear **out, const void *weight_plain, dnnl_data_t
     }
     l = calloc(1, sizeof(*l));
     if (!l) { snprintf(err, err_len, "out of memory"); return 1; }
-    l->n = n; l->k = k; l->precision = precision; l->fuse_gelu = fuse_gelu;
+    if (bf16_output && precision != LCR_BF16) {
+        snprintf(err, err_len, "a bf16 output needs a bf16 product");
+        free(l);
+        return 1;
+    }
+    l->n = n; l->k = k; l->precision = precision; l->fuse_gelu = fuse_gelu; l->bf16_output = bf16_output;
     if (bias) {
         l->bias = malloc((size_t)n * sizeof(float));
         if (!l->bias) { snprintf(err, err_len, "out of memory (bias)"); goto fail; }
@@ -135,13 +142,14 @@ fail:
 }
 
 int lcr_linear_create(lcr_linear **out, const float *weight, const float *bias, int64_t n,
-                      int64_t k, lcr_precision precision, int fuse_gelu, char *err, size_t err_len) {
-    return create_common(out, weight, dnnl_f32, bias, n, k, precision, fuse_gelu, err, err_len);
+                      int64_t k, lcr_precision precision, int fuse_gelu, int bf16_output,
+                      char *err, size_t err_len) {
+    return create_common(out, weight, dnnl_f32, bias, n, k, precision, fuse_gelu, bf16_output, err, err_len);
 }
 
 int lcr_linear_create_bf16(lcr_linear **out, const uint16_t *weight_bf16, const float *bias,
-                           int64_t n, int64_t k, int fuse_gelu, char *err, size_t err_len) {
-    return create_common(out, weight_bf16, dnnl_bf16, bias, n, k, LCR_BF16, fuse_gelu, err, err_len);
+                           int64_t n, int64_t k, int fuse_gelu, int bf16_output, char *err, size_t err_len) {
+    return create_common(out, weight_bf16, dnnl_bf16, bias, n, k, LCR_BF16, fuse_gelu, bf16_output, err, err_len);
 }
 
 // The primitives for `rows` rows: from the cache, or compiled (evicting the least recently used).
@@ -186,7 +194,7 @@ fail:
     return NULL;
 }
 
-int lcr_linear_run(lcr_linear *l, const float *x, int64_t rows, float *y, char *err, size_t err_len) {
+int lcr_linear_run(lcr_linear *l, const void *x, int x_is_bf16, int64_t rows, void *y, char *err, size_t err_len) {
     dnnl_memory_t src = NULL, w = NULL, b = NULL, dst = NULL, f32_src = NULL;
     dnnl_engine_t shared_engine;
     dnnl_stream_t shared_stream;
@@ -194,9 +202,13 @@ int lcr_linear_run(lcr_linear *l, const float *x, int64_t rows, float *y, char *
     if (lcr_dnnl_context(&shared_engine, &shared_stream, err, err_len)) return 1;
     cached_primitive *cached = primitive_for(l, rows, err, err_len);
     if (!cached) return 1;
+    if (x_is_bf16 && l->precision != LCR_BF16) {
+        snprintf(err, err_len, "a bf16 input needs a bf16 product");
+        return 1;
+    }
     const void *src_data = x;
-    dnnl_data_type_t in_type = dnnl_f32;
-    if (l->precision == LCR_BF16) {
+    dnnl_data_type_t in_type = x_is_bf16 ? dnnl_bf16 : dnnl_f32;
+    if (l->precision == LCR_BF16 && !x_is_bf16) {
         int64_t need = rows * l->k;
         if (need > x_bf16_capacity) {
             free(x_bf16);
@@ -211,9 +223,9 @@ int lcr_linear_run(lcr_linear *l, const float *x, int64_t rows, float *y, char *
     dnnl_memory_desc_t src_md, b_md, dst_md;
     LCR_CHECK(dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, in_type, dnnl_ab), "source descriptor");
     LCR_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 2, b_dims, dnnl_f32, dnnl_ab), "bias descriptor");
-    LCR_CHECK(dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, dnnl_f32, dnnl_ab), "destination descriptor");
+    LCR_CHECK(dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, l->bf16_output ? dnnl_bf16 : dnnl_f32, dnnl_ab), "destination descriptor");
     LCR_CHECK(dnnl_memory_create(&src, &src_md, shared_engine, (void *)src_data), "source memory");
-    if (cached->to_bf16) {
+    if (cached->to_bf16 && !x_is_bf16) {
         dnnl_memory_desc_t f32_md;
         LCR_CHECK(dnnl_memory_desc_init_by_tag(&f32_md, 2, src_dims, dnnl_f32, dnnl_ab), "f32 input descriptor");
         LCR_CHECK(dnnl_memory_create(&f32_src, &f32_md, shared_engine, (void *)x), "f32 input memory");

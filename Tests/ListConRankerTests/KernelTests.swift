@@ -79,6 +79,19 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
         #expect(maxAbsDifference(one, Array(expected.prefix(48))) < 1e-5)
     }
 
+    @Test func bf16OutputIsTheRoundedFloatOutputAndFeedsTheNextProduct() throws {
+        var rng = SeededValues(seed: 5)
+        let x = rng.tensor([33, 64]), w = rng.tensor([40, 64]), b = rng.tensor([40]), w2 = rng.tensor([8, 40])
+        let floats = try Linear(weight: w, bias: b, precision: .bf16, fuseGELU: true)(x)
+        let bits = try Linear(weight: w, bias: b, precision: .bf16, fuseGELU: true, bf16Output: true)(x)
+        #expect(bits.dtype == .bfloat16)
+        #expect(bits.withBFloat16Bits(Array.init) == floats.scalars.map(BFloat16.bits))
+        // The next bf16 product gives the same result from bf16 storage as from the rounded floats.
+        let next = try Linear(weight: w2, bias: nil, precision: .bf16)
+        #expect(try next(bits).scalars == next(bits.toFloat32()).scalars)
+        #expect(throws: ComputeError.self) { try Linear(weight: w, bias: b, precision: .fp32, bf16Output: true) }
+    }
+
     @Test func matmulAndBatchedMatmulMatchNaive() throws {
         var rng = SeededValues(seed: 2)
         let a = rng.tensor([5, 7]), b = rng.tensor([7, 3]), bt = rng.tensor([3, 7])

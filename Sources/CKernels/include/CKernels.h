@@ -19,15 +19,20 @@ typedef enum { LCR_F32 = 0, LCR_BF16 = 1 } lcr_precision;
 /// M is a run-time dimension. Not thread-safe: one caller at a time.
 typedef struct lcr_linear lcr_linear;
 
-/// Creates a prepared product. `bias` may be NULL. Returns 0, or non-zero with a message in `err`.
+/// Creates a prepared product. `bias` may be NULL. With `bf16_output` (bf16 precision only)
+/// the product writes bfloat16 bits instead of floats, for a next product to take as is.
+/// Returns 0, or non-zero with a message in `err`.
 int lcr_linear_create(lcr_linear **out, const float *weight, const float *bias,
                       int64_t n, int64_t k, lcr_precision precision, int fuse_gelu,
-                      char *err, size_t err_len);
+                      int bf16_output, char *err, size_t err_len);
 /// Same as lcr_linear_create with weights already in bfloat16 bits ([N,K]).
 int lcr_linear_create_bf16(lcr_linear **out, const uint16_t *weight_bf16, const float *bias,
-                           int64_t n, int64_t k, int fuse_gelu, char *err, size_t err_len);
-/// y[rows,N] = x[rows,K] · Wᵀ + bias. Returns 0, or non-zero with a message in `err`.
-int lcr_linear_run(lcr_linear *linear, const float *x, int64_t rows, float *y,
+                           int64_t n, int64_t k, int fuse_gelu, int bf16_output,
+                           char *err, size_t err_len);
+/// y[rows,N] = x[rows,K] · Wᵀ + bias. `x` holds floats, or bfloat16 bits when `x_is_bf16`
+/// (bf16 precision only); `y` holds floats, or bfloat16 bits for a `bf16_output` product.
+/// Returns 0, or non-zero with a message in `err`.
+int lcr_linear_run(lcr_linear *linear, const void *x, int x_is_bf16, int64_t rows, void *y,
                    char *err, size_t err_len);
 void lcr_linear_destroy(lcr_linear *linear);
 

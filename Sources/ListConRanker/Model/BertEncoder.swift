@@ -46,8 +46,9 @@ public final class BertEncoder: @unchecked Sendable {
                                 bias: Tensor(shape: [3 * h], scalars: qkvBias), precision: precision),
                 attentionOutput: try weights.linear("\(p).attention.output.dense", out: h, in: h, precision: precision),
                 attentionNorm: try weights.layerNorm("\(p).attention.output.LayerNorm", width: h, eps: c.layerNormEps),
+                // In bf16 the GELU output stays bf16: the next product reads it without a conversion.
                 intermediate: try weights.linear("\(p).intermediate.dense", out: c.intermediateSize, in: h,
-                                                 precision: precision, fuseGELU: true),
+                                                 precision: precision, fuseGELU: true, bf16Output: precision == .bf16),
                 output: try weights.linear("\(p).output.dense", out: h, in: c.intermediateSize, precision: precision),
                 outputNorm: try weights.layerNorm("\(p).output.LayerNorm", width: h, eps: c.layerNormEps))
         }
@@ -96,7 +97,7 @@ public final class BertEncoder: @unchecked Sendable {
             let qkv = try layer.qkv(x)                                   // [N, 3h]
             let context = try Kernels.packedSelfAttention(qkv: qkv, width: h, heads: c.headCount, segments: segments)
             x = try layer.attentionNorm(try layer.attentionOutput(context), residual: x)
-            let inner = try layer.intermediate(x)                        // [N, intermediate], GELU applied
+            let inner = try layer.intermediate(x)                        // [N, intermediate], GELU applied (bf16 in bf16 mode)
             x = try layer.outputNorm(try layer.output(inner), residual: x)
         }
         return x

@@ -51,7 +51,8 @@ public final class ListTransformer: @unchecked Sendable {
                                          precision: precision),
                 outProjection: try weights.linear("\(p).self_attn.out_proj", out: d, in: d, precision: precision),
                 norm1: try weights.layerNorm("\(p).norm1", width: d, eps: 1e-5),
-                linear1: try weights.linear("\(p).linear1", out: ffn, in: d, precision: precision, fuseGELU: true),
+                linear1: try weights.linear("\(p).linear1", out: ffn, in: d, precision: precision, fuseGELU: true,
+                                            bf16Output: precision == .bf16),
                 linear2: try weights.linear("\(p).linear2", out: d, in: ffn, precision: precision),
                 norm2: try weights.layerNorm("\(p).norm2", width: d, eps: 1e-5))
         }

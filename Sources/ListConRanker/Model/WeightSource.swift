@@ -13,11 +13,12 @@ extension WeightSource {
     /// A linear layer from `prefix.weight` `[outFeatures, inFeatures]` and `prefix.bias`
     /// (plain `weight` and `bias` when `prefix` is empty, as in `linear_in_embedding.pt`).
     func linear(_ prefix: String, out outFeatures: Int, in inFeatures: Int, precision: Precision,
-                fuseGELU: Bool = false) throws -> Linear {
+                fuseGELU: Bool = false, bf16Output: Bool = false) throws -> Linear {
         let dot = prefix.isEmpty ? "" : "\(prefix)."
         let weight = try tensor("\(dot)weight", shape: [outFeatures, inFeatures])
         let bias = try tensor("\(dot)bias", shape: [outFeatures])
-        return try Linear(weight: weight, bias: bias, precision: precision, fuseGELU: fuseGELU)
+        return try Linear(weight: weight, bias: bias, precision: precision, fuseGELU: fuseGELU,
+                          bf16Output: bf16Output)
     }
 
     /// A LayerNorm's scale and shift: `prefix.weight`/`prefix.bias`, or the older

@@ -23,12 +23,16 @@ public final class Linear: @unchecked Sendable {
     public let inFeatures: Int
     /// Precision of the product.
     public let precision: Precision
+    /// Whether the output has BFloat16 storage (for a next bf16 product to take as is).
+    public let bf16Output: Bool
     private let handle: OpaquePointer
     private let lock = NSLock()
 
     /// Prepares `weight [out, in]` and an optional `bias [out]`. `fuseGELU` applies GELU (erf)
-    /// to the output inside the product.
-    public init(weight: Tensor, bias: Tensor?, precision: Precision = .fp32, fuseGELU: Bool = false) throws {
+    /// to the output inside the product. `bf16Output` (bf16 precision only) writes the output
+    /// with BFloat16 storage, which a following bf16 product reads without a conversion.
+    public init(weight: Tensor, bias: Tensor?, precision: Precision = .fp32, fuseGELU: Bool = false,
+                bf16Output: Bool = false) throws {
         guard weight.shape.count == 2 else { throw ComputeError("Linear: weight must be 2-D, got \(weight.shape)") }
         let n = weight.shape[0], k = weight.shape[1]
         if let bias, bias.count != n { throw ComputeError("Linear: bias \(bias.shape) does not match \(n) outputs") }
@@ -38,12 +42,14 @@ public final class Linear: @unchecked Sendable {
         let status: Int32
         switch (weight.storage, precision) {
         case (.bfloat16(let bits), .bf16):
-            status = lcr_linear_create_bf16(&created, bits, biasValues, Int64(n), Int64(k), fuseGELU ? 1 : 0, &error, 256)
+            status = lcr_linear_create_bf16(&created, bits, biasValues, Int64(n), Int64(k), fuseGELU ? 1 : 0,
+                                            bf16Output ? 1 : 0, &error, 256)
         default:
             let w = weight.toFloat32()
             status = w.withFloats { wp in
                 lcr_linear_create(&created, wp.baseAddress, biasValues, Int64(n), Int64(k),
-                                  precision == .bf16 ? LCR_BF16 : LCR_F32, fuseGELU ? 1 : 0, &error, 256)
+                                  precision == .bf16 ? LCR_BF16 : LCR_F32, fuseGELU ? 1 : 0,
+                                  bf16Output ? 1 : 0, &error, 256)
             }
         }
         guard status == 0, let created else {
@@ -53,26 +59,43 @@ public final class Linear: @unchecked Sendable {
         self.outFeatures = n
         self.inFeatures = k
         self.precision = precision
+        self.bf16Output = bf16Output
     }
 
     deinit { lcr_linear_destroy(handle) }
 
-    /// `x [rows, in] → [rows, out]`.
+    /// `x [rows, in] → [rows, out]`. A bf16 product takes `x` with either storage; an fp32
+    /// product converts BFloat16 input to Float32 first.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         guard x.shape.count == 2, x.shape[1] == inFeatures else {
             throw ComputeError("Linear [\(outFeatures), \(inFeatures)]: input shape \(x.shape)")
         }
         let rows = x.shape[0]
         if rows == 0 { return Tensor(zeros: [0, outFeatures]) }
-        let x32 = x.toFloat32()
+        let input = precision == .fp32 ? x.toFloat32() : x
         var error = [CChar](repeating: 0, count: 256)
         var status: Int32 = 0
-        let out = lock.withLock {
-            Tensor(uninitializedShape: [rows, outFeatures]) { o in
-                status = x32.withFloats { xp in
-                    lcr_linear_run(handle, xp.baseAddress, Int64(rows), o.baseAddress, &error, 256)
+        func run(_ output: UnsafeMutableRawPointer?) {
+            switch input.storage {
+            case .float32(let values):
+                status = values.withUnsafeBufferPointer {
+                    lcr_linear_run(handle, $0.baseAddress, 0, Int64(rows), output, &error, 256)
+                }
+            case .bfloat16(let bits):
+                status = bits.withUnsafeBufferPointer {
+                    lcr_linear_run(handle, $0.baseAddress, 1, Int64(rows), output, &error, 256)
                 }
             }
+        }
+        let out: Tensor = lock.withLock {
+            if bf16Output {
+                let bits = [UInt16](unsafeUninitializedCapacity: rows * outFeatures) { buffer, count in
+                    run(UnsafeMutableRawPointer(buffer.baseAddress))
+                    count = rows * outFeatures
+                }
+                return Tensor(shape: [rows, outFeatures], bfloat16Bits: bits)
+            }
+            return Tensor(uninitializedShape: [rows, outFeatures]) { o in run(UnsafeMutableRawPointer(o.baseAddress)) }
         }
         guard status == 0 else { throw ComputeError("Linear [\(outFeatures), \(inFeatures)]", cMessage: error) }
         return out
