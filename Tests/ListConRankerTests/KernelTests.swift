@@ -230,3 +230,26 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
         }
     }
 }
+
+@Suite struct BFloat16AttentionTests {
+    @Test func bf16AttentionStaysCloseToFloat32() throws {
+        var rng = SeededValues(seed: 11)
+        let width = 16, heads = 4
+        let qkv = rng.tensor([20, 3 * width])
+        let segments = [0..<7, 7..<20]
+        let exact = try Kernels.packedSelfAttention(qkv: qkv, width: width, heads: heads, segments: segments,
+                                                    firstRowSeesOnlyItself: true)
+        let bf16 = try Kernels.packedSelfAttention(qkv: qkv.toBFloat16(), width: width, heads: heads, segments: segments,
+                                                   firstRowSeesOnlyItself: true)
+        #expect(bf16.dtype == .bfloat16)
+        // Inputs rounded to 8 significant bits, probabilities and outputs too: a few 2^-8 of |v| ≤ 1.
+        let worst = zip(bf16.scalars, exact.scalars).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst < 0.03 && worst > 0, "bf16 attention differs by \(worst)")
+        // The query rows take their own value row exactly (rounded to bf16).
+        let values = qkv.toBFloat16().scalars
+        for start in [0, 7] {
+            #expect(Array(bf16.scalars[start * width..<(start + 1) * width]) ==
+                    Array(values[(start * 3 * width + 2 * width)..<(start * 3 * width + 3 * width)]))
+        }
+    }
+}

@@ -5,7 +5,7 @@ the PyTorch reference (listconranker_reference.py: the original compute_score /
 iterative_inference, torch.set_num_threads(2)) and then `listconranker bench rerank` on the
 same inputs and model, checks that the scores agree, and prints the ratio.
 
-  python3 tools/bench/compare_pytorch.py --model /tmp/full-model [--precision fp32|bf16] [--cases c20,i100,i1000]
+  python3 tools/bench/compare_pytorch.py --model /tmp/full-model [--precision fp32|bf16] [--cases c20,i100,i1000] [--rounds 3]
 
 Make a full-size random model with: python3 tools/reference/make_model_fixtures.py full /tmp/full-model
 """
@@ -38,21 +38,21 @@ def make_lists(case, rng):
     return [[text(rng, 20)] + [text(rng, 158) for _ in range(n)]], True
 
 
-def run_pytorch(model, lists, iterative, dtype, repeats):
-    ranker = Reranker(model, dtype=dtype)
-    def one_pass():
-        return [ranker.iterative_inference(l) if iterative else ranker.compute_score([l])[0] for l in lists]
-    one_pass()  # warm-up
-    times = []
-    for _ in range(repeats):
-        ranker.encoder_texts = 0
-        start = time.perf_counter()
-        scores = one_pass()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2], scores, ranker.encoder_texts
+def time_pytorch(ranker, lists, iterative):
+    ranker.encoder_texts = 0
+    start = time.perf_counter()
+    scores = [ranker.iterative_inference(l) if iterative else ranker.compute_score([l])[0] for l in lists]
+    return time.perf_counter() - start, scores, ranker.encoder_texts
+
+
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
 
 
 def run_swift(binary, model, path, iterative, precision, repeats, scores_path):
+    """One process: loads the model, one warm-up pass, then `repeats` timed passes."""
     cmd = [binary, "bench", "rerank", "--model", model, "--input", path, "--precision", precision,
            "--repeats", str(repeats), "--scores-out", scores_path] + (["--iterative"] if iterative else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -66,7 +66,9 @@ def main():
     p.add_argument("--model", required=True)
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     p.add_argument("--cases", default="c20,i100,i1000")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=3,
+                   help="alternating rounds of one PyTorch pass and one Swift pass (medians are compared); "
+                        "this machine's speed drifts by tens of percent, so the two sides take turns")
     p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "listconranker"))
     args = p.parse_args()
     torch.set_num_threads(2)
@@ -78,9 +80,18 @@ def main():
         with open(path, "w") as f:
             for l in lists:
                 f.write(json.dumps({"query": l[0], "passages": l[1:]}, ensure_ascii=False) + "\n")
-        repeats = 1 if case == "i1000" else args.repeats
-        t_py, s_py, py_texts = run_pytorch(args.model, lists, iterative, dtype, repeats)
-        report, s_sw = run_swift(args.binary, args.model, path, iterative, args.precision, repeats, path + ".scores")
+        rounds = 1 if case == "i1000" else args.rounds
+        ranker = Reranker(args.model, dtype=dtype)
+        if case != "i1000":
+            time_pytorch(ranker, lists, iterative)  # warm-up, as the Swift side has
+        py_times, sw_times, peak = [], [], 0
+        for _ in range(rounds):
+            t, s_py, py_texts = time_pytorch(ranker, lists, iterative)
+            py_times.append(t)
+            report, s_sw = run_swift(args.binary, args.model, path, iterative, args.precision, 1, path + ".scores")
+            sw_times.append(report["seconds"])
+            peak = max(peak, report["peakResidentMiB"])
+        t_py, t_sw = median(py_times), median(sw_times)
         diff = max(abs(a - b) for x, y in zip(s_py, s_sw) for a, b in zip(x, y))
         if iterative:  # iterative scores order passages; compare orders too
             order_py = [sorted(range(len(x)), key=lambda i: -x[i]) for x in s_py]
@@ -89,11 +100,12 @@ def main():
         else:
             same_order = True
         print(json.dumps({"case": case, "precision": args.precision, "tokens": report["tokens"],
-                          "pytorch_seconds": round(t_py, 3), "swift_seconds": round(report["seconds"], 3),
-                          "speedup": round(t_py / report["seconds"], 2),
+                          "pytorch_seconds": round(t_py, 3), "swift_seconds": round(t_sw, 3),
+                          "speedup": round(t_py / t_sw, 2),
+                          "pytorch_all": [round(t, 2) for t in py_times], "swift_all": [round(t, 2) for t in sw_times],
                           "pytorch_encoder_texts": py_texts, "swift_encoder_texts": report["encoderTextsPerPass"],
                           "max_score_difference": diff, "same_order": same_order,
-                          "swift_peak_resident_MiB": round(report["peakResidentMiB"])}), flush=True)
+                          "swift_peak_resident_MiB": round(peak)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -86,8 +86,9 @@ int lcr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
 
 /// Full (unmasked) multi-head self-attention for one sequence on oneDNN primitives. `qkv` is
 /// [t, 3·width] (each row's query, key and value side by side); the context goes to `out`,
-/// [t, width] with row stride `ldo`. Returns 0, or non-zero with a message in `err`.
-int lcr_attention_fused_qkv(const float *qkv, int64_t width, int64_t t, int64_t heads, float *out,
+/// [t, width] with row stride `ldo`. With `bf16`, `qkv` and `out` hold bfloat16 bits and the
+/// products run in bf16 (scores and softmax stay f32). Returns 0, or non-zero with a message.
+int lcr_attention_fused_qkv(const void *qkv, int bf16, int64_t width, int64_t t, int64_t heads, void *out,
                             int64_t ldo, char *err, size_t err_len);
 
 /// For executables only: serve large allocations from the heap and keep freed memory for

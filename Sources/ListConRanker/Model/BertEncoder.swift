@@ -42,8 +42,10 @@ public final class BertEncoder: @unchecked Sendable {
                 qkvBias += try weights.tensor("\(p).attention.self.\(part).bias", shape: [h]).scalars
             }
             return Layer(
+                // In bf16, Q, K and V stay bf16 for the attention products (as PyTorch's bf16 does).
                 qkv: try Linear(weight: Tensor(shape: [3 * h, h], scalars: qkvWeight),
-                                bias: Tensor(shape: [3 * h], scalars: qkvBias), precision: precision),
+                                bias: Tensor(shape: [3 * h], scalars: qkvBias), precision: precision,
+                                bf16Output: precision == .bf16),
                 attentionOutput: try weights.linear("\(p).attention.output.dense", out: h, in: h, precision: precision),
                 attentionNorm: try weights.layerNorm("\(p).attention.output.LayerNorm", width: h, eps: c.layerNormEps),
                 // In bf16 the GELU output stays bf16: the next product reads it without a conversion.

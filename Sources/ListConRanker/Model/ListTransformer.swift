@@ -48,7 +48,7 @@ public final class ListTransformer: @unchecked Sendable {
             return Layer(
                 inProjection: try Linear(weight: try weights.tensor("\(p).self_attn.in_proj_weight", shape: [3 * d, d]),
                                          bias: try weights.tensor("\(p).self_attn.in_proj_bias", shape: [3 * d]),
-                                         precision: precision),
+                                         precision: precision, bf16Output: precision == .bf16),
                 outProjection: try weights.linear("\(p).self_attn.out_proj", out: d, in: d, precision: precision),
                 norm1: try weights.layerNorm("\(p).norm1", width: d, eps: 1e-5),
                 linear1: try weights.linear("\(p).linear1", out: ffn, in: d, precision: precision, fuseGELU: true,

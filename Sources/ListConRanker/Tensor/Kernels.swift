@@ -177,9 +177,10 @@ public enum Kernels {
 
     /// Self-attention over packed sequences. `qkv` is `[N, 3·width]`: each row's query, key
     /// and value side by side (a fused QKV projection). `segments` split the N rows into
-    /// sequences; a row attends only within its own segment. With `firstRowSeesOnlyItself`,
-    /// each segment's first row attends to itself alone (ListAttention's query row).
-    /// Returns `[N, width]`.
+    /// sequences; a row attends only within its own segment, and rows outside every segment
+    /// come out as zeros. With `firstRowSeesOnlyItself`, each segment's first row attends to
+    /// itself alone (ListAttention's query row). Returns `[N, width]`, with BFloat16 storage
+    /// when `qkv` has it (the products then run in bf16; scores and softmax stay Float32).
     public static func packedSelfAttention(qkv: Tensor, width: Int, heads: Int, segments: [Range<Int>],
                                            firstRowSeesOnlyItself: Bool = false) throws -> Tensor {
         guard qkv.shape.count == 2, qkv.shape[1] == 3 * width, heads > 0, width % heads == 0 else {
@@ -189,26 +190,35 @@ public enum Kernels {
         guard segments.allSatisfy({ $0.lowerBound >= 0 && $0.upperBound <= rows }) else {
             throw ComputeError("packedSelfAttention: segments outside 0..<\(rows)")
         }
-        let qkv32 = qkv.toFloat32()
         var error = [CChar](repeating: 0, count: 256)
         var status: Int32 = 0
-        let out = Tensor(uninitializedShape: [rows, width]) { o in
-            qkv32.withFloats { src in
-                for segment in segments where !segment.isEmpty && status == 0 {
-                    let base = src.baseAddress! + segment.lowerBound * 3 * width
-                    let target = o.baseAddress! + segment.lowerBound * width
-                    status = lcr_attention_fused_qkv(base, Int64(width), Int64(segment.count), Int64(heads),
-                                                     target, Int64(width), &error, 256)
-                    if firstRowSeesOnlyItself {
-                        // Softmax over the one key it may see is 1: the row's context is its own value.
-                        target.update(from: base + 2 * width, count: width)
-                    }
+        func attend<Element>(_ source: UnsafeBufferPointer<Element>, _ target: UnsafeMutableBufferPointer<Element>,
+                             bf16: Bool, zero: Element) {
+            var covered = [Bool](repeating: false, count: rows)
+            for segment in segments where !segment.isEmpty && status == 0 {
+                let base = source.baseAddress! + segment.lowerBound * 3 * width
+                let out = target.baseAddress! + segment.lowerBound * width
+                status = lcr_attention_fused_qkv(base, bf16 ? 1 : 0, Int64(width), Int64(segment.count),
+                                                 Int64(heads), out, Int64(width), &error, 256)
+                if firstRowSeesOnlyItself {
+                    // Softmax over the one key it may see is 1: the row's context is its own value.
+                    out.update(from: base + 2 * width, count: width)
                 }
-                // Rows outside every segment are defined as zero.
-                var covered = [Bool](repeating: false, count: rows)
-                for segment in segments { for r in segment { covered[r] = true } }
-                for r in 0..<rows where !covered[r] { (o.baseAddress! + r * width).update(repeating: 0, count: width) }
+                for r in segment { covered[r] = true }
             }
+            for r in 0..<rows where !covered[r] { (target.baseAddress! + r * width).update(repeating: zero, count: width) }
+        }
+        let out: Tensor
+        switch qkv.storage {
+        case .float32(let values):
+            out = Tensor(uninitializedShape: [rows, width]) { o in
+                values.withUnsafeBufferPointer { attend($0, o, bf16: false, zero: 0) }
+            }
+        case .bfloat16(let bits):
+            out = Tensor(shape: [rows, width], bfloat16Bits: [UInt16](unsafeUninitializedCapacity: rows * width) { o, count in
+                bits.withUnsafeBufferPointer { attend($0, o, bf16: true, zero: 0) }
+                count = rows * width
+            })
         }
         guard status == 0 else { throw ComputeError("packedSelfAttention", cMessage: error) }
         return out
