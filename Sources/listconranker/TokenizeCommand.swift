@@ -33,19 +33,7 @@ struct TokenizeCommand: ParsableCommand {
 
     func run() throws {
         let tokenizer = try BertTokenizer(directory: ModelLocation.directory(model, revision: nil))
-        let bytes: [UInt8]
-        let source: String
-        if let input {
-            source = input
-            guard let data = FileManager.default.contents(atPath: input) else {
-                throw TokenizerError.unreadableFile(path: input, reason: "no such file or not readable")
-            }
-            bytes = [UInt8](data)
-        } else {
-            source = "<stdin>"
-            bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
-        }
-        let lines = try TextLines.split(bytes, source: source)
+        let lines = try InputText.lines(input)
         if let benchmarkRepeats {
             print(benchmark(tokenizer, lines, repeats: max(benchmarkRepeats, 1)))
             return
