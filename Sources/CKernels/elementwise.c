@@ -32,15 +32,7 @@ void lcr_sigmoid(float *x, int64_t count) {
 }
 
 LCR_MULTIVERSION
-void lcr_add_bias(float *x, const float *bias, int64_t rows, int64_t cols) {
-    for (int64_t r = 0; r < rows; r++) {
-        float *row = x + r * cols;
-        for (int64_t c = 0; c < cols; c++) row[c] += bias[c];
-    }
-}
-
-LCR_MULTIVERSION
-void lcr_add(float *x, const float *y, int64_t count) {
+static void add_rows(float *x, const float *y, int64_t count) {
     for (int64_t i = 0; i < count; i++) x[i] += y[i];
 }
 
@@ -133,7 +125,7 @@ int64_t lcr_masked_mean_rows(const float *x, const uint8_t *mask, int64_t rows, 
     int64_t used = 0;
     for (int64_t r = 0; r < rows; r++) {
         if (!mask[r]) continue;
-        lcr_add(out, x + r * cols, cols);
+        add_rows(out, x + r * cols, cols);
         used++;
     }
     if (used > 0) {
@@ -143,23 +135,3 @@ int64_t lcr_masked_mean_rows(const float *x, const uint8_t *mask, int64_t rows, 
     return used;
 }
 
-LCR_MULTIVERSION
-void lcr_f32_to_bf16(const float *src, uint16_t *dst, int64_t count) {
-    for (int64_t i = 0; i < count; i++) {
-        uint32_t bits;
-        memcpy(&bits, &src[i], 4);
-        if ((bits & 0x7fffffffu) > 0x7f800000u) {  // NaN stays a (quiet) NaN
-            dst[i] = (uint16_t)((bits >> 16) | 0x40u);
-        } else {
-            dst[i] = (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-        }
-    }
-}
-
-LCR_MULTIVERSION
-void lcr_bf16_to_f32(const uint16_t *src, float *dst, int64_t count) {
-    for (int64_t i = 0; i < count; i++) {
-        uint32_t bits = (uint32_t)src[i] << 16;
-        memcpy(&dst[i], &bits, 4);
-    }
-}

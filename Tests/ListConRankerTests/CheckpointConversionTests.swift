@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test func floatToBFloat16MatchesTheTensorRounding() {
-        var generator = CheckpointTestRandom(seed: 7)
+        var generator = SplitMix64(seed: 7)
         var samples: [UInt32] = [0, 0x8000_0000, 0x7F80_0000, 0xFF80_0000, 0x7FC0_0001, 0x3F80_8000,
                                  0x3F81_8000, 0x7F7F_FFFF, 0x0000_0001]
         for _ in 0..<20_000 { samples.append(UInt32(truncatingIfNeeded: generator.next())) }
@@ -48,15 +48,3 @@ import Testing
     }
 }
 
-/// A small deterministic random generator (CheckpointTestRandom), so tests repeat exactly.
-struct CheckpointTestRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -23,7 +23,7 @@ import Testing
 
     /// One random mutation of `bytes`. Positions favour the start (the safetensors header,
     /// torch's data.pkl) and the end (the zip central directory), where the structure is.
-    static func mutate(_ bytes: [UInt8], _ random: inout CheckpointTestRandom) -> [UInt8] {
+    static func mutate(_ bytes: [UInt8], _ random: inout SplitMix64) -> [UInt8] {
         var bytes = bytes
         func position() -> Int {
             guard !bytes.isEmpty else { return 0 }
@@ -63,7 +63,7 @@ import Testing
     }
 
     @Test func mutatedFixturesNeverCrash() throws {
-        var random = CheckpointTestRandom(seed: Self.seed)
+        var random = SplitMix64(seed: Self.seed)
         var opened = 0, refused = 0
         for fixture in Self.fixtures {
             let original = try [UInt8](Data(contentsOf: Fixtures.url("checkpoint/\(fixture)")))

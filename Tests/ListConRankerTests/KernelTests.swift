@@ -2,17 +2,12 @@ import Foundation
 import Testing
 @testable import ListConRanker
 
-/// Deterministic pseudo-random values for kernel tests (SplitMix64).
+/// Deterministic pseudo-random values in [-1, 1) for kernel tests.
 struct SeededValues {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
+    private var bits: SplitMix64
+    init(seed: UInt64) { bits = SplitMix64(seed: seed) }
     mutating func next() -> Float {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Float(Double(z >> 11) / Double(1 << 53)) * 2 - 1
+        Float(Double(bits.next() >> 11) / Double(1 << 53)) * 2 - 1
     }
     mutating func tensor(_ shape: [Int], scale: Float = 1) -> Tensor {
         Tensor(shape: shape, scalars: (0..<Tensor.elementCount(shape)).map { _ in next() * scale })

@@ -53,10 +53,6 @@ void lcr_gelu(float *x, int64_t count);
 void lcr_relu(float *x, int64_t count);
 /// x[i] = 1 / (1 + exp(-x[i])).
 void lcr_sigmoid(float *x, int64_t count);
-/// x[r, c] += bias[c] for every row.
-void lcr_add_bias(float *x, const float *bias, int64_t rows, int64_t cols);
-/// x[i] += y[i].
-void lcr_add(float *x, const float *y, int64_t count);
 /// x[r,:] = LayerNorm(x[r,:] + residual[r,:]) · gamma + beta; residual may be NULL.
 void lcr_layer_norm(float *x, const float *residual, const float *gamma, const float *beta,
                     int64_t rows, int64_t cols, float eps);
@@ -67,10 +63,6 @@ void lcr_softmax_rows(float *x, int64_t rows, int64_t cols, const int64_t *begin
 /// out[c] = mean over rows r with mask[r] != 0 of x[r, c]; returns the number of rows used.
 int64_t lcr_masked_mean_rows(const float *x, const uint8_t *mask, int64_t rows, int64_t cols,
                              float *out);
-/// Float32 → bfloat16 bits, round to nearest even.
-void lcr_f32_to_bf16(const float *src, uint16_t *dst, int64_t count);
-/// bfloat16 bits → Float32.
-void lcr_bf16_to_f32(const uint16_t *src, float *dst, int64_t count);
 
 // ---- Attention ------------------------------------------------------------------
 
