@@ -1,163 +1,263 @@
-// Full (unmasked) multi-head self-attention for one sequence as three oneDNN primitives:
-// a batched matmul over heads for Q·Kᵀ (scaled), a softmax along keys, and a batched matmul
-// for P·V. The heads are read straight out of a fused [t, 3·width] QKV matrix through
-// strides, and the context is written straight into its [t, width] place, so nothing is
-// copied. Primitives are cached per sequence length (per thread: a primitive's scratchpad
-// must not be shared by concurrent executions).
+// Full (unmasked) multi-head self-attention for a group of sequences, batched over
+// texts × heads on three oneDNN primitives: Q·Kᵀ (scaled), a softmax along keys, and P·V.
+//
+// Each text's query, key and value heads are first gathered out of the fused [rows, 3·width]
+// matrix into dense [text·head, L, d] blocks, L being the group's padded length (the caller
+// pads by a text's own length only, so a text meets the same shapes in any group), texts
+// shorter than L padded with zero rows. Why not read the heads in place through strides, as an earlier
+// version did: oneDNN 2.6 runs its fast batched kernels (brgemm, AMX or AVX-512 BF16) only on
+// dense blocks, and on strided views fell back to a generic gemm at about half the rate; and
+// one call for many texts keeps both cores busy where one text's 16 heads did not.
+//
+// The softmax runs per text over its own [heads, len, len] window, and the padded part of the
+// probabilities is zeroed, so a text attends to exactly its own keys whatever its group.
+// Primitives are cached by shape, per thread (a primitive's scratchpad must not be shared by
+// concurrent executions), as are the working buffers.
 #include "CKernels.h"
 #include "dnnl_context.h"
+#include "parallel.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define LCR_ATTENTION_CACHE 64
 
+enum { SCORES, SOFTMAX, CONTEXT };
+
 typedef struct {
-    int64_t t, heads, width, ldo;   // t == 0: empty slot
-    int bf16;                       // Q, K, V, probabilities and context in bf16
-    dnnl_primitive_t scores, softmax, context;
-    dnnl_memory_desc_t q_md, k_md, v_md, s_md, p_md, o_md;
+    int kind, bf16;             // kind: SCORES, SOFTMAX or CONTEXT; bf16: Q, K, V, P, context in bf16
+    int64_t batch, length, window, head_dim;   // batch == 0: empty slot
+    dnnl_primitive_t primitive;
+    dnnl_memory_desc_t md[3];   // source, weights (unused by SOFTMAX), destination
     uint64_t last_use;
-} attention_plan;
+} cached_primitive;
 
-static _Thread_local attention_plan plans[LCR_ATTENTION_CACHE];
-static _Thread_local uint64_t plan_clock = 0;
-static _Thread_local float *score_buffer = NULL;
-static _Thread_local int64_t score_capacity = 0;
-static _Thread_local uint16_t *probability_buffer = NULL;   // bf16 plans only
-static _Thread_local int64_t probability_capacity = 0;
+static _Thread_local cached_primitive cache[LCR_ATTENTION_CACHE];
+static _Thread_local uint64_t cache_clock = 0;
 
-static void destroy_plan(attention_plan *p) {
-    if (p->scores) dnnl_primitive_destroy(p->scores);
-    if (p->softmax) dnnl_primitive_destroy(p->softmax);
-    if (p->context) dnnl_primitive_destroy(p->context);
-    *p = (attention_plan){0};
+// One growable thread-local block per working buffer.
+typedef struct { void *data; size_t capacity; } work_buffer;
+static _Thread_local work_buffer gathered, scores, probabilities, context;
+
+static void *reserve(work_buffer *b, size_t bytes) {
+    if (bytes > b->capacity) {
+        free(b->data);
+        b->data = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        b->capacity = b->data ? bytes : 0;
+    }
+    return b->data;
 }
 
-static int build_plan(attention_plan *p, dnnl_engine_t engine, int64_t t, int64_t heads, int64_t width,
-                      int64_t ldo, int bf16, char *err, size_t err_len) {
+static void release(cached_primitive *c) {
+    if (c->primitive) dnnl_primitive_destroy(c->primitive);
+    *c = (cached_primitive){0};
+}
+
+static int dense(dnnl_memory_desc_t *md, int64_t a, int64_t b, int64_t c, dnnl_data_type_t type) {
+    dnnl_dims_t dims = {a, b, c};
+    return dnnl_memory_desc_init_by_tag(md, 3, dims, type, dnnl_abc) != dnnl_success;
+}
+
+// SCORES: [batch, length, d] · [batch, d, length] → f32 [batch, length, length], times 1/√d.
+// SOFTMAX: along keys over one text's [batch = heads, window, window] corner of the
+// [heads, length, length] scores, written as probabilities of the same shape and strides.
+// CONTEXT: [batch, length, length] · [batch, length, d] → [batch, length, d].
+static int build(cached_primitive *c, dnnl_engine_t engine, char *err, size_t err_len) {
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
-    const int64_t d = width / heads, ld = 3 * width;
-    const dnnl_data_type_t type = bf16 ? dnnl_bf16 : dnnl_f32;
-    *p = (attention_plan){.t = t, .heads = heads, .width = width, .ldo = ldo, .bf16 = bf16};
-    // Q, K, V as [heads, t, d] views of the fused rows; Kᵀ as [heads, d, t].
-    dnnl_dims_t q_dims = {heads, t, d}, q_strides = {d, ld, 1};
-    dnnl_dims_t k_dims = {heads, d, t}, k_strides = {d, 1, ld};
-    dnnl_dims_t s_dims = {heads, t, t}, s_strides = {t * t, t, 1};
-    dnnl_dims_t o_strides = {d, ldo, 1};
-    LCR_CHECK(dnnl_memory_desc_init_by_strides(&p->q_md, 3, q_dims, type, q_strides), "query view");
-    LCR_CHECK(dnnl_memory_desc_init_by_strides(&p->k_md, 3, k_dims, type, k_strides), "key view");
-    LCR_CHECK(dnnl_memory_desc_init_by_strides(&p->v_md, 3, q_dims, type, q_strides), "value view");
-    LCR_CHECK(dnnl_memory_desc_init_by_strides(&p->s_md, 3, s_dims, dnnl_f32, s_strides), "scores");
-    LCR_CHECK(dnnl_memory_desc_init_by_strides(&p->p_md, 3, s_dims, type, s_strides), "probabilities");
-    LCR_CHECK(dnnl_memory_desc_init_by_strides(&p->o_md, 3, q_dims, type, o_strides), "context view");
-
-    dnnl_matmul_desc_t mm;
-    LCR_CHECK(dnnl_primitive_attr_create(&attr), "attribute creation");
-    LCR_CHECK(dnnl_post_ops_create(&ops), "post-ops creation");
-    LCR_CHECK(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_linear, 1.0f / sqrtf((float)d), 0.0f), "scale");
-    LCR_CHECK(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
-    LCR_CHECK(dnnl_matmul_desc_init(&mm, &p->q_md, &p->k_md, NULL, &p->s_md), "Q·Kᵀ descriptor");
-    LCR_CHECK(dnnl_primitive_desc_create(&pd, &mm, attr, engine, NULL), "Q·Kᵀ primitive descriptor");
-    LCR_CHECK(dnnl_primitive_create(&p->scores, pd), "Q·Kᵀ primitive");
-    dnnl_primitive_desc_destroy(pd); pd = NULL;
-
-    // Scores and softmax in f32; the probabilities are written in the product's type.
-    dnnl_softmax_v2_desc_t sm;
-    LCR_CHECK(dnnl_softmax_v2_forward_desc_init(&sm, dnnl_forward_inference, dnnl_softmax_accurate, &p->s_md,
-                                                &p->p_md, 2), "softmax descriptor");
-    LCR_CHECK(dnnl_primitive_desc_create(&pd, &sm, NULL, engine, NULL), "softmax primitive descriptor");
-    LCR_CHECK(dnnl_primitive_create(&p->softmax, pd), "softmax primitive");
-    dnnl_primitive_desc_destroy(pd); pd = NULL;
-
-    LCR_CHECK(dnnl_matmul_desc_init(&mm, &p->p_md, &p->v_md, NULL, &p->o_md), "P·V descriptor");
-    LCR_CHECK(dnnl_primitive_desc_create(&pd, &mm, NULL, engine, NULL), "P·V primitive descriptor");
-    LCR_CHECK(dnnl_primitive_create(&p->context, pd), "P·V primitive");
+    const dnnl_data_type_t type = c->bf16 ? dnnl_bf16 : dnnl_f32;
+    const int64_t n = c->batch, t = c->length, d = c->head_dim, w = c->window;
+    if (c->kind == SCORES) {
+        // Kᵀ is read from the dense [batch, t, d] keys as [batch, d, t] through strides.
+        dnnl_dims_t k_dims = {n, d, t}, k_strides = {t * d, 1, d};
+        if (dense(&c->md[0], n, t, d, type) || dense(&c->md[2], n, t, t, dnnl_f32)) goto invalid;
+        LCR_CHECK(dnnl_memory_desc_init_by_strides(&c->md[1], 3, k_dims, type, k_strides), "key view");
+        dnnl_matmul_desc_t mm;
+        LCR_CHECK(dnnl_primitive_attr_create(&attr), "attribute creation");
+        LCR_CHECK(dnnl_post_ops_create(&ops), "post-ops creation");
+        LCR_CHECK(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_linear, 1.0f / sqrtf((float)d), 0.0f), "scale");
+        LCR_CHECK(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
+        LCR_CHECK(dnnl_matmul_desc_init(&mm, &c->md[0], &c->md[1], NULL, &c->md[2]), "Q·Kᵀ descriptor");
+        LCR_CHECK(dnnl_primitive_desc_create(&pd, &mm, attr, engine, NULL), "Q·Kᵀ primitive descriptor");
+    } else if (c->kind == SOFTMAX) {
+        dnnl_dims_t dims = {n, w, w}, strides = {t * t, t, 1};
+        LCR_CHECK(dnnl_memory_desc_init_by_strides(&c->md[0], 3, dims, dnnl_f32, strides), "score window");
+        LCR_CHECK(dnnl_memory_desc_init_by_strides(&c->md[2], 3, dims, type, strides), "probability window");
+        dnnl_softmax_v2_desc_t sm;
+        LCR_CHECK(dnnl_softmax_v2_forward_desc_init(&sm, dnnl_forward_inference, dnnl_softmax_accurate, &c->md[0],
+                                                    &c->md[2], 2), "softmax descriptor");
+        LCR_CHECK(dnnl_primitive_desc_create(&pd, &sm, NULL, engine, NULL), "softmax primitive descriptor");
+    } else {
+        if (dense(&c->md[0], n, t, t, type) || dense(&c->md[1], n, t, d, type) || dense(&c->md[2], n, t, d, type))
+            goto invalid;
+        dnnl_matmul_desc_t mm;
+        LCR_CHECK(dnnl_matmul_desc_init(&mm, &c->md[0], &c->md[1], NULL, &c->md[2]), "P·V descriptor");
+        LCR_CHECK(dnnl_primitive_desc_create(&pd, &mm, NULL, engine, NULL), "P·V primitive descriptor");
+    }
+    LCR_CHECK(dnnl_primitive_create(&c->primitive, pd), "attention primitive");
     dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
-    dnnl_post_ops_destroy(ops);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (ops) dnnl_post_ops_destroy(ops);
     return 0;
+invalid:
+    snprintf(err, err_len, "attention: invalid shape %lld×%lld×%lld", (long long)n, (long long)t, (long long)d);
 fail:
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (ops) dnnl_post_ops_destroy(ops);
-    destroy_plan(p);
+    release(c);
     return 1;
 }
 
-static attention_plan *plan_for(dnnl_engine_t engine, int64_t t, int64_t heads, int64_t width, int64_t ldo,
-                                int bf16, char *err, size_t err_len) {
-    attention_plan *slot = &plans[0];
+static cached_primitive *primitive_for(dnnl_engine_t engine, cached_primitive key, char *err, size_t err_len) {
+    cached_primitive *slot = &cache[0];
     for (int i = 0; i < LCR_ATTENTION_CACHE; i++) {
-        attention_plan *p = &plans[i];
-        if (p->t == t && p->heads == heads && p->width == width && p->ldo == ldo && p->bf16 == bf16) {
-            p->last_use = ++plan_clock;
-            return p;
+        cached_primitive *c = &cache[i];
+        if (c->batch == key.batch && c->kind == key.kind && c->bf16 == key.bf16 && c->length == key.length &&
+            c->window == key.window && c->head_dim == key.head_dim) {
+            c->last_use = ++cache_clock;
+            return c;
         }
-        if (p->t == 0 || p->last_use < slot->last_use) slot = p;
+        if (c->batch == 0 || c->last_use < slot->last_use) slot = c;
     }
-    if (slot->t) destroy_plan(slot);
-    if (build_plan(slot, engine, t, heads, width, ldo, bf16, err, err_len)) return NULL;
-    slot->last_use = ++plan_clock;
+    if (slot->batch) release(slot);
+    *slot = key;
+    if (build(slot, engine, err, err_len)) return NULL;
+    slot->last_use = ++cache_clock;
     return slot;
 }
 
-int lcr_attention_fused_qkv(const void *qkv, int bf16, int64_t width, int64_t t, int64_t heads, void *out,
-                            int64_t ldo, char *err, size_t err_len) {
+static int execute(cached_primitive *c, dnnl_engine_t engine, dnnl_stream_t stream, void *a, void *b, void *out,
+                   char *err, size_t err_len) {
+    dnnl_memory_t m[3] = {NULL, NULL, NULL};
+    void *handles[3] = {a, b, out};
+    const int softmax = c->kind == SOFTMAX;
+    int status = 1;
+    for (int i = 0; i < 3; i++) {
+        if (softmax && i == 1) continue;
+        LCR_CHECK(dnnl_memory_create(&m[i], &c->md[i], engine, handles[i]), "attention memory");
+    }
+    if (softmax) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_DST, m[2]}};
+        LCR_CHECK(dnnl_primitive_execute(c->primitive, stream, 2, args), "softmax");
+    } else {
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_WEIGHTS, m[1]}, {DNNL_ARG_DST, m[2]}};
+        LCR_CHECK(dnnl_primitive_execute(c->primitive, stream, 3, args), c->kind == SCORES ? "Q·Kᵀ" : "P·V");
+    }
+    status = 0;
+fail:
+    for (int i = 0; i < 3; i++) if (m[i]) dnnl_memory_destroy(m[i]);
+    return status;
+}
+
+// Moving rows between the fused [rows, 3·width] layout and the dense per-head blocks.
+typedef struct {
+    const void *from;
+    void *to;
+    const int64_t *starts, *lengths;
+    int64_t t, heads, width, d;   // width: gathering, the model width (packed rows hold 3·width);
+                                  // scattering, the packed rows' stride, in elements
+    size_t element, block;        // block: bytes of one [batch, t, d] block
+} head_copy;
+
+// Item i is row i % t of text i / t: its query, key and value heads go to their blocks;
+// padding rows (past the text's length) become zeros.
+static void gather_rows(void *context, int64_t begin, int64_t end) {
+    const head_copy *c = context;
+    const size_t row = (size_t)c->d * c->element;
+    for (int64_t i = begin; i < end; i++) {
+        const int64_t g = i / c->t, r = i % c->t;
+        const char *from = (const char *)c->from + (size_t)(c->starts[g] + r) * 3 * c->width * c->element;
+        for (int64_t part = 0; part < 3; part++) {
+            for (int64_t h = 0; h < c->heads; h++) {
+                char *to = (char *)c->to + part * c->block + ((size_t)(g * c->heads + h) * c->t + r) * row;
+                if (r < c->lengths[g]) memcpy(to, from + (part * c->width + h * c->d) * c->element, row);
+                else memset(to, 0, row);
+            }
+        }
+    }
+}
+
+// Item i is row i % t of text i / t: its heads' context goes back to its packed row.
+static void scatter_rows(void *context, int64_t begin, int64_t end) {
+    const head_copy *c = context;
+    const size_t row = (size_t)c->d * c->element;
+    for (int64_t i = begin; i < end; i++) {
+        const int64_t g = i / c->t, r = i % c->t;
+        if (r >= c->lengths[g]) continue;
+        char *to = (char *)c->to + (size_t)(c->starts[g] + r) * c->width * c->element;
+        for (int64_t h = 0; h < c->heads; h++) {
+            memcpy(to + h * row, (const char *)c->from + ((size_t)(g * c->heads + h) * c->t + r) * row, row);
+        }
+    }
+}
+
+int lcr_attention_group(const void *qkv, int bf16, int64_t width, int64_t heads, const int64_t *starts,
+                        const int64_t *lengths, int64_t count, int64_t padded_length, void *out, int64_t ldo,
+                        char *err, size_t err_len) {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
-    dnnl_memory_t q = NULL, k = NULL, v = NULL, s = NULL, pr = NULL, o = NULL;
-    const size_t element = bf16 ? 2 : 4;
-    const char *base = qkv;
-    if (t <= 0) return 0;
+    if (count <= 0) return 0;
     if (heads <= 0 || width % heads != 0) {
         snprintf(err, err_len, "attention: width %lld is not a multiple of %lld heads", (long long)width, (long long)heads);
         return 1;
     }
-    if (lcr_dnnl_context(&engine, &stream, err, err_len)) return 1;
-    attention_plan *p = plan_for(engine, t, heads, width, ldo, bf16, err, err_len);
-    if (!p) return 1;
-    int64_t need = heads * t * t;
-    if (need > score_capacity) {
-        free(score_buffer);
-        score_buffer = aligned_alloc(64, ((size_t)need * sizeof(float) + 63) / 64 * 64);
-        score_capacity = score_buffer ? need : 0;
-        if (!score_buffer) { snprintf(err, err_len, "attention: out of memory for %lld scores", (long long)need); return 1; }
-    }
-    void *probabilities = score_buffer;   // f32: the softmax works in place
-    if (bf16) {
-        if (need > probability_capacity) {
-            free(probability_buffer);
-            probability_buffer = aligned_alloc(64, ((size_t)need * 2 + 63) / 64 * 64);
-            probability_capacity = probability_buffer ? need : 0;
-            if (!probability_buffer) { snprintf(err, err_len, "attention: out of memory for %lld probabilities", (long long)need); return 1; }
+    const int64_t d = width / heads, batch = count * heads;
+    const size_t element = bf16 ? 2 : 4, row = (size_t)d * element;
+    const int64_t t = padded_length;
+    int all_full = 1;
+    for (int64_t g = 0; g < count; g++) {
+        if (lengths[g] <= 0 || lengths[g] > t) {
+            snprintf(err, err_len, "attention: a sequence of %lld rows in a group padded to %lld",
+                     (long long)lengths[g], (long long)t);
+            return 1;
         }
-        probabilities = probability_buffer;
+        all_full &= lengths[g] == t;
     }
-    LCR_CHECK(dnnl_memory_create(&q, &p->q_md, engine, (void *)base), "query memory");
-    LCR_CHECK(dnnl_memory_create(&k, &p->k_md, engine, (void *)(base + width * element)), "key memory");
-    LCR_CHECK(dnnl_memory_create(&v, &p->v_md, engine, (void *)(base + 2 * width * element)), "value memory");
-    LCR_CHECK(dnnl_memory_create(&s, &p->s_md, engine, score_buffer), "score memory");
-    LCR_CHECK(dnnl_memory_create(&pr, &p->p_md, engine, probabilities), "probability memory");
-    LCR_CHECK(dnnl_memory_create(&o, &p->o_md, engine, out), "context memory");
-    dnnl_exec_arg_t qk_args[3] = {{DNNL_ARG_SRC, q}, {DNNL_ARG_WEIGHTS, k}, {DNNL_ARG_DST, s}};
-    LCR_CHECK(dnnl_primitive_execute(p->scores, stream, 3, qk_args), "Q·Kᵀ");
-    dnnl_exec_arg_t sm_args[2] = {{DNNL_ARG_SRC, s}, {DNNL_ARG_DST, pr}};
-    LCR_CHECK(dnnl_primitive_execute(p->softmax, stream, 2, sm_args), "softmax");
-    dnnl_exec_arg_t pv_args[3] = {{DNNL_ARG_SRC, pr}, {DNNL_ARG_WEIGHTS, v}, {DNNL_ARG_DST, o}};
-    LCR_CHECK(dnnl_primitive_execute(p->context, stream, 3, pv_args), "P·V");
+    if (lcr_dnnl_context(&engine, &stream, err, err_len)) return 1;
+
+    // [3][batch][t][d]: every head of every text as a dense block, padding rows zero.
+    const size_t block = (size_t)batch * t * row, square = (size_t)batch * t * t;
+    char *qkv_heads = reserve(&gathered, 3 * block);
+    float *score = reserve(&scores, square * sizeof(float));
+    char *probability = bf16 ? reserve(&probabilities, square * 2) : (char *)score;   // f32: in place
+    char *ctx = reserve(&context, block);
+    if (!qkv_heads || !score || !probability || !ctx) {
+        snprintf(err, err_len, "attention: out of memory for %lld heads of %lld tokens", (long long)batch, (long long)t);
+        return 1;
+    }
+    head_copy copy = {qkv, qkv_heads, starts, lengths, t, heads, width, d, element, block};
+    lcr_parallel_for(count * t, 64, gather_rows, &copy);
+
+    cached_primitive key = {.kind = SCORES, .bf16 = bf16, .batch = batch, .length = t, .head_dim = d};
+    cached_primitive *c = primitive_for(engine, key, err, err_len);
+    if (!c || execute(c, engine, stream, qkv_heads, qkv_heads + block, score, err, err_len)) return 1;
+    // One softmax over the whole batch when no text is padded; otherwise one per text window.
+    for (int64_t g = 0; g < (all_full ? 1 : count); g++) {
+        const int64_t n = all_full ? batch : heads, w = all_full ? t : lengths[g];
+        const size_t offset = (size_t)g * heads * t * t;
+        key = (cached_primitive){.kind = SOFTMAX, .bf16 = bf16, .batch = n, .length = t, .window = w};
+        c = primitive_for(engine, key, err, err_len);
+        if (!c || execute(c, engine, stream, score + offset, NULL, probability + offset * element, err, err_len)) return 1;
+        if (w == t) continue;
+        // Padded keys and padded query rows get probability zero.
+        LCR_CHECK(dnnl_stream_wait(stream), "stream wait");
+        for (int64_t h = 0; h < heads; h++) {
+            char *head = probability + (offset + (size_t)h * t * t) * element;
+            for (int64_t r = 0; r < w; r++) memset(head + (size_t)(r * t + w) * element, 0, (size_t)(t - w) * element);
+            memset(head + (size_t)w * t * element, 0, (size_t)(t - w) * t * element);
+        }
+    }
+    key = (cached_primitive){.kind = CONTEXT, .bf16 = bf16, .batch = batch, .length = t, .head_dim = d};
+    c = primitive_for(engine, key, err, err_len);
+    if (!c || execute(c, engine, stream, probability, qkv_heads + 2 * block, ctx, err, err_len)) return 1;
     LCR_CHECK(dnnl_stream_wait(stream), "stream wait");
-    dnnl_memory_destroy(q); dnnl_memory_destroy(k); dnnl_memory_destroy(v);
-    dnnl_memory_destroy(s); dnnl_memory_destroy(pr); dnnl_memory_destroy(o);
+
+    copy = (head_copy){ctx, out, starts, lengths, t, heads, ldo, d, element, block};
+    lcr_parallel_for(count * t, 64, scatter_rows, &copy);
     return 0;
 fail:
-    if (pr) dnnl_memory_destroy(pr);
-    if (q) dnnl_memory_destroy(q);
-    if (k) dnnl_memory_destroy(k);
-    if (v) dnnl_memory_destroy(v);
-    if (s) dnnl_memory_destroy(s);
-    if (o) dnnl_memory_destroy(o);
     return 1;
 }

@@ -2,10 +2,9 @@
 // picked at load time by the CPU it runs on (clang's target_clones), so the package needs
 // no -march flag. Reductions allow reassociation so that they vectorise.
 #include "CKernels.h"
+#include "parallel.h"
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
-#include <unistd.h>
 
 #if defined(__x86_64__) && defined(__clang__)
 #define LCR_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -38,7 +37,7 @@ static void add_rows(float *x, const float *y, int64_t count) {
 
 LCR_MULTIVERSION
 static void layer_norm_rows(float *x, const float *residual, const float *gamma, const float *beta,
-                            int64_t first, int64_t end, int64_t cols, float eps) {
+                            int64_t first, int64_t end, int64_t cols, float eps, uint16_t *bf16_out) {
     for (int64_t r = first; r < end; r++) {
         float *row = x + r * cols;
         if (residual) {
@@ -61,41 +60,38 @@ static void layer_norm_rows(float *x, const float *residual, const float *gamma,
         }
         const float inv = 1.0f / sqrtf(sq / (float)cols + eps);
         for (int64_t c = 0; c < cols; c++) row[c] = (row[c] - mean) * inv * gamma[c] + beta[c];
+        if (bf16_out) {
+            // Round to nearest even, as oneDNN's f32 → bf16 conversion does (NaN stays NaN).
+            uint16_t *out = bf16_out + r * cols;
+            for (int64_t c = 0; c < cols; c++) {
+                uint32_t bits;
+                memcpy(&bits, &row[c], sizeof bits);
+                const int nan = (bits & 0x7fffffffu) > 0x7f800000u;
+                out[c] = nan ? (uint16_t)((bits >> 16) | 0x40u) : (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+            }
+        }
     }
 }
 
 typedef struct {
     float *x; const float *residual, *gamma, *beta;
-    int64_t first, end, cols;
+    int64_t cols;
     float eps;
+    uint16_t *bf16_out;
 } layer_norm_job;
 
-static void *layer_norm_job_run(void *argument) {
-    layer_norm_job *j = argument;
-    layer_norm_rows(j->x, j->residual, j->gamma, j->beta, j->first, j->end, j->cols, j->eps);
-    return NULL;
+static void layer_norm_share(void *context, int64_t begin, int64_t end) {
+    layer_norm_job *j = context;
+    layer_norm_rows(j->x, j->residual, j->gamma, j->beta, begin, end, j->cols, j->eps, j->bf16_out);
 }
 
 void lcr_layer_norm(float *x, const float *residual, const float *gamma, const float *beta,
-                    int64_t rows, int64_t cols, float eps) {
-    // Large inputs are split over the cores (the matrix products around it use them all);
-    // a thread costs tens of microseconds, a 3,000 × 1,024 LayerNorm some milliseconds.
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int64_t threads = cores < 1 ? 1 : (cores > 8 ? 8 : cores);
-    if (rows * cols < (1 << 18) || rows < 2 * threads) threads = 1;
-    pthread_t ids[8];
-    layer_norm_job jobs[8];
-    int64_t started = 0;
-    for (int64_t t = 0; t < threads; t++) {
-        jobs[t] = (layer_norm_job){x, residual, gamma, beta, rows * t / threads, rows * (t + 1) / threads, cols, eps};
-        // The last share runs on this thread; a share whose thread cannot start does too.
-        if (t == threads - 1 || pthread_create(&ids[started], NULL, layer_norm_job_run, &jobs[t]) != 0) {
-            layer_norm_job_run(&jobs[t]);
-        } else {
-            started++;
-        }
-    }
-    for (int64_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
+                    int64_t rows, int64_t cols, float eps, uint16_t *bf16_out) {
+    // Large inputs are split over the cores: a 3,000 × 1,024 LayerNorm takes some
+    // milliseconds, a parallel region some microseconds.
+    layer_norm_job job = {x, residual, gamma, beta, cols, eps, bf16_out};
+    const int64_t min_rows = cols > 0 ? ((1 << 17) + cols - 1) / cols : rows;
+    lcr_parallel_for(rows, min_rows, layer_norm_share, &job);
 }
 
 static void softmax_range(float *row, int64_t cols, int64_t begin, int64_t end) {

@@ -116,6 +116,30 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
         #expect(maxAbsDifference(out, expected) < 1e-5)
     }
 
+    @Test func layerNormOverManyRowsMatchesNaiveAndRoundsItsCopyLikeToBFloat16() throws {
+        // Enough rows to be split over the cores; the copy is the result rounded to nearest even.
+        var rng = SeededValues(seed: 5)
+        let rows = 700, cols = 384
+        let x = rng.tensor([rows, cols], scale: 4), r = rng.tensor([rows, cols]), g = rng.tensor([cols]), b = rng.tensor([cols])
+        let (out, copy) = try Kernels.layerNormWithBFloat16Copy(x, residual: r, gamma: g, beta: b, eps: 1e-12)
+        var expected = [Double]()
+        for row in 0..<rows {
+            let v = (0..<cols).map { Double(x.scalars[row * cols + $0]) + Double(r.scalars[row * cols + $0]) }
+            let mean = v.reduce(0, +) / Double(cols)
+            let variance = v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(cols)
+            expected += (0..<cols).map {
+                (v[$0] - mean) / (variance + 1e-12).squareRoot() * Double(g.scalars[$0]) + Double(b.scalars[$0])
+            }
+        }
+        #expect(maxAbsDifference(out.scalars, expected) < 1e-5)
+        #expect(copy.dtype == .bfloat16 && copy.shape == out.shape)
+        guard case .bfloat16(let bits) = copy.storage, case .bfloat16(let rounded) = out.toBFloat16().storage else {
+            Issue.record("expected BFloat16 storage")
+            return
+        }
+        #expect(bits == rounded)
+    }
+
     @Test func maskedSoftmaxAndAttentionMatchNaive() throws {
         var rng = SeededValues(seed: 4)
         let t = 5, heads = 2, dh = 3
@@ -222,6 +246,53 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
                                                  keyRanges: ranges).scalars
             let got = Array(out[segment.lowerBound * width..<segment.upperBound * width])
             expectClose(got, expected, tolerance: 1e-5, "segment \(segment)")
+        }
+    }
+}
+
+@Suite struct AttentionGroupTests {
+    @Test func groupsTakeTheSamePaddedLengthLongestFirst() {
+        let segments = [0..<40, 40..<60, 60..<93, 93..<157, 157..<222, 222..<222]
+        let groups = Kernels.attentionGroups(segments: segments, heads: 2)
+        // Lengths 40, 20, 33, 64, 65 pad to 64, 32, 64, 64, 96; empty segments are left out.
+        #expect(groups == [[157..<222], [0..<40, 60..<93, 93..<157], [40..<60]])
+        // A group's scores stay within the limit: heads × texts × padded length² ≤ maximumGroupScores.
+        let many = (0..<40).map { $0 * 100..<($0 + 1) * 100 }
+        let capped = Kernels.attentionGroups(segments: many, heads: 16)
+        #expect(capped.allSatisfy { 16 * $0.count * 128 * 128 <= Kernels.maximumGroupScores })
+        #expect(capped.map(\.count).reduce(0, +) == 40 && capped.count > 1)
+        // A text too long for the limit on its own still gets a group of its own.
+        #expect(Kernels.attentionGroups(segments: [0..<512, 512..<1024], heads: 16) == [[0..<512], [512..<1024]])
+    }
+
+    static let groupings: [(segments: [Range<Int>], bf16: Bool)] = [
+        // Full-length and padded texts in one group, in both precisions.
+        ([0..<32, 32..<64, 64..<95, 95..<115, 115..<134], false),
+        ([0..<32, 32..<64, 64..<95, 95..<115, 115..<134], true),
+        // Only full-length texts: one softmax over the whole batch.
+        ([0..<32, 32..<64, 64..<96], true),
+    ]
+
+    @Test(arguments: groupings) func aTextsContextIsTheSameInAnyGroup(segments: [Range<Int>], bf16: Bool) throws {
+        var rng = SeededValues(seed: 12)
+        let width = 16, heads = 2, rows = segments.last!.upperBound
+        let qkv32 = rng.tensor([rows, 3 * width]), qkv = bf16 ? qkv32.toBFloat16() : qkv32
+        #expect(Kernels.attentionGroups(segments: segments, heads: heads).count == 1)
+        let grouped = try Kernels.packedSelfAttention(qkv: qkv, width: width, heads: heads, segments: segments).scalars
+        let all = qkv.scalars
+        for segment in segments {
+            let alone = Tensor(shape: [segment.count, 3 * width],
+                               scalars: Array(all[segment.lowerBound * 3 * width..<segment.upperBound * 3 * width]))
+            let single = try Kernels.packedSelfAttention(qkv: bf16 ? alone.toBFloat16() : alone, width: width,
+                                                         heads: heads, segments: [0..<segment.count]).scalars
+            let got = Array(grouped[segment.lowerBound * width..<segment.upperBound * width])
+            #expect(got == single, "segment \(segment): grouped and alone differ")
+            func part(_ offset: Int) -> Tensor {
+                Tensor(shape: [segment.count, width], scalars: segment.flatMap { r in
+                    all[(r * 3 * width + offset)..<(r * 3 * width + offset + width)] })
+            }
+            let exact = try Kernels.attention(q: part(0), k: part(width), v: part(2 * width), heads: heads).scalars
+            expectClose(got, exact, tolerance: bf16 ? 0.03 : 1e-5, "segment \(segment) against the sgemm path")
         }
     }
 }

@@ -53,9 +53,11 @@ void lcr_gelu(float *x, int64_t count);
 void lcr_relu(float *x, int64_t count);
 /// x[i] = 1 / (1 + exp(-x[i])).
 void lcr_sigmoid(float *x, int64_t count);
-/// x[r,:] = LayerNorm(x[r,:] + residual[r,:]) · gamma + beta; residual may be NULL.
+/// x[r,:] = LayerNorm(x[r,:] + residual[r,:]) · gamma + beta; residual may be NULL. With
+/// `bf16_out` (else NULL) the result is also written there as bfloat16 bits (round to nearest
+/// even), for a next bf16 product to read without a conversion pass.
 void lcr_layer_norm(float *x, const float *residual, const float *gamma, const float *beta,
-                    int64_t rows, int64_t cols, float eps);
+                    int64_t rows, int64_t cols, float eps, uint16_t *bf16_out);
 /// Row-wise softmax of x[rows, cols] over columns [begin[r], end[r]); other columns become 0.
 /// `begin`/`end` NULL mean every column. Each range must be non-empty.
 void lcr_softmax_rows(float *x, int64_t rows, int64_t cols, const int64_t *begin,
@@ -76,12 +78,16 @@ int lcr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
                   int64_t t, int64_t heads, int64_t head_dim,
                   const int64_t *key_begin, const int64_t *key_end, float *scratch);
 
-/// Full (unmasked) multi-head self-attention for one sequence on oneDNN primitives. `qkv` is
-/// [t, 3·width] (each row's query, key and value side by side); the context goes to `out`,
-/// [t, width] with row stride `ldo`. With `bf16`, `qkv` and `out` hold bfloat16 bits and the
-/// products run in bf16 (scores and softmax stay f32). Returns 0, or non-zero with a message.
-int lcr_attention_fused_qkv(const void *qkv, int bf16, int64_t width, int64_t t, int64_t heads, void *out,
-                            int64_t ldo, char *err, size_t err_len);
+/// Full (unmasked) multi-head self-attention for a group of `count` sequences, batched over
+/// texts × heads on oneDNN primitives. `qkv` is [rows, 3·width] (each row's query, key and value
+/// side by side); sequence g is rows starts[g] ..< starts[g] + lengths[g]. Its context goes to the
+/// same rows of `out`, [rows, width] with row stride `ldo`. Every sequence is padded to
+/// `padded_length` (at least the longest) inside the call and attends only to its own keys.
+/// With `bf16`, `qkv` and `out` hold bfloat16 bits and the products run in bf16 (scores and
+/// softmax stay f32). Returns 0, or non-zero with a message.
+int lcr_attention_group(const void *qkv, int bf16, int64_t width, int64_t heads, const int64_t *starts,
+                        const int64_t *lengths, int64_t count, int64_t padded_length, void *out, int64_t ldo,
+                        char *err, size_t err_len);
 
 /// For executables only: serve large allocations from the heap and keep freed memory for
 /// reuse, instead of mapping (and page-faulting) every block over 32 MiB afresh.

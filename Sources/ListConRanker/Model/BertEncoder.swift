@@ -5,6 +5,8 @@
 public final class BertEncoder: @unchecked Sendable {
     /// The configuration the encoder was built from.
     public let configuration: BertConfiguration
+    /// The precision of the matrix products.
+    public let precision: Precision
 
     private let wordEmbeddings: [Float]      // [vocab, hidden]
     private let positionEmbeddings: [Float]  // [positions, hidden]
@@ -26,6 +28,7 @@ public final class BertEncoder: @unchecked Sendable {
     /// `encoder.layer.N.attention.self.query.weight`, …), checking each shape.
     public init(configuration c: BertConfiguration, weights: WeightSource, precision: Precision = .fp32) throws {
         configuration = c
+        self.precision = precision
         let h = c.hiddenSize
         wordEmbeddings = try weights.tensor("embeddings.word_embeddings.weight", shape: [c.vocabularySize, h]).scalars
         positionEmbeddings = try weights.tensor("embeddings.position_embeddings.weight",
@@ -94,20 +97,27 @@ public final class BertEncoder: @unchecked Sendable {
             segments.append(total..<total + ids.count)
             total += ids.count
         }
-        var x = try embed(texts, totalTokens: total)                   // [N', h], N' = N padded
+        // x: the Float32 residual stream; input: what the next product reads (in bf16, x rounded
+        // to BFloat16 by the LayerNorm that wrote x, so no product converts its input).
+        var (x, input) = try embed(texts, totalTokens: total)        // [N', h], N' = N padded
+        // Each activation is consumed by its last reader, so at most one layer's worth lives at once.
         for layer in layers {
-            let qkv = try layer.qkv(x)                                   // [N, 3h]
-            let context = try Kernels.packedSelfAttention(qkv: qkv, width: h, heads: c.headCount, segments: segments)
-            x = try layer.attentionNorm(try layer.attentionOutput(context), residual: x)
-            let inner = try layer.intermediate(x)                        // [N, intermediate], GELU applied (bf16 in bf16 mode)
-            x = try layer.outputNorm(try layer.output(inner), residual: x)
+            let qkv = try layer.qkv(consume input)                       // [N', 3h]
+            let context = try Kernels.packedSelfAttention(qkv: consume qkv, width: h, heads: c.headCount,
+                                                          segments: segments)
+            (x, input) = try layer.attentionNorm.normalizedWithProductInput(try layer.attentionOutput(consume context),
+                                                                            residual: x, precision: precision)
+            let inner = try layer.intermediate(consume input)            // [N', intermediate], GELU applied
+            (x, input) = try layer.outputNorm.normalizedWithProductInput(try layer.output(consume inner),
+                                                                         residual: x, precision: precision)
         }
         return x
     }
 
     /// word + token type 0 + position embeddings, then LayerNorm: `[N', h]`, where the rows
-    /// past the N tokens are padding that no token attends to.
-    private func embed(_ texts: [[Int32]], totalTokens: Int) throws -> Tensor {
+    /// past the N tokens are padding that no token attends to; with the first product's input
+    /// (see ``LayerNormParameters/normalizedWithProductInput(_:residual:precision:)``).
+    private func embed(_ texts: [[Int32]], totalTokens: Int) throws -> (normalized: Tensor, productInput: Tensor) {
         let h = configuration.hiddenSize, vocab = configuration.vocabularySize
         let rows = RowPadding.rows(totalTokens)
         var out = [Float](repeating: 0, count: rows * h)
@@ -126,6 +136,6 @@ public final class BertEncoder: @unchecked Sendable {
                 }
             }
         }
-        return try embeddingNorm(Tensor(shape: [rows, h], scalars: out))
+        return try embeddingNorm.normalizedWithProductInput(Tensor(shape: [rows, h], scalars: out), precision: precision)
     }
 }

@@ -39,8 +39,20 @@ struct LayerNormParameters {
     let beta: Tensor
     let eps: Float
 
-    /// `LayerNorm(x + residual)`.
-    func callAsFunction(_ x: Tensor, residual: Tensor? = nil) throws -> Tensor {
+    /// `LayerNorm(x + residual)`, in place when nothing else holds `x`.
+    func callAsFunction(_ x: consuming Tensor, residual: Tensor? = nil) throws -> Tensor {
         try Kernels.layerNorm(x, residual: residual, gamma: gamma, beta: beta, eps: eps)
+    }
+
+    /// `LayerNorm(x + residual)` and the input a next product of `precision` reads: in bf16, the
+    /// result rounded to BFloat16 in the same pass; in fp32, the result itself.
+    func normalizedWithProductInput(_ x: consuming Tensor, residual: Tensor? = nil,
+                                    precision: Precision) throws -> (normalized: Tensor, productInput: Tensor) {
+        guard precision == .bf16 else {
+            let normalized = try Kernels.layerNorm(x, residual: residual, gamma: gamma, beta: beta, eps: eps)
+            return (normalized, normalized)
+        }
+        let pair = try Kernels.layerNormWithBFloat16Copy(x, residual: residual, gamma: gamma, beta: beta, eps: eps)
+        return (pair.normalized, pair.bfloat16)
     }
 }

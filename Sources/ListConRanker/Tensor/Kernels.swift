@@ -19,9 +19,24 @@ public enum Kernels {
     }
 
     /// LayerNorm over the last dimension of `x + residual` (residual optional), scaled by
-    /// `gamma` and shifted by `beta`, both of the last dimension's size.
-    public static func layerNorm(_ x: Tensor, residual: Tensor? = nil, gamma: Tensor, beta: Tensor,
+    /// `gamma` and shifted by `beta`, both of the last dimension's size. `x` is consumed: a
+    /// Float32 `x` that nothing else holds is normalised in place, without a copy.
+    public static func layerNorm(_ x: consuming Tensor, residual: Tensor? = nil, gamma: Tensor, beta: Tensor,
                                  eps: Float) throws -> Tensor {
+        try normalize(x, residual: residual, gamma: gamma, beta: beta, eps: eps, roundedCopy: false).normalized
+    }
+
+    /// ``layerNorm(_:residual:gamma:beta:eps:)``, also returning the result rounded to BFloat16
+    /// (to nearest even, as ``Tensor/toBFloat16()``), written in the same pass, for a next bf16
+    /// product to read without a conversion.
+    public static func layerNormWithBFloat16Copy(_ x: consuming Tensor, residual: Tensor? = nil, gamma: Tensor,
+                                                 beta: Tensor, eps: Float) throws -> (normalized: Tensor, bfloat16: Tensor) {
+        let result = try normalize(x, residual: residual, gamma: gamma, beta: beta, eps: eps, roundedCopy: true)
+        return (result.normalized, result.rounded!)
+    }
+
+    private static func normalize(_ x: consuming Tensor, residual: Tensor?, gamma: Tensor, beta: Tensor, eps: Float,
+                                  roundedCopy: Bool) throws -> (normalized: Tensor, rounded: Tensor?) {
         guard let cols = x.shape.last, cols > 0 else { throw ComputeError("layerNorm: empty shape \(x.shape)") }
         guard gamma.count == cols, beta.count == cols else {
             throw ComputeError("layerNorm: gamma \(gamma.shape) / beta \(beta.shape) do not match last dimension \(cols)")
@@ -29,26 +44,37 @@ public enum Kernels {
         if let residual, residual.shape != x.shape {
             throw ComputeError("layerNorm: residual \(residual.shape) does not match \(x.shape)")
         }
-        let rows = x.count / cols
-        var out = x.toFloat32()
+        let shape = x.shape, rows = x.count / cols
+        var out = (consume x).toFloat32()
         let g = gamma.toFloat32(), b = beta.toFloat32()
         let res = residual?.toFloat32()
-        out.withMutableFloats { o in
-            g.withFloats { gp in
-                b.withFloats { bp in
-                    if let res {
-                        res.withFloats { rp in
-                            lcr_layer_norm(o.baseAddress, rp.baseAddress, gp.baseAddress, bp.baseAddress,
-                                           Int64(rows), Int64(cols), eps)
+        var bits = [UInt16]()
+        func run(_ copy: UnsafeMutablePointer<UInt16>?) {
+            out.withMutableFloats { o in
+                g.withFloats { gp in
+                    b.withFloats { bp in
+                        if let res {
+                            res.withFloats { rp in
+                                lcr_layer_norm(o.baseAddress, rp.baseAddress, gp.baseAddress, bp.baseAddress,
+                                               Int64(rows), Int64(cols), eps, copy)
+                            }
+                        } else {
+                            lcr_layer_norm(o.baseAddress, nil, gp.baseAddress, bp.baseAddress,
+                                           Int64(rows), Int64(cols), eps, copy)
                         }
-                    } else {
-                        lcr_layer_norm(o.baseAddress, nil, gp.baseAddress, bp.baseAddress,
-                                       Int64(rows), Int64(cols), eps)
                     }
                 }
             }
         }
-        return out
+        if roundedCopy {
+            bits = [UInt16](unsafeUninitializedCapacity: rows * cols) { buffer, count in
+                run(buffer.baseAddress)
+                count = rows * cols
+            }
+            return (out, Tensor(shape: shape, bfloat16Bits: bits))
+        }
+        run(nil)
+        return (out, nil)
     }
 
     /// Softmax over the last dimension. Row `r` normalises over columns
@@ -195,14 +221,18 @@ public enum Kernels {
         func attend<Element>(_ source: UnsafeBufferPointer<Element>, _ target: UnsafeMutableBufferPointer<Element>,
                              bf16: Bool, zero: Element) {
             var covered = [Bool](repeating: false, count: rows)
-            for segment in segments where !segment.isEmpty && status == 0 {
-                let base = source.baseAddress! + segment.lowerBound * 3 * width
-                let out = target.baseAddress! + segment.lowerBound * width
-                status = lcr_attention_fused_qkv(base, bf16 ? 1 : 0, Int64(width), Int64(segment.count),
-                                                 Int64(heads), out, Int64(width), &error, 256)
+            for group in attentionGroups(segments: segments, heads: heads) where status == 0 {
+                let starts = group.map { Int64($0.lowerBound) }, lengths = group.map { Int64($0.count) }
+                let padded = Int64(paddedAttentionLength(group[0].count))
+                status = lcr_attention_group(source.baseAddress!, bf16 ? 1 : 0, Int64(width), Int64(heads), starts,
+                                             lengths, Int64(group.count), padded, target.baseAddress!, Int64(width),
+                                             &error, 256)
+            }
+            for segment in segments where !segment.isEmpty {
                 if firstRowSeesOnlyItself {
                     // Softmax over the one key it may see is 1: the row's context is its own value.
-                    out.update(from: base + 2 * width, count: width)
+                    (target.baseAddress! + segment.lowerBound * width)
+                        .update(from: source.baseAddress! + segment.lowerBound * 3 * width + 2 * width, count: width)
                 }
                 for r in segment { covered[r] = true }
             }
@@ -222,6 +252,38 @@ public enum Kernels {
         }
         guard status == 0 else { throw ComputeError("packedSelfAttention", cMessage: error) }
         return out
+    }
+
+    /// The most attention scores one batched call holds (texts × heads × padded length²): 1 Mi,
+    /// that is 4 MiB of f32 scores, so grouping adds little to the encoder's peak memory (larger
+    /// groups measured no faster: 16 heads of two 160-token texts already keep both cores busy).
+    static let maximumGroupScores = 1 << 20
+
+    /// The length a sequence is padded to for batched attention: the next multiple of 32 (a
+    /// multiple of the bf16 products' 32-element steps).
+    static func paddedAttentionLength(_ length: Int) -> Int { (length + 31) / 32 * 32 }
+
+    /// Splits sequences into groups for batched attention: sequences of the same padded length
+    /// (``paddedAttentionLength(_:)``) share a group, within ``maximumGroupScores``. Because
+    /// the padding depends on a sequence's own length only, the products see the same shapes
+    /// whichever group it lands in, and its context comes out bit for bit the same.
+    /// Empty segments are left out.
+    static func attentionGroups(segments: [Range<Int>], heads: Int) -> [[Range<Int>]] {
+        var groups = [[Range<Int>]]()
+        var current = 0
+        let byLength = segments.filter { !$0.isEmpty }.sorted {
+            paddedAttentionLength($0.count) > paddedAttentionLength($1.count)
+        }
+        for segment in byLength {
+            let padded = paddedAttentionLength(segment.count)
+            if let group = groups.last, padded == current, (group.count + 1) * heads * padded * padded <= maximumGroupScores {
+                groups[groups.count - 1].append(segment)
+            } else {
+                groups.append([segment])
+                current = padded
+            }
+        }
+        return groups
     }
 
     private static func elementwise(_ x: Tensor, _ body: (UnsafeMutablePointer<Float>?, Int64) -> Void) -> Tensor {
