@@ -16,11 +16,15 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Most tokens per text, [CLS] and [SEP] included; longer texts are truncated.")
     var maxLength: Int = 512
 
+    @Option(name: .long, help: "Most tokens the encoder takes at once; lower bounds memory on long lists.")
+    var encoderBatchTokens: Int = RerankerOptions().encoderBatchTokens
+
     func validate() throws {
         guard ["fp32", "bf16", "auto"].contains(precision) else {
             throw ValidationError("--precision must be fp32, bf16 or auto, not \(precision)")
         }
         guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2") }
+        guard encoderBatchTokens >= 1 else { throw ValidationError("--encoder-batch-tokens must be at least 1") }
     }
 
     /// The precision to run with (`auto` resolved for this CPU).
@@ -36,7 +40,8 @@ struct ModelOptions: ParsableArguments {
 
     func makeReranker() throws -> Reranker {
         try Reranker(modelDirectory: directory(),
-                     options: RerankerOptions(precision: resolvedPrecision, maxLength: maxLength))
+                     options: RerankerOptions(precision: resolvedPrecision, maxLength: maxLength,
+                                                encoderBatchTokens: encoderBatchTokens))
     }
 }
 

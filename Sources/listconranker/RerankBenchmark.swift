@@ -24,6 +24,11 @@ struct RerankBench: ParsableCommand {
     @Option(name: .long, help: "Also write every list's scores of the last pass to this file (JSON lines).")
     var scoresOut: String?
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Paced by standard input: after the warm-up, print {\"ready\":true}, then run one timed pass per line read and print its report.",
+        discussion: "Lets a script alternate our passes with another implementation's, pass by pass, on a machine whose speed drifts (tools/bench/compare_pytorch.py)."))
+    var paced = false
+
     struct Report: Codable {
         var mode: String
         var precision: String
@@ -49,27 +54,33 @@ struct RerankBench: ParsableCommand {
             }
         }
         _ = try pass()
-        var times = [Double]()
-        var last = [[Float]]()
-        let textsBefore = reranker.encoderTextCount
-        for _ in 0..<max(repeats, 1) {
-            let start = DispatchTime.now().uptimeNanoseconds
-            last = try pass()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        if let scoresOut {
-            let lines = try last.map { String(decoding: try JSONEncoder().encode(["scores": $0]), as: UTF8.self) }
-            try (lines.joined(separator: "\n") + "\n").write(toFile: scoresOut, atomically: true, encoding: .utf8)
-        }
         let tokens = lists.reduce(0) { sum, list in
             sum + ([list.query] + list.passages).reduce(0) { $0 + min(reranker.tokenCount($1), modelOptions.maxLength) }
         }
-        let report = Report(mode: iterative ? "iterative" : "conventional", precision: reranker.options.precision.rawValue,
-                            lists: lists.count, passages: lists.reduce(0) { $0 + $1.passages.count }, tokens: tokens,
-                            seconds: times.sorted()[times.count / 2], allSeconds: times, loadSeconds: loadSeconds,
-                            encoderTextsPerPass: (reranker.encoderTextCount - textsBefore) / max(repeats, 1),
-                            peakResidentMiB: ResidentMemory.peakMiB())
-        try JSONLineOutput.write(report)
+        func timedPasses(_ count: Int) throws {
+            var times = [Double]()
+            var last = [[Float]]()
+            let textsBefore = reranker.encoderTextCount
+            for _ in 0..<count {
+                let start = DispatchTime.now().uptimeNanoseconds
+                last = try pass()
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            if let scoresOut {
+                let lines = try last.map { String(decoding: try JSONEncoder().encode(["scores": $0]), as: UTF8.self) }
+                try (lines.joined(separator: "\n") + "\n").write(toFile: scoresOut, atomically: true, encoding: .utf8)
+            }
+            let report = Report(mode: iterative ? "iterative" : "conventional",
+                                precision: reranker.options.precision.rawValue, lists: lists.count,
+                                passages: lists.reduce(0) { $0 + $1.passages.count }, tokens: tokens,
+                                seconds: times.sorted()[times.count / 2], allSeconds: times, loadSeconds: loadSeconds,
+                                encoderTextsPerPass: (reranker.encoderTextCount - textsBefore) / count,
+                                peakResidentMiB: ResidentMemory.peakMiB())
+            try JSONLineOutput.write(report)
+        }
+        guard paced else { return try timedPasses(max(repeats, 1)) }
+        try JSONLineOutput.write(["ready": true])
+        while readLine() != nil { try timedPasses(1) }
     }
 }
 

@@ -2,8 +2,13 @@
 
 Builds nothing: run `swift build -c release` first. For each case it writes the inputs, times
 the PyTorch reference (listconranker_reference.py: the original compute_score /
-iterative_inference, torch.set_num_threads(2)) and then `listconranker bench rerank` on the
+iterative_inference, torch.set_num_threads(2)) and `listconranker bench rerank --paced` on the
 same inputs and model, checks that the scores agree, and prints the ratio.
+
+This machine's speed drifts by tens of percent within seconds, so the two sides take turns
+pass by pass: the Swift process loads the model and warms up once, then runs one timed pass
+each time it is asked, right after (or, every other round, right before) a PyTorch pass. Each
+round gives one ratio; the reported speed-up is the median of those ratios.
 
   python3 tools/bench/compare_pytorch.py --model /tmp/full-model [--precision fp32|bf16] [--cases c20,i100,i1000] [--rounds 3]
 
@@ -51,14 +56,29 @@ def median(values):
     return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
 
 
-def run_swift(binary, model, path, iterative, precision, repeats, scores_path):
-    """One process: loads the model, one warm-up pass, then `repeats` timed passes."""
-    cmd = [binary, "bench", "rerank", "--model", model, "--input", path, "--precision", precision,
-           "--repeats", str(repeats), "--scores-out", scores_path] + (["--iterative"] if iterative else [])
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    report = json.loads(out.strip().splitlines()[-1])
-    scores = [json.loads(l)["scores"] for l in open(scores_path)]
-    return report, scores
+class SwiftBench:
+    """One `listconranker bench rerank --paced` process: loaded and warmed up once, then one
+    timed pass per request."""
+
+    def __init__(self, binary, model, path, iterative, precision, scores_path):
+        cmd = [binary, "bench", "rerank", "--model", model, "--input", path, "--precision", precision,
+               "--scores-out", scores_path, "--paced"] + (["--iterative"] if iterative else [])
+        self.scores_path = scores_path
+        self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        ready = self.process.stdout.readline()
+        if not ready or not json.loads(ready).get("ready"):
+            raise SystemExit(f"listconranker bench rerank did not start: {ready!r}")
+
+    def timed_pass(self):
+        self.process.stdin.write("pass\n")
+        self.process.stdin.flush()
+        report = json.loads(self.process.stdout.readline())
+        scores = [json.loads(line)["scores"] for line in open(self.scores_path)]
+        return report, scores
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def main():
@@ -66,9 +86,9 @@ def main():
     p.add_argument("--model", required=True)
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     p.add_argument("--cases", default="c20,i100,i1000")
-    p.add_argument("--rounds", type=int, default=3,
-                   help="alternating rounds of one PyTorch pass and one Swift pass (medians are compared); "
-                        "this machine's speed drifts by tens of percent, so the two sides take turns")
+    p.add_argument("--rounds", type=int, default=9,
+                   help="rounds of one PyTorch pass and one Swift pass, side by side (the median of the "
+                        "rounds' ratios is reported); this machine's speed drifts by tens of percent")
     p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "listconranker"))
     args = p.parse_args()
     torch.set_num_threads(2)
@@ -84,13 +104,24 @@ def main():
         ranker = Reranker(args.model, dtype=dtype)
         if case != "i1000":
             time_pytorch(ranker, lists, iterative)  # warm-up, as the Swift side has
-        py_times, sw_times, peak = [], [], 0
-        for _ in range(rounds):
-            t, s_py, py_texts = time_pytorch(ranker, lists, iterative)
-            py_times.append(t)
-            report, s_sw = run_swift(args.binary, args.model, path, iterative, args.precision, 1, path + ".scores")
+        swift = SwiftBench(args.binary, args.model, path, iterative, args.precision, path + ".scores")
+        py_times, sw_times, ratios, peak = [], [], [], 0
+        for r in range(rounds):
+            def pytorch_pass():
+                t, s, texts = time_pytorch(ranker, lists, iterative)
+                py_times.append(t)
+                return s, texts
+
+            if r % 2 == 0:
+                s_py, py_texts = pytorch_pass()
+                report, s_sw = swift.timed_pass()
+            else:
+                report, s_sw = swift.timed_pass()
+                s_py, py_texts = pytorch_pass()
             sw_times.append(report["seconds"])
+            ratios.append(py_times[-1] / sw_times[-1])
             peak = max(peak, report["peakResidentMiB"])
+        swift.close()
         t_py, t_sw = median(py_times), median(sw_times)
         diff = max(abs(a - b) for x, y in zip(s_py, s_sw) for a, b in zip(x, y))
         if iterative:  # iterative scores order passages; compare orders too
@@ -101,7 +132,8 @@ def main():
             same_order = True
         print(json.dumps({"case": case, "precision": args.precision, "tokens": report["tokens"],
                           "pytorch_seconds": round(t_py, 3), "swift_seconds": round(t_sw, 3),
-                          "speedup": round(t_py / t_sw, 2),
+                          "speedup": round(median(ratios), 2),
+                          "ratios": [round(x, 2) for x in ratios],
                           "pytorch_all": [round(t, 2) for t in py_times], "swift_all": [round(t, 2) for t in sw_times],
                           "pytorch_encoder_texts": py_texts, "swift_encoder_texts": report["encoderTextsPerPass"],
                           "max_score_difference": diff, "same_order": same_order,

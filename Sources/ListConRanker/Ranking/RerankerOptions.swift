@@ -8,11 +8,15 @@ public struct RerankerOptions: Sendable, Equatable {
     /// Tokens the encoder takes per batch. Texts are encoded in batches of at most this many
     /// tokens (a longer single text is its own batch), which bounds memory for long lists.
     public var encoderBatchTokens: Int
+    /// The default ``encoderBatchTokens``: 6,144. Measured on the full-size model in bf16 (1 + 100
+    /// passages, alternating passes), 6,144 ran about 10% faster than 8,192 and 4,096 25%
+    /// slower, and it keeps 1 + 1000 passages under 1.2 GB.
+    public static let defaultEncoderBatchTokens = 6144
     /// Layers of the list transformer (the original's `list_transformer_layer`; 2 when published).
     public var listTransformerLayers: Int
 
     /// Options with the published model's defaults: fp32, 512 tokens, 2 list layers.
-    public init(precision: Precision = .fp32, maxLength: Int = 512, encoderBatchTokens: Int = 8192,
+    public init(precision: Precision = .fp32, maxLength: Int = 512, encoderBatchTokens: Int = RerankerOptions.defaultEncoderBatchTokens,
                 listTransformerLayers: Int = 2) {
         self.precision = precision
         self.maxLength = maxLength

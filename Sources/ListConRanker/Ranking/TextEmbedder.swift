@@ -14,7 +14,7 @@ public final class TextEmbedder: @unchecked Sendable {
 
     /// Loads a BERT directory. `maxLength` defaults to the encoder's positions (at most 512).
     public init(modelDirectory: URL, precision: Precision = .fp32, maxLength: Int? = nil,
-                batchTokens: Int = 8192) throws {
+                batchTokens: Int = RerankerOptions.defaultEncoderBatchTokens) throws {
         let files = try ModelFiles(directory: modelDirectory)
         encoder = try files.loadEncoder(precision: precision)
         tokenizer = try files.loadTokenizer()
