@@ -92,15 +92,17 @@ class Handler(BaseHTTPRequestHandler):
         self.route(head=False)
 
     def reply(self, status, headers=None, body=b"", head=False, cut=False):
+        # Logged before any byte goes out: a client that has its answer finds the request in
+        # the log (logging after the headers raced with tests reading the log at once).
+        self.hub.log({"method": self.command, "path": self.path, "status": status,
+                      "host": self.headers.get("Host"), "range": self.headers.get("Range"),
+                      "authorization": self.headers.get("Authorization"),
+                      "accept_encoding": self.headers.get("Accept-Encoding"), "cut": cut})
         self.send_response(status)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.hub.log({"method": self.command, "path": self.path, "status": status,
-                      "host": self.headers.get("Host"), "range": self.headers.get("Range"),
-                      "authorization": self.headers.get("Authorization"),
-                      "accept_encoding": self.headers.get("Accept-Encoding"), "cut": cut})
         if head:
             return
         if cut:
