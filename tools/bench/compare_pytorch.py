@@ -107,17 +107,13 @@ def main():
         swift = SwiftBench(args.binary, args.model, path, iterative, args.precision, path + ".scores")
         py_times, sw_times, ratios, peak = [], [], [], 0
         for r in range(rounds):
-            def pytorch_pass():
-                t, s, texts = time_pytorch(ranker, lists, iterative)
-                py_times.append(t)
-                return s, texts
-
-            if r % 2 == 0:
-                s_py, py_texts = pytorch_pass()
+            if r % 2 == 0:  # which side goes first alternates
+                t, s_py, py_texts = time_pytorch(ranker, lists, iterative)
                 report, s_sw = swift.timed_pass()
             else:
                 report, s_sw = swift.timed_pass()
-                s_py, py_texts = pytorch_pass()
+                t, s_py, py_texts = time_pytorch(ranker, lists, iterative)
+            py_times.append(t)
             sw_times.append(report["seconds"])
             ratios.append(py_times[-1] / sw_times[-1])
             peak = max(peak, report["peakResidentMiB"])
