@@ -129,8 +129,8 @@ struct StoredTensorIndex: Sendable {
         let tensor = try stored(named: name)
         let count = tensor.descriptor.elementCount
         let dtype = tensor.descriptor.dtype
-        let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            guard let destination = buffer.baseAddress else { initialized = 0; return }
+        let values = Tensor(uninitializedShape: tensor.descriptor.shape) { buffer in
+            guard count > 0, let destination = buffer.baseAddress else { return }
             tensor.forEachRun { source, stride, output, rowLength in
                 if stride == 1 {
                     ElementConversion.toFloat32(source, dtype, count: rowLength, into: destination + output)
@@ -139,25 +139,23 @@ struct StoredTensorIndex: Sendable {
                                                 into: destination + output)
                 }
             }
-            initialized = count
         }
         mapping?.releasePages(within: tensor.storage)
-        return Tensor(shape: tensor.descriptor.shape, scalars: values)
+        return values
     }
 
     func bfloat16Tensor(named name: String) throws -> Tensor {
         let tensor = try stored(named: name)
         let count = tensor.descriptor.elementCount
         let dtype = tensor.descriptor.dtype
-        let bits = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
-            guard let destination = buffer.baseAddress else { initialized = 0; return }
+        let bits = Tensor(uninitializedBFloat16Shape: tensor.descriptor.shape) { buffer in
+            guard count > 0, let destination = buffer.baseAddress else { return }
             tensor.forEachRun { source, stride, output, rowLength in
                 ElementConversion.toBFloat16(source, dtype, count: rowLength, stride: stride,
                                              into: destination + output)
             }
-            initialized = count
         }
         mapping?.releasePages(within: tensor.storage)
-        return Tensor(shape: tensor.descriptor.shape, bfloat16Bits: bits)
+        return bits
     }
 }

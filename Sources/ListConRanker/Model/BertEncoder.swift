@@ -66,11 +66,13 @@ public final class BertEncoder: @unchecked Sendable {
         let h = configuration.hiddenSize
         var pooled = [Float](repeating: 0, count: texts.count * h)
         var row = 0
-        for (i, ids) in texts.enumerated() {
-            let slice = Tensor(shape: [ids.count, h], scalars: Array(hidden.scalars[row * h..<(row + ids.count) * h]))
-            let mean = try Kernels.maskedMean(slice, mask: Array(repeating: true, count: ids.count)).scalars
-            pooled.replaceSubrange(i * h..<(i + 1) * h, with: mean)
-            row += ids.count
+        try hidden.withFloats { all in
+            for (i, ids) in texts.enumerated() {
+                let slice = Tensor(shape: [ids.count, h], scalars: Array(all[row * h..<(row + ids.count) * h]))
+                let mean = try Kernels.maskedMean(slice, mask: Array(repeating: true, count: ids.count)).scalars
+                pooled.replaceSubrange(i * h..<(i + 1) * h, with: mean)
+                row += ids.count
+            }
         }
         return Tensor(shape: [texts.count, h], scalars: pooled)
     }
@@ -80,7 +82,7 @@ public final class BertEncoder: @unchecked Sendable {
         let hidden = try paddedLastHiddenStates(texts)
         let tokens = texts.reduce(0) { $0 + $1.count }
         let h = configuration.hiddenSize
-        return Tensor(shape: [tokens, h], scalars: Array(hidden.scalars.prefix(tokens * h)))
+        return hidden.withFloats { Tensor(shape: [tokens, h], scalars: Array($0.prefix(tokens * h))) }
     }
 
     /// ``lastHiddenStates(_:)`` followed by padding rows up to ``RowPadding/rows(_:)``.
@@ -120,9 +122,9 @@ public final class BertEncoder: @unchecked Sendable {
     private func embed(_ texts: [[Int32]], totalTokens: Int) throws -> (normalized: Tensor, productInput: Tensor) {
         let h = configuration.hiddenSize, vocab = configuration.vocabularySize
         let rows = RowPadding.rows(totalTokens)
-        var out = [Float](repeating: 0, count: rows * h)
+        var out = Tensor(zeros: [rows, h])   // rows past the tokens stay zero
         var row = 0
-        try out.withUnsafeMutableBufferPointer { o in
+        try out.withMutableFloats { o in
             try wordEmbeddings.withUnsafeBufferPointer { words in
                 try positionEmbeddings.withUnsafeBufferPointer { positions in
                     for ids in texts {
@@ -136,6 +138,6 @@ public final class BertEncoder: @unchecked Sendable {
                 }
             }
         }
-        return try embeddingNorm.normalizedWithProductInput(Tensor(shape: [rows, h], scalars: out), precision: precision)
+        return try embeddingNorm.normalizedWithProductInput(out, precision: precision)
     }
 }

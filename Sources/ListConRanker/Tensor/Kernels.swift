@@ -66,11 +66,8 @@ public enum Kernels {
             }
         }
         if roundedCopy {
-            let bits = [UInt16](unsafeUninitializedCapacity: rows * cols) { buffer, count in
-                run(buffer.baseAddress)
-                count = rows * cols
-            }
-            return (out, Tensor(shape: shape, bfloat16Bits: bits))
+            let rounded = Tensor(uninitializedBFloat16Shape: shape) { run($0.baseAddress) }
+            return (out, rounded)
         }
         run(nil)
         return (out, nil)
@@ -238,16 +235,14 @@ public enum Kernels {
             for r in 0..<rows where !covered[r] { (target.baseAddress! + r * width).update(repeating: zero, count: width) }
         }
         let out: Tensor
-        switch qkv.storage {
-        case .float32(let values):
-            out = Tensor(uninitializedShape: [rows, width]) { o in
-                values.withUnsafeBufferPointer { attend($0, o, bf16: false, zero: 0) }
+        if qkv.dtype == .bfloat16 {
+            out = Tensor(uninitializedBFloat16Shape: [rows, width]) { o in
+                qkv.withBFloat16Bits { attend($0, o, bf16: true, zero: 0) }
             }
-        case .bfloat16(let bits):
-            out = Tensor(shape: [rows, width], bfloat16Bits: [UInt16](unsafeUninitializedCapacity: rows * width) { o, count in
-                bits.withUnsafeBufferPointer { attend($0, o, bf16: true, zero: 0) }
-                count = rows * width
-            })
+        } else {
+            out = Tensor(uninitializedShape: [rows, width]) { o in
+                qkv.withFloats { attend($0, o, bf16: false, zero: 0) }
+            }
         }
         guard status == 0 else { throw ComputeError("packedSelfAttention", cMessage: error) }
         return out

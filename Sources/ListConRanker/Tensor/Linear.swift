@@ -40,10 +40,12 @@ public final class Linear: @unchecked Sendable {
         var created: OpaquePointer?
         let biasValues = bias?.toFloat32().scalars
         let status: Int32
-        switch (weight.storage, precision) {
-        case (.bfloat16(let bits), .bf16):
-            status = lcr_linear_create_bf16(&created, bits, biasValues, Int64(n), Int64(k), fuseGELU ? 1 : 0,
-                                            bf16Output ? 1 : 0, &error, 256)
+        switch (weight.dtype, precision) {
+        case (.bfloat16, .bf16):
+            status = weight.withBFloat16Bits { bits in
+                lcr_linear_create_bf16(&created, bits.baseAddress, biasValues, Int64(n), Int64(k), fuseGELU ? 1 : 0,
+                                       bf16Output ? 1 : 0, &error, 256)
+            }
         default:
             let w = weight.toFloat32()
             status = w.withFloats { wp in
@@ -76,24 +78,15 @@ public final class Linear: @unchecked Sendable {
         var error = [CChar](repeating: 0, count: 256)
         var status: Int32 = 0
         func run(_ output: UnsafeMutableRawPointer?) {
-            switch input.storage {
-            case .float32(let values):
-                status = values.withUnsafeBufferPointer {
-                    lcr_linear_run(handle, $0.baseAddress, 0, Int64(rows), output, &error, 256)
-                }
-            case .bfloat16(let bits):
-                status = bits.withUnsafeBufferPointer {
-                    lcr_linear_run(handle, $0.baseAddress, 1, Int64(rows), output, &error, 256)
-                }
+            if input.dtype == .bfloat16 {
+                status = input.withBFloat16Bits { lcr_linear_run(handle, $0.baseAddress, 1, Int64(rows), output, &error, 256) }
+            } else {
+                status = input.withFloats { lcr_linear_run(handle, $0.baseAddress, 0, Int64(rows), output, &error, 256) }
             }
         }
         let out: Tensor = lock.withLock {
             if bf16Output {
-                let bits = [UInt16](unsafeUninitializedCapacity: rows * outFeatures) { buffer, count in
-                    run(UnsafeMutableRawPointer(buffer.baseAddress))
-                    count = rows * outFeatures
-                }
-                return Tensor(shape: [rows, outFeatures], bfloat16Bits: bits)
+                return Tensor(uninitializedBFloat16Shape: [rows, outFeatures]) { o in run(UnsafeMutableRawPointer(o.baseAddress)) }
             }
             return Tensor(uninitializedShape: [rows, outFeatures]) { o in run(UnsafeMutableRawPointer(o.baseAddress)) }
         }

@@ -15,54 +15,64 @@ public enum DType: String, Sendable, Equatable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
-/// Backing storage of a ``Tensor``: 32-bit floats, or bfloat16 bit patterns.
-public enum TensorStorage: Sendable {
-    case float32([Float])
-    case bfloat16([UInt16])
+/// Backing storage of a ``Tensor``: 32-bit floats, or bfloat16 bit patterns, 64-byte aligned.
+enum TensorStorage: Sendable {
+    case float32(AlignedElements<Float>)
+    case bfloat16(AlignedElements<UInt16>)
 }
 
 /// A dense, row-major tensor: a shape and its elements, stored as Float32 or BFloat16.
 ///
 /// Compute kernels work on Float32 tensors; BFloat16 storage holds weights that
-/// matrix products consume directly (see ``LinearWeight``).
+/// matrix products consume directly (see ``LinearWeight``). The elements start on a 64-byte
+/// boundary, as the matrix products read them fastest. Copies share the elements until one
+/// of them writes (copy on write).
 public struct Tensor: Sendable {
     /// Extent of each dimension, outermost first.
     public let shape: [Int]
     /// The elements, row-major.
-    public private(set) var storage: TensorStorage
+    private(set) var storage: TensorStorage
 
     /// Number of elements the shape holds.
     public static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+
+    private init(shape: [Int], storage: TensorStorage) {
+        self.shape = shape
+        self.storage = storage
+    }
 
     /// A Float32 tensor. `scalars.count` must equal the product of `shape`.
     public init(shape: [Int], scalars: [Float]) {
         precondition(Tensor.elementCount(shape) == scalars.count,
                      "Tensor: \(scalars.count) scalars do not fill shape \(shape)")
-        self.shape = shape
-        self.storage = .float32(scalars)
+        self.init(shape: shape, storage: .float32(AlignedElements(scalars)))
     }
 
     /// A BFloat16 tensor from raw bit patterns (the high 16 bits of a Float32).
     public init(shape: [Int], bfloat16Bits: [UInt16]) {
         precondition(Tensor.elementCount(shape) == bfloat16Bits.count,
                      "Tensor: \(bfloat16Bits.count) elements do not fill shape \(shape)")
-        self.shape = shape
-        self.storage = .bfloat16(bfloat16Bits)
+        self.init(shape: shape, storage: .bfloat16(AlignedElements(bfloat16Bits)))
     }
 
     /// A Float32 tensor of zeros.
     public init(zeros shape: [Int]) {
-        self.init(shape: shape, scalars: [Float](repeating: 0, count: Tensor.elementCount(shape)))
+        self.init(shape: shape, storage: .float32(AlignedElements(repeating: 0, count: Tensor.elementCount(shape))))
     }
 
     /// A Float32 tensor whose elements `initializer` writes (all of them) without a zero fill first.
     init(uninitializedShape shape: [Int], initializer: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
-        let count = Tensor.elementCount(shape)
-        let values = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            try initializer(buffer)
-            initialized = count
-        }
-        self.init(shape: shape, scalars: values)
+        let elements = AlignedElements<Float>(uninitializedCount: Tensor.elementCount(shape))
+        try initializer(UnsafeMutableBufferPointer(start: elements.base, count: elements.count))
+        self.init(shape: shape, storage: .float32(elements))
+    }
+
+    /// A BFloat16 tensor whose bit patterns `initializer` writes (all of them).
+    init(uninitializedBFloat16Shape shape: [Int],
+         initializer: (UnsafeMutableBufferPointer<UInt16>) throws -> Void) rethrows {
+        let elements = AlignedElements<UInt16>(uninitializedCount: Tensor.elementCount(shape))
+        try initializer(UnsafeMutableBufferPointer(start: elements.base, count: elements.count))
+        self.init(shape: shape, storage: .bfloat16(elements))
     }
 
     /// The storage's element type.
@@ -76,41 +86,34 @@ public struct Tensor: Sendable {
     /// Number of elements.
     public var count: Int { Tensor.elementCount(shape) }
 
-    /// The elements as Float32 (converted from BFloat16 where needed).
+    /// The elements as Float32 (converted from BFloat16 where needed); a copy.
     public var scalars: [Float] {
         switch storage {
-        case .float32(let values): return values
-        case .bfloat16(let bits): return bits.map(BFloat16.float)
+        case .float32(let values): return values.array
+        case .bfloat16(let bits): return bits.buffer.map(BFloat16.float)
         }
     }
 
     /// This tensor with Float32 storage.
     public func toFloat32() -> Tensor {
-        if case .float32 = storage { return self }
-        return Tensor(shape: shape, scalars: scalars)
+        guard case .bfloat16(let bits) = storage else { return self }
+        return Tensor(uninitializedShape: shape) { out in
+            for i in 0..<bits.count { out[i] = BFloat16.float(bits.base[i]) }
+        }
     }
 
     /// This tensor with BFloat16 storage (round to nearest even).
     public func toBFloat16() -> Tensor {
-        switch storage {
-        case .bfloat16: return self
-        case .float32(let values): return Tensor(shape: shape, bfloat16Bits: values.map(BFloat16.bits))
+        guard case .float32(let values) = storage else { return self }
+        return Tensor(uninitializedBFloat16Shape: shape) { out in
+            for i in 0..<values.count { out[i] = BFloat16.bits(values.base[i]) }
         }
     }
 
-    /// The same elements under another shape with the same element count.
+    /// The same elements under another shape with the same element count (shared, not copied).
     public func reshaped(_ newShape: [Int]) -> Tensor {
         precondition(Tensor.elementCount(newShape) == count, "reshape \(shape) → \(newShape)")
-        var copy = self
-        copy.storageReshape(newShape)
-        return copy
-    }
-
-    private mutating func storageReshape(_ newShape: [Int]) {
-        switch storage {
-        case .float32(let v): self = Tensor(shape: newShape, scalars: v)
-        case .bfloat16(let v): self = Tensor(shape: newShape, bfloat16Bits: v)
-        }
+        return Tensor(shape: newShape, storage: storage)
     }
 
     /// Read access to Float32 elements. The tensor must have Float32 storage.
@@ -118,17 +121,20 @@ public struct Tensor: Sendable {
         guard case .float32(let values) = storage else {
             preconditionFailure("withFloats on a \(dtype) tensor")
         }
-        return try values.withUnsafeBufferPointer(body)
+        return try withExtendedLifetime(values) { try body(values.buffer) }
     }
 
-    /// Write access to Float32 elements. The tensor must have Float32 storage.
+    /// Write access to Float32 elements. The tensor must have Float32 storage. Elements shared
+    /// with another tensor are copied first.
     public mutating func withMutableFloats<R>(_ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         guard case .float32(var values) = storage else {
             preconditionFailure("withMutableFloats on a \(dtype) tensor")
         }
-        storage = .float32([]) // release the reference so the array stays uniquely owned
+        storage = .float32(Tensor.noFloats) // drop this tensor's own reference before the uniqueness check
+        if !isKnownUniquelyReferenced(&values) { values = values.copy() }
         defer { storage = .float32(values) }
-        return try values.withUnsafeMutableBufferPointer(body)
+        var buffer = UnsafeMutableBufferPointer(start: values.base, count: values.count)
+        return try body(&buffer)
     }
 
     /// Read access to BFloat16 bit patterns. The tensor must have BFloat16 storage.
@@ -136,8 +142,11 @@ public struct Tensor: Sendable {
         guard case .bfloat16(let bits) = storage else {
             preconditionFailure("withBFloat16Bits on a \(dtype) tensor")
         }
-        return try bits.withUnsafeBufferPointer(body)
+        return try withExtendedLifetime(bits) { try body(bits.buffer) }
     }
+
+    /// Placeholder storage while ``withMutableFloats(_:)`` holds the elements.
+    private static let noFloats = AlignedElements<Float>(uninitializedCount: 0)
 }
 
 /// Conversions between Float32 and the 16-bit float formats checkpoints use.
