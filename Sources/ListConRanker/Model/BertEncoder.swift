@@ -8,8 +8,8 @@ public final class BertEncoder: @unchecked Sendable {
     /// The precision of the matrix products.
     public let precision: Precision
 
-    private let wordEmbeddings: [Float]      // [vocab, hidden]
-    private let positionEmbeddings: [Float]  // [positions, hidden]
+    private let wordEmbeddings: Tensor       // [vocab, hidden]
+    private let positionEmbeddings: Tensor   // [positions, hidden]
     private let tokenType0: [Float]          // [hidden], row 0 of the token-type embedding
     private let embeddingNorm: LayerNormParameters
     private let layers: [Layer]
@@ -30,9 +30,9 @@ public final class BertEncoder: @unchecked Sendable {
         configuration = c
         self.precision = precision
         let h = c.hiddenSize
-        wordEmbeddings = try weights.tensor("embeddings.word_embeddings.weight", shape: [c.vocabularySize, h]).scalars
+        wordEmbeddings = try weights.tensor("embeddings.word_embeddings.weight", shape: [c.vocabularySize, h]).toFloat32()
         positionEmbeddings = try weights.tensor("embeddings.position_embeddings.weight",
-                                                shape: [c.maxPositionEmbeddings, h]).scalars
+                                                shape: [c.maxPositionEmbeddings, h]).toFloat32()
         tokenType0 = Array(try weights.tensor("embeddings.token_type_embeddings.weight",
                                               shape: [c.typeVocabularySize, h]).scalars.prefix(h))
         embeddingNorm = try weights.layerNorm("embeddings.LayerNorm", width: h, eps: c.layerNormEps)
@@ -125,8 +125,8 @@ public final class BertEncoder: @unchecked Sendable {
         var out = Tensor(zeros: [rows, h])   // rows past the tokens stay zero
         var row = 0
         try out.withMutableFloats { o in
-            try wordEmbeddings.withUnsafeBufferPointer { words in
-                try positionEmbeddings.withUnsafeBufferPointer { positions in
+            try wordEmbeddings.withFloats { words in
+                try positionEmbeddings.withFloats { positions in
                     for ids in texts {
                         for (position, id) in ids.enumerated() {
                             guard id >= 0, Int(id) < vocab else { throw ModelError.tokenOutOfRange(id: id, vocabularySize: vocab) }
