@@ -42,6 +42,14 @@ enum MatmulBenchmark {
                       ourGFLOPs: flops / ourBest / 1e9, rawGFLOPs: flops / rawBest / 1e9, ratio: rawBest / ourBest)
     }
 
+    /// A tensor's elements as the untyped pointer oneDNN's memory objects take.
+    private static func bytes<R>(of tensor: Tensor, _ body: (UnsafeMutableRawPointer?) throws -> R) rethrows -> R {
+        if tensor.dtype == .bfloat16 {
+            return try tensor.withBFloat16Bits { try body(UnsafeMutableRawPointer(mutating: $0.baseAddress)) }
+        }
+        return try tensor.withFloats { try body(UnsafeMutableRawPointer(mutating: $0.baseAddress)) }
+    }
+
     /// The peer: one oneDNN matmul primitive for exactly this shape, weights reordered once into
     /// the layout it prefers, inputs already in the product's type; only `execute` is timed.
     private static func rawOneDNN(x: Tensor, w: Tensor, b: Tensor, precision: Precision,
@@ -75,30 +83,24 @@ enum MatmulBenchmark {
         }
         var packedMD = packedMDPointer.pointee
 
-        // Inputs in the product's element type, prepared outside the timed loop.
-        var xData: [UInt8], wData: [UInt8]
-        if precision == .bf16 {
-            xData = x.toBFloat16().withBFloat16Bits { Array(UnsafeRawBufferPointer($0)) }
-            wData = w.toBFloat16().withBFloat16Bits { Array(UnsafeRawBufferPointer($0)) }
-        } else {
-            xData = x.withFloats { Array(UnsafeRawBufferPointer($0)) }
-            wData = w.withFloats { Array(UnsafeRawBufferPointer($0)) }
-        }
-        var packed = [UInt8](repeating: 0, count: dnnl_memory_desc_get_size(&packedMD))
-        var bias = b.scalars
-        var dst = [Float](repeating: 0, count: Int(m * n))
+        // Inputs in the product's element type, prepared outside the timed loop. Every buffer is
+        // a tensor, so it starts on a 64-byte boundary as ours do (BENCHMARKS.md, "Alignment").
+        let xTyped = precision == .bf16 ? x.toBFloat16() : x, wTyped = precision == .bf16 ? w.toBFloat16() : w
+        let bias = b.toFloat32()
+        var packed = Tensor(zeros: [(dnnl_memory_desc_get_size(&packedMD) + 3) / 4])
+        var dst = Tensor(zeros: [Int(m * n)])
         var times = [Double]()
-        try xData.withUnsafeMutableBytes { xp in
-            try wData.withUnsafeMutableBytes { wp in
-                try packed.withUnsafeMutableBytes { pp in
-                    try bias.withUnsafeMutableBytes { bp in
-                        try dst.withUnsafeMutableBytes { dp in
+        try bytes(of: xTyped) { xp in
+            try bytes(of: wTyped) { wp in
+                try packed.withMutableFloats { pp in
+                    try bytes(of: bias) { bp in
+                        try dst.withMutableFloats { dp in
                             var plainMem: dnnl_memory_t?, packedMem: dnnl_memory_t?
                             var srcMem: dnnl_memory_t?, biasMem: dnnl_memory_t?, dstMem: dnnl_memory_t?
-                            try check(dnnl_memory_create(&plainMem, &wPlainMD, engine, wp.baseAddress), "plain mem")
+                            try check(dnnl_memory_create(&plainMem, &wPlainMD, engine, wp), "plain mem")
                             try check(dnnl_memory_create(&packedMem, &packedMD, engine, pp.baseAddress), "packed mem")
-                            try check(dnnl_memory_create(&srcMem, &srcMD, engine, xp.baseAddress), "src mem")
-                            try check(dnnl_memory_create(&biasMem, &biasMD, engine, bp.baseAddress), "bias mem")
+                            try check(dnnl_memory_create(&srcMem, &srcMD, engine, xp), "src mem")
+                            try check(dnnl_memory_create(&biasMem, &biasMD, engine, bp), "bias mem")
                             try check(dnnl_memory_create(&dstMem, &dstMD, engine, dp.baseAddress), "dst mem")
                             var reorderPD: dnnl_primitive_desc_t?
                             var reorder: dnnl_primitive_t?
