@@ -17,36 +17,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 
-
-class PacedBench:
-    """One `listconranker bench rerank --paced` process: loaded and warmed up once, then one
-    timed pass per request."""
-
-    def __init__(self, binary, args, scores_path):
-        cmd = [binary, "bench", "rerank", "--model", args.model, "--input", args.input,
-               "--precision", args.precision, "--paced", "--scores-out", scores_path] + args.extra
-        self.scores_path = scores_path
-        self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        ready = self.process.stdout.readline()
-        if not ready or not json.loads(ready).get("ready"):
-            raise SystemExit(f"{binary} bench rerank did not start: {ready!r}")
-
-    def timed_pass(self):
-        self.process.stdin.write("pass\n")
-        self.process.stdin.flush()
-        return json.loads(self.process.stdout.readline())["seconds"]
-
-    def scores(self):
-        with open(self.scores_path) as f:
-            return f.read()
-
-    def close(self):
-        self.process.stdin.close()
-        self.process.wait()
+from paced_bench import PacedBench
 
 
 def main():
@@ -67,22 +41,22 @@ def main():
         parser.error("--rounds must be at least 1")
 
     with tempfile.TemporaryDirectory() as scratch:
-        before = PacedBench(args.before, args, os.path.join(scratch, "before.jsonl"))
-        after = PacedBench(args.after, args, os.path.join(scratch, "after.jsonl"))
+        def start(binary, name):
+            return PacedBench(binary, args.model, args.input, args.precision, os.path.join(scratch, name), args.extra)
+        before, after = start(args.before, "before.jsonl"), start(args.after, "after.jsonl")
         times_before, times_after, ratios = [], [], []
         for r in range(args.rounds):
             if r % 2:
-                t_after = after.timed_pass()
-                t_before = before.timed_pass()
+                (report_after, scores_after), (report_before, scores_before) = after.timed_pass(), before.timed_pass()
             else:
-                t_before = before.timed_pass()
-                t_after = after.timed_pass()
+                (report_before, scores_before), (report_after, scores_after) = before.timed_pass(), after.timed_pass()
+            t_before, t_after = report_before["seconds"], report_after["seconds"]
             times_before.append(t_before)
             times_after.append(t_after)
             ratios.append(t_before / t_after)
             print(f"round {r + 1}: before {t_before:.2f} s, after {t_after:.2f} s, speed-up {t_before / t_after:.2f}",
                   flush=True)
-        same_scores = before.scores() == after.scores()
+        same_scores = scores_before == scores_after
         before.close()
         after.close()
     print(json.dumps({

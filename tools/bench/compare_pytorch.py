@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 
@@ -27,6 +26,7 @@ import torch
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
 from listconranker_reference import Reranker  # noqa: E402
+from paced_bench import PacedBench  # noqa: E402
 
 # Chinese BERT vocabulary characters: about one token each.
 CHARS = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处理府研质"
@@ -56,31 +56,6 @@ def median(values):
     return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
 
 
-class SwiftBench:
-    """One `listconranker bench rerank --paced` process: loaded and warmed up once, then one
-    timed pass per request."""
-
-    def __init__(self, binary, model, path, iterative, precision, scores_path):
-        cmd = [binary, "bench", "rerank", "--model", model, "--input", path, "--precision", precision,
-               "--scores-out", scores_path, "--paced"] + (["--iterative"] if iterative else [])
-        self.scores_path = scores_path
-        self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        ready = self.process.stdout.readline()
-        if not ready or not json.loads(ready).get("ready"):
-            raise SystemExit(f"listconranker bench rerank did not start: {ready!r}")
-
-    def timed_pass(self):
-        self.process.stdin.write("pass\n")
-        self.process.stdin.flush()
-        report = json.loads(self.process.stdout.readline())
-        scores = [json.loads(line)["scores"] for line in open(self.scores_path)]
-        return report, scores
-
-    def close(self):
-        self.process.stdin.close()
-        self.process.wait()
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--model", required=True)
@@ -104,7 +79,8 @@ def main():
         ranker = Reranker(args.model, dtype=dtype)
         if case != "i1000":
             time_pytorch(ranker, lists, iterative)  # warm-up, as the Swift side has
-        swift = SwiftBench(args.binary, args.model, path, iterative, args.precision, path + ".scores")
+        swift = PacedBench(args.binary, args.model, path, args.precision, path + ".scores",
+                           ["--iterative"] if iterative else [])
         py_times, sw_times, ratios, peak = [], [], [], 0
         for r in range(rounds):
             if r % 2 == 0:  # which side goes first alternates
