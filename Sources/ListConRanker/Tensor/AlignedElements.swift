@@ -3,8 +3,8 @@
 ///
 /// Why not an `Array`: an array's elements begin 32 bytes into its allocation, so a matrix row
 /// (2 or 4 KiB here) never starts on a cache line. oneDNN's AMX kernels load 64-byte tile rows,
-/// and each such load then touches two cache lines; products on 64-byte-aligned buffers ran about
-/// 1.2× faster (BENCHMARKS.md, "Alignment").
+/// and each such load then touches two cache lines. With aligned tensors the bf16 encoder ran
+/// about 1.1× faster (BENCHMARKS.md, "Alignment").
 ///
 /// The elements are written only while one ``Tensor`` holds the buffer alone (copy on write, see
 /// ``Tensor/withMutableFloats(_:)``), so sharing a buffer across threads is safe.
@@ -24,7 +24,7 @@ final class AlignedElements<Element: BitwiseCopyable>: @unchecked Sendable {
         let bytes = Swift.max(count, 1) * MemoryLayout<Element>.stride
         // A plain allocation 63 bytes longer, with the elements at its first 64-byte boundary.
         // Asking the allocator for 64-byte alignment itself (aligned_alloc) left glibc's heap
-        // fragmented: loading the full-size model peaked 190 MiB higher.
+        // fragmented: loading the full-size model peaked about 150 MiB higher.
         allocation = UnsafeMutableRawPointer.allocate(byteCount: bytes + Self.alignment - 1,
                                                       alignment: MemoryLayout<Element>.alignment)
         let offset = (Self.alignment - Int(bitPattern: allocation) % Self.alignment) % Self.alignment
