@@ -16,22 +16,22 @@ public enum DType: String, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Backing storage of a ``Tensor``: 32-bit floats, or bfloat16 bit patterns, 64-byte aligned.
-enum TensorStorage: Sendable {
+private enum TensorStorage: Sendable {
     case float32(AlignedElements<Float>)
     case bfloat16(AlignedElements<UInt16>)
 }
 
 /// A dense, row-major tensor: a shape and its elements, stored as Float32 or BFloat16.
 ///
-/// Compute kernels work on Float32 tensors; BFloat16 storage holds weights that
-/// matrix products consume directly (see ``LinearWeight``). The elements start on a 64-byte
+/// Compute kernels work on Float32 tensors; BFloat16 storage holds the weights and activations
+/// that bf16 matrix products read directly (see ``Linear``). The elements start on a 64-byte
 /// boundary, as the matrix products read them fastest. Copies share the elements until one
 /// of them writes (copy on write).
 public struct Tensor: Sendable {
     /// Extent of each dimension, outermost first.
     public let shape: [Int]
     /// The elements, row-major.
-    private(set) var storage: TensorStorage
+    private var storage: TensorStorage
 
     /// Number of elements the shape holds.
     public static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
