@@ -37,8 +37,9 @@ struct MatmulBench: ParsableCommand {
                 let data = try JSONEncoder().encode(r)
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print(String(format: "%@ M=%d K=%d N=%d: ours %.2f ms (%.0f GFLOP/s), raw oneDNN %.2f ms (%.0f GFLOP/s), ratio %.3f",
-                             r.precision, m, k, n, r.ourSeconds * 1e3, r.ourGFLOPs, r.rawSeconds * 1e3, r.rawGFLOPs, r.ratio))
+                print(String(format: "%@ M=%d K=%d N=%d: ours %.2f ms (%.0f GFLOP/s, %@), raw oneDNN %.2f ms (%.0f GFLOP/s, %@), ratio %.3f",
+                             r.precision, m, k, n, r.ourSeconds * 1e3, r.ourGFLOPs, r.ourImplementation,
+                             r.rawSeconds * 1e3, r.rawGFLOPs, r.rawImplementation, r.ratio))
             }
         }
     }

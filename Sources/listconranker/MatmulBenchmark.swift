@@ -15,6 +15,10 @@ enum MatmulBenchmark {
         var rawGFLOPs: Double
         /// raw time / our time: 1.0 means no overhead.
         var ratio: Double
+        /// The oneDNN implementations that ran each side (ours may differ from oneDNN's first
+        /// choice: `Linear.implementation(rows:)`).
+        var ourImplementation: String
+        var rawImplementation: String
     }
 
     static func run(m: Int, k: Int, n: Int, precision: Precision, iterations: Int) throws -> Result {
@@ -35,11 +39,12 @@ enum MatmulBenchmark {
             _ = try layer(x)
             ours.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
-        let raw = try rawOneDNN(x: x, w: w, b: b, precision: precision, iterations: iterations)
+        let (raw, rawImplementation) = try rawOneDNN(x: x, w: w, b: b, precision: precision, iterations: iterations)
         let flops = 2.0 * Double(m) * Double(k) * Double(n)
         let ourBest = ours.sorted()[ours.count / 2], rawBest = raw.sorted()[raw.count / 2]
         return Result(m: m, k: k, n: n, precision: precision.rawValue, ourSeconds: ourBest, rawSeconds: rawBest,
-                      ourGFLOPs: flops / ourBest / 1e9, rawGFLOPs: flops / rawBest / 1e9, ratio: rawBest / ourBest)
+                      ourGFLOPs: flops / ourBest / 1e9, rawGFLOPs: flops / rawBest / 1e9, ratio: rawBest / ourBest,
+                      ourImplementation: try layer.implementation(rows: m), rawImplementation: rawImplementation)
     }
 
     /// A tensor's elements as the untyped pointer oneDNN's memory objects take.
@@ -53,7 +58,7 @@ enum MatmulBenchmark {
     /// The peer: one oneDNN matmul primitive for exactly this shape, weights reordered once into
     /// the layout it prefers, inputs already in the product's type; only `execute` is timed.
     private static func rawOneDNN(x: Tensor, w: Tensor, b: Tensor, precision: Precision,
-                                  iterations: Int) throws -> [Double] {
+                                  iterations: Int) throws -> (times: [Double], implementation: String) {
         let m = Int64(x.shape[0]), k = Int64(x.shape[1]), n = Int64(w.shape[0])
         func check(_ status: dnnl_status_t, _ what: String) throws {
             guard status == dnnl_success else { throw ComputeError("raw oneDNN \(what): status \(status.rawValue)") }
@@ -78,6 +83,9 @@ enum MatmulBenchmark {
         try check(dnnl_primitive_desc_create(&pd, &desc, nil, engine, nil), "primitive desc")
         var primitive: dnnl_primitive_t?
         try check(dnnl_primitive_create(&primitive, pd), "primitive")
+        var implementationName: UnsafePointer<CChar>?
+        try check(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &implementationName), "implementation")
+        let implementation = implementationName.map { String(cString: $0) } ?? ""
         guard let packedMDPointer = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) else {
             throw ComputeError("raw oneDNN: no weights descriptor")
         }
@@ -133,6 +141,6 @@ enum MatmulBenchmark {
         dnnl_primitive_desc_destroy(pd)
         dnnl_stream_destroy(stream)
         dnnl_engine_destroy(engine)
-        return times
+        return (times, implementation)
     }
 }

@@ -74,6 +74,26 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
         #expect(maxAbsDifference(one, Array(expected.prefix(48))) < 1e-5)
     }
 
+    /// bf16 products that narrow (input wider than output) run on oneDNN's gemm, the others on
+    /// oneDNN's first choice (BENCHMARKS.md, "Which oneDNN implementation"); both are right.
+    @Test func bf16ProductsOnEitherOneDNNImplementationMatchNaive() throws {
+        var rng = SeededValues(seed: 9)
+        let wide = rng.tensor([37, 96]), narrow = rng.tensor([37, 64])
+        let narrowingWeight = rng.tensor([64, 96]), wideningWeight = rng.tensor([96, 64])
+        let narrowing = try Linear(weight: narrowingWeight, bias: nil, precision: .bf16)
+        let widening = try Linear(weight: wideningWeight, bias: nil, precision: .bf16)
+        for (layer, weight, x) in [(narrowing, narrowingWeight, wide), (widening, wideningWeight, narrow)] {
+            let error = maxAbsDifference(try layer(x).scalars, Naive.matmul(x, weight, transposeB: true))
+            #expect(error < 0.05 && error > 0, "bf16 [\(layer.outFeatures), \(layer.inFeatures)] error \(error)")
+        }
+        if Precision.nativeBFloat16Available {
+            #expect(try narrowing.implementation(rows: 37) == "gemm:jit")
+            #expect(try widening.implementation(rows: 37) != "gemm:jit")
+            #expect(try Linear(weight: rng.tensor([64, 96]), bias: nil, precision: .fp32).implementation(rows: 37) != "gemm:jit")
+        }
+        #expect(throws: ComputeError.self) { try narrowing.implementation(rows: 0) }
+    }
+
     @Test func bf16OutputIsTheRoundedFloatOutputAndFeedsTheNextProduct() throws {
         var rng = SeededValues(seed: 5)
         let x = rng.tensor([33, 64]), w = rng.tensor([40, 64]), b = rng.tensor([40]), w2 = rng.tensor([8, 40])

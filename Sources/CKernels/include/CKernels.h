@@ -34,6 +34,10 @@ int lcr_linear_create_bf16(lcr_linear **out, const uint16_t *weight_bf16, const 
 /// Returns 0, or non-zero with a message in `err`.
 int lcr_linear_run(lcr_linear *linear, const void *x, int x_is_bf16, int64_t rows, void *y,
                    char *err, size_t err_len);
+/// The name of the oneDNN implementation that runs this product for `rows` rows (such as
+/// "brg:avx512_core_amx_bf16" or "gemm:jit") into `name`. Returns 0, or non-zero with a message in `err`.
+int lcr_linear_implementation(lcr_linear *linear, int64_t rows, char *name, size_t name_len,
+                              char *err, size_t err_len);
 void lcr_linear_destroy(lcr_linear *linear);
 
 /// Row-major C[M,N] = alpha · op(A) · op(B) + beta · C through oneDNN's sgemm

@@ -66,6 +66,20 @@ public final class Linear: @unchecked Sendable {
 
     deinit { lcr_linear_destroy(handle) }
 
+    /// The oneDNN implementation that runs this product for `rows` rows, such as
+    /// `brg:avx512_core_amx_bf16` or `gemm:jit`: for benchmarks and diagnostics.
+    ///
+    /// oneDNN offers several implementations of one product. Where it has one, a bf16 product
+    /// whose input is wider than its output runs on oneDNN's `gemm:jit` instead of the brgemm
+    /// kernels oneDNN would pick first (BENCHMARKS.md, "Which oneDNN implementation").
+    public func implementation(rows: Int) throws -> String {
+        var name = [CChar](repeating: 0, count: 128)
+        var error = [CChar](repeating: 0, count: 256)
+        let status = lock.withLock { lcr_linear_implementation(handle, Int64(rows), &name, 128, &error, 256) }
+        guard status == 0 else { throw ComputeError("Linear [\(outFeatures), \(inFeatures)]", cMessage: error) }
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// `x [rows, in] → [rows, out]`. A bf16 product takes `x` with either storage; an fp32
     /// product converts BFloat16 input to Float32 first.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
