@@ -12,6 +12,9 @@ round gives one ratio; the reported speed-up is the median of those ratios.
 
   python3 tools/bench/compare_pytorch.py --model /tmp/full-model [--precision fp32|bf16] [--cases c20,i100,i1000] [--rounds 3]
 
+Cases: c20 (1 + 20 passages of about 160 tokens, conventional), c20mixed (the same with passages
+of 120 to 200 tokens), i100 and i1000 (1 + 100 and 1 + 1000 passages, iterative).
+
 Make a full-size random model with: python3 tools/reference/make_model_fixtures.py full /tmp/full-model
 """
 import argparse
@@ -39,6 +42,8 @@ def text(rng, tokens):
 def make_lists(case, rng):
     if case == "c20":   # one list of 1 + 20 passages of about 160 tokens, conventional
         return [[text(rng, 20)] + [text(rng, 158) for _ in range(20)]], False
+    if case == "c20mixed":  # the same with passages of 120 to 200 tokens, as real lists have
+        return [[text(rng, 20)] + [text(rng, rng.randint(118, 198)) for _ in range(20)]], False
     n = int(case[1:])   # iN: one list of 1 + N passages of about 160 tokens, iterative
     return [[text(rng, 20)] + [text(rng, 158) for _ in range(n)]], True
 
