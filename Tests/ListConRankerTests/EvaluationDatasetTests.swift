@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import ListConRanker
 
-/// A fresh temporary directory for one test.
+/// A fresh temporary directory for one test; the suite that makes it removes it in `deinit`.
 func makeEvaluationScratchDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory
         .appendingPathComponent("listconranker-evaluation-\(UUID().uuidString)", isDirectory: true)
@@ -10,9 +10,10 @@ func makeEvaluationScratchDirectory() throws -> URL {
     return url
 }
 
-@Suite struct EvaluationDatasetTests {
+@Suite final class EvaluationDatasetTests {
     let directory: URL
     init() throws { directory = try makeEvaluationScratchDirectory() }
+    deinit { try? FileManager.default.removeItem(at: directory) }
 
     /// Writes `text` to a file in the scratch directory and tries to load it as a dataset.
     func load(_ text: String, name: String = "data.jsonl", limit: Int? = nil) throws -> RerankingDataset {

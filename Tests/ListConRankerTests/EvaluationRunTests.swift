@@ -13,7 +13,7 @@ func overlapScores(query: String, passages: [String]) -> [Float] {
 /// A scorer that fails once it has scored `limit` lists, as a crashed or killed run would stop.
 struct InterruptedScoring: Error {}
 
-@Suite struct EvaluationRunTests {
+@Suite final class EvaluationRunTests {
     let directory: URL
     let dataset: RerankingDataset
 
@@ -21,6 +21,8 @@ struct InterruptedScoring: Error {}
         directory = try makeEvaluationScratchDirectory()
         dataset = try RerankingDataset(contentsOf: Fixtures.url("evaluation/fixture_dataset.jsonl"))
     }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
 
     func evaluator(_ dataset: RerankingDataset? = nil) -> RerankingEvaluator {
         RerankingEvaluator(dataset: dataset ?? self.dataset, mode: "conventional", precision: "fp32", modelDirectory: "/models/x")
