@@ -41,7 +41,7 @@ int lcr_cpu_has_native_bf16(void) {
 }
 
 // Whether this product runs faster on oneDNN's gemm than on its brgemm kernels, which oneDNN
-// lists first. On AMX with oneDNN 2.6, brgemm is 1.2-1.4x slower than gemm for bf16 products
+// lists first. On AMX with oneDNN 2.6, brgemm is 1.1-1.4x slower than gemm for bf16 products
 // whose reduction is longer than their output (BERT's 4096 -> 1024 feed-forward output, at 160
 // to 6144 rows), and 1.1-1.3x faster for the others (tools/bench/matmul_implementations.c).
 static int prefers_gemm(const lcr_linear *l) {
