@@ -11,7 +11,13 @@ public struct ComputeError: Error, CustomStringConvertible, Sendable {
 extension ComputeError {
     /// An error carrying the NUL-terminated message a C kernel wrote into `buffer`.
     init(_ context: String, cMessage buffer: [CChar]) {
-        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-        self.init("\(context): \(String(decoding: bytes, as: UTF8.self))")
+        self.init("\(context): \(String(nulTerminated: buffer))")
+    }
+}
+
+extension String {
+    /// The UTF-8 text a C function wrote into `buffer`, up to its first NUL.
+    init(nulTerminated buffer: [CChar]) {
+        self.init(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

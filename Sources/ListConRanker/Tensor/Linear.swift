@@ -77,7 +77,7 @@ public final class Linear: @unchecked Sendable {
         var error = [CChar](repeating: 0, count: 256)
         let status = lock.withLock { lcr_linear_implementation(handle, Int64(rows), &name, 128, &error, 256) }
         guard status == 0 else { throw ComputeError("Linear [\(outFeatures), \(inFeatures)]", cMessage: error) }
-        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(nulTerminated: name)
     }
 
     /// `x [rows, in] → [rows, out]`. A bf16 product takes `x` with either storage; an fp32
