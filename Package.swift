@@ -29,9 +29,28 @@ let package = Package(
             path: "Sources/CKernels",
             linkerSettings: [.linkedLibrary("dnnl")]
         ),
+        // Dense tensors and the compute kernels: no model names, no file formats.
+        .target(
+            name: "ListConRankerTensor",
+            dependencies: ["CDNNL", "CKernels"],
+            path: "Sources/ListConRankerTensor"
+        ),
+        // Checkpoint formats (safetensors, PyTorch zip/pickle) read into tensors: no model names.
+        .target(
+            name: "ListConRankerCheckpoint",
+            dependencies: ["ListConRankerTensor"],
+            path: "Sources/ListConRankerCheckpoint"
+        ),
+        // BERT WordPiece tokenizer: text in, token ids out.
+        .target(
+            name: "ListConRankerTokenizer",
+            path: "Sources/ListConRankerTokenizer"
+        ),
+        // The model, ranking, evaluation and hub access; re-exports the three targets above, so
+        // users import one module.
         .target(
             name: "ListConRanker",
-            dependencies: ["CDNNL", "CKernels"],
+            dependencies: ["ListConRankerTensor", "ListConRankerCheckpoint", "ListConRankerTokenizer"],
             path: "Sources/ListConRanker"
         ),
         .executableTarget(
@@ -58,18 +77,25 @@ let package = Package(
             path: "Sources/ListConRankerServer",
             exclude: ["openapi.json"]
         ),
-        // Stand-alone server with the deterministic fake engine, for tools/loadtest until the model is wired.
+        // A deterministic fake engine for the service's tests and load tests: in no product.
+        .target(
+            name: "ListConRankerFakeEngine",
+            dependencies: ["ListConRanker", "ListConRankerServer"],
+            path: "tools/loadtest/FakeEngine"
+        ),
+        // The service over the fake engine, for load tests of the service alone (tools/loadtest).
         .executableTarget(
             name: "listconranker-loadtest-server",
             dependencies: [
                 "ListConRankerServer",
+                "ListConRankerFakeEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "tools/loadtest/Server"
         ),
         .testTarget(
             name: "ListConRankerTests",
-            dependencies: ["ListConRanker"],
+            dependencies: ["ListConRanker", "ListConRankerTensor", "ListConRankerCheckpoint", "ListConRankerTokenizer"],
             path: "Tests/ListConRankerTests",
             exclude: ["Fixtures"]
         ),
@@ -77,6 +103,7 @@ let package = Package(
             name: "ListConRankerServerTests",
             dependencies: [
                 "ListConRankerServer",
+                "ListConRankerFakeEngine",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

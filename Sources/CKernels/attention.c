@@ -1,5 +1,6 @@
-// Multi-head scaled dot-product attention for one sequence, head by head, so the score
-// matrix never exceeds t×t floats (a 5,000-passage list stays within memory).
+// Multi-head scaled dot-product attention for one sequence, head by head: a plain reference
+// form that the tests check the oneDNN attention (attention_dnnl.c) against. The model does
+// not call it.
 #include "CKernels.h"
 #include <math.h>
 

@@ -1,5 +1,5 @@
-// Elementwise kernels. Each hot loop is compiled twice (baseline x86-64 and AVX-512) and
-// picked at load time by the CPU it runs on (clang's target_clones), so the package needs
+// Elementwise kernels. Each hot loop is compiled three times (x86-64-v4 with AVX-512,
+// x86-64-v3 with AVX2, and baseline x86-64) and picked at load time by the CPU it runs on (clang's target_clones), so the package needs
 // no -march flag. Reductions allow reassociation so that they vectorise.
 #include "CKernels.h"
 #include "parallel.h"

@@ -35,6 +35,13 @@ struct lcr_linear {
 static _Thread_local uint16_t *x_bf16 = NULL;
 static _Thread_local int64_t x_bf16_capacity = 0;
 
+int lcr_cpu_runs_bf16_products(void) {
+    // oneDNN's ISA values are bit sets: a CPU with AVX-512 (core) has all of its bits. Below
+    // that (AVX2 only), oneDNN 2.x has no bf16 matmul kernel at all.
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+}
+
 int lcr_cpu_has_native_bf16(void) {
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
@@ -184,11 +191,6 @@ int lcr_linear_create(lcr_linear **out, const float *weight, const float *bias, 
                       int64_t k, lcr_precision precision, int fuse_gelu, int bf16_output,
                       char *err, size_t err_len) {
     return create_common(out, weight, dnnl_f32, bias, n, k, precision, fuse_gelu, bf16_output, err, err_len);
-}
-
-int lcr_linear_create_bf16(lcr_linear **out, const uint16_t *weight_bf16, const float *bias,
-                           int64_t n, int64_t k, int fuse_gelu, int bf16_output, char *err, size_t err_len) {
-    return create_common(out, weight_bf16, dnnl_bf16, bias, n, k, LCR_BF16, fuse_gelu, bf16_output, err, err_len);
 }
 
 // The primitives for `rows` rows: from the cache, or compiled (evicting the least recently used).

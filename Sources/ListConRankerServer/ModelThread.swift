@@ -1,6 +1,6 @@
 import Foundation
 
-/// One long-lived thread that runs the model's work, in order.
+/// One long-lived thread that runs the model's work, in order, until ``stop()``.
 ///
 /// The compute kernels keep per-thread state (a oneDNN stream, compiled attention kernels,
 /// a bf16 scratch buffer). A dispatch queue may run successive jobs on different pool
@@ -9,31 +9,64 @@ import Foundation
 final class ModelThread: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [() -> Void] = []
+    private var stopping = false
+
+    /// Model threads running now, in this process (for tests: an engine must not leak one).
+    static var running: Int { counter.withLock { $0 } }
+    private static let counter = NSLockedCounter()
 
     init(name: String) {
-        let thread = Thread { [unowned self] in self.runJobs() }
+        Self.counter.withLock { $0 += 1 }
+        // The thread holds the object until it leaves its loop, so jobs queued before `stop()`
+        // still run and the condition outlives every wait.
+        let thread = Thread { self.runJobs() }
         thread.name = name
         thread.stackSize = 8 << 20
         thread.start()
     }
 
-    /// Runs `work` on the model thread and returns its result.
+    /// Runs `work` on the model thread and returns its result. After ``stop()``, throws
+    /// `CancellationError` instead.
     func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             condition.withLock {
+                guard !stopping else { return continuation.resume(throwing: CancellationError()) }
                 jobs.append { continuation.resume(with: Result { try work() }) }
                 condition.signal()
             }
         }
     }
 
+    /// Lets the thread finish the jobs already queued, then exit.
+    func stop() {
+        condition.withLock {
+            stopping = true
+            condition.signal()
+        }
+    }
+
     private func runJobs() {
         while true {
             condition.lock()
-            while jobs.isEmpty { condition.wait() }
+            while jobs.isEmpty && !stopping { condition.wait() }
+            guard !jobs.isEmpty else {
+                condition.unlock()
+                break
+            }
             let job = jobs.removeFirst()
             condition.unlock()
             job()
         }
+        Self.counter.withLock { $0 -= 1 }
+    }
+}
+
+/// An integer behind a lock.
+final class NSLockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func withLock<R>(_ body: (inout Int) -> R) -> R {
+        lock.withLock { body(&value) }
     }
 }

@@ -1,3 +1,4 @@
+import ListConRanker
 import Hummingbird
 
 /// `GET /health`, `GET /info`, `GET /metrics` and `GET /openapi.json`.
@@ -33,7 +34,7 @@ struct OperationalRoutes {
             maxClientBatchSize: configuration.maxClientBatchSize,
             maxBatchTokens: configuration.maxBatchTokens,
             payloadLimit: configuration.payloadLimit,
-            iterativeInferenceAbove: RequestValidation.iterativeInferenceAbove,
+            iterativeInferenceAbove: IterativeInference.threshold,
             version: RerankService.version))
     }
 

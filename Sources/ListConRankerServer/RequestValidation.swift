@@ -1,10 +1,9 @@
+import ListConRanker
+
 /// Checks one rerank request against the service's limits and the model's maximum length, and
 /// turns it into the work the model will do. Shared by both rerank routes so that their limits
 /// cannot drift apart.
 struct RequestValidation {
-    /// Lists longer than this are scored with iterative inference (DESIGN §1.2).
-    static let iterativeInferenceAbove = 20
-
     let configuration: ServiceConfiguration
     let engine: any RerankEngine
 
@@ -48,10 +47,10 @@ struct RequestValidation {
                 "`\(textsField)` has \(texts.count) elements, more than max-client-batch-size "
                     + "\(configuration.maxClientBatchSize)")
         }
-        let iterative = allowIterative && texts.count > Self.iterativeInferenceAbove
+        let iterative = allowIterative && IterativeInference.applies(toPassageCount: texts.count)
         if raw && iterative {
             throw .unprocessable(
-                "`raw_scores` is not available for more than \(Self.iterativeInferenceAbove) texts "
+                "`raw_scores` is not available for more than \(IterativeInference.threshold) texts "
                     + "(got \(texts.count)): such lists are ranked by iterative inference, whose "
                     + "scores are round offsets, neither logits nor probabilities")
         }

@@ -19,6 +19,9 @@ public final class RerankerEngine: RerankEngine, @unchecked Sendable {
         self.modelName = modelName
     }
 
+    // The model thread ends with the engine (after the jobs already queued).
+    deinit { thread.stop() }
+
     /// Loads a model directory off the async runtime's threads.
     public static func load(modelDirectory: URL, options: RerankerOptions, modelName: String? = nil) async throws -> RerankerEngine {
         try await withCheckedThrowingContinuation { continuation in
@@ -40,7 +43,7 @@ public final class RerankerEngine: RerankEngine, @unchecked Sendable {
     public func scores(query: String, texts: [String], raw: Bool, iterative: Bool) async throws -> [Float] {
         let reranker = self.reranker
         return try await thread.run {
-            if iterative && texts.count > 20 {
+            if iterative && IterativeInference.applies(toPassageCount: texts.count) {
                 return try reranker.iterativeScores(query: query, passages: texts)
             }
             return raw ? try reranker.logits(query: query, passages: texts)

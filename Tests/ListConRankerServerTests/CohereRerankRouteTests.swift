@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 @testable import ListConRankerServer
+import ListConRankerFakeEngine
 
 @Suite("POST /v1/rerank (Cohere / Jina shape)")
 struct CohereRerankRouteTests {

@@ -4,13 +4,17 @@ import HummingbirdTesting
 import ServiceLifecycle
 import Testing
 @testable import ListConRankerServer
+import ListConRankerFakeEngine
 
 @Suite("Graceful shutdown")
 struct GracefulShutdownTests {
     /// What SIGTERM triggers (ServiceGroup's graceful shutdown): the running request and the one
     /// queued behind it both complete, then the service returns.
     @Test func shutdownDrainsRunningAndQueuedRequests() async throws {
-        let engine = RecordingEngine(base: TokenOverlapEngine(latency: .milliseconds(400)))
+        // The gate holds the first request in the engine until shutdown has begun, so both
+        // requests are in flight when it does, however slow the machine.
+        let gate = Gate()
+        let engine = RecordingEngine(gate: gate)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = try RerankService.makeApplication(
             slot: EngineSlot(engine: engine), loader: nil,
@@ -34,8 +38,14 @@ struct GracefulShutdownTests {
                 }
                 // Both admitted: one in the engine, one queued behind it.
                 #expect(await eventually { engine.started == 1 })
-                try await Task.sleep(for: .milliseconds(50))
+                #expect(try await eventually {
+                    try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+                        String(buffer: try await client.get("/metrics").body ?? ByteBuffer())
+                            .contains("listconranker_queue_depth_requests 2.0")
+                    }
+                })
                 await group.triggerGracefulShutdown()
+                await gate.open()
                 return try await requests.reduce(into: []) { $0.append($1) }
             }
             #expect(statuses == [.ok, .ok])

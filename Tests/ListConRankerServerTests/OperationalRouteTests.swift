@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 @testable import ListConRankerServer
+import ListConRankerFakeEngine
 
 @Suite("GET /health, /info, /metrics, /openapi.json")
 struct OperationalRouteTests {

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 @testable import ListConRankerServer
+import ListConRankerFakeEngine
 
 @Suite("Request limits and errors")
 struct RequestLimitTests {

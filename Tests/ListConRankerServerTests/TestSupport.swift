@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 @testable import ListConRankerServer
+import ListConRankerFakeEngine
 
 /// A logger that keeps test output readable.
 let quietLogger: Logger = {

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 @Suite struct CheckpointConversionTests {
     @Test func halfToFloatIsExactForEveryBitPattern() {

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 /// Feeds mutated copies of valid fixtures to both readers: every outcome must be a thrown
 /// `CheckpointError` or a store whose tensors all read back with the advertised shape —

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 /// The restricted unpickler on hand-written hostile pickles, and the view checks.
 @Suite struct CheckpointPickleTests {

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 /// The values `tools/reference/make_checkpoint_fixtures.py` recorded with PyTorch 2.13:
 /// file → tensor name → dtype, shape and row-major values.
@@ -136,7 +139,7 @@ struct CheckpointGolden: Decodable {
         #expect(CheckpointRole(dtypes) == .unknown)
     }
 
-    @Test(.enabled(if: Fixtures.downloadedModel("m3e-small") != nil))
+    @Test(.enabled(if: Fixtures.realModelTestsRun("m3e-small"), "run tools/fetch-test-models.sh"))
     func realPytorchBertWithInt64Buffer() throws {
         let directory = try #require(Fixtures.downloadedModel("m3e-small"))
         let store = try openCheckpoint(at: directory.appendingPathComponent("pytorch_model.bin"))
@@ -150,7 +153,7 @@ struct CheckpointGolden: Decodable {
         #expect(query.scalars.contains { $0 != 0 })
     }
 
-    @Test(.enabled(if: Fixtures.downloadedModel("all-MiniLM-L6-v2") != nil))
+    @Test(.enabled(if: Fixtures.realModelTestsRun("all-MiniLM-L6-v2"), "run tools/fetch-test-models.sh"))
     func realSafetensorsBert() throws {
         let directory = try #require(Fixtures.downloadedModel("all-MiniLM-L6-v2"))
         let store = try openCheckpoint(at: directory.appendingPathComponent("model.safetensors"))

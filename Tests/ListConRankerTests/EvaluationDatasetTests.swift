@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 /// A fresh temporary directory for one test; the suite that makes it removes it in `deinit`.
 func makeEvaluationScratchDirectory() throws -> URL {

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 /// The whole evaluation pipeline on the committed fixture dataset with the tiny random model,
 /// against the PyTorch reference pipeline + scikit-learn (tools/reference/make_eval_goldens.py).
@@ -11,14 +14,13 @@ import Testing
         let scores: [[Float]]
     }
 
-    static let goldens: [String: ModeGolden] = {
-        guard let data = try? Data(contentsOf: Fixtures.url("evaluation/fixture_dataset_model_goldens.json")) else { return [:] }
-        return (try? JSONDecoder().decode([String: ModeGolden].self, from: data)) ?? [:]
-    }()
+    static let goldens = Result {
+        try Fixtures.json([String: ModeGolden].self, "evaluation/fixture_dataset_model_goldens.json")
+    }
 
     @Test(arguments: ["conventional", "iterative"])
     func metricsEqualThePyTorchPipeline(mode: String) throws {
-        let golden = try #require(Self.goldens[mode])
+        let golden = try #require(try Self.goldens.get()[mode])
         let dataset = try RerankingDataset(contentsOf: Fixtures.url("evaluation/fixture_dataset.jsonl"))
         let ranker = try Reranker(modelDirectory: Fixtures.url("tiny-model"))
         var perSample = [[Float]]()

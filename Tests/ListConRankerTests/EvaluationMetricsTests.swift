@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 @Suite struct EvaluationMetricsTests {
     /// One list of `metric_goldens.json`, written by tools/reference/make_metric_goldens.py.

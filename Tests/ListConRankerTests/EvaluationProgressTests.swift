@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 /// Collects rendered lines from a ``ProgressReporter`` with a `.custom` destination.
 final class LineCollector: @unchecked Sendable {

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 /// The scorer tools/reference/make_metric_goldens.py uses for its expected results: how many
 /// characters (Unicode scalars) of the passage occur in the query. Integer-valued, so the

@@ -17,10 +17,22 @@ enum Fixtures {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// A real model unpacked from a PyPI wheel by `tools/fetch-test-models.sh` into `.models/NAME`,
-    /// or nil when it has not been fetched (tests that need it are then disabled, and CI always fetches).
+    /// or nil when it has not been fetched.
     static func downloadedModel(_ name: String) -> URL? {
         let url = repositoryRoot.appendingPathComponent(".models/\(name)", isDirectory: true)
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
+
+    /// Whether tests of the real models `names` run: where they have been fetched, and always in
+    /// CI (the `CI` environment variable set), where a missing model must fail the test that
+    /// needs it, not skip it.
+    static func realModelTestsRun(_ names: String...) -> Bool {
+        ProcessInfo.processInfo.environment["CI"] != nil || names.allSatisfy { downloadedModel($0) != nil }
+    }
+
+    /// A committed JSON fixture, decoded; a missing or malformed file is an error, never a skip.
+    static func json<T: Decodable>(_ type: T.Type, _ relativePath: String) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(contentsOf: url(relativePath)))
     }
 }
 

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 /// End-to-end tests of `HubModelResolver` against the mock hub on loopback.
 /// Every test has its own scratch folder (cache included) and its own server.
@@ -280,19 +283,12 @@ struct HubDownloadTests {
         try expectSnapshotHoldsModel(snapshotA)
     }
 
-    @Test func blockingConvenienceFromAPlainThread() async throws {
+    @Test func resolvesHubIdsAndLocalFolders() async throws {
         let hub = try await startHub()
         defer { hub.stop() }
         let resolver = resolver(hub.endpoint)
-        let folder = model.folder.path
-        // As the CLI calls it: from a thread outside the concurrency pool.
-        let (snapshot, local) = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(URL, URL), Error>) in
-            Thread.detachNewThread {
-                continuation.resume(with: Result {
-                    (try resolver.resolveBlocking("owner/tiny-model"), try resolver.resolveBlocking(folder))
-                })
-            }
-        }
+        let snapshot = try await resolver.resolve("owner/tiny-model")
+        let local = try await resolver.resolve(model.folder.path)
         try expectSnapshotHoldsModel(snapshot)
         #expect(local.path == model.folder.standardizedFileURL.path)
     }

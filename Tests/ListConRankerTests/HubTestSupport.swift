@@ -1,5 +1,8 @@
 import Foundation
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 /// The mock hub (`Fixtures/hub/mock_hub.py`) run as a subprocess on 127.0.0.1, an ephemeral port.
 ///

@@ -4,6 +4,9 @@ import FoundationNetworking
 #endif
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 @Suite("Hub: names, settings, hashing")
 struct HubUnitTests {
@@ -142,16 +145,29 @@ struct HubUnitTests {
         #expect(try HubModelResolver.filesToFetch(siblings: ["config.json", "tokenizer.json", "pytorch_model.bin"], repository: repo, commit: "c")
             == ["config.json", "tokenizer.json", "pytorch_model.bin"])
         #expect(throws: HubError.notAModelRepository(repository: "o/n", commit: "c",
-                                                     missing: ["vocab.txt or tokenizer.json", "model.safetensors or pytorch_model.bin"])) {
+                                                     missing: ["model.safetensors or pytorch_model.bin", "vocab.txt or tokenizer.json"])) {
             try HubModelResolver.filesToFetch(siblings: ["config.json", "README.md"], repository: repo, commit: "c")
         }
     }
 
-    @Test func progressBarShowsSpeed() {
-        let line = TerminalProgressBar.render(file: "model.safetensors", bytes: 612_300_000, total: 1_340_000_000,
-                                              bytesPerSecond: 48_100_000)
-        #expect(line == "model.safetensors  [#########...........]  45%  612.3 MB / 1.3 GB  48.1 MB/s")
-        #expect(TerminalProgressBar.formatBytes(999) == "999 B")
-        #expect(TerminalProgressBar.formatBytes(1_500) == "1.5 kB")
+    @Test func progressBarCountsBytesOfLargeFilesOnly() {
+        final class Lines: @unchecked Sendable {
+            let lock = NSLock()
+            var all: [String] = []
+            func append(_ line: String) { lock.withLock { all.append(line) } }
+        }
+        let lines = Lines()
+        let bar = TerminalProgressBar(minimumBytes: 1_000_000, destination: .custom { lines.append($0) })
+        bar.downloadStarted(file: "config.json", totalBytes: 700, resumedBytes: 0)
+        bar.downloadProgressed(file: "config.json", bytesOnDisk: 700, totalBytes: 700)
+        bar.downloadFinished(file: "config.json", bytesOnDisk: 700, succeeded: true)
+        #expect(lines.all.isEmpty, "small files are fetched silently")
+
+        bar.downloadStarted(file: "model.safetensors", totalBytes: 1_340_000_000, resumedBytes: 0)
+        bar.downloadProgressed(file: "model.safetensors", bytesOnDisk: 612_300_000, totalBytes: 1_340_000_000)
+        bar.downloadFinished(file: "model.safetensors", bytesOnDisk: 1_340_000_000, succeeded: true)
+        #expect(lines.all.first?.hasPrefix("model.safetensors [##########--------------]  612.3/1340.0 MB  45%") == true,
+                "\(lines.all)")
+        #expect(lines.all.last?.contains("1340.0/1340.0 MB  100%") == true, "\(lines.all)")
     }
 }

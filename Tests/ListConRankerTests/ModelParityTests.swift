@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 /// Goldens written by tools/reference/make_model_fixtures.py with the PyTorch reference.
 struct ModelGoldens: Decodable {
@@ -17,11 +20,7 @@ struct ModelGoldens: Decodable {
     let iterative_conventional_scores: [Float]
     let iterative_reference_encoder_texts: Int
 
-    static let all: [String: ModelGoldens] = {
-        guard let data = try? Data(contentsOf: Fixtures.url("model-goldens.json")),
-              let decoded = try? JSONDecoder().decode([String: ModelGoldens].self, from: data) else { return [:] }
-        return decoded
-    }()
+    static let all = Result { try Fixtures.json([String: ModelGoldens].self, "model-goldens.json") }
 }
 
 func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float = 1e-4, _ what: String,
@@ -39,12 +38,12 @@ func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float = 1e-4
         try Reranker(modelDirectory: Fixtures.url(name), options: options)
     }
 
-    @Test(arguments: models) func goldensAreThere(_ name: String) {
-        #expect(ModelGoldens.all[name] != nil, "model-goldens.json lacks \(name)")
+    @Test(arguments: models) func goldensAreThere(_ name: String) throws {
+        #expect(try ModelGoldens.all.get()[name] != nil, "model-goldens.json lacks \(name)")
     }
 
     @Test(arguments: models) func tokenIDsMatchTransformers(_ name: String) throws {
-        let golden = try #require(ModelGoldens.all[name])
+        let golden = try #require(try ModelGoldens.all.get()[name])
         let ranker = try reranker(name)
         let texts = golden.lists.flatMap { $0 }
         for (text, ids) in zip(texts, golden.input_ids) {
@@ -53,15 +52,15 @@ func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float = 1e-4
     }
 
     @Test(arguments: models) func pooledEncoderOutputAndFeaturesMatchPyTorch(_ name: String) throws {
-        let golden = try #require(ModelGoldens.all[name])
+        let golden = try #require(try ModelGoldens.all.get()[name])
         let model = try reranker(name).model
-        let pooled = try model.encoder.meanPooled(golden.input_ids)
+        let pooled = try model.pooled(golden.input_ids)
         expectClose(pooled.scalars, golden.pooled.flatMap { $0 }, "pooled")
-        expectClose(try model.features(golden.input_ids).scalars, golden.features.flatMap { $0 }, "features")
+        expectClose(try model.project(pooled: pooled).scalars, golden.features.flatMap { $0 }, "features")
     }
 
     @Test(arguments: models) func batchOfListsOfDifferentLengthsMatchesPyTorch(_ name: String) throws {
-        let golden = try #require(ModelGoldens.all[name])
+        let golden = try #require(try ModelGoldens.all.get()[name])
         let ranker = try reranker(name)
         let scores = try ranker.scores(for: golden.lists)
         for (i, list) in scores.enumerated() { expectClose(list, golden.scores[i], "list \(i)") }
@@ -75,7 +74,7 @@ func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float = 1e-4
     }
 
     @Test(arguments: models) func truncationToMaxLengthMatchesPyTorch(_ name: String) throws {
-        let golden = try #require(ModelGoldens.all[name])
+        let golden = try #require(try ModelGoldens.all.get()[name])
         let ranker = try reranker(name, RerankerOptions(maxLength: 16))
         let list = golden.lists[0]
         expectClose(try ranker.scores(query: list[0], passages: Array(list.dropFirst())), golden.scores_max_length_16,
@@ -83,7 +82,7 @@ func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float = 1e-4
     }
 
     @Test(arguments: models) func iterativeInferenceMatchesPyTorchAndEncodesEachTextOnce(_ name: String) throws {
-        let golden = try #require(ModelGoldens.all[name])
+        let golden = try #require(try ModelGoldens.all.get()[name])
         let ranker = try reranker(name)
         let list = golden.iterative_list
         let query = list[0], passages = Array(list.dropFirst())
@@ -99,14 +98,20 @@ func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float = 1e-4
         let naiveBefore = ranker.encoderTextCount
         let naive = try OriginalIterativeInference.scores(query: query, passages: passages, ranker: ranker)
         let naiveWork = ranker.encoderTextCount - naiveBefore
-        #expect(naive == scores, "position-keyed, encode-once scores differ from the original algorithm's")
+        // Every passage leaves in the same round, with the same score up to float rounding. Not bit
+        // for bit: oneDNN's AVX2 matmul computes a row in the last, partial row block differently
+        // from the same row in a full block (a probe of a [16, 32] product found a row's result
+        // change for 32 of the row counts 1…64), so re-encoding a text in a list of another length
+        // can move its score by an ulp. On AVX-512 CPUs the two agree bit for bit.
+        #expect(naive.map { $0.rounded(.down) } == scores.map { $0.rounded(.down) }, "rounds of leaving differ")
+        expectClose(naive, scores, tolerance: 1e-5, "position-keyed, encode-once scores against the original algorithm's")
         #expect(naiveWork > 2 * Set(list).count, "the original re-encodes: \(naiveWork) texts")
         print("iterative inference over 1 + \(passages.count) passages: encoder texts ours \(Set(list).count), " +
               "original algorithm \(naiveWork) (PyTorch reference: \(golden.iterative_reference_encoder_texts))")
     }
 
     @Test func rerankOrdersBestFirstAndHonoursTopN() throws {
-        let golden = try #require(ModelGoldens.all["tiny-model"])
+        let golden = try #require(try ModelGoldens.all.get()["tiny-model"])
         let ranker = try reranker("tiny-model")
         let list = golden.lists[3]
         let ranked = try ranker.rerank(query: list[0], passages: Array(list.dropFirst()), topN: 5)

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 /// What a user gets for odd or bad input: a clear error, or a correct result.
 @Suite struct RerankerInputTests {

@@ -1,5 +1,8 @@
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 @Suite struct TensorStorageTests {
     @Test func bfloat16RoundTripRoundsToNearestEven() {

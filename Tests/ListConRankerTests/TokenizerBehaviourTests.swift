@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 /// Edge cases of encoding, loading and bad input, on small hand-made vocabularies.
 @Suite("Tokenizer behaviour")

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ListConRanker
+@testable import ListConRankerCheckpoint
+@testable import ListConRankerTensor
+@testable import ListConRankerTokenizer
 
 /// The corpus encoded by the Swift tokenizer must give exactly the ids that transformers'
 /// fast tokenizer gave (tools/reference/make_tokenizer_goldens.py), line by line, for each kind of
@@ -64,13 +67,13 @@ struct TokenizerGoldenTests {
     }
 
     @Test("m3e-small as downloaded: tokenizer.json, do_lower_case false",
-          .enabled(if: Fixtures.downloadedModel("m3e-small") != nil))
+          .enabled(if: Fixtures.realModelTestsRun("m3e-small"), "run tools/fetch-test-models.sh"))
     func m3eSmall() throws {
         try expectGoldens(directory: try #require(Fixtures.downloadedModel("m3e-small")), golden: "zh-cased")
     }
 
     @Test("m3e-small's tokenizer.json with do_lower_case true in tokenizer_config.json",
-          .enabled(if: Fixtures.downloadedModel("m3e-small") != nil))
+          .enabled(if: Fixtures.realModelTestsRun("m3e-small"), "run tools/fetch-test-models.sh"))
     func m3eSmallTokenizerJSONLowercased() throws {
         let model = try #require(Fixtures.downloadedModel("m3e-small"))
         let directory = try Self.scratchDirectory(
@@ -80,13 +83,13 @@ struct TokenizerGoldenTests {
     }
 
     @Test("all-MiniLM-L6-v2 as downloaded (tokenizer.json preferred over vocab.txt)",
-          .enabled(if: Fixtures.downloadedModel("all-MiniLM-L6-v2") != nil))
+          .enabled(if: Fixtures.realModelTestsRun("all-MiniLM-L6-v2"), "run tools/fetch-test-models.sh"))
     func miniLM() throws {
         try expectGoldens(directory: try #require(Fixtures.downloadedModel("all-MiniLM-L6-v2")), golden: "en-lower")
     }
 
     @Test("all-MiniLM-L6-v2's vocab.txt alone",
-          .enabled(if: Fixtures.downloadedModel("all-MiniLM-L6-v2") != nil))
+          .enabled(if: Fixtures.realModelTestsRun("all-MiniLM-L6-v2"), "run tools/fetch-test-models.sh"))
     func miniLMVocabularyText() throws {
         let model = try #require(Fixtures.downloadedModel("all-MiniLM-L6-v2"))
         let directory = try Self.scratchDirectory(

@@ -1,4 +1,4 @@
-"""Speed against the PyTorch original, in one run on this machine (DESIGN.md §6, issue 6).
+"""Speed against the PyTorch original, in one run on this machine (../shared/DESIGN.md §6, issue 6).
 
 Builds nothing: run `swift build -c release` first. For each case it writes the inputs, times
 the PyTorch reference (listconranker_reference.py: the original compute_score /

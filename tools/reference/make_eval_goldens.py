@@ -1,6 +1,6 @@
 """End-to-end evaluation goldens: the PyTorch reference pipeline (listconranker_reference.py,
 tiny random checkpoint) scores the committed fixture dataset in both modes, and scikit-learn
-plus a plain MRR compute the metrics, exactly as DESIGN.md §1.3 defines them.
+plus a plain MRR compute the metrics, exactly as ../shared/DESIGN.md §1.3 defines them.
 
   python tools/reference/make_eval_goldens.py
 """

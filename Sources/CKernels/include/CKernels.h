@@ -25,10 +25,6 @@ typedef struct lcr_linear lcr_linear;
 int lcr_linear_create(lcr_linear **out, const float *weight, const float *bias,
                       int64_t n, int64_t k, lcr_precision precision, int fuse_gelu,
                       int bf16_output, char *err, size_t err_len);
-/// Same as lcr_linear_create with weights already in bfloat16 bits ([N,K]).
-int lcr_linear_create_bf16(lcr_linear **out, const uint16_t *weight_bf16, const float *bias,
-                           int64_t n, int64_t k, int fuse_gelu, int bf16_output,
-                           char *err, size_t err_len);
 /// y[rows,N] = x[rows,K] · Wᵀ + bias. `x` holds floats, or bfloat16 bits when `x_is_bf16`
 /// (bf16 precision only); `y` holds floats, or bfloat16 bits for a `bf16_output` product.
 /// Returns 0, or non-zero with a message in `err`.
@@ -48,6 +44,9 @@ int lcr_sgemm(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, float
 
 /// Whether this CPU runs bf16 matrix products natively (AVX512-BF16 or AMX).
 int lcr_cpu_has_native_bf16(void);
+/// Whether oneDNN runs bf16 matrix products on this CPU at all (AVX-512 or better; natively
+/// or emulated). On AVX2-only CPUs it has no bf16 matmul kernel.
+int lcr_cpu_runs_bf16_products(void);
 
 // ---- Elementwise kernels ------------------------------------------------------
 

@@ -1,5 +1,5 @@
 /// The four C-MTEB reranking tasks, where to get them, which split is evaluated, and the
-/// figures ListConRanker publishes for them (DESIGN.md §1), for comparison with a run.
+/// figures ListConRanker publishes for them (../shared/DESIGN.md §1), for comparison with a run.
 public struct CMTEBRerankingTask: Sendable, Equatable {
     /// MTEB's task name, as in its results files (e.g. `CMedQAv1-reranking`).
     public let name: String

@@ -12,7 +12,7 @@ import Darwin
 /// ``advance(by:)`` for every item costs little. Usable for any count: samples, texts, bytes.
 public final class ProgressReporter {
     /// Where the bar goes.
-    public enum Destination {
+    public enum Destination: Sendable {
         /// Standard error, when it is a terminal; nowhere otherwise.
         case standardErrorIfTerminal
         /// Nowhere.

@@ -1,4 +1,4 @@
-/// The per-list ranking metrics of C-MTEB reranking (DESIGN.md §1.3), computed in Double.
+/// The per-list ranking metrics of C-MTEB reranking (../shared/DESIGN.md §1.3), computed in Double.
 ///
 /// Both functions take one list: `relevant[i]` says whether candidate `i` is a positive,
 /// `scores[i]` is its score (higher ranks first). The two arrays must have equal length.

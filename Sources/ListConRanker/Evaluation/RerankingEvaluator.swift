@@ -31,7 +31,7 @@ public enum RerankingEvaluationError: Error, CustomStringConvertible {
     }
 }
 
-/// Runs C-MTEB reranking evaluation (DESIGN.md §1.3) around any scorer.
+/// Runs C-MTEB reranking evaluation (../shared/DESIGN.md §1.3) around any scorer.
 ///
 /// Each scorable sample (at least one positive and one negative) is scored as one list:
 /// the query, then its positives, then its negatives, in the data's order. Per sample it

@@ -42,24 +42,6 @@ public struct HubModelResolver: Sendable {
         }
     }
 
-    /// Blocking form of ``resolve(_:revision:)`` for synchronous code such as a command-line
-    /// tool's `run()`. It waits on a semaphore while the work runs on the concurrency pool, so
-    /// call it only from a thread outside that pool — never from `async` code (use `resolve`).
-    public func resolveBlocking(_ model: String, revision: String? = nil) throws -> URL {
-        let box = ResultBox()
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            do {
-                box.set(.success(try await self.resolve(model, revision: revision)))
-            } catch {
-                box.set(.failure(error))
-            }
-            done.signal()
-        }
-        done.wait()
-        return try box.get()
-    }
-
     /// Makes sure the model files of `repository` at `revision` are in the cache and returns
     /// the snapshot directory.
     ///
@@ -105,11 +87,17 @@ public struct HubModelResolver: Sendable {
     // MARK: - Which files a model needs
 
     /// Tokenizer files, fetched when the repository has them.
-    public static let tokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+    public static let tokenizerFiles = ModelDirectory.File.tokenizer.map(\.rawValue)
     /// The encoder weights, in order of preference: only the first present is fetched.
-    public static let weightFiles = ["model.safetensors", "pytorch_model.bin"]
+    public static let weightFiles = ModelDirectory.File.weights.map(\.rawValue)
     /// The ListConRanker head (absent from plain BERT repositories).
-    public static let listConRankerFiles = ["linear_in_embedding.pt", "list_transformer.pt"]
+    public static let listConRankerFiles = ModelDirectory.File.listConRankerHead.map(\.rawValue)
+
+    /// What a repository or snapshot whose files `has` finds lacks to hold a loadable model
+    /// (``ModelDirectory/requiredForEncoder``: the head files are optional, a BERT encoder loads too).
+    static func missing(has: (String) -> Bool) -> [String] {
+        ModelDirectory.missing(ModelDirectory.requiredForEncoder) { has($0.rawValue) }
+    }
 
     /// The files to download from a repository whose file list is `siblings`: `config.json`,
     /// the tokenizer files present, `model.safetensors` or else `pytorch_model.bin`, and the
@@ -117,12 +105,8 @@ public struct HubModelResolver: Sendable {
     /// vocabulary file is missing.
     public static func filesToFetch(siblings: [String], repository: HubRepositoryID, commit: String) throws -> [String] {
         let present = Set(siblings)
-        var missing: [String] = []
-        if !present.contains("config.json") { missing.append("config.json") }
-        if !present.contains("vocab.txt") && !present.contains("tokenizer.json") { missing.append("vocab.txt or tokenizer.json") }
-        let weights = weightFiles.first(where: present.contains)
-        if weights == nil { missing.append(weightFiles.joined(separator: " or ")) }
-        guard missing.isEmpty, let weights else {
+        let missing = missing(has: present.contains)
+        guard missing.isEmpty, let weights = weightFiles.first(where: present.contains) else {
             throw HubError.notAModelRepository(repository: repository.description, commit: commit, missing: missing)
         }
         // Small files first: a wrong repository fails fast, before a gigabyte is on the way.
@@ -130,7 +114,7 @@ public struct HubModelResolver: Sendable {
     }
 
     /// Every file the resolver asks the hub for.
-    static var wantedFiles: [String] { ["config.json"] + tokenizerFiles + listConRankerFiles + weightFiles }
+    static var wantedFiles: [String] { ModelDirectory.File.allCases.map(\.rawValue) }
 
     /// Whether a cached commit holds every wanted file the repository has — each one is either
     /// present or recorded in `.no_exist` (the preferred weights may be absent only when so
@@ -143,14 +127,9 @@ public struct HubModelResolver: Sendable {
         return others && weights && missingFiles(in: layout, commit: commit).isEmpty
     }
 
-    /// What a cached snapshot lacks to be loadable (the same groups ``filesToFetch(siblings:repository:commit:)`` requires).
+    /// What a cached snapshot lacks to be loadable (the same rule ``filesToFetch(siblings:repository:commit:)`` applies).
     static func missingFiles(in layout: HubCacheLayout, commit: String) -> [String] {
-        let has = { layout.hasSnapshotFile(commit: commit, file: $0) }
-        var missing: [String] = []
-        if !has("config.json") { missing.append("config.json") }
-        if !has("vocab.txt") && !has("tokenizer.json") { missing.append("vocab.txt or tokenizer.json") }
-        if !weightFiles.contains(where: has) { missing.append(weightFiles.joined(separator: " or ")) }
-        return missing
+        missing { layout.hasSnapshotFile(commit: commit, file: $0) }
     }
 
     // MARK: - Private
@@ -209,11 +188,17 @@ public struct HubModelResolver: Sendable {
     }
 }
 
-/// Carries the result of the detached task out to the blocked caller.
-private final class ResultBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var result: Result<URL, Error> = .failure(CancellationError())
-
-    func set(_ value: Result<URL, Error>) { lock.withLock { result = value } }
-    func get() throws -> URL { try lock.withLock { result }.get() }
+// TEMPORARY until the CLI calls `resolve` (merge of the cli-seams branch): removed there.
+extension HubModelResolver {
+    public func resolveBlocking(_ model: String, revision: String? = nil) throws -> URL {
+        final class Box: @unchecked Sendable { var result: Result<URL, Error> = .failure(CancellationError()) }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            do { box.result = .success(try await self.resolve(model, revision: revision)) } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        return try box.result.get()
+    }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// The parts of a Hugging Face BERT `config.json` the encoder needs.
 public struct BertConfiguration: Sendable, Equatable, Decodable {
     /// Vocabulary size (rows of the word embedding).
@@ -46,21 +44,8 @@ public struct BertConfiguration: Sendable, Equatable, Decodable {
         positionEmbeddingType = try c.decodeIfPresent(String.self, forKey: .positionEmbeddingType) ?? "absolute"
     }
 
-    /// Reads `config.json` and checks that the encoder can run it.
-    public init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelError.missingFile(url.path)
-        }
-        do {
-            self = try JSONDecoder().decode(BertConfiguration.self, from: data)
-        } catch {
-            throw ModelError.invalidConfiguration(url.path, "not a BERT config.json (\(error))")
-        }
-        try validate(file: url.path)
-    }
-
-    private func validate(file: String) throws {
+    /// Checks that the encoder can run this configuration; errors name `file`.
+    func validate(file: String) throws {
         func fail(_ why: String) -> ModelError { .invalidConfiguration(file, why) }
         guard [vocabularySize, hiddenSize, layerCount, headCount, intermediateSize,
                maxPositionEmbeddings, typeVocabularySize].allSatisfy({ $0 > 0 }) else {

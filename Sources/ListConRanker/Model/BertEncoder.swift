@@ -1,8 +1,8 @@
 /// A BERT encoder (Hugging Face `BertModel` without the pooler), run on packed tokens:
 /// the tokens of many texts are stacked into one `[tokens, hidden]` matrix for the dense
-/// layers, and attention runs per text, so no padding is ever computed and a text's result
-/// does not depend on what it is batched with.
-public final class BertEncoder: @unchecked Sendable {
+/// layers (rows padded only up to a multiple of 32, see ``RowPadding``), and attention runs
+/// per text, so a text's result does not depend on what it is batched with.
+public final class BertEncoder: Sendable {
     /// The configuration the encoder was built from.
     public let configuration: BertConfiguration
     /// The precision of the matrix products.
@@ -14,8 +14,13 @@ public final class BertEncoder: @unchecked Sendable {
     private let embeddingNorm: LayerNormParameters
     private let layers: [Layer]
 
+    /// Keys of a BERT checkpoint the encoder does not use: the heads transformers puts on top
+    /// of the encoder (the pooler, pre-training, classification and QA heads). Mean pooling
+    /// replaces them; any other unread key is an error.
+    public static let unusedKeyPrefixes = ["pooler.", "cls.", "classifier.", "qa_outputs."]
+
     /// One post-norm transformer layer with BERT's key names.
-    struct Layer {
+    struct Layer: Sendable {
         let qkv: Linear            // query, key and value fused: [3·hidden, hidden]
         let attentionOutput: Linear
         let attentionNorm: LayerNormParameters
@@ -25,8 +30,10 @@ public final class BertEncoder: @unchecked Sendable {
     }
 
     /// Binds every weight by its Hugging Face key (`embeddings.word_embeddings.weight`,
-    /// `encoder.layer.N.attention.self.query.weight`, …), checking each shape.
-    public init(configuration c: BertConfiguration, weights: WeightSource, precision: Precision = .fp32) throws {
+    /// `encoder.layer.N.attention.self.query.weight`, …), checking each shape. Every key must
+    /// be bound, except those under ``unusedKeyPrefixes``.
+    public init(configuration c: BertConfiguration, weights source: any WeightSource, precision: Precision = .fp32) throws {
+        let weights = KeyAccountingWeights(source)
         configuration = c
         self.precision = precision
         let h = c.hiddenSize
@@ -57,6 +64,7 @@ public final class BertEncoder: @unchecked Sendable {
                 output: try weights.linear("\(p).output.dense", out: h, in: c.intermediateSize, precision: precision),
                 outputNorm: try weights.layerNorm("\(p).output.LayerNorm", width: h, eps: c.layerNormEps))
         }
+        try weights.requireEveryKeyBound(exceptUnder: Self.unusedKeyPrefixes)
     }
 
     /// Mean-pooled last hidden states, one row per text: `[texts, hidden]`.
@@ -77,15 +85,8 @@ public final class BertEncoder: @unchecked Sendable {
         return Tensor(shape: [texts.count, h], scalars: pooled)
     }
 
-    /// The last hidden states of every token of every text, stacked: `[Σ tokens, hidden]`.
-    public func lastHiddenStates(_ texts: [[Int32]]) throws -> Tensor {
-        let hidden = try paddedLastHiddenStates(texts)
-        let tokens = texts.reduce(0) { $0 + $1.count }
-        let h = configuration.hiddenSize
-        return hidden.withFloats { Tensor(shape: [tokens, h], scalars: Array($0.prefix(tokens * h))) }
-    }
-
-    /// ``lastHiddenStates(_:)`` followed by padding rows up to ``RowPadding/rows(_:)``.
+    /// The last hidden states of every token of every text, stacked (`[Σ tokens, hidden]`), then
+    /// padding rows up to ``RowPadding/rows(_:)``.
     private func paddedLastHiddenStates(_ texts: [[Int32]]) throws -> Tensor {
         let c = configuration, h = c.hiddenSize
         guard !texts.isEmpty else { return Tensor(zeros: [0, h]) }

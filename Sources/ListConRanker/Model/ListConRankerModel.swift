@@ -1,6 +1,10 @@
 /// The whole ListConRanker network: BERT encoder → mean pooling → `linear_in_embedding`
 /// → ``ListTransformer``. Token ids in, logits out; tokenization and files live elsewhere.
-public final class ListConRankerModel: @unchecked Sendable {
+///
+/// The two halves are separate entry points because a text's pooled vector depends on that
+/// text alone: ``pooled(_:)`` can run once per passage and be stored, and ``project(pooled:)``
+/// plus ``logits(features:listLengths:)`` (what training stage 1 learns) run per list.
+public final class ListConRankerModel: Sendable {
     /// The per-text encoder.
     public let encoder: BertEncoder
     /// `linear_in_embedding`: hidden → list width.
@@ -8,23 +12,35 @@ public final class ListConRankerModel: @unchecked Sendable {
     /// The list head.
     public let listTransformer: ListTransformer
 
-    /// Binds the three weight files. `listLayers` is the original's `list_transformer_layer`.
-    public init(configuration: BertConfiguration, encoderWeights: WeightSource, inputProjectionWeights: WeightSource,
-                listTransformerWeights: WeightSource, listLayers: Int = 2, precision: Precision = .fp32) throws {
+    /// Binds the three weight files. `listLayers`, when given, must equal the number of list
+    /// transformer layers the weights hold (the original's `list_transformer_layer`).
+    public init(configuration: BertConfiguration, encoderWeights: any WeightSource,
+                inputProjectionWeights: any WeightSource, listTransformerWeights: any WeightSource,
+                listLayers: Int? = nil, precision: Precision = .fp32) throws {
         encoder = try BertEncoder(configuration: configuration, weights: encoderWeights, precision: precision)
         listTransformer = try ListTransformer(weights: listTransformerWeights, heads: configuration.headCount,
-                                              layerCount: listLayers, precision: precision)
-        let width = listTransformer.width
-        inputProjection = try inputProjectionWeights.linear("", out: width, in: configuration.hiddenSize,
-                                                            precision: precision)
+                                              expectedLayers: listLayers, precision: precision)
+        let projection = KeyAccountingWeights(inputProjectionWeights)
+        inputProjection = try projection.linear("", out: listTransformer.width, in: configuration.hiddenSize,
+                                                precision: precision)
+        try projection.requireEveryKeyBound(exceptUnder: [])
     }
 
-    /// The list features `f = linear_in_embedding(meanPool(BERT(text)))` of each text: `[texts, width]`.
-    public func features(_ texts: [[Int32]]) throws -> Tensor {
-        try inputProjection(try encoder.meanPooled(texts))
+    /// Mean-pooled last hidden states of the encoder, one row per text: `[texts, hidden]`.
+    /// Each text is a full token-id sequence (`[CLS] … [SEP]`), already truncated.
+    public func pooled(_ texts: [[Int32]]) throws -> Tensor {
+        try encoder.meanPooled(texts)
     }
 
-    /// Logits for lists of precomputed features (see ``ListTransformer/logits(features:listLengths:)``).
+    /// The list features `f = linear_in_embedding(pooled)`: `[texts, hidden]` → `[texts, width]`.
+    public func project(pooled: Tensor) throws -> Tensor {
+        guard pooled.shape.count == 2, pooled.shape[1] == encoder.configuration.hiddenSize else {
+            throw ModelError.invalidInput("pooled vectors must be [texts, \(encoder.configuration.hiddenSize)], got \(pooled.shape)")
+        }
+        return try inputProjection(pooled)
+    }
+
+    /// Logits for lists of list features (see ``ListTransformer/logits(features:listLengths:)``).
     public func logits(features: Tensor, listLengths: [Int]) throws -> [Float] {
         try listTransformer.logits(features: features, listLengths: listLengths)
     }

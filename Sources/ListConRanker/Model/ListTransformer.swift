@@ -2,12 +2,23 @@
 /// post-norm transformer layers under the ListAttention mask, and the score head combines
 /// features from before (`f`) and after (`g`) the transformer:
 /// `logit_i = linear_score1([ReLU(linear_score2([f_0; f_i])); ReLU(linear_score3([g_0; g_i]))])`.
-public final class ListTransformer: @unchecked Sendable {
+///
+/// Each step is its own function, in the order ``logits(features:listLengths:)`` runs them, so
+/// that training code can mirror them one to one: ``ListLayout`` (where each list's rows are),
+/// ``tagged(_:layout:)``, ``transformed(_:layout:)``, ``ListLayout/queryPassagePairs(_:width:)``,
+/// ``scoreHead(f:g:layout:)``.
+public final class ListTransformer: Sendable {
     /// Width of the list features (1792 in the published model).
     public let width: Int
     /// Attention heads (the BERT config's `num_attention_heads`).
     public let heads: Int
-    private let tags: [Float]                // [2, width]: row 1 tags the query, row 0 passages
+    /// Transformer layers, read off the keys (2 in the published model).
+    public var layerCount: Int { layers.count }
+    /// Keys of `list_transformer.pt` the model does not use: the original keeps the template
+    /// layer `nn.TransformerEncoder` deep-copies, so its state dict carries this unused copy.
+    public static let unusedKeyPrefixes = ["list_transformer_layer."]
+
+    private let tags: Tensor                 // [2, width]: row 1 tags the query, row 0 passages
     private let tagNorm: LayerNormParameters // eps 1e-5 (nn.LayerNorm's default)
     private let layers: [Layer]
     private let scorePre: Linear             // linear_score2: [f_0; f_i] → width
@@ -15,7 +26,7 @@ public final class ListTransformer: @unchecked Sendable {
     private let scoreOut: Linear             // linear_score1: [a; b] → 1
 
     /// One `nn.TransformerEncoderLayer` (post-norm, GELU erf).
-    struct Layer {
+    struct Layer: Sendable {
         let inProjection: Linear   // fused q, k, v: [3·width, width]
         let outProjection: Linear
         let norm1: LayerNormParameters
@@ -24,10 +35,13 @@ public final class ListTransformer: @unchecked Sendable {
         let norm2: LayerNormParameters
     }
 
-    /// Binds the weights of `list_transformer.pt` by their PyTorch keys. The width and the
-    /// feed-forward size are read off the weights; `layerCount` is the `list_transformer_layer`
-    /// argument of the original (2 for the published model).
-    public init(weights: WeightSource, heads: Int, layerCount: Int = 2, precision: Precision = .fp32) throws {
+    /// Binds the weights of `list_transformer.pt` by their PyTorch keys. The width, the
+    /// feed-forward size and the number of layers are read off the weights; `expectedLayers`,
+    /// when given, must equal that number (the original's `list_transformer_layer` argument).
+    /// Every key must be bound, except the documented ``unusedKeyPrefixes``.
+    public init(weights source: any WeightSource, heads: Int, expectedLayers: Int? = nil,
+                precision: Precision = .fp32) throws {
+        let weights = KeyAccountingWeights(source)
         guard let tagShape = weights.shape(of: "query_embedding.query_embedding.weight"), tagShape.count == 2,
               tagShape[0] == 2, tagShape[1] > 0 else {
             _ = try weights.tensor("query_embedding.query_embedding.weight", shape: [2, 1792])
@@ -37,10 +51,17 @@ public final class ListTransformer: @unchecked Sendable {
         guard heads > 0, d % heads == 0 else {
             throw ModelError.inconsistentWeights("list width \(d) is not a multiple of \(heads) attention heads")
         }
-        guard layerCount > 0 else { throw ModelError.invalidInput("the list transformer needs at least one layer") }
+        let layerCount = try weights.layerCount(under: "list_transformer.layers.")
+        guard layerCount > 0 else {
+            throw ModelError.inconsistentWeights("\(weights.origin): no list_transformer.layers.N keys")
+        }
+        if let expectedLayers, expectedLayers != layerCount {
+            throw ModelError.inconsistentWeights(
+                "\(weights.origin) has \(layerCount) list transformer layers, but \(expectedLayers) were asked for")
+        }
         width = d
         self.heads = heads
-        tags = try weights.tensor("query_embedding.query_embedding.weight", shape: [2, d]).scalars
+        tags = try weights.tensor("query_embedding.query_embedding.weight", shape: [2, d])
         tagNorm = try weights.layerNorm("query_embedding.layerNorm", width: d, eps: 1e-5)
         let ffn = weights.shape(of: "list_transformer.layers.0.linear1.weight")?.first ?? 2048
         layers = try (0..<layerCount).map { i in
@@ -59,16 +80,79 @@ public final class ListTransformer: @unchecked Sendable {
         scorePre = try weights.linear("linear_score2", out: d, in: 2 * d, precision: precision)
         scorePost = try weights.linear("linear_score3", out: d, in: 2 * d, precision: precision)
         scoreOut = try weights.linear("linear_score1", out: 1, in: 2 * d, precision: precision)
+        try weights.requireEveryKeyBound(exceptUnder: Self.unusedKeyPrefixes)
     }
 
     /// Logits for a batch of lists. `features` is `[Σ L_i, width]`: each list's rows in turn,
     /// its query first; `listLengths` are the L_i (query included, each ≥ 2). Returns one
     /// logit per passage, list after list.
-    public func logits(features: Tensor, listLengths: [Int]) throws -> [Float] {
-        let d = width
-        guard features.shape.count == 2, features.shape[1] == d, features.shape[0] == listLengths.reduce(0, +) else {
-            throw ComputeError("ListTransformer: features \(features.shape) for lists of \(listLengths) rows, width \(d)")
+    public func logits(features f: Tensor, listLengths: [Int]) throws -> [Float] {
+        let layout = try ListLayout(listLengths: listLengths)
+        guard f.shape.count == 2, f.shape[1] == width, f.shape[0] == layout.rows else {
+            throw ComputeError("ListTransformer: features \(f.shape) for lists of \(listLengths) rows, width \(width)")
         }
+        let x = try tagged(f, layout: layout)            // [rows', d]
+        let g = try transformed(x, layout: layout)       // [rows', d]
+        return try scoreHead(f: f, g: g, layout: layout) // [passages]
+    }
+
+    /// `LayerNorm(f + tag)`, tag 1 on each list's query row and 0 on its passages:
+    /// `[rows', width]`, padded with zero rows up to ``RowPadding/rows(_:)``.
+    func tagged(_ f: Tensor, layout: ListLayout) throws -> Tensor {
+        let d = width
+        var x = Tensor(zeros: [RowPadding.rows(layout.rows), d])
+        f.withFloats { source in
+            tags.withFloats { tag in
+                x.withMutableFloats { out in
+                    for segment in layout.segments {
+                        for row in segment {
+                            let t = row == segment.lowerBound ? d : 0
+                            for j in 0..<d { out[row * d + j] = source[row * d + j] + tag[t + j] }
+                        }
+                    }
+                }
+            }
+        }
+        return try tagNorm(x)
+    }
+
+    /// The post-norm transformer layers under the ListAttention mask (a query row attends to
+    /// itself only; a passage row to its list's query and passages): `[rows', width]`.
+    func transformed(_ input: Tensor, layout: ListLayout) throws -> Tensor {
+        var x = input
+        for layer in layers {
+            let qkv = try layer.inProjection(x)
+            let context = try Kernels.packedSelfAttention(qkv: qkv, width: width, heads: heads,
+                                                          segments: layout.segments, firstRowSeesOnlyItself: true)
+            x = try layer.norm1(try layer.outProjection(context), residual: x)
+            x = try layer.norm2(try layer.linear2(try layer.linear1(x)), residual: x)
+        }
+        return x
+    }
+
+    /// The score head: `a = ReLU(linear_score2([f_0; f_i]))`, `b = ReLU(linear_score3([g_0; g_i]))`,
+    /// `logit_i = linear_score1([a; b])`, one per passage, list after list.
+    func scoreHead(f: Tensor, g: Tensor, layout: ListLayout) throws -> [Float] {
+        let a = Kernels.relu(try scorePre(layout.queryPassagePairs(f, width: width)))    // [passages', d]
+        let b = Kernels.relu(try scorePost(layout.queryPassagePairs(g, width: width)))   // [passages', d]
+        let logits = try scoreOut(ListLayout.concatenatedColumns(a, b))                    // [passages', 1]
+        return Array(logits.scalars.prefix(layout.passages))
+    }
+}
+
+/// Where each list's rows are in a batch of lists stacked row after row (query first), and the
+/// row gathers the list head makes over that layout.
+public struct ListLayout: Sendable, Equatable {
+    /// Each list's rows: `segments[i].lowerBound` is list i's query row.
+    public let segments: [Range<Int>]
+    /// Rows of all lists together (Σ L_i).
+    public var rows: Int { segments.last?.upperBound ?? 0 }
+    /// Passages of all lists together (Σ (L_i − 1)): the number of scores.
+    public var passages: Int { rows - segments.count }
+
+    /// The layout of lists of `listLengths` rows each (query included); every list needs a
+    /// query and at least one passage.
+    public init(listLengths: [Int]) throws {
         guard listLengths.allSatisfy({ $0 >= 2 }) else {
             throw ModelError.invalidInput("every list needs a query and at least one passage")
         }
@@ -78,55 +162,45 @@ public final class ListTransformer: @unchecked Sendable {
             segments.append(start..<start + length)
             start += length
         }
-        let f = features.scalars
-        let rows = RowPadding.rows(f.count / d)
-
-        // x = LayerNorm(f + tag): tag 1 on each query row, 0 on passages (then padding rows).
-        var tagged = f + [Float](repeating: 0, count: (rows - f.count / d) * d)
-        for segment in segments {
-            for row in segment {
-                let tag = row == segment.lowerBound ? d : 0
-                for j in 0..<d { tagged[row * d + j] += tags[tag + j] }
-            }
-        }
-        var x = try tagNorm(Tensor(shape: [rows, d], scalars: tagged))
-        for layer in layers {
-            let qkv = try layer.inProjection(x)
-            let context = try Kernels.packedSelfAttention(qkv: qkv, width: d, heads: heads, segments: segments,
-                                                          firstRowSeesOnlyItself: true)
-            x = try layer.norm1(try layer.outProjection(context), residual: x)
-            x = try layer.norm2(try layer.linear2(try layer.linear1(x)), residual: x)
-        }
-        let g = x.scalars
-
-        // Score head over [row_0 ; row_i] pairs, before (f) and after (g) the transformer.
-        let pre = try scorePre(Self.queryPassagePairs(f, segments: segments, width: d))
-        let post = try scorePost(Self.queryPassagePairs(g, segments: segments, width: d))
-        let a = Kernels.relu(pre).scalars, b = Kernels.relu(post).scalars
-        let passages = segments.reduce(0) { $0 + $1.count - 1 }
-        var joined = [Float](repeating: 0, count: pre.shape[0] * 2 * d)
-        for i in 0..<passages {
-            joined.replaceSubrange(i * 2 * d..<i * 2 * d + d, with: a[i * d..<(i + 1) * d])
-            joined.replaceSubrange(i * 2 * d + d..<(i + 1) * 2 * d, with: b[i * d..<(i + 1) * d])
-        }
-        return Array(try scoreOut(Tensor(shape: [pre.shape[0], 2 * d], scalars: joined)).scalars.prefix(passages))
+        self.segments = segments
     }
 
-    /// `[row_0 ; row_i]` for every passage row i of every list: `[Σ (L_i − 1), 2·width]`,
-    /// then zero rows up to ``RowPadding/rows(_:)``.
-    private static func queryPassagePairs(_ rows: [Float], segments: [Range<Int>], width d: Int) -> Tensor {
-        let passages = segments.reduce(0) { $0 + $1.count - 1 }
-        let padded = RowPadding.rows(passages)
-        var out = [Float](repeating: 0, count: padded * 2 * d)
-        var i = 0
-        for segment in segments {
-            let q = segment.lowerBound * d
-            for row in segment.dropFirst() {
-                out.replaceSubrange(i * 2 * d..<i * 2 * d + d, with: rows[q..<q + d])
-                out.replaceSubrange(i * 2 * d + d..<(i + 1) * 2 * d, with: rows[row * d..<(row + 1) * d])
-                i += 1
+    /// `[row_0 ; row_i]` for every passage row i of every list: `[passages', 2·width]`, padded
+    /// with zero rows up to ``RowPadding/rows(_:)``.
+    public func queryPassagePairs(_ x: Tensor, width d: Int) -> Tensor {
+        var out = Tensor(zeros: [RowPadding.rows(passages), 2 * d])
+        x.withFloats { rows in
+            out.withMutableFloats { o in
+                var i = 0
+                for segment in segments {
+                    let q = segment.lowerBound * d
+                    for row in segment.dropFirst() {
+                        for j in 0..<d {
+                            o[i * 2 * d + j] = rows[q + j]
+                            o[i * 2 * d + d + j] = rows[row * d + j]
+                        }
+                        i += 1
+                    }
+                }
             }
         }
-        return Tensor(shape: [padded, 2 * d], scalars: out)
+        return out
+    }
+
+    /// `[a ; b]` row by row: `[rows, wa + wb]` from `a [rows, wa]` and `b [rows, wb]`.
+    public static func concatenatedColumns(_ a: Tensor, _ b: Tensor) -> Tensor {
+        let rows = a.shape[0], wa = a.shape[1], wb = b.shape[1]
+        var out = Tensor(zeros: [rows, wa + wb])
+        a.withFloats { pa in
+            b.withFloats { pb in
+                out.withMutableFloats { o in
+                    for r in 0..<rows {
+                        for j in 0..<wa { o[r * (wa + wb) + j] = pa[r * wa + j] }
+                        for j in 0..<wb { o[r * (wa + wb) + wa + j] = pb[r * wb + j] }
+                    }
+                }
+            }
+        }
+        return out
     }
 }

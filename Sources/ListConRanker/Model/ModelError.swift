@@ -14,6 +14,9 @@ public enum ModelError: Error, CustomStringConvertible, Equatable, Sendable {
     case tokenOutOfRange(id: Int32, vocabularySize: Int)
     /// Input the model cannot score (an empty list, say).
     case invalidInput(String)
+    /// A weights file holds keys the model does not use (and that are not documented as unused):
+    /// the file, then the keys. A checkpoint of another architecture is refused, not half-read.
+    case unusedWeights(String, [String])
 
     public var description: String {
         switch self {
@@ -25,6 +28,10 @@ public enum ModelError: Error, CustomStringConvertible, Equatable, Sendable {
             return "a text has \(tokens) tokens, more than the \(maximum) positions the encoder has"
         case .tokenOutOfRange(let id, let size): return "token id \(id) is outside the vocabulary of \(size)"
         case .invalidInput(let why): return why
+        case .unusedWeights(let file, let keys):
+            let shown = keys.prefix(5).map { "\"\($0)\"" }.joined(separator: ", ")
+            return "\(file): \(keys.count) key\(keys.count == 1 ? "" : "s") the model does not use: \(shown)"
+                + (keys.count > 5 ? ", …" : "")
         }
     }
 }

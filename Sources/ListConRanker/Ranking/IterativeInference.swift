@@ -1,6 +1,6 @@
 import Foundation
 
-/// ListConRanker's iterative inference (DESIGN.md §1.2), over passage positions.
+/// ListConRanker's iterative inference (../shared/DESIGN.md §1.2), over passage positions.
 ///
 /// While more than `threshold` passages remain, the list `[query] + remaining` is scored; the
 /// `max(⌈20%⌉, 10)` lowest leave, together with every passage tied with the last of them, and
@@ -10,11 +10,15 @@ import Foundation
 /// `scoreList` receives the positions still in play (in the order the original would list
 /// them) and returns their probabilities in that order. Since a text's encoder output does not
 /// depend on its list, callers encode each text once and rerun only the list head per round.
-enum IterativeInference {
-    /// Lists longer than this are scored iteratively (the original's 20).
-    static let threshold = 20
+public enum IterativeInference {
+    /// Lists of more passages than this are scored iteratively (the original's 20).
+    public static let threshold = 20
 
-    static func scores(passageCount: Int, scoreList: ([Int]) throws -> [Float]) throws -> [Float] {
+    /// Whether a list of `passageCount` passages is long enough for iterative inference.
+    public static func applies(toPassageCount passageCount: Int) -> Bool { passageCount > threshold }
+
+    /// Final scores, in passage order, for `passageCount` passages; see the type's description.
+    public static func scores(passageCount: Int, scoreList: ([Int]) throws -> [Float]) throws -> [Float] {
         var final = [Float](repeating: 0, count: passageCount)
         var remaining = Array(0..<passageCount)
         var round = 0

@@ -24,6 +24,7 @@ public final class Reranker: @unchecked Sendable {
     /// The network.
     public let model: ListConRankerModel
     let tokenizer: TextTokenizing
+    private let batched: BatchedEncoder
     private let lock = NSLock()
     private var statistics = EncoderStatistics()
 
@@ -51,9 +52,14 @@ public final class Reranker: @unchecked Sendable {
         guard options.maxLength <= model.encoder.configuration.maxPositionEmbeddings else {
             throw ModelError.invalidInput("maxLength \(options.maxLength) exceeds the encoder's \(model.encoder.configuration.maxPositionEmbeddings) positions")
         }
+        guard options.encoderBatchTokens >= 1 else {
+            throw ModelError.invalidInput("encoderBatchTokens must be at least 1, got \(options.encoderBatchTokens)")
+        }
         self.model = model
         self.tokenizer = tokenizer
         self.options = options
+        batched = BatchedEncoder(encoder: model.encoder, tokenizer: tokenizer, maxLength: options.maxLength,
+                                 batchTokens: options.encoderBatchTokens)
     }
 
     /// How much work the BERT encoder has done since the reranker was made.
@@ -87,7 +93,7 @@ public final class Reranker: @unchecked Sendable {
 
     // MARK: - Iterative inference
 
-    /// Iterative inference for one list (DESIGN.md §1.2): scores in passage order, meaningful
+    /// Iterative inference for one list (../shared/DESIGN.md §1.2): scores in passage order, meaningful
     /// only as an order. Lists of 20 passages or fewer get conventional probabilities.
     public func iterativeScores(query: String, passages: [String]) throws -> [Float] {
         try lock.withLock {
@@ -118,7 +124,7 @@ public final class Reranker: @unchecked Sendable {
     public func rerank(query: String, passages: [String], topN: Int? = nil, iterative: Bool = true) throws -> [RankedPassage] {
         if let topN, topN < 0 { throw ModelError.invalidInput("topN must not be negative, got \(topN)") }
         try validate(query: query)
-        let scores = iterative && passages.count > IterativeInference.threshold
+        let scores = iterative && IterativeInference.applies(toPassageCount: passages.count)
             ? try iterativeScores(query: query, passages: passages)
             : try self.scores(query: query, passages: passages)
         let ranked = scores.enumerated()
@@ -166,28 +172,8 @@ public final class Reranker: @unchecked Sendable {
             distinct.append(text)
             return distinct.count - 1
         }
-        let width = model.listTransformer.width
-        var features = [Float]()
-        features.reserveCapacity(distinct.count * width)
-        var batch = [[Int32]]()
-        var batchTokens = 0
-        func flush() throws {
-            guard !batch.isEmpty else { return }
-            features += try model.features(batch).scalars
-            statistics.texts += batch.count
-            statistics.batches += 1
-            statistics.largestBatchTokens = max(statistics.largestBatchTokens, batchTokens)
-            batch.removeAll(keepingCapacity: true)
-            batchTokens = 0
-        }
-        for text in distinct {
-            let ids = tokenizer.tokenIDs(text, maxLength: options.maxLength)
-            if batchTokens + ids.count > options.encoderBatchTokens { try flush() }
-            batch.append(ids)
-            batchTokens += ids.count
-        }
-        try flush()
-        return (Tensor(shape: [distinct.count, width], scalars: features), rowOfText)
+        let features = try model.project(pooled: batched.pooled(distinct, statistics: &statistics))
+        return (features, rowOfText)
     }
 
     /// Runs the list head on lists given as rows of `features`: sigmoid scores (or logits).

@@ -12,12 +12,14 @@ public struct RerankerOptions: Sendable, Equatable {
     /// passages, alternating passes), 6,144 ran about 10% faster than 8,192 and 4,096 25%
     /// slower, and it keeps 1 + 1000 passages under 1.2 GB.
     public static let defaultEncoderBatchTokens = 6144
-    /// Layers of the list transformer (the original's `list_transformer_layer`; 2 when published).
-    public var listTransformerLayers: Int
+    /// Layers the list transformer must have (the original's `list_transformer_layer`; 2 when
+    /// published). Nil takes the number `list_transformer.pt` holds; a number that disagrees
+    /// with the file is an error when the model loads.
+    public var listTransformerLayers: Int?
 
-    /// Options with the published model's defaults: fp32, 512 tokens, 2 list layers.
+    /// Options with the published model's defaults: fp32, 512 tokens, list layers as stored.
     public init(precision: Precision = .fp32, maxLength: Int = 512, encoderBatchTokens: Int = RerankerOptions.defaultEncoderBatchTokens,
-                listTransformerLayers: Int = 2) {
+                listTransformerLayers: Int? = nil) {
         self.precision = precision
         self.maxLength = maxLength
         self.encoderBatchTokens = encoderBatchTokens

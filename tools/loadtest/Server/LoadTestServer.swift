@@ -1,6 +1,7 @@
 // The rerank service with the deterministic TokenOverlapEngine instead of the model, for
-// tools/loadtest/loadtest.py until the model is wired into `listconranker serve`.
+// tools/loadtest/loadtest.py runs that measure the service itself, without model time.
 import ArgumentParser
+import ListConRankerFakeEngine
 import ListConRankerServer
 
 @main

@@ -1,4 +1,5 @@
 import Foundation
+import ListConRankerTensor
 
 /// Where one tensor's elements lie in a mapped file: a storage (a byte range), an element
 /// offset into it and per-dimension strides, as PyTorch describes views. A safetensors

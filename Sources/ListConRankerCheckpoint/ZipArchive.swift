@@ -1,4 +1,5 @@
 import Foundation
+import ListConRankerTensor
 
 /// The entries of a zip archive over a memory map, as `torch.save` writes them: stored
 /// (uncompressed), sizes in the central directory (the local headers use data descriptors),

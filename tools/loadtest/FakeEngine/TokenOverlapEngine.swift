@@ -1,4 +1,6 @@
 import Foundation
+import ListConRanker
+import ListConRankerServer
 
 /// A deterministic stand-in for the model: scores a text by the share of the query's words it
 /// contains. For route tests and load tests of the service before (or without) a real checkpoint;
@@ -6,7 +8,9 @@ import Foundation
 ///
 /// It honours the ``RerankEngine`` contract the way the model does: one token per character plus
 /// [CLS] and [SEP], right truncation at ``maxInputLength``, sigmoid probabilities or raw logits,
-/// and iterative inference (DESIGN §1.2) over lists of more than 20 texts.
+/// and iterative inference (``ListConRanker/IterativeInference``) over lists of more than 20 texts.
+///
+/// Test support and load-test tooling only: it is in no product.
 public struct TokenOverlapEngine: RerankEngine {
     /// "token-overlap-fake".
     public let modelName = "token-overlap-fake"
@@ -47,41 +51,17 @@ public struct TokenOverlapEngine: RerankEngine {
             try await Task.sleep(for: latency)
         }
         let logits = texts.map { logit(query: query, text: $0) }
+        let iterative = iterative && IterativeInference.applies(toPassageCount: texts.count)
         if raw {
-            guard !(iterative && texts.count > 20) else {
+            guard !iterative else {
                 throw TokenOverlapEngineError.rawIterative
             }
             return logits
         }
         let probabilities = logits.map { 1 / (1 + exp(-$0)) }
-        guard iterative && texts.count > 20 else { return probabilities }
-        return Self.iterativeScores(probabilities)
-    }
-
-    /// DESIGN §1.2 over scores that do not depend on the list (as this engine's do): each round
-    /// removes the lowest max(⌈20%⌉, 10), ties with the last removed leaving too, and offsets
-    /// every score by the round it left in.
-    static func iterativeScores(_ scores: [Float]) -> [Float] {
-        var final = scores
-        var remaining = Array(scores.indices)
-        var round: Float = 0
-        while remaining.count > 20 {
-            let ascending = remaining.sorted { scores[$0] != scores[$1] ? scores[$0] < scores[$1] : $0 < $1 }
-            let k = max(Int((0.2 * Double(ascending.count)).rounded(.up)), 10)
-            var removed = k
-            while removed < ascending.count && scores[ascending[removed]] == scores[ascending[k - 1]] {
-                removed += 1
-            }
-            for index in ascending[..<removed] {
-                final[index] = scores[index] + round
-            }
-            remaining = Array(ascending[removed...])
-            round += 1
-        }
-        for index in remaining {
-            final[index] = scores[index] + round
-        }
-        return final
+        guard iterative else { return probabilities }
+        // This engine's scores do not depend on the list, so each round scores the survivors alone.
+        return try IterativeInference.scores(passageCount: texts.count) { positions in positions.map { probabilities[$0] } }
     }
 
     private static func words(_ text: String) -> Set<Substring> {

@@ -1,11 +1,11 @@
 import Foundation
+import ListConRankerTensor
 
 /// Looks weights up by the names model code uses, over the key variants real checkpoints have.
 ///
-/// - A key is found as given or with a `bert.` prefix (the official BERT file may use
-///   `BertForX` names such as `bert.encoder.layer.0…`).
-/// - `list_transformer_layer.*`, the unused copy of a layer in ListConRanker's
-///   `list_transformer.pt`, is ignored: not listed in ``names`` and not found by lookups.
+/// A key is found as given or with a `bert.` prefix (the official BERT file may use
+/// `BertForX` names such as `bert.encoder.layer.0…`). Which keys a model uses, and which it
+/// may leave unread, is the model's business, not the format's.
 ///
 /// ``scoped(_:)`` gives a view under a key prefix (like candle's `vb.pp("encoder")`), so a
 /// layer binds `attention.self.query.weight` without spelling the full path. Errors name
@@ -13,8 +13,6 @@ import Foundation
 public struct NamedWeights: Sendable {
     /// Prefixes tried, in order, in front of a requested key.
     public static let keyPrefixes = ["", "bert."]
-    /// Key prefixes whose tensors are not part of the model and are ignored.
-    public static let ignoredPrefixes = ["list_transformer_layer."]
 
     /// The checkpoint read.
     public let store: any TensorStore
@@ -37,25 +35,21 @@ public struct NamedWeights: Sendable {
         return NamedWeights(store: store, scope: scope + (prefix.hasSuffix(".") ? prefix : prefix + "."))
     }
 
-    /// Whether `key` is ignored (part of the unused `list_transformer_layer` copy).
-    public static func isIgnored(_ key: String) -> Bool {
-        ignoredPrefixes.contains { key.hasPrefix($0) }
-    }
-
     /// Every floating-point key of the file that model code may bind, with any `bert.`
-    /// prefix removed, sorted; ignored keys are left out.
+    /// prefix removed, sorted.
     public var names: [String] {
-        let stripped = store.descriptors.map(\.name).compactMap { name -> String? in
-            let key = name.hasPrefix("bert.") ? String(name.dropFirst("bert.".count)) : name
-            return Self.isIgnored(key) ? nil : key
+        let stripped = store.descriptors.map(\.name).map { name in
+            name.hasPrefix("bert.") ? String(name.dropFirst("bert.".count)) : name
         }
         return Array(Set(stripped)).sorted()
     }
 
+    /// The file the weights come from, for messages.
+    public var origin: String { store.url.path }
+
     /// The key `name` (under this view's scope) has in the file, or nil if it has none.
     public func storedName(_ name: String) -> String? {
         let key = scope + name
-        guard !Self.isIgnored(key) else { return nil }
         for prefix in Self.keyPrefixes where store.descriptor(named: prefix + key) != nil {
             return prefix + key
         }

@@ -11,6 +11,10 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
 
     /// Whether this CPU runs bf16 matrix products natively.
     public static var nativeBFloat16Available: Bool { lcr_cpu_has_native_bf16() != 0 }
+
+    /// Whether this CPU runs bf16 matrix products at all (natively or emulated on AVX-512);
+    /// oneDNN has none for CPUs without AVX-512.
+    public static var bfloat16ProductsAvailable: Bool { lcr_cpu_runs_bf16_products() != 0 }
 }
 
 /// A linear layer `y = x·Wᵀ + b` (optionally followed by GELU) with PyTorch's `[out, in]`
@@ -36,23 +40,18 @@ public final class Linear: @unchecked Sendable {
         guard weight.shape.count == 2 else { throw ComputeError("Linear: weight must be 2-D, got \(weight.shape)") }
         let n = weight.shape[0], k = weight.shape[1]
         if let bias, bias.count != n { throw ComputeError("Linear: bias \(bias.shape) does not match \(n) outputs") }
+        if precision == .bf16 && !Precision.bfloat16ProductsAvailable {
+            throw ComputeError("bf16 matrix products need a CPU with AVX-512, and this one has none: use fp32 (or auto)")
+        }
         var error = [CChar](repeating: 0, count: 256)
         var created: OpaquePointer?
         let biasValues = bias?.toFloat32().scalars
-        let status: Int32
-        switch (weight.dtype, precision) {
-        case (.bfloat16, .bf16):
-            status = weight.withBFloat16Bits { bits in
-                lcr_linear_create_bf16(&created, bits.baseAddress, biasValues, Int64(n), Int64(k), fuseGELU ? 1 : 0,
-                                       bf16Output ? 1 : 0, &error, 256)
-            }
-        default:
-            let w = weight.toFloat32()
-            status = w.withFloats { wp in
-                lcr_linear_create(&created, wp.baseAddress, biasValues, Int64(n), Int64(k),
-                                  precision == .bf16 ? LCR_BF16 : LCR_F32, fuseGELU ? 1 : 0,
-                                  bf16Output ? 1 : 0, &error, 256)
-            }
+        // Weights arrive as Float32 (the checkpoint readers convert); oneDNN reorders them once,
+        // to bf16 as well for a bf16 product.
+        let status = weight.toFloat32().withFloats { wp in
+            lcr_linear_create(&created, wp.baseAddress, biasValues, Int64(n), Int64(k),
+                              precision == .bf16 ? LCR_BF16 : LCR_F32, fuseGELU ? 1 : 0,
+                              bf16Output ? 1 : 0, &error, 256)
         }
         guard status == 0, let created else {
             throw ComputeError("Linear [\(n), \(k)] \(precision)", cMessage: error)

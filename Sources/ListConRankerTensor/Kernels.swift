@@ -1,10 +1,13 @@
 import CKernels
 
 /// The elementwise and reduction kernels a transformer needs, over Float32 tensors.
-/// They run in C (`CKernels`), vectorised for the running CPU.
+/// They run in C (`CKernels`), vectorised for the running CPU. The internal ones (``gelu(_:)``,
+/// ``softmax(_:keyRanges:)``, ``matmul(_:_:transposeB:)``, ``batchedMatmul(_:_:transposeB:)``,
+/// ``attention(q:k:v:heads:keyRanges:)``) are plain reference forms that the tests check the
+/// fused paths against; the model does not call them.
 public enum Kernels {
     /// GELU, erf form: `0.5·x·(1 + erf(x/√2))`.
-    public static func gelu(_ x: Tensor) -> Tensor {
+    static func gelu(_ x: Tensor) -> Tensor {
         elementwise(x) { lcr_gelu($0, $1) }
     }
 
@@ -75,7 +78,7 @@ public enum Kernels {
 
     /// Softmax over the last dimension. Row `r` normalises over columns
     /// `keyRanges[r]` only (the others become 0); nil means every column.
-    public static func softmax(_ x: Tensor, keyRanges: [Range<Int>]? = nil) throws -> Tensor {
+    static func softmax(_ x: Tensor, keyRanges: [Range<Int>]? = nil) throws -> Tensor {
         guard let cols = x.shape.last, cols > 0 else { throw ComputeError("softmax: empty shape \(x.shape)") }
         let rows = x.count / cols
         var out = x.toFloat32()
@@ -115,7 +118,7 @@ public enum Kernels {
     }
 
     /// Matrix product of `a [M,K]` and `b [K,N]` (or `bᵀ` when `transposeB`, b then `[N,K]`).
-    public static func matmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false) throws -> Tensor {
+    static func matmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false) throws -> Tensor {
         guard a.shape.count == 2, b.shape.count == 2 else {
             throw ComputeError("matmul: needs 2-D tensors, got \(a.shape) and \(b.shape)")
         }
@@ -139,7 +142,7 @@ public enum Kernels {
     }
 
     /// Batched matrix product: `a [B,M,K] · b [B,K,N] → [B,M,N]` (attention scores and mixing).
-    public static func batchedMatmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false) throws -> Tensor {
+    static func batchedMatmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false) throws -> Tensor {
         guard a.shape.count == 3, b.shape.count == 3, a.shape[0] == b.shape[0] else {
             throw ComputeError("batchedMatmul: needs [B,M,K] and [B,K,N], got \(a.shape) and \(b.shape)")
         }
@@ -169,7 +172,7 @@ public enum Kernels {
 
     /// Multi-head attention over one sequence. `q`, `k`, `v` are `[t, heads·headDim]`;
     /// row `i` attends to keys `keyRanges[i]` (nil: all). Returns `[t, heads·headDim]`.
-    public static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int,
+    static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int,
                                  keyRanges: [Range<Int>]? = nil) throws -> Tensor {
         guard q.shape.count == 2, q.shape == k.shape, q.shape == v.shape, heads > 0, q.shape[1] % heads == 0 else {
             throw ComputeError("attention: q \(q.shape), k \(k.shape), v \(v.shape) with \(heads) heads")

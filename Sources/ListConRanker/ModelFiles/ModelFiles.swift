@@ -1,6 +1,6 @@
 import Foundation
 
-/// Reads a model directory's files (DESIGN.md §2) into a model and a tokenizer. This is the
+/// Reads a model directory's files (../shared/DESIGN.md §2) into a model and a tokenizer. This is the
 /// one place where file formats meet the model: the model itself sees only ``WeightSource``s.
 struct ModelFiles {
     let directory: ModelDirectory
@@ -30,8 +30,21 @@ struct ModelFiles {
         }
     }
 
+    /// `config.json`, decoded and checked that the encoder can run it.
     func configuration() throws -> BertConfiguration {
-        try BertConfiguration(contentsOf: directory.url(of: .config))
+        let url = directory.url(of: .config)
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelError.missingFile(url.path)
+        }
+        let configuration: BertConfiguration
+        do {
+            configuration = try JSONDecoder().decode(BertConfiguration.self, from: data)
+        } catch {
+            throw ModelError.invalidConfiguration(url.path, "not a BERT config.json (\(error))")
+        }
+        try configuration.validate(file: url.path)
+        return configuration
     }
 
     func encoderWeights() throws -> NamedWeights {
@@ -66,7 +79,8 @@ struct ModelFiles {
 extension NamedWeights: WeightSource {
     /// The stored shape of `name`, or nil when the file has no such tensor.
     public func shape(of name: String) -> [Int]? {
-        try? descriptor(name).shape
+        guard let stored = storedName(name) else { return nil }
+        return store.descriptor(named: stored)?.shape
     }
 }
 

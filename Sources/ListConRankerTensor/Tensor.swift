@@ -61,14 +61,14 @@ public struct Tensor: Sendable {
     }
 
     /// A Float32 tensor whose elements `initializer` writes (all of them) without a zero fill first.
-    init(uninitializedShape shape: [Int], initializer: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
+    package init(uninitializedShape shape: [Int], initializer: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
         let elements = AlignedElements<Float>(uninitializedCount: Tensor.elementCount(shape))
         try initializer(UnsafeMutableBufferPointer(start: elements.base, count: elements.count))
         self.init(shape: shape, storage: .float32(elements))
     }
 
     /// A BFloat16 tensor whose bit patterns `initializer` writes (all of them).
-    init(uninitializedBFloat16Shape shape: [Int],
+    package init(uninitializedBFloat16Shape shape: [Int],
          initializer: (UnsafeMutableBufferPointer<UInt16>) throws -> Void) rethrows {
         let elements = AlignedElements<UInt16>(uninitializedCount: Tensor.elementCount(shape))
         try initializer(UnsafeMutableBufferPointer(start: elements.base, count: elements.count))

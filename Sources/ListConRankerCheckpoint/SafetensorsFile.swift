@@ -1,4 +1,5 @@
 import Foundation
+import ListConRankerTensor
 
 /// A Hugging Face safetensors file, memory-mapped.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import ListConRankerTensor
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

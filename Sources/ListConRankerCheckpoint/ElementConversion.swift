@@ -1,3 +1,5 @@
+import ListConRankerTensor
+
 /// Bulk conversions from the byte layouts checkpoints store to Float32 and BFloat16.
 ///
 /// These run over whole tensors (up to ~300M elements), so each is a plain loop over raw

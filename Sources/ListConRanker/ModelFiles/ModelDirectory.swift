@@ -1,7 +1,7 @@
 import Foundation
 
 /// What a model directory holds of the files an official ListConRanker (or BERT encoder)
-/// directory has (DESIGN.md §2), and so what kind of directory it is.
+/// directory has (../shared/DESIGN.md §2), and so what kind of directory it is.
 public struct ModelDirectory: Sendable, Equatable {
     /// The files an official directory may have.
     public enum File: String, CaseIterable, Sendable, Comparable {
@@ -23,6 +23,13 @@ public struct ModelDirectory: Sendable, Equatable {
         case tokenizerConfig = "tokenizer_config.json"
         /// Special tokens.
         case specialTokensMap = "special_tokens_map.json"
+
+        /// Encoder weights, in order of preference.
+        public static let weights: [File] = [.safetensorsWeights, .pytorchWeights]
+        /// Tokenizer files (a vocabulary, a fast-tokenizer description, settings).
+        public static let tokenizer: [File] = [.vocabulary, .tokenizerJSON, .tokenizerConfig, .specialTokensMap]
+        /// The ListConRanker head (absent from plain BERT directories).
+        public static let listConRankerHead: [File] = [.linearInEmbedding, .listTransformer]
 
         /// Orders files as ``allCases`` lists them.
         public static func < (lhs: File, rhs: File) -> Bool {
@@ -98,22 +105,22 @@ public struct ModelDirectory: Sendable, Equatable {
         present.filter { [.safetensorsWeights, .pytorchWeights, .linearInEmbedding, .listTransformer].contains($0) }
     }
 
-    /// What a BERT encoder directory needs and this one lacks.
-    public var missingForEncoder: [String] {
-        var missing: [String] = []
-        if !has(.config) { missing.append(File.config.rawValue) }
-        if encoderWeightsURL == nil { missing.append("model.safetensors or pytorch_model.bin") }
-        if !has(.vocabulary) && !has(.tokenizerJSON) { missing.append("vocab.txt or tokenizer.json") }
-        return missing
+    /// What a BERT encoder needs: one file of each group.
+    public static let requiredForEncoder: [[File]] = [[.config], File.weights, [.vocabulary, .tokenizerJSON]]
+    /// What a ListConRanker needs: one file of each group.
+    public static let requiredForListConRanker: [[File]] = requiredForEncoder + File.listConRankerHead.map { [$0] }
+
+    /// The groups of `required` of which `has` finds no file, each as `a or b`: the one rule
+    /// for local directories and hub snapshots alike.
+    public static func missing(_ required: [[File]], has: (File) -> Bool) -> [String] {
+        required.filter { !$0.contains(where: has) }.map { $0.map(\.rawValue).joined(separator: " or ") }
     }
 
+    /// What a BERT encoder directory needs and this one lacks.
+    public var missingForEncoder: [String] { Self.missing(Self.requiredForEncoder, has: has) }
+
     /// What a ListConRanker directory needs and this one lacks.
-    public var missingForListConRanker: [String] {
-        var missing = missingForEncoder
-        if !has(.linearInEmbedding) { missing.append(File.linearInEmbedding.rawValue) }
-        if !has(.listTransformer) { missing.append(File.listTransformer.rawValue) }
-        return missing
-    }
+    public var missingForListConRanker: [String] { Self.missing(Self.requiredForListConRanker, has: has) }
 
     /// The directory's kind, judged by which files are present.
     public var kind: Kind {

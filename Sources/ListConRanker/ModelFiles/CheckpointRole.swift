@@ -16,11 +16,10 @@ public enum CheckpointRole: Sendable, Equatable, CustomStringConvertible {
         let names = Set(store.descriptors.map(\.name))
         if names.contains("embeddings.word_embeddings.weight") || names.contains("bert.embeddings.word_embeddings.weight") {
             let prefixed = names.contains("bert.embeddings.word_embeddings.weight")
-            let layerKey = (prefixed ? "bert." : "") + "encoder.layer."
-            self = .bertEncoder(layers: Self.layerCount(names, prefix: layerKey), prefixed: prefixed)
+            self = .bertEncoder(layers: Self.layerCount(store, prefix: "encoder.layer."), prefixed: prefixed)
         } else if names.contains("list_transformer.layers.0.self_attn.in_proj_weight")
                     || names.contains("linear_score1.weight") {
-            self = .listTransformer(layers: Self.layerCount(names, prefix: "list_transformer.layers."))
+            self = .listTransformer(layers: Self.layerCount(store, prefix: "list_transformer.layers."))
         } else if names.subtracting(["weight", "bias"]).isEmpty, names.contains("weight") {
             self = .linearInEmbedding
         } else {
@@ -28,14 +27,10 @@ public enum CheckpointRole: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// The number of distinct `N` in keys `PREFIX N.…`.
-    private static func layerCount(_ names: Set<String>, prefix: String) -> Int {
-        var layers = Set<Int>()
-        for name in names where name.hasPrefix(prefix) {
-            let rest = name.dropFirst(prefix.count)
-            if let number = rest.split(separator: ".").first.flatMap({ Int($0) }) { layers.insert(number) }
-        }
-        return layers.count
+    /// The number of layers under `prefix` (`bert.` stripped), as the model counts them; 0 when
+    /// their numbers have gaps (the model would refuse the file).
+    private static func layerCount(_ store: any TensorStore, prefix: String) -> Int {
+        (try? NamedWeights(store).layerCount(under: prefix)) ?? 0
     }
 
     /// A one-line account for people.

@@ -1,4 +1,5 @@
 import Foundation
+import ListConRankerTensor
 
 /// Name, element type and shape of one floating-point tensor in a checkpoint.
 public struct TensorDescriptor: Sendable, Equatable, Hashable {

@@ -1,4 +1,5 @@
 import Foundation
+import ListConRankerTensor
 
 /// Why a checkpoint could not be opened or a tensor could not be read.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import ListConRankerTensor
 
 /// A PyTorch checkpoint written by `torch.save` (≥ 1.6): a zip archive holding
 /// `<top>/data.pkl`, the pickled state dict, and `<top>/data/<key>`, the raw little-endian

@@ -1,4 +1,5 @@
 import Foundation
+import ListConRankerTensor
 
 /// A storage a pickled tensor refers to: `data/<key>` in the archive, `count` elements of
 /// the type `torch.<typeName>` (`FloatStorage`, `HalfStorage`, …).
