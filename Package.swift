@@ -99,6 +99,13 @@ let package = Package(
             path: "Tests/ListConRankerTests",
             exclude: ["Fixtures"]
         ),
+        // Runs the built `listconranker` as a subprocess on the library tests' fixtures; depending
+        // on the executable target makes SwiftPM build it before these tests run.
+        .testTarget(
+            name: "ListConRankerCLITests",
+            dependencies: ["listconranker"],
+            path: "Tests/ListConRankerCLITests"
+        ),
         .testTarget(
             name: "ListConRankerServerTests",
             dependencies: [

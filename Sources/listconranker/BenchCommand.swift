@@ -20,19 +20,16 @@ struct MatmulBench: ParsableCommand {
     @Option(help: "Input features.") var k = 1024
     @Option(help: "Output features.") var n = 4096
     @Option(help: "Timed repetitions per side (the median is reported).") var iterations = 20
-    @Option(help: "Precisions to measure: fp32, bf16, or both (comma-separated).") var precision = "fp32,bf16"
+    @Option(help: "Precisions to measure, comma-separated: fp32, bf16, auto.") var precision = "fp32,bf16"
     @Flag(help: "One JSON line per precision instead of a table.") var json = false
     @Flag(help: "Measure the four dense shapes of a BERT-large layer (K×N = 1024×3072, 1024×1024, 1024×4096, 4096×1024) at M rows instead of one M×K×N.")
     var modelShapes = false
 
     func run() throws {
         let shapes = modelShapes ? [(1024, 3072), (1024, 1024), (1024, 4096), (4096, 1024)] : [(k, n)]
-        let pairs = precision.split(separator: ",").flatMap { name in shapes.map { (name, $0.0, $0.1) } }
-        for (name, k, n) in pairs {
-            guard let p = Precision(rawValue: String(name)) else {
-                throw ValidationError("unknown precision \(name): use fp32 or bf16")
-            }
-            let r = try MatmulBenchmark.run(m: m, k: k, n: n, precision: p, iterations: iterations)
+        let pairs = try PrecisionChoice.list(precision).flatMap { choice in shapes.map { (choice, $0.0, $0.1) } }
+        for (choice, k, n) in pairs {
+            let r = try MatmulBenchmark.run(m: m, k: k, n: n, precision: choice.resolved, iterations: iterations)
             if json {
                 let data = try JSONEncoder().encode(r)
                 print(String(decoding: data, as: UTF8.self))

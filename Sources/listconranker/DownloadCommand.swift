@@ -4,7 +4,7 @@ import ListConRanker
 
 /// `listconranker download MODEL [--revision R]`: fetches a hub model into the Hugging Face
 /// cache (or checks a local path) and prints the directory other commands can load.
-struct DownloadCommand: ParsableCommand {
+struct DownloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "download",
         abstract: "Download a model from the Hugging Face hub into the local cache and print its directory.",
@@ -22,14 +22,7 @@ struct DownloadCommand: ParsableCommand {
     @Option(help: "Branch, tag or commit to download (default: main).")
     var revision: String?
 
-    func run() throws {
-        do {
-            let directory = try HubModelResolver().resolveBlocking(model, revision: revision)
-            print(directory.path)
-        } catch let error as HubError {
-            // The library's messages already say what to do: print them alone, not with the usage text.
-            FileHandle.standardError.write(Data("Error: \(error.description)\n".utf8))
-            throw ExitCode.failure
-        }
+    func run() async throws {
+        print(try await ModelLocation.directory(model, revision: revision).path)
     }
 }

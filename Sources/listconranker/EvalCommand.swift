@@ -3,14 +3,16 @@ import Foundation
 import ListConRanker
 
 /// `listconranker eval`: C-MTEB reranking metrics on a JSON-lines dataset.
-struct EvalCommand: ParsableCommand {
+struct EvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "C-MTEB reranking metrics (MAP, MRR@1/5/10) on a JSON-lines dataset.",
         discussion: """
             Data lines are {"query": …, "positive": […], "negative": […]}; samples without a positive \
             or a negative are skipped and counted. Each sample is scored as one list, positives first. \
-            --scores-out writes each sample's scores as it goes; --resume continues from that file.
+            --scores-out writes each sample's scores as it goes; --resume continues from that file. \
+            The results JSON goes to standard output (and --output); a summary of the metrics and of \
+            the encoder's work goes to standard error.
             """
     )
 
@@ -18,7 +20,7 @@ struct EvalCommand: ParsableCommand {
         case iterative, conventional
     }
 
-    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var modelOptions: ModelOptions<ReferenceDefaults>
 
     @Option(name: .long, help: "The dataset (JSON lines).")
     var data: String
@@ -49,11 +51,10 @@ struct EvalCommand: ParsableCommand {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
 
-    func run() throws {
+    func run() async throws {
         let dataset = try RerankingDataset(contentsOf: URL(fileURLWithPath: data), limit: limit)
-        let directory = try modelOptions.directory()
-        let reranker = try Reranker(modelDirectory: directory, options: RerankerOptions(
-            precision: modelOptions.resolvedPrecision, maxLength: modelOptions.maxLength))
+        let directory = try await modelOptions.directory()
+        let reranker = try Reranker(modelDirectory: directory, options: modelOptions.rerankerOptions)
         let evaluator = RerankingEvaluator(dataset: dataset, taskName: task, split: split, mode: mode.rawValue,
                                            precision: reranker.options.precision.rawValue,
                                            modelDirectory: directory.path)
@@ -67,12 +68,23 @@ struct EvalCommand: ParsableCommand {
         let json = try results.jsonData()
         if let output { try json.write(to: URL(fileURLWithPath: output)) }
         FileHandle.standardOutput.write(json + Data("\n".utf8))
-        if let published = CMTEBRerankingTask.named(results.taskName) {
-            let m = results.metrics
-            FileHandle.standardError.write(Data(String(
-                format: "%@: MAP %.2f (published %.2f), MRR@1 %.2f, MRR@5 %.2f, MRR@10 %.2f\n",
-                results.taskName, m.map, iterative ? published.published.map : published.publishedConventionalMAP,
-                m.mrrAt1, m.mrrAt5, m.mrrAt10).utf8))
+        FileHandle.standardError.write(Data(summary(results, iterative: iterative, reranker: reranker).utf8))
+    }
+
+    /// The metrics (beside the published figures for a C-MTEB task) and the encoder's work, which
+    /// shows the options the run really used (`--encoder-batch-tokens` bounds the largest batch).
+    private func summary(_ results: RerankingResults, iterative: Bool, reranker: Reranker) -> String {
+        let m = results.metrics
+        var published = ""
+        if let task = CMTEBRerankingTask.named(results.taskName) {
+            published = String(format: " (published %.2f)",
+                               iterative ? task.published.map : task.publishedConventionalMAP)
         }
+        let work = reranker.encoderStatistics
+        return String(format: "%@: MAP %.2f%@, MRR@1 %.2f, MRR@5 %.2f, MRR@10 %.2f\n",
+                      results.taskName, m.map, published, m.mrrAt1, m.mrrAt5, m.mrrAt10)
+            + "encoder: \(work.texts) texts in \(work.batches) batches, largest \(work.largestBatchTokens) tokens "
+            + "(--encoder-batch-tokens \(reranker.options.encoderBatchTokens), --max-length \(reranker.options.maxLength), "
+            + "precision \(reranker.options.precision.rawValue))\n"
     }
 }

@@ -50,7 +50,7 @@ struct InspectCommand: ParsableCommand {
         }
         report.checkpoints = stores.map(CheckpointReport.init)
         report.parameterCount = report.checkpoints.reduce(0) { $0 + $1.parameterCount }
-        if memory { report.residentBytesAfterOpen = Self.residentBytes() }
+        if memory { report.residentBytesAfterOpen = ResidentMemory.currentBytes() }
         if convert {
             var elements = 0
             let start = Date()
@@ -60,7 +60,7 @@ struct InspectCommand: ParsableCommand {
                 }
             }
             report.conversion = .init(elements: elements, seconds: Date().timeIntervalSince(start))
-            if memory { report.residentBytesAfterConvert = Self.residentBytes() }
+            if memory { report.residentBytesAfterConvert = ResidentMemory.currentBytes() }
         }
         withExtendedLifetime(stores) {}
         if json {
@@ -80,16 +80,6 @@ struct InspectCommand: ParsableCommand {
         case .bertEncoder: return "bert-encoder"
         case .unrecognised: return "unrecognised"
         }
-    }
-
-    /// This process's resident set size (VmRSS in /proc/self/status), in bytes; nil where unavailable.
-    static func residentBytes() -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            if fields.count >= 2, let kilobytes = Int(fields[1]) { return kilobytes * 1024 }
-        }
-        return nil
     }
 }
 

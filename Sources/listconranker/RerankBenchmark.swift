@@ -4,13 +4,13 @@ import ListConRanker
 
 /// `listconranker bench rerank`: times our scoring of the lists in a JSON-lines file, in
 /// process (model loading excluded), so a script can set it beside the PyTorch reference.
-struct RerankBench: ParsableCommand {
+struct RerankBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rerank",
         abstract: "Time conventional or iterative scoring of the lists in a JSON-lines file.",
         discussion: "Prints one JSON object: the median seconds per pass over all lists, and the work done.")
 
-    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var modelOptions: ModelOptions<ReferenceDefaults>
 
     @Option(name: .long, help: "JSON lines of {\"query\": …, \"passages\": […]}.")
     var input: String
@@ -42,10 +42,12 @@ struct RerankBench: ParsableCommand {
         var peakResidentMiB: Double
     }
 
-    func run() throws {
+    func run() async throws {
         let lists = try InputText.queryLists(input)
+        // Resolved first, so a download is not counted as loading.
+        let directory = try await modelOptions.directory()
         let loadStart = DispatchTime.now().uptimeNanoseconds
-        let reranker = try modelOptions.makeReranker()
+        let reranker = try Reranker(modelDirectory: directory, options: modelOptions.rerankerOptions)
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
         func pass() throws -> [[Float]] {
             try lists.map { list in
@@ -75,26 +77,11 @@ struct RerankBench: ParsableCommand {
                                 passages: lists.reduce(0) { $0 + $1.passages.count }, tokens: tokens,
                                 seconds: times.sorted()[times.count / 2], allSeconds: times, loadSeconds: loadSeconds,
                                 encoderTextsPerPass: (reranker.encoderTextCount - textsBefore) / count,
-                                peakResidentMiB: ResidentMemory.peakMiB())
+                                peakResidentMiB: Double(ResidentMemory.peakBytes() ?? 0) / 1_048_576)
             try JSONLineOutput.write(report)
         }
         guard paced else { return try timedPasses(max(repeats, 1)) }
         try JSONLineOutput.write(["ready": true])
         while readLine() != nil { try timedPasses(1) }
-    }
-}
-
-/// This process's memory use, from /proc/self/status.
-enum ResidentMemory {
-    /// Peak resident set (VmHWM) in MiB, or 0 where /proc is unavailable.
-    static func peakMiB() -> Double { field("VmHWM:") }
-    /// Current resident set (VmRSS) in MiB, or 0 where /proc is unavailable.
-    static func currentMiB() -> Double { field("VmRSS:") }
-
-    private static func field(_ name: String) -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
-              let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-        return kib / 1024
     }
 }

@@ -3,13 +3,6 @@ import Foundation
 import ListConRanker
 import ListConRankerServer
 
-/// Numeric precision the served model computes in.
-enum ServePrecision: String, CaseIterable, ExpressibleByArgument {
-    case fp32, bf16
-    /// bf16 where the CPU has native bf16 dot products, fp32 otherwise (the engine decides).
-    case auto
-}
-
 /// `listconranker serve`: the HTTP rerank service (TEI's /rerank and Cohere/Jina's /v1/rerank).
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,20 +13,13 @@ struct ServeCommand: AsyncParsableCommand {
             SIGTERM or SIGINT stops accepting connections, finishes the requests in flight, and exits.
             """)
 
-    @Option(help: "Model directory (config.json, weights, tokenizer) or a hub repository id (owner/name[@revision]).")
-    var model: String
-
-    @Option(help: "Hub branch, tag or commit when --model is a repository id.")
-    var revision: String?
+    @OptionGroup var modelOptions: ModelOptions<ServingDefaults>
 
     @Option(help: "Interface to listen on.")
     var host: String = "127.0.0.1"
 
     @Option(help: "TCP port to listen on.")
     var port: Int = 8080
-
-    @Option(help: "Numeric precision: fp32, bf16 or auto.")
-    var precision: ServePrecision = .auto
 
     @Option(help: "Requests admitted at once (running plus waiting); beyond, 429.")
     var maxConcurrentRequests: Int = ServiceConfiguration().maxConcurrentRequests
@@ -48,11 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
     var payloadLimit: Int = ServiceConfiguration().payloadLimit
 
     func validate() throws {
-        do {
-            _ = try ModelReference.parse(model, revision: revision)
-        } catch {
-            throw ValidationError("--model \(model): \(error)")
-        }
+        // The model options check themselves (the option group's own `validate`).
         do {
             _ = try serviceConfiguration.validated()
         } catch {
@@ -70,11 +52,12 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (model, revision, precision) = (self.model, self.revision, self.precision)
+        // Plain values into the loading closure, which runs on another task.
+        let (model, revision, options) = (modelOptions.model, modelOptions.revision, modelOptions.rerankerOptions)
         try await RerankService.serve(
             loadingEngine: {
-                let modelDirectory = try await HubModelResolver().resolve(model, revision: revision)
-                return try await makeEngine(modelDirectory: modelDirectory, name: model, precision: precision)
+                try await makeEngine(modelDirectory: ModelLocation.directory(model, revision: revision),
+                                     name: model, options: options)
             },
             configuration: serviceConfiguration)
     }

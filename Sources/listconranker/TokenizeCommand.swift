@@ -3,7 +3,7 @@ import Foundation
 import ListConRanker
 
 /// `listconranker tokenize`: one JSON line of ids and tokens per input line.
-struct TokenizeCommand: ParsableCommand {
+struct TokenizeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
         abstract: "Tokenize text lines as the model's BERT tokenizer does.",
@@ -13,8 +13,11 @@ struct TokenizeCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Model directory with tokenizer.json or vocab.txt (+ tokenizer_config.json).")
+    @Option(name: .long, help: "Model directory with tokenizer.json or vocab.txt (+ tokenizer_config.json), or a hub repository id.")
     var model: String
+
+    @Option(name: .long, help: "Hub branch, tag or commit when --model is a repository id (default: main).")
+    var revision: String?
 
     @Option(name: .long, help: "Most tokens per text, [CLS] and [SEP] included.")
     var maxLength: Int = 512
@@ -28,11 +31,12 @@ struct TokenizeCommand: ParsableCommand {
     var benchmarkRepeats: Int?
 
     func validate() throws {
-        guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2 (room for [CLS] and [SEP])") }
+        guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2 (room for [CLS] and [SEP]), not \(maxLength)") }
+        try ModelLocation.validate(model, revision: revision)
     }
 
-    func run() throws {
-        let tokenizer = try BertTokenizer(directory: ModelLocation.directory(model, revision: nil))
+    func run() async throws {
+        let tokenizer = try BertTokenizer(directory: await ModelLocation.directory(model, revision: revision))
         let lines = try InputText.lines(input)
         if let benchmarkRepeats {
             print(benchmark(tokenizer, lines, repeats: max(benchmarkRepeats, 1)))

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+/// `embed` and `tokenize`: one JSON line per input line, equal to the reference's.
+@Suite struct TextCLITests {
+    @Test func embedGivesPyTorchsMeanPooledVectors() throws {
+        let golden = try CLIFixtures.modelGoldens()
+        let texts = golden.lists[1]
+        let first = golden.lists[0].count   // `pooled` runs over every text of `lists`, in order
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let input = try directory.file("texts.txt", texts.joined(separator: "\n") + "\n")
+        let result = try CLI.run(["embed", "--model", CLIFixtures.tinyModel, "--input", input.path])
+        try #require(result.status == 0, "\(result)")
+        let vectors = try result.stdoutLines.map { try decode([Float].self, $0) }
+        try #require(vectors.count == texts.count, "\(result)")
+        for (i, vector) in vectors.enumerated() {
+            #expect(close(vector, golden.pooled[first + i]), "text \(i): \(vector) vs \(golden.pooled[first + i])")
+        }
+    }
+
+    /// Standard input is read when there is no `--input`.
+    @Test func embedReadsStandardInput() throws {
+        let golden = try CLIFixtures.modelGoldens()
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let input = try directory.file("query.txt", golden.lists[0][0] + "\n")
+        let result = try CLI.run(["embed", "--model", CLIFixtures.tinyModel, "--precision", "auto"], stdinFile: input)
+        try #require(result.status == 0, "\(result)")
+        let vector = try decode([Float].self, try #require(result.stdoutLines.first))
+        // auto may pick bf16 on this CPU, so only a loose agreement is expected.
+        #expect(close(vector, golden.pooled[0], tolerance: 0.05), "\(vector) vs \(golden.pooled[0])")
+    }
+
+    @Test func tokenizeGivesTransformersIds() throws {
+        struct Line: Decodable { let ids: [Int]; let tokens: [String] }
+        let wanted = ["Hello, World!", "我爱北京天安门", "ÅNGSTRÖM café naïve"]
+        let goldens = try CLIFixtures.tokenizerGoldens()
+        let expected = try wanted.map { text in try goldens.first { $0.text == text }.orThrow("\(text) not in the corpus").ids }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let input = try directory.file("lines.txt", wanted.joined(separator: "\n") + "\n")
+        let result = try CLI.run(["tokenize", "--model", CLIFixtures.path("tokenizer/zh-lower"), "--input", input.path])
+        try #require(result.status == 0, "\(result)")
+        let lines = try result.stdoutLines.map { try decode(Line.self, $0) }
+        #expect(lines.map(\.ids) == expected)
+        #expect(lines.allSatisfy { $0.tokens.count == $0.ids.count && $0.tokens.first == "[CLS]" && $0.tokens.last == "[SEP]" })
+    }
+
+    @Test func tokenizeTruncatesToMaxLength() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let input = try directory.file("line.txt", "我爱北京天安门\n")
+        let result = try CLI.run(["tokenize", "--model", CLIFixtures.tinyModel, "--max-length", "4", "--input", input.path])
+        try #require(result.status == 0, "\(result)")
+        struct Line: Decodable { let ids: [Int] }
+        #expect(try decode(Line.self, try #require(result.stdoutLines.first)).ids.count == 4)
+    }
+}
