@@ -187,18 +187,3 @@ public struct HubModelResolver: Sendable {
         return RevisionInfo(commit: sha, siblings: siblings.map(\.rfilename))
     }
 }
-
-// TEMPORARY until the CLI calls `resolve` (merge of the cli-seams branch): removed there.
-extension HubModelResolver {
-    public func resolveBlocking(_ model: String, revision: String? = nil) throws -> URL {
-        final class Box: @unchecked Sendable { var result: Result<URL, Error> = .failure(CancellationError()) }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            do { box.result = .success(try await self.resolve(model, revision: revision)) } catch { box.result = .failure(error) }
-            done.signal()
-        }
-        done.wait()
-        return try box.result.get()
-    }
-}
