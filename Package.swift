@@ -93,6 +93,21 @@ let package = Package(
             ],
             path: "tools/loadtest/Server"
         ),
+        // Training of the list head (stage 1: encoder frozen): fp32 master parameters, forward passes
+        // that keep what backward needs, hand-written backward passes, Circle Loss, AdamW, and a
+        // writer for the official `.pt` files. Kept apart from the inference path.
+        .target(
+            name: "ListConRankerTraining",
+            dependencies: ["ListConRanker", "CDNNL"],
+            path: "Sources/ListConRankerTraining",
+            linkerSettings: [.linkedLibrary("dnnl")]
+        ),
+        .testTarget(
+            name: "ListConRankerTrainingTests",
+            dependencies: ["ListConRankerTraining", "ListConRanker"],
+            path: "Tests/ListConRankerTrainingTests",
+            exclude: ["Fixtures"]
+        ),
         .testTarget(
             name: "ListConRankerTests",
             dependencies: ["ListConRanker", "ListConRankerTensor", "ListConRankerCheckpoint", "ListConRankerTokenizer"],

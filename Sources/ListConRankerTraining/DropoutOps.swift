@@ -1,0 +1,21 @@
+/// Inverted dropout as `nn.Dropout` in training: each element is kept with probability 1 − p
+/// and then scaled by 1/(1 − p), so the expectation is unchanged and evaluation needs no
+/// rescaling. The mask (0 or 1/(1 − p) per element) is kept: the backward multiplies by it.
+enum DropoutOps {
+    /// Draws a mask for `count` elements into `mask` and multiplies `x` by it in place.
+    static func forward(x: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, count: Int,
+                        probability p: Float, generator: inout SeededGenerator) {
+        let scale = 1 / (1 - p)
+        let threshold = Double(p)
+        for i in 0..<count {
+            let kept = generator.unit() >= threshold
+            mask[i] = kept ? scale : 0
+            x[i] *= mask[i]
+        }
+    }
+
+    /// The gradient through the mask, in place: `dy ⊙= mask`.
+    static func backward(dy: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { dy[i] *= mask[i] }
+    }
+}
