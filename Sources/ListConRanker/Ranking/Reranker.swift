@@ -25,6 +25,8 @@ public final class Reranker: @unchecked Sendable {
     public let model: ListConRankerModel
     let tokenizer: TextTokenizing
     private let batched: BatchedEncoder
+    private let identity: (() throws -> String)?
+    private var cachedIdentity: String?
     private let lock = NSLock()
     private var statistics = EncoderStatistics()
 
@@ -32,7 +34,8 @@ public final class Reranker: @unchecked Sendable {
     /// `pytorch_model.bin`, `linear_in_embedding.pt`, `list_transformer.pt`, tokenizer files).
     public convenience init(modelDirectory: URL, options: RerankerOptions = RerankerOptions()) throws {
         let files = try ModelFiles(directory: modelDirectory)
-        try self.init(model: files.loadModel(options: options), tokenizer: files.loadTokenizer(), options: options)
+        try self.init(model: files.loadModel(options: options), tokenizer: files.loadTokenizer(), options: options,
+                      identity: { try files.encoderIdentity(maxLength: options.maxLength) })
     }
 
     /// Loads a model named as users name them: a local directory, or a Hugging Face hub
@@ -45,7 +48,8 @@ public final class Reranker: @unchecked Sendable {
         return try Reranker(modelDirectory: directory, options: options)
     }
 
-    init(model: ListConRankerModel, tokenizer: TextTokenizing, options: RerankerOptions) throws {
+    init(model: ListConRankerModel, tokenizer: TextTokenizing, options: RerankerOptions,
+         identity: (() throws -> String)? = nil) throws {
         guard options.maxLength >= 2 else {
             throw ModelError.invalidInput("maxLength must be at least 2 ([CLS] and [SEP]), got \(options.maxLength)")
         }
@@ -58,8 +62,26 @@ public final class Reranker: @unchecked Sendable {
         self.model = model
         self.tokenizer = tokenizer
         self.options = options
+        self.identity = identity
         batched = BatchedEncoder(encoder: model.encoder, tokenizer: tokenizer, maxLength: options.maxLength,
                                  batchTokens: options.encoderBatchTokens)
+    }
+
+    /// What a stored pooled vector depends on: a SHA-256 over the encoder's weights, its
+    /// `config.json`, the tokenizer files and ``RerankerOptions/maxLength``. Vectors stored under
+    /// another identity came from another encoder and must not be mixed with this one's; the
+    /// list head's files are left out, so a head retrained with the encoder frozen keeps its store.
+    /// Computed on first use (it reads the weights once: seconds for BERT-large), then kept.
+    public func encoderIdentity() throws -> String {
+        try lock.withLock {
+            if let cachedIdentity { return cachedIdentity }
+            guard let identity else {
+                throw ModelError.invalidInput("this reranker was not loaded from a model directory: it has no encoder identity")
+            }
+            let value = try identity()
+            cachedIdentity = value
+            return value
+        }
     }
 
     /// How much work the BERT encoder has done since the reranker was made.
@@ -99,20 +121,37 @@ public final class Reranker: @unchecked Sendable {
         try lock.withLock {
             try validate(query: query)
             guard !passages.isEmpty else { return [] }
-            let (features, rowOfText) = try encode([query] + passages)
-            let queryRow = rowOfText[0]
-            let passageRows = Array(rowOfText.dropFirst())
-            return try IterativeInference.scores(passageCount: passages.count) { positions in
-                let rows = [queryRow] + positions.map { passageRows[$0] }
-                var scores = try self.listScores(features: features, rows: [rows], raw: false)[0]
-                // Identical texts have identical features; make their scores exactly equal so they
-                // leave together, as the original's text-keyed bookkeeping has them do.
-                var first = [Int: Float]()
-                for (j, row) in rows.dropFirst().enumerated() {
-                    if let s = first[row] { scores[j] = s } else { first[row] = scores[j] }
-                }
-                return scores
-            }
+            let (features, rows) = try encode([query] + passages)
+            return try iterative(features: features, rows: rows)
+        }
+    }
+
+    // MARK: - Passages encoded once (stored pooled vectors)
+
+    /// The mean-pooled encoder vectors of `texts` (`hidden_size` floats each, in text order): what
+    /// a feature store keeps for a passage. They depend on the text and the encoder alone, so a
+    /// head retrained with the encoder frozen keeps using them.
+    public func pooledVectors(for texts: [String]) throws -> [[Float]] {
+        let h = model.encoder.configuration.hiddenSize
+        let pooled = try lock.withLock { try batched.pooled(texts, statistics: &statistics) }.scalars
+        return (0..<texts.count).map { Array(pooled[$0 * h..<($0 + 1) * h]) }
+    }
+
+    /// Probabilities for passages given by their stored pooled vectors (see
+    /// ``pooledVectors(for:)``), in passage order: only the query goes through the encoder.
+    public func scores(query: String, passageVectors: [[Float]]) throws -> [Float] {
+        try lock.withLock {
+            let (features, rows) = try features(query: query, passageVectors: passageVectors)
+            return rows.count < 2 ? [] : try listScores(features: features, rows: [rows], raw: false)[0]
+        }
+    }
+
+    /// Iterative inference over passages given by their stored pooled vectors; scores as
+    /// ``iterativeScores(query:passages:)`` gives them for the passages' texts.
+    public func iterativeScores(query: String, passageVectors: [[Float]]) throws -> [Float] {
+        try lock.withLock {
+            let (features, rows) = try features(query: query, passageVectors: passageVectors)
+            return rows.count < 2 ? [] : try iterative(features: features, rows: rows)
         }
     }
 
@@ -122,14 +161,33 @@ public final class Reranker: @unchecked Sendable {
     /// inference unless `iterative` is false. `topN` keeps the best N (all when nil).
     /// An empty passage list gives an empty ranking.
     public func rerank(query: String, passages: [String], topN: Int? = nil, iterative: Bool = true) throws -> [RankedPassage] {
-        if let topN, topN < 0 { throw ModelError.invalidInput("topN must not be negative, got \(topN)") }
+        try Self.validate(topN: topN)
         try validate(query: query)
         let scores = iterative && IterativeInference.applies(toPassageCount: passages.count)
             ? try iterativeScores(query: query, passages: passages)
             : try self.scores(query: query, passages: passages)
+        return Self.ranking(scores, topN: topN)
+    }
+
+    /// ``rerank(query:passages:topN:iterative:)`` for passages given by their stored pooled vectors.
+    public func rerank(query: String, passageVectors: [[Float]], topN: Int? = nil,
+                       iterative: Bool = true) throws -> [RankedPassage] {
+        try Self.validate(topN: topN)
+        let scores = iterative && IterativeInference.applies(toPassageCount: passageVectors.count)
+            ? try iterativeScores(query: query, passageVectors: passageVectors)
+            : try self.scores(query: query, passageVectors: passageVectors)
+        return Self.ranking(scores, topN: topN)
+    }
+
+    private static func validate(topN: Int?) throws {
+        if let topN, topN < 0 { throw ModelError.invalidInput("topN must not be negative, got \(topN)") }
+    }
+
+    /// Positions best first (ties keep input order), the best `topN` when given.
+    private static func ranking(_ scores: [Float], topN: Int?) -> [RankedPassage] {
         let ranked = scores.enumerated()
             .map { RankedPassage(index: $0.offset, score: $0.element) }
-            .sorted { ($0.score, -$0.index) > ($1.score, -$1.index) }   // ties keep input order
+            .sorted { ($0.score, -$0.index) > ($1.score, -$1.index) }
         return Array(ranked.prefix(topN ?? ranked.count))
     }
 
@@ -137,6 +195,50 @@ public final class Reranker: @unchecked Sendable {
 
     private func validate(query: String) throws {
         guard !query.allSatisfy(\.isWhitespace) else { throw ModelError.invalidInput("the query is empty") }
+    }
+
+    /// Iterative inference over one list given as rows of `features` (`rows[0]` the query).
+    private func iterative(features: Tensor, rows listRows: [Int]) throws -> [Float] {
+        let queryRow = listRows[0]
+        let passageRows = Array(listRows.dropFirst())
+        return try IterativeInference.scores(passageCount: passageRows.count) { positions in
+            let rows = [queryRow] + positions.map { passageRows[$0] }
+            var scores = try self.listScores(features: features, rows: [rows], raw: false)[0]
+            // Identical texts have identical features; make their scores exactly equal so they
+            // leave together, as the original's text-keyed bookkeeping has them do.
+            var first = [Int: Float]()
+            for (j, row) in rows.dropFirst().enumerated() {
+                if let s = first[row] { scores[j] = s } else { first[row] = scores[j] }
+            }
+            return scores
+        }
+    }
+
+    /// The list features of a query (encoded now) and stored passage vectors: `[distinct, width]`
+    /// and each text's row (the query's first). Identical vectors share a row, as identical texts do.
+    private func features(query: String, passageVectors: [[Float]]) throws -> (Tensor, [Int]) {
+        try validate(query: query)
+        let h = model.encoder.configuration.hiddenSize
+        for (i, vector) in passageVectors.enumerated() {
+            guard vector.count == h else {
+                throw ModelError.invalidInput("passage vector \(i) has \(vector.count) values; this encoder's have \(h)")
+            }
+            guard vector.allSatisfy(\.isFinite) else {
+                throw ModelError.invalidInput("passage vector \(i) holds a value that is not finite")
+            }
+        }
+        var pooled = try batched.pooled([query], statistics: &statistics).scalars
+        var rowOfVector = [[Float]: Int]()
+        var rows = [0]
+        for vector in passageVectors {
+            if let row = rowOfVector[vector] { rows.append(row); continue }
+            let row = pooled.count / h
+            rowOfVector[vector] = row
+            pooled += vector
+            rows.append(row)
+        }
+        let features = try model.project(pooled: Tensor(shape: [pooled.count / h, h], scalars: pooled))
+        return (features, rows)
     }
 
     private func conventional(_ lists: [[String]], raw: Bool) throws -> [[Float]] {
