@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "ListConRanker", targets: ["ListConRanker"]),
+        .library(name: "ListConRankerStore", targets: ["ListConRankerStore"]),
         .executable(name: "listconranker", targets: ["listconranker"]),
     ],
     dependencies: [
@@ -14,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // oneDNN (Debian: libdnnl-dev) for matrix products and normalisation primitives.
@@ -108,6 +111,26 @@ let package = Package(
             path: "Tests/ListConRankerTrainingTests",
             exclude: ["Fixtures"]
         ),
+        // Stored encoder vectors (../shared/DESIGN.md §9): SQLite for one machine, PostgreSQL for replicas.
+        // Independent of ListConRanker on purpose: the model only hands it vectors and hashes.
+        .target(
+            name: "ListConRankerStore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/ListConRankerStore"
+        ),
+        // Fills a store with synthetic vectors and times random look-ups (tools/bench/StoreLookup).
+        .executableTarget(
+            name: "store-bench",
+            dependencies: [
+                "ListConRankerStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "tools/bench/StoreLookup"
+        ),
         .testTarget(
             name: "ListConRankerTests",
             dependencies: ["ListConRanker", "ListConRankerTensor", "ListConRankerCheckpoint", "ListConRankerTokenizer"],
@@ -131,6 +154,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/ListConRankerServerTests"
+        ),
+        .testTarget(
+            name: "ListConRankerStoreTests",
+            dependencies: [
+                "ListConRankerStore",
+                // To damage a store file on purpose in the integrity tests.
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Tests/ListConRankerStoreTests"
         ),
     ]
 )
