@@ -63,6 +63,7 @@ let package = Package(
                 "CDNNL",
                 "CKernels",
                 "ListConRankerServer",
+                "ListConRankerStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/listconranker"
@@ -112,10 +113,11 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         // Stored encoder vectors (../shared/DESIGN.md §9): SQLite for one machine, PostgreSQL for replicas.
-        // Independent of ListConRanker on purpose: the model only hands it vectors and hashes.
+        // The stores know vectors and hashes only; StoredPassages joins them to a Reranker.
         .target(
             name: "ListConRankerStore",
             dependencies: [
+                "ListConRanker",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

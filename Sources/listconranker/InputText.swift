@@ -24,20 +24,28 @@ enum InputText {
     /// file and line, which the model's own checks (run later, list by list) cannot.
     static func queryLists(_ path: String) throws -> [(query: String, passages: [String])] {
         struct Line: Decodable { let query: String; let passages: [String] }
-        var lists: [(String, [String])] = []
-        for (index, line) in try lines(path).enumerated() where !line.allSatisfy(\.isWhitespace) {
-            let decoded: Line
-            do {
-                decoded = try JSONDecoder().decode(Line.self, from: Data(line.utf8))
-            } catch {
-                throw InputError("\(path):\(index + 1): expected {\"query\": string, \"passages\": [string]} (\(describe(error)))")
-            }
-            guard !decoded.query.allSatisfy(\.isWhitespace) else {
-                throw InputError("\(path):\(index + 1): the query is empty")
-            }
-            lists.append((decoded.query, decoded.passages))
+        return try jsonLines(path, expected: "{\"query\": string, \"passages\": [string]}") { (line: Line, place) in
+            guard !line.query.allSatisfy(\.isWhitespace) else { throw InputError("\(place): the query is empty") }
+            return (line.query, line.passages)
         }
-        return lists
+    }
+
+    /// One `T` per non-blank line of `path`, each turned into a result by `convert`, which gets
+    /// the line's `file:line` for its messages; a line that does not decode names `expected`.
+    static func jsonLines<T: Decodable, R>(_ path: String, expected: String,
+                                          _ convert: (T, String) throws -> R) throws -> [R] {
+        var results: [R] = []
+        for (index, line) in try lines(path).enumerated() where !line.allSatisfy(\.isWhitespace) {
+            let place = "\(path):\(index + 1)"
+            let decoded: T
+            do {
+                decoded = try JSONDecoder().decode(T.self, from: Data(line.utf8))
+            } catch {
+                throw InputError("\(place): expected \(expected) (\(describe(error)))")
+            }
+            results.append(try convert(decoded, place))
+        }
+        return results
     }
 
     private static func describe(_ error: Error) -> String {

@@ -8,6 +8,7 @@ struct ListConRankerCommand: AsyncParsableCommand {
         abstract: "ListConRanker: a listwise contrastive text reranker, in Swift.",
         subcommands: [
             RerankCommand.self,
+            IndexCommand.self,
             ScoreCommand.self,
             EmbedCommand.self,
             EvalCommand.self,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ListConRanker
+import ListConRankerStore
 
 /// `listconranker rerank`: rank passages for a query, best first.
 struct RerankCommand: AsyncParsableCommand {
@@ -14,11 +15,20 @@ struct RerankCommand: AsyncParsableCommand {
             not probabilities. With --json, one line per list: {"results": [{"index": i, "score": s}, …]}, \
             best first, index counting passages from 0.
 
+            With --store (after `listconranker index`), passages are stored ones named by --ids \
+            (or "ids" in the --input lines) and are not encoded again: only the query is. The \
+            JSON results then carry each passage's "id" too.
+
             Example: listconranker rerank --model ListConRanker '高血压吃什么' '多吃蔬菜' '今天天气很好'
             """
     )
 
     @OptionGroup var modelOptions: ModelOptions<ReferenceDefaults>
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(name: .long, parsing: .upToNextOption, help: "With --store: the ids of the stored passages to rank.")
+    var ids: [String] = []
 
     @Option(name: .long, help: "JSON lines of {\"query\": …, \"passages\": […]} to rank.")
     var input: String?
@@ -36,7 +46,14 @@ struct RerankCommand: AsyncParsableCommand {
     var texts: [String] = []
 
     func validate() throws {
-        if input == nil && texts.count < 2 {
+        if storeOptions.store != nil {
+            if input == nil && (texts.count != 1 || ids.isEmpty) {
+                throw ValidationError("with --store, give the query and --ids ID…, or --input FILE.jsonl of {\"query\", \"ids\"}")
+            }
+            if input != nil && !(texts.isEmpty && ids.isEmpty) { throw ValidationError("give either --input or a query and --ids, not both") }
+        } else if !ids.isEmpty {
+            throw ValidationError("--ids names stored passages: give --store too")
+        } else if input == nil && texts.count < 2 {
             throw ValidationError("give a query and at least one passage, or --input FILE.jsonl")
         }
         if input != nil && !texts.isEmpty { throw ValidationError("give either --input or texts, not both") }
@@ -45,6 +62,7 @@ struct RerankCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if storeOptions.store != nil { return try await runOnStore() }
         let lists = try input.map(InputText.queryLists) ?? [(texts[0], Array(texts.dropFirst()))]
         let reranker = try await modelOptions.makeReranker()
         for (number, list) in lists.enumerated() {
@@ -62,5 +80,31 @@ struct RerankCommand: AsyncParsableCommand {
                 }
             }
         }
+    }
+
+    /// Ranks stored passages: their vectors come from the store, only the queries are encoded.
+    private func runOnStore() async throws {
+        let lists = try input.map(StoredQueryLists.read) ?? [(texts[0], ids)]
+        let reranker = try await modelOptions.makeReranker()
+        guard let stored = try await storeOptions.open(for: reranker) else { return }
+        struct Result: Encodable { let index: Int; let id: String; let score: Float }
+        for (number, list) in lists.enumerated() {
+            let ranked: [RankedPassage]
+            do {
+                ranked = try await stored.rerank(query: list.query, ids: list.ids, topN: topN, iterative: !conventional)
+            } catch let error as FeatureStoreError {
+                throw InputError("\(error)")
+            }
+            if json {
+                try JSONLineOutput.write(["results": ranked.map { Result(index: $0.index, id: list.ids[$0.index], score: $0.score) }])
+            } else {
+                if lists.count > 1 { print("\(number > 0 ? "\n" : "")# \(list.query)") }
+                print("rank  index  score      id")
+                for (rank, r) in ranked.enumerated() {
+                    print(String(format: "%4d  %5d  %-9.6f  ", rank + 1, r.index, r.score) + list.ids[r.index])
+                }
+            }
+        }
+        try await stored.store.close()
     }
 }
