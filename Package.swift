@@ -60,6 +60,7 @@ let package = Package(
                 "CDNNL",
                 "CKernels",
                 "ListConRankerServer",
+                "ListConRankerTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/listconranker"

@@ -16,6 +16,7 @@ struct ListConRankerCommand: AsyncParsableCommand {
             InspectCommand.self,
             TokenizeCommand.self,
             BenchCommand.self,
+            TrainCommand.self,
         ]
     )
 

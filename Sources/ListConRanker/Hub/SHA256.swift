@@ -1,10 +1,11 @@
 import Foundation
 
-/// SHA-256 (FIPS 180-4), incremental, to check downloads against the hub's hashes.
+/// SHA-256 (FIPS 180-4), incremental, to check downloads against the hub's hashes and to key
+/// training's feature cache by encoder files and texts.
 ///
 /// Written here because Foundation on Linux has no hash functions and the checks must not
 /// pull a crypto package into a build that otherwise needs none.
-struct SHA256 {
+public struct SHA256: Sendable {
     private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
     private var pending: [UInt8] = []
@@ -21,8 +22,11 @@ struct SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
+    /// A hasher with nothing fed yet.
+    public init() {}
+
     /// Feeds bytes.
-    mutating func update(_ data: some DataProtocol) {
+    public mutating func update(_ data: some DataProtocol) {
         for region in data.regions {
             region.withUnsafeBytes { update(UnsafeRawBufferPointer($0)) }
         }
@@ -55,7 +59,7 @@ struct SHA256 {
     }
 
     /// The digest as 64 lowercase hex digits; the hasher should not be used afterwards.
-    mutating func finalizeHex() -> String {
+    public mutating func finalizeHex() -> String {
         let bitLength = byteCount &* 8
         var tail: [UInt8] = [0x80]
         let padding = (56 - (pending.count + 1) % 64 + 64) % 64
@@ -72,7 +76,7 @@ struct SHA256 {
     }
 
     /// SHA-256 of a whole file, read in 1 MiB pieces so large files are never held in memory.
-    static func hexDigest(ofFileAt url: URL) throws -> String {
+    public static func hexDigest(ofFileAt url: URL) throws -> String {
         let handle = try FileHandle(forReadingFrom: url)
         defer { try? handle.close() }
         var hasher = SHA256()
@@ -83,7 +87,7 @@ struct SHA256 {
     }
 
     /// SHA-256 of bytes in memory.
-    static func hexDigest(of data: some DataProtocol) -> String {
+    public static func hexDigest(of data: some DataProtocol) -> String {
         var hasher = SHA256()
         hasher.update(data)
         return hasher.finalizeHex()
