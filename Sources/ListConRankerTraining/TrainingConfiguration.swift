@@ -18,9 +18,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var listSize = 20
     /// Most positives in a list; nil means half the list (``resolvedMaxPositives``).
     public var maxPositives: Int?
-    /// Peak learning rate (after warm-up). 1e-4: the head starts from scratch with the encoder
-    /// frozen, so a rate as large as a small transformer's pre-training works; 2e-5 (the
-    /// fine-tuning habit) moved the fresh head too slowly in the README's measurement.
+    /// Peak learning rate (after warm-up). 1e-4: stage 1 mostly trains a head from scratch on a
+    /// frozen encoder, where the fine-tuning habit of 2e-5 is meant for pre-trained weights. A
+    /// choice, not yet a measurement (BENCHMARKS.md, Training, says what is still to measure).
     public var learningRate: Float = 1e-4
     /// Fraction of all steps spent warming up linearly (rounded up to whole steps).
     public var warmupRatio: Float = 0.1
