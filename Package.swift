@@ -64,6 +64,7 @@ let package = Package(
                 "CKernels",
                 "ListConRankerServer",
                 "ListConRankerStore",
+                "ListConRankerTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/listconranker"

@@ -40,6 +40,18 @@ public struct AdamW: Sendable {
         secondMoments = [Float](repeating: 0, count: layout.count)
     }
 
+    /// Puts back the step count and moments of a saved run (``--resume``), so the next
+    /// ``update(_:gradients:learningRate:)`` continues exactly where the saved optimizer was.
+    public mutating func restore(step: Int, firstMoments: [Float], secondMoments: [Float]) throws {
+        guard step >= 0, firstMoments.count == layout.count, secondMoments.count == layout.count else {
+            throw TrainingError.invalidInput("optimizer state of step \(step) with \(firstMoments.count)/\(secondMoments.count) "
+                + "moments for \(layout.count) parameters")
+        }
+        self.step = step
+        self.firstMoments = firstMoments
+        self.secondMoments = secondMoments
+    }
+
     /// Takes one step on `parameters` with `gradients` at learning rate `learningRate`.
     public mutating func update(_ parameters: inout ListHeadParameters, gradients: ListHeadGradients,
                                 learningRate: Float) throws {

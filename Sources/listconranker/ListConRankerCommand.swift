@@ -17,6 +17,7 @@ struct ListConRankerCommand: AsyncParsableCommand {
             InspectCommand.self,
             TokenizeCommand.self,
             BenchCommand.self,
+            TrainCommand.self,
         ]
     )
 

@@ -1,11 +1,11 @@
 import Foundation
 
 /// SHA-256 (FIPS 180-4), incremental: checks downloads against the hub's hashes, and names
-/// encoders and passage texts in feature stores.
+/// encoders and texts in feature stores and training's feature cache.
 ///
 /// Written here because Foundation on Linux has no hash functions and the checks must not
 /// pull a crypto package into a build that otherwise needs none.
-public struct SHA256 {
+public struct SHA256: Sendable {
     private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
     private var pending: [UInt8] = []

@@ -71,20 +71,6 @@ struct ModelFiles {
         return try BertEncoder(configuration: configuration(), weights: encoderWeights(), precision: precision)
     }
 
-    /// SHA-256 over what an encoder's output depends on: the encoder weight file, `config.json`,
-    /// the tokenizer files present, and the truncation length (see ``Reranker/encoderIdentity()``).
-    func encoderIdentity(maxLength: Int) throws -> String {
-        guard let weights = directory.encoderWeightsURL else {
-            throw ModelError.missingFile(directory.url.appendingPathComponent("model.safetensors").path)
-        }
-        var parts = ["listconranker-encoder-identity-v1", "max_length=\(maxLength)"]
-        for (name, url) in [("weights", weights), ("config", directory.url(of: .config))]
-            + ModelDirectory.File.tokenizer.filter(directory.has).map({ ($0.rawValue, directory.url(of: $0)) }) {
-            parts.append("\(name)=\(try SHA256.hexDigest(ofFileAt: url))")
-        }
-        return SHA256.hexDigest(of: Data(parts.joined(separator: "\n").utf8))
-    }
-
     func loadTokenizer() throws -> BertTokenizer {
         try BertTokenizer(directory: directory.url)
     }

@@ -35,7 +35,7 @@ public final class Reranker: @unchecked Sendable {
     public convenience init(modelDirectory: URL, options: RerankerOptions = RerankerOptions()) throws {
         let files = try ModelFiles(directory: modelDirectory)
         try self.init(model: files.loadModel(options: options), tokenizer: files.loadTokenizer(), options: options,
-                      identity: { try files.encoderIdentity(maxLength: options.maxLength) })
+                      identity: { try EncoderIdentity(directory: modelDirectory, maxLength: options.maxLength).digest })
     }
 
     /// Loads a model named as users name them: a local directory, or a Hugging Face hub
@@ -67,10 +67,9 @@ public final class Reranker: @unchecked Sendable {
                                  batchTokens: options.encoderBatchTokens)
     }
 
-    /// What a stored pooled vector depends on: a SHA-256 over the encoder's weights, its
-    /// `config.json`, the tokenizer files and ``RerankerOptions/maxLength``. Vectors stored under
-    /// another identity came from another encoder and must not be mixed with this one's; the
-    /// list head's files are left out, so a head retrained with the encoder frozen keeps its store.
+    /// What a stored pooled vector depends on (``EncoderIdentity``'s digest): the encoder's weights,
+    /// its `config.json`, the tokenizer files and ``RerankerOptions/maxLength``. Vectors stored
+    /// under another identity came from another encoder and must not be mixed with this one's.
     /// Computed on first use (it reads the weights once: seconds for BERT-large), then kept.
     public func encoderIdentity() throws -> String {
         try lock.withLock {

@@ -1,0 +1,215 @@
+import Foundation
+import ListConRanker
+
+/// Stage-1 training (DESIGN §1.4): the encoder frozen, `linear_in_embedding` and the
+/// ListTransformer trained with Circle Loss, AdamW, linear warm-up then decay, clipping by global
+/// norm, dropout in the transformer layers and gradient accumulation over micro-batches.
+///
+/// A run: read the data (bad lines are errors with their line; samples without a positive or a
+/// negative are skipped and counted), check the output directory (``TrainingOutput/check(_:expected:resume:)``),
+/// encode the texts the ``FeatureCache`` lacks, start or restore the head and optimizer, then
+/// take ``TrainingConfiguration/epochs`` passes of shuffled batches (``ListSampler``). Dev MAP and
+/// MRR@10 come after every epoch (and every ``TrainingRun/evaluateEvery`` steps); checkpoints in the
+/// official layout after every epoch and at the end. Callbacks report progress; the CLI is a
+/// thin layer on this type.
+public final class Trainer {
+    /// The hyper-parameters.
+    public let configuration: TrainingConfiguration
+    /// Files and reporting.
+    public let run: TrainingRun
+    /// Encoding progress: (texts done, texts to encode).
+    public var onEncoding: ((Int, Int) -> Void)?
+    /// After every optimizer step.
+    public var onStep: ((TrainingStepReport) -> Void)?
+    /// After every evaluation.
+    public var onEvaluation: ((TrainingEvaluationReport) -> Void)?
+    /// One-line notes for people (skipped samples, cache use, checkpoints).
+    public var onMessage: ((String) -> Void)?
+
+    /// A trainer; throws if a hyper-parameter is out of range.
+    public init(configuration: TrainingConfiguration, run: TrainingRun) throws {
+        try configuration.validate()
+        if let every = run.evaluateEvery, every < 1 { throw TrainingError.invalidInput("eval-every must be at least 1, got \(every)") }
+        if let every = run.saveEvery, every < 1 { throw TrainingError.invalidInput("save-every must be at least 1, got \(every)") }
+        self.configuration = configuration
+        self.run = run
+    }
+
+    /// Runs (or resumes) the training; returns what it did.
+    public func train() throws -> TrainingSummary {
+        let c = configuration
+        // 1. Data, before anything is written.
+        let dataset = try RerankingDataset(contentsOf: run.data)
+        if let bad = dataset.samples.first(where: { $0.query.isEmpty }) {
+            throw TrainingError.invalidInput("\(run.data.path):\(bad.line): the query is empty")
+        }
+        let usable = dataset.samples.filter(\.isScorable)
+        let skipped = dataset.samples.count - usable.count
+        guard !usable.isEmpty else {
+            throw TrainingError.invalidInput("\(run.data.path): no sample has both a positive and a negative (\(skipped) skipped)")
+        }
+        if skipped > 0 { onMessage?("skipped \(skipped) of \(dataset.samples.count) training samples without a positive or a negative") }
+        let devSamples = try run.evaluationData.map { try RerankingDataset(contentsOf: $0) }
+
+        // 2. The output directory: fresh, or a run of the same settings to resume.
+        let sampler = try ListSampler(samples: usable, listSize: c.listSize, maxPositives: c.resolvedMaxPositives,
+                                      batchSize: c.batchSize, seed: c.seed)
+        let totalSteps = sampler.stepsPerEpoch * c.epochs
+        let warmup = Int((Double(totalSteps) * Double(c.warmupRatio)).rounded(.up))
+        let schedule = try LinearWarmupSchedule(peak: c.learningRate, warmupSteps: min(warmup, totalSteps), totalSteps: totalSteps)
+        let dataDigest: String
+        do { dataDigest = try SHA256.hexDigest(ofFileAt: run.data) } catch {
+            throw TrainingError.invalidInput("\(run.data.path): cannot read: \(error.localizedDescription)")
+        }
+        let start = run.start.directory
+        let output = try TrainingOutput(directory: run.output, start: start)
+        let initial = try initialParameters()
+        var header = TrainingStateFile.Header(configuration: c, start: run.start.description, dataDigest: dataDigest, step: 0,
+                                              totalSteps: totalSteps, parameterCount: initial.layout.count)
+        let saved = try TrainingOutput.check(run.output, expected: header, resume: run.resume)
+
+        // 3. Features: encode what the cache lacks.
+        let hidden = initial.shape.hidden
+        // Vectors computed in bf16 differ from fp32 ones: the cache keeps them apart.
+        let identity = try EncoderIdentity(directory: start, maxLength: c.maxLength)
+            .qualified(by: "precision \(c.precision.rawValue)")
+        let cache = try FeatureCache(root: run.resolvedFeatureCache, identity: identity, hidden: hidden)
+        let encoded = try FeatureEncoding.encodeMissing(usable + (devSamples?.samples ?? []), cache: cache,
+                                                        encoderDirectory: start, maxLength: c.maxLength,
+                                                        precision: c.precision, progress: onEncoding)
+        onMessage?("features: \(encoded) texts encoded, \(cache.count - encoded) found in \(cache.directory.path)")
+        let indexed = try FeatureEncoding.index(usable, in: cache)
+
+        // 4. Parameters and optimizer: fresh, or restored bit for bit.
+        var parameters = initial
+        var optimizer = try AdamW(layout: initial.layout, weightDecay: c.weightDecay)
+        if saved != nil {
+            let state = try TrainingStateFile.read(in: run.output)
+            parameters = try ListHeadParameters(layout: initial.layout, values: state.parameters)
+            try optimizer.restore(step: state.header.step, firstMoments: state.firstMoments, secondMoments: state.secondMoments)
+            header = state.header
+            onMessage?("resuming at step \(header.step) of \(totalSteps)")
+        }
+        let log = try run.log.map { try TrainingLog(url: $0) }
+        let board = try run.tensorboard.map { try TensorBoardWriter(directory: $0) }
+        let evaluator = try devSamples.map { try HeadEvaluator(dataset: $0, cache: cache) }
+        var evaluations: [TrainingEvaluationReport] = []
+
+        func evaluate(step: Int) throws {
+            guard let evaluator else { return }
+            let metrics = try evaluator.evaluate(parameters)
+            let isBest = metrics.map > (header.bestMAP ?? -1)
+            if isBest {
+                header.bestMAP = metrics.map
+                header.bestStep = step
+                try output.writeCheckpoint(parameters, folder: "best")
+            }
+            let report = TrainingEvaluationReport(step: step, epoch: Double(step) / Double(sampler.stepsPerEpoch),
+                                                  map: metrics.map, mrrAt10: metrics.mrrAt10, isBest: isBest)
+            evaluations.append(report)
+            try log?.write(["event": "eval", "step": step, "epoch": report.epoch, "map": metrics.map,
+                            "mrr_at_10": metrics.mrrAt10, "best": isBest])
+            try board?.scalar("eval/map", Float(metrics.map), step: step)
+            try board?.scalar("eval/mrr_at_10", Float(metrics.mrrAt10), step: step)
+            onEvaluation?(report)
+        }
+        func save(epochFolder: String?) throws {
+            header.step = optimizer.step
+            try output.writeCheckpoint(parameters)
+            if let epochFolder { try output.writeCheckpoint(parameters, folder: epochFolder) }
+            try TrainingStateFile(header: header, parameters: parameters.values, firstMoments: optimizer.firstMoments,
+                                  secondMoments: optimizer.secondMoments).write(to: run.output)
+        }
+
+        if saved == nil {
+            try FileManager.default.createDirectory(at: run.output, withIntermediateDirectories: true)
+            try evaluate(step: 0)
+            try save(epochFolder: nil)
+        }
+
+        // 5. The loop.
+        let network = try ListHeadNetwork(layout: initial.layout, dropout: c.dropout)
+        let loss = try CircleLoss(margin: c.margin, scale: c.gamma)
+        var gradients = ListHeadGradients(layout: initial.layout)
+        var losses: [Float] = []
+        while optimizer.step < totalSteps {
+            if let stop = run.stopAfterStep, optimizer.step >= stop { break }
+            let began = DispatchTime.now().uptimeNanoseconds
+            let step = optimizer.step
+            let epoch = step / sampler.stepsPerEpoch
+            let lists = sampler.batch(epoch: epoch, batch: step % sampler.stepsPerEpoch)
+            gradients.zero()
+            var stepLoss = 0.0
+            for (micro, first) in stride(from: 0, to: lists.count, by: c.microBatchSize).enumerated() {
+                let part = lists[first..<min(first + c.microBatchSize, lists.count)]
+                var pooled: [Float] = []
+                var lengths: [Int] = [], relevant: [Bool] = []
+                for list in part {
+                    let sample = indexed[list.query]
+                    cache.append(row: sample.query, to: &pooled)
+                    for passage in list.passages {
+                        cache.append(row: passage.positive ? sample.positives[passage.index] : sample.negatives[passage.index],
+                                     to: &pooled)
+                        relevant.append(passage.positive)
+                    }
+                    lengths.append(list.passages.count + 1)
+                }
+                let batch = try ListBatch(pooled: pooled, hidden: hidden, listLengths: lengths)
+                let pass = try network.forward(batch, parameters: parameters,
+                                               dropoutSeed: RandomStreams.seed(c.seed, .dropout, UInt64(step), UInt64(micro)))
+                // Divided by the whole step's list count, so the micro-batches' gradients add up to the mean's.
+                let result = try loss.evaluate(logits: pass.logits, relevant: relevant, listLengths: lengths,
+                                               listCount: lists.count)
+                stepLoss += Double(result.loss)
+                try network.backward(pass, logitGradients: result.logitGradients, parameters: parameters, gradients: &gradients)
+            }
+            let norm = try GradientClipping.clip(&gradients, maxNorm: c.maxGradNorm)
+            let rate = schedule.learningRate(atStep: step)
+            try optimizer.update(&parameters, gradients: gradients, learningRate: rate)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+            let report = TrainingStepReport(step: optimizer.step, totalSteps: totalSteps, epoch: epoch + 1, loss: Float(stepLoss),
+                                            learningRate: rate, gradientNorm: norm, lists: lists.count, seconds: seconds)
+            losses.append(report.loss)
+            try log?.write(["event": "step", "step": report.step, "epoch": report.epoch, "loss": Double(report.loss),
+                            "lr": Double(rate), "grad_norm": Double(norm), "lists": lists.count, "seconds": seconds])
+            try board?.scalar("train/loss", report.loss, step: report.step)
+            try board?.scalar("train/learning_rate", rate, step: report.step)
+            try board?.scalar("train/grad_norm", norm, step: report.step)
+            onStep?(report)
+
+            let done = optimizer.step
+            let epochEnd = done % sampler.stepsPerEpoch == 0
+            if epochEnd || (run.evaluateEvery.map { done % $0 == 0 } ?? false) { try evaluate(step: done) }
+            if epochEnd {
+                try save(epochFolder: "epoch-\(done / sampler.stepsPerEpoch)")
+                onMessage?("epoch \(done / sampler.stepsPerEpoch) saved in \(run.output.path)")
+            } else if (run.saveEvery.map { done % $0 == 0 } ?? false) || run.stopAfterStep == done {
+                try save(epochFolder: nil)
+            }
+        }
+        return TrainingSummary(parameters: parameters, step: optimizer.step, totalSteps: totalSteps, encodedTexts: encoded,
+                               skippedSamples: skipped, evaluations: evaluations, losses: losses)
+    }
+
+    /// The head to start from: the model's, or a new one for the encoder.
+    private func initialParameters() throws -> ListHeadParameters {
+        switch run.start {
+        case .model(let directory):
+            return try ListHeadParameters.load(modelDirectory: directory)
+        case .encoder(let directory):
+            let url = directory.appendingPathComponent("config.json")
+            let object: Any
+            do { object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) } catch {
+                throw TrainingError.badWeights("\(url.path): \(error.localizedDescription)")
+            }
+            guard let config = object as? [String: Any], let hidden = config["hidden_size"] as? Int,
+                  let heads = config["num_attention_heads"] as? Int else {
+                throw TrainingError.badWeights("\(url.path): no integer hidden_size and num_attention_heads")
+            }
+            let shape = try ListHeadShape(hidden: hidden, width: configuration.headWidth,
+                                          feedForward: configuration.headFeedForward, heads: heads,
+                                          layers: configuration.headLayers)
+            return ListHeadParameters.initialised(shape: shape, seed: configuration.seed)
+        }
+    }
+}
