@@ -63,6 +63,7 @@ let package = Package(
                 "CDNNL",
                 "CKernels",
                 "ListConRankerServer",
+                "ListConRankerStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/listconranker"
@@ -72,6 +73,7 @@ let package = Package(
             name: "ListConRankerServer",
             dependencies: [
                 "ListConRanker",
+                "ListConRankerStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -149,6 +151,7 @@ let package = Package(
             dependencies: [
                 "ListConRankerServer",
                 "ListConRankerFakeEngine",
+                "ListConRankerStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
