@@ -74,6 +74,7 @@ let package = Package(
             name: "ListConRankerServer",
             dependencies: [
                 "ListConRanker",
+                "ListConRankerStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -152,6 +153,7 @@ let package = Package(
             dependencies: [
                 "ListConRankerServer",
                 "ListConRankerFakeEngine",
+                "ListConRankerStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

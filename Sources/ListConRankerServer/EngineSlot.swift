@@ -28,10 +28,14 @@ actor EngineSlot {
 /// Loads the engine when the service group starts, fills the slot, then stays up until shutdown
 /// (a service that returns early would end the whole group). A load that fails ends the group
 /// with that error, so the process exits non-zero instead of serving 503 for ever.
+///
+/// With a feature store, the store is opened for the engine's encoder identity before the engine
+/// is served: a store of another encoder ends the group too (see ``FeatureStoreSlot``).
 struct EngineLoadingService: Service {
     let slot: EngineSlot
     let load: @Sendable () async throws -> any RerankEngine
     let logger: Logger
+    var store: FeatureStoreSlot? = nil
 
     func run() async throws {
         logger.info("Loading the model")
@@ -46,6 +50,14 @@ struct EngineLoadingService: Service {
         } catch {
             logger.error("Loading the model failed", metadata: ["error": "\(error)"])
             throw error
+        }
+        if let store {
+            do {
+                try await store.openAtStartup(for: engine)
+            } catch {
+                logger.error("Opening the feature store failed", metadata: ["error": "\(error)"])
+                throw error
+            }
         }
         await slot.store(engine)
         logger.info("Model loaded", metadata: [

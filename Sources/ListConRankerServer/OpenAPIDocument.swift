@@ -9,7 +9,7 @@ enum OpenAPIDocument {
   "info": {
     "title": "ListConRanker rerank service",
     "version": "0.1.0",
-    "description": "Listwise reranking with ListConRanker, in Text Embeddings Inference's shape (/rerank) and Cohere / Jina's shape (/v1/rerank). Lists of more than 20 texts are ranked by iterative inference: their scores order the texts but are not probabilities."
+    "description": "Listwise reranking with ListConRanker, in Text Embeddings Inference's shape (/rerank) and Cohere / Jina's shape (/v1/rerank). Lists of more than 20 texts are ranked by iterative inference: their scores order the texts but are not probabilities. With --store, /v1/rerank also ranks passages by id from a feature store of their encoder vectors (only the query is encoded); with --api-key as well, /v1/index and /v1/index/{id} fill and prune that store."
   },
   "paths": {
     "/rerank": {
@@ -96,7 +96,7 @@ enum OpenAPIDocument {
     "/v1/rerank": {
       "post": {
         "operationId": "rerankCohere",
-        "summary": "Rerank documents against a query (Cohere / Jina shape).",
+        "summary": "Rerank documents against a query (Cohere / Jina shape), given inline or, with a feature store, by id.",
         "requestBody": {
           "required": true,
           "content": {
@@ -129,7 +129,7 @@ enum OpenAPIDocument {
             }
           },
           "422": {
-            "description": "Malformed JSON, a wrong type, an empty query or list, raw_scores with more than 20 texts, an unknown or unsupported truncation_direction.",
+            "description": "Malformed JSON, a wrong type, an empty query or list, both or neither of documents and document_ids, document_ids without a feature store or with return_documents, an empty id, or ids the feature store does not hold (named in the message).",
             "content": {
               "application/json": {
                 "schema": {
@@ -159,7 +159,165 @@ enum OpenAPIDocument {
             }
           },
           "503": {
-            "description": "The model is still loading (error_type Unhealthy).",
+            "description": "The model is still loading (error_type Unhealthy), or the feature store's database cannot be reached for a document_ids request (error_type Unavailable, Retry-After: 1; the service reconnects by itself).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorResponse"
+                }
+              }
+            }
+          },
+          "500": {
+            "description": "The feature store failed otherwise than by being unreachable (error_type Backend).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorResponse"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/index": {
+      "post": {
+        "operationId": "index",
+        "summary": "Encode passages and store their vectors under their ids (only with --store and --api-key; 404 otherwise).",
+        "description": "Texts whose SHA-256 the store already holds for the id are skipped. A repeated id: the last entry wins, and it is counted in duplicates. The entries are written in one transaction.",
+        "security": [
+          {
+            "bearerAuth": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/IndexRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Counts of what was done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/IndexResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "Missing or wrong Bearer token (error_type Unauthorized).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorResponse"
+                }
+              }
+            }
+          },
+          "413": {
+            "description": "Too many documents (max-client-batch-size), too many tokens (max-batch-tokens) or a body over the payload limit.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorResponse"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "Malformed JSON, an empty list, or an empty id or text (named by its index).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorResponse"
+                }
+              }
+            }
+          },
+          "424": {
+            "description": "The model failed while encoding (error_type Backend).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorResponse"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "The queue in front of the model is full (error_type Overloaded).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorResponse"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The model is still loading (Unhealthy) or the feature store cannot be reached (Unavailable).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorResponse"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/index/{id}": {
+      "delete": {
+        "operationId": "deleteIndexed",
+        "summary": "Remove a passage from the feature store (only with --store and --api-key; 404 otherwise). Succeeds whether or not the id was held.",
+        "security": [
+          {
+            "bearerAuth": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The passage id, percent-encoded.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The id is gone; deleted says whether the store held it.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/DeleteResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "Missing or wrong Bearer token (error_type Unauthorized).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorResponse"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The model is still loading (Unhealthy) or the feature store cannot be reached (Unavailable).",
             "content": {
               "application/json": {
                 "schema": {
@@ -330,8 +488,7 @@ enum OpenAPIDocument {
       "CohereRerankRequest": {
         "type": "object",
         "required": [
-          "query",
-          "documents"
+          "query"
         ],
         "properties": {
           "model": {
@@ -364,6 +521,15 @@ enum OpenAPIDocument {
               ]
             }
           },
+          "document_ids": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+              "type": "string",
+              "minLength": 1
+            },
+            "description": "Ids of passages in the feature store (--store), in place of documents: their stored vectors are used and only the query is encoded. Not with return_documents (the store keeps no texts: 422); each result carries its id."
+          },
           "top_n": {
             "type": "integer",
             "minimum": 1
@@ -372,7 +538,8 @@ enum OpenAPIDocument {
             "type": "boolean",
             "default": false
           }
-        }
+        },
+        "description": "Exactly one of documents and document_ids."
       },
       "CohereRerankResponse": {
         "type": "object",
@@ -416,6 +583,10 @@ enum OpenAPIDocument {
                       "type": "string"
                     }
                   }
+                },
+                "id": {
+                  "type": "string",
+                  "description": "The passage's id, for a document_ids request."
                 }
               }
             }
@@ -449,6 +620,73 @@ enum OpenAPIDocument {
                 "type": "integer"
               }
             }
+          }
+        }
+      },
+      "IndexRequest": {
+        "type": "object",
+        "required": [
+          "documents"
+        ],
+        "properties": {
+          "documents": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+              "type": "object",
+              "required": [
+                "id",
+                "text"
+              ],
+              "properties": {
+                "id": {
+                  "type": "string",
+                  "minLength": 1
+                },
+                "text": {
+                  "type": "string",
+                  "minLength": 1
+                }
+              }
+            }
+          }
+        }
+      },
+      "IndexResponse": {
+        "type": "object",
+        "required": [
+          "indexed",
+          "unchanged",
+          "duplicates"
+        ],
+        "properties": {
+          "indexed": {
+            "type": "integer",
+            "description": "Distinct ids encoded and written (new or changed text)."
+          },
+          "unchanged": {
+            "type": "integer",
+            "description": "Distinct ids skipped: the store held the same text."
+          },
+          "duplicates": {
+            "type": "integer",
+            "description": "Entries that repeated an earlier entry's id (the last one won)."
+          }
+        }
+      },
+      "DeleteResponse": {
+        "type": "object",
+        "required": [
+          "id",
+          "deleted"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "deleted": {
+            "type": "boolean",
+            "description": "Whether the store held the id."
           }
         }
       },
@@ -530,10 +768,19 @@ enum OpenAPIDocument {
               "Overloaded",
               "Backend",
               "Tokenizer",
-              "Unhealthy"
+              "Unhealthy",
+              "Unavailable",
+              "Unauthorized"
             ]
           }
         }
+      }
+    },
+    "securitySchemes": {
+      "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The service's --api-key; guards only the index routes."
       }
     }
   }

@@ -11,10 +11,17 @@ struct RequestValidation {
     struct ScoringJob {
         var query: String
         var texts: [String]
+        /// For a `document_ids` request: the passages' stored vectors (filled in after the
+        /// store look-up; `texts` is then empty).
+        var passageVectors: [[Float]]? = nil
         var raw: Bool
         var iterative: Bool
-        /// Tokens of the query and every text after truncation.
+        /// Tokens of the query and every text after truncation (for stored passages: the query's
+        /// alone, as only the query is encoded).
         var totalTokens: Int
+
+        /// Passages to score, texts or stored vectors.
+        var passageCount: Int { passageVectors?.count ?? texts.count }
     }
 
     /// How the request asks for texts longer than the model's maximum to be handled.
@@ -36,24 +43,8 @@ struct RequestValidation {
         query: String, texts: [String], textsField: String,
         truncation: Truncation, raw: Bool, allowIterative: Bool
     ) throws(ServiceError) -> ScoringJob {
-        if query.allSatisfy(\.isWhitespace) {
-            throw .unprocessable("`query` must not be empty")
-        }
-        if texts.isEmpty {
-            throw .unprocessable("`\(textsField)` must not be empty")
-        }
-        if texts.count > configuration.maxClientBatchSize {
-            throw .tooLarge(
-                "`\(textsField)` has \(texts.count) elements, more than max-client-batch-size "
-                    + "\(configuration.maxClientBatchSize)")
-        }
-        let iterative = allowIterative && IterativeInference.applies(toPassageCount: texts.count)
-        if raw && iterative {
-            throw .unprocessable(
-                "`raw_scores` is not available for more than \(IterativeInference.threshold) texts "
-                    + "(got \(texts.count)): such lists are ranked by iterative inference, whose "
-                    + "scores are round offsets, neither logits nor probabilities")
-        }
+        let iterative = try checkListShape(
+            query: query, count: texts.count, field: textsField, raw: raw, allowIterative: allowIterative)
 
         let maxLength = engine.maxInputLength
         /// Tokens the model will process for one text; `name` is built only for an error.
@@ -84,5 +75,48 @@ struct RequestValidation {
                     + "more than max-batch-tokens \(configuration.maxBatchTokens)")
         }
         return ScoringJob(query: query, texts: texts, raw: raw, iterative: iterative, totalTokens: totalTokens)
+    }
+
+    /// A `document_ids` request (passages stored in the feature store): only the query is encoded,
+    /// truncated on the right as Cohere does; ids must be non-empty strings.
+    func validate(query: String, documentIDs ids: [String]) throws(ServiceError) -> ScoringJob {
+        let iterative = try checkListShape(
+            query: query, count: ids.count, field: "document_ids", raw: false, allowIterative: true)
+        if let empty = ids.firstIndex(where: \.isEmpty) {
+            throw .unprocessable("`document_ids[\(empty)]` is empty")
+        }
+        let queryTokens = min(engine.tokenCount(query), engine.maxInputLength)
+        if queryTokens > configuration.maxBatchTokens {
+            throw .tooLarge(
+                "the query has \(queryTokens) tokens after truncation, more than max-batch-tokens "
+                    + "\(configuration.maxBatchTokens)")
+        }
+        return ScoringJob(query: query, texts: [], raw: false, iterative: iterative, totalTokens: queryTokens)
+    }
+
+    /// The checks every list shares: a query, a list neither empty nor over max-client-batch-size,
+    /// and no raw scores for a list ranked iteratively. Returns whether it is ranked iteratively.
+    private func checkListShape(
+        query: String, count: Int, field: String, raw: Bool, allowIterative: Bool
+    ) throws(ServiceError) -> Bool {
+        if query.allSatisfy(\.isWhitespace) {
+            throw .unprocessable("`query` must not be empty")
+        }
+        if count == 0 {
+            throw .unprocessable("`\(field)` must not be empty")
+        }
+        if count > configuration.maxClientBatchSize {
+            throw .tooLarge(
+                "`\(field)` has \(count) elements, more than max-client-batch-size "
+                    + "\(configuration.maxClientBatchSize)")
+        }
+        let iterative = allowIterative && IterativeInference.applies(toPassageCount: count)
+        if raw && iterative {
+            throw .unprocessable(
+                "`raw_scores` is not available for more than \(IterativeInference.threshold) texts "
+                    + "(got \(count)): such lists are ranked by iterative inference, whose "
+                    + "scores are round offsets, neither logits nor probabilities")
+        }
+        return iterative
     }
 }

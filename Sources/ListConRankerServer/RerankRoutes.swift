@@ -7,9 +7,14 @@ struct ServiceState: Sendable {
     let slot: EngineSlot
     let queue: InferenceQueue
     let metrics: ServiceMetrics
+    /// Pooled vectors of recent texts; nil when `--cache-mb 0`.
+    var cache: VectorCache? = nil
+    /// The feature store; nil without `--store`.
+    var store: FeatureStoreSlot? = nil
 }
 
-/// `POST /rerank` (TEI) and `POST /v1/rerank` (Cohere / Jina).
+/// `POST /rerank` (TEI) and `POST /v1/rerank` (Cohere / Jina; with a feature store, also by
+/// `document_ids`).
 struct RerankRoutes {
     let state: ServiceState
 
@@ -49,7 +54,20 @@ struct RerankRoutes {
         if let topN = body.topN, topN < 1 {
             throw ServiceError.unprocessable("`top_n` must be at least 1, got \(topN)")
         }
-        let texts = body.documents.map(\.text)
+        switch (body.documents, body.documentIDs) {
+        case let (documents?, nil):
+            return try await cohereRerank(body, documents: documents.map(\.text), engine: engine)
+        case let (nil, ids?):
+            return try await cohereRerank(body, documentIDs: ids, engine: engine)
+        case (nil, nil):
+            throw ServiceError.unprocessable(
+                state.store == nil ? "missing field `documents`" : "missing field `documents` or `document_ids`")
+        case (_?, _?):
+            throw ServiceError.unprocessable("send either `documents` or `document_ids`, not both")
+        }
+    }
+
+    private func cohereRerank(_ body: CohereRerankRequest, documents texts: [String], engine: any RerankEngine) async throws -> Response {
         // Cohere and Jina truncate long documents rather than refuse them, and rank long lists
         // the library's default way: iteratively.
         let job = try RequestValidation(configuration: state.configuration, engine: engine).validate(
@@ -57,29 +75,101 @@ struct RerankRoutes {
             truncation: .right, raw: false, allowIterative: true)
         let scores = try await score(job, with: engine)
         let returnDocuments = body.returnDocuments ?? false
-        let order = Self.bestFirst(scores).prefix(body.topN ?? texts.count)
+        return try cohereResponse(body, scores: scores, job: job, engine: engine) { index in
+            .init(index: index, relevanceScore: scores[index],
+                  document: returnDocuments ? CohereDocument(text: texts[index]) : nil)
+        }
+    }
+
+    /// Passages by id: their pooled vectors come from the feature store, and only the query
+    /// goes through the encoder.
+    private func cohereRerank(_ body: CohereRerankRequest, documentIDs ids: [String], engine: any RerankEngine) async throws -> Response {
+        guard let store = state.store else {
+            throw ServiceError.unprocessable(
+                "`document_ids` needs a feature store, and this service has none (start it with --store)")
+        }
+        if body.returnDocuments == true {
+            // The store keeps vectors, not texts: refusing is clearer than results without documents.
+            throw ServiceError.unprocessable(
+                "`return_documents` is not available with `document_ids`: the feature store keeps "
+                    + "passages' vectors, not their texts; each result carries its `id` instead")
+        }
+        var job = try RequestValidation(configuration: state.configuration, engine: engine)
+            .validate(query: body.query, documentIDs: ids)
+        let featureStore = try await store.store(for: engine)
+        let found = try await withStoreErrors { try await featureStore.vectors(for: ids) }
+        var vectors: [[Float]] = []
+        vectors.reserveCapacity(ids.count)
+        var missing: [String] = []
+        for id in ids {
+            if let entry = found[id] { vectors.append(entry.vector) } else { missing.append(id) }
+        }
+        if !missing.isEmpty {
+            throw ServiceError.unprocessable(Self.describeMissing(missing))
+        }
+        job.passageVectors = vectors
+        let scores = try await score(job, with: engine)
+        return try cohereResponse(body, scores: scores, job: job, engine: engine) { index in
+            .init(index: index, relevanceScore: scores[index], document: nil, id: ids[index])
+        }
+    }
+
+    /// "`document_ids` names 2 ids the feature store does not hold: "a", "b"" (the first 20 named).
+    static func describeMissing(_ missing: [String]) -> String {
+        var unique: [String] = []
+        var seen = Set<String>()
+        for id in missing where seen.insert(id).inserted { unique.append(id) }
+        let shown = unique.prefix(20).map { "\"\($0)\"" }.joined(separator: ", ")
+        let more = unique.count > 20 ? " and \(unique.count - 20) more" : ""
+        return "`document_ids` names \(unique.count) id(s) the feature store does not hold: \(shown)\(more)"
+    }
+
+    private func cohereResponse(
+        _ body: CohereRerankRequest, scores: [Float], job: RequestValidation.ScoringJob, engine: any RerankEngine,
+        result: (Int) -> CohereRerankResponse.Result
+    ) throws -> Response {
+        let count = scores.count
+        let order = Self.bestFirst(scores).prefix(body.topN ?? count)
         let response = CohereRerankResponse(
             id: UUID().uuidString.lowercased(),
             model: engine.modelName,
-            results: order.map { index in
-                .init(index: index, relevanceScore: scores[index],
-                      document: returnDocuments ? CohereDocument(text: texts[index]) : nil)
-            },
+            results: order.map(result),
             // Cohere bills one search unit per query with up to 100 documents.
-            meta: .init(billedUnits: .init(searchUnits: (texts.count + 99) / 100)),
+            meta: .init(billedUnits: .init(searchUnits: (count + 99) / 100)),
             usage: .init(totalTokens: job.totalTokens))
         return try JSONBody.response(response)
     }
 
     /// Waits for the model, scores, and checks that the engine kept its side of the protocol.
+    ///
+    /// Passages go through the vector cache when the engine hands out pooled vectors and the
+    /// cache is on: cached texts are not encoded again, and the scores are those of the texts.
     private func score(_ job: RequestValidation.ScoringJob, with engine: any RerankEngine) async throws -> [Float] {
         let metrics = state.metrics
+        let cache = state.cache
         let scores: [Float]
         do {
             scores = try await state.queue.run(waited: { metrics.queueWaitDuration.record($0) }) {
                 let start = ContinuousClock.now
-                let scores = try await engine.scores(
-                    query: job.query, texts: job.texts, raw: job.raw, iterative: job.iterative)
+                let scores: [Float]
+                let vectorEngine = engine as? any PooledVectorEngine
+                if let passageVectors = job.passageVectors {
+                    guard let vectorEngine else {
+                        throw ServiceError(
+                            status: .internalServerError, kind: .backend,
+                            message: "The engine \(engine.modelName) cannot score stored vectors")
+                    }
+                    scores = try await vectorEngine.scores(
+                        query: job.query, passageVectors: passageVectors, raw: job.raw, iterative: job.iterative)
+                } else if let vectorEngine, let cache {
+                    let vectors = try await CachedVectors(cache: cache, metrics: metrics)
+                        .vectors(for: job.texts, engine: vectorEngine)
+                    scores = try await vectorEngine.scores(
+                        query: job.query, passageVectors: vectors, raw: job.raw, iterative: job.iterative)
+                } else {
+                    scores = try await engine.scores(
+                        query: job.query, texts: job.texts, raw: job.raw, iterative: job.iterative)
+                }
                 metrics.inferenceDuration.record(ContinuousClock.now - start)
                 return scores
             }
@@ -90,10 +180,10 @@ struct RerankRoutes {
         } catch {
             throw ServiceError(status: .failedDependency, kind: .backend, message: "The model failed: \(error)")
         }
-        guard scores.count == job.texts.count else {
+        guard scores.count == job.passageCount else {
             throw ServiceError(
                 status: .failedDependency, kind: .backend,
-                message: "The model returned \(scores.count) scores for \(job.texts.count) texts")
+                message: "The model returned \(scores.count) scores for \(job.passageCount) texts")
         }
         if let bad = scores.firstIndex(where: { !$0.isFinite }) {
             throw ServiceError(
@@ -101,7 +191,7 @@ struct RerankRoutes {
                 message: "The model returned a non-finite score (\(scores[bad])) for text \(bad)")
         }
         metrics.tokensProcessed.increment(by: Int64(job.totalTokens))
-        metrics.textsScored.increment(by: Int64(job.texts.count))
+        metrics.textsScored.increment(by: Int64(job.passageCount))
         return scores
     }
 

@@ -46,14 +46,19 @@ public enum RerankService {
         let queue = InferenceQueue(capacity: configuration.maxConcurrentRequests) { depth in
             metrics.queueDepth.set(Double(depth))
         }
-        let state = ServiceState(configuration: configuration, slot: slot, queue: queue, metrics: metrics)
+        let state = ServiceState(
+            configuration: configuration, slot: slot, queue: queue, metrics: metrics,
+            cache: configuration.vectorCacheBytes > 0 ? VectorCache(capacityBytes: configuration.vectorCacheBytes) : nil,
+            store: configuration.featureStore.map { FeatureStoreSlot(location: $0, logger: logger) })
+        var loader = loader
+        loader?.store = state.store
 
         return Application(
             router: makeRouter(state: state),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "listconranker"),
-            services: loader.map { [$0] } ?? [],
+            services: (loader.map { [$0] } ?? []) + (state.store.map { [FeatureStoreClosingService(slot: $0)] } ?? []),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }
@@ -64,6 +69,10 @@ public enum RerankService {
         router.middlewares.add(ServiceMiddleware(metrics: state.metrics))
         router.middlewares.add(LogRequestsMiddleware(.debug))
         RerankRoutes(state: state).register(on: router)
+        // Routes that change data exist only with a key to guard them.
+        if let apiKey = state.configuration.apiKey, let store = state.store {
+            IndexRoutes(state: state, store: store, token: BearerToken(key: apiKey)).register(on: router)
+        }
         OperationalRoutes(state: state).register(on: router)
         return router
     }

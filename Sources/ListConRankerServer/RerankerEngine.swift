@@ -2,11 +2,12 @@ import Dispatch
 import Foundation
 import ListConRanker
 
-/// The real model behind the service: a ``ListConRanker/Reranker`` as a ``RerankEngine``.
+/// The real model behind the service: a ``ListConRanker/Reranker`` as a ``RerankEngine`` and a
+/// ``PooledVectorEngine`` (the feature store and the vector cache).
 ///
 /// Scoring takes seconds of CPU work and the matrix products use every core, so it runs on
 /// one dedicated thread (see `ModelThread`), never on the async runtime's few threads.
-public final class RerankerEngine: RerankEngine, @unchecked Sendable {
+public final class RerankerEngine: PooledVectorEngine, @unchecked Sendable {
     /// The model's name, as /info and the Cohere response report it.
     public let modelName: String
     /// The reranker.
@@ -48,6 +49,30 @@ public final class RerankerEngine: RerankEngine, @unchecked Sendable {
             }
             return raw ? try reranker.logits(query: query, passages: texts)
                        : try reranker.scores(query: query, passages: texts)
+        }
+    }
+
+    public var hiddenSize: Int { reranker.model.encoder.configuration.hiddenSize }
+
+    /// Hashes the encoder's files on the model thread: seconds for BERT-large, once per load.
+    public func encoderIdentity() async throws -> String {
+        let reranker = self.reranker
+        return try await thread.run { try reranker.encoderIdentity() }
+    }
+
+    public func pooledVectors(for texts: [String]) async throws -> [[Float]] {
+        let reranker = self.reranker
+        return try await thread.run { try reranker.pooledVectors(for: texts) }
+    }
+
+    public func scores(query: String, passageVectors: [[Float]], raw: Bool, iterative: Bool) async throws -> [Float] {
+        let reranker = self.reranker
+        return try await thread.run {
+            if iterative && IterativeInference.applies(toPassageCount: passageVectors.count) {
+                return try reranker.iterativeScores(query: query, passageVectors: passageVectors)
+            }
+            return raw ? try reranker.logits(query: query, passageVectors: passageVectors)
+                       : try reranker.scores(query: query, passageVectors: passageVectors)
         }
     }
 }

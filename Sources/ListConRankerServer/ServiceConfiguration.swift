@@ -1,4 +1,6 @@
-/// Limits and bind address of the rerank service.
+import ListConRankerStore
+
+/// Limits, bind address, feature store and vector cache of the rerank service.
 ///
 /// The defaults follow Text Embeddings Inference where it has an equivalent (payload limit 2 MB,
 /// max batch tokens 16,384) and ListConRanker's use otherwise: lists of up to a few hundred
@@ -16,6 +18,16 @@ public struct ServiceConfiguration: Sendable, Equatable {
     public var maxBatchTokens: Int
     /// Largest request body in bytes; a larger one gives 413.
     public var payloadLimit: Int
+    /// Where passages' stored vectors live: enables `"document_ids"` on `POST /v1/rerank`
+    /// (and, with ``apiKey``, the index routes). Opened once the model has loaded, for its
+    /// encoder identity. Nil: no store.
+    public var featureStore: FeatureStoreLocation?
+    /// The Bearer token the index routes (`POST /v1/index`, `DELETE /v1/index/{id}`) require;
+    /// they change data, so without a key they are not served at all (404). Needs ``featureStore``.
+    public var apiKey: String?
+    /// Memory for the cache of pooled encoder vectors keyed by text, in MiB (2²⁰ bytes);
+    /// 0 turns the cache off. Used by every rerank route when the engine can hand out vectors.
+    public var vectorCacheMegabytes: Int
 
     /// Creates a configuration; every limit must be at least 1 (see ``validated()``).
     public init(
@@ -24,7 +36,10 @@ public struct ServiceConfiguration: Sendable, Equatable {
         maxConcurrentRequests: Int = 64,
         maxClientBatchSize: Int = 1_000,
         maxBatchTokens: Int = 16_384,
-        payloadLimit: Int = 2_000_000
+        payloadLimit: Int = 2_000_000,
+        featureStore: FeatureStoreLocation? = nil,
+        apiKey: String? = nil,
+        vectorCacheMegabytes: Int = 64
     ) {
         self.host = host
         self.port = port
@@ -32,7 +47,13 @@ public struct ServiceConfiguration: Sendable, Equatable {
         self.maxClientBatchSize = maxClientBatchSize
         self.maxBatchTokens = maxBatchTokens
         self.payloadLimit = payloadLimit
+        self.featureStore = featureStore
+        self.apiKey = apiKey
+        self.vectorCacheMegabytes = vectorCacheMegabytes
     }
+
+    /// The cache's budget in bytes; 0 when it is off.
+    var vectorCacheBytes: Int { vectorCacheMegabytes * (1 << 20) }
 
     /// The configuration itself, or an error naming the first limit that is out of range.
     public func validated() throws(ServiceConfigurationError) -> ServiceConfiguration {
@@ -44,6 +65,18 @@ public struct ServiceConfiguration: Sendable, Equatable {
         ]
         for (name, value) in limits where value < 1 {
             throw ServiceConfigurationError(message: "\(name) must be at least 1, got \(value)")
+        }
+        // 1 TiB: far above any machine's memory, and it keeps the byte count from overflowing.
+        if !(0...(1 << 20)).contains(vectorCacheMegabytes) {
+            throw ServiceConfigurationError(message: "cache-mb must be in 0...\(1 << 20), got \(vectorCacheMegabytes)")
+        }
+        if let apiKey {
+            if apiKey.isEmpty || apiKey.contains(where: \.isWhitespace) {
+                throw ServiceConfigurationError(message: "api-key must be non-empty and hold no whitespace (it travels as a Bearer token)")
+            }
+            if featureStore == nil {
+                throw ServiceConfigurationError(message: "api-key guards the index routes, which need a feature store: add --store")
+            }
         }
         if !(0...65_535).contains(port) {
             throw ServiceConfigurationError(message: "port must be in 0...65535, got \(port)")

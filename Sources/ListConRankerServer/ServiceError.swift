@@ -16,6 +16,11 @@ public struct ServiceError: Error, Equatable, CustomStringConvertible {
         case tokenizer = "Tokenizer"
         /// The model is not loaded yet (503).
         case unhealthy = "Unhealthy"
+        /// The feature store's database cannot be reached now (503); retrying later works once it
+        /// is back, without restarting the service.
+        case unavailable = "Unavailable"
+        /// An index route without the right Bearer token (401).
+        case unauthorized = "Unauthorized"
     }
 
     /// HTTP status code of the response.
@@ -63,9 +68,13 @@ extension ServiceError: HTTPResponseError {
         let body = try JSONEncoder().encode(ErrorBody(error: message, errorType: kind.rawValue))
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        if status == .tooManyRequests {
-            // A client that honours Retry-After spaces its retries instead of hammering a full queue.
+        if status == .tooManyRequests || kind == .unavailable {
+            // A client that honours Retry-After spaces its retries instead of hammering a full
+            // queue or a database that is coming back.
             headers[.retryAfter] = "1"
+        }
+        if status == .unauthorized {
+            headers[.wwwAuthenticate] = "Bearer"
         }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }

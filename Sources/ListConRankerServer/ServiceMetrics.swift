@@ -16,6 +16,14 @@ final class ServiceMetrics: Sendable {
     let inferenceDuration: DurationHistogram
     /// Time a request waited for the model.
     let queueWaitDuration: DurationHistogram
+    /// Texts whose pooled vector the vector cache held (each distinct text of a request once).
+    let vectorCacheHits: Counter
+    /// Texts the vector cache did not hold, so the encoder encoded them.
+    let vectorCacheMisses: Counter
+    /// Bytes the vector cache holds now.
+    let vectorCacheBytes: Gauge
+    /// Entries the vector cache holds now.
+    let vectorCacheEntries: Gauge
 
     /// Request latencies span a fast 4xx (microseconds) to an iterative CPU run over hundreds of
     /// texts (minutes), hence the wide, roughly ×2.5 spaced buckets.
@@ -46,6 +54,18 @@ final class ServiceMetrics: Sendable {
                 namespace: "listconranker", metricName: "queue_wait_duration", unitName: "seconds",
                 helpText: "Time a request waited for the model."),
             labels: [], buckets: Self.latencyBuckets)
+        vectorCacheHits = registry.makeCounter(descriptor: .init(
+            namespace: "listconranker", metricName: "vector_cache_hits", unitName: "total",
+            helpText: "Texts whose pooled encoder vector came from the in-memory cache."))
+        vectorCacheMisses = registry.makeCounter(descriptor: .init(
+            namespace: "listconranker", metricName: "vector_cache_misses", unitName: "total",
+            helpText: "Texts the in-memory vector cache did not hold, encoded by the model."))
+        vectorCacheBytes = registry.makeGauge(descriptor: .init(
+            namespace: "listconranker", metricName: "vector_cache", unitName: "bytes",
+            helpText: "Bytes held by the in-memory vector cache (texts, vectors and overhead)."))
+        vectorCacheEntries = registry.makeGauge(descriptor: .init(
+            namespace: "listconranker", metricName: "vector_cache_entries", unitName: "texts",
+            helpText: "Texts held by the in-memory vector cache."))
     }
 
     /// Counts one finished request and records its latency, labelled by route and status.

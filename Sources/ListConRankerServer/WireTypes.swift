@@ -24,16 +24,19 @@ struct TEIRank: Encodable, Equatable {
     var text: String?
 }
 
-/// `POST /v1/rerank` request, the Cohere / Jina shape.
+/// `POST /v1/rerank` request, the Cohere / Jina shape; with a feature store, `document_ids`
+/// (ids of stored passages) may stand in place of `documents`.
 struct CohereRerankRequest: Decodable {
     var model: String?
     var query: String
-    var documents: [CohereDocument]
+    var documents: [CohereDocument]?
+    var documentIDs: [String]?
     var topN: Int?
     var returnDocuments: Bool?
 
     enum CodingKeys: String, CodingKey {
         case model, query, documents
+        case documentIDs = "document_ids"
         case topN = "top_n"
         case returnDocuments = "return_documents"
     }
@@ -69,9 +72,11 @@ struct CohereRerankResponse: Encodable {
         var index: Int
         var relevanceScore: Float
         var document: CohereDocument?
+        /// The passage's id, for a `document_ids` request (absent otherwise).
+        var id: String?
 
         enum CodingKeys: String, CodingKey {
-            case index, document
+            case index, document, id
             case relevanceScore = "relevance_score"
         }
     }
@@ -93,6 +98,31 @@ struct CohereRerankResponse: Encodable {
     var results: [Result]
     var meta: Meta
     var usage: Usage
+}
+
+/// `POST /v1/index` request: passages to encode and store under their ids.
+struct IndexRequest: Decodable {
+    struct Document: Decodable {
+        var id: String
+        var text: String
+    }
+    var documents: [Document]
+}
+
+/// `POST /v1/index` response: how many distinct ids were encoded and written, how many were
+/// skipped because the store already held their text, and how many entries repeated an earlier
+/// entry's id (the last one won).
+struct IndexResponse: Encodable, Equatable {
+    var indexed: Int
+    var unchanged: Int
+    var duplicates: Int
+}
+
+/// `DELETE /v1/index/{id}` response.
+struct DeleteResponse: Encodable, Equatable {
+    var id: String
+    /// False when the store held no such id (the request still succeeds: the id is gone either way).
+    var deleted: Bool
 }
 
 /// `GET /info` response; TEI's field names where TEI has the field. The model fields are null

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ListConRanker
 import ListConRankerServer
+import ListConRankerStore
 
 /// `listconranker serve`: the HTTP rerank service (TEI's /rerank and Cohere/Jina's /v1/rerank).
 struct ServeCommand: AsyncParsableCommand {
@@ -11,6 +12,10 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             The model loads in the background: GET /health answers 503 until it is ready. \
             SIGTERM or SIGINT stops accepting connections, finishes the requests in flight, and exits.
+
+            With --store, POST /v1/rerank also takes "document_ids" (passages whose vectors the \
+            store holds: only the query is encoded); with --api-key as well, POST /v1/index and \
+            DELETE /v1/index/{id} fill and prune the store.
             """)
 
     @OptionGroup var modelOptions: ModelOptions<ServingDefaults>
@@ -33,22 +38,39 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes; beyond, 413.")
     var payloadLimit: Int = ServiceConfiguration().payloadLimit
 
+    @Option(help: "Feature store of passages' pooled vectors: an SQLite file (features.sqlite, sqlite:PATH) or postgres://user:password@host/db. Must have been written by this model's encoder, if it exists.")
+    var store: String?
+
+    @Option(help: "Bearer token required by the index routes (POST /v1/index, DELETE /v1/index/{id}); without one they are off. Default: $LISTCONRANKER_API_KEY.")
+    var apiKey: String?
+
+    @Option(help: "Memory for the cache of pooled vectors keyed by text, in MiB; 0 turns it off.")
+    var cacheMb: Int = ServiceConfiguration().vectorCacheMegabytes
+
     func validate() throws {
         // The model options check themselves (the option group's own `validate`).
         do {
-            _ = try serviceConfiguration.validated()
-        } catch {
+            _ = try serviceConfiguration().validated()
+        } catch let error as ServiceConfigurationError {
             throw ValidationError(error.message)
+        } catch {
+            throw ValidationError("--store: \(error)")
         }
     }
 
-    var serviceConfiguration: ServiceConfiguration {
-        ServiceConfiguration(
+    func serviceConfiguration() throws -> ServiceConfiguration {
+        let environmentKey = ProcessInfo.processInfo.environment["LISTCONRANKER_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        return ServiceConfiguration(
             host: host, port: port,
             maxConcurrentRequests: maxConcurrentRequests,
             maxClientBatchSize: maxClientBatchSize,
             maxBatchTokens: maxBatchTokens,
-            payloadLimit: payloadLimit)
+            payloadLimit: payloadLimit,
+            featureStore: try store.map(FeatureStoreLocation.init(parsing:)),
+            // The environment's key only with a store: set for another purpose, it must not stop
+            // a storeless service from starting.
+            apiKey: apiKey ?? (store == nil ? nil : environmentKey),
+            vectorCacheMegabytes: cacheMb)
     }
 
     func run() async throws {
@@ -59,6 +81,6 @@ struct ServeCommand: AsyncParsableCommand {
                 try await makeEngine(modelDirectory: ModelLocation.directory(model, revision: revision),
                                      name: model, options: options)
             },
-            configuration: serviceConfiguration)
+            configuration: try serviceConfiguration())
     }
 }

@@ -108,11 +108,19 @@ struct OperationalRouteTests {
         let paths = try #require(document["paths"] as? [String: [String: Any]])
         let documented = Set(paths.flatMap { path, operations in operations.keys.map { "\($0.uppercased()) \(path)" } })
 
-        let state = ServiceState(
-            configuration: .init(), slot: EngineSlot(), queue: InferenceQueue(capacity: 1),
-            metrics: ServiceMetrics(registry: .init()))
-        let routes = Set(RerankService.makeRouter(state: state).routes.map { "\($0.method) \($0.path)" })
-        #expect(routes.count == 6)
-        #expect(documented == routes)
+        func routes(_ configuration: ServiceConfiguration) -> Set<String> {
+            let state = ServiceState(
+                configuration: configuration, slot: EngineSlot(), queue: InferenceQueue(capacity: 1),
+                metrics: ServiceMetrics(registry: .init()),
+                store: configuration.featureStore.map { FeatureStoreSlot(location: $0, logger: quietLogger) })
+            return Set(RerankService.makeRouter(state: state).routes.map { "\($0.method) \($0.path)" })
+        }
+        // With a store and an API key every documented route is served; without a key, all but
+        // the index routes.
+        let everything = routes(.init(featureStore: .sqlite(path: "unused.sqlite"), apiKey: "key"))
+        #expect(everything.count == 8)
+        #expect(documented == everything)
+        let withoutKey = routes(.init())
+        #expect(withoutKey == everything.subtracting(["POST /v1/index", "DELETE /v1/index/{id}"]))
     }
 }

@@ -13,6 +13,11 @@ Reports throughput, p50/p99 latency, failed requests by status, and the server's
 Against the real model, once `listconranker serve` is wired:
 
     tools/loadtest/loadtest.py --server-cmd '.build/release/listconranker serve --model DIR --port {port}'
+
+Passages by id from the feature store (indexed through POST /v1/index before the load starts):
+
+    tools/loadtest/loadtest.py --document-ids --api-key K --server-cmd \
+        '.build/release/listconranker serve --model DIR --port {port} --store /tmp/lt.sqlite --api-key K'
 """
 import argparse
 import http.client
@@ -54,7 +59,7 @@ def scrape_metrics(port):
     text = connection.getresponse().read().decode()
     wanted = ("listconranker_inference_duration_seconds_sum", "listconranker_inference_duration_seconds_count",
               "listconranker_queue_wait_duration_seconds_sum", "listconranker_tokens_processed_total",
-              "listconranker_http_requests_total")
+              "listconranker_http_requests_total", "listconranker_vector_cache")
     metrics = {}
     for line in text.splitlines():
         if line.startswith(wanted):
@@ -79,20 +84,41 @@ def wait_healthy(port, process, timeout):
     raise SystemExit(f"server not healthy after {timeout} s")
 
 
-def make_bodies(route, texts_per_request, words_per_text, seed=7):
+def make_bodies(route, texts_per_request, words_per_text, seed=7, document_ids=False):
+    """64 request bodies, and for document_ids the passages they name as {id: text}."""
     vocabulary = ("capital city river mountain france paris berlin germany rome italy music "
                   "history science ocean forest winter summer bridge harbour market train").split()
     rng = random.Random(seed)
     bodies = []
-    for _ in range(64):
+    passages = {}
+    for number in range(64):
         query = " ".join(rng.choice(vocabulary) for _ in range(4))
         texts = [" ".join(rng.choice(vocabulary) for _ in range(words_per_text)) for _ in range(texts_per_request)]
-        if route == "/rerank":
+        if document_ids:
+            ids = [f"lt-{number}-{i}" for i in range(texts_per_request)]
+            passages.update(zip(ids, texts))
+            body = {"query": query, "document_ids": ids, "top_n": 3}
+        elif route == "/rerank":
             body = {"query": query, "texts": texts, "truncate": True}
         else:
             body = {"query": query, "documents": texts, "top_n": 3}
         bodies.append(json.dumps(body).encode())
-    return bodies
+    return bodies, passages
+
+
+def index_passages(port, passages, api_key, batch=32):
+    """POST /v1/index in batches small enough for the default max-batch-tokens."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=600)
+    items = sorted(passages.items())
+    for start in range(0, len(items), batch):
+        documents = [{"id": i, "text": t} for i, t in items[start:start + batch]]
+        connection.request("POST", "/v1/index", json.dumps({"documents": documents}).encode(),
+                           {"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"})
+        response = connection.getresponse()
+        payload = response.read()
+        if response.status != 200:
+            raise SystemExit(f"POST /v1/index answered {response.status}: {payload[:300]!r}")
+    connection.close()
 
 
 def percentile(sorted_values, fraction):
@@ -113,8 +139,16 @@ def main():
     parser.add_argument("--route", choices=["/rerank", "/v1/rerank"], default="/rerank")
     parser.add_argument("--texts", type=int, default=10, help="texts per request")
     parser.add_argument("--words", type=int, default=30, help="words per text")
+    parser.add_argument("--document-ids", action="store_true",
+                        help="POST /v1/rerank with document_ids (the server needs --store and --api-key); "
+                             "the passages are indexed first")
+    parser.add_argument("--api-key", help="the server's --api-key, to index the passages for --document-ids")
     parser.add_argument("--json", help="also write the report as JSON to this file")
     args = parser.parse_args()
+    if args.document_ids:
+        if not args.api_key:
+            parser.error("--document-ids needs --api-key (the passages are indexed through POST /v1/index)")
+        args.route = "/v1/rerank"
 
     port = free_port()
     if args.server_cmd:
@@ -130,7 +164,9 @@ def main():
     try:
         wait_healthy(port, process, timeout=300)
         rss_ready, _ = rss_kib(process.pid)
-        bodies = make_bodies(args.route, args.texts, args.words)
+        bodies, passages = make_bodies(args.route, args.texts, args.words, document_ids=args.document_ids)
+        if args.document_ids:
+            index_passages(port, passages, args.api_key)
         # Warm-up: each distinct request once, so the kernels every request shape needs are
         # compiled and cached before memory is measured; growth after that would be a leak.
         warm = http.client.HTTPConnection(HOST, port, timeout=60)
@@ -205,7 +241,7 @@ def main():
     latencies.sort()
     report = {
         "command": command,
-        "route": args.route,
+        "route": args.route + (" (document_ids)" if args.document_ids else ""),
         "clients": args.clients,
         "texts_per_request": args.texts,
         "seconds": round(elapsed, 2),

@@ -145,6 +145,15 @@ public final class Reranker: @unchecked Sendable {
         }
     }
 
+    /// Logits (before the sigmoid) for passages given by their stored pooled vectors, as
+    /// ``logits(query:passages:)`` gives them for the passages' texts.
+    public func logits(query: String, passageVectors: [[Float]]) throws -> [Float] {
+        try lock.withLock {
+            let (features, rows) = try features(query: query, passageVectors: passageVectors)
+            return rows.count < 2 ? [] : try listScores(features: features, rows: [rows], raw: true)[0]
+        }
+    }
+
     /// Iterative inference over passages given by their stored pooled vectors; scores as
     /// ``iterativeScores(query:passages:)`` gives them for the passages' texts.
     public func iterativeScores(query: String, passageVectors: [[Float]]) throws -> [Float] {
