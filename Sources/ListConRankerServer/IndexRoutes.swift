@@ -31,30 +31,14 @@ struct IndexRoutes {
                 message: "The engine \(engine.modelName) has no pooled vectors: it cannot index")
         }
 
-        // Last wins for a repeated id, as in the store's own batches and the CLI's `index`.
-        var latest: [String: String] = [:]
-        var order: [String] = []
-        for document in documents {
-            if latest.updateValue(document.text, forKey: document.id) == nil { order.append(document.id) }
-        }
-        let duplicates = documents.count - order.count
-
+        // Last wins for a repeated id, and only changed texts are encoded: the CLI's `index` rule.
+        let (unique, duplicates) = IndexedPassage.lastOfEachID(documents.map { IndexedPassage(id: $0.id, text: $0.text) })
         let featureStore = try await store.store(for: engine)
-        let hashes = try await withStoreErrors { try await featureStore.textHashes(for: order) }
-        var changed: [(id: String, text: String, hash: TextHash)] = []
-        for id in order {
-            let text = latest[id] ?? ""
-            let hash = Self.hash(text)
-            if hashes[id] != hash { changed.append((id, text, hash)) }
-        }
-
-        if !changed.isEmpty {
-            let vectors = try await encode(changed.map(\.text), engine: vectorEngine)
-            let entries = zip(changed, vectors).map { FeatureEntry(id: $0.id, textHash: $0.hash, vector: $1) }
-            try await withStoreErrors { try await featureStore.upsert(entries) }
+        let report = try await withStoreErrors {
+            try await featureStore.upsertChanged(unique) { try await encode($0, engine: vectorEngine) }
         }
         return try JSONBody.response(IndexResponse(
-            indexed: changed.count, unchanged: order.count - changed.count, duplicates: duplicates))
+            indexed: report.indexed, unchanged: report.unchanged, duplicates: duplicates))
     }
 
     /// Removes one id; succeeds whether or not the store held it (`deleted` says which).
@@ -68,12 +52,6 @@ struct IndexRoutes {
         let featureStore = try await store.store(for: engine)
         let removed = try await withStoreErrors { try await featureStore.delete(ids: [id]) }
         return try JSONBody.response(DeleteResponse(id: id, deleted: removed > 0))
-    }
-
-    /// The text hash the store keeps: SHA-256 of the UTF-8 text (ListConRankerStore's convention).
-    static func hash(_ text: String) -> TextHash {
-        let hex = SHA256.hexDigest(of: Data(text.utf8))
-        return TextHash(hex: hex) ?? TextHash(bytes: Array(hex.utf8))
     }
 
     /// An empty list, an empty id or text, an id the store cannot hold, too many documents or tokens:

@@ -15,7 +15,18 @@ public struct IndexedPassage: Sendable, Equatable, Decodable {
     }
 }
 
-/// What one ``StoredPassages/index(_:batchSize:progress:)`` call did.
+extension IndexedPassage {
+    /// The passages with each id's last occurrence only, in first-seen order of the ids, and how
+    /// many earlier occurrences were dropped: a later line for an id replaces an earlier one.
+    public static func lastOfEachID(_ passages: [IndexedPassage]) -> (passages: [IndexedPassage], duplicates: Int) {
+        var lastIndexOfID = [String: Int]()
+        for (i, passage) in passages.enumerated() { lastIndexOfID[passage.id] = i }
+        let unique = passages.indices.filter { lastIndexOfID[passages[$0].id] == $0 }.map { passages[$0] }
+        return (unique, passages.count - unique.count)
+    }
+}
+
+/// What indexing did.
 public struct IndexReport: Sendable, Equatable, Encodable {
     /// Passages encoded and written (new ids, or ids whose text changed).
     public var indexed = 0
@@ -23,6 +34,30 @@ public struct IndexReport: Sendable, Equatable, Encodable {
     public var unchanged = 0
     /// Earlier occurrences of an id that comes again in the same input (the last one wins).
     public var duplicates = 0
+
+    /// A report.
+    public init(indexed: Int = 0, unchanged: Int = 0, duplicates: Int = 0) {
+        self.indexed = indexed
+        self.unchanged = unchanged
+        self.duplicates = duplicates
+    }
+}
+
+extension FeatureStore {
+    /// The one indexing rule, for the CLI and the service alike: of `passages` (one per id), those
+    /// whose id is new or whose text hash changed are encoded by `encode` and written in one
+    /// transaction; the others are left as they are. Returns the counts (no duplicates here).
+    public func upsertChanged(_ passages: [IndexedPassage],
+                              encode: ([String]) async throws -> [[Float]]) async throws -> IndexReport {
+        let hashes = passages.map { StoredPassages.textHash($0.text) }
+        let stored = try await textHashes(for: passages.map(\.id))
+        let changed = passages.indices.filter { stored[passages[$0].id] != hashes[$0] }
+        if !changed.isEmpty {
+            let vectors = try await encode(changed.map { passages[$0].text })
+            try await upsert(zip(changed, vectors).map { FeatureEntry(id: passages[$0].id, textHash: hashes[$0], vector: $1) })
+        }
+        return IndexReport(indexed: changed.count, unchanged: passages.count - changed.count)
+    }
 }
 
 /// Passages encoded once: a ``ListConRanker/Reranker`` whose passages' pooled encoder vectors
@@ -69,32 +104,20 @@ public struct StoredPassages: Sendable {
     public func index(_ passages: [IndexedPassage], batchSize: Int = 64,
                       progress: (@Sendable (Int) -> Void)? = nil) async throws -> IndexReport {
         guard batchSize >= 1 else { throw FeatureStoreError.invalidConfiguration("the batch size must be at least 1") }
-        var report = IndexReport()
-        var lastIndexOfID = [String: Int]()
         for (i, passage) in passages.enumerated() {
             guard !passage.id.isEmpty else { throw FeatureStoreError.invalidEntry(id: "", reason: "passage \(i) has an empty id") }
             guard !passage.text.allSatisfy(\.isWhitespace) else {
                 throw FeatureStoreError.invalidEntry(id: passage.id, reason: "its text is empty")
             }
-            if lastIndexOfID.updateValue(i, forKey: passage.id) != nil { report.duplicates += 1 }
         }
-        let unique = passages.indices.filter { lastIndexOfID[passages[$0].id] == $0 }.map { passages[$0] }
-        var done = 0
+        let (unique, duplicates) = IndexedPassage.lastOfEachID(passages)
+        var report = IndexReport(duplicates: duplicates)
         for start in stride(from: 0, to: unique.count, by: batchSize) {
             let batch = Array(unique[start..<min(start + batchSize, unique.count)])
-            let hashes = batch.map { Self.textHash($0.text) }
-            let stored = try await store.textHashes(for: batch.map(\.id))
-            let changed = batch.indices.filter { stored[batch[$0].id] != hashes[$0] }
-            report.unchanged += batch.count - changed.count
-            if !changed.isEmpty {
-                let vectors = try reranker.pooledVectors(for: changed.map { batch[$0].text })
-                try await store.upsert(zip(changed, vectors).map { i, vector in
-                    FeatureEntry(id: batch[i].id, textHash: hashes[i], vector: vector)
-                })
-                report.indexed += changed.count
-            }
-            done += batch.count
-            progress?(done + report.duplicates)
+            let written = try await store.upsertChanged(batch) { try reranker.pooledVectors(for: $0) }
+            report.indexed += written.indexed
+            report.unchanged += written.unchanged
+            progress?(start + batch.count + duplicates)
         }
         return report
     }
