@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ListConRanker
+import ListConRankerStore
 
 /// `listconranker eval`: C-MTEB reranking metrics on a JSON-lines dataset.
 struct EvalCommand: AsyncParsableCommand {
@@ -11,6 +12,8 @@ struct EvalCommand: AsyncParsableCommand {
             Data lines are {"query": …, "positive": […], "negative": […]}; samples without a positive \
             or a negative are skipped and counted. Each sample is scored as one list, positives first. \
             --scores-out writes each sample's scores as it goes; --resume continues from that file. \
+            --store keeps the passages' encoder vectors (under "sha256:<text hash>" ids): a later run \
+            on the same encoder (another mode, a retrained head) encodes only the queries. \
             The results JSON goes to standard output (and --output); a summary of the metrics and of \
             the encoder's work goes to standard error.
             """
@@ -21,6 +24,8 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     @OptionGroup var modelOptions: ModelOptions<ReferenceDefaults>
+
+    @OptionGroup var storeOptions: StoreOptions
 
     @Option(name: .long, help: "The dataset (JSON lines).")
     var data: String
@@ -59,16 +64,43 @@ struct EvalCommand: AsyncParsableCommand {
                                            precision: reranker.options.precision.rawValue,
                                            modelDirectory: directory.path)
         let iterative = mode == .iterative
+        let stored = try await storedVectors(dataset, reranker: reranker)
         let results = try evaluator.run(
             scorer: { query, passages in
-                iterative ? try reranker.iterativeScores(query: query, passages: passages)
-                          : try reranker.scores(query: query, passages: passages)
+                if let stored {
+                    let vectors = passages.map { stored[$0] ?? [] }
+                    return iterative ? try reranker.iterativeScores(query: query, passageVectors: vectors)
+                                     : try reranker.scores(query: query, passageVectors: vectors)
+                }
+                return iterative ? try reranker.iterativeScores(query: query, passages: passages)
+                                 : try reranker.scores(query: query, passages: passages)
             },
             scoresOut: scoresOut.map { URL(fileURLWithPath: $0) }, resume: resume)
         let json = try results.jsonData()
         if let output { try json.write(to: URL(fileURLWithPath: output)) }
         FileHandle.standardOutput.write(json + Data("\n".utf8))
         FileHandle.standardError.write(Data(summary(results, iterative: iterative, reranker: reranker).utf8))
+    }
+
+    /// With `--store`: every passage of the dataset by text, its vector from the store under the
+    /// id `sha256:<hex of the text>`; passages the store lacks are encoded once and added first,
+    /// so a second evaluation (another mode, another head on the same encoder) encodes only queries.
+    /// The look-ups happen before scoring, because the evaluator's scorer is synchronous.
+    private func storedVectors(_ dataset: RerankingDataset, reranker: Reranker) async throws -> [String: [Float]]? {
+        guard let stored = try await storeOptions.open(for: reranker) else { return nil }
+        let all = Set(dataset.samples.filter(\.isScorable).flatMap(\.passages))
+        // A store keeps no blank texts; the few a dataset may have are encoded here each run.
+        let texts = all.filter { !$0.allSatisfy(\.isWhitespace) }.sorted()
+        let blank = all.filter { $0.allSatisfy(\.isWhitespace) }.sorted()
+        func id(_ text: String) -> String { "sha256:" + StoredPassages.textHash(text).hex }
+        do {
+            _ = try await stored.index(texts.map { IndexedPassage(id: id($0), text: $0) })
+            let vectors = try await stored.vectors(ids: texts.map(id))
+            try await stored.store.close()
+            return Dictionary(uniqueKeysWithValues: Array(zip(texts, vectors)) + Array(zip(blank, try reranker.pooledVectors(for: blank))))
+        } catch let error as FeatureStoreError {
+            throw InputError("\(error)")
+        }
     }
 
     /// The metrics (beside the published figures for a C-MTEB task) and the encoder's work, which

@@ -70,6 +70,28 @@ import Testing
         #expect(standardMAP != nil && standardMAP == smallMAP)
     }
 
+    /// With `--store`, the dataset's passages are encoded once into the store: the metrics equal
+    /// PyTorch's, and a second run (the other mode) encodes only the queries.
+    @Test func storeEncodesPassagesOnceAcrossRuns() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = directory.url.appendingPathComponent("eval.sqlite").path
+        var work = [EncoderWork]()
+        for mode in ["conventional", "iterative"] {
+            let golden = try #require(try CLIFixtures.evaluationGoldens()[mode])
+            let result = try CLI.run(["eval", "--model", CLIFixtures.tinyModel, "--data", CLIFixtures.evaluationData,
+                                      "--mode", mode, "--store", store])
+            try #require(result.status == 0, "\(result)")
+            let results = try JSONDecoder().decode(Results.self, from: Data(result.stdout.utf8))
+            let metrics = try #require(results.metrics)
+            #expect(abs(metrics.map - golden.map) < 1e-4, "\(mode): MAP \(metrics.map) vs \(golden.map)")
+            work.append(try #require(EncoderWork(result.stderr), "\(result)"))
+        }
+        let golden = try #require(try CLIFixtures.evaluationGoldens()["conventional"])
+        #expect(work[1].texts == golden.scored, "the second run encodes one query per sample: \(work)")
+        #expect(work[0].texts > work[1].texts, "\(work)")
+    }
+
     /// `--scores-out` then `--resume` scores nothing twice and gives the metrics of one whole run.
     @Test func resumeContinuesFromScoresOut() throws {
         let directory = try TemporaryDirectory()
