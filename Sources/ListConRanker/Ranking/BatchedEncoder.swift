@@ -36,4 +36,12 @@ struct BatchedEncoder: Sendable {
         try flush()
         return Tensor(shape: [texts.count, h], scalars: rows)
     }
+
+    /// ``pooled(_:statistics:)`` as one `[Float]` of `hidden` values per text: the form stores and
+    /// embedding users take.
+    func pooledRows(_ texts: [String], statistics: inout EncoderStatistics) throws -> [[Float]] {
+        let h = encoder.configuration.hiddenSize
+        let pooled = try pooled(texts, statistics: &statistics).scalars
+        return (0..<texts.count).map { Array(pooled[$0 * h..<($0 + 1) * h]) }
+    }
 }

@@ -131,9 +131,7 @@ public final class Reranker: @unchecked Sendable {
     /// a feature store keeps for a passage. They depend on the text and the encoder alone, so a
     /// head retrained with the encoder frozen keeps using them.
     public func pooledVectors(for texts: [String]) throws -> [[Float]] {
-        let h = model.encoder.configuration.hiddenSize
-        let pooled = try lock.withLock { try batched.pooled(texts, statistics: &statistics) }.scalars
-        return (0..<texts.count).map { Array(pooled[$0 * h..<($0 + 1) * h]) }
+        try lock.withLock { try batched.pooledRows(texts, statistics: &statistics) }
     }
 
     /// Probabilities for passages given by their stored pooled vectors (see

@@ -28,8 +28,6 @@ public final class TextEmbedder: @unchecked Sendable {
 
     /// One embedding per text (`hidden_size` floats each), in text order.
     public func embeddings(for texts: [String]) throws -> [[Float]] {
-        let h = encoder.configuration.hiddenSize
-        let pooled = try lock.withLock { try batched.pooled(texts, statistics: &statistics) }.scalars
-        return (0..<texts.count).map { Array(pooled[$0 * h..<($0 + 1) * h]) }
+        try lock.withLock { try batched.pooledRows(texts, statistics: &statistics) }
     }
 }
