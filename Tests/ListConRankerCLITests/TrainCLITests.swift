@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+
+/// `train --stage 1` end to end through the command line: a short run writes a checkpoint that
+/// `rerank` serves and a JSON-lines log; bad input is a clear error that leaves files alone.
+@Suite struct TrainCLITests {
+    struct LogLine: Decodable { let event: String; let step: Int; let loss: Double?; let map: Double? }
+
+    /// A few steps on the tiny model: small enough for CI.
+    func trainArguments(data: String, output: String, cache: String) -> [String] {
+        ["train", "--stage", "1", "--model", CLIFixtures.tinyModel, "--data", data, "--output", output,
+         "--feature-cache", cache, "--epochs", "1", "--batch-size", "8", "--micro-batch-size", "4",
+         "--list-size", "4", "--seed", "7"]
+    }
+
+    @Test func trainWritesACheckpointThatRerankServesAndALog() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let output = directory.url.appendingPathComponent("run").path
+        let log = directory.url.appendingPathComponent("log.jsonl").path
+        let result = try CLI.run(trainArguments(data: CLIFixtures.evaluationData, output: output,
+                                                cache: directory.url.appendingPathComponent("cache").path)
+                                 + ["--eval-data", CLIFixtures.evaluationData, "--log", log])
+        try #require(result.status == 0, "\(result)")
+
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(LogLine.self, from: Data($0.utf8)) }
+        let steps = lines.filter { $0.event == "step" }
+        #expect(!steps.isEmpty && steps.allSatisfy { ($0.loss ?? .nan).isFinite }, "\(lines)")
+        // The untrained head (step 0) and the end of the epoch are evaluated.
+        let evaluations = lines.filter { $0.event == "eval" }
+        #expect(evaluations.first?.step == 0 && evaluations.count >= 2 && evaluations.allSatisfy { $0.map != nil })
+
+        for checkpoint in [output, output + "/best"] {
+            for file in ["config.json", "linear_in_embedding.pt", "list_transformer.pt"] {
+                #expect(FileManager.default.fileExists(atPath: checkpoint + "/" + file), "\(checkpoint)/\(file)")
+            }
+        }
+        let ranked = try CLI.run(["rerank", "--model", output, "--json", "多吃蔬菜", "今天天气很好", "蔬菜很健康"])
+        try #require(ranked.status == 0, "\(ranked)")
+        #expect(ranked.stdout.contains("\"score\""))
+    }
+
+    @Test func badTrainingInputIsAClearErrorAndTouchesNothing() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let cache = directory.url.appendingPathComponent("cache").path
+
+        let empty = try directory.file("empty.jsonl", "\n")
+        let emptyRun = try CLI.run(trainArguments(data: empty.path, output: directory.url.appendingPathComponent("a").path,
+                                                  cache: cache))
+        #expect(emptyRun.status == CLI.failure && emptyRun.stderr.contains("Error: "), "\(emptyRun)")
+        #expect(emptyRun.stderr.contains(empty.path), "\(emptyRun)")
+        #expect(!FileManager.default.fileExists(atPath: directory.url.appendingPathComponent("a").path))
+
+        let noQuery = try directory.file("no-query.jsonl", #"{"positive": ["a"], "negative": ["b"]}"# + "\n")
+        let noQueryRun = try CLI.run(trainArguments(data: noQuery.path, output: directory.url.appendingPathComponent("b").path,
+                                                    cache: cache))
+        #expect(noQueryRun.status == CLI.failure && noQueryRun.stderr.contains("\(noQuery.path):1"), "\(noQueryRun)")
+
+        let tooShort = try CLI.run(trainArguments(data: CLIFixtures.evaluationData,
+                                                  output: directory.url.appendingPathComponent("c").path, cache: cache)
+                                   + ["--list-size", "1"])
+        #expect(tooShort.status != 0 && tooShort.stderr.contains("list"), "\(tooShort)")
+
+        // An output directory that holds another model is never overwritten.
+        let occupied = directory.url.appendingPathComponent("occupied")
+        try FileManager.default.createDirectory(at: occupied, withIntermediateDirectories: true)
+        let config = occupied.appendingPathComponent("config.json")
+        try Data("{\"model_type\": \"bert\"}".utf8).write(to: config)
+        let occupiedRun = try CLI.run(trainArguments(data: CLIFixtures.evaluationData, output: occupied.path, cache: cache))
+        #expect(occupiedRun.status != 0 && occupiedRun.stderr.contains(occupied.path), "\(occupiedRun)")
+        #expect(try String(contentsOf: config, encoding: .utf8) == "{\"model_type\": \"bert\"}")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: occupied.path) == ["config.json"])
+    }
+}
