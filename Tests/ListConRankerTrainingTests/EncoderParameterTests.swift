@@ -105,4 +105,44 @@ import Testing
             #expect(try #require(saved[true]) < (try #require(saved[false])))
         }
     }
+    /// A source that renames LayerNorm scales and shifts to the older gamma/beta, or adds a key.
+    struct EditedWeights: WeightSource {
+        let base: NamedWeights
+        var legacyNames = false
+        var extraKey: String?
+
+        private func baseName(_ name: String) -> String {
+            guard legacyNames, name.contains("LayerNorm.") else { return name }
+            if name.hasSuffix(".gamma") { return String(name.dropLast("gamma".count)) + "weight" }
+            if name.hasSuffix(".beta") { return String(name.dropLast("beta".count)) + "bias" }
+            return name.hasSuffix(".weight") || name.hasSuffix(".bias") ? "absent" : name
+        }
+        func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+            try base.tensor(baseName(name), shape: shape)
+        }
+        func shape(of name: String) -> [Int]? { base.shape(of: baseName(name)) }
+        var names: [String] {
+            base.names.map { name in
+                guard legacyNames, name.contains("LayerNorm.") else { return name }
+                return name.hasSuffix(".weight") ? String(name.dropLast("weight".count)) + "gamma"
+                                                 : String(name.dropLast("bias".count)) + "beta"
+            } + (extraKey.map { [$0] } ?? [])
+        }
+        var origin: String { base.origin }
+    }
+
+    /// LayerNorms stored as gamma/beta load into the same layout; a key the encoder does not use
+    /// (outside the pooler and task heads) is refused rather than dropped.
+    @Test func legacyLayerNormNamesLoadAndUnknownKeysAreRefused() throws {
+        let (reference, configuration) = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel)
+        let base = NamedWeights(try openCheckpoint(at: TrainingFixtures.tinyModel.appendingPathComponent("model.safetensors")))
+        let legacy = try EncoderParameters.load(shape: configuration.shape, weights: EditedWeights(base: base, legacyNames: true))
+        #expect(legacy.values == reference.values)
+        #expect(throws: TrainingError.self) {
+            try EncoderParameters.load(shape: configuration.shape,
+                                       weights: EditedWeights(base: base, extraKey: "encoder.layer.0.attention.self.rotary.weight"))
+        }
+        // The pooler is not a parameter, and is allowed.
+        _ = try EncoderParameters.load(shape: configuration.shape, weights: EditedWeights(base: base, extraKey: "pooler.dense.weight"))
+    }
 }
