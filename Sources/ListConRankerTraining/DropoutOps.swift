@@ -5,13 +5,17 @@ enum DropoutOps {
     /// Draws a mask for `count` elements into `mask` and multiplies `x` by it in place.
     static func forward(x: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, count: Int,
                         probability p: Float, generator: inout SeededGenerator) {
+        drawMask(mask, count: count, probability: p, generator: &generator)
+        for i in 0..<count { x[i] *= mask[i] }
+    }
+
+    /// Draws a mask for `count` elements (one uniform draw each, in order) without applying it,
+    /// for callers that apply it to a copy (the encoder's attention probabilities).
+    static func drawMask(_ mask: UnsafeMutablePointer<Float>, count: Int, probability p: Float,
+                         generator: inout SeededGenerator) {
         let scale = 1 / (1 - p)
         let threshold = Double(p)
-        for i in 0..<count {
-            let kept = generator.unit() >= threshold
-            mask[i] = kept ? scale : 0
-            x[i] *= mask[i]
-        }
+        for i in 0..<count { mask[i] = generator.unit() >= threshold ? scale : 0 }
     }
 
     /// The gradient through the mask, in place: `dy ⊙= mask`.

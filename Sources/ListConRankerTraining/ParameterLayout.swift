@@ -77,11 +77,14 @@ public struct ParameterLayout: Sendable, Equatable {
 
     /// The weight-decay rule (the one Hugging Face's Trainer uses): every bias and every
     /// LayerNorm scale and shift is exempt; matrices (linear, attention projections) and the
-    /// query-tag embedding decay. Decaying a LayerNorm scale pulls it towards 0, not towards
-    /// its neutral 1, and biases do not scale the function's sensitivity, hence the exemption.
+    /// embeddings (the query tag, BERT's word, position and token-type tables) decay. Decaying a
+    /// LayerNorm scale pulls it towards 0, not towards its neutral 1, and biases do not scale the
+    /// function's sensitivity, hence the exemption. LayerNorms are named `norm1`/`norm2`/`layerNorm`
+    /// in the list head and `LayerNorm` in BERT (``EncoderParameterLayout``).
     public static func decays(_ name: String) -> Bool {
         if name.hasSuffix("bias") { return false }   // `.bias` and `in_proj_bias`
-        if name.contains("norm1.") || name.contains("norm2.") || name.contains("layerNorm.") { return false }
+        if name.contains("norm1.") || name.contains("norm2.") || name.contains("layerNorm.")
+            || name.contains("LayerNorm.") { return false }
         return true
     }
 

@@ -80,3 +80,8 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
 func maxAbsoluteError(_ a: [Float], _ b: [Float]) -> Float {
     zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }
+
+/// The L2 norm, accumulated in Double.
+func norm(_ values: [Float]) -> Double {
+    values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+}

@@ -1,0 +1,38 @@
+/// How many bytes the encoder's training passes hold for a list of texts, so a trainer can
+/// report (and bound) its peak before running: what a forward keeps for its backward, and what
+/// the backward adds on top while it runs. Parameters, gradients and optimizer moments are not
+/// included (4 bytes × ``EncoderParameterLayout/count`` each).
+public struct EncoderActivationMemory: Sendable, Equatable {
+    /// Bytes an ``EncoderForwardPass`` holds until its backward (equals its
+    /// ``EncoderForwardPass/savedActivationBytes``).
+    public let savedBytes: Int
+    /// The most the backward allocates at once besides the saved activations: the gradient
+    /// buffers of one layer and the attention scratch, and with recomputation one layer's
+    /// re-run activations.
+    public let backwardWorkingBytes: Int
+
+    /// `savedBytes + backwardWorkingBytes`: the activation peak of one forward and backward.
+    public var peakBytes: Int { savedBytes + backwardWorkingBytes }
+
+    /// The figures for texts of `lengths` tokens each.
+    public init(lengths: [Int], shape: EncoderShape, dropout: EncoderDropout, recompute: Bool) {
+        let n = lengths.reduce(0, +), h = shape.hidden, f = shape.intermediate
+        let probabilityCount = lengths.reduce(0) { $0 + shape.heads * $1 * $1 }
+        let longest = lengths.max() ?? 0
+        let layer = EncoderLayerActivations.ownElements(tokens: n, shape: shape, probabilityCount: probabilityCount,
+                                                        dropout: dropout)
+        // Embeddings: the LayerNorm input and its statistics, and the dropout mask.
+        let embeddings = n * h + 2 * n + (dropout.hidden > 0 ? n * h : 0)
+        let saved = recompute
+            ? embeddings + shape.layers * n * h                         // each layer's input only
+            : embeddings + (shape.layers + 1) * n * h + shape.layers * layer
+        // Backward of one layer: the incoming gradient, dresidual2, dnormed1, dresidual1, dinput,
+        // dcontext ([N, H] each), dactivated and dpreActivation ([N, F]), dqkv ([N, 3H]), and the
+        // attention's two [L, L] scratch blocks; with recomputation one layer's own buffers and its
+        // output.
+        let gradients = 6 * n * h + 2 * n * f + 3 * n * h + 2 * longest * longest
+        let working = gradients + (recompute ? layer + n * h : 0)
+        savedBytes = 4 * saved
+        backwardWorkingBytes = 4 * working
+    }
+}

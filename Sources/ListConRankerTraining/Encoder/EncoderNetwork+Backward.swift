@@ -1,0 +1,129 @@
+extension EncoderNetwork {
+    /// Adds the gradients of a loss to `gradients`, given the loss's gradient with respect to
+    /// the pooled vectors of `pass` (`[texts, H]`, row-major) and the `parameters` the forward
+    /// used. Walks the forward in reverse, layer by layer (re-running each layer's forward first
+    /// when the pass was made with `recompute`). The word and position embeddings get gradient
+    /// only in the rows the texts used; the token-type embedding only in row 0.
+    public func backward(_ pass: EncoderForwardPass, pooledGradients: [Float], parameters: EncoderParameters,
+                         gradients: inout EncoderGradients) throws {
+        try check(parameters.layout)
+        guard gradients.layout == parameters.layout else {
+            throw TrainingError.invalidInput("encoder gradients and parameters have different layouts")
+        }
+        guard pooledGradients.count == pass.texts.count * shape.hidden else {
+            throw TrainingError.invalidInput("\(pooledGradients.count) pooled gradients for \(pass.texts.count) texts of \(shape.hidden)")
+        }
+        guard pass.recompute || pass.layers.count == shape.layers else {
+            throw TrainingError.invalidInput("a forward pass of another network")
+        }
+        try parameters.values.withUnsafeBufferPointer { parameterBuffer in
+            try gradients.values.withUnsafeMutableBufferPointer { gradientBuffer in
+                guard let p = parameterBuffer.baseAddress, let g = gradientBuffer.baseAddress else { return }
+                try backward(pass, FloatBuffer(pooledGradients), p, g)
+            }
+        }
+    }
+
+    private func backward(_ a: EncoderForwardPass, _ dpooled: FloatBuffer, _ p: UnsafePointer<Float>,
+                          _ g: UnsafeMutablePointer<Float>) throws {
+        let h = shape.hidden, segments = a.segments
+        let n = segments.last?.upperBound ?? 0
+
+        // Mean pooling: every row of text t gets dpooled[t] / L_t.
+        var doutput = FloatBuffer(count: n * h)                       // [N, H] gradient of the last hidden states
+        for (t, segment) in segments.enumerated() {
+            let source = dpooled.pointer + t * h, inverse = 1 / Float(segment.count)
+            for row in segment {
+                let target = doutput.pointer + row * h
+                for j in 0..<h { target[j] = source[j] * inverse }
+            }
+        }
+
+        let scratch = a.recompute ? layerScratch(a, input: a.layerInputs[0]) : nil
+        for l in stride(from: shape.layers - 1, through: 0, by: -1) {
+            let activations: EncoderLayerActivations
+            if let scratch {
+                scratch.input = a.layerInputs[l]
+                try forwardLayer(scratch, index: l, p, segments: segments, seed: a.dropoutSeed)
+                activations = scratch
+            } else {
+                activations = a.layers[l]
+            }
+            doutput = try backwardLayer(activations, index: l, doutput: doutput, p, g, segments: segments)
+        }
+        backwardEmbeddings(a, doutput: doutput, p, g)
+    }
+
+    /// One layer in reverse; returns the gradient of its input.
+    private func backwardLayer(_ l: EncoderLayerActivations, index: Int, doutput: FloatBuffer, _ p: UnsafePointer<Float>,
+                               _ g: UnsafeMutablePointer<Float>, segments: [Range<Int>]) throws -> FloatBuffer {
+        let n = segments.last?.upperBound ?? 0, h = shape.hidden, f = shape.intermediate
+        let o = offsets.layers[index]
+
+        // out = LN(residual2), residual2 = normed1 + dropout(output.dense(activated)).
+        let dresidual2 = FloatBuffer(count: n * h)                    // [N, H]
+        LayerNormOps.backward(dx: dresidual2.pointer, dgamma: g + o.outputNorm.weight, dbeta: g + o.outputNorm.bias,
+                              dy: doutput.pointer, x: l.residual2.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer,
+                              gamma: p + o.outputNorm.weight, rows: n, width: h)
+        let dnormed1 = FloatBuffer(count: n * h)                      // [N, H] residual branch first
+        dnormed1.pointer.update(from: dresidual2.pointer, count: n * h)
+        if let mask = l.outputMask { DropoutOps.backward(dy: dresidual2.pointer, mask: mask.pointer, count: n * h) }
+        let dactivated = FloatBuffer(count: n * f)                    // [N, F]
+        try LinearOps.backward(dx: dactivated.pointer, dw: g + o.output.weight, db: g + o.output.bias,
+                               dy: dresidual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
+                               rows: n, inFeatures: f, outFeatures: h)
+        let dpreActivation = FloatBuffer(count: n * f)                // [N, F]
+        ActivationOps.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer, x: l.preActivation.pointer,
+                                   count: n * f)
+        try LinearOps.backward(dx: dnormed1.pointer, dw: g + o.intermediate.weight, db: g + o.intermediate.bias,
+                               dy: dpreActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,
+                               rows: n, inFeatures: h, outFeatures: f)
+
+        // normed1 = LN(residual1), residual1 = input + dropout(attention.output.dense(context)).
+        let dresidual1 = FloatBuffer(count: n * h)                    // [N, H]
+        LayerNormOps.backward(dx: dresidual1.pointer, dgamma: g + o.attentionNorm.weight,
+                              dbeta: g + o.attentionNorm.bias, dy: dnormed1.pointer, x: l.residual1.pointer,
+                              mean: l.mean1.pointer, rstd: l.rstd1.pointer, gamma: p + o.attentionNorm.weight,
+                              rows: n, width: h)
+        let dinput = FloatBuffer(count: n * h)                        // [N, H] residual branch first
+        dinput.pointer.update(from: dresidual1.pointer, count: n * h)
+        if let mask = l.attentionMask { DropoutOps.backward(dy: dresidual1.pointer, mask: mask.pointer, count: n * h) }
+        let dcontext = FloatBuffer(count: n * h)                      // [N, H]
+        try LinearOps.backward(dx: dcontext.pointer, dw: g + o.attentionOutput.weight, db: g + o.attentionOutput.bias,
+                               dy: dresidual1.pointer, x: l.context.pointer, w: p + o.attentionOutput.weight,
+                               rows: n, inFeatures: h, outFeatures: h)
+        let dqkv = FloatBuffer(count: n * 3 * h)                      // [N, 3H]
+        try EncoderAttentionOps.backward(dqkv: dqkv.pointer, dcontext: dcontext.pointer,
+                                         probabilities: l.probabilities.pointer, dropoutMask: l.probabilityMask?.pointer,
+                                         qkv: l.qkv.pointer, segments: segments, hidden: h, heads: shape.heads)
+        try LinearOps.backward(dx: dinput.pointer, dw: g + o.qkv.weight, db: g + o.qkv.bias, dy: dqkv.pointer,
+                               x: l.input.pointer, w: p + o.qkv.weight, rows: n, inFeatures: h, outFeatures: 3 * h)
+        return dinput
+    }
+
+    /// Layer 0's input = dropout(LN(word[id] + token_type[0] + position[i])): the gradient of the
+    /// sum is scattered (added) into the rows used, so a token that occurs twice gets both.
+    private func backwardEmbeddings(_ a: EncoderForwardPass, doutput: FloatBuffer, _ p: UnsafePointer<Float>,
+                                    _ g: UnsafeMutablePointer<Float>) {
+        let h = shape.hidden, o = offsets
+        let n = a.segments.last?.upperBound ?? 0
+        if let mask = a.embeddingMask { DropoutOps.backward(dy: doutput.pointer, mask: mask.pointer, count: n * h) }
+        let dsum = FloatBuffer(count: n * h)                          // [N, H]
+        LayerNormOps.backward(dx: dsum.pointer, dgamma: g + o.embeddingNorm.weight, dbeta: g + o.embeddingNorm.bias,
+                              dy: doutput.pointer, x: a.embeddingSum.pointer, mean: a.embeddingMean.pointer,
+                              rstd: a.embeddingRstd.pointer, gamma: p + o.embeddingNorm.weight, rows: n, width: h)
+        var row = 0
+        for ids in a.texts {
+            for (position, id) in ids.enumerated() {
+                let source = dsum.pointer + row * h
+                let word = g + o.words + Int(id) * h, type0 = g + o.tokenTypes, place = g + o.positions + position * h
+                for j in 0..<h {
+                    word[j] += source[j]
+                    type0[j] += source[j]
+                    place[j] += source[j]
+                }
+                row += 1
+            }
+        }
+    }
+}

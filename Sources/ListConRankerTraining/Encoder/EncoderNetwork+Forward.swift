@@ -1,0 +1,126 @@
+extension EncoderNetwork {
+    /// Runs the encoder on `texts` (token ids, `[CLS] … [SEP]`, already truncated) in training
+    /// mode and keeps what the backward needs: every layer's activations, or with `recompute`
+    /// only each layer's input (the backward then re-runs each layer first; the gradients are
+    /// bitwise the same, the memory one layer's worth instead of all). Dropout masks (when
+    /// ``dropout`` is on) come from `dropoutSeed`: the same seed gives the same masks.
+    public func forward(_ texts: [[Int32]], parameters: EncoderParameters, dropoutSeed: UInt64 = 0,
+                        recompute: Bool = false) throws -> EncoderForwardPass {
+        try check(parameters.layout)
+        let segments = try segments(of: texts)
+        let pass = EncoderForwardPass(texts: texts, segments: segments, shape: shape, dropout: dropout,
+                                      recompute: recompute, dropoutSeed: dropoutSeed)
+        try parameters.values.withUnsafeBufferPointer { buffer in
+            guard let p = buffer.baseAddress else { return }
+            embed(pass, p)
+            let n = segments.last?.upperBound ?? 0
+            if recompute {
+                // One set of layer buffers, run between the kept inputs; the last output only feeds pooling.
+                let scratch = layerScratch(pass, input: pass.layerInputs[0])
+                for l in 0..<shape.layers {
+                    scratch.input = pass.layerInputs[l]
+                    scratch.output = l + 1 < shape.layers ? pass.layerInputs[l + 1] : FloatBuffer(count: n * shape.hidden)
+                    try forwardLayer(scratch, index: l, p, segments: segments, seed: dropoutSeed)
+                }
+                pool(pass, hidden: scratch.output)
+            } else {
+                for (l, activations) in pass.layers.enumerated() {
+                    try forwardLayer(activations, index: l, p, segments: segments, seed: dropoutSeed)
+                }
+                pool(pass, hidden: pass.layerInputs[shape.layers])
+            }
+        }
+        return pass
+    }
+
+    /// The buffers of one layer for `pass`'s tokens, for recomputation.
+    func layerScratch(_ pass: EncoderForwardPass, input: FloatBuffer) -> EncoderLayerActivations {
+        let n = pass.segments.last?.upperBound ?? 0
+        return EncoderLayerActivations(input: input, output: FloatBuffer(count: n * shape.hidden), tokens: n, shape: shape,
+                                       probabilityCount: EncoderAttentionOps.probabilityCount(segments: pass.segments,
+                                                                                              heads: shape.heads),
+                                       dropout: dropout)
+    }
+
+    /// Layer 0's input = dropout(LayerNorm(word[id] + token_type[0] + position[i])), summed in
+    /// the inference encoder's order.
+    private func embed(_ a: EncoderForwardPass, _ p: UnsafePointer<Float>) {
+        let h = shape.hidden, o = offsets
+        var row = 0
+        for ids in a.texts {
+            for (position, id) in ids.enumerated() {
+                let word = p + o.words + Int(id) * h, type0 = p + o.tokenTypes, place = p + o.positions + position * h
+                let target = a.embeddingSum.pointer + row * h
+                for j in 0..<h { target[j] = (word[j] + type0[j]) + place[j] }
+                row += 1
+            }
+        }
+        let output = a.layerInputs[0].pointer
+        LayerNormOps.forward(y: output, mean: a.embeddingMean.pointer, rstd: a.embeddingRstd.pointer,
+                             x: a.embeddingSum.pointer, gamma: p + o.embeddingNorm.weight, beta: p + o.embeddingNorm.bias,
+                             rows: row, width: h, eps: shape.layerNormEpsilon)
+        if let mask = a.embeddingMask {
+            var generator = Self.dropoutGenerator(seed: a.dropoutSeed, site: .embeddings, layer: 0)
+            DropoutOps.forward(x: output, mask: mask.pointer, count: row * h, probability: dropout.hidden,
+                               generator: &generator)
+        }
+    }
+
+    /// One post-norm layer, `BertLayer` in training mode:
+    /// `x1 = LN(x + dropout(dense(attention(x))))`, `out = LN(x1 + dropout(dense(GELU(dense(x1)))))`.
+    /// Deterministic in its input and seed, which recomputation relies on.
+    func forwardLayer(_ l: EncoderLayerActivations, index: Int, _ p: UnsafePointer<Float>, segments: [Range<Int>],
+                      seed: UInt64) throws {
+        let n = segments.last?.upperBound ?? 0, h = shape.hidden, f = shape.intermediate
+        let o = offsets.layers[index], eps = shape.layerNormEpsilon
+        // qkv[N, 3H] = x · [Wq; Wk; Wv]ᵀ + [bq; bk; bv]
+        try LinearOps.forward(y: l.qkv.pointer, x: l.input.pointer, w: p + o.qkv.weight, b: p + o.qkv.bias,
+                              rows: n, inFeatures: h, outFeatures: 3 * h)
+        var probabilityGenerator = Self.dropoutGenerator(seed: seed, site: .attentionProbabilities, layer: index)
+        try EncoderAttentionOps.forward(context: l.context.pointer, probabilities: l.probabilities.pointer,
+                                        dropoutMask: l.probabilityMask?.pointer, qkv: l.qkv.pointer, segments: segments,
+                                        hidden: h, heads: shape.heads, dropout: dropout.attention,
+                                        generator: &probabilityGenerator)
+        // residual1[N, H] = x + dropout(context · Woᵀ + bo)
+        try LinearOps.forward(y: l.residual1.pointer, x: l.context.pointer, w: p + o.attentionOutput.weight,
+                              b: p + o.attentionOutput.bias, rows: n, inFeatures: h, outFeatures: h)
+        if let mask = l.attentionMask {
+            var generator = Self.dropoutGenerator(seed: seed, site: .attentionOutput, layer: index)
+            DropoutOps.forward(x: l.residual1.pointer, mask: mask.pointer, count: n * h, probability: dropout.hidden,
+                               generator: &generator)
+        }
+        for i in 0..<n * h { l.residual1.pointer[i] += l.input.pointer[i] }
+        LayerNormOps.forward(y: l.normed1.pointer, mean: l.mean1.pointer, rstd: l.rstd1.pointer, x: l.residual1.pointer,
+                             gamma: p + o.attentionNorm.weight, beta: p + o.attentionNorm.bias, rows: n, width: h, eps: eps)
+        // activated[N, F] = GELU(normed1 · Wiᵀ + bi)
+        try LinearOps.forward(y: l.preActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,
+                              b: p + o.intermediate.bias, rows: n, inFeatures: h, outFeatures: f)
+        ActivationOps.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: n * f)
+        // residual2[N, H] = normed1 + dropout(activated · Wᵀ + b)
+        try LinearOps.forward(y: l.residual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
+                              b: p + o.output.bias, rows: n, inFeatures: f, outFeatures: h)
+        if let mask = l.outputMask {
+            var generator = Self.dropoutGenerator(seed: seed, site: .output, layer: index)
+            DropoutOps.forward(x: l.residual2.pointer, mask: mask.pointer, count: n * h, probability: dropout.hidden,
+                               generator: &generator)
+        }
+        for i in 0..<n * h { l.residual2.pointer[i] += l.normed1.pointer[i] }
+        LayerNormOps.forward(y: l.output.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer, x: l.residual2.pointer,
+                             gamma: p + o.outputNorm.weight, beta: p + o.outputNorm.bias, rows: n, width: h, eps: eps)
+    }
+
+    /// pooled[t] = mean of text t's rows of `hidden` (summed in Double: texts can be 512 rows).
+    private func pool(_ a: EncoderForwardPass, hidden: FloatBuffer) {
+        let h = shape.hidden
+        var sums = [Double](repeating: 0, count: h)
+        for (t, segment) in a.segments.enumerated() {
+            for j in 0..<h { sums[j] = 0 }
+            for row in segment {
+                let source = hidden.pointer + row * h
+                for j in 0..<h { sums[j] += Double(source[j]) }
+            }
+            let target = a.pooledBuffer.pointer + t * h
+            for j in 0..<h { target[j] = Float(sums[j] / Double(segment.count)) }
+        }
+    }
+}
