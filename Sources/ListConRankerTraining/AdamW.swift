@@ -6,7 +6,9 @@ import Foundation
 /// ``ParameterLayout/Entry/decays`` is true), `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
 /// `p ← p − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)`.
 ///
-/// Moments are Float32, one per parameter, in the parameters' layout.
+/// Moments are Float32, one per parameter, in the parameters' layout. One optimizer serves one
+/// flat buffer (the list head's, or in stage 2 also the encoder's: two optimizers stepped together
+/// at the same learning rate are one AdamW over both, since every element is updated on its own).
 public struct AdamW: Sendable {
     /// β₁ (default 0.9).
     public let beta1: Float
@@ -22,11 +24,20 @@ public struct AdamW: Sendable {
     public private(set) var firstMoments: [Float]
     /// Second moments.
     public private(set) var secondMoments: [Float]
-    private let layout: ParameterLayout
+    private let entries: [ParameterLayout.Entry]
+    private let count: Int
 
-    /// An optimizer for parameters laid out by `layout`, its moments zero.
+    /// An optimizer for the list head's parameters laid out by `layout`, its moments zero.
     public init(layout: ParameterLayout, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
                 weightDecay: Float = 0.01) throws {
+        try self.init(entries: layout.entries, count: layout.count, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                      weightDecay: weightDecay)
+    }
+
+    /// An optimizer for a flat buffer of `count` values holding the tensors `entries` (each with
+    /// its weight-decay flag), its moments zero.
+    public init(entries: [ParameterLayout.Entry], count: Int, beta1: Float = 0.9, beta2: Float = 0.999,
+                epsilon: Float = 1e-8, weightDecay: Float = 0.01) throws {
         guard (0..<1).contains(beta1), (0..<1).contains(beta2), epsilon > 0, weightDecay >= 0,
               epsilon.isFinite, weightDecay.isFinite else {
             throw TrainingError.invalidInput("AdamW needs 0 ≤ β < 1, ε > 0, λ ≥ 0 (β₁ \(beta1), β₂ \(beta2), ε \(epsilon), λ \(weightDecay))")
@@ -35,28 +46,38 @@ public struct AdamW: Sendable {
         self.beta2 = beta2
         self.epsilon = epsilon
         self.weightDecay = weightDecay
-        self.layout = layout
-        firstMoments = [Float](repeating: 0, count: layout.count)
-        secondMoments = [Float](repeating: 0, count: layout.count)
+        self.entries = entries
+        self.count = count
+        firstMoments = [Float](repeating: 0, count: count)
+        secondMoments = [Float](repeating: 0, count: count)
     }
 
     /// Puts back the step count and moments of a saved run (``--resume``), so the next
     /// ``update(_:gradients:learningRate:)`` continues exactly where the saved optimizer was.
     public mutating func restore(step: Int, firstMoments: [Float], secondMoments: [Float]) throws {
-        guard step >= 0, firstMoments.count == layout.count, secondMoments.count == layout.count else {
+        guard step >= 0, firstMoments.count == count, secondMoments.count == count else {
             throw TrainingError.invalidInput("optimizer state of step \(step) with \(firstMoments.count)/\(secondMoments.count) "
-                + "moments for \(layout.count) parameters")
+                + "moments for \(count) parameters")
         }
         self.step = step
         self.firstMoments = firstMoments
         self.secondMoments = secondMoments
     }
 
-    /// Takes one step on `parameters` with `gradients` at learning rate `learningRate`.
+    /// Takes one step on the list head's `parameters` with `gradients` at learning rate `learningRate`.
     public mutating func update(_ parameters: inout ListHeadParameters, gradients: ListHeadGradients,
                                 learningRate: Float) throws {
-        guard parameters.layout == layout, gradients.layout == layout else {
+        guard parameters.layout.entries == entries, gradients.layout == parameters.layout else {
             throw TrainingError.invalidInput("AdamW: parameters or gradients of another layout")
+        }
+        try update(values: &parameters.values, gradients: gradients.values, learningRate: learningRate)
+    }
+
+    /// Takes one step on the flat buffer `values` (laid out as the optimizer's entries) with
+    /// `gradients` (same layout) at learning rate `learningRate`.
+    public mutating func update(values: inout [Float], gradients: [Float], learningRate: Float) throws {
+        guard values.count == count, gradients.count == count else {
+            throw TrainingError.invalidInput("AdamW: \(values.count) values and \(gradients.count) gradients for \(count) parameters")
         }
         guard learningRate.isFinite, learningRate >= 0 else {
             throw TrainingError.invalidInput("learning rate must be finite and ≥ 0, got \(learningRate)")
@@ -67,11 +88,11 @@ public struct AdamW: Sendable {
         let stepSize = Float(Double(lr) / (1 - pow(Double(b1), Double(step))))
         let correction2Root = Float((1 - pow(Double(b2), Double(step))).squareRoot())
         let decay = 1 - lr * weightDecay
-        parameters.values.withUnsafeMutableBufferPointer { p in
+        values.withUnsafeMutableBufferPointer { p in
             firstMoments.withUnsafeMutableBufferPointer { m in
                 secondMoments.withUnsafeMutableBufferPointer { v in
-                    gradients.values.withUnsafeBufferPointer { g in
-                        for entry in layout.entries {
+                    gradients.withUnsafeBufferPointer { g in
+                        for entry in entries {
                             for i in entry.range {
                                 if entry.decays { p[i] *= decay }
                                 m[i] += (g[i] - m[i]) * (1 - b1)              // torch: exp_avg.lerp_(grad, 1 − β₁)

@@ -4,9 +4,26 @@ import Foundation
 public enum GradientClipping {
     /// The L2 norm of all gradients together.
     public static func globalNorm(_ gradients: ListHeadGradients) -> Float {
+        Float(squaredSum(gradients.values).squareRoot())
+    }
+
+    /// Σ g² in double precision.
+    static func squaredSum(_ values: [Float]) -> Double {
         var sum = 0.0
-        for value in gradients.values { sum += Double(value) * Double(value) }
-        return Float(sum.squareRoot())
+        for value in values { sum += Double(value) * Double(value) }
+        return sum
+    }
+
+    /// Clipping over the list head's and the encoder's gradients together (stage 2): one global
+    /// norm over both, both scaled by the same coefficient; returns the norm before clipping.
+    @discardableResult
+    public static func clip(_ head: inout ListHeadGradients, _ encoder: inout EncoderGradients, maxNorm: Float) throws -> Float {
+        try checkMaximum(maxNorm)
+        let norm = Float((squaredSum(head.values) + squaredSum(encoder.values)).squareRoot())
+        let coefficient = try coefficient(norm: norm, maxNorm: maxNorm)
+        scale(&head.values, by: coefficient)
+        scale(&encoder.values, by: coefficient)
+        return norm
     }
 
     /// Scales every gradient by `min(1, maxNorm / (norm + 1e-6))` and returns the norm before
@@ -14,17 +31,28 @@ public enum GradientClipping {
     /// or when the norm is not finite (a diverged step should stop, not be silently clipped).
     @discardableResult
     public static func clip(_ gradients: inout ListHeadGradients, maxNorm: Float) throws -> Float {
+        try checkMaximum(maxNorm)
+        let norm = globalNorm(gradients)
+        scale(&gradients.values, by: try coefficient(norm: norm, maxNorm: maxNorm))
+        return norm
+    }
+
+    static func checkMaximum(_ maxNorm: Float) throws {
         guard maxNorm.isFinite, maxNorm > 0 else {
             throw TrainingError.invalidInput("max gradient norm must be positive and finite, got \(maxNorm)")
         }
-        let norm = globalNorm(gradients)
+    }
+
+    /// `min(1, maxNorm / (norm + 1e-6))`, as torch computes it; throws for a norm that is not finite.
+    static func coefficient(norm: Float, maxNorm: Float) throws -> Float {
         guard norm.isFinite else { throw TrainingError.invalidInput("gradient norm is \(norm)") }
-        let coefficient = min(1, maxNorm / (norm + 1e-6))
-        if coefficient < 1 {
-            gradients.values.withUnsafeMutableBufferPointer { values in
-                for i in values.indices { values[i] *= coefficient }
-            }
+        return min(1, maxNorm / (norm + 1e-6))
+    }
+
+    static func scale(_ values: inout [Float], by coefficient: Float) {
+        guard coefficient < 1 else { return }
+        values.withUnsafeMutableBufferPointer { values in
+            for i in values.indices { values[i] *= coefficient }
         }
-        return norm
     }
 }
