@@ -5,6 +5,20 @@ extension ListHeadNetwork {
     /// is frozen in stage 1).
     public func backward(_ pass: ListHeadForwardPass, logitGradients: [Float], parameters: ListHeadParameters,
                          gradients: inout ListHeadGradients) throws {
+        try backward(pass, logitGradients: logitGradients, parameters: parameters, gradients: &gradients, pooled: nil)
+    }
+
+    /// As ``backward(_:logitGradients:parameters:gradients:)``, and returns the loss's gradient
+    /// with respect to the pooled inputs, `[rows, hidden]` (stage 2 carries it on into the encoder).
+    public func backwardToPooled(_ pass: ListHeadForwardPass, logitGradients: [Float], parameters: ListHeadParameters,
+                                 gradients: inout ListHeadGradients) throws -> [Float] {
+        let dpooled = FloatBuffer(count: pass.batch.rows * shape.hidden)
+        try backward(pass, logitGradients: logitGradients, parameters: parameters, gradients: &gradients, pooled: dpooled)
+        return dpooled.array
+    }
+
+    private func backward(_ pass: ListHeadForwardPass, logitGradients: [Float], parameters: ListHeadParameters,
+                          gradients: inout ListHeadGradients, pooled dpooled: FloatBuffer?) throws {
         try check(pass.batch, parameters.layout)
         guard gradients.layout == parameters.layout else {
             throw TrainingError.invalidInput("gradients and parameters have different layouts")
@@ -15,13 +29,13 @@ extension ListHeadNetwork {
         try parameters.values.withUnsafeBufferPointer { parameterBuffer in
             try gradients.values.withUnsafeMutableBufferPointer { gradientBuffer in
                 guard let p = parameterBuffer.baseAddress, let g = gradientBuffer.baseAddress else { return }
-                try backward(pass, FloatBuffer(logitGradients), p, g)
+                try backward(pass, FloatBuffer(logitGradients), p, g, dpooled)
             }
         }
     }
 
     private func backward(_ a: ListHeadForwardPass, _ dlogits: FloatBuffer, _ p: UnsafePointer<Float>,
-                          _ g: UnsafeMutablePointer<Float>) throws {
+                          _ g: UnsafeMutablePointer<Float>, _ dpooled: FloatBuffer?) throws {
         let batch = a.batch, segments = batch.segments
         let r = batch.rows, np = batch.passageCount
         let h = shape.hidden, w = shape.width, ff = shape.feedForward
@@ -113,8 +127,8 @@ extension ListHeadNetwork {
             }
         }
 
-        // f = linear_in_embedding(pooled); the pooled vectors are constants here.
-        try LinearOps.backward(dx: nil, dw: g + o.inputEmbedding.weight, db: g + o.inputEmbedding.bias,
+        // f = linear_in_embedding(pooled); the pooled vectors are constants in stage 1.
+        try LinearOps.backward(dx: dpooled?.pointer, dw: g + o.inputEmbedding.weight, db: g + o.inputEmbedding.bias,
                                dy: df.pointer, x: a.pooled.pointer, w: p + o.inputEmbedding.weight,
                                rows: r, inFeatures: h, outFeatures: w)
     }

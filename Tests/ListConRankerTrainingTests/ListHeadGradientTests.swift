@@ -52,6 +52,19 @@ import Testing
         print("worst gradient relative error \(worst.error) (\(worst.name))")
     }
 
+    /// The gradient with respect to the pooled inputs (stage 2's link into the encoder) within
+    /// 1e-4 relative of PyTorch's, with the parameters' gradients unchanged by asking for it.
+    @Test func pooledInputGradientMatchesPyTorch() throws {
+        let run = try Self.run()
+        let network = try ListHeadNetwork(layout: run.parameters.layout)
+        var gradients = ListHeadGradients(layout: run.parameters.layout)
+        let dpooled = try network.backwardToPooled(run.pass, logitGradients: run.loss.logitGradients,
+                                                   parameters: run.parameters, gradients: &gradients)
+        let error = relativeError(dpooled, run.golden.pooled_gradient)
+        #expect(error <= 1e-4, "pooled gradient relative error \(error)")
+        #expect(gradients.values == run.gradients.values)
+    }
+
     /// Backward accumulates: two backward passes give twice the gradient.
     @Test func backwardAccumulates() throws {
         let run = try Self.run()

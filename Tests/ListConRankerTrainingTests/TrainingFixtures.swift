@@ -36,6 +36,8 @@ enum TrainingFixtures {
         let relevant: [Bool]
         let hidden: Int
         let pooled: [Float]
+        /// The loss's gradient with respect to `pooled` (stage 2 carries it into the encoder).
+        let pooled_gradient: [Float]
         let margin: Float
         let gamma: Float
         let logits: [Float]

@@ -95,13 +95,15 @@ def main():
     lt.eval()
     hidden = lin.in_features
     g = torch.Generator().manual_seed(1234)
-    pooled = torch.randn(sum(LIST_LENGTHS), hidden, generator=g)
+    pooled = torch.randn(sum(LIST_LENGTHS), hidden, generator=g).requires_grad_()
 
     params = named_head_parameters(lin, lt)
     logits = lt(lin(pooled), [n - 1 for n in LIST_LENGTHS])
     loss, list_losses = circle_loss(logits, RELEVANT)
     loss.backward()
     grads = {n: p.grad.detach().clone() for n, p in params}
+    pooled_gradient = pooled.grad.detach().clone()   # what stage 2 carries into the encoder
+    pooled = pooled.detach()
 
     # Optimizer: 3 steps, each fed the recorded gradients.
     decay = [p for n, p in params if decays(n)]
@@ -140,6 +142,7 @@ def main():
         "list_losses": f32(list_losses.detach()),
         "loss": float(loss.detach()),
         "gradients": {n: f32(v) for n, v in grads.items()},
+        "pooled_gradient": f32(pooled_gradient),
         "optimizer": {
             "peak_learning_rate": PEAK_LR, "warmup_steps": WARMUP, "total_steps": TOTAL,
             "weight_decay": WEIGHT_DECAY, "beta1": BETAS[0], "beta2": BETAS[1], "epsilon": EPS,
@@ -152,7 +155,7 @@ def main():
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump(golden, f, separators=(",", ":"))
-    print(f"wrote {OUT} ({os.path.getsize(OUT)} bytes); loss {float(loss):.6f}, grad norm {total_norm:.4g}")
+    print(f"wrote {OUT} ({os.path.getsize(OUT)} bytes); loss {float(loss.detach()):.6f}, grad norm {total_norm:.4g}")
 
 
 if __name__ == "__main__":
