@@ -86,3 +86,33 @@ import Testing
         print(tinyCheck.output, freshCheck.output)
     }
 }
+
+/// The safetensors writer (stage 2's encoder file): the tiny model's encoder tensors, written
+/// again under their own names, read back bit-identical with the same shapes and metadata.
+@Suite struct SafetensorsWriterTests {
+    @Test func encoderTensorsRoundTripThroughTheReader() throws {
+        let source = try openCheckpoint(at: TrainingFixtures.tinyModel.appendingPathComponent("model.safetensors"))
+        let tensors = try source.descriptors.map { descriptor in
+            try PyTorchStateDictWriter.Tensor(name: descriptor.name, shape: descriptor.shape,
+                                              values: try source.tensor(named: descriptor.name).scalars)
+        }
+        let directory = try CheckpointWriterTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("model.safetensors")
+        try SafetensorsWriter.write(tensors, to: url)
+
+        let bytes = try Data(contentsOf: url)
+        let headerLength = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        #expect(headerLength % 8 == 0 && bytes.count == 8 + headerLength + tensors.reduce(0) { $0 + $1.values.count * 4 })
+
+        let written = try SafetensorsFile(url: url)
+        #expect(written.metadata == ["format": "pt"])
+        #expect(written.descriptors.map(\.name).sorted() == tensors.map(\.name).sorted())
+        for tensor in tensors {
+            let read = try written.tensor(named: tensor.name)
+            #expect(read.shape == tensor.shape)
+            #expect(read.scalars.map(\.bitPattern) == tensor.values.map(\.bitPattern), "\(tensor.name)")
+        }
+        #expect(throws: TrainingError.self) { try SafetensorsWriter.file(tensors + tensors.prefix(1)) }
+    }
+}
