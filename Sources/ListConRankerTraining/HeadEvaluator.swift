@@ -1,17 +1,19 @@
 import Foundation
 import ListConRanker
 
-/// Dev-set MAP and MRR@10 of a list head on cached features: each scorable sample scored as one
-/// list (the head in fp32, dropout off), the metrics from the project's ``RerankingEvaluator``.
+/// Dev-set MAP and MRR@10 of a list head: each scorable sample scored as one list (the head in
+/// fp32, dropout off), the metrics from the project's ``RerankingEvaluator``. The pooled vectors
+/// come from a ``PooledVectors`` source: the feature cache in stage 1, the encoder being trained
+/// (run through the inference ``BertEncoder``) in stage 2.
 struct HeadEvaluator {
+    /// The mean-pooled vectors of a list's texts, `[texts, hidden]` row after row.
+    typealias PooledVectors = ([String]) throws -> [Float]
+
     let dataset: RerankingDataset
-    let cache: FeatureCache
-    private let rows: [String: Int]
+    let hidden: Int
 
     /// Throws if a dev text is not in the cache (the trainer encodes them first).
-    init(dataset: RerankingDataset, cache: FeatureCache) throws {
-        self.dataset = dataset
-        self.cache = cache
+    static func cached(dataset: RerankingDataset, cache: FeatureCache) throws -> (HeadEvaluator, PooledVectors) {
         var rows: [String: Int] = [:]
         for sample in dataset.samples {
             for text in [sample.query] + sample.positives + sample.negatives where rows[text] == nil {
@@ -21,20 +23,24 @@ struct HeadEvaluator {
                 rows[text] = row
             }
         }
-        self.rows = rows
+        let vectors: PooledVectors = { texts in
+            var pooled: [Float] = []
+            for text in texts {
+                guard let row = rows[text] else { throw TrainingError.invalidInput("text not cached: \(text.prefix(40))") }
+                cache.append(row: row, to: &pooled)
+            }
+            return pooled
+        }
+        return (HeadEvaluator(dataset: dataset, hidden: cache.hidden), vectors)
     }
 
-    func evaluate(_ parameters: ListHeadParameters) throws -> RerankingMetrics {
+    func evaluate(_ parameters: ListHeadParameters, vectors: PooledVectors) throws -> RerankingMetrics {
         let network = try ListHeadNetwork(layout: parameters.layout, dropout: 0)
         let evaluator = RerankingEvaluator(dataset: dataset, taskName: "dev", split: "dev", mode: "conventional",
                                            precision: "fp32")
         let results = try evaluator.run(scorer: { query, passages in
-            var pooled: [Float] = []
-            for text in [query] + passages {
-                guard let row = rows[text] else { throw TrainingError.invalidInput("text not cached: \(text.prefix(40))") }
-                cache.append(row: row, to: &pooled)
-            }
-            let batch = try ListBatch(pooled: pooled, hidden: cache.hidden, listLengths: [passages.count + 1])
+            let batch = try ListBatch(pooled: try vectors([query] + passages), hidden: hidden,
+                                      listLengths: [passages.count + 1])
             return try network.forward(batch, parameters: parameters).scores
         }, progress: .none)
         return results.metrics

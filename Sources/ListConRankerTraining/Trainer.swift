@@ -1,13 +1,15 @@
 import Foundation
 import ListConRanker
 
-/// Stage-1 training (DESIGN §1.4): the encoder frozen, `linear_in_embedding` and the
-/// ListTransformer trained with Circle Loss, AdamW, linear warm-up then decay, clipping by global
-/// norm, dropout in the transformer layers and gradient accumulation over micro-batches.
+/// Training (DESIGN §1.4) with Circle Loss, AdamW, linear warm-up then decay, clipping by global
+/// norm, dropout and gradient accumulation over micro-batches. Stage 1: the encoder frozen,
+/// `linear_in_embedding` and the ListTransformer trained on cached features. Stage 2: every
+/// parameter trained, the gradient carried from the head's pooled inputs back through BERT
+/// (``EncoderTraining``); the features change with every step, so no cache is used.
 ///
 /// A run: read the data (bad lines are errors with their line; samples without a positive or a
 /// negative are skipped and counted), check the output directory (``TrainingOutput/check(_:expected:resume:)``),
-/// encode the texts the ``FeatureCache`` lacks, start or restore the head and optimizer, then
+/// in stage 1 encode the texts the ``FeatureCache`` lacks, start or restore the parameters and optimizer, then
 /// take ``TrainingConfiguration/epochs`` passes of shuffled batches (``ListSampler``). Dev MAP and
 /// MRR@10 come after every epoch (and every ``TrainingRun/evaluateEvery`` steps); checkpoints in the
 /// official layout after every epoch and at the end. Callbacks report progress; the CLI is a
@@ -62,47 +64,77 @@ public final class Trainer {
             throw TrainingError.invalidInput("\(run.data.path): cannot read: \(error.localizedDescription)")
         }
         let start = run.start.directory
-        let output = try TrainingOutput(directory: run.output, start: start)
+        let trainsEncoder = c.stage == 2
+        let output = try TrainingOutput(directory: run.output, start: start, trainsEncoder: trainsEncoder)
         let initial = try initialParameters()
+        // Stage 2: the encoder's master parameters, gradients and optimizer.
+        let encoder = try trainsEncoder ? EncoderTraining(directory: start, maxLength: c.maxLength,
+                                                          weightDecay: c.weightDecay, recompute: run.recompute) : nil
+        if let encoder, encoder.hidden != initial.shape.hidden {
+            throw TrainingError.badWeights("\(start.path): the encoder's hidden size \(encoder.hidden) differs from the head's input \(initial.shape.hidden)")
+        }
+        let headCount = initial.layout.count
         var header = TrainingStateFile.Header(configuration: c, start: run.start.description, dataDigest: dataDigest, step: 0,
-                                              totalSteps: totalSteps, parameterCount: initial.layout.count)
+                                              totalSteps: totalSteps, parameterCount: headCount + (encoder?.parameterCount ?? 0))
         let saved = try TrainingOutput.check(run.output, expected: header, resume: run.resume)
 
-        // 3. Features: encode what the cache lacks.
+        // 3. Features (stage 1): encode what the cache lacks. Stage 2 encodes every step instead.
         let hidden = initial.shape.hidden
-        // Vectors computed in bf16 differ from fp32 ones: the cache keeps them apart.
-        let identity = try EncoderIdentity(directory: start, maxLength: c.maxLength)
-            .qualified(by: "precision \(c.precision.rawValue)")
-        let cache = try FeatureCache(root: run.resolvedFeatureCache, identity: identity, hidden: hidden)
-        let encoded = try FeatureEncoding.encodeMissing(usable + (devSamples?.samples ?? []), cache: cache,
+        var cache: FeatureCache?
+        var encoded = 0
+        if encoder == nil {
+            // Vectors computed in bf16 differ from fp32 ones: the cache keeps them apart.
+            let identity = try EncoderIdentity(directory: start, maxLength: c.maxLength)
+                .qualified(by: "precision \(c.precision.rawValue)")
+            let features = try FeatureCache(root: run.resolvedFeatureCache, identity: identity, hidden: hidden)
+            encoded = try FeatureEncoding.encodeMissing(usable + (devSamples?.samples ?? []), cache: features,
                                                         encoderDirectory: start, maxLength: c.maxLength,
                                                         precision: c.precision, progress: onEncoding)
-        onMessage?("features: \(encoded) texts encoded, \(cache.count - encoded) found in \(cache.directory.path)")
-        let indexed = try FeatureEncoding.index(usable, in: cache)
+            onMessage?("features: \(encoded) texts encoded, \(features.count - encoded) found in \(features.directory.path)")
+            cache = features
+        } else {
+            onMessage?("stage 2: the encoder trains, so its features change every step; no feature cache is read or "
+                + "written (cached stage-1 features belong to the original encoder)"
+                + (encoder?.recompute == true ? "; encoder layers are recomputed in the backward" : ""))
+        }
+        let indexed = try cache.map { try FeatureEncoding.index(usable, in: $0) }
 
         // 4. Parameters and optimizer: fresh, or restored bit for bit.
         var parameters = initial
         var optimizer = try AdamW(layout: initial.layout, weightDecay: c.weightDecay)
         if saved != nil {
             let state = try TrainingStateFile.read(in: run.output)
-            parameters = try ListHeadParameters(layout: initial.layout, values: state.parameters)
-            try optimizer.restore(step: state.header.step, firstMoments: state.firstMoments, secondMoments: state.secondMoments)
+            parameters = try ListHeadParameters(layout: initial.layout, values: Array(state.parameters[..<headCount]))
+            try optimizer.restore(step: state.header.step, firstMoments: Array(state.firstMoments[..<headCount]),
+                                  secondMoments: Array(state.secondMoments[..<headCount]))
+            if let encoder {
+                encoder.parameters = try EncoderParameters(layout: encoder.parameters.layout,
+                                                           values: Array(state.parameters[headCount...]),
+                                                           keyPrefix: encoder.parameters.keyPrefix)
+                try encoder.optimizer.restore(step: state.header.step, firstMoments: Array(state.firstMoments[headCount...]),
+                                              secondMoments: Array(state.secondMoments[headCount...]))
+            }
             header = state.header
             onMessage?("resuming at step \(header.step) of \(totalSteps)")
         }
         let log = try run.log.map { try TrainingLog(url: $0) }
         let board = try run.tensorboard.map { try TensorBoardWriter(directory: $0) }
-        let evaluator = try devSamples.map { try HeadEvaluator(dataset: $0, cache: cache) }
+        let cachedEvaluation = try devSamples.flatMap { dev in try cache.map { try HeadEvaluator.cached(dataset: dev, cache: $0) } }
+        let evaluator = devSamples.map { HeadEvaluator(dataset: $0, hidden: hidden) }
         var evaluations: [TrainingEvaluationReport] = []
 
+        func writeCheckpoint(folder: String = "") throws {
+            try output.writeCheckpoint(parameters, encoder: encoder?.parameters, folder: folder)
+        }
         func evaluate(step: Int) throws {
             guard let evaluator else { return }
-            let metrics = try evaluator.evaluate(parameters)
+            let vectors = try cachedEvaluation?.1 ?? encoder!.evaluationVectors()
+            let metrics = try evaluator.evaluate(parameters, vectors: vectors)
             let isBest = metrics.map > (header.bestMAP ?? -1)
             if isBest {
                 header.bestMAP = metrics.map
                 header.bestStep = step
-                try output.writeCheckpoint(parameters, folder: "best")
+                try writeCheckpoint(folder: "best")
             }
             let report = TrainingEvaluationReport(step: step, epoch: Double(step) / Double(sampler.stepsPerEpoch),
                                                   map: metrics.map, mrrAt10: metrics.mrrAt10, isBest: isBest)
@@ -115,10 +147,13 @@ public final class Trainer {
         }
         func save(epochFolder: String?) throws {
             header.step = optimizer.step
-            try output.writeCheckpoint(parameters)
-            if let epochFolder { try output.writeCheckpoint(parameters, folder: epochFolder) }
-            try TrainingStateFile(header: header, parameters: parameters.values, firstMoments: optimizer.firstMoments,
-                                  secondMoments: optimizer.secondMoments).write(to: run.output)
+            try writeCheckpoint()
+            if let epochFolder { try writeCheckpoint(folder: epochFolder) }
+            // Stage 2's state holds the encoder's after the head's, in one block each.
+            try TrainingStateFile(header: header, parameters: parameters.values + (encoder?.parameters.values ?? []),
+                                  firstMoments: optimizer.firstMoments + (encoder?.optimizer.firstMoments ?? []),
+                                  secondMoments: optimizer.secondMoments + (encoder?.optimizer.secondMoments ?? []))
+                .write(to: run.output)
         }
 
         if saved == nil {
@@ -139,21 +174,32 @@ public final class Trainer {
             let epoch = step / sampler.stepsPerEpoch
             let lists = sampler.batch(epoch: epoch, batch: step % sampler.stepsPerEpoch)
             gradients.zero()
+            encoder?.gradients.zero()
             var stepLoss = 0.0
             for (micro, first) in stride(from: 0, to: lists.count, by: c.microBatchSize).enumerated() {
                 let part = lists[first..<min(first + c.microBatchSize, lists.count)]
                 var pooled: [Float] = []
+                var texts: [String] = []
                 var lengths: [Int] = [], relevant: [Bool] = []
                 for list in part {
-                    let sample = indexed[list.query]
-                    cache.append(row: sample.query, to: &pooled)
+                    let sample = usable[list.query]
+                    texts.append(sample.query)
+                    if let cache, let indexed { cache.append(row: indexed[list.query].query, to: &pooled) }
                     for passage in list.passages {
-                        cache.append(row: passage.positive ? sample.positives[passage.index] : sample.negatives[passage.index],
-                                     to: &pooled)
+                        texts.append(passage.positive ? sample.positives[passage.index] : sample.negatives[passage.index])
+                        if let cache, let indexed {
+                            let rows = indexed[list.query]
+                            cache.append(row: passage.positive ? rows.positives[passage.index] : rows.negatives[passage.index],
+                                         to: &pooled)
+                        }
                         relevant.append(passage.positive)
                     }
                     lengths.append(list.passages.count + 1)
                 }
+                // Stage 2: the pooled vectors come from the encoder being trained (its own dropout stream).
+                let encoderPass = try encoder?.forward(texts, dropoutSeed: RandomStreams.seed(c.seed, .dropout, UInt64(step),
+                                                                                               UInt64(micro), 2))
+                if let encoderPass { pooled = encoderPass.pooled }
                 let batch = try ListBatch(pooled: pooled, hidden: hidden, listLengths: lengths)
                 let pass = try network.forward(batch, parameters: parameters,
                                                dropoutSeed: RandomStreams.seed(c.seed, .dropout, UInt64(step), UInt64(micro)))
@@ -161,11 +207,20 @@ public final class Trainer {
                 let result = try loss.evaluate(logits: pass.logits, relevant: relevant, listLengths: lengths,
                                                listCount: lists.count)
                 stepLoss += Double(result.loss)
-                try network.backward(pass, logitGradients: result.logitGradients, parameters: parameters, gradients: &gradients)
+                if let encoder, let encoderPass {
+                    let pooledGradients = try network.backwardToPooled(pass, logitGradients: result.logitGradients,
+                                                                       parameters: parameters, gradients: &gradients)
+                    try encoder.backward(encoderPass, pooledGradients: pooledGradients)
+                } else {
+                    try network.backward(pass, logitGradients: result.logitGradients, parameters: parameters,
+                                         gradients: &gradients)
+                }
             }
-            let norm = try GradientClipping.clip(&gradients, maxNorm: c.maxGradNorm)
+            let norm = try encoder.map { try GradientClipping.clip(&gradients, &$0.gradients, maxNorm: c.maxGradNorm) }
+                ?? GradientClipping.clip(&gradients, maxNorm: c.maxGradNorm)
             let rate = schedule.learningRate(atStep: step)
             try optimizer.update(&parameters, gradients: gradients, learningRate: rate)
+            try encoder?.update(learningRate: rate)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
             let report = TrainingStepReport(step: optimizer.step, totalSteps: totalSteps, epoch: epoch + 1, loss: Float(stepLoss),
                                             learningRate: rate, gradientNorm: norm, lists: lists.count, seconds: seconds)
@@ -187,8 +242,9 @@ public final class Trainer {
                 try save(epochFolder: nil)
             }
         }
-        return TrainingSummary(parameters: parameters, step: optimizer.step, totalSteps: totalSteps, encodedTexts: encoded,
-                               skippedSamples: skipped, evaluations: evaluations, losses: losses)
+        return TrainingSummary(parameters: parameters, encoder: encoder?.parameters, step: optimizer.step,
+                               totalSteps: totalSteps, encodedTexts: encoded, skippedSamples: skipped,
+                               evaluations: evaluations, losses: losses)
     }
 
     /// The head to start from: the model's, or a new one for the encoder.

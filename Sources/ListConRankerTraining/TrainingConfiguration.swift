@@ -1,11 +1,12 @@
 import Foundation
 import ListConRanker
 
-/// The hyper-parameters of a stage-1 run (encoder frozen, list head trained): everything that
-/// decides the weights a run reaches. A resumed run must have the same value (``differences(from:)``
+/// The hyper-parameters of a run (stage 1: encoder frozen, list head trained; stage 2: everything
+/// trained, backward through BERT): everything that decides the weights a run reaches. A resumed run must have the same value (``differences(from:)``
 /// names what changed); where files go and how often to report are in ``TrainingRun`` instead.
 public struct TrainingConfiguration: Codable, Equatable, Sendable {
-    /// Training stage; only 1 exists (stage 2, full fine-tuning, is not built yet).
+    /// Training stage: 1 trains the list head on cached features of a frozen encoder; 2 trains
+    /// every parameter, the encoder included (the model card's second stage).
     public var stage = 1
     /// Passes over the training queries.
     public var epochs = 4
@@ -45,6 +46,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Most tokens per text when the frozen encoder computes features.
     public var maxLength = 512
     /// Precision of the frozen encoder's features (`fp32` or `bf16`); the head always trains in fp32.
+    /// Stage 2 trains in fp32 (its bf16 products need AVX-512 bf16, see BENCHMARKS.md).
     public var precision: Precision = .fp32
 
     /// The defaults above.
@@ -58,7 +60,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         func require(_ condition: Bool, _ message: String) throws {
             if !condition { throw TrainingError.invalidInput(message) }
         }
-        try require(stage == 1, "training stage \(stage) is not implemented yet (only stage 1: the list head on a frozen encoder)")
+        try require(stage == 1 || stage == 2, "training stage must be 1 (list head) or 2 (everything), got \(stage)")
+        try require(stage == 1 || precision == .fp32,
+                    "stage 2 trains in fp32 only (bf16 training products are not built), got \(precision.rawValue)")
         try require(listSize >= 2, "list size must be at least 2 (a positive and a negative), got \(listSize)")
         try require(epochs >= 1, "epochs must be at least 1, got \(epochs)")
         try require(batchSize >= 1, "batch size must be at least 1 list, got \(batchSize)")

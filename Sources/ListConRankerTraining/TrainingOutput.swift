@@ -8,18 +8,24 @@ import ListConRanker
 public struct TrainingOutput: Sendable {
     /// The directory.
     public let directory: URL
-    /// The encoder files every checkpoint carries unchanged (config, weights, tokenizer).
+    /// The encoder files every checkpoint carries unchanged: config and tokenizer, and in
+    /// stage 1 the weights too (stage 2 writes its own ``EncoderCheckpointWriter/fileName``).
     public let encoderFiles: [URL]
+    /// The starting encoder's weights file (stage 2 takes names and untrained tensors from it).
+    public let encoderWeights: URL
 
-    /// An output for checkpoints carrying the encoder files of `start`.
-    public init(directory: URL, start: URL) throws {
+    /// An output for checkpoints carrying the encoder files of `start`; `trainsEncoder` (stage 2)
+    /// leaves the weights file out of what is linked, since each checkpoint writes its own.
+    public init(directory: URL, start: URL, trainsEncoder: Bool = false) throws {
         let model = try ModelDirectory(url: start)
         guard let weights = model.encoderWeightsURL else {
             throw TrainingError.badWeights("\(start.path): no encoder weights (model.safetensors or pytorch_model.bin)")
         }
         guard model.has(.config) else { throw TrainingError.badWeights("\(start.path): no config.json") }
         self.directory = directory
-        encoderFiles = [model.url(of: .config), weights] + ModelDirectory.File.tokenizer.filter(model.has).map(model.url(of:))
+        encoderWeights = weights
+        encoderFiles = [model.url(of: .config)] + (trainsEncoder ? [] : [weights])
+            + ModelDirectory.File.tokenizer.filter(model.has).map(model.url(of:))
     }
 
     /// Checks `directory` before anything is written: nil for a fresh run (the directory is
@@ -57,8 +63,10 @@ public struct TrainingOutput: Sendable {
     }
 
     /// Writes a checkpoint into `folder` (relative to the directory; "" for the top): the encoder
-    /// files hard-linked (copied where links fail) unless already there, then the two head files.
-    public func writeCheckpoint(_ parameters: ListHeadParameters, folder: String = "") throws {
+    /// files hard-linked (copied where links fail) unless already there, the trained encoder's
+    /// `model.safetensors` when `encoder` is given (stage 2), then the two head files.
+    public func writeCheckpoint(_ parameters: ListHeadParameters, encoder: EncoderParameters? = nil,
+                                folder: String = "") throws {
         let target = folder.isEmpty ? directory : directory.appendingPathComponent(folder, isDirectory: true)
         let manager = FileManager.default
         do {
@@ -75,6 +83,7 @@ public struct TrainingOutput: Sendable {
         } catch {
             throw TrainingError.writeFailed("\(target.path): \(error.localizedDescription)")
         }
+        if let encoder { try EncoderCheckpointWriter.write(encoder, source: encoderWeights, to: target) }
         try ListHeadCheckpointWriter.write(parameters, to: target)
     }
 }

@@ -48,6 +48,11 @@ public struct TrainingRun: Sendable {
     public var evaluateEvery: Int?
     /// Save the latest checkpoint and training state every N steps as well as after each epoch.
     public var saveEvery: Int?
+    /// Stage 2: keep only each encoder layer's input during the forward and recompute the layer
+    /// before its backward. The gradients are the same either way (so a resumed run may change
+    /// it); it trades time for memory. nil: on for encoders of hidden size ≥ 1024 (BERT-large,
+    /// the published model's size), off for smaller ones.
+    public var recompute: Bool?
     /// Stop (saving the state) once this many optimizer steps are done: how tests and users
     /// cut a run short to resume it later.
     public var stopAfterStep: Int?
@@ -58,6 +63,9 @@ public struct TrainingRun: Sendable {
         self.data = data
         self.output = output
     }
+
+    /// Whether stage 2 recomputes encoder layers for an encoder of hidden size `hidden`.
+    public func resolvedRecompute(hidden: Int) -> Bool { recompute ?? (hidden >= 1024) }
 
     /// The feature cache root in use.
     public var resolvedFeatureCache: URL {
@@ -107,6 +115,8 @@ public struct TrainingEvaluationReport: Sendable {
 public struct TrainingSummary: Sendable {
     /// The head's parameters at the end.
     public let parameters: ListHeadParameters
+    /// Stage 2: the encoder's parameters at the end (nil in stage 1, where it is frozen).
+    public var encoder: EncoderParameters? = nil
     /// Steps done in total (including those of runs this one resumed).
     public let step: Int
     /// Steps of the whole run.

@@ -8,21 +8,24 @@ import Glibc
 import Darwin
 #endif
 
-/// `listconranker train`: stage-1 training of the list head on a frozen encoder; a thin layer
-/// on ``Trainer`` (options in, progress and errors out).
+/// `listconranker train`: stage 1 (the list head on a frozen encoder) or stage 2 (everything,
+/// backward through BERT); a thin layer on ``Trainer`` (options in, progress and errors out).
 struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a ListConRanker's list head (stage 1: encoder frozen, Circle Loss).",
+        abstract: "Train a ListConRanker with Circle Loss (stage 1: the list head; stage 2: everything).",
         discussion: """
-            Data lines are {"query": …, "positive": […], "negative": […]} (the eval format). The encoder's \
-            features are computed once per text and cached (--feature-cache). OUT receives the latest \
-            checkpoint in the official layout (serve it with `rerank --model OUT`), epoch-N/ after each \
-            epoch, best/ with the best dev MAP (with --eval-data) and training_state.bin for --resume.
+            Data lines are {"query": …, "positive": […], "negative": […]} (the eval format). Stage 1 \
+            freezes the encoder: its features are computed once per text and cached (--feature-cache). \
+            Stage 2 trains the encoder too (backward through BERT; start it from a stage-1 output with \
+            --model): features change every step, so no cache is used, and each checkpoint carries its \
+            own model.safetensors. OUT receives the latest checkpoint in the official layout (serve it \
+            with `rerank --model OUT`), epoch-N/ after each epoch, best/ with the best dev MAP (with \
+            --eval-data) and training_state.bin for --resume.
             """
     )
 
-    @Option(name: .long, help: "Training stage; only 1 (list head on a frozen encoder) exists yet.")
+    @Option(name: .long, help: "Training stage: 1 (list head, encoder frozen) or 2 (everything, the encoder included).")
     var stage = 1
     @Option(name: .long, help: "Start from this ListConRanker (directory or hub id): its head is trained further.")
     var model: String?
@@ -64,10 +67,16 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Save the latest checkpoint and state every N steps too.") var saveEvery: Int?
     @Option(name: .long, help: "Stop after this many steps (saving the state; continue with --resume).") var stopAfterStep: Int?
     @Flag(name: .long, help: "Continue the run saved in --output.") var resume = false
+    @Flag(name: .long, inversion: .prefixedNo,
+          help: "Stage 2: recompute each encoder layer in the backward instead of keeping its activations (default: on for hidden size ≥ 1024).")
+    var recompute: Bool?
 
     func validate() throws {
-        guard stage == 1 else {
-            throw ValidationError("--stage \(stage) is not implemented yet: only stage 1 (list head on a frozen encoder) exists")
+        guard stage == 1 || stage == 2 else {
+            throw ValidationError("--stage must be 1 (list head on a frozen encoder) or 2 (everything), not \(stage)")
+        }
+        guard stage == 1 || precision.resolved == .fp32 else {
+            throw ValidationError("stage 2 trains in fp32 only: bf16 training products are not built (give --precision fp32)")
         }
         guard (model == nil) != (encoder == nil) else { throw ValidationError("give exactly one of --model and --encoder") }
         guard listSize >= 2 else { throw ValidationError("--list-size must be at least 2 (a positive and a negative), not \(listSize)") }
@@ -112,6 +121,7 @@ struct TrainCommand: AsyncParsableCommand {
         run.evaluateEvery = evalEvery
         run.saveEvery = saveEvery
         run.stopAfterStep = stopAfterStep
+        run.recompute = recompute
 
         do {
             let trainer = try Trainer(configuration: configuration, run: run)

@@ -73,4 +73,29 @@ import Testing
         #expect(try String(contentsOf: config, encoding: .utf8) == "{\"model_type\": \"bert\"}")
         #expect(try FileManager.default.contentsOfDirectory(atPath: occupied.path) == ["config.json"])
     }
+
+    /// Stage 2 through the command line: the checkpoint carries a trained model.safetensors that
+    /// rerank serves; bf16 (not built for training) and an unknown stage are clear usage errors.
+    @Test func stageTwoWritesATrainedEncoderThatRerankServes() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let output = directory.url.appendingPathComponent("run").path
+        var arguments = trainArguments(data: CLIFixtures.evaluationData, output: output,
+                                       cache: directory.url.appendingPathComponent("cache").path)
+        arguments[arguments.firstIndex(of: "1")!] = "2"
+        let result = try CLI.run(arguments + ["--max-length", "32", "--no-recompute"])
+        try #require(result.status == 0, "\(result)")
+        #expect(result.stderr.contains("no feature cache"), "\(result)")
+        let weights = try Data(contentsOf: URL(fileURLWithPath: output + "/model.safetensors"))
+        let original = try Data(contentsOf: URL(fileURLWithPath: CLIFixtures.tinyModel + "/model.safetensors"))
+        #expect(weights != original)
+        let ranked = try CLI.run(["rerank", "--model", output, "--json", "多吃蔬菜", "今天天气很好", "蔬菜很健康"])
+        #expect(ranked.status == 0, "\(ranked)")
+
+        let bf16 = try CLI.run(arguments + ["--precision", "bf16"])
+        #expect(bf16.status == CLI.usageError && bf16.stderr.contains("fp32"), "\(bf16)")
+        arguments[arguments.firstIndex(of: "2")!] = "3"
+        let three = try CLI.run(arguments)
+        #expect(three.status == CLI.usageError && three.stderr.contains("--stage"), "\(three)")
+    }
 }

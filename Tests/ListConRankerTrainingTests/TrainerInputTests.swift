@@ -35,19 +35,19 @@ import Testing
         }
     }
 
-    @Test func listSizeBelowTwoAndStageTwo() throws {
+    @Test func listSizeBelowTwoAndUnknownStage() throws {
         var c = TrainerTests.configuration()
         c.listSize = 1
         let run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: TrainerTests.data,
                               output: URL(fileURLWithPath: "/nonexistent"))
         #expect(throws: TrainingError.self) { try Trainer(configuration: c, run: run) }
         c.listSize = 6
-        c.stage = 2
+        c.stage = 3
         do {
             _ = try Trainer(configuration: c, run: run)
-            Issue.record("stage 2 was accepted")
+            Issue.record("stage 3 was accepted")
         } catch let error as TrainingError {
-            #expect(error.description.contains("not implemented"))
+            #expect(error.description.contains("stage must be 1"))
         }
     }
 
