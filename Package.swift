@@ -104,7 +104,7 @@ let package = Package(
         // writer for the official `.pt` files. Kept apart from the inference path.
         .target(
             name: "ListConRankerTraining",
-            dependencies: ["ListConRanker", "CDNNL"],
+            dependencies: ["ListConRanker", "CDNNL", "CKernels"],
             path: "Sources/ListConRankerTraining",
             linkerSettings: [.linkedLibrary("dnnl")]
         ),

@@ -10,9 +10,11 @@ enum LinearOps {
         try sgemm(transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures,
                   a: x, lda: inFeatures, b: w, ldb: inFeatures, beta: 0, c: y, ldc: outFeatures)
         guard let b else { return }
-        for r in 0..<rows {
-            let row = y + r * outFeatures
-            for j in 0..<outFeatures { row[j] += b[j] }
+        ParallelLoop.shares(rows, minimumPerShare: 16) { share in
+            for r in share {
+                let row = y + r * outFeatures
+                for j in 0..<outFeatures { row[j] += b[j] }
+            }
         }
     }
 
@@ -30,9 +32,12 @@ enum LinearOps {
         try sgemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows,
                   a: dy, lda: outFeatures, b: x, ldb: inFeatures, beta: 1, c: dw, ldc: inFeatures)
         guard let db else { return }
-        for r in 0..<rows {
-            let row = dy + r * outFeatures
-            for j in 0..<outFeatures { db[j] += row[j] }
+        // Split by output column; each column summed over the rows in order.
+        ParallelLoop.shares(outFeatures, minimumPerShare: 64) { columns in
+            for r in 0..<rows {
+                let row = dy + r * outFeatures
+                for j in columns { db[j] += row[j] }
+            }
         }
     }
 

@@ -83,7 +83,7 @@ extension ListHeadNetwork {
                 DropoutOps.backward(dy: dactivated.pointer, mask: mask.pointer, count: r * ff)
             }
             let dpreActivation = FloatBuffer(count: r * ff)           // [R, F]
-            ActivationOps.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer,
+            try ActivationOps.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer,
                                        x: l.preActivation.pointer, count: r * ff)
             try LinearOps.backward(dx: dnormed1.pointer, dw: g + layer.linear1.weight, db: g + layer.linear1.bias,
                                    dy: dpreActivation.pointer, x: l.normed1.pointer, w: p + layer.linear1.weight,

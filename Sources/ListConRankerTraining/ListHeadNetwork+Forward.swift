@@ -57,7 +57,7 @@ extension ListHeadNetwork {
             // Feed-forward block: out = norm2(x1 + dropout2(linear2(dropout(GELU(linear1(x1)))))).
             try LinearOps.forward(y: l.preActivation.pointer, x: l.normed1.pointer, w: p + layer.linear1.weight,
                                   b: p + layer.linear1.bias, rows: r, inFeatures: w, outFeatures: ff)
-            ActivationOps.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: r * ff)
+            try ActivationOps.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: r * ff)
             if let mask = l.activatedMask {
                 DropoutOps.forward(x: l.activated.pointer, mask: mask.pointer, count: r * ff, probability: dropout,
                                    generator: &generator)

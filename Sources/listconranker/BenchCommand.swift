@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that report speed as a ratio against a peer measured in the same run.",
-        subcommands: [MatmulBench.self, RerankBench.self]
+        subcommands: [MatmulBench.self, RerankBench.self, EncoderBackwardBench.self]
     )
 }
 

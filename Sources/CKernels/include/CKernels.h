@@ -52,6 +52,12 @@ int lcr_cpu_runs_bf16_products(void);
 
 /// x[i] = GELU(x[i]) with the erf form: 0.5·x·(1 + erf(x/√2)).
 void lcr_gelu(float *x, int64_t count);
+/// Training: y[i] = GELU(x[i]) (erf form) on oneDNN's eltwise primitive. Returns 0, or non-zero
+/// with a message in `err`.
+int lcr_gelu_erf_forward(float *y, const float *x, int64_t count, char *err, size_t err_len);
+/// Training: dx[i] = dy[i] · GELU'(x[i]) (dx is overwritten; it may not alias dy or x). Returns
+/// 0, or non-zero with a message in `err`.
+int lcr_gelu_erf_backward(float *dx, const float *dy, const float *x, int64_t count, char *err, size_t err_len);
 /// x[i] = max(x[i], 0).
 void lcr_relu(float *x, int64_t count);
 /// x[i] = 1 / (1 + exp(-x[i])).
@@ -91,6 +97,15 @@ int lcr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
 int lcr_attention_group(const void *qkv, int bf16, int64_t width, int64_t heads, const int64_t *starts,
                         const int64_t *lengths, int64_t count, int64_t padded_length, void *out, int64_t ldo,
                         char *err, size_t err_len);
+
+// ---- Loops over the cores ----------------------------------------------------------
+
+/// Runs body(context, begin, end) over contiguous shares of [0, count), one per thread.
+typedef void (*lcr_range_body)(void *context, int64_t begin, int64_t end);
+/// Splits [0, count) over the cores on the OpenMP team oneDNN runs on (see parallel.c), giving
+/// each thread at least `min_per_thread` items (fewer threads for small loops); returns when
+/// every share is done. The shares depend only on `count`, `min_per_thread` and the thread count.
+void lcr_parallel_for(int64_t count, int64_t min_per_thread, lcr_range_body body, void *context);
 
 /// For executables only: serve large allocations from the heap and keep freed memory for
 /// reuse, instead of mapping (and page-faulting) every block over 32 MiB afresh.

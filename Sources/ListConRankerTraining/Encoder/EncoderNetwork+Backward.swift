@@ -73,7 +73,7 @@ extension EncoderNetwork {
                                dy: dresidual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
                                rows: n, inFeatures: f, outFeatures: h)
         let dpreActivation = FloatBuffer(count: n * f)                // [N, F]
-        ActivationOps.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer, x: l.preActivation.pointer,
+        try ActivationOps.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer, x: l.preActivation.pointer,
                                    count: n * f)
         try LinearOps.backward(dx: dnormed1.pointer, dw: g + o.intermediate.weight, db: g + o.intermediate.bias,
                                dy: dpreActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,

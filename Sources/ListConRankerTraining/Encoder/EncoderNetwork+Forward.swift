@@ -76,11 +76,11 @@ extension EncoderNetwork {
         // qkv[N, 3H] = x · [Wq; Wk; Wv]ᵀ + [bq; bk; bv]
         try LinearOps.forward(y: l.qkv.pointer, x: l.input.pointer, w: p + o.qkv.weight, b: p + o.qkv.bias,
                               rows: n, inFeatures: h, outFeatures: 3 * h)
-        var probabilityGenerator = Self.dropoutGenerator(seed: seed, site: .attentionProbabilities, layer: index)
         try EncoderAttentionOps.forward(context: l.context.pointer, probabilities: l.probabilities.pointer,
                                         dropoutMask: l.probabilityMask?.pointer, qkv: l.qkv.pointer, segments: segments,
                                         hidden: h, heads: shape.heads, dropout: dropout.attention,
-                                        generator: &probabilityGenerator)
+                                        dropoutSeed: RandomStreams.seed(seed, .dropout, DropoutSite.attentionProbabilities.rawValue,
+                                                                        UInt64(index)))
         // residual1[N, H] = x + dropout(context · Woᵀ + bo)
         try LinearOps.forward(y: l.residual1.pointer, x: l.context.pointer, w: p + o.attentionOutput.weight,
                               b: p + o.attentionOutput.bias, rows: n, inFeatures: h, outFeatures: h)
@@ -89,13 +89,13 @@ extension EncoderNetwork {
             DropoutOps.forward(x: l.residual1.pointer, mask: mask.pointer, count: n * h, probability: dropout.hidden,
                                generator: &generator)
         }
-        for i in 0..<n * h { l.residual1.pointer[i] += l.input.pointer[i] }
+        ElementOps.add(l.residual1.pointer, l.input.pointer, count: n * h)
         LayerNormOps.forward(y: l.normed1.pointer, mean: l.mean1.pointer, rstd: l.rstd1.pointer, x: l.residual1.pointer,
                              gamma: p + o.attentionNorm.weight, beta: p + o.attentionNorm.bias, rows: n, width: h, eps: eps)
         // activated[N, F] = GELU(normed1 · Wiᵀ + bi)
         try LinearOps.forward(y: l.preActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,
                               b: p + o.intermediate.bias, rows: n, inFeatures: h, outFeatures: f)
-        ActivationOps.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: n * f)
+        try ActivationOps.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: n * f)
         // residual2[N, H] = normed1 + dropout(activated · Wᵀ + b)
         try LinearOps.forward(y: l.residual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
                               b: p + o.output.bias, rows: n, inFeatures: f, outFeatures: h)
@@ -104,7 +104,7 @@ extension EncoderNetwork {
             DropoutOps.forward(x: l.residual2.pointer, mask: mask.pointer, count: n * h, probability: dropout.hidden,
                                generator: &generator)
         }
-        for i in 0..<n * h { l.residual2.pointer[i] += l.normed1.pointer[i] }
+        ElementOps.add(l.residual2.pointer, l.normed1.pointer, count: n * h)
         LayerNormOps.forward(y: l.output.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer, x: l.residual2.pointer,
                              gamma: p + o.outputNorm.weight, beta: p + o.outputNorm.bias, rows: n, width: h, eps: eps)
     }

@@ -1,0 +1,99 @@
+"""Stage 2's encoder work against PyTorch: tokens per second of the training forward + backward
+of one list (1 + 20 passages of about 160 tokens), same model, same machine, same run (issue 15).
+
+  swift build -c release --product listconranker
+  python3 tools/bench/encoder_backward_vs_pytorch.py --model .models/m3e-small [--rounds 3] [--recompute]
+  python3 tools/bench/encoder_backward_vs_pytorch.py --model /tmp/full-model --rounds 1 --recompute   # BERT-large
+
+Both sides: the encoder in training mode (dropout from the config), mean pooling over each text's
+tokens, loss Σ pooled ⊙ R, backward to every encoder parameter. PyTorch pads the list to its
+longest text (how a BertModel batch runs, attention masked); ours packs the texts unpadded.
+Both fp32 with torch.set_num_threads(--threads). Each round runs `listconranker bench
+encoder-backward` (its median of --repeats passes after a warm-up), then PyTorch's median of
+the same number of passes; the ratio of the medians over rounds is reported, with each side's
+peak resident memory.
+"""
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+sys.path.insert(0, os.path.dirname(__file__))
+from compare_pytorch import make_lists  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def pytorch_seconds(model, tokenizer, texts, repeats, max_length):
+    inputs = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    mask = inputs["attention_mask"].unsqueeze(-1).float()
+    r = torch.rand(len(texts), model.config.hidden_size, generator=torch.Generator().manual_seed(7)) - 0.5
+    model.train()
+
+    def step():
+        model.zero_grad(set_to_none=False)
+        hidden = model(**inputs).last_hidden_state
+        pooled = (hidden * mask).sum(1) / mask.sum(1)
+        (pooled * r).sum().backward()
+
+    step()
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), int(inputs["attention_mask"].sum())
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", required=True)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--recompute", action="store_true", help="ours recomputes layers in the backward")
+    p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "listconranker"))
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    lists, _ = make_lists("c20", random.Random(7))
+    texts = lists[0]
+    model = AutoModel.from_pretrained(args.model, attn_implementation="eager")
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as f:
+        f.write(json.dumps({"query": texts[0], "passages": texts[1:]}, ensure_ascii=False) + "\n")
+        path = f.name
+    ours, theirs = [], []
+    try:
+        for r in range(args.rounds):
+            command = [args.binary, "bench", "encoder-backward", "--model", args.model, "--input", path,
+                       "--repeats", str(args.repeats), "--max-length", str(args.max_length)]
+            command.append("--recompute" if args.recompute else "--no-recompute")
+            swift = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            seconds, tokens = pytorch_seconds(model, tokenizer, texts, args.repeats, args.max_length)
+            ours.append(swift["seconds"])
+            theirs.append(seconds)
+            print(json.dumps({"round": r, "swift_seconds": swift["seconds"], "pytorch_seconds": seconds,
+                              "tokens": swift["tokens"], "pytorch_tokens": tokens,
+                              "swift_peak_mib": swift["peakResidentMiB"],
+                              "swift_saved_activation_mib": swift["savedActivationMiB"]}), flush=True)
+    finally:
+        os.unlink(path)
+    s, t = statistics.median(ours), statistics.median(theirs)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"model": args.model, "texts": len(texts), "tokens": swift["tokens"], "recompute": args.recompute,
+                      "swift_tokens_per_second": swift["tokens"] / s, "pytorch_tokens_per_second": swift["tokens"] / t,
+                      "ratio": t / s, "swift_peak_mib": swift["peakResidentMiB"], "pytorch_peak_mib": peak}))
+
+
+if __name__ == "__main__":
+    main()
