@@ -166,6 +166,9 @@ let package = Package(
                 "ListConRankerStore",
                 // To damage a store file on purpose in the integrity tests.
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // To run a statement past the timeout on the store's own connection pool.
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/ListConRankerStoreTests"
         ),

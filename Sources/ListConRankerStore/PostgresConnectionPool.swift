@@ -12,6 +12,8 @@ actor PostgresConnectionPool {
     private let configuration: PostgresConnection.Configuration
     private let location: String
     private let maximumConnections: Int
+    /// The server-side limit on one statement (`statement_timeout`, milliseconds), set on each connection.
+    private let statementTimeoutMilliseconds: Int
     private let logger: Logger
     private var idle: [PostgresConnection] = []
     /// Connections leased out or being opened; at most `maximumConnections`.
@@ -21,10 +23,13 @@ actor PostgresConnectionPool {
     private var nextID = 1
     private var closed = false
 
-    init(configuration: PostgresConnection.Configuration, location: String, maximumConnections: Int, logger: Logger) {
+    init(configuration: PostgresConnection.Configuration, location: String, maximumConnections: Int,
+         statementTimeout: Duration, logger: Logger) {
         self.configuration = configuration
         self.location = location
         self.maximumConnections = max(1, maximumConnections)
+        let (seconds, attoseconds) = statementTimeout.components
+        statementTimeoutMilliseconds = max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
         self.logger = logger
     }
 
@@ -78,7 +83,18 @@ actor PostgresConnectionPool {
         let id = nextID
         nextID += 1
         do {
-            return try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+            // A statement that runs longer (a locked table, an overloaded server) is cancelled by the
+            // server (SQLSTATE 57014, reported as unavailable) instead of holding a request forever.
+            // The value is an integer of ours, not user input, so it is spelled into the SQL.
+            do {
+                try await connection.query(PostgresQuery(unsafeSQL: "SET statement_timeout = \(statementTimeoutMilliseconds)"),
+                                           logger: logger)
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+            return connection
         } catch {
             releaseSlot()
             throw PostgresErrors.storeError(error, location: location)
@@ -96,7 +112,12 @@ actor PostgresConnectionPool {
             return
         }
         // Closing is asynchronous; nothing waits for it, and a failure to close a broken connection is moot.
-        let _: EventLoopFuture<Void> = connection.close()
+        // The completion handler holds the connection until it is closed: PostgresNIO requires a
+        // connection to be closed before it is released (a still-open one, dropped after a
+        // cancelled statement, tripped its assertion).
+        if !connection.isClosed {
+            connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+        }
         releaseSlot()
     }
 

@@ -39,6 +39,8 @@ public final class PostgresFeatureStore: FeatureStore {
     /// - Parameters:
     ///   - url: `postgres://user:password@host:port/database` (`postgresql://` also; `?sslmode=disable|prefer|require`).
     ///   - maximumConnections: Connections this store opens at most; concurrent calls beyond it wait for one.
+    ///   - statementTimeout: The longest one statement may run on the server (`statement_timeout`);
+    ///     a longer one is cancelled and reported as ``FeatureStoreError/unavailable(location:reason:)``.
     /// - Throws: ``FeatureStoreError/unavailable(location:reason:)`` when the server cannot be reached,
     ///   ``FeatureStoreError/encoderMismatch(location:stored:storedDimension:requested:requestedDimension:)``
     ///   when the identity is stored with another dimension, ``FeatureStoreError/invalidLocation(_:reason:)`` for a bad URL.
@@ -46,6 +48,7 @@ public final class PostgresFeatureStore: FeatureStore {
         url: String,
         configuration: FeatureStoreConfiguration,
         maximumConnections: Int = 4,
+        statementTimeout: Duration = .seconds(30),
         logger: Logger = Logger(label: "listconranker.store.postgres")
     ) async throws -> PostgresFeatureStore {
         try configuration.validate()
@@ -59,7 +62,7 @@ public final class PostgresFeatureStore: FeatureStore {
         }
         let pool = PostgresConnectionPool(
             configuration: connectionConfiguration, location: location,
-            maximumConnections: maximumConnections, logger: logger)
+            maximumConnections: maximumConnections, statementTimeout: statementTimeout, logger: logger)
         do {
             let (storeID, stored) = try await pool.withConnection { connection in
                 try await Self.prepare(connection, configuration: configuration, logger: logger)

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import PostgresNIO
 import Testing
 @testable import ListConRankerStore
 
@@ -43,6 +45,31 @@ struct PostgresFeatureStoreTests {
         #expect(try await store.integrityCheck() == IntegrityReport(entryCount: 248, malformedIDs: [], malformedCount: 0, engineProblems: []))
         #expect(try await store.storageBytes() > 0)
         try await store.dropIdentity()
+    }
+
+    /// A statement that runs past the store's statement timeout is cancelled by the server and
+    /// reported as unavailable at once; the pool then serves the next call on a fresh connection.
+    @Test func aStatementPastTheTimeoutIsCancelled() async throws {
+        let settings = try PostgresSettings(url: try serverURL())
+        let pool = PostgresConnectionPool(configuration: try settings.connectionConfiguration(connectTimeout: .seconds(5)),
+                                          location: settings.redacted, maximumConnections: 1,
+                                          statementTimeout: .milliseconds(200), logger: Logger(label: "test"))
+        let began = ContinuousClock.now
+        do {
+            try await pool.withConnection { connection in
+                _ = try await connection.query("SELECT pg_sleep(3)", logger: Logger(label: "test")).collect()
+            }
+            Issue.record("pg_sleep(3) was not cancelled")
+        } catch let error as FeatureStoreError {
+            guard case .unavailable(_, let reason) = error else { Issue.record("\(error)"); return }
+            #expect(reason.contains("statement timeout") && reason.contains("57014"), "\(reason)")
+        }
+        #expect(ContinuousClock.now - began < .seconds(2))
+        let one = try await pool.withConnection { connection in
+            try await connection.query("SELECT 1", logger: Logger(label: "test")).collect().first?.decode(Int.self)
+        }
+        #expect(one == 1)
+        await pool.close()
     }
 
     @Test func bf16IsStoredRounded() async throws {
