@@ -30,16 +30,12 @@ public struct ListHeadParameters: Sendable, Equatable {
 
     /// The tensor `name`, row-major; throws if there is none.
     public func tensor(_ name: String) throws -> [Float] {
-        Array(values[try layout.require(name).range])
+        FlatTensors.tensor(values, try layout.require(name))
     }
 
     /// Replaces the tensor `name`; throws if there is none or the count differs.
     public mutating func setTensor(_ name: String, _ elements: [Float]) throws {
-        let entry = try layout.require(name)
-        guard elements.count == entry.count else {
-            throw TrainingError.invalidInput("\(elements.count) values for \"\(name)\" of shape \(entry.shape)")
-        }
-        values.replaceSubrange(entry.range, with: elements)
+        try FlatTensors.set(&values, try layout.require(name), elements)
     }
 
     /// Loads the two head files of a model directory: `linear_in_embedding.pt` and

@@ -184,6 +184,30 @@ def cosine_baseline(dev, features):
     return 100 * sum(aps) / len(aps), 100 * sum(rrs) / len(rrs)
 
 
+def optimizer_and_schedule(named_parameters, samples, a):
+    """AdamW (biases and LayerNorms without decay, as ParameterLayout.decays) and the linear warm-up
+    then decay of LinearWarmupSchedule.swift; the list head's unused template copy and BERT's pooler
+    are not trained. Returns (optimizer, scheduler, steps per epoch)."""
+    decay, no_decay = [], []
+    for name, param in named_parameters:
+        if "list_transformer_layer." in name or name.startswith("bert.pooler."):
+            continue
+        exempt = name.endswith("bias") or any(k in name for k in ("norm1.", "norm2.", "layerNorm.", "LayerNorm."))
+        (no_decay if exempt else decay).append(param)
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=a.learning_rate)
+    steps_per_epoch = math.ceil(samples / a.batch_size)
+    total = steps_per_epoch * a.epochs
+    warmup = math.ceil(total * a.warmup_ratio)
+
+    def rate(step):
+        if step < warmup:
+            return step / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, rate), steps_per_epoch
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--train", required=True)
@@ -226,24 +250,7 @@ def main():
     for layer in head.list_transformer.list_transformer.layers:
         layer.dropout.p = layer.dropout1.p = layer.dropout2.p = a.dropout
         layer.self_attn.dropout = a.dropout
-    decay, no_decay = [], []
-    for name, param in head.named_parameters():
-        if "list_transformer_layer." in name:
-            continue  # the unused template copy: not in the forward, not trained
-        exempt = name.endswith("bias") or any(k in name for k in ("norm1.", "norm2.", "layerNorm."))
-        (no_decay if exempt else decay).append(param)
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=a.learning_rate)
-    steps_per_epoch = math.ceil(len(train) / a.batch_size)
-    total = steps_per_epoch * a.epochs
-    warmup = math.ceil(total * a.warmup_ratio)
-
-    def rate(step):
-        if step < warmup:
-            return step / max(1, warmup)
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
+    optimizer, scheduler, steps_per_epoch = optimizer_and_schedule(head.named_parameters(), len(train), a)
     results = {"epochs": []}
     if dev:
         results["untrained"] = evaluate(head, dev, features)

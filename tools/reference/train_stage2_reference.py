@@ -15,7 +15,6 @@ Evaluation: BertModel and the head in eval mode on each dev list.
 """
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -26,7 +25,7 @@ from transformers import AutoModel, AutoTokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train_stage1_reference import (Head, average_precision, circle_loss, load_jsonl,  # noqa: E402
-                                    reciprocal_rank, sample_list, shuffle, stream)
+                                    optimizer_and_schedule, reciprocal_rank, sample_list, shuffle, stream)
 
 
 class Model(nn.Module):
@@ -97,24 +96,7 @@ def main():
     train = [s for s in load_jsonl(a.train) if s["positive"] and s["negative"]]
     dev = load_jsonl(a.dev) if a.dev else None
     max_positives = min(a.max_positives or max(1, a.list_size // 2), a.list_size - 1)
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if "list_transformer_layer." in name or name.startswith("bert.pooler."):
-            continue  # the unused template copy and BERT's pooler: not in the forward, not trained
-        exempt = name.endswith("bias") or any(k in name for k in ("norm1.", "norm2.", "layerNorm.", "LayerNorm."))
-        (no_decay if exempt else decay).append(param)
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=a.learning_rate)
-    steps_per_epoch = math.ceil(len(train) / a.batch_size)
-    total = steps_per_epoch * a.epochs
-    warmup = math.ceil(total * a.warmup_ratio)
-
-    def rate(step):
-        if step < warmup:
-            return step / max(1, warmup)
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
+    optimizer, scheduler, steps_per_epoch = optimizer_and_schedule(model.named_parameters(), len(train), a)
     results = {"epochs": []}
     if dev:
         results["start"] = evaluate(model, tokenizer, dev, a.max_length)
