@@ -10,13 +10,9 @@ final class ModelThread: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [() -> Void] = []
     private var stopping = false
-
-    /// Model threads running now, in this process (for tests: an engine must not leak one).
-    static var running: Int { counter.withLock { $0 } }
-    private static let counter = NSLockedCounter()
+    private var finished = false
 
     init(name: String) {
-        Self.counter.withLock { $0 += 1 }
         // The thread holds the object until it leaves its loop, so jobs queued before `stop()`
         // still run and the condition outlives every wait.
         let thread = Thread { self.runJobs() }
@@ -37,6 +33,9 @@ final class ModelThread: @unchecked Sendable {
         }
     }
 
+    /// Whether the thread has left its loop (after ``stop()`` and the last queued job).
+    var hasExited: Bool { condition.withLock { finished } }
+
     /// Lets the thread finish the jobs already queued, then exit.
     func stop() {
         condition.withLock {
@@ -50,6 +49,7 @@ final class ModelThread: @unchecked Sendable {
             condition.lock()
             while jobs.isEmpty && !stopping { condition.wait() }
             guard !jobs.isEmpty else {
+                finished = true
                 condition.unlock()
                 break
             }
@@ -57,16 +57,5 @@ final class ModelThread: @unchecked Sendable {
             condition.unlock()
             job()
         }
-        Self.counter.withLock { $0 -= 1 }
-    }
-}
-
-/// An integer behind a lock.
-final class NSLockedCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-
-    func withLock<R>(_ body: (inout Int) -> R) -> R {
-        lock.withLock { body(&value) }
     }
 }

@@ -13,6 +13,8 @@ public final class RerankerEngine: PooledVectorEngine, @unchecked Sendable {
     /// The reranker.
     public let reranker: Reranker
     private let thread = ModelThread(name: "ListConRanker.model")
+    /// The engine's model thread (for tests: it must end with the engine).
+    var modelThread: ModelThread { thread }
 
     /// Wraps a loaded reranker.
     public init(reranker: Reranker, modelName: String) {
