@@ -55,11 +55,23 @@ work="$here/work/$harness"
 mkdir -p "$work/corpus" "$work/artifacts"
 log="$work/last-run.log"
 
+# A harness-specific dictionary (JSON keys and the like) plus the JSON one, where they exist.
+dict_args=()
+if [[ -f $here/dict/$harness.dict ]]; then
+    case $harness in
+        model-config|tokenizer-files|eval-jsonl) cat "$here/dict/json.dict" "$here/dict/$harness.dict" >"$work/dict" ;;
+        *) cp "$here/dict/$harness.dict" "$work/dict" ;;
+    esac
+    dict_args=(-dict="$work/dict")
+fi
+
 start=$(date +%s.%N)
 set +e
 # Leaks are reported by LeakSanitizer at exit and for each input libFuzzer suspects of leaking.
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} nice -n 19 "$binary" \
-    "${limit[@]}" -max_len=$max_len -timeout=1 -rss_limit_mb=2048 -detect_leaks=1 \
+# Swift's own backtracer would catch a trap before libFuzzer does (and trips ASan doing so),
+# so no crash input would be saved: leave traps to libFuzzer's handler.
+SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} nice -n 19 "$binary" \
+    "${limit[@]}" "${dict_args[@]}" -max_len=$max_len -timeout=1 -rss_limit_mb=2048 -detect_leaks=1 \
     -print_final_stats=1 -artifact_prefix="$work/artifacts/" "${extra[@]}" \
     "$work/corpus" "$here/corpus/$harness" >"$log" 2>&1
 status=$?
