@@ -84,9 +84,20 @@ executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
 features=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
 seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", b - a }')
+slowest=$(sed -n 's/^stat::slowest_unit_time_sec: *//p' "$log" | tail -1)
+rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
 findings=$(find "$work/artifacts" -type f | wc -l)
-echo "harness=$harness executions=${executions:-?} edges=${edges:-?} features=${features:-?} seconds=$seconds exit=$status artifacts=$findings log=$log"
+echo "harness=$harness executions=${executions:-?} edges=${edges:-?} features=${features:-?} seconds=$seconds" \
+     "slowest_unit_s=${slowest:-?} peak_rss_mb=${rss:-?} exit=$status artifacts=$findings log=$log"
 if [[ $status != 0 ]]; then
     grep -E 'ERROR: |SUMMARY: |fuzz invariant failed|Test unit written|Fatal error' "$log" | head -20 >&2
+    # -timeout measures wall-clock time, and a nice-19 process on a busy machine can be descheduled
+    # for over a second: rerun a timed-out input alone so that a stall is told from a slow input.
+    for input in $(sed -n 's/.*Test unit written to \(.*timeout-.*\)$/\1/p' "$log"); do
+        echo "rerunning $input alone 3 times:" >&2
+        for _ in 1 2 3; do
+            SWIFT_BACKTRACE=enable=no nice -n 19 "$binary" -timeout=1 "$input" 2>&1 | grep -E '^Executed|SUMMARY' >&2 || true
+        done
+    done
 fi
 exit $status
