@@ -83,9 +83,9 @@ public struct BertTokenizer: Sendable {
     /// The bound on token ids for a vocabulary of `entryCount` entries (vocabulary plus added
     /// tokens): ids index a dense id → token table, so one id near `Int32.max` in a
     /// `tokenizer.json` would make loading allocate 32 GB, and a negative one would trap when
-    /// emitted (both found by fuzzing, issue 17). Real vocabularies number their tokens densely
-    /// from 0, with added tokens just past them; a `vocab.txt` with repeated lines leaves a few
-    /// gaps. Twice the entries (at least 1,024) leaves ample room for those.
+    /// emitted (both shown with the tools/fuzz harness, issue 17). Real vocabularies number
+    /// their tokens densely from 0, with added tokens just past them; a `vocab.txt` with
+    /// repeated lines leaves a few gaps. Twice the entries (at least 1,024) leaves ample room.
     public static func idLimit(entryCount: Int) -> Int { max(2 * entryCount, 1024) }
 
     /// The vocabulary entry for `id`, or nil when no entry has it.
