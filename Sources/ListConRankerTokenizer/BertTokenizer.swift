@@ -34,8 +34,17 @@ public struct BertTokenizer: Sendable {
     /// A tokenizer from a vocabulary (token → id) and settings.
     ///
     /// - Throws: ``TokenizerError/missingSpecialToken(role:token:)`` when the unknown, classifier,
-    ///   separator or padding token is not in `vocabulary`.
+    ///   separator or padding token is not in `vocabulary`;
+    ///   ``TokenizerError/tokenIDOutOfRange(token:id:limit:)`` for a negative id or one past
+    ///   ``idLimit(entryCount:)``.
     public init(vocabulary: [String: Int32], configuration: BertTokenizerConfiguration = .init()) throws {
+        let limit = Self.idLimit(entryCount: vocabulary.count + configuration.addedTokens.count)
+        for (token, id) in vocabulary where id < 0 || Int(id) >= limit {
+            throw TokenizerError.tokenIDOutOfRange(token: token, id: id, limit: limit)
+        }
+        for (token, id) in configuration.addedTokens where id < 0 || Int(id) >= limit {
+            throw TokenizerError.tokenIDOutOfRange(token: token, id: id, limit: limit)
+        }
         func requireID(_ role: String, _ token: String) throws -> Int32 {
             if let id = configuration.addedTokens[token] ?? vocabulary[token] { return id }
             throw TokenizerError.missingSpecialToken(role: role, token: token)
@@ -62,12 +71,22 @@ public struct BertTokenizer: Sendable {
             if let id = vocabulary[token] { special[token] = id }
         }
         self.addedTokens = AddedTokenMatcher(special.map { (content: $0.key, id: $0.value) })
+        // Every id was checked against the limit above, so this table is at most twice the
+        // size of the entries it holds and every emitted id has a slot.
         let largestID = max(vocabulary.values.max() ?? -1, special.values.max() ?? -1)
         var tokenForID = [String](repeating: "", count: Int(largestID) + 1)
-        for (token, id) in vocabulary where id >= 0 { tokenForID[Int(id)] = token }
-        for (token, id) in special where id >= 0 { tokenForID[Int(id)] = token }
+        for (token, id) in vocabulary { tokenForID[Int(id)] = token }
+        for (token, id) in special { tokenForID[Int(id)] = token }
         self.tokenForID = tokenForID
     }
+
+    /// The bound on token ids for a vocabulary of `entryCount` entries (vocabulary plus added
+    /// tokens): ids index a dense id → token table, so one id near `Int32.max` in a
+    /// `tokenizer.json` would make loading allocate 32 GB, and a negative one would trap when
+    /// emitted (both shown with the tools/fuzz harness, issue 17). Real vocabularies number
+    /// their tokens densely from 0, with added tokens just past them; a `vocab.txt` with
+    /// repeated lines leaves a few gaps. Twice the entries (at least 1,024) leaves ample room.
+    public static func idLimit(entryCount: Int) -> Int { max(2 * entryCount, 1024) }
 
     /// The vocabulary entry for `id`, or nil when no entry has it.
     public func token(forID id: Int32) -> String? {

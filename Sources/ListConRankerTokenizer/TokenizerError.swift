@@ -10,6 +10,8 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
     case invalidUTF8(path: String, line: Int)
     /// A special token the encoder needs is not in the vocabulary.
     case missingSpecialToken(role: String, token: String)
+    /// A token's id is negative or not below ``BertTokenizer/idLimit(entryCount:)``.
+    case tokenIDOutOfRange(token: String, id: Int32, limit: Int)
 
     /// A one-line explanation naming the file, line or token concerned.
     public var description: String {
@@ -24,6 +26,9 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
             return "\(path):\(line): not valid UTF-8"
         case .missingSpecialToken(let role, let token):
             return "the \(role) token \"\(token)\" is not in the vocabulary"
+        case .tokenIDOutOfRange(let token, let id, let limit):
+            return "the token \"\(token)\" has id \(id), outside 0..<\(limit) (ids must be non-negative "
+                + "and below twice the number of tokens)"
         }
     }
 }
