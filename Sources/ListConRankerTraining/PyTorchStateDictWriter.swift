@@ -45,7 +45,7 @@ public enum PyTorchStateDictWriter {
         try zip.add("\(folder)/byteorder", Data("little".utf8))
         for (index, tensor) in tensors.enumerated() {
             var storage = Data(capacity: tensor.values.count * 4)
-            for value in tensor.values { storage.appendLittleEndian(value.bitPattern) }
+            storage.appendLittleEndian(tensor.values)
             try zip.add("\(folder)/data/\(index)", storage)
         }
         try zip.add("\(folder)/version", Data("3\n".utf8))

@@ -27,13 +27,7 @@ public enum SafetensorsWriter {
         var data = Data(capacity: 8 + json.count + offset)
         data.appendLittleEndian(UInt64(json.count))
         data.append(json)
-        for tensor in tensors {
-            tensor.values.withUnsafeBufferPointer { values in
-                // Float32 is stored little-endian, which is this machine's order (x86-64, arm64).
-                data.append(UnsafeBufferPointer(start: UnsafeRawPointer(values.baseAddress!)
-                    .assumingMemoryBound(to: UInt8.self), count: values.count * 4))
-            }
-        }
+        for tensor in tensors { data.appendLittleEndian(tensor.values) }
         return data
     }
 

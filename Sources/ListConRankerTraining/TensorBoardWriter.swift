@@ -89,17 +89,9 @@ public final class TensorBoardWriter {
 
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) and TFRecord's mask of it.
 enum CRC32C {
-    private static let table: [UInt32] = (0..<256).map { n in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0x82F6_3B78 ^ (c >> 1) : c >> 1 }
-        return c
-    }
+    private static let crc = ReflectedCRC32(polynomial: 0x82F6_3B78)
 
-    static func checksum(_ data: Data) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for byte in data { c = table[Int((c ^ UInt32(byte)) & 0xFF)] ^ (c >> 8) }
-        return c ^ 0xFFFF_FFFF
-    }
+    static func checksum(_ data: Data) -> UInt32 { crc.checksum(data) }
 
     /// `((crc >> 15) | (crc << 17)) + 0xa282ead8`, as TensorFlow's `MaskedCrc`.
     static func masked(_ data: Data) -> UInt32 {

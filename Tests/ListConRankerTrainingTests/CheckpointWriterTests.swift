@@ -16,6 +16,12 @@ import Testing
     /// Written from the tiny model's parameters, the files read back (through `openCheckpoint`)
     /// bit-identical, with the template copy equal to layer 0 and the same key set as the
     /// original file; loading them again gives the same parameters.
+    @Test func zipCRC32KnownValue() {
+        // The standard check value: CRC-32("123456789") = 0xCBF43926; and of nothing, 0.
+        #expect(CRC32.checksum(Data("123456789".utf8)) == 0xCBF4_3926)
+        #expect(CRC32.checksum(Data()) == 0)
+    }
+
     @Test func ownReaderReadsBackExactly() throws {
         let parameters = try ListHeadParameters.load(modelDirectory: TrainingFixtures.tinyModel)
         let directory = try Self.temporaryDirectory()
