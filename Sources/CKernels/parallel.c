@@ -10,6 +10,10 @@
 #include "CKernels.h"
 #include "parallel.h"
 #include <dlfcn.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -76,4 +80,30 @@ void lcr_parallel_for(int64_t count, int64_t min_per_thread, lcr_range_body body
         }
     }
     for (int64_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
+}
+
+// Each thread of the team renices itself: on Linux, setpriority on a thread id changes that
+// thread alone, and raising one's own niceness needs no privilege.
+typedef struct {
+    int increment;
+    atomic_int changed;
+} renice_job;
+
+static void renice_share(void *context, int64_t begin, int64_t end) {
+    (void)begin; (void)end;
+    renice_job *job = context;
+    const id_t thread = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    const int current = getpriority(PRIO_PROCESS, thread);
+    if (errno == 0 && setpriority(PRIO_PROCESS, thread, current + job->increment) == 0) {
+        atomic_fetch_add(&job->changed, 1);
+    }
+}
+
+int lcr_lower_compute_priority(int increment) {
+    renice_job job = {increment, 0};
+    // One share per thread of the team (the calling thread is one of them): the count only
+    // has to exceed the team's size.
+    lcr_parallel_for(1024, 1, renice_share, &job);
+    return atomic_load(&job.changed);
 }

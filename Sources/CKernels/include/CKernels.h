@@ -107,6 +107,10 @@ typedef void (*lcr_range_body)(void *context, int64_t begin, int64_t end);
 /// every share is done. The shares depend only on `count`, `min_per_thread` and the thread count.
 void lcr_parallel_for(int64_t count, int64_t min_per_thread, lcr_range_body body, void *context);
 
+/// Raises the niceness of the calling thread and of the OpenMP team it runs oneDNN's primitives
+/// on by `increment` (Linux: per thread). Returns how many threads it changed.
+int lcr_lower_compute_priority(int increment);
+
 /// For executables only: serve large allocations from the heap and keep freed memory for
 /// reuse, instead of mapping (and page-faulting) every block over 32 MiB afresh.
 void lcr_keep_freed_memory_for_reuse(void);
