@@ -84,14 +84,14 @@ def wait_healthy(port, process, timeout):
     raise SystemExit(f"server not healthy after {timeout} s")
 
 
-def make_bodies(route, texts_per_request, words_per_text, seed=7, document_ids=False):
-    """64 request bodies, and for document_ids the passages they name as {id: text}."""
+def make_bodies(route, texts_per_request, words_per_text, seed=7, document_ids=False, count=64):
+    """`count` request bodies, and for document_ids the passages they name as {id: text}."""
     vocabulary = ("capital city river mountain france paris berlin germany rome italy music "
                   "history science ocean forest winter summer bridge harbour market train").split()
     rng = random.Random(seed)
     bodies = []
     passages = {}
-    for number in range(64):
+    for number in range(count):
         query = " ".join(rng.choice(vocabulary) for _ in range(4))
         texts = [" ".join(rng.choice(vocabulary) for _ in range(words_per_text)) for _ in range(texts_per_request)]
         if document_ids:
@@ -139,6 +139,8 @@ def main():
     parser.add_argument("--route", choices=["/rerank", "/v1/rerank"], default="/rerank")
     parser.add_argument("--texts", type=int, default=10, help="texts per request")
     parser.add_argument("--words", type=int, default=30, help="words per text")
+    parser.add_argument("--bodies", type=int, default=64,
+                        help="distinct request bodies, sent in turn (fewer: less to index and warm up on a big model)")
     parser.add_argument("--document-ids", action="store_true",
                         help="POST /v1/rerank with document_ids (the server needs --store and --api-key); "
                              "the passages are indexed first")
@@ -164,7 +166,8 @@ def main():
     try:
         wait_healthy(port, process, timeout=300)
         rss_ready, _ = rss_kib(process.pid)
-        bodies, passages = make_bodies(args.route, args.texts, args.words, document_ids=args.document_ids)
+        bodies, passages = make_bodies(args.route, args.texts, args.words, document_ids=args.document_ids,
+                                       count=args.bodies)
         if args.document_ids:
             index_passages(port, passages, args.api_key)
         # Warm-up: each distinct request once, so the kernels every request shape needs are
