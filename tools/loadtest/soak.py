@@ -178,6 +178,13 @@ def client(number, args, port, deadline, results):
                  "problems": problems})
 
 
+def kill_if_running(process):
+    """The clean-up of every exit path: a server still running after an error is killed."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
 def kill_and_restart(command, port, args, clients_during_kill=4):
     """SIGKILL while requests are in flight, start again, and return what the restart shows."""
     log = open(os.devnull, "w")
@@ -214,9 +221,7 @@ def kill_and_restart(command, port, args, clients_during_kill=4):
         again.send_signal(signal.SIGTERM)
         exit_code = again.wait(timeout=120)
     finally:
-        if again.poll() is None:
-            again.kill()
-            again.wait()
+        kill_if_running(again)
     return {"killed_with_requests_in_flight": clients_during_kill, "healthy_after_restart_s": round(healthy_after, 2),
             "valid_request_after_restart": "200, right count" if served else f"{status}",
             "sigterm_exit_code_after_restart": exit_code}
@@ -290,9 +295,7 @@ def main():
         process.send_signal(signal.SIGTERM)
         exit_code = process.wait(timeout=300)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        kill_if_running(process)
 
     rejected_latency.sort()
     over_10ms = sum(1 for value in rejected_latency if value > 0.010)
