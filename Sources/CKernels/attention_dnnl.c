@@ -21,6 +21,7 @@
 #include "parallel.h"
 #include <math.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,8 +44,11 @@ static _Thread_local uint64_t cache_clock = 0;
 typedef struct { void *data; size_t capacity; } work_buffer;
 static _Thread_local work_buffer gathered, scores, probabilities, context;
 
+static void free_at_thread_exit(void);
+
 static void *reserve(work_buffer *b, size_t bytes) {
     if (bytes > b->capacity) {
+        free_at_thread_exit();
         free(b->data);
         b->data = aligned_alloc(64, (bytes + 63) / 64 * 64);
         b->capacity = b->data ? bytes : 0;
@@ -55,6 +59,31 @@ static void *reserve(work_buffer *b, size_t bytes) {
 static void release(cached_primitive *c) {
     if (c->primitive) dnnl_primitive_destroy(c->primitive);
     *c = (cached_primitive){0};
+}
+
+// A thread's buffers and primitives go with the thread: a service makes a model thread per
+// engine, and LeakSanitizer found each exited thread's buffers left behind.
+static pthread_key_t thread_exit_key;
+static pthread_once_t thread_exit_once = PTHREAD_ONCE_INIT;
+static _Thread_local int freed_at_exit;
+
+static void free_thread_state(void *unused) {
+    (void)unused;
+    work_buffer *buffers[] = {&gathered, &scores, &probabilities, &context};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) {
+        free(buffers[i]->data);
+        *buffers[i] = (work_buffer){0};
+    }
+    for (int i = 0; i < LCR_ATTENTION_CACHE; i++) release(&cache[i]);
+}
+
+static void make_thread_exit_key(void) { pthread_key_create(&thread_exit_key, free_thread_state); }
+
+// Any non-NULL value makes the key's destructor run when this thread exits.
+static void free_at_thread_exit(void) {
+    if (freed_at_exit) return;
+    pthread_once(&thread_exit_once, make_thread_exit_key);
+    if (pthread_setspecific(thread_exit_key, &freed_at_exit) == 0) freed_at_exit = 1;
 }
 
 static int dense(dnnl_memory_desc_t *md, int64_t a, int64_t b, int64_t c, dnnl_data_type_t type) {
@@ -96,6 +125,7 @@ static int build(cached_primitive *c, dnnl_engine_t engine, char *err, size_t er
         LCR_CHECK(dnnl_matmul_desc_init(&mm, &c->md[0], &c->md[1], NULL, &c->md[2]), "P·V descriptor");
         LCR_CHECK(dnnl_primitive_desc_create(&pd, &mm, NULL, engine, NULL), "P·V primitive descriptor");
     }
+    free_at_thread_exit();
     LCR_CHECK(dnnl_primitive_create(&c->primitive, pd), "attention primitive");
     dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);
