@@ -63,7 +63,7 @@ public struct TrainingStateFile: Sendable {
         data.appendLittleEndian(UInt64(json.count))
         data.append(json)
         for block in [parameters, firstMoments, secondMoments] {
-            block.withUnsafeBytes { data.append(contentsOf: $0) }
+            data.appendLittleEndian(block)
         }
         do {
             try data.write(to: url, options: .atomic)

@@ -68,6 +68,13 @@ def scrape_metrics(port):
     return metrics
 
 
+def kill_if_running(process):
+    """The clean-up of every exit path: a server still running after an error is killed."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
 def wait_healthy(port, process, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -237,9 +244,7 @@ def main():
         exit_code = process.wait(timeout=60)
         stop_seconds = time.monotonic() - stop_started
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        kill_if_running(process)
 
     latencies.sort()
     report = {

@@ -44,7 +44,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from loadtest import HOST, free_port, percentile, rss_kib, wait_healthy  # noqa: E402
+from loadtest import HOST, free_port, kill_if_running, percentile, rss_kib, wait_healthy  # noqa: E402
 
 VOCABULARY = ("capital city river mountain france paris berlin germany rome italy music history "
               "science ocean forest winter summer bridge harbour market train station library "
@@ -176,13 +176,6 @@ def client(number, args, port, deadline, results):
     connection.close()
     results.put({"statuses": statuses, "valid_latency": valid_latency, "rejected_latency": rejected_latency,
                  "problems": problems})
-
-
-def kill_if_running(process):
-    """The clean-up of every exit path: a server still running after an error is killed."""
-    if process.poll() is None:
-        process.kill()
-        process.wait()
 
 
 def kill_and_restart(command, port, args, clients_during_kill=4):
