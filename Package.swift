@@ -7,6 +7,9 @@ let package = Package(
     products: [
         .library(name: "ListConRanker", targets: ["ListConRanker"]),
         .library(name: "ListConRankerStore", targets: ["ListConRankerStore"]),
+        // A product so that operators can embed the service, and so that tools/fuzz can reach the
+        // rerank routes' request decoding (a package sees only another package's products).
+        .library(name: "ListConRankerServer", targets: ["ListConRankerServer"]),
         .executable(name: "listconranker", targets: ["listconranker"]),
     ],
     dependencies: [

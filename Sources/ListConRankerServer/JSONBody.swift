@@ -6,6 +6,11 @@ import Hummingbird
 enum JSONBody {
     /// Collects the body (413 beyond `limit` bytes) and decodes it (422 naming the bad field).
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        try decode(T.self, from: try await collect(request, limit: limit))
+    }
+
+    /// The body's bytes, or 413 as soon as they pass `limit` bytes.
+    static func collect(_ request: Request, limit: Int) async throws -> Data {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
             throw ServiceError.tooLarge("the body has \(declared) bytes, more than the payload limit \(limit)")
         }
@@ -17,8 +22,14 @@ enum JSONBody {
             }
             buffer.writeImmutableBuffer(chunk)
         }
+        return Data(buffer.readableBytesView)
+    }
+
+    /// Decodes collected body bytes (422 naming the bad field). Apart from the collecting, so that
+    /// the rerank routes' decoding runs on plain bytes (RerankRequestDecoding, the fuzz harness).
+    static func decode<T: Decodable>(_ type: T.Type, from body: Data) throws -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return try JSONDecoder().decode(T.self, from: body)
         } catch let error as DecodingError {
             throw ServiceError.unprocessable(describe(error))
         }

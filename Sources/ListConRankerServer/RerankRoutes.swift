@@ -25,54 +25,31 @@ struct RerankRoutes {
 
     func teiRerank(_ request: Request) async throws -> Response {
         let engine = try await state.slot.loadedEngine()
-        let body = try await JSONBody.decode(
-            TEIRerankRequest.self, from: request, limit: state.configuration.payloadLimit)
-        let truncation: RequestValidation.Truncation
-        switch (body.truncate ?? false, body.truncationDirection?.lowercased()) {
-        case (_, let direction?) where direction != "left" && direction != "right":
-            throw ServiceError.unprocessable(
-                "`truncation_direction` must be \"Right\" or \"Left\", got \"\(body.truncationDirection ?? "")\"")
-        case (false, _): truncation = .refuse
-        case (true, "left"): truncation = .left
-        case (true, _): truncation = .right
-        }
-        let job = try RequestValidation(configuration: state.configuration, engine: engine).validate(
-            query: body.query, texts: body.texts, textsField: "texts",
-            truncation: truncation, raw: body.rawScores ?? false, allowIterative: true)
-        let scores = try await score(job, with: engine)
-        let returnText = body.returnText ?? false
+        let body = try await JSONBody.collect(request, limit: state.configuration.payloadLimit)
+        let plan = try RerankRequestDecoding.tei(body: body, configuration: state.configuration, engine: engine)
+        let scores = try await score(plan.job, with: engine)
+        let returnText = plan.request.returnText ?? false
         let ranks = Self.bestFirst(scores).map { index in
-            TEIRank(index: index, score: scores[index], text: returnText ? body.texts[index] : nil)
+            TEIRank(index: index, score: scores[index], text: returnText ? plan.request.texts[index] : nil)
         }
         return try JSONBody.response(ranks)
     }
 
     func cohereRerank(_ request: Request) async throws -> Response {
         let engine = try await state.slot.loadedEngine()
-        let body = try await JSONBody.decode(
-            CohereRerankRequest.self, from: request, limit: state.configuration.payloadLimit)
-        if let topN = body.topN, topN < 1 {
-            throw ServiceError.unprocessable("`top_n` must be at least 1, got \(topN)")
-        }
-        switch (body.documents, body.documentIDs) {
-        case let (documents?, nil):
-            return try await cohereRerank(body, documents: documents.map(\.text), engine: engine)
-        case let (nil, ids?):
-            return try await cohereRerank(body, documentIDs: ids, engine: engine)
-        case (nil, nil):
-            throw ServiceError.unprocessable(
-                state.store == nil ? "missing field `documents`" : "missing field `documents` or `document_ids`")
-        case (_?, _?):
-            throw ServiceError.unprocessable("send either `documents` or `document_ids`, not both")
+        let body = try await JSONBody.collect(request, limit: state.configuration.payloadLimit)
+        switch try RerankRequestDecoding.cohere(
+            body: body, configuration: state.configuration, engine: engine, hasFeatureStore: state.store != nil) {
+        case let .documents(body, texts, job):
+            return try await cohereRerank(body, documents: texts, job: job, engine: engine)
+        case let .documentIDs(body, ids, job):
+            return try await cohereRerank(body, documentIDs: ids, job: job, engine: engine)
         }
     }
 
-    private func cohereRerank(_ body: CohereRerankRequest, documents texts: [String], engine: any RerankEngine) async throws -> Response {
-        // Cohere and Jina truncate long documents rather than refuse them, and rank long lists
-        // the library's default way: iteratively.
-        let job = try RequestValidation(configuration: state.configuration, engine: engine).validate(
-            query: body.query, texts: texts, textsField: "documents",
-            truncation: .right, raw: false, allowIterative: true)
+    private func cohereRerank(
+        _ body: CohereRerankRequest, documents texts: [String], job: RequestValidation.ScoringJob, engine: any RerankEngine
+    ) async throws -> Response {
         let scores = try await score(job, with: engine)
         let returnDocuments = body.returnDocuments ?? false
         return try cohereResponse(body, scores: scores, job: job, engine: engine) { index in
@@ -83,19 +60,16 @@ struct RerankRoutes {
 
     /// Passages by id: their pooled vectors come from the feature store, and only the query
     /// goes through the encoder.
-    private func cohereRerank(_ body: CohereRerankRequest, documentIDs ids: [String], engine: any RerankEngine) async throws -> Response {
+    private func cohereRerank(
+        _ body: CohereRerankRequest, documentIDs ids: [String], job: RequestValidation.ScoringJob, engine: any RerankEngine
+    ) async throws -> Response {
         guard let store = state.store else {
+            // RerankRequestDecoding.cohere refuses `document_ids` without a store; kept as a 422
+            // rather than a trap should the two ever disagree.
             throw ServiceError.unprocessable(
                 "`document_ids` needs a feature store, and this service has none (start it with --store)")
         }
-        if body.returnDocuments == true {
-            // The store keeps vectors, not texts: refusing is clearer than results without documents.
-            throw ServiceError.unprocessable(
-                "`return_documents` is not available with `document_ids`: the feature store keeps "
-                    + "passages' vectors, not their texts; each result carries its `id` instead")
-        }
-        var job = try RequestValidation(configuration: state.configuration, engine: engine)
-            .validate(query: body.query, documentIDs: ids)
+        var job = job
         let featureStore = try await store.store(for: engine)
         let found = try await withStoreErrors { try await featureStore.vectors(for: ids) }
         var vectors: [[Float]] = []

@@ -37,12 +37,17 @@ public final class RerankerEngine: PooledVectorEngine, @unchecked Sendable {
         }
     }
 
+    /// "fp32" or "bf16", as the options chose.
     public var precision: String { reranker.options.precision.rawValue }
 
+    /// The options' maximum length, [CLS] and [SEP] included.
     public var maxInputLength: Int { reranker.options.maxLength }
 
+    /// The reranker's token count of `text`, [CLS] and [SEP] included, before truncation.
     public func tokenCount(_ text: String) -> Int { reranker.tokenCount(text) }
 
+    /// Scores on the model thread: iterative inference for a long list when asked, else
+    /// probabilities or (raw) logits.
     public func scores(query: String, texts: [String], raw: Bool, iterative: Bool) async throws -> [Float] {
         let reranker = self.reranker
         return try await thread.run {
@@ -54,6 +59,7 @@ public final class RerankerEngine: PooledVectorEngine, @unchecked Sendable {
         }
     }
 
+    /// The encoder's hidden size, the length of its pooled vectors.
     public var hiddenSize: Int { reranker.model.encoder.configuration.hiddenSize }
 
     /// Hashes the encoder's files on the model thread: seconds for BERT-large, once per load.
@@ -62,11 +68,13 @@ public final class RerankerEngine: PooledVectorEngine, @unchecked Sendable {
         return try await thread.run { try reranker.encoderIdentity() }
     }
 
+    /// The texts' pooled encoder vectors, computed on the model thread.
     public func pooledVectors(for texts: [String]) async throws -> [[Float]] {
         let reranker = self.reranker
         return try await thread.run { try reranker.pooledVectors(for: texts) }
     }
 
+    /// Scores stored passage vectors on the model thread; only the query is encoded.
     public func scores(query: String, passageVectors: [[Float]], raw: Bool, iterative: Bool) async throws -> [Float] {
         let reranker = self.reranker
         return try await thread.run {

@@ -16,6 +16,7 @@ func harness(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
 }
 
 let listConRanker = Target.Dependency.product(name: "ListConRanker", package: "ListConRanker")
+let server = Target.Dependency.product(name: "ListConRankerServer", package: "ListConRanker")
 
 let package = Package(
     name: "ListConRankerFuzz",
@@ -30,5 +31,6 @@ let package = Package(
         harness("tokenizer-files", [listConRanker]),
         harness("tokenizer", [listConRanker]),
         harness("eval-jsonl", [listConRanker]),
+        harness("http-rerank", [listConRanker, server]),
     ]
 )

@@ -12,7 +12,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-harnesses=(safetensors zip unpickler model-config tokenizer-files tokenizer eval-jsonl)
+harnesses=(safetensors zip unpickler model-config tokenizer-files tokenizer eval-jsonl http-rerank)
 
 usage() { sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
@@ -37,7 +37,7 @@ done
 # few members, several JSON files), small enough that each execution stays fast.
 case $harness in
     safetensors|zip|tokenizer-files) max_len=16384 ;;
-    unpickler|tokenizer|eval-jsonl) max_len=8192 ;;
+    unpickler|tokenizer|eval-jsonl|http-rerank) max_len=8192 ;;
     model-config) max_len=4096 ;;
 esac
 
@@ -59,7 +59,7 @@ log="$work/last-run.log"
 dict_args=()
 if [[ -f $here/dict/$harness.dict ]]; then
     case $harness in
-        model-config|tokenizer-files|eval-jsonl) cat "$here/dict/json.dict" "$here/dict/$harness.dict" >"$work/dict" ;;
+        model-config|tokenizer-files|eval-jsonl|http-rerank) cat "$here/dict/json.dict" "$here/dict/$harness.dict" >"$work/dict" ;;
         *) cp "$here/dict/$harness.dict" "$work/dict" ;;
     esac
     dict_args=(-dict="$work/dict")

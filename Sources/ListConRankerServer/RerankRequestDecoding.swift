@@ -1,0 +1,83 @@
+import Foundation
+
+/// From the body bytes of a rerank route to the work for the engine, or the `ServiceError` (413
+/// or 422) that says what is wrong with the request.
+///
+/// Synchronous and apart from Hummingbird's request: the routes call it once the engine is
+/// loaded and the body collected, and the fuzz harness (tools/fuzz, `http-rerank`) calls it on
+/// raw bytes, so that what is fuzzed is exactly what the routes run.
+enum RerankRequestDecoding {
+    /// A `POST /rerank` body, decoded and validated.
+    struct TEIPlan {
+        var request: TEIRerankRequest
+        var job: RequestValidation.ScoringJob
+    }
+
+    /// A `POST /v1/rerank` body, decoded and validated up to what needs the feature store.
+    enum CoherePlan {
+        /// Texts to score: the documents' texts, in order.
+        case documents(CohereRerankRequest, texts: [String], job: RequestValidation.ScoringJob)
+        /// Stored passages to look up by id; `job.passageVectors` is still nil.
+        case documentIDs(CohereRerankRequest, ids: [String], job: RequestValidation.ScoringJob)
+    }
+
+    /// `POST /rerank` (TEI): the body, `truncate` and `truncation_direction`, then the limits.
+    static func tei(
+        body: Data, configuration: ServiceConfiguration, engine: any RerankEngine
+    ) throws -> TEIPlan {
+        let request = try JSONBody.decode(TEIRerankRequest.self, from: body)
+        let truncation: RequestValidation.Truncation
+        switch (request.truncate ?? false, request.truncationDirection?.lowercased()) {
+        case (_, let direction?) where direction != "left" && direction != "right":
+            throw ServiceError.unprocessable(
+                "`truncation_direction` must be \"Right\" or \"Left\", got \"\(request.truncationDirection ?? "")\"")
+        case (false, _): truncation = .refuse
+        case (true, "left"): truncation = .left
+        case (true, _): truncation = .right
+        }
+        let job = try RequestValidation(configuration: configuration, engine: engine).validate(
+            query: request.query, texts: request.texts, textsField: "texts",
+            truncation: truncation, raw: request.rawScores ?? false, allowIterative: true)
+        return TEIPlan(request: request, job: job)
+    }
+
+    /// `POST /v1/rerank` (Cohere / Jina): the body, `top_n`, `documents` or `document_ids`, then
+    /// the limits. `hasFeatureStore`: the service has a store, so `document_ids` may be served.
+    static func cohere(
+        body: Data, configuration: ServiceConfiguration, engine: any RerankEngine, hasFeatureStore: Bool
+    ) throws -> CoherePlan {
+        let request = try JSONBody.decode(CohereRerankRequest.self, from: body)
+        if let topN = request.topN, topN < 1 {
+            throw ServiceError.unprocessable("`top_n` must be at least 1, got \(topN)")
+        }
+        let validation = RequestValidation(configuration: configuration, engine: engine)
+        switch (request.documents, request.documentIDs) {
+        case let (documents?, nil):
+            let texts = documents.map(\.text)
+            // Cohere and Jina truncate long documents rather than refuse them, and rank long lists
+            // the library's default way: iteratively.
+            let job = try validation.validate(
+                query: request.query, texts: texts, textsField: "documents",
+                truncation: .right, raw: false, allowIterative: true)
+            return .documents(request, texts: texts, job: job)
+        case let (nil, ids?):
+            guard hasFeatureStore else {
+                throw ServiceError.unprocessable(
+                    "`document_ids` needs a feature store, and this service has none (start it with --store)")
+            }
+            if request.returnDocuments == true {
+                // The store keeps vectors, not texts: refusing is clearer than results without documents.
+                throw ServiceError.unprocessable(
+                    "`return_documents` is not available with `document_ids`: the feature store keeps "
+                        + "passages' vectors, not their texts; each result carries its `id` instead")
+            }
+            let job = try validation.validate(query: request.query, documentIDs: ids)
+            return .documentIDs(request, ids: ids, job: job)
+        case (nil, nil):
+            throw ServiceError.unprocessable(
+                hasFeatureStore ? "missing field `documents` or `document_ids`" : "missing field `documents`")
+        case (_?, _?):
+            throw ServiceError.unprocessable("send either `documents` or `document_ids`, not both")
+        }
+    }
+}
