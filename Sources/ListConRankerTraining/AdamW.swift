@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// AdamW with `torch.optim.AdamW` semantics (single-tensor path): for step t = 1, 2, …
@@ -92,13 +93,15 @@ public struct AdamW: Sendable {
             firstMoments.withUnsafeMutableBufferPointer { m in
                 secondMoments.withUnsafeMutableBufferPointer { v in
                     gradients.withUnsafeBufferPointer { g in
+                        guard let p = p.baseAddress, let m = m.baseAddress, let v = v.baseAddress,
+                              let g = g.baseAddress else { return }
+                        // Every element on its own, so splitting over the cores changes no result.
                         for entry in entries {
-                            for i in entry.range {
-                                if entry.decays { p[i] *= decay }
-                                m[i] += (g[i] - m[i]) * (1 - b1)              // torch: exp_avg.lerp_(grad, 1 − β₁)
-                                v[i] = v[i] * b2 + (1 - b2) * g[i] * g[i]
-                                let denominator = v[i].squareRoot() / correction2Root + eps
-                                p[i] -= stepSize * m[i] / denominator
+                            let start = entry.range.lowerBound, entryDecay: Float = entry.decays ? decay : 1
+                            ParallelLoop.shares(entry.range.count, minimumPerShare: 32_768) { share in
+                                let i = start + share.lowerBound
+                                lcr_adamw_update(p + i, m + i, v + i, g + i, Int64(share.count), entryDecay, 1 - b1,
+                                                 b2, 1 - b2, stepSize, correction2Root, eps)
                             }
                         }
                     }

@@ -6,7 +6,7 @@ enum DropoutOps {
     static func forward(x: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, count: Int,
                         probability p: Float, generator: inout SeededGenerator) {
         drawMask(mask, count: count, probability: p, generator: &generator)
-        for i in 0..<count { x[i] *= mask[i] }
+        ElementOps.multiply(x, by: mask, count: count)
     }
 
     /// Draws a mask for `count` elements (one uniform draw each, in order) without applying it,
@@ -20,6 +20,6 @@ enum DropoutOps {
 
     /// The gradient through the mask, in place: `dy ⊙= mask`.
     static func backward(dy: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count { dy[i] *= mask[i] }
+        ElementOps.multiply(dy, by: mask, count: count)
     }
 }

@@ -9,4 +9,25 @@ enum ElementOps {
             for i in share { x[i] += y[i] }
         }
     }
+
+    /// `z[i] = x[i] + y[i]`.
+    static func sum(_ z: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
+        ParallelLoop.shares(count, minimumPerShare: elementsPerShare) { share in
+            for i in share { z[i] = x[i] + y[i] }
+        }
+    }
+
+    /// `x[i] *= y[i]`.
+    static func multiply(_ x: UnsafeMutablePointer<Float>, by y: UnsafePointer<Float>, count: Int) {
+        ParallelLoop.shares(count, minimumPerShare: elementsPerShare) { share in
+            for i in share { x[i] *= y[i] }
+        }
+    }
+
+    /// `x[i] *= factor`.
+    static func scale(_ x: UnsafeMutablePointer<Float>, by factor: Float, count: Int) {
+        ParallelLoop.shares(count, minimumPerShare: elementsPerShare) { share in
+            for i in share { x[i] *= factor }
+        }
+    }
 }

@@ -7,11 +7,25 @@ public enum GradientClipping {
         Float(squaredSum(gradients.values).squareRoot())
     }
 
-    /// Σ g² in double precision.
+    /// Σ g² in double precision: fixed blocks summed over the cores, then the blocks' sums in
+    /// order, so the result does not depend on the number of threads.
     static func squaredSum(_ values: [Float]) -> Double {
-        var sum = 0.0
-        for value in values { sum += Double(value) * Double(value) }
-        return sum
+        let block = 65_536, blocks = (values.count + block - 1) / block
+        var sums = [Double](repeating: 0, count: blocks)
+        values.withUnsafeBufferPointer { values in
+            sums.withUnsafeMutableBufferPointer { sums in
+                ParallelLoop.shares(blocks, minimumPerShare: 4) { share in
+                    for b in share {
+                        var sum = 0.0
+                        for i in b * block..<min(values.count, (b + 1) * block) {
+                            sum += Double(values[i]) * Double(values[i])
+                        }
+                        sums[b] = sum
+                    }
+                }
+            }
+        }
+        return sums.reduce(0, +)
     }
 
     /// Clipping over the list head's and the encoder's gradients together (stage 2): one global
@@ -52,7 +66,8 @@ public enum GradientClipping {
     static func scale(_ values: inout [Float], by coefficient: Float) {
         guard coefficient < 1 else { return }
         values.withUnsafeMutableBufferPointer { values in
-            for i in values.indices { values[i] *= coefficient }
+            guard let base = values.baseAddress else { return }
+            ElementOps.scale(base, by: coefficient, count: values.count)
         }
     }
 }

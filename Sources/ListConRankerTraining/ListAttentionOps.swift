@@ -18,21 +18,48 @@ enum ListAttentionOps {
     @inline(__always)
     static func visibleKeys(row i: Int, length: Int) -> Int { i == 0 ? 1 : length }
 
+    /// One list and one head: the unit of work the loops below split over the cores (blocks
+    /// write disjoint probabilities and disjoint columns of `context` / `dqkv`).
+    private struct Block {
+        let rows: Range<Int>     // the list's rows
+        let head: Int
+        let offset: Int          // its [L, L] probabilities in the store
+    }
+
+    /// The blocks list after list, head after head: the probability store's order.
+    private static func blocks(_ segments: [Range<Int>], heads: Int) -> [Block] {
+        var blocks: [Block] = [], offset = 0
+        blocks.reserveCapacity(segments.count * heads)
+        for segment in segments {
+            for h in 0..<heads {
+                blocks.append(Block(rows: segment, head: h, offset: offset))
+                offset += segment.count * segment.count
+            }
+        }
+        return blocks
+    }
+
     /// `context[rows, width]` = heads of `softmax(q kᵀ/√d + mask) · v` concatenated. `probabilities`
     /// receives the softmax output; with `dropout` > 0 the probabilities used for the product are
     /// `probabilities ⊙ mask` (as `nn.MultiheadAttention` drops attention weights in training),
-    /// the mask going to `dropoutMask` (same layout).
+    /// the mask going to `dropoutMask` (same layout; drawn first, in the store's order, so the
+    /// generator's stream does not depend on how the blocks are split over the cores).
     static func forward(context: UnsafeMutablePointer<Float>, probabilities: UnsafeMutablePointer<Float>,
                         dropoutMask: UnsafeMutablePointer<Float>?, qkv: UnsafePointer<Float>,
                         segments: [Range<Int>], width: Int, heads: Int, dropout: Float,
                         generator: inout SeededGenerator) {
         let dh = width / heads, stride = 3 * width
         let scale = 1 / Float(dh).squareRoot()
-        var block = 0
-        for segment in segments {
-            let length = segment.count, first = segment.lowerBound
-            for h in 0..<heads {
-                let p = probabilities + block
+        let mask: UnsafeMutablePointer<Float>? = dropout > 0 ? dropoutMask : nil
+        if let mask {
+            DropoutOps.drawMask(mask, count: probabilityCount(segments: segments, heads: heads), probability: dropout,
+                                generator: &generator)
+        }
+        let blocks = blocks(segments, heads: heads)
+        ParallelLoop.shares(blocks.count, minimumPerShare: 4) { share in
+            for block in blocks[share] {
+                let length = block.rows.count, first = block.rows.lowerBound, h = block.head
+                let p = probabilities + block.offset
                 for i in 0..<length {
                     let q = qkv + (first + i) * stride + h * dh
                     let visible = visibleKeys(row: i, length: length)
@@ -40,10 +67,9 @@ enum ListAttentionOps {
                     for j in 0..<length {
                         guard j < visible else { p[i * length + j] = 0; continue }
                         let k = qkv + (first + j) * stride + width + h * dh
-                        var dot: Float = 0
-                        for c in 0..<dh { dot += q[c] * k[c] }
-                        p[i * length + j] = dot * scale
-                        maximum = max(maximum, dot * scale)
+                        let logit = VectorLoops.dot(q, k, count: dh) * scale
+                        p[i * length + j] = logit
+                        maximum = max(maximum, logit)
                     }
                     var sum: Float = 0
                     for j in 0..<visible {
@@ -53,22 +79,16 @@ enum ListAttentionOps {
                     }
                     for j in 0..<visible { p[i * length + j] /= sum }
                 }
-                if let dropoutMask, dropout > 0 {
-                    let m = dropoutMask + block
-                    let keep = 1 / (1 - dropout)
-                    for e in 0..<length * length { m[e] = generator.unit() >= Double(dropout) ? keep : 0 }
-                }
                 for i in 0..<length {
                     let out = context + (first + i) * width + h * dh
-                    for c in 0..<dh { out[c] = 0 }
+                    out.update(repeating: 0, count: dh)
                     for j in 0..<visibleKeys(row: i, length: length) {
                         var weight = p[i * length + j]
-                        if let dropoutMask, dropout > 0 { weight *= dropoutMask[block + i * length + j] }
+                        if let mask { weight *= mask[block.offset + i * length + j] }
                         let v = qkv + (first + j) * stride + 2 * width + h * dh
-                        for c in 0..<dh { out[c] += weight * v[c] }
+                        VectorLoops.addScaled(out, weight, v, count: dh)
                     }
                 }
-                block += length * length
             }
         }
     }
@@ -82,12 +102,12 @@ enum ListAttentionOps {
         let dh = width / heads, stride = 3 * width
         let scale = 1 / Float(dh).squareRoot()
         let longest = segments.map(\.count).max() ?? 0
-        var dp = [Float](repeating: 0, count: longest)
-        var block = 0
-        for segment in segments {
-            let length = segment.count, first = segment.lowerBound
-            for h in 0..<heads {
-                let p = probabilities + block
+        let blocks = blocks(segments, heads: heads)
+        ParallelLoop.shares(blocks.count, minimumPerShare: 4) { share in
+            var dp = [Float](repeating: 0, count: longest)
+            for block in blocks[share] {
+                let length = block.rows.count, first = block.rows.lowerBound, h = block.head
+                let p = probabilities + block.offset
                 for i in 0..<length {
                     let visible = visibleKeys(row: i, length: length)
                     let dctx = dcontext + (first + i) * width + h * dh
@@ -95,29 +115,21 @@ enum ListAttentionOps {
                     let dq = dqkv + (first + i) * stride + h * dh
                     var weighted: Float = 0
                     for j in 0..<visible {
-                        let mask = dropoutMask.map { $0[block + i * length + j] } ?? 1
+                        let mask = dropoutMask.map { $0[block.offset + i * length + j] } ?? 1
                         let v = qkv + (first + j) * stride + 2 * width + h * dh
                         let dv = dqkv + (first + j) * stride + 2 * width + h * dh
-                        let used = p[i * length + j] * mask
-                        var dot: Float = 0
-                        for c in 0..<dh {
-                            dot += dctx[c] * v[c]
-                            dv[c] += used * dctx[c]
-                        }
-                        dp[j] = dot * mask
+                        VectorLoops.addScaled(dv, p[i * length + j] * mask, dctx, count: dh)
+                        dp[j] = VectorLoops.dot(dctx, v, count: dh) * mask
                         weighted += p[i * length + j] * dp[j]
                     }
                     for j in 0..<visible {
                         let ds = p[i * length + j] * (dp[j] - weighted) * scale
                         let k = qkv + (first + j) * stride + width + h * dh
                         let dk = dqkv + (first + j) * stride + width + h * dh
-                        for c in 0..<dh {
-                            dq[c] += ds * k[c]
-                            dk[c] += ds * q[c]
-                        }
+                        VectorLoops.addScaled(dq, ds, k, count: dh)
+                        VectorLoops.addScaled(dk, ds, q, count: dh)
                     }
                 }
-                block += length * length
             }
         }
     }

@@ -50,7 +50,7 @@ final class LayerActivations {
 }
 
 /// The result of ``ListHeadNetwork/forward(_:parameters:dropoutSeed:)``: the logits, and every
-/// activation the backward needs, in named buffers (R rows, P passages, H hidden, W width).
+/// activation the backward needs, in named buffers (R rows, L lists, P passages, H hidden, W width).
 public final class ListHeadForwardPass: @unchecked Sendable {
     /// The batch that went in.
     public let batch: ListBatch
@@ -67,10 +67,12 @@ public final class ListHeadForwardPass: @unchecked Sendable {
     let tagMean: FloatBuffer           // [R]
     let tagRstd: FloatBuffer           // [R]
     let layers: [LayerActivations]     // layer 0's input is the tag LayerNorm's output
-    let featurePairs: FloatBuffer      // [P, 2W] [f_0 ; f_i]
-    let scorePre: FloatBuffer          // [P, W]  linear_score2(featurePairs)
-    let outputPairs: FloatBuffer       // [P, 2W] [g_0 ; g_i]
-    let scorePost: FloatBuffer         // [P, W]  linear_score3(outputPairs)
+    let queryFeatures: FloatBuffer     // [L, W]  f_0 of each list
+    let passageFeatures: FloatBuffer   // [P, W]  f_i, i ≥ 1, list after list
+    let scorePre: FloatBuffer          // [P, W]  linear_score2([f_0 ; f_i])
+    let queryOutputs: FloatBuffer      // [L, W]  g_0 of each list
+    let passageOutputs: FloatBuffer    // [P, W]  g_i
+    let scorePost: FloatBuffer         // [P, W]  linear_score3([g_0 ; g_i])
     let joined: FloatBuffer            // [P, 2W] [ReLU(scorePre) ; ReLU(scorePost)]
     let logitBuffer: FloatBuffer       // [P]     linear_score1(joined)
     let dropout: Float
@@ -94,9 +96,12 @@ public final class ListHeadForwardPass: @unchecked Sendable {
             input = layer.output
         }
         self.layers = layers
-        featurePairs = FloatBuffer(count: p * 2 * w)
+        let lists = batch.listLengths.count
+        queryFeatures = FloatBuffer(count: lists * w)
+        passageFeatures = FloatBuffer(count: p * w)
         scorePre = FloatBuffer(count: p * w)
-        outputPairs = FloatBuffer(count: p * 2 * w)
+        queryOutputs = FloatBuffer(count: lists * w)
+        passageOutputs = FloatBuffer(count: p * w)
         scorePost = FloatBuffer(count: p * w)
         joined = FloatBuffer(count: p * 2 * w)
         logitBuffer = FloatBuffer(count: p)

@@ -47,23 +47,31 @@ extension ListHeadNetwork {
                                dy: dlogits.pointer, x: a.joined.pointer, w: p + o.score1.weight,
                                rows: np, inFeatures: 2 * w, outFeatures: 1)
         let dscorePre = FloatBuffer(count: np * w), dscorePost = FloatBuffer(count: np * w)   // [P, W]
-        for i in 0..<np {
-            ActivationOps.reluBackward(dx: dscorePre.pointer + i * w, dy: djoined.pointer + i * 2 * w,
-                                       x: a.scorePre.pointer + i * w, count: w)
-            ActivationOps.reluBackward(dx: dscorePost.pointer + i * w, dy: djoined.pointer + i * 2 * w + w,
-                                       x: a.scorePost.pointer + i * w, count: w)
+        ParallelLoop.shares(np, minimumPerShare: 16) { passages in
+            for i in passages {
+                ActivationOps.reluBackward(dx: dscorePre.pointer + i * w, dy: djoined.pointer + i * 2 * w,
+                                           x: a.scorePre.pointer + i * w, count: w)
+                ActivationOps.reluBackward(dx: dscorePost.pointer + i * w, dy: djoined.pointer + i * 2 * w + w,
+                                           x: a.scorePost.pointer + i * w, count: w)
+            }
         }
-        let dfeaturePairs = FloatBuffer(count: np * 2 * w), doutputPairs = FloatBuffer(count: np * 2 * w)
-        try LinearOps.backward(dx: dfeaturePairs.pointer, dw: g + o.score2.weight, db: g + o.score2.bias,
-                               dy: dscorePre.pointer, x: a.featurePairs.pointer, w: p + o.score2.weight,
-                               rows: np, inFeatures: 2 * w, outFeatures: w)
-        try LinearOps.backward(dx: doutputPairs.pointer, dw: g + o.score3.weight, db: g + o.score3.bias,
-                               dy: dscorePost.pointer, x: a.outputPairs.pointer, w: p + o.score3.weight,
-                               rows: np, inFeatures: 2 * w, outFeatures: w)
         let df = FloatBuffer(count: r * w)                            // [R, W] gradient of f
         var doutput = FloatBuffer(count: r * w)                       // [R, W] gradient of g
-        ScorePairs.scatter(drows: df.pointer, dpairs: dfeaturePairs.pointer, segments: segments, width: w)
-        ScorePairs.scatter(drows: doutput.pointer, dpairs: doutputPairs.pointer, segments: segments, width: w)
+        let lists = segments.count
+        let dqueries = FloatBuffer(count: lists * w), dpassages = FloatBuffer(count: np * w)
+        let querySums = FloatBuffer(count: lists * w)                 // [L, W] scratch
+        try ScorePairs.backward(dqueries: dqueries.pointer, dpassages: dpassages.pointer, dw: g + o.score2.weight,
+                                db: g + o.score2.bias, dy: dscorePre.pointer, querySums: querySums.pointer,
+                                queries: a.queryFeatures.pointer, passages: a.passageFeatures.pointer,
+                                w: p + o.score2.weight, segments: segments, width: w, outFeatures: w)
+        ScorePairs.merge(drows: df.pointer, dqueries: dqueries.pointer, dpassages: dpassages.pointer,
+                         segments: segments, width: w)
+        try ScorePairs.backward(dqueries: dqueries.pointer, dpassages: dpassages.pointer, dw: g + o.score3.weight,
+                                db: g + o.score3.bias, dy: dscorePost.pointer, querySums: querySums.pointer,
+                                queries: a.queryOutputs.pointer, passages: a.passageOutputs.pointer,
+                                w: p + o.score3.weight, segments: segments, width: w, outFeatures: w)
+        ScorePairs.merge(drows: doutput.pointer, dqueries: dqueries.pointer, dpassages: dpassages.pointer,
+                         segments: segments, width: w)
 
         // Transformer layers, last first. `doutput` is the gradient of the layer's output.
         for (layer, l) in zip(o.layers, a.layers).reversed() {
@@ -116,13 +124,16 @@ extension ListHeadNetwork {
         LayerNormOps.backward(dx: dtagged.pointer, dgamma: g + o.tagNorm.weight, dbeta: g + o.tagNorm.bias,
                               dy: doutput.pointer, x: a.tagged.pointer, mean: a.tagMean.pointer,
                               rstd: a.tagRstd.pointer, gamma: p + o.tagNorm.weight, rows: r, width: w)
-        for segment in segments {
-            for row in segment {
-                let dtag = g + o.tags + (row == segment.lowerBound ? w : 0)
-                let source = dtagged.pointer + row * w, target = df.pointer + row * w
-                for j in 0..<w {
-                    target[j] += source[j]
-                    dtag[j] += source[j]
+        // Split by column: each tag's gradient sums its rows in order.
+        ParallelLoop.shares(w, minimumPerShare: 64) { columns in
+            for segment in segments {
+                for row in segment {
+                    let dtag = g + o.tags + (row == segment.lowerBound ? w : 0)
+                    let source = dtagged.pointer + row * w, target = df.pointer + row * w
+                    for j in columns {
+                        target[j] += source[j]
+                        dtag[j] += source[j]
+                    }
                 }
             }
         }

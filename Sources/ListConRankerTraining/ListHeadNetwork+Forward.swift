@@ -25,9 +25,10 @@ extension ListHeadNetwork {
                               b: p + o.inputEmbedding.bias, rows: r, inFeatures: h, outFeatures: w)
 
         // tagged[R, W] = f + tag[t]: t = 1 on each list's query row, 0 on passages; then LayerNorm.
-        for segment in segments {
-            for row in segment {
-                let tag = p + o.tags + (row == segment.lowerBound ? w : 0)
+        let queryRows = Set(segments.map(\.lowerBound))
+        ParallelLoop.shares(r, minimumPerShare: 16) { rows in
+            for row in rows {
+                let tag = p + o.tags + (queryRows.contains(row) ? w : 0)
                 let source = a.f.pointer + row * w, target = a.tagged.pointer + row * w
                 for j in 0..<w { target[j] = source[j] + tag[j] }
             }
@@ -49,7 +50,7 @@ extension ListHeadNetwork {
                 DropoutOps.forward(x: l.attended.pointer, mask: mask.pointer, count: r * w, probability: dropout,
                                    generator: &generator)
             }
-            for i in 0..<r * w { l.residual1.pointer[i] = l.input.pointer[i] + l.attended.pointer[i] }
+            ElementOps.sum(l.residual1.pointer, l.input.pointer, l.attended.pointer, count: r * w)
             LayerNormOps.forward(y: l.normed1.pointer, mean: l.mean1.pointer, rstd: l.rstd1.pointer,
                                  x: l.residual1.pointer, gamma: p + layer.norm1.weight, beta: p + layer.norm1.bias,
                                  rows: r, width: w, eps: eps)
@@ -68,7 +69,7 @@ extension ListHeadNetwork {
                 DropoutOps.forward(x: l.fed.pointer, mask: mask.pointer, count: r * w, probability: dropout,
                                    generator: &generator)
             }
-            for i in 0..<r * w { l.residual2.pointer[i] = l.normed1.pointer[i] + l.fed.pointer[i] }
+            ElementOps.sum(l.residual2.pointer, l.normed1.pointer, l.fed.pointer, count: r * w)
             LayerNormOps.forward(y: l.output.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer,
                                  x: l.residual2.pointer, gamma: p + layer.norm2.weight, beta: p + layer.norm2.bias,
                                  rows: r, width: w, eps: eps)
@@ -76,15 +77,22 @@ extension ListHeadNetwork {
 
         // Score head: a = ReLU(linear_score2([f_0; f_i])), b = ReLU(linear_score3([g_0; g_i])),
         // logit = linear_score1([a; b]).
-        ScorePairs.gather(pairs: a.featurePairs.pointer, rows: a.f.pointer, segments: segments, width: w)
-        ScorePairs.gather(pairs: a.outputPairs.pointer, rows: a.transformerOutput.pointer, segments: segments, width: w)
-        try LinearOps.forward(y: a.scorePre.pointer, x: a.featurePairs.pointer, w: p + o.score2.weight,
-                              b: p + o.score2.bias, rows: np, inFeatures: 2 * w, outFeatures: w)
-        try LinearOps.forward(y: a.scorePost.pointer, x: a.outputPairs.pointer, w: p + o.score3.weight,
-                              b: p + o.score3.bias, rows: np, inFeatures: 2 * w, outFeatures: w)
-        for i in 0..<np {
-            ActivationOps.reluForward(y: a.joined.pointer + i * 2 * w, x: a.scorePre.pointer + i * w, count: w)
-            ActivationOps.reluForward(y: a.joined.pointer + i * 2 * w + w, x: a.scorePost.pointer + i * w, count: w)
+        let queryProducts = FloatBuffer(count: segments.count * w)      // [L, W] scratch
+        ScorePairs.split(rows: a.f.pointer, queries: a.queryFeatures.pointer, passages: a.passageFeatures.pointer,
+                         segments: segments, width: w)
+        ScorePairs.split(rows: a.transformerOutput.pointer, queries: a.queryOutputs.pointer,
+                         passages: a.passageOutputs.pointer, segments: segments, width: w)
+        try ScorePairs.forward(y: a.scorePre.pointer, queries: a.queryFeatures.pointer, passages: a.passageFeatures.pointer,
+                               queryProducts: queryProducts.pointer, w: p + o.score2.weight, b: p + o.score2.bias,
+                               segments: segments, width: w, outFeatures: w)
+        try ScorePairs.forward(y: a.scorePost.pointer, queries: a.queryOutputs.pointer, passages: a.passageOutputs.pointer,
+                               queryProducts: queryProducts.pointer, w: p + o.score3.weight, b: p + o.score3.bias,
+                               segments: segments, width: w, outFeatures: w)
+        ParallelLoop.shares(np, minimumPerShare: 16) { passages in
+            for i in passages {
+                ActivationOps.reluForward(y: a.joined.pointer + i * 2 * w, x: a.scorePre.pointer + i * w, count: w)
+                ActivationOps.reluForward(y: a.joined.pointer + i * 2 * w + w, x: a.scorePost.pointer + i * w, count: w)
+            }
         }
         try LinearOps.forward(y: a.logitBuffer.pointer, x: a.joined.pointer, w: p + o.score1.weight,
                               b: p + o.score1.bias, rows: np, inFeatures: 2 * w, outFeatures: 1)

@@ -115,6 +115,16 @@ int lcr_lower_compute_priority(int increment);
 /// reuse, instead of mapping (and page-faulting) every block over 32 MiB afresh.
 void lcr_keep_freed_memory_for_reuse(void);
 
+// ---- Training ----------------------------------------------------------------
+
+/// One AdamW step over `count` parameters (torch.optim.AdamW's arithmetic, in its order):
+/// `p ← p·decay` (decay = 1 − lr·λ, or 1 for tensors without weight decay),
+/// `m ← m + (g − m)·(1 − β₁)`, `v ← v·β₂ + (1 − β₂)·g²`,
+/// `p ← p − stepSize·m / (√v / correction2Root + ε)`. The four buffers must not overlap.
+void lcr_adamw_update(float *restrict parameters, float *restrict first, float *restrict second,
+                      const float *restrict gradients, int64_t count, float decay, float beta1Complement,
+                      float beta2, float beta2Complement, float stepSize, float correction2Root, float epsilon);
+
 #ifdef __cplusplus
 }
 #endif
