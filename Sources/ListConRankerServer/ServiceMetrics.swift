@@ -79,8 +79,8 @@ final class ServiceMetrics: Sendable {
         registry.makeDurationHistogram(
             descriptor: .init(
                 namespace: "listconranker", metricName: "http_request_duration", unitName: "seconds",
-                helpText: "HTTP request latency by route, from the request head to the response."),
-            labels: [("route", route), ("method", method)],
+                helpText: "HTTP request latency by route, method and status, from the request head to the response."),
+            labels: [("route", route), ("method", method), ("status", String(status))],
             buckets: Self.latencyBuckets
         ).record(duration)
     }

@@ -83,9 +83,11 @@ struct OperationalRouteTests {
             #expect(lines.contains("listconranker_tokens_processed_total 35"))
             #expect(lines.contains("listconranker_texts_scored_total 5"))
             #expect(lines.contains("listconranker_queue_depth_requests 0.0"))
-            #expect(lines.contains(#"listconranker_http_request_duration_seconds_count{route="/rerank",method="POST"} 3"#))
+            // Latency by status too, so that a 429's or a 422's own time can be read apart.
+            #expect(lines.contains(#"listconranker_http_request_duration_seconds_count{route="/rerank",method="POST",status="200"} 2"#))
+            #expect(lines.contains(#"listconranker_http_request_duration_seconds_count{route="/rerank",method="POST",status="422"} 1"#))
             #expect(lines.contains("listconranker_inference_duration_seconds_count 3"))
-            #expect(text.contains(#"listconranker_http_request_duration_seconds_bucket{route="/rerank",method="POST",le="0.001"}"#))
+            #expect(text.contains(#"listconranker_http_request_duration_seconds_bucket{route="/rerank",method="POST",status="200",le="0.001"}"#))
         }
     }
 
