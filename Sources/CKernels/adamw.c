@@ -3,14 +3,9 @@
 //
 // Every operation rounds as torch.optim.AdamW's single-tensor path writes it, in the same order:
 // contraction into fused multiply-adds is off, and the square root is the correctly rounded
-// instruction (no errno path). Compiled for AVX-512, AVX2 and baseline x86-64, picked at load time.
+// instruction (no errno path). Compiled for several CPU levels, picked at load time (multiversion.h).
 #include "CKernels.h"
-
-#if defined(__x86_64__) && defined(__clang__)
-#define LCR_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LCR_MULTIVERSION
-#endif
+#include "multiversion.h"
 
 LCR_MULTIVERSION
 void lcr_adamw_update(float *restrict parameters, float *restrict first, float *restrict second,

@@ -1,16 +1,10 @@
-// Elementwise kernels. Each hot loop is compiled three times (x86-64-v4 with AVX-512,
-// x86-64-v3 with AVX2, and baseline x86-64) and picked at load time by the CPU it runs on (clang's target_clones), so the package needs
-// no -march flag. Reductions allow reassociation so that they vectorise.
+// Elementwise kernels. Each hot loop is compiled for several CPU levels and picked at load time
+// (multiversion.h). Reductions allow reassociation so that they vectorise.
 #include "CKernels.h"
+#include "multiversion.h"
 #include "parallel.h"
 #include <math.h>
 #include <string.h>
-
-#if defined(__x86_64__) && defined(__clang__)
-#define LCR_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LCR_MULTIVERSION
-#endif
 
 void lcr_gelu(float *x, int64_t count) {
     // Exact erf form, as torch.nn.functional.gelu(approximate='none'); erff is correctly

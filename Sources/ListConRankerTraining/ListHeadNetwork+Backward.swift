@@ -57,21 +57,22 @@ extension ListHeadNetwork {
         }
         let df = FloatBuffer(count: r * w)                            // [R, W] gradient of f
         var doutput = FloatBuffer(count: r * w)                       // [R, W] gradient of g
-        let lists = segments.count
-        let dqueries = FloatBuffer(count: lists * w), dpassages = FloatBuffer(count: np * w)
-        let querySums = FloatBuffer(count: lists * w)                 // [L, W] scratch
-        try ScorePairs.backward(dqueries: dqueries.pointer, dpassages: dpassages.pointer, dw: g + o.score2.weight,
-                                db: g + o.score2.bias, dy: dscorePre.pointer, querySums: querySums.pointer,
-                                queries: a.queryFeatures.pointer, passages: a.passageFeatures.pointer,
-                                w: p + o.score2.weight, segments: segments, width: w, outFeatures: w)
-        ScorePairs.merge(drows: df.pointer, dqueries: dqueries.pointer, dpassages: dpassages.pointer,
-                         segments: segments, width: w)
-        try ScorePairs.backward(dqueries: dqueries.pointer, dpassages: dpassages.pointer, dw: g + o.score3.weight,
-                                db: g + o.score3.bias, dy: dscorePost.pointer, querySums: querySums.pointer,
-                                queries: a.queryOutputs.pointer, passages: a.passageOutputs.pointer,
-                                w: p + o.score3.weight, segments: segments, width: w, outFeatures: w)
-        ScorePairs.merge(drows: doutput.pointer, dqueries: dqueries.pointer, dpassages: dpassages.pointer,
-                         segments: segments, width: w)
+        // Each score layer's gradient goes back to the rows it paired: f for linear_score2, g for
+        // linear_score3.
+        let dqueries = FloatBuffer(count: segments.count * w), dpassages = FloatBuffer(count: np * w)
+        let querySums = FloatBuffer(count: segments.count * w)        // [L, W] scratch
+        func scoreLayerBackward(_ layer: ListHeadOffsets.Linear, dy: FloatBuffer, queries: FloatBuffer,
+                                passages: FloatBuffer, into drows: FloatBuffer) throws {
+            try ScorePairs.backward(dqueries: dqueries.pointer, dpassages: dpassages.pointer, dw: g + layer.weight,
+                                    db: g + layer.bias, dy: dy.pointer, querySums: querySums.pointer,
+                                    queries: queries.pointer, passages: passages.pointer, w: p + layer.weight,
+                                    segments: segments, width: w, outFeatures: w)
+            ScorePairs.merge(drows: drows.pointer, dqueries: dqueries.pointer, dpassages: dpassages.pointer,
+                             segments: segments, width: w)
+        }
+        try scoreLayerBackward(o.score2, dy: dscorePre, queries: a.queryFeatures, passages: a.passageFeatures, into: df)
+        try scoreLayerBackward(o.score3, dy: dscorePost, queries: a.queryOutputs, passages: a.passageOutputs,
+                               into: doutput)
 
         // Transformer layers, last first. `doutput` is the gradient of the layer's output.
         for (layer, l) in zip(o.layers, a.layers).reversed() {
