@@ -24,16 +24,18 @@ enum ScorePairs {
     static func forward(y: UnsafeMutablePointer<Float>, queries: UnsafePointer<Float>, passages: UnsafePointer<Float>,
                         queryProducts: UnsafeMutablePointer<Float>, w: UnsafePointer<Float>, b: UnsafePointer<Float>,
                         segments: [Range<Int>], width: Int, outFeatures: Int) throws {
-        let lists = segments.count, passageCount = segments.reduce(0) { $0 + $1.count - 1 }
+        let lists = segments.count, passageCount = passageCount(segments)
         try LinearOps.sgemm(transA: false, transB: true, m: lists, n: outFeatures, k: width, a: queries, lda: width,
                             b: w, ldb: 2 * width, beta: 0, c: queryProducts, ldc: outFeatures)
         try LinearOps.sgemm(transA: false, transB: true, m: passageCount, n: outFeatures, k: width, a: passages,
                             lda: width, b: w + width, ldb: 2 * width, beta: 0, c: y, ldc: outFeatures)
-        let listOfPassage = listIndices(segments)
-        ParallelLoop.shares(passageCount, minimumPerShare: 16) { share in
-            for i in share {
-                let row = y + i * outFeatures, query = queryProducts + listOfPassage[i] * outFeatures
-                for j in 0..<outFeatures { row[j] += query[j] + b[j] }
+        ParallelLoop.shares(lists, minimumPerShare: 4) { shareOfLists in
+            for list in shareOfLists {
+                let query = queryProducts + list * outFeatures
+                for i in passageRows(of: list, segments) {
+                    let row = y + i * outFeatures
+                    for j in 0..<outFeatures { row[j] += query[j] + b[j] }
+                }
             }
         }
     }
@@ -46,7 +48,7 @@ enum ScorePairs {
                          querySums: UnsafeMutablePointer<Float>, queries: UnsafePointer<Float>,
                          passages: UnsafePointer<Float>, w: UnsafePointer<Float>, segments: [Range<Int>],
                          width: Int, outFeatures: Int) throws {
-        let lists = segments.count, passageCount = segments.reduce(0) { $0 + $1.count - 1 }
+        let lists = segments.count, passageCount = passageCount(segments)
         // Σ over each list's passages, split by output column (rows summed in order).
         ParallelLoop.shares(outFeatures, minimumPerShare: 64) { columns in
             var i = 0
@@ -82,20 +84,20 @@ enum ScorePairs {
             for list in lists {
                 let segment = segments[list]
                 add(drows + segment.lowerBound * w, dqueries + list * w, w)
-                let first = segment.lowerBound - list        // passages before this list
-                add(drows + (segment.lowerBound + 1) * w, dpassages + first * w, (segment.count - 1) * w)
+                add(drows + (segment.lowerBound + 1) * w, dpassages + passageRows(of: list, segments).lowerBound * w,
+                    (segment.count - 1) * w)
             }
         }
     }
 
-    /// For each passage (list after list), the index of its list.
-    static func listIndices(_ segments: [Range<Int>]) -> [Int] {
-        var indices: [Int] = []
-        indices.reserveCapacity(segments.reduce(0) { $0 + $1.count - 1 })
-        for (list, segment) in segments.enumerated() {
-            indices.append(contentsOf: repeatElement(list, count: segment.count - 1))
-        }
-        return indices
+    /// Passages of all lists (the rows after each list's query).
+    static func passageCount(_ segments: [Range<Int>]) -> Int { (segments.last?.upperBound ?? 0) - segments.count }
+
+    /// The rows of `passages[P, W]` that hold list `list`'s passages (lists are contiguous from row 0,
+    /// so the passages before it are its first row less the `list` query rows before it).
+    static func passageRows(of list: Int, _ segments: [Range<Int>]) -> Range<Int> {
+        let first = segments[list].lowerBound - list
+        return first..<first + segments[list].count - 1
     }
 
     private static func add(_ target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, _ count: Int) {
