@@ -12,8 +12,11 @@ Each client sends, in a seeded random mix:
   over-limit more texts than --max-client-batch-size, a body over --payload-limit,
              an empty list                                                              → 413 / 413 / 422
 
-A valid request may also get 429 when the service's queue is full (--max-concurrent-requests):
-the client backs off BACKOFF ms and goes on, so the load stays bounded. What must hold, and is
+A valid request may also get 429 when the service's queue is full (--max-concurrent-requests),
+and so may a too-long one (the service takes a request's place in the queue before it tokenizes
+the texts): the client backs off BACKOFF ms and goes on, so the load stays bounded. Requests are
+written in one write, head and body (OneWriteConnection), so that the service's time for a request
+does not include a client process preempted between two writes. What must hold, and is
 checked: no 5xx and no time-out for any request; every invalid request answered with its 4xx;
 every 429 answered within 10 ms by the service (its own request-to-response time, from the
 `status="429"` series of /metrics); resident memory at the end within 10% of its level after the
@@ -117,10 +120,38 @@ def bucket(count):
     return "other"
 
 
+class OneWriteConnection(http.client.HTTPConnection):
+    """An HTTP connection that writes a request's head and body in one write.
+
+    http.client writes them apart (two send calls). The service times a request from its head,
+    so a client process preempted between its two writes, which on a machine whose cores the
+    clients share with the service happens often, would count as the service's time. A client on
+    another machine sends a small request in one segment; so does this one."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._held = None
+
+    def request_in_one_write(self, method, url, body, headers):
+        self._held = []
+        try:
+            self.request(method, url, body, headers)  # head and body reach send(), which holds them
+            data = b"".join(self._held)
+        finally:
+            self._held = None
+        self.send(data)
+
+    def send(self, data):
+        if self._held is not None:
+            self._held.append(bytes(data))
+        else:
+            super().send(data)
+
+
 def post(connection, route, body):
     data = encode(body)  # before the clock starts: the client's own JSON work is not the service's
     start = time.perf_counter()
-    connection.request("POST", route, data, {"Content-Type": "application/json"})
+    connection.request_in_one_write("POST", route, data, {"Content-Type": "application/json"})
     response = connection.getresponse()
     payload = response.read()
     return response.status, payload, time.perf_counter() - start
@@ -134,6 +165,8 @@ def check_valid(route, payload, count):
 
 def client(number, args, port, deadline, results):
     """One client's loop, in its own process; puts what it saw on `results` at the end."""
+    if args.client_nice:
+        os.nice(args.client_nice)
     rng = random.Random(args.seed * 1000 + number)
     mix = Mix(rng, args.max_client_batch_size, args.payload_limit, args.max_words)
     kinds = list(EXPECTED)
@@ -143,7 +176,7 @@ def client(number, args, port, deadline, results):
         counts = statuses.setdefault(kind, {})
         counts[str(status)] = counts.get(str(status), 0) + 1
 
-    connection = http.client.HTTPConnection(HOST, port, timeout=args.timeout)
+    connection = OneWriteConnection(HOST, port, timeout=args.timeout)
     while time.time() < deadline:
         if rng.random() < args.valid_fraction:
             kind = "valid"
@@ -158,7 +191,7 @@ def client(number, args, port, deadline, results):
             record(kind, type(error).__name__)
             problems.append(f"{kind}: {type(error).__name__} {error}")
             connection.close()
-            connection = http.client.HTTPConnection(HOST, port, timeout=args.timeout)
+            connection = OneWriteConnection(HOST, port, timeout=args.timeout)
             continue
         record(kind, status)
         if status == 429:
@@ -205,28 +238,33 @@ def health_probe(port, deadline, interval, results):
     results.put({"latencies": latencies, "failures": failures})
 
 
-def server_side_429s(port):
-    """The service's own time for its 429s, from /metrics: the `status="429"` series of
-    listconranker_http_request_duration_seconds (request head to response), summed over routes.
-    Returns the count and how many fell within 1, 5 and 10 ms (bucket bounds)."""
+def server_side_by_status(port):
+    """The service's own request-to-response times, from /metrics: the series of
+    listconranker_http_request_duration_seconds, summed over routes, per status. Returns, for each
+    status, the count and how many fell within 1, 5 and 10 ms (bucket bounds). The 429s are the
+    bound checked; the cheap 4xx answers (malformed JSON, wrong types) are the control: they cost
+    the service as little as a 429 does."""
     connection = http.client.HTTPConnection(HOST, port, timeout=30)
     connection.request("GET", "/metrics")
     text = connection.getresponse().read().decode()
     connection.close()
-    within = {"0.001": 0, "0.005": 0, "0.01": 0}
-    count = 0
+    bounds = {"0.001": "within_1_ms", "0.005": "within_5_ms", "0.01": "within_10_ms"}
+    by_status = {}
     for line in text.splitlines():
-        if not line.startswith("listconranker_http_request_duration_seconds") or 'status="429"' not in line:
+        if not line.startswith("listconranker_http_request_duration_seconds") or 'status="' not in line:
             continue
         name, value = line.rsplit(" ", 1)
+        status = name.split('status="', 1)[1].split('"', 1)[0]
+        entry = by_status.setdefault(status, {"count": 0, "within_1_ms": 0, "within_5_ms": 0, "within_10_ms": 0})
         if name.startswith("listconranker_http_request_duration_seconds_count"):
-            count += int(float(value))
+            entry["count"] += int(float(value))
         elif name.startswith("listconranker_http_request_duration_seconds_bucket"):
             bound = name.split('le="', 1)[1].split('"', 1)[0]
-            if bound in within:
-                within[bound] += int(float(value))
-    return {"count": count, "within_1_ms": within["0.001"], "within_5_ms": within["0.005"],
-            "within_10_ms": within["0.01"], "over_10_ms": count - within["0.01"]}
+            if bound in bounds:
+                entry[bounds[bound]] += int(float(value))
+    for entry in by_status.values():
+        entry["over_10_ms"] = entry["count"] - entry["within_10_ms"]
+    return dict(sorted(by_status.items()))
 
 
 def kill_and_restart(command, port, args, clients_during_kill=4):
@@ -239,7 +277,7 @@ def kill_and_restart(command, port, args, clients_during_kill=4):
 
     def in_flight():
         try:
-            connection = http.client.HTTPConnection(HOST, port, timeout=120)
+            connection = OneWriteConnection(HOST, port, timeout=120)
             route, body, _ = mix.valid(20)
             post(connection, route, body)
         except (OSError, http.client.HTTPException):
@@ -258,7 +296,7 @@ def kill_and_restart(command, port, args, clients_during_kill=4):
     try:
         wait_healthy(port, again, timeout=600)
         healthy_after = time.monotonic() - started
-        connection = http.client.HTTPConnection(HOST, port, timeout=300)
+        connection = OneWriteConnection(HOST, port, timeout=300)
         route, body, count = mix.valid(5)
         status, payload, _ = post(connection, route, body)
         served = status == 200 and check_valid(route, payload, count)
@@ -282,6 +320,9 @@ def main():
     parser.add_argument("--max-words", type=int, default=600, help="words of a passage over the model's maximum")
     parser.add_argument("--backoff-ms", type=float, default=100.0, help="a client's pause after a 429")
     parser.add_argument("--timeout", type=float, default=300.0, help="client time-out per request, seconds")
+    parser.add_argument("--client-nice", type=int, default=0,
+                        help="niceness the client processes add to their own (clients that share the "
+                             "service's cores stand in for clients on other machines)")
     parser.add_argument("--no-kill", action="store_true", help="skip the SIGKILL-and-restart phase")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--json", help="also write the report as JSON to this file")
@@ -297,7 +338,7 @@ def main():
         rss_ready, _ = rss_kib(process.pid)
         # Warm-up: one list of each size bucket per route and every invalid kind, so buffers and
         # kernels for each shape exist before the warm level is taken.
-        warm = http.client.HTTPConnection(HOST, port, timeout=args.timeout)
+        warm = OneWriteConnection(HOST, port, timeout=args.timeout)
         mix = Mix(random.Random(args.seed - 1), args.max_client_batch_size, args.payload_limit, args.max_words)
         for count in (1, 5, 20, 40):
             for _ in range(2):
@@ -338,7 +379,9 @@ def main():
         for worker in clients + [probe]:
             worker.join()
         elapsed = time.monotonic() - started
-        server_429 = server_side_429s(port)
+        server_side = server_side_by_status(port)
+        server_429 = server_side.get("429", {"count": 0, "within_1_ms": 0, "within_5_ms": 0,
+                                             "within_10_ms": 0, "over_10_ms": 0})
         rss_end, rss_peak = rss_kib(process.pid)
         process.send_signal(signal.SIGTERM)
         exit_code = process.wait(timeout=300)
@@ -357,6 +400,7 @@ def main():
     report = {
         "command": command,
         "clients": args.clients,
+        "client_nice": args.client_nice,
         "seconds": round(elapsed, 1),
         "statuses_by_kind": statuses,
         "valid_latency_by_passages": latency_by_size,
@@ -366,6 +410,7 @@ def main():
                          "max_ms": round(rejected_latency[-1] * 1000, 2) if rejected_latency else None,
                          "over_10_ms": over_10ms,
                          "server_side": server_429},
+        "server_side_by_status": server_side,
         "health_probe": {"count": len(health), "failures": probed["failures"],
                          "p50_ms": round(percentile(health, 0.5) * 1000, 2),
                          "p99_ms": round(percentile(health, 0.99) * 1000, 2),
