@@ -24,6 +24,36 @@ actor InferenceQueue {
         waited: @Sendable (Duration) -> Void = { _ in },
         _ work: @Sendable () async throws -> T
     ) async throws -> T {
+        try admit()
+        return try await runAdmitted(waited: waited, work)
+    }
+
+    /// Takes a place in the queue or throws 429 Overloaded at once; then runs `prepare` (a
+    /// request's tokenization and look-ups, which may still refuse the request: its place is
+    /// given back), waits for the turn, and runs `work` on what `prepare` returned.
+    ///
+    /// The place is taken before `prepare` so that, while the model is saturated, a refusal costs
+    /// the service no tokenization: the 429 comes from a counter, not after the request's texts
+    /// went through the tokenizer. `prepare` runs outside the queue's isolation, so refusing other
+    /// requests never waits for it.
+    nonisolated func run<Prepared: Sendable, T: Sendable>(
+        preparing prepare: @Sendable () async throws -> Prepared,
+        waited: @Sendable (Duration) -> Void = { _ in },
+        _ work: @Sendable (Prepared) async throws -> T
+    ) async throws -> T {
+        try await admit()
+        let prepared: Prepared
+        do {
+            prepared = try await prepare()
+        } catch {
+            await withdraw()
+            throw error
+        }
+        return try await runAdmitted(waited: waited) { try await work(prepared) }
+    }
+
+    /// Counts one more request in, or throws 429 when `capacity` are running or waiting.
+    private func admit() throws(ServiceError) {
         guard admitted < capacity else {
             throw ServiceError(
                 status: .tooManyRequests, kind: .overloaded,
@@ -32,8 +62,14 @@ actor InferenceQueue {
         }
         admitted += 1
         depthChanged(admitted)
-        defer { finish() }
+    }
 
+    /// Waits for the turn of a request ``admit()`` counted in, runs it, and counts it out.
+    private func runAdmitted<T: Sendable>(
+        waited: @Sendable (Duration) -> Void,
+        _ work: @Sendable () async throws -> T
+    ) async throws -> T {
+        defer { finish() }
         let start = ContinuousClock.now
         if running {
             await withCheckedContinuation { waiting.append($0) }
@@ -47,6 +83,14 @@ actor InferenceQueue {
         return try await work()
     }
 
+    /// Gives back the place of a request refused before its turn (it never ran, so the turn
+    /// stays where it is).
+    private func withdraw() {
+        admitted -= 1
+        depthChanged(admitted)
+    }
+
+    /// Counts out the request that ran and hands the turn to the oldest waiting one.
     private func finish() {
         admitted -= 1
         depthChanged(admitted)

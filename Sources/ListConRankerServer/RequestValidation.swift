@@ -35,17 +35,17 @@ struct RequestValidation {
         case left
     }
 
+    /// The second half of a list's checks, for a list whose shape
+    /// ``checkListShape(query:count:field:raw:allowIterative:)`` passed: tokenizes every text (the
+    /// costly part), applies the truncation rule and max-batch-tokens.
     /// - Parameters:
     ///   - textsField: the request's name for the list ("texts" or "documents"), for messages.
     ///   - raw: the request wants logits.
-    ///   - allowIterative: lists over 20 texts use iterative inference.
-    func validate(
+    ///   - iterative: what the shape check returned.
+    func countTokens(
         query: String, texts: [String], textsField: String,
-        truncation: Truncation, raw: Bool, allowIterative: Bool
+        truncation: Truncation, raw: Bool, iterative: Bool
     ) throws(ServiceError) -> ScoringJob {
-        let iterative = try checkListShape(
-            query: query, count: texts.count, field: textsField, raw: raw, allowIterative: allowIterative)
-
         let maxLength = engine.maxInputLength
         /// Tokens the model will process for one text; `name` is built only for an error.
         func truncatedTokenCount(_ text: String, name: () -> String) throws(ServiceError) -> Int {
@@ -77,14 +77,21 @@ struct RequestValidation {
         return ScoringJob(query: query, texts: texts, raw: raw, iterative: iterative, totalTokens: totalTokens)
     }
 
-    /// A `document_ids` request (passages stored in the feature store): only the query is encoded,
-    /// truncated on the right as Cohere does; ids must be non-empty strings.
-    func validate(query: String, documentIDs ids: [String]) throws(ServiceError) -> ScoringJob {
+    /// The checks of a `document_ids` request (passages stored in the feature store) that
+    /// tokenize nothing: the list's shape, and ids that are non-empty strings. Returns whether
+    /// the list is ranked iteratively.
+    func checkShape(query: String, documentIDs ids: [String]) throws(ServiceError) -> Bool {
         let iterative = try checkListShape(
             query: query, count: ids.count, field: "document_ids", raw: false, allowIterative: true)
         if let empty = ids.firstIndex(where: \.isEmpty) {
             throw .unprocessable("`document_ids[\(empty)]` is empty")
         }
+        return iterative
+    }
+
+    /// The second half of a `document_ids` request's checks: only the query is encoded, truncated
+    /// on the right as Cohere does.
+    func countQueryTokens(query: String, iterative: Bool) throws(ServiceError) -> ScoringJob {
         let queryTokens = min(engine.tokenCount(query), engine.maxInputLength)
         if queryTokens > configuration.maxBatchTokens {
             throw .tooLarge(
@@ -96,7 +103,8 @@ struct RequestValidation {
 
     /// The checks every list shares: a query, a list neither empty nor over max-client-batch-size,
     /// and no raw scores for a list ranked iteratively. Returns whether it is ranked iteratively.
-    private func checkListShape(
+    /// Tokenizes nothing: cheap enough to run before the queue is asked for a place.
+    func checkListShape(
         query: String, count: Int, field: String, raw: Bool, allowIterative: Bool
     ) throws(ServiceError) -> Bool {
         if query.allSatisfy(\.isWhitespace) {

@@ -21,10 +21,40 @@ enum RerankRequestDecoding {
         case documentIDs(CohereRerankRequest, ids: [String], job: RequestValidation.ScoringJob)
     }
 
-    /// `POST /rerank` (TEI): the body, `truncate` and `truncation_direction`, then the limits.
+    /// A body decoded and checked for everything that tokenizes nothing: JSON, fields, the list's
+    /// shape and counts. ``tokenize()`` does the rest: every text through the tokenizer, the
+    /// truncation rule and max-batch-tokens.
+    ///
+    /// Two halves so that a route can take its place in the model's queue between them: while
+    /// the model is saturated, a 429 then costs the service no tokenization.
+    struct Untokenized<Plan>: Sendable {
+        fileprivate let countTokens: @Sendable () throws(ServiceError) -> Plan
+
+        /// Tokenizes the texts and applies the limits that need token counts.
+        func tokenize() throws(ServiceError) -> Plan { try countTokens() }
+    }
+
+    /// `POST /rerank` (TEI), both halves.
     static func tei(
         body: Data, configuration: ServiceConfiguration, engine: any RerankEngine
     ) throws -> TEIPlan {
+        try untokenizedTEI(body: body, configuration: configuration, engine: engine).tokenize()
+    }
+
+    /// `POST /v1/rerank` (Cohere / Jina), both halves.
+    static func cohere(
+        body: Data, configuration: ServiceConfiguration, engine: any RerankEngine, hasFeatureStore: Bool
+    ) throws -> CoherePlan {
+        try untokenizedCohere(
+            body: body, configuration: configuration, engine: engine, hasFeatureStore: hasFeatureStore
+        ).tokenize()
+    }
+
+    /// `POST /rerank` (TEI): the body, `truncate` and `truncation_direction`, the list's shape;
+    /// then, in ``Untokenized/tokenize()``, the token limits.
+    static func untokenizedTEI(
+        body: Data, configuration: ServiceConfiguration, engine: any RerankEngine
+    ) throws -> Untokenized<TEIPlan> {
         let request = try JSONBody.decode(TEIRerankRequest.self, from: body)
         let truncation: RequestValidation.Truncation
         switch (request.truncate ?? false, request.truncationDirection?.lowercased()) {
@@ -35,17 +65,24 @@ enum RerankRequestDecoding {
         case (true, "left"): truncation = .left
         case (true, _): truncation = .right
         }
-        let job = try RequestValidation(configuration: configuration, engine: engine).validate(
-            query: request.query, texts: request.texts, textsField: "texts",
-            truncation: truncation, raw: request.rawScores ?? false, allowIterative: true)
-        return TEIPlan(request: request, job: job)
+        let validation = RequestValidation(configuration: configuration, engine: engine)
+        let raw = request.rawScores ?? false
+        let iterative = try validation.checkListShape(
+            query: request.query, count: request.texts.count, field: "texts", raw: raw, allowIterative: true)
+        return Untokenized { () throws(ServiceError) in
+            let job = try validation.countTokens(
+                query: request.query, texts: request.texts, textsField: "texts",
+                truncation: truncation, raw: raw, iterative: iterative)
+            return TEIPlan(request: request, job: job)
+        }
     }
 
-    /// `POST /v1/rerank` (Cohere / Jina): the body, `top_n`, `documents` or `document_ids`, then
-    /// the limits. `hasFeatureStore`: the service has a store, so `document_ids` may be served.
-    static func cohere(
+    /// `POST /v1/rerank` (Cohere / Jina): the body, `top_n`, `documents` or `document_ids`, the
+    /// list's shape; then, in ``Untokenized/tokenize()``, the token limits. `hasFeatureStore`: the
+    /// service has a store, so `document_ids` may be served.
+    static func untokenizedCohere(
         body: Data, configuration: ServiceConfiguration, engine: any RerankEngine, hasFeatureStore: Bool
-    ) throws -> CoherePlan {
+    ) throws -> Untokenized<CoherePlan> {
         let request = try JSONBody.decode(CohereRerankRequest.self, from: body)
         if let topN = request.topN, topN < 1 {
             throw ServiceError.unprocessable("`top_n` must be at least 1, got \(topN)")
@@ -56,10 +93,14 @@ enum RerankRequestDecoding {
             let texts = documents.map(\.text)
             // Cohere and Jina truncate long documents rather than refuse them, and rank long lists
             // the library's default way: iteratively.
-            let job = try validation.validate(
-                query: request.query, texts: texts, textsField: "documents",
-                truncation: .right, raw: false, allowIterative: true)
-            return .documents(request, texts: texts, job: job)
+            let iterative = try validation.checkListShape(
+                query: request.query, count: texts.count, field: "documents", raw: false, allowIterative: true)
+            return Untokenized { () throws(ServiceError) in
+                let job = try validation.countTokens(
+                    query: request.query, texts: texts, textsField: "documents",
+                    truncation: .right, raw: false, iterative: iterative)
+                return .documents(request, texts: texts, job: job)
+            }
         case let (nil, ids?):
             guard hasFeatureStore else {
                 throw ServiceError.unprocessable(
@@ -71,8 +112,11 @@ enum RerankRequestDecoding {
                     "`return_documents` is not available with `document_ids`: the feature store keeps "
                         + "passages' vectors, not their texts; each result carries its `id` instead")
             }
-            let job = try validation.validate(query: request.query, documentIDs: ids)
-            return .documentIDs(request, ids: ids, job: job)
+            let iterative = try validation.checkShape(query: request.query, documentIDs: ids)
+            return Untokenized { () throws(ServiceError) in
+                let job = try validation.countQueryTokens(query: request.query, iterative: iterative)
+                return .documentIDs(request, ids: ids, job: job)
+            }
         case (nil, nil):
             throw ServiceError.unprocessable(
                 hasFeatureStore ? "missing field `documents` or `document_ids`" : "missing field `documents`")

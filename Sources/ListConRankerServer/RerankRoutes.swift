@@ -26,8 +26,9 @@ struct RerankRoutes {
     func teiRerank(_ request: Request) async throws -> Response {
         let engine = try await state.slot.loadedEngine()
         let body = try await JSONBody.collect(request, limit: state.configuration.payloadLimit)
-        let plan = try RerankRequestDecoding.tei(body: body, configuration: state.configuration, engine: engine)
-        let scores = try await score(plan.job, with: engine)
+        let pending = try RerankRequestDecoding.untokenizedTEI(
+            body: body, configuration: state.configuration, engine: engine)
+        let (plan, scores) = try await score(preparing: { try pending.tokenize() }, job: \.job, with: engine)
         let returnText = plan.request.returnText ?? false
         let ranks = Self.bestFirst(scores).map { index in
             TEIRank(index: index, score: scores[index], text: returnText ? plan.request.texts[index] : nil)
@@ -38,53 +39,65 @@ struct RerankRoutes {
     func cohereRerank(_ request: Request) async throws -> Response {
         let engine = try await state.slot.loadedEngine()
         let body = try await JSONBody.collect(request, limit: state.configuration.payloadLimit)
-        switch try RerankRequestDecoding.cohere(
-            body: body, configuration: state.configuration, engine: engine, hasFeatureStore: state.store != nil) {
-        case let .documents(body, texts, job):
-            return try await cohereRerank(body, documents: texts, job: job, engine: engine)
-        case let .documentIDs(body, ids, job):
-            return try await cohereRerank(body, documentIDs: ids, job: job, engine: engine)
+        let pending = try RerankRequestDecoding.untokenizedCohere(
+            body: body, configuration: state.configuration, engine: engine, hasFeatureStore: state.store != nil)
+        let (plan, scores) = try await score(
+            preparing: { try await withStoredVectors(try pending.tokenize(), engine: engine) },
+            job: \.job, with: engine)
+        let returnDocuments = plan.request.returnDocuments ?? false
+        let result: (Int) -> CohereRerankResponse.Result
+        switch plan.passages {
+        case .documents(let texts):
+            result = { index in
+                .init(index: index, relevanceScore: scores[index],
+                      document: returnDocuments ? CohereDocument(text: texts[index]) : nil)
+            }
+        case .documentIDs(let ids):
+            result = { index in .init(index: index, relevanceScore: scores[index], document: nil, id: ids[index]) }
         }
+        return try cohereResponse(plan.request, scores: scores, job: plan.job, engine: engine, result: result)
     }
 
-    private func cohereRerank(
-        _ body: CohereRerankRequest, documents texts: [String], job: RequestValidation.ScoringJob, engine: any RerankEngine
-    ) async throws -> Response {
-        let scores = try await score(job, with: engine)
-        let returnDocuments = body.returnDocuments ?? false
-        return try cohereResponse(body, scores: scores, job: job, engine: engine) { index in
-            .init(index: index, relevanceScore: scores[index],
-                  document: returnDocuments ? CohereDocument(text: texts[index]) : nil)
+    /// A Cohere request ready for the model: for `document_ids`, the passages' vectors are in `job`.
+    private struct CohereJob: Sendable {
+        enum Passages: Sendable {
+            case documents([String])
+            case documentIDs([String])
         }
+        var request: CohereRerankRequest
+        var passages: Passages
+        var job: RequestValidation.ScoringJob
     }
 
     /// Passages by id: their pooled vectors come from the feature store, and only the query
-    /// goes through the encoder.
-    private func cohereRerank(
-        _ body: CohereRerankRequest, documentIDs ids: [String], job: RequestValidation.ScoringJob, engine: any RerankEngine
-    ) async throws -> Response {
-        guard let store = state.store else {
-            // RerankRequestDecoding.cohere refuses `document_ids` without a store; kept as a 422
-            // rather than a trap should the two ever disagree.
-            throw ServiceError.unprocessable(
-                "`document_ids` needs a feature store, and this service has none (start it with --store)")
-        }
-        var job = job
-        let featureStore = try await store.store(for: engine)
-        let found = try await withStoreErrors { try await featureStore.vectors(for: ids) }
-        var vectors: [[Float]] = []
-        vectors.reserveCapacity(ids.count)
-        var missing: [String] = []
-        for id in ids {
-            if let entry = found[id] { vectors.append(entry.vector) } else { missing.append(id) }
-        }
-        if !missing.isEmpty {
-            throw ServiceError.unprocessable(Self.describeMissing(missing))
-        }
-        job.passageVectors = vectors
-        let scores = try await score(job, with: engine)
-        return try cohereResponse(body, scores: scores, job: job, engine: engine) { index in
-            .init(index: index, relevanceScore: scores[index], document: nil, id: ids[index])
+    /// goes through the encoder. Passages by text pass through.
+    private func withStoredVectors(
+        _ plan: RerankRequestDecoding.CoherePlan, engine: any RerankEngine
+    ) async throws -> CohereJob {
+        switch plan {
+        case let .documents(body, texts, job):
+            return CohereJob(request: body, passages: .documents(texts), job: job)
+        case let .documentIDs(body, ids, job):
+            guard let store = state.store else {
+                // RerankRequestDecoding.cohere refuses `document_ids` without a store; kept as a 422
+                // rather than a trap should the two ever disagree.
+                throw ServiceError.unprocessable(
+                    "`document_ids` needs a feature store, and this service has none (start it with --store)")
+            }
+            var job = job
+            let featureStore = try await store.store(for: engine)
+            let found = try await withStoreErrors { try await featureStore.vectors(for: ids) }
+            var vectors: [[Float]] = []
+            vectors.reserveCapacity(ids.count)
+            var missing: [String] = []
+            for id in ids {
+                if let entry = found[id] { vectors.append(entry.vector) } else { missing.append(id) }
+            }
+            if !missing.isEmpty {
+                throw ServiceError.unprocessable(Self.describeMissing(missing))
+            }
+            job.passageVectors = vectors
+            return CohereJob(request: body, passages: .documentIDs(ids), job: job)
         }
     }
 
@@ -114,16 +127,26 @@ struct RerankRoutes {
         return try JSONBody.response(response)
     }
 
-    /// Waits for the model, scores, and checks that the engine kept its side of the protocol.
+    /// Takes the request's place in the queue (429 at once when it is full), prepares it
+    /// (tokenization, store look-ups), waits for the model, scores, and checks that the engine
+    /// kept its side of the protocol. Returns what `prepare` made and the scores.
     ///
     /// Passages go through the vector cache when the engine hands out pooled vectors and the
     /// cache is on: cached texts are not encoded again, and the scores are those of the texts.
-    private func score(_ job: RequestValidation.ScoringJob, with engine: any RerankEngine) async throws -> [Float] {
+    private func score<Prepared: Sendable>(
+        preparing prepare: @escaping @Sendable () async throws -> Prepared,
+        job jobPath: KeyPath<Prepared, RequestValidation.ScoringJob> & Sendable,
+        with engine: any RerankEngine
+    ) async throws -> (Prepared, [Float]) {
         let metrics = state.metrics
         let cache = state.cache
+        let prepared: Prepared
         let scores: [Float]
         do {
-            scores = try await state.queue.run(waited: { metrics.queueWaitDuration.record($0) }) {
+            (prepared, scores) = try await state.queue.run(
+                preparing: prepare, waited: { metrics.queueWaitDuration.record($0) }
+            ) { prepared in
+                let job = prepared[keyPath: jobPath]
                 let start = ContinuousClock.now
                 let scores: [Float]
                 let vectorEngine = engine as? any PooledVectorEngine
@@ -145,7 +168,7 @@ struct RerankRoutes {
                         query: job.query, texts: job.texts, raw: job.raw, iterative: job.iterative)
                 }
                 metrics.inferenceDuration.record(ContinuousClock.now - start)
-                return scores
+                return (prepared, scores)
             }
         } catch let error as ServiceError {
             throw error
@@ -154,6 +177,7 @@ struct RerankRoutes {
         } catch {
             throw ServiceError(status: .failedDependency, kind: .backend, message: "The model failed: \(error)")
         }
+        let job = prepared[keyPath: jobPath]
         guard scores.count == job.passageCount else {
             throw ServiceError(
                 status: .failedDependency, kind: .backend,
@@ -166,7 +190,7 @@ struct RerankRoutes {
         }
         metrics.tokensProcessed.increment(by: Int64(job.totalTokens))
         metrics.textsScored.increment(by: Int64(job.passageCount))
-        return scores
+        return (prepared, scores)
     }
 
     /// Indices ordered by score, best first; equal scores keep request order.

@@ -92,13 +92,36 @@ struct RequestLimitTests {
             #expect(try await eventually {
                 String(buffer: try await client.get("/metrics").body).contains("listconranker_queue_depth_requests 2.0")
             })
-            let refused = try await client.post("/rerank", body: body)
-            try expectError(refused, .tooManyRequests, "Overloaded", mentioning: "max-concurrent-requests 2")
-            #expect(refused.headers[.retryAfter] == "1")
+            let tooLong = ["query": "capital", "texts": [String(repeating: "word ", count: 200)]] as [String: Any]
+            // The gate opens whatever happens, or the held requests would wait for ever.
+            do {
+                let tokenized = engine.tokenizedTexts.value
+                let refused = try await client.post("/rerank", body: body)
+                try expectError(refused, .tooManyRequests, "Overloaded", mentioning: "max-concurrent-requests 2")
+                #expect(refused.headers[.retryAfter] == "1")
+                // Refused before its texts were tokenized: while the model is saturated a 429 costs
+                // the service a JSON decode, not a pass of the tokenizer.
+                #expect(engine.tokenizedTexts.value == tokenized)
+                let cohere = try await client.post("/v1/rerank", ["query": "capital", "documents": ["the capital"]])
+                try expectError(cohere, .tooManyRequests, "Overloaded", mentioning: "max-concurrent-requests 2")
+                #expect(engine.tokenizedTexts.value == tokenized)
+                // A text over the model's maximum is found by tokenizing, so while the queue is full
+                // it is answered 429 too; once there is room, its 413.
+                try expectError(try await client.post("/rerank", tooLong), .tooManyRequests, "Overloaded",
+                                mentioning: "retry later")
+                // What tokenizes nothing is still checked first: an empty list is 422 while full.
+                try expectError(try await client.post("/rerank", ["query": "capital", "texts": []]),
+                                .unprocessableContent, "Validation", mentioning: "must not be empty")
+            } catch {
+                await gate.open()
+                throw error
+            }
             await gate.open()
             #expect(try await first.status == .ok)
             #expect(try await second.status == .ok)
             #expect(try await client.post("/rerank", body: body).status == .ok)
+            try expectError(try await client.post("/rerank", tooLong), .contentTooLarge, "Validation",
+                            mentioning: "more than the model's maximum")
         }
         #expect(engine.calls.count == 3)
     }

@@ -64,6 +64,20 @@ actor Gate {
     }
 }
 
+/// A thread-safe counter for test closures.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    var value: Int { lock.withLock { count } }
+
+    /// Adds one; returns the new value.
+    @discardableResult
+    func increment() -> Int { lock.withLock { count += 1; return count } }
+
+    func decrement() { lock.withLock { count -= 1 } }
+}
+
 /// Wraps an engine and records how it is called: how many calls overlap, what was asked, and
 /// (when given a gate) holds every call until the gate opens.
 final class RecordingEngine: RerankEngine, @unchecked Sendable {
@@ -90,7 +104,13 @@ final class RecordingEngine: RerankEngine, @unchecked Sendable {
     var modelName: String { base.modelName }
     var precision: String { base.precision }
     var maxInputLength: Int { base.maxInputLength }
-    func tokenCount(_ text: String) -> Int { base.tokenCount(text) }
+    func tokenCount(_ text: String) -> Int {
+        tokenizedTexts.increment()
+        return base.tokenCount(text)
+    }
+
+    /// Texts the service asked this engine to count tokens of (its request validation).
+    let tokenizedTexts = Counter()
 
     var calls: [Call] { lock.withLock { _calls } }
     var maxOverlap: Int { lock.withLock { _maxOverlap } }

@@ -3,7 +3,7 @@ import Testing
 @testable import ListConRankerServer
 import ListConRankerFakeEngine
 
-@Suite("TokenOverlapEngine and InferenceQueue")
+@Suite("TokenOverlapEngine")
 struct TokenOverlapEngineTests {
     /// Iterative inference over scores that do not depend on the list, as this engine's do.
     func iterativeScores(_ scores: [Float]) throws -> [Float] {
@@ -33,17 +33,5 @@ struct TokenOverlapEngineTests {
         #expect(engine.tokenCount("abc") == 5)
         #expect(engine.logit(query: "alpha", text: "alpha beta") == 4)
         #expect(engine.logit(query: "beta", text: "alpha beta") == -4)  // "beta" is past character 8
-    }
-
-    @Test func queueRefusesBeyondCapacityAndRunsOneAtATime() async throws {
-        let queue = InferenceQueue(capacity: 1)
-        let gate = Gate()
-        async let held: Int = queue.run { await gate.wait(); return 1 }
-        #expect(await eventually { await queue.admitted == 1 })
-        await #expect(throws: ServiceError.self) { try await queue.run { 2 } }
-        await gate.open()
-        #expect(try await held == 1)
-        #expect(try await queue.run { 3 } == 3)
-        #expect(await queue.admitted == 0)
     }
 }
