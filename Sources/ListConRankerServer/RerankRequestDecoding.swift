@@ -19,6 +19,20 @@ enum RerankRequestDecoding {
         case documents(CohereRerankRequest, texts: [String], job: RequestValidation.ScoringJob)
         /// Stored passages to look up by id; `job.passageVectors` is still nil.
         case documentIDs(CohereRerankRequest, ids: [String], job: RequestValidation.ScoringJob)
+
+        /// The decoded body, either way.
+        var request: CohereRerankRequest {
+            switch self {
+            case let .documents(request, _, _), let .documentIDs(request, _, _): request
+            }
+        }
+
+        /// The work for the engine, either way.
+        var job: RequestValidation.ScoringJob {
+            switch self {
+            case let .documents(_, _, job), let .documentIDs(_, _, job): job
+            }
+        }
     }
 
     /// A body decoded and checked for everything that tokenizes nothing: JSON, fields, the list's

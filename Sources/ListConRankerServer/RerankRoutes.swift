@@ -46,59 +46,43 @@ struct RerankRoutes {
             job: \.job, with: engine)
         let returnDocuments = plan.request.returnDocuments ?? false
         let result: (Int) -> CohereRerankResponse.Result
-        switch plan.passages {
-        case .documents(let texts):
+        switch plan {
+        case let .documents(_, texts, _):
             result = { index in
                 .init(index: index, relevanceScore: scores[index],
                       document: returnDocuments ? CohereDocument(text: texts[index]) : nil)
             }
-        case .documentIDs(let ids):
+        case let .documentIDs(_, ids, _):
             result = { index in .init(index: index, relevanceScore: scores[index], document: nil, id: ids[index]) }
         }
         return try cohereResponse(plan.request, scores: scores, job: plan.job, engine: engine, result: result)
     }
 
-    /// A Cohere request ready for the model: for `document_ids`, the passages' vectors are in `job`.
-    private struct CohereJob: Sendable {
-        enum Passages: Sendable {
-            case documents([String])
-            case documentIDs([String])
-        }
-        var request: CohereRerankRequest
-        var passages: Passages
-        var job: RequestValidation.ScoringJob
-    }
-
-    /// Passages by id: their pooled vectors come from the feature store, and only the query
-    /// goes through the encoder. Passages by text pass through.
+    /// Passages by id: their pooled vectors come from the feature store (into the job's
+    /// `passageVectors`), and only the query goes through the encoder. Passages by text pass through.
     private func withStoredVectors(
         _ plan: RerankRequestDecoding.CoherePlan, engine: any RerankEngine
-    ) async throws -> CohereJob {
-        switch plan {
-        case let .documents(body, texts, job):
-            return CohereJob(request: body, passages: .documents(texts), job: job)
-        case let .documentIDs(body, ids, job):
-            guard let store = state.store else {
-                // RerankRequestDecoding.cohere refuses `document_ids` without a store; kept as a 422
-                // rather than a trap should the two ever disagree.
-                throw ServiceError.unprocessable(
-                    "`document_ids` needs a feature store, and this service has none (start it with --store)")
-            }
-            var job = job
-            let featureStore = try await store.store(for: engine)
-            let found = try await withStoreErrors { try await featureStore.vectors(for: ids) }
-            var vectors: [[Float]] = []
-            vectors.reserveCapacity(ids.count)
-            var missing: [String] = []
-            for id in ids {
-                if let entry = found[id] { vectors.append(entry.vector) } else { missing.append(id) }
-            }
-            if !missing.isEmpty {
-                throw ServiceError.unprocessable(Self.describeMissing(missing))
-            }
-            job.passageVectors = vectors
-            return CohereJob(request: body, passages: .documentIDs(ids), job: job)
+    ) async throws -> RerankRequestDecoding.CoherePlan {
+        guard case .documentIDs(let body, let ids, var job) = plan else { return plan }
+        guard let store = state.store else {
+            // RerankRequestDecoding.cohere refuses `document_ids` without a store; kept as a 422
+            // rather than a trap should the two ever disagree.
+            throw ServiceError.unprocessable(
+                "`document_ids` needs a feature store, and this service has none (start it with --store)")
         }
+        let featureStore = try await store.store(for: engine)
+        let found = try await withStoreErrors { try await featureStore.vectors(for: ids) }
+        var vectors: [[Float]] = []
+        vectors.reserveCapacity(ids.count)
+        var missing: [String] = []
+        for id in ids {
+            if let entry = found[id] { vectors.append(entry.vector) } else { missing.append(id) }
+        }
+        if !missing.isEmpty {
+            throw ServiceError.unprocessable(Self.describeMissing(missing))
+        }
+        job.passageVectors = vectors
+        return .documentIDs(body, ids: ids, job: job)
     }
 
     /// "`document_ids` names 2 ids the feature store does not hold: "a", "b"" (the first 20 named).
