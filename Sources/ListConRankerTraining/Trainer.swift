@@ -69,7 +69,7 @@ public final class Trainer {
         let initial = try initialParameters()
         // Stage 2: the encoder's master parameters, gradients and optimizer.
         let encoder = try trainsEncoder ? EncoderTraining(directory: start, maxLength: c.maxLength,
-                                                          weightDecay: c.weightDecay, recompute: run.recompute) : nil
+                                                          weightDecay: c.weightDecay, recomputation: run.recomputation) : nil
         if let encoder, encoder.hidden != initial.shape.hidden {
             throw TrainingError.badWeights("\(start.path): the encoder's hidden size \(encoder.hidden) differs from the head's input \(initial.shape.hidden)")
         }
@@ -95,7 +95,7 @@ public final class Trainer {
         } else {
             onMessage?("stage 2: the encoder trains, so its features change every step; no feature cache is read or "
                 + "written (cached stage-1 features belong to the original encoder)"
-                + (encoder?.recompute == true ? "; encoder layers are recomputed in the backward" : ""))
+                + (encoder.map { "; " + $0.recomputation.summary } ?? ""))
         }
         let indexed = try cache.map { try FeatureEncoding.index(usable, in: $0) }
 

@@ -48,11 +48,10 @@ public struct TrainingRun: Sendable {
     public var evaluateEvery: Int?
     /// Save the latest checkpoint and training state every N steps as well as after each epoch.
     public var saveEvery: Int?
-    /// Stage 2: keep only each encoder layer's input during the forward and recompute the layer
-    /// before its backward. The gradients are the same either way (so a resumed run may change
-    /// it); it trades time for memory. nil: on for encoders of hidden size ≥ 1024 (BERT-large,
-    /// the published model's size), off for smaller ones.
-    public var recompute: Bool?
+    /// Stage 2: what the encoder's forward keeps for its backward (``EncoderRecomputation``).
+    /// The gradients are the same in every mode (so a resumed run may change it); it trades time
+    /// for memory. nil: ``EncoderRecomputation/automatic(hidden:)``.
+    public var recomputation: EncoderRecomputation?
     /// Stop (saving the state) once this many optimizer steps are done: how tests and users
     /// cut a run short to resume it later.
     public var stopAfterStep: Int?
@@ -63,9 +62,6 @@ public struct TrainingRun: Sendable {
         self.data = data
         self.output = output
     }
-
-    /// Whether stage 2 recomputes encoder layers for an encoder of hidden size `hidden`.
-    public func resolvedRecompute(hidden: Int) -> Bool { recompute ?? (hidden >= 1024) }
 
     /// The feature cache root in use.
     public var resolvedFeatureCache: URL {

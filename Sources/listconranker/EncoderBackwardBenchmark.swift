@@ -21,8 +21,7 @@ struct EncoderBackwardBench: AsyncParsableCommand {
     @Option(name: .long, help: "JSON lines of {\"query\": …, \"passages\": […]}; the first list is used.") var input: String
     @Option(name: .long, help: "Most tokens per text.") var maxLength = 512
     @Option(name: .long, help: "Timed forward + backward passes (after one warm-up).") var repeats = 3
-    @Flag(name: .long, inversion: .prefixedNo, help: "Recompute each layer in the backward instead of keeping its activations.")
-    var recompute = false
+    @Flag var recomputation: RecomputationFlag = .noRecompute
     @Flag(name: .long, inversion: .prefixedNo, help: "Dropout as the config gives (training); --no-dropout turns it off.")
     var dropout = true
 
@@ -32,7 +31,7 @@ struct EncoderBackwardBench: AsyncParsableCommand {
         var seconds: Double
         var allSeconds: [Double]
         var tokensPerSecond: Double
-        var recompute: Bool
+        var recomputation: String
         var dropout: Bool
         var savedActivationMiB: Double
         var peakResidentMiB: Double
@@ -51,7 +50,8 @@ struct EncoderBackwardBench: AsyncParsableCommand {
         var gradients = EncoderGradients(layout: parameters.layout)
         var saved = 0
         func step(_ seed: UInt64) throws {
-            let pass = try network.forward(texts, parameters: parameters, dropoutSeed: seed, recompute: recompute)
+            let pass = try network.forward(texts, parameters: parameters, dropoutSeed: seed,
+                                           recomputation: recomputation.recomputation)
             saved = pass.savedActivationBytes
             try network.backward(pass, pooledGradients: r, parameters: parameters, gradients: &gradients)
         }
@@ -65,7 +65,7 @@ struct EncoderBackwardBench: AsyncParsableCommand {
         let median = times.sorted()[times.count / 2]
         let tokens = texts.reduce(0) { $0 + $1.count }
         try JSONLineOutput.write(Report(texts: texts.count, tokens: tokens, seconds: median, allSeconds: times,
-                                        tokensPerSecond: Double(tokens) / median, recompute: recompute, dropout: dropout,
+                                        tokensPerSecond: Double(tokens) / median, recomputation: recomputation.recomputation.rawValue, dropout: dropout,
                                         savedActivationMiB: Double(saved) / 1_048_576,
                                         peakResidentMiB: Double(ResidentMemory.peakBytes() ?? 0) / 1_048_576))
     }

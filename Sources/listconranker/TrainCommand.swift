@@ -67,9 +67,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Save the latest checkpoint and state every N steps too.") var saveEvery: Int?
     @Option(name: .long, help: "Stop after this many steps (saving the state; continue with --resume).") var stopAfterStep: Int?
     @Flag(name: .long, help: "Continue the run saved in --output.") var resume = false
-    @Flag(name: .long, inversion: .prefixedNo,
-          help: "Stage 2: recompute each encoder layer in the backward instead of keeping its activations (default: on for hidden size ≥ 1024).")
-    var recompute: Bool?
+    /// Stage 2's memory for time; nil: `--recompute` for hidden size ≥ 1024, `--no-recompute` below.
+    @Flag var recomputation: RecomputationFlag?
 
     func validate() throws {
         guard stage == 1 || stage == 2 else {
@@ -121,7 +120,7 @@ struct TrainCommand: AsyncParsableCommand {
         run.evaluateEvery = evalEvery
         run.saveEvery = saveEvery
         run.stopAfterStep = stopAfterStep
-        run.recompute = recompute
+        run.recomputation = recomputation?.recomputation
 
         do {
             let trainer = try Trainer(configuration: configuration, run: run)

@@ -75,7 +75,8 @@ import Testing
     }
 
     /// Stage 2 through the command line: the checkpoint carries a trained model.safetensors that
-    /// rerank serves; bf16 (not built for training) and an unknown stage are clear usage errors.
+    /// rerank serves; bf16 (not built for training), two recomputation modes at once and an unknown
+    /// stage are clear usage errors.
     @Test func stageTwoWritesATrainedEncoderThatRerankServes() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -86,12 +87,15 @@ import Testing
         let result = try CLI.run(arguments + ["--max-length", "32", "--no-recompute"])
         try #require(result.status == 0, "\(result)")
         #expect(result.stderr.contains("no feature cache"), "\(result)")
+        #expect(result.stderr.contains("every encoder activation is kept"), "\(result)")
         let weights = try Data(contentsOf: URL(fileURLWithPath: output + "/model.safetensors"))
         let original = try Data(contentsOf: URL(fileURLWithPath: CLIFixtures.tinyModel + "/model.safetensors"))
         #expect(weights != original)
         let ranked = try CLI.run(["rerank", "--model", output, "--json", "多吃蔬菜", "今天天气很好", "蔬菜很健康"])
         #expect(ranked.status == 0, "\(ranked)")
 
+        let twoModes = try CLI.run(arguments + ["--recompute", "--no-recompute"])
+        #expect(twoModes.status == CLI.usageError && twoModes.stderr.contains("--recompute"), "\(twoModes)")
         let bf16 = try CLI.run(arguments + ["--precision", "bf16"])
         #expect(bf16.status == CLI.usageError && bf16.stderr.contains("fp32"), "\(bf16)")
         arguments[arguments.firstIndex(of: "2")!] = "3"

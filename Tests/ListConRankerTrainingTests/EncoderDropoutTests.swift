@@ -39,18 +39,23 @@ import Testing
         #expect(a.layers[0].outputMask?.array != a.layers[1].outputMask?.array)
     }
 
-    /// With dropout on, recomputation gives bitwise the same pooled vectors and gradients.
+    /// With dropout on, either recomputation gives bitwise the same pooled vectors and gradients
+    /// (the attention block's re-run redraws the output dropout mask it did not keep).
     @Test func recomputationRedrawsTheSameMasks() throws {
         let (parameters, network, golden) = try Self.setUp()
         var results: [([Float], [Float])] = []
-        for recompute in [false, true] {
-            let pass = try network.forward(golden.texts, parameters: parameters, dropoutSeed: 11, recompute: recompute)
+        for recomputation in EncoderRecomputation.allCases {
+            let pass = try network.forward(golden.texts, parameters: parameters, dropoutSeed: 11,
+                                           recomputation: recomputation)
             var gradients = EncoderGradients(layout: parameters.layout)
             try network.backward(pass, pooledGradients: golden.projection, parameters: parameters, gradients: &gradients)
             results.append((pass.pooled, gradients.values))
         }
-        #expect(results[0].0 == results[1].0)
-        #expect(results[0].1 == results[1].1)
+        #expect(results.count == 3)
+        for result in results.dropFirst() {
+            #expect(result.0 == results[0].0)
+            #expect(result.1 == results[0].1)
+        }
         #expect(results[0].1.contains { $0 != 0 })
     }
 

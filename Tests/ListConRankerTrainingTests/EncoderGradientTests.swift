@@ -13,11 +13,11 @@ import Testing
         let gradients: EncoderGradients
     }
 
-    static func run(recompute: Bool) throws -> Run {
+    static func run(_ recomputation: EncoderRecomputation = .none) throws -> Run {
         let golden = try EncoderFixtures.tinyGolden()
         let parameters = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
         let network = EncoderNetwork(layout: parameters.layout)
-        let pass = try network.forward(golden.texts, parameters: parameters, recompute: recompute)
+        let pass = try network.forward(golden.texts, parameters: parameters, recomputation: recomputation)
         var gradients = EncoderGradients(layout: parameters.layout)
         try network.backward(pass, pooledGradients: golden.projection, parameters: parameters, gradients: &gradients)
         return Run(golden: golden, parameters: parameters, pass: pass, gradients: gradients)
@@ -25,7 +25,7 @@ import Testing
 
     /// Pooled vectors to 1e-5 of PyTorch's, and so the loss.
     @Test func pooledVectorsMatchPyTorch() throws {
-        let run = try Self.run(recompute: false)
+        let run = try Self.run()
         let error = maxAbsoluteError(run.pass.pooled, run.golden.pooled)
         #expect(error <= 1e-5, "max |pooled − torch| \(error)")
         let loss = projectionLoss(run.pass.pooled, run.golden.projection)
@@ -36,7 +36,7 @@ import Testing
     /// Every encoder parameter's gradient within ‖ours − torch‖/‖torch‖ ≤ 1e-4 (the key biases,
     /// whose true gradient is zero, see ``EncoderFixtures/isKeyBias(_:)``).
     @Test func everyParameterGradientMatchesPyTorch() throws {
-        let run = try Self.run(recompute: false)
+        let run = try Self.run()
         let recorded = Set(run.golden.gradients.keys).union(run.golden.sparse_gradients.keys)
         #expect(recorded == Set(run.parameters.layout.entries.map(\.name)))
         var worst: [String: Double] = [:]
@@ -62,7 +62,7 @@ import Testing
     /// Only the word-embedding rows of the texts' tokens, the position rows up to the longest
     /// text, and token type 0 get gradient; every other row is exactly zero.
     @Test func onlyUsedEmbeddingRowsGetGradient() throws {
-        let run = try Self.run(recompute: false)
+        let run = try Self.run()
         let h = run.parameters.shape.hidden
         func rowsWithGradient(_ name: String) throws -> Set<Int> {
             let values = try run.gradients.tensor(name)
@@ -75,9 +75,11 @@ import Testing
         #expect(try rowsWithGradient("embeddings.token_type_embeddings.weight") == [0])
     }
 
-    /// Recomputing each layer in the backward gives bitwise the same gradients and pooled vectors.
-    @Test func recomputationGivesIdenticalGradients() throws {
-        let kept = try Self.run(recompute: false), recomputed = try Self.run(recompute: true)
+    /// Re-running each layer's attention block, or the whole layer, in the backward gives bitwise
+    /// the same gradients and pooled vectors, keeping less.
+    @Test(arguments: [EncoderRecomputation.attention, .layers])
+    func recomputationGivesIdenticalGradients(_ recomputation: EncoderRecomputation) throws {
+        let kept = try Self.run(), recomputed = try Self.run(recomputation)
         #expect(kept.pass.pooled == recomputed.pass.pooled)
         #expect(kept.gradients.values == recomputed.gradients.values)
         #expect(recomputed.pass.savedActivationBytes < kept.pass.savedActivationBytes)
@@ -85,7 +87,7 @@ import Testing
 
     /// Backward accumulates: two backward passes of one forward give twice the gradient.
     @Test func backwardAccumulates() throws {
-        let run = try Self.run(recompute: false)
+        let run = try Self.run()
         let network = EncoderNetwork(layout: run.parameters.layout)
         var twice = run.gradients
         try network.backward(run.pass, pooledGradients: run.golden.projection, parameters: run.parameters,

@@ -17,7 +17,7 @@ struct EncoderM3EGradientTests {
         let golden = try EncoderFixtures.m3eGolden()
         let (parameters, _) = try EncoderParameters.load(modelDirectory: directory)
         let network = EncoderNetwork(layout: parameters.layout)
-        let pass = try network.forward(golden.texts, parameters: parameters, recompute: true)
+        let pass = try network.forward(golden.texts, parameters: parameters, recomputation: .attention)
         var gradients = EncoderGradients(layout: parameters.layout)
         try network.backward(pass, pooledGradients: golden.projection, parameters: parameters, gradients: &gradients)
 

@@ -2,16 +2,17 @@
 of one list (1 + 20 passages of about 160 tokens), same model, same machine, same run (issue 15).
 
   swift build -c release --product listconranker
-  python3 tools/bench/encoder_backward_vs_pytorch.py --model .models/m3e-small [--rounds 3] [--recompute]
-  python3 tools/bench/encoder_backward_vs_pytorch.py --model /tmp/full-model --rounds 1 --recompute   # BERT-large
+  python3 tools/bench/encoder_backward_vs_pytorch.py --model .models/m3e-small [--rounds 3]
+  python3 tools/bench/encoder_backward_vs_pytorch.py --model /tmp/full-model --rounds 1 \
+      --recomputation none,attention,layers   # BERT-large, each mode against the same PyTorch pass
 
 Both sides: the encoder in training mode (dropout from the config), mean pooling over each text's
 tokens, loss Σ pooled ⊙ R, backward to every encoder parameter. PyTorch pads the list to its
 longest text (how a BertModel batch runs, attention masked); ours packs the texts unpadded.
 Both fp32 with torch.set_num_threads(--threads). Each round runs `listconranker bench
-encoder-backward` (its median of --repeats passes after a warm-up), then PyTorch's median of
-the same number of passes; the ratio of the medians over rounds is reported, with each side's
-peak resident memory.
+encoder-backward` once per --recomputation mode (its median of --repeats passes after a
+warm-up), then PyTorch's median of the same number of passes; per mode the ratio of the
+medians over rounds is reported, with each side's peak resident memory.
 """
 import argparse
 import json
@@ -61,7 +62,9 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--recompute", action="store_true", help="ours recomputes layers in the backward")
+    p.add_argument("--recomputation", default="none",
+                   help="comma-separated modes of ours: none (keep everything), attention (--recompute), "
+                        "layers (--recompute-layers)")
     p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "listconranker"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -72,28 +75,36 @@ def main():
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as f:
         f.write(json.dumps({"query": texts[0], "passages": texts[1:]}, ensure_ascii=False) + "\n")
         path = f.name
-    ours, theirs = [], []
+    flags = {"none": "--no-recompute", "attention": "--recompute", "layers": "--recompute-layers"}
+    modes = args.recomputation.split(",")
+    unknown = [m for m in modes if m not in flags]
+    if unknown:
+        p.error(f"unknown --recomputation {unknown}; choose from {sorted(flags)}")
+    ours, reports, theirs = {m: [] for m in modes}, {}, []
     try:
         for r in range(args.rounds):
-            command = [args.binary, "bench", "encoder-backward", "--model", args.model, "--input", path,
-                       "--repeats", str(args.repeats), "--max-length", str(args.max_length)]
-            command.append("--recompute" if args.recompute else "--no-recompute")
-            swift = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            for mode in modes:
+                command = [args.binary, "bench", "encoder-backward", "--model", args.model, "--input", path,
+                           "--repeats", str(args.repeats), "--max-length", str(args.max_length), flags[mode]]
+                result = subprocess.run(command, check=True, capture_output=True, text=True)
+                reports[mode] = json.loads(result.stdout.strip().splitlines()[-1])
+                ours[mode].append(reports[mode]["seconds"])
             seconds, tokens = pytorch_seconds(model, tokenizer, texts, args.repeats, args.max_length)
-            ours.append(swift["seconds"])
             theirs.append(seconds)
-            print(json.dumps({"round": r, "swift_seconds": swift["seconds"], "pytorch_seconds": seconds,
-                              "tokens": swift["tokens"], "pytorch_tokens": tokens,
-                              "swift_peak_mib": swift["peakResidentMiB"],
-                              "swift_saved_activation_mib": swift["savedActivationMiB"]}), flush=True)
+            print(json.dumps({"round": r, "pytorch_seconds": seconds, "pytorch_tokens": tokens,
+                              **{f"swift_{m}": {"seconds": reports[m]["seconds"], "peak_mib": reports[m]["peakResidentMiB"],
+                                                "saved_activation_mib": reports[m]["savedActivationMiB"]}
+                                 for m in modes}}), flush=True)
     finally:
         os.unlink(path)
-    s, t = statistics.median(ours), statistics.median(theirs)
+    t = statistics.median(theirs)
+    tokens = reports[modes[0]]["tokens"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"model": args.model, "texts": len(texts), "tokens": swift["tokens"], "recompute": args.recompute,
-                      "swift_tokens_per_second": swift["tokens"] / s, "pytorch_tokens_per_second": swift["tokens"] / t,
-                      "ratio": t / s, "swift_peak_mib": swift["peakResidentMiB"], "pytorch_peak_mib": peak}))
-
+    print(json.dumps({"model": args.model, "texts": len(texts), "tokens": tokens,
+                      "pytorch_tokens_per_second": tokens / t, "pytorch_peak_mib": peak,
+                      **{m: {"swift_tokens_per_second": tokens / statistics.median(ours[m]),
+                             "ratio": t / statistics.median(ours[m]), "swift_peak_mib": reports[m]["peakResidentMiB"]}
+                         for m in modes}}))
 
 if __name__ == "__main__":
     main()

@@ -7,32 +7,35 @@ public struct EncoderActivationMemory: Sendable, Equatable {
     /// ``EncoderForwardPass/savedActivationBytes``).
     public let savedBytes: Int
     /// The most the backward allocates at once besides the saved activations: the gradient
-    /// buffers of one layer and the attention scratch, and with recomputation one layer's
-    /// re-run activations.
+    /// buffers of one layer and the attention scratch, and with recomputation what one layer
+    /// re-runs.
     public let backwardWorkingBytes: Int
 
     /// `savedBytes + backwardWorkingBytes`: the activation peak of one forward and backward.
     public var peakBytes: Int { savedBytes + backwardWorkingBytes }
 
     /// The figures for texts of `lengths` tokens each.
-    public init(lengths: [Int], shape: EncoderShape, dropout: EncoderDropout, recompute: Bool) {
+    public init(lengths: [Int], shape: EncoderShape, dropout: EncoderDropout, recomputation: EncoderRecomputation) {
         let n = lengths.reduce(0, +), h = shape.hidden, f = shape.intermediate
         let probabilityCount = lengths.reduce(0) { $0 + shape.heads * $1 * $1 }
         let longest = lengths.max() ?? 0
-        let layer = EncoderLayerActivations.ownElements(tokens: n, shape: shape, probabilityCount: probabilityCount,
-                                                        dropout: dropout)
+        let attention = EncoderLayerActivations.attentionElements(tokens: n, shape: shape,
+                                                                  probabilityCount: probabilityCount, dropout: dropout)
+        let feedForward = EncoderFeedForwardActivations.elements(tokens: n, shape: shape)
         // Embeddings: the LayerNorm input and its statistics, and the dropout mask.
         let embeddings = n * h + 2 * n + (dropout.hidden > 0 ? n * h : 0)
-        let saved = recompute
-            ? embeddings + shape.layers * n * h                         // each layer's input only
-            : embeddings + (shape.layers + 1) * n * h + shape.layers * layer
+        let saved: Int, rerun: Int                                       // kept; one layer's re-run buffers
+        switch recomputation {
+        case .none: (saved, rerun) = (embeddings + (shape.layers + 1) * n * h + shape.layers * (attention + feedForward), 0)
+        case .attention: (saved, rerun) = (embeddings + shape.layers * (n * h + feedForward), attention + n * h)
+        case .layers: (saved, rerun) = (embeddings + shape.layers * n * h, attention + feedForward + n * h)
+        }
         // Backward of one layer: the incoming gradient, dresidual2, dnormed1, dresidual1, dinput,
         // dcontext ([N, H] each), dactivated and dpreActivation ([N, F]), dqkv ([N, 3H]), and the
-        // attention's two [L, L] scratch blocks; with recomputation one layer's own buffers and its
-        // output.
+        // attention's two [L, L] scratch blocks; with recomputation the re-run layer's buffers
+        // (the ones not kept) and its output.
         let gradients = 6 * n * h + 2 * n * f + 3 * n * h + 2 * longest * longest
-        let working = gradients + (recompute ? layer + n * h : 0)
         savedBytes = 4 * saved
-        backwardWorkingBytes = 4 * working
+        backwardWorkingBytes = 4 * (gradients + rerun)
     }
 }

@@ -1,7 +1,30 @@
+/// The outputs of one layer's feed-forward products that the backward needs (N tokens, H hidden,
+/// F intermediate): what ``EncoderRecomputation/attention`` keeps per layer, so the backward
+/// re-runs only the attention block.
+final class EncoderFeedForwardActivations {
+    let preActivation: FloatBuffer         // [N, F]  intermediate.dense(normed1)
+    let residual2: FloatBuffer             // [N, H]  normed1 + dropout(output.dense(activated))
+    let mean2: FloatBuffer                 // [N]     output.LayerNorm statistics of residual2
+    let rstd2: FloatBuffer                 // [N]
+
+    init(tokens n: Int, shape: EncoderShape) {
+        preActivation = FloatBuffer(count: n * shape.intermediate)
+        residual2 = FloatBuffer(count: n * shape.hidden)
+        mean2 = FloatBuffer(count: n)
+        rstd2 = FloatBuffer(count: n)
+    }
+
+    /// Elements of the four buffers.
+    static func elements(tokens n: Int, shape: EncoderShape) -> Int { n * shape.intermediate + n * shape.hidden + 2 * n }
+
+    var allocatedElements: Int { [preActivation, residual2, mean2, rstd2].reduce(0) { $0 + $1.count } }
+}
+
 /// What one BERT layer's forward keeps for its backward (N tokens, H hidden, F intermediate).
 /// Dropout masks exist only when that dropout is on; the buffers they follow then hold values
 /// after dropout. `input` and `output` are lent by the caller (the previous layer's output, the
-/// next layer's input), so that recomputation can run a layer between buffers it keeps.
+/// next layer's input), so that recomputation can run a layer between buffers it keeps; so is
+/// `feedForward` when the caller keeps it per layer (``EncoderRecomputation/attention``).
 final class EncoderLayerActivations {
     var input: FloatBuffer                 // [N, H]  the layer's input
     let qkv: FloatBuffer                   // [N, 3H] query, key, value projections per row
@@ -13,16 +36,19 @@ final class EncoderLayerActivations {
     let mean1: FloatBuffer                 // [N]
     let rstd1: FloatBuffer                 // [N]
     let normed1: FloatBuffer               // [N, H]  attention.output.LayerNorm output
-    let preActivation: FloatBuffer         // [N, F]  intermediate.dense(normed1)
+    var feedForward: EncoderFeedForwardActivations // preActivation [N, F], residual2 [N, H], mean2, rstd2
     let activated: FloatBuffer             // [N, F]  GELU(preActivation)
     let outputMask: FloatBuffer?           // [N, H]  hidden dropout after output.dense
-    let residual2: FloatBuffer             // [N, H]  normed1 + dropout(output.dense(activated))
-    let mean2: FloatBuffer                 // [N]
-    let rstd2: FloatBuffer                 // [N]
     var output: FloatBuffer                // [N, H]  output.LayerNorm output
 
-    init(input: FloatBuffer, output: FloatBuffer, tokens n: Int, shape: EncoderShape, probabilityCount: Int,
-         dropout: EncoderDropout) {
+    var preActivation: FloatBuffer { feedForward.preActivation }
+    var residual2: FloatBuffer { feedForward.residual2 }
+    var mean2: FloatBuffer { feedForward.mean2 }
+    var rstd2: FloatBuffer { feedForward.rstd2 }
+
+    /// `feedForward`: lent by the caller, or nil for the layer's own.
+    init(input: FloatBuffer, output: FloatBuffer, feedForward: EncoderFeedForwardActivations? = nil, tokens n: Int,
+         shape: EncoderShape, probabilityCount: Int, dropout: EncoderDropout) {
         let h = shape.hidden, f = shape.intermediate
         self.input = input
         qkv = FloatBuffer(count: n * 3 * h)
@@ -34,40 +60,40 @@ final class EncoderLayerActivations {
         mean1 = FloatBuffer(count: n)
         rstd1 = FloatBuffer(count: n)
         normed1 = FloatBuffer(count: n * h)
-        preActivation = FloatBuffer(count: n * f)
+        self.feedForward = feedForward ?? EncoderFeedForwardActivations(tokens: n, shape: shape)
         activated = FloatBuffer(count: n * f)
         outputMask = dropout.hidden > 0 ? FloatBuffer(count: n * h) : nil
-        residual2 = FloatBuffer(count: n * h)
-        mean2 = FloatBuffer(count: n)
-        rstd2 = FloatBuffer(count: n)
         self.output = output
     }
 
-    /// Elements this layer allocates itself (everything but the lent `input` and `output`):
+    /// Elements this layer allocates itself besides its feed-forward buffers (everything but the
+    /// lent `input`, `output` and `feedForward`): with ``EncoderFeedForwardActivations/elements(tokens:shape:)``
     /// the formula ``EncoderActivationMemory`` reports with.
-    static func ownElements(tokens n: Int, shape: EncoderShape, probabilityCount: Int, dropout: EncoderDropout) -> Int {
+    static func attentionElements(tokens n: Int, shape: EncoderShape, probabilityCount: Int,
+                                  dropout: EncoderDropout) -> Int {
         let h = shape.hidden, f = shape.intermediate
         let masks = (dropout.attention > 0 ? probabilityCount : 0) + (dropout.hidden > 0 ? 2 * n * h : 0)
-        return n * 3 * h + probabilityCount + n * h + n * h + 2 * n + n * h + 2 * n * f + n * h + 2 * n + masks
+        return n * 3 * h + probabilityCount + n * h + n * h + 2 * n + n * h + n * f + masks
     }
 
-    /// Elements of the buffers this layer holds, lent ones excluded (to check ``ownElements``).
-    var allocatedOwnElements: Int {
-        [qkv, probabilities, context, residual1, mean1, rstd1, normed1, preActivation, activated, residual2, mean2, rstd2]
-            .reduce(0) { $0 + $1.count }
+    /// Elements of the buffers this layer holds besides `input`, `output` and `feedForward`
+    /// (to check ``attentionElements``).
+    var allocatedAttentionElements: Int {
+        [qkv, probabilities, context, residual1, mean1, rstd1, normed1, activated].reduce(0) { $0 + $1.count }
             + [probabilityMask, attentionMask, outputMask].reduce(0) { $0 + ($1?.count ?? 0) }
     }
 }
 
-/// The result of ``EncoderNetwork/forward(_:parameters:dropoutSeed:recompute:)``: the pooled
+/// The result of ``EncoderNetwork/forward(_:parameters:dropoutSeed:recomputation:)``: the pooled
 /// vectors, and what the backward needs. Without recomputation that is every layer's
-/// activations; with it, only each layer's input (the backward re-runs each layer, drawing the
-/// same dropout masks from the same seed).
+/// activations; with it each layer's input, and with ``EncoderRecomputation/attention`` each
+/// layer's feed-forward outputs too (the backward re-runs the rest, drawing the same dropout
+/// masks from the same seed).
 public final class EncoderForwardPass: @unchecked Sendable {
     /// The texts that went in (token ids, `[CLS] … [SEP]`).
     public let texts: [[Int32]]
-    /// Whether the layers' activations are recomputed in the backward.
-    public let recompute: Bool
+    /// What the forward kept, and so what the backward re-runs.
+    public let recomputation: EncoderRecomputation
     /// The seed the dropout masks were drawn from.
     public let dropoutSeed: UInt64
     /// Mean-pooled last hidden states, one row per text: `[texts, H]`, row-major.
@@ -75,7 +101,9 @@ public final class EncoderForwardPass: @unchecked Sendable {
     /// Bytes held for the backward (``EncoderActivationMemory/savedBytes``).
     public var savedActivationBytes: Int {
         let buffers = [embeddingSum, embeddingMean, embeddingRstd] + (embeddingMask.map { [$0] } ?? []) + layerInputs
-        return 4 * (buffers.reduce(0) { $0 + $1.count } + layers.reduce(0) { $0 + $1.allocatedOwnElements })
+        return 4 * (buffers.reduce(0) { $0 + $1.count }
+            + layers.reduce(0) { $0 + $1.allocatedAttentionElements + $1.feedForward.allocatedElements }
+            + feedForwards.reduce(0) { $0 + $1.allocatedElements })
     }
 
     let segments: [Range<Int>]              // each text's rows in the packed matrices
@@ -86,31 +114,36 @@ public final class EncoderForwardPass: @unchecked Sendable {
     /// Each layer's input, `[N, H]` (layer 0's is the embeddings' output), and last the final
     /// hidden states when the layers are kept; with recomputation only the layer inputs.
     let layerInputs: [FloatBuffer]
-    let layers: [EncoderLayerActivations]   // empty with recomputation
+    let layers: [EncoderLayerActivations]   // every layer's activations; empty with recomputation
+    let feedForwards: [EncoderFeedForwardActivations] // each layer's, with `.attention` only
     let pooledBuffer: FloatBuffer           // [texts, H]
 
-    init(texts: [[Int32]], segments: [Range<Int>], shape: EncoderShape, dropout: EncoderDropout, recompute: Bool,
-         dropoutSeed: UInt64) {
+    init(texts: [[Int32]], segments: [Range<Int>], shape: EncoderShape, dropout: EncoderDropout,
+         recomputation: EncoderRecomputation, dropoutSeed: UInt64) {
         let n = segments.last?.upperBound ?? 0, h = shape.hidden
         self.texts = texts
         self.segments = segments
-        self.recompute = recompute
+        self.recomputation = recomputation
         self.dropoutSeed = dropoutSeed
         embeddingSum = FloatBuffer(count: n * h)
         embeddingMean = FloatBuffer(count: n)
         embeddingRstd = FloatBuffer(count: n)
         embeddingMask = dropout.hidden > 0 ? FloatBuffer(count: n * h) : nil
         let probabilityCount = EncoderAttentionOps.probabilityCount(segments: segments, heads: shape.heads)
-        if recompute {
-            layerInputs = (0..<shape.layers).map { _ in FloatBuffer(count: n * h) }
-            layers = []
-        } else {
+        switch recomputation {
+        case .none:
             let inputs = (0...shape.layers).map { _ in FloatBuffer(count: n * h) }
             layerInputs = inputs
             layers = (0..<shape.layers).map { l in
                 EncoderLayerActivations(input: inputs[l], output: inputs[l + 1], tokens: n, shape: shape,
                                         probabilityCount: probabilityCount, dropout: dropout)
             }
+            feedForwards = []
+        case .attention, .layers:
+            layerInputs = (0..<shape.layers).map { _ in FloatBuffer(count: n * h) }
+            layers = []
+            feedForwards = recomputation == .attention
+                ? (0..<shape.layers).map { _ in EncoderFeedForwardActivations(tokens: n, shape: shape) } : []
         }
         pooledBuffer = FloatBuffer(count: texts.count * h)
     }

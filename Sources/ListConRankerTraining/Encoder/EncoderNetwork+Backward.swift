@@ -2,7 +2,7 @@ extension EncoderNetwork {
     /// Adds the gradients of a loss to `gradients`, given the loss's gradient with respect to
     /// the pooled vectors of `pass` (`[texts, H]`, row-major) and the `parameters` the forward
     /// used. Walks the forward in reverse, layer by layer (re-running each layer's forward first
-    /// when the pass was made with `recompute`). The word and position embeddings get gradient
+    /// what the pass's ``EncoderForwardPass/recomputation`` left out). The word and position embeddings get gradient
     /// only in the rows the texts used; the token-type embedding only in row 0.
     public func backward(_ pass: EncoderForwardPass, pooledGradients: [Float], parameters: EncoderParameters,
                          gradients: inout EncoderGradients) throws {
@@ -13,7 +13,8 @@ extension EncoderNetwork {
         guard pooledGradients.count == pass.texts.count * shape.hidden else {
             throw TrainingError.invalidInput("\(pooledGradients.count) pooled gradients for \(pass.texts.count) texts of \(shape.hidden)")
         }
-        guard pass.recompute || pass.layers.count == shape.layers else {
+        let kept = pass.recomputation.recomputes ? pass.layerInputs.count : pass.layers.count
+        guard kept == shape.layers, pass.feedForwards.count == (pass.recomputation == .attention ? shape.layers : 0) else {
             throw TrainingError.invalidInput("a forward pass of another network")
         }
         try parameters.values.withUnsafeBufferPointer { parameterBuffer in
@@ -39,12 +40,17 @@ extension EncoderNetwork {
             }
         }
 
-        let scratch = a.recompute ? layerScratch(a, input: a.layerInputs[0]) : nil
+        let scratch = a.recomputation.recomputes ? layerScratch(a) : nil
         for l in stride(from: shape.layers - 1, through: 0, by: -1) {
             let activations: EncoderLayerActivations
             if let scratch {
                 scratch.input = a.layerInputs[l]
-                try forwardLayer(scratch, index: l, p, segments: segments, seed: a.dropoutSeed)
+                if a.recomputation == .attention {
+                    scratch.feedForward = a.feedForwards[l]
+                    try recomputeAttentionBlock(scratch, index: l, p, segments: segments, seed: a.dropoutSeed)
+                } else {
+                    try forwardLayer(scratch, index: l, p, segments: segments, seed: a.dropoutSeed)
+                }
                 activations = scratch
             } else {
                 activations = a.layers[l]

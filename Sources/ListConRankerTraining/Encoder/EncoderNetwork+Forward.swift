@@ -1,25 +1,27 @@
 extension EncoderNetwork {
     /// Runs the encoder on `texts` (token ids, `[CLS] … [SEP]`, already truncated) in training
-    /// mode and keeps what the backward needs: every layer's activations, or with `recompute`
-    /// only each layer's input (the backward then re-runs each layer first; the gradients are
-    /// bitwise the same, the memory one layer's worth instead of all). Dropout masks (when
+    /// mode and keeps what the backward needs: every layer's activations, or with
+    /// `recomputation` less of them (the backward then re-runs each layer's missing part first;
+    /// the gradients are bitwise the same, see ``EncoderRecomputation``). Dropout masks (when
     /// ``dropout`` is on) come from `dropoutSeed`: the same seed gives the same masks.
     public func forward(_ texts: [[Int32]], parameters: EncoderParameters, dropoutSeed: UInt64 = 0,
-                        recompute: Bool = false) throws -> EncoderForwardPass {
+                        recomputation: EncoderRecomputation = .none) throws -> EncoderForwardPass {
         try check(parameters.layout)
         let segments = try segments(of: texts)
         let pass = EncoderForwardPass(texts: texts, segments: segments, shape: shape, dropout: dropout,
-                                      recompute: recompute, dropoutSeed: dropoutSeed)
+                                      recomputation: recomputation, dropoutSeed: dropoutSeed)
         try parameters.values.withUnsafeBufferPointer { buffer in
             guard let p = buffer.baseAddress else { return }
             embed(pass, p)
             let n = segments.last?.upperBound ?? 0
-            if recompute {
-                // One set of layer buffers, run between the kept inputs; the last output only feeds pooling.
-                let scratch = layerScratch(pass, input: pass.layerInputs[0])
+            if recomputation.recomputes {
+                // One set of layer buffers, run between the kept inputs (and feed-forward outputs);
+                // the last output only feeds pooling.
+                let scratch = layerScratch(pass)
                 for l in 0..<shape.layers {
                     scratch.input = pass.layerInputs[l]
                     scratch.output = l + 1 < shape.layers ? pass.layerInputs[l + 1] : FloatBuffer(count: n * shape.hidden)
+                    if recomputation == .attention { scratch.feedForward = pass.feedForwards[l] }
                     try forwardLayer(scratch, index: l, p, segments: segments, seed: dropoutSeed)
                 }
                 pool(pass, hidden: scratch.output)
@@ -33,10 +35,12 @@ extension EncoderNetwork {
         return pass
     }
 
-    /// The buffers of one layer for `pass`'s tokens, for recomputation.
-    func layerScratch(_ pass: EncoderForwardPass, input: FloatBuffer) -> EncoderLayerActivations {
+    /// The buffers of one layer for `pass`'s tokens, for recomputation; with `.attention` its
+    /// feed-forward buffers are lent by the pass, layer by layer.
+    func layerScratch(_ pass: EncoderForwardPass) -> EncoderLayerActivations {
         let n = pass.segments.last?.upperBound ?? 0
-        return EncoderLayerActivations(input: input, output: FloatBuffer(count: n * shape.hidden), tokens: n, shape: shape,
+        return EncoderLayerActivations(input: pass.layerInputs[0], output: FloatBuffer(count: n * shape.hidden),
+                                       feedForward: pass.feedForwards.first, tokens: n, shape: shape,
                                        probabilityCount: EncoderAttentionOps.probabilityCount(segments: pass.segments,
                                                                                               heads: shape.heads),
                                        dropout: dropout)
@@ -71,7 +75,14 @@ extension EncoderNetwork {
     /// Deterministic in its input and seed, which recomputation relies on.
     func forwardLayer(_ l: EncoderLayerActivations, index: Int, _ p: UnsafePointer<Float>, segments: [Range<Int>],
                       seed: UInt64) throws {
-        let n = segments.last?.upperBound ?? 0, h = shape.hidden, f = shape.intermediate
+        try forwardAttentionBlock(l, index: index, p, segments: segments, seed: seed)
+        try forwardFeedForwardBlock(l, index: index, p, segments: segments, seed: seed)
+    }
+
+    /// The first half of ``forwardLayer(_:index:_:segments:seed:)``: `normed1 = LN(x + dropout(dense(attention(x))))`.
+    private func forwardAttentionBlock(_ l: EncoderLayerActivations, index: Int, _ p: UnsafePointer<Float>,
+                                       segments: [Range<Int>], seed: UInt64) throws {
+        let n = segments.last?.upperBound ?? 0, h = shape.hidden
         let o = offsets.layers[index], eps = shape.layerNormEpsilon
         // qkv[N, 3H] = x · [Wq; Wk; Wv]ᵀ + [bq; bk; bv]
         try LinearOps.forward(y: l.qkv.pointer, x: l.input.pointer, w: p + o.qkv.weight, b: p + o.qkv.bias,
@@ -92,6 +103,13 @@ extension EncoderNetwork {
         ElementOps.add(l.residual1.pointer, l.input.pointer, count: n * h)
         LayerNormOps.forward(y: l.normed1.pointer, mean: l.mean1.pointer, rstd: l.rstd1.pointer, x: l.residual1.pointer,
                              gamma: p + o.attentionNorm.weight, beta: p + o.attentionNorm.bias, rows: n, width: h, eps: eps)
+    }
+
+    /// The second half: `out = LN(normed1 + dropout(dense(GELU(dense(normed1)))))`.
+    private func forwardFeedForwardBlock(_ l: EncoderLayerActivations, index: Int, _ p: UnsafePointer<Float>,
+                                         segments: [Range<Int>], seed: UInt64) throws {
+        let n = segments.last?.upperBound ?? 0, h = shape.hidden, f = shape.intermediate
+        let o = offsets.layers[index], eps = shape.layerNormEpsilon
         // activated[N, F] = GELU(normed1 · Wiᵀ + bi)
         try LinearOps.forward(y: l.preActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,
                               b: p + o.intermediate.bias, rows: n, inFeatures: h, outFeatures: f)
@@ -107,6 +125,21 @@ extension EncoderNetwork {
         ElementOps.add(l.residual2.pointer, l.normed1.pointer, count: n * h)
         LayerNormOps.forward(y: l.output.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer, x: l.residual2.pointer,
                              gamma: p + o.outputNorm.weight, beta: p + o.outputNorm.bias, rows: n, width: h, eps: eps)
+    }
+
+    /// Restores what the backward of a layer needs that ``EncoderRecomputation/attention`` did
+    /// not keep, given its input and kept feed-forward outputs: the attention block again, then
+    /// `activated = GELU(preActivation)` and the output dropout mask (drawn as the forward drew
+    /// it). The feed-forward products are not run again.
+    func recomputeAttentionBlock(_ l: EncoderLayerActivations, index: Int, _ p: UnsafePointer<Float>,
+                                 segments: [Range<Int>], seed: UInt64) throws {
+        let n = segments.last?.upperBound ?? 0
+        try forwardAttentionBlock(l, index: index, p, segments: segments, seed: seed)
+        try ActivationOps.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: n * shape.intermediate)
+        if let mask = l.outputMask {
+            var generator = Self.dropoutGenerator(seed: seed, site: .output, layer: index)
+            DropoutOps.drawMask(mask.pointer, count: n * shape.hidden, probability: dropout.hidden, generator: &generator)
+        }
     }
 
     /// pooled[t] = mean of text t's rows of `hidden` (summed in Double: texts can be 512 rows).

@@ -1,6 +1,6 @@
 /// The BERT encoder (Hugging Face `BertModel` without the pooler, mean-pooled per text) as a
 /// trainable network: a forward in training mode that keeps what its backward needs
-/// (``forward(_:parameters:dropoutSeed:recompute:)``) and a hand-written backward, layer by
+/// (``forward(_:parameters:dropoutSeed:recomputation:)``) and a hand-written backward, layer by
 /// layer in the llm.c style (``backward(_:pooledGradients:parameters:gradients:)``).
 ///
 /// Texts are packed as in the inference ``ListConRanker/BertEncoder``: the tokens of all texts

@@ -14,13 +14,13 @@ final class EncoderTraining {
     var parameters: EncoderParameters
     var gradients: EncoderGradients
     var optimizer: AdamW
-    let recompute: Bool
+    let recomputation: EncoderRecomputation
     private let tokenizer: BertTokenizer
     private let maxLength: Int
     private var tokenIDs: [String: [Int32]] = [:]
 
     /// Loads the encoder of `directory` (a BERT or ListConRanker directory).
-    init(directory: URL, maxLength: Int, weightDecay: Float, recompute: Bool?) throws {
+    init(directory: URL, maxLength: Int, weightDecay: Float, recomputation: EncoderRecomputation?) throws {
         let loaded = try EncoderParameters.load(modelDirectory: directory)
         let configURL = directory.appendingPathComponent("config.json")
         do {
@@ -37,7 +37,7 @@ final class EncoderTraining {
         gradients = EncoderGradients(layout: loaded.parameters.layout)
         optimizer = try AdamW(entries: loaded.parameters.layout.entries, count: loaded.parameters.layout.count,
                               weightDecay: weightDecay)
-        self.recompute = recompute ?? (loaded.parameters.shape.hidden >= 1024)
+        self.recomputation = recomputation ?? .automatic(hidden: loaded.parameters.shape.hidden)
         self.maxLength = maxLength
     }
 
@@ -54,7 +54,8 @@ final class EncoderTraining {
 
     /// Runs the training forward on `texts`; the pass's ``EncoderForwardPass/pooled`` feeds the head.
     func forward(_ texts: [String], dropoutSeed: UInt64) throws -> EncoderForwardPass {
-        try network.forward(texts.map(ids), parameters: parameters, dropoutSeed: dropoutSeed, recompute: recompute)
+        try network.forward(texts.map(ids), parameters: parameters, dropoutSeed: dropoutSeed,
+                            recomputation: recomputation)
     }
 
     /// Accumulates the encoder's gradients given the loss's gradient with respect to `pass`'s pooled vectors.

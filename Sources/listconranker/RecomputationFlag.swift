@@ -1,0 +1,27 @@
+import ArgumentParser
+import ListConRankerTraining
+
+/// Stage 2's memory-for-time choice on the command line (``EncoderRecomputation``), one flag per
+/// mode: `--recompute`, `--recompute-layers`, `--no-recompute`.
+enum RecomputationFlag: String, EnumerableFlag {
+    case recompute
+    case recomputeLayers
+    case noRecompute
+
+    static func help(for value: RecomputationFlag) -> ArgumentHelp? {
+        switch value {
+        case .recompute:
+            "Keep each encoder layer's input and feed-forward outputs; re-run its attention block in the backward (stage 2's default for hidden size ≥ 1024)."
+        case .recomputeLayers: "Keep only each encoder layer's input; re-run the whole layer in the backward (least memory)."
+        case .noRecompute: "Keep every encoder activation for the backward (fastest, most memory)."
+        }
+    }
+
+    var recomputation: EncoderRecomputation {
+        switch self {
+        case .recompute: .attention
+        case .recomputeLayers: .layers
+        case .noRecompute: .none
+        }
+    }
+}
