@@ -30,12 +30,12 @@ extension EncoderNetwork {
         let h = shape.hidden, segments = a.segments
         let n = segments.last?.upperBound ?? 0
 
-        // Mean pooling: every row of text t gets dpooled[t] / L_t.
-        var doutput = FloatBuffer(count: n * h)                       // [N, H] gradient of the last hidden states
+        let buffers = EncoderLayerGradientBuffers(tokens: n, shape: shape)
+        // Mean pooling: every row of text t gets dpooled[t] / L_t (the last hidden states' gradient).
         for (t, segment) in segments.enumerated() {
             let source = dpooled.pointer + t * h, inverse = 1 / Float(segment.count)
             for row in segment {
-                let target = doutput.pointer + row * h
+                let target = buffers.doutput.pointer + row * h
                 for j in 0..<h { target[j] = source[j] * inverse }
             }
         }
@@ -55,30 +55,34 @@ extension EncoderNetwork {
             } else {
                 activations = a.layers[l]
             }
-            doutput = try backwardLayer(activations, index: l, doutput: doutput, p, g, segments: segments)
+            try backwardLayer(activations, index: l, buffers, p, g, segments: segments)
+            buffers.descend()
         }
-        backwardEmbeddings(a, doutput: doutput, p, g)
+        backwardEmbeddings(a, buffers, p, g)
     }
 
-    /// One layer in reverse; returns the gradient of its input.
-    private func backwardLayer(_ l: EncoderLayerActivations, index: Int, doutput: FloatBuffer, _ p: UnsafePointer<Float>,
-                               _ g: UnsafeMutablePointer<Float>, segments: [Range<Int>]) throws -> FloatBuffer {
+    /// One layer in reverse: from `buffers.doutput`, the gradient of its output, to
+    /// `buffers.dinput`, the gradient of its input.
+    private func backwardLayer(_ l: EncoderLayerActivations, index: Int, _ buffers: EncoderLayerGradientBuffers,
+                               _ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, segments: [Range<Int>]) throws {
         let n = segments.last?.upperBound ?? 0, h = shape.hidden, f = shape.intermediate
         let o = offsets.layers[index]
+        buffers.zeroAccumulated()
+        let doutput = buffers.doutput, dinput = buffers.dinput
 
         // out = LN(residual2), residual2 = normed1 + dropout(output.dense(activated)).
-        let dresidual2 = FloatBuffer(count: n * h)                    // [N, H]
+        let dresidual2 = buffers.dresidual2                           // [N, H]
         LayerNormOps.backward(dx: dresidual2.pointer, dgamma: g + o.outputNorm.weight, dbeta: g + o.outputNorm.bias,
                               dy: doutput.pointer, x: l.residual2.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer,
                               gamma: p + o.outputNorm.weight, rows: n, width: h)
-        let dnormed1 = FloatBuffer(count: n * h)                      // [N, H] residual branch first
+        let dnormed1 = buffers.dnormed1                               // [N, H] residual branch first
         dnormed1.pointer.update(from: dresidual2.pointer, count: n * h)
         if let mask = l.outputMask { DropoutOps.backward(dy: dresidual2.pointer, mask: mask.pointer, count: n * h) }
-        let dactivated = FloatBuffer(count: n * f)                    // [N, F]
+        let dactivated = buffers.dactivated                           // [N, F]
         try LinearOps.backward(dx: dactivated.pointer, dw: g + o.output.weight, db: g + o.output.bias,
                                dy: dresidual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
                                rows: n, inFeatures: f, outFeatures: h)
-        let dpreActivation = FloatBuffer(count: n * f)                // [N, F]
+        let dpreActivation = buffers.dpreActivation                   // [N, F]
         try ActivationOps.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer, x: l.preActivation.pointer,
                                    count: n * f)
         try LinearOps.backward(dx: dnormed1.pointer, dw: g + o.intermediate.weight, db: g + o.intermediate.bias,
@@ -86,35 +90,36 @@ extension EncoderNetwork {
                                rows: n, inFeatures: h, outFeatures: f)
 
         // normed1 = LN(residual1), residual1 = input + dropout(attention.output.dense(context)).
-        let dresidual1 = FloatBuffer(count: n * h)                    // [N, H]
+        let dresidual1 = buffers.dresidual1                           // [N, H]
         LayerNormOps.backward(dx: dresidual1.pointer, dgamma: g + o.attentionNorm.weight,
                               dbeta: g + o.attentionNorm.bias, dy: dnormed1.pointer, x: l.residual1.pointer,
                               mean: l.mean1.pointer, rstd: l.rstd1.pointer, gamma: p + o.attentionNorm.weight,
                               rows: n, width: h)
-        let dinput = FloatBuffer(count: n * h)                        // [N, H] residual branch first
         dinput.pointer.update(from: dresidual1.pointer, count: n * h)
         if let mask = l.attentionMask { DropoutOps.backward(dy: dresidual1.pointer, mask: mask.pointer, count: n * h) }
-        let dcontext = FloatBuffer(count: n * h)                      // [N, H]
+        let dcontext = buffers.dcontext                               // [N, H]
         try LinearOps.backward(dx: dcontext.pointer, dw: g + o.attentionOutput.weight, db: g + o.attentionOutput.bias,
                                dy: dresidual1.pointer, x: l.context.pointer, w: p + o.attentionOutput.weight,
                                rows: n, inFeatures: h, outFeatures: h)
-        let dqkv = FloatBuffer(count: n * 3 * h)                      // [N, 3H]
+        let dqkv = buffers.dqkv                                       // [N, 3H]
         try EncoderAttentionOps.backward(dqkv: dqkv.pointer, dcontext: dcontext.pointer,
                                          probabilities: l.probabilities.pointer, dropoutMask: l.probabilityMask?.pointer,
                                          qkv: l.qkv.pointer, segments: segments, hidden: h, heads: shape.heads)
         try LinearOps.backward(dx: dinput.pointer, dw: g + o.qkv.weight, db: g + o.qkv.bias, dy: dqkv.pointer,
                                x: l.input.pointer, w: p + o.qkv.weight, rows: n, inFeatures: h, outFeatures: 3 * h)
-        return dinput
     }
 
     /// Layer 0's input = dropout(LN(word[id] + token_type[0] + position[i])): the gradient of the
     /// sum is scattered (added) into the rows used, so a token that occurs twice gets both.
-    private func backwardEmbeddings(_ a: EncoderForwardPass, doutput: FloatBuffer, _ p: UnsafePointer<Float>,
-                                    _ g: UnsafeMutablePointer<Float>) {
+    /// `buffers.doutput` holds the gradient of layer 0's input.
+    private func backwardEmbeddings(_ a: EncoderForwardPass, _ buffers: EncoderLayerGradientBuffers,
+                                    _ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>) {
         let h = shape.hidden, o = offsets
         let n = a.segments.last?.upperBound ?? 0
+        let doutput = buffers.doutput
         if let mask = a.embeddingMask { DropoutOps.backward(dy: doutput.pointer, mask: mask.pointer, count: n * h) }
-        let dsum = FloatBuffer(count: n * h)                          // [N, H]
+        let dsum = buffers.dresidual1                                 // [N, H], free after the layers
+        dsum.zero()
         LayerNormOps.backward(dx: dsum.pointer, dgamma: g + o.embeddingNorm.weight, dbeta: g + o.embeddingNorm.bias,
                               dy: doutput.pointer, x: a.embeddingSum.pointer, mean: a.embeddingMean.pointer,
                               rstd: a.embeddingRstd.pointer, gamma: p + o.embeddingNorm.weight, rows: n, width: h)
