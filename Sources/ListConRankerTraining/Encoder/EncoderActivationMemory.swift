@@ -19,16 +19,16 @@ public struct EncoderActivationMemory: Sendable, Equatable {
         let n = lengths.reduce(0, +), h = shape.hidden, f = shape.intermediate
         let probabilityCount = lengths.reduce(0) { $0 + shape.heads * $1 * $1 }
         let longest = lengths.max() ?? 0
-        let attention = EncoderLayerActivations.attentionElements(tokens: n, shape: shape,
-                                                                  probabilityCount: probabilityCount, dropout: dropout)
-        let feedForward = EncoderFeedForwardActivations.elements(tokens: n, shape: shape)
+        let own = EncoderLayerActivations.ownElements(tokens: n, shape: shape, probabilityCount: probabilityCount,
+                                                      dropout: dropout)
+        let products = EncoderLayerProducts.elements(tokens: n, shape: shape)
         // Embeddings: the LayerNorm input and its statistics, and the dropout mask.
         let embeddings = n * h + 2 * n + (dropout.hidden > 0 ? n * h : 0)
         let saved: Int, rerun: Int                                       // kept; one layer's re-run buffers
         switch recomputation {
-        case .none: (saved, rerun) = (embeddings + (shape.layers + 1) * n * h + shape.layers * (attention + feedForward), 0)
-        case .attention: (saved, rerun) = (embeddings + shape.layers * (n * h + feedForward), attention + n * h)
-        case .layers: (saved, rerun) = (embeddings + shape.layers * n * h, attention + feedForward + n * h)
+        case .none: (saved, rerun) = (embeddings + (shape.layers + 1) * n * h + shape.layers * (own + products), 0)
+        case .attention: (saved, rerun) = (embeddings + shape.layers * (n * h + products), own + n * h)
+        case .layers: (saved, rerun) = (embeddings + shape.layers * n * h, own + products + n * h)
         }
         // Backward of one layer: the incoming gradient, dresidual2, dnormed1, dresidual1, dinput,
         // dcontext ([N, H] each), dactivated and dpreActivation ([N, F]), dqkv ([N, 3H]), and the

@@ -40,8 +40,9 @@ enum EncoderAttentionOps {
 
     /// `context[tokens, H]` = the heads of `P̃ V` side by side. `probabilities` receives `P`; with
     /// `dropout` > 0, `dropoutMask` receives `M` (0 or 1/(1 − p) per element, row-major; block b
-    /// drawn from `RandomStreams`' dropout stream of (`dropoutSeed`, b)).
-    static func forward(context: UnsafeMutablePointer<Float>, probabilities: UnsafeMutablePointer<Float>,
+    /// drawn from `RandomStreams`' dropout stream of (`dropoutSeed`, b)). A nil `context` stops
+    /// after `P` and `M`: how recomputation restores them when the context was kept.
+    static func forward(context: UnsafeMutablePointer<Float>?, probabilities: UnsafeMutablePointer<Float>,
                         dropoutMask: UnsafeMutablePointer<Float>?, qkv: UnsafePointer<Float>,
                         segments: [Range<Int>], hidden: Int, heads: Int, dropout: Float,
                         dropoutSeed: UInt64) throws {
@@ -57,14 +58,16 @@ enum EncoderAttentionOps {
                                 b: k, ldb: stride, beta: 0, c: p, ldc: length)
             for i in 0..<length { softmaxRow(p + i * length, count: length, scale: scale) }
             var used = UnsafePointer(p)
-            let dropped = FloatBuffer(count: dropoutMask != nil && dropout > 0 ? length * length : 0)   // [L, L] P̃
+            let dropped = FloatBuffer(count: context != nil && dropoutMask != nil && dropout > 0 ? length * length : 0) // [L, L] P̃
             if let dropoutMask, dropout > 0 {
                 let m = dropoutMask + block.offset
                 var generator = RandomStreams.generator(dropoutSeed, .dropout, UInt64(index))
                 DropoutOps.drawMask(m, count: length * length, probability: dropout, generator: &generator)
+                guard context != nil else { return }
                 for e in 0..<length * length { dropped.pointer[e] = p[e] * m[e] }
                 used = UnsafePointer(dropped.pointer)
             }
+            guard let context else { return }
             // context[L, d] (row stride H) = P̃ V.
             try LinearOps.sgemm(transA: false, transB: false, m: length, n: d, k: length, a: used, lda: length,
                                 b: v, ldb: stride, beta: 0, c: context + first * hidden + h * d, ldc: hidden)

@@ -14,7 +14,7 @@ extension EncoderNetwork {
             throw TrainingError.invalidInput("\(pooledGradients.count) pooled gradients for \(pass.texts.count) texts of \(shape.hidden)")
         }
         let kept = pass.recomputation.recomputes ? pass.layerInputs.count : pass.layers.count
-        guard kept == shape.layers, pass.feedForwards.count == (pass.recomputation == .attention ? shape.layers : 0) else {
+        guard kept == shape.layers, pass.products.count == (pass.recomputation == .attention ? shape.layers : 0) else {
             throw TrainingError.invalidInput("a forward pass of another network")
         }
         try parameters.values.withUnsafeBufferPointer { parameterBuffer in
@@ -46,8 +46,8 @@ extension EncoderNetwork {
             if let scratch {
                 scratch.input = a.layerInputs[l]
                 if a.recomputation == .attention {
-                    scratch.feedForward = a.feedForwards[l]
-                    try recomputeAttentionBlock(scratch, index: l, p, segments: segments, seed: a.dropoutSeed)
+                    scratch.products = a.products[l]
+                    try restoreFromProducts(scratch, index: l, p, segments: segments, seed: a.dropoutSeed)
                 } else {
                     try forwardLayer(scratch, index: l, p, segments: segments, seed: a.dropoutSeed)
                 }

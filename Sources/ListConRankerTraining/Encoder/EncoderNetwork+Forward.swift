@@ -15,13 +15,13 @@ extension EncoderNetwork {
             embed(pass, p)
             let n = segments.last?.upperBound ?? 0
             if recomputation.recomputes {
-                // One set of layer buffers, run between the kept inputs (and feed-forward outputs);
-                // the last output only feeds pooling.
+                // One set of layer buffers, run between the kept inputs (with `.attention`, into
+                // each layer's kept products); the last output only feeds pooling.
                 let scratch = layerScratch(pass)
                 for l in 0..<shape.layers {
                     scratch.input = pass.layerInputs[l]
                     scratch.output = l + 1 < shape.layers ? pass.layerInputs[l + 1] : FloatBuffer(count: n * shape.hidden)
-                    if recomputation == .attention { scratch.feedForward = pass.feedForwards[l] }
+                    if recomputation == .attention { scratch.products = pass.products[l] }
                     try forwardLayer(scratch, index: l, p, segments: segments, seed: dropoutSeed)
                 }
                 pool(pass, hidden: scratch.output)
@@ -36,11 +36,11 @@ extension EncoderNetwork {
     }
 
     /// The buffers of one layer for `pass`'s tokens, for recomputation; with `.attention` its
-    /// feed-forward buffers are lent by the pass, layer by layer.
+    /// products are lent by the pass, layer by layer.
     func layerScratch(_ pass: EncoderForwardPass) -> EncoderLayerActivations {
         let n = pass.segments.last?.upperBound ?? 0
         return EncoderLayerActivations(input: pass.layerInputs[0], output: FloatBuffer(count: n * shape.hidden),
-                                       feedForward: pass.feedForwards.first, tokens: n, shape: shape,
+                                       products: pass.products.first, tokens: n, shape: shape,
                                        probabilityCount: EncoderAttentionOps.probabilityCount(segments: pass.segments,
                                                                                               heads: shape.heads),
                                        dropout: dropout)
@@ -75,41 +75,21 @@ extension EncoderNetwork {
     /// Deterministic in its input and seed, which recomputation relies on.
     func forwardLayer(_ l: EncoderLayerActivations, index: Int, _ p: UnsafePointer<Float>, segments: [Range<Int>],
                       seed: UInt64) throws {
-        try forwardAttentionBlock(l, index: index, p, segments: segments, seed: seed)
-        try forwardFeedForwardBlock(l, index: index, p, segments: segments, seed: seed)
-    }
-
-    /// The first half of ``forwardLayer(_:index:_:segments:seed:)``: `normed1 = LN(x + dropout(dense(attention(x))))`.
-    private func forwardAttentionBlock(_ l: EncoderLayerActivations, index: Int, _ p: UnsafePointer<Float>,
-                                       segments: [Range<Int>], seed: UInt64) throws {
-        let n = segments.last?.upperBound ?? 0, h = shape.hidden
+        let n = segments.last?.upperBound ?? 0, h = shape.hidden, f = shape.intermediate
         let o = offsets.layers[index], eps = shape.layerNormEpsilon
         // qkv[N, 3H] = x · [Wq; Wk; Wv]ᵀ + [bq; bk; bv]
         try LinearOps.forward(y: l.qkv.pointer, x: l.input.pointer, w: p + o.qkv.weight, b: p + o.qkv.bias,
                               rows: n, inFeatures: h, outFeatures: 3 * h)
-        try EncoderAttentionOps.forward(context: l.context.pointer, probabilities: l.probabilities.pointer,
-                                        dropoutMask: l.probabilityMask?.pointer, qkv: l.qkv.pointer, segments: segments,
-                                        hidden: h, heads: shape.heads, dropout: dropout.attention,
-                                        dropoutSeed: RandomStreams.seed(seed, .dropout, DropoutSite.attentionProbabilities.rawValue,
-                                                                        UInt64(index)))
+        try attend(l, context: l.context.pointer, index: index, segments: segments, seed: seed)
         // residual1[N, H] = x + dropout(context · Woᵀ + bo)
         try LinearOps.forward(y: l.residual1.pointer, x: l.context.pointer, w: p + o.attentionOutput.weight,
                               b: p + o.attentionOutput.bias, rows: n, inFeatures: h, outFeatures: h)
         if let mask = l.attentionMask {
-            var generator = Self.dropoutGenerator(seed: seed, site: .attentionOutput, layer: index)
-            DropoutOps.forward(x: l.residual1.pointer, mask: mask.pointer, count: n * h, probability: dropout.hidden,
-                               generator: &generator)
+            drawHiddenMask(mask, site: .attentionOutput, index: index, seed: seed)
+            ElementOps.multiply(l.residual1.pointer, by: mask.pointer, count: n * h)
         }
         ElementOps.add(l.residual1.pointer, l.input.pointer, count: n * h)
-        LayerNormOps.forward(y: l.normed1.pointer, mean: l.mean1.pointer, rstd: l.rstd1.pointer, x: l.residual1.pointer,
-                             gamma: p + o.attentionNorm.weight, beta: p + o.attentionNorm.bias, rows: n, width: h, eps: eps)
-    }
-
-    /// The second half: `out = LN(normed1 + dropout(dense(GELU(dense(normed1)))))`.
-    private func forwardFeedForwardBlock(_ l: EncoderLayerActivations, index: Int, _ p: UnsafePointer<Float>,
-                                         segments: [Range<Int>], seed: UInt64) throws {
-        let n = segments.last?.upperBound ?? 0, h = shape.hidden, f = shape.intermediate
-        let o = offsets.layers[index], eps = shape.layerNormEpsilon
+        normalizeAttentionOutput(l, index: index, p, rows: n)
         // activated[N, F] = GELU(normed1 · Wiᵀ + bi)
         try LinearOps.forward(y: l.preActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,
                               b: p + o.intermediate.bias, rows: n, inFeatures: h, outFeatures: f)
@@ -118,28 +98,51 @@ extension EncoderNetwork {
         try LinearOps.forward(y: l.residual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
                               b: p + o.output.bias, rows: n, inFeatures: f, outFeatures: h)
         if let mask = l.outputMask {
-            var generator = Self.dropoutGenerator(seed: seed, site: .output, layer: index)
-            DropoutOps.forward(x: l.residual2.pointer, mask: mask.pointer, count: n * h, probability: dropout.hidden,
-                               generator: &generator)
+            drawHiddenMask(mask, site: .output, index: index, seed: seed)
+            ElementOps.multiply(l.residual2.pointer, by: mask.pointer, count: n * h)
         }
         ElementOps.add(l.residual2.pointer, l.normed1.pointer, count: n * h)
         LayerNormOps.forward(y: l.output.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer, x: l.residual2.pointer,
                              gamma: p + o.outputNorm.weight, beta: p + o.outputNorm.bias, rows: n, width: h, eps: eps)
     }
 
-    /// Restores what the backward of a layer needs that ``EncoderRecomputation/attention`` did
-    /// not keep, given its input and kept feed-forward outputs: the attention block again, then
-    /// `activated = GELU(preActivation)` and the output dropout mask (drawn as the forward drew
-    /// it). The feed-forward products are not run again.
-    func recomputeAttentionBlock(_ l: EncoderLayerActivations, index: Int, _ p: UnsafePointer<Float>,
-                                 segments: [Range<Int>], seed: UInt64) throws {
+    /// Restores what ``EncoderRecomputation/attention`` did not keep of a layer, from its kept
+    /// products, as the forward computed it: the attention probabilities and their dropout mask
+    /// (scores and softmax again; the context is kept), the two hidden dropout masks, the first
+    /// LayerNorm and GELU. None of the layer's weight products runs again.
+    func restoreFromProducts(_ l: EncoderLayerActivations, index: Int, _ p: UnsafePointer<Float>,
+                             segments: [Range<Int>], seed: UInt64) throws {
         let n = segments.last?.upperBound ?? 0
-        try forwardAttentionBlock(l, index: index, p, segments: segments, seed: seed)
+        try attend(l, context: nil, index: index, segments: segments, seed: seed)
+        if let mask = l.attentionMask { drawHiddenMask(mask, site: .attentionOutput, index: index, seed: seed) }
+        normalizeAttentionOutput(l, index: index, p, rows: n)
         try ActivationOps.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: n * shape.intermediate)
-        if let mask = l.outputMask {
-            var generator = Self.dropoutGenerator(seed: seed, site: .output, layer: index)
-            DropoutOps.drawMask(mask.pointer, count: n * shape.hidden, probability: dropout.hidden, generator: &generator)
-        }
+        if let mask = l.outputMask { drawHiddenMask(mask, site: .output, index: index, seed: seed) }
+    }
+
+    /// The attention probabilities and their dropout mask from `l.qkv`, and with `context` the
+    /// heads' outputs.
+    private func attend(_ l: EncoderLayerActivations, context: UnsafeMutablePointer<Float>?, index: Int,
+                        segments: [Range<Int>], seed: UInt64) throws {
+        try EncoderAttentionOps.forward(context: context, probabilities: l.probabilities.pointer,
+                                        dropoutMask: l.probabilityMask?.pointer, qkv: l.qkv.pointer, segments: segments,
+                                        hidden: shape.hidden, heads: shape.heads, dropout: dropout.attention,
+                                        dropoutSeed: RandomStreams.seed(seed, .dropout, DropoutSite.attentionProbabilities.rawValue,
+                                                                        UInt64(index)))
+    }
+
+    /// `normed1 = LN(residual1)`, with its statistics.
+    private func normalizeAttentionOutput(_ l: EncoderLayerActivations, index: Int, _ p: UnsafePointer<Float>, rows: Int) {
+        let o = offsets.layers[index]
+        LayerNormOps.forward(y: l.normed1.pointer, mean: l.mean1.pointer, rstd: l.rstd1.pointer, x: l.residual1.pointer,
+                             gamma: p + o.attentionNorm.weight, beta: p + o.attentionNorm.bias, rows: rows,
+                             width: shape.hidden, eps: shape.layerNormEpsilon)
+    }
+
+    /// Draws the hidden dropout mask of `site` in layer `index` (the same draws on every call).
+    private func drawHiddenMask(_ mask: FloatBuffer, site: DropoutSite, index: Int, seed: UInt64) {
+        var generator = Self.dropoutGenerator(seed: seed, site: site, layer: index)
+        DropoutOps.drawMask(mask.pointer, count: mask.count, probability: dropout.hidden, generator: &generator)
     }
 
     /// pooled[t] = mean of text t's rows of `hidden` (summed in Double: texts can be 512 rows).

@@ -2,16 +2,19 @@
 /// again: memory traded for time. The gradients are bitwise the same in every mode (a layer is
 /// deterministic in its input and dropout seed).
 ///
-/// A BERT layer's products are the query/key/value projection (3 units of `H²` per token), the
-/// attention output projection (1) and the feed-forward pair (4 + 4). Keeping the outputs of the
-/// feed-forward pair lets the backward re-run only the attention block, a third of the layer's
-/// product work, for `F + H` more floats per token and layer than keeping the input alone.
+/// Most of a BERT layer's time is its weight products (query/key/value 3 units of `H²` per token,
+/// the attention output 1, the feed-forward pair 4 + 4); most of its activation memory at texts
+/// of a few hundred tokens is the attention probabilities and their dropout mask (`heads · L`
+/// floats per token each), which cost little to compute again. Keeping the products' outputs and
+/// re-running the rest is the middle way (the "selective recomputation" of Korthikanti et al.,
+/// 2022).
 public enum EncoderRecomputation: String, Sendable, CaseIterable, Codable {
-    /// Keep every activation of every layer: the fastest backward, the most memory.
+    /// Keep every activation of every layer: the most memory.
     case none
-    /// Keep each layer's input, its feed-forward pre-activation (`[N, F]`) and second residual
-    /// sum (`[N, H]`, with its LayerNorm statistics); the backward re-runs the attention block
-    /// (projections, attention, output projection, first LayerNorm) and GELU.
+    /// Keep each layer's input and the outputs of its weight products (query/key/value, context,
+    /// the two residual sums, the feed-forward pre-activation; `6H + F` floats per token); the
+    /// backward re-runs the attention scores and softmax, the dropout masks, the first
+    /// LayerNorm and GELU, and no weight product.
     case attention
     /// Keep only each layer's input; the backward re-runs the whole layer: the least memory.
     case layers
@@ -24,7 +27,7 @@ public enum EncoderRecomputation: String, Sendable, CaseIterable, Codable {
     var summary: String {
         switch self {
         case .none: "every encoder activation is kept for the backward"
-        case .attention: "each encoder layer's attention block is recomputed in the backward (--recompute)"
+        case .attention: "each encoder layer's attention probabilities are recomputed in the backward (--recompute)"
         case .layers: "each encoder layer is recomputed whole in the backward (--recompute-layers)"
         }
     }
