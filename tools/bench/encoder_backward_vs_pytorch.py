@@ -15,6 +15,8 @@ warm-up), then PyTorch's median of the same number of passes; per mode the ratio
 medians over rounds is reported, with each side's peak resident memory.
 """
 import argparse
+import ctypes
+import gc
 import json
 import os
 import random
@@ -90,6 +92,10 @@ def main():
                 reports[mode] = json.loads(result.stdout.strip().splitlines()[-1])
                 ours[mode].append(reports[mode]["seconds"])
             seconds, tokens = pytorch_seconds(model, tokenizer, texts, args.repeats, args.max_length)
+            # Hand PyTorch's freed activations back to the system before the next Swift run: the
+            # machine has no swap, and a resident 12 GB would squeeze the next run's memory.
+            gc.collect()
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
             theirs.append(seconds)
             print(json.dumps({"round": r, "pytorch_seconds": seconds, "pytorch_tokens": tokens,
                               **{f"swift_{m}": {"seconds": reports[m]["seconds"], "peak_mib": reports[m]["peakResidentMiB"],
