@@ -125,6 +125,11 @@ void lcr_adamw_update(float *restrict parameters, float *restrict first, float *
                       const float *restrict gradients, int64_t count, float decay, float beta1Complement,
                       float beta2, float beta2Complement, float stepSize, float correction2Root, float epsilon);
 
+/// `row ← softmax(row · scale)` over `count` elements, the maximum subtracted first: the encoder's
+/// training attention. exp is a polynomial (Cephes' expf, within 2 ulp of libm's on x ≤ 0) so the
+/// loop vectorises; a sum of 8 lanes.
+void lcr_softmax_scaled_row(float *row, int64_t count, float scale);
+
 #ifdef __cplusplus
 }
 #endif

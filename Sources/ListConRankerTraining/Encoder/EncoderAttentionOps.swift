@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// BERT's multi-head self-attention, per text, forward and backward, on the fused projection
@@ -56,7 +57,7 @@ enum EncoderAttentionOps {
             // S[L, L] = Q Kᵀ, then row-wise softmax of S/√d.
             try LinearOps.sgemm(transA: false, transB: true, m: length, n: length, k: d, a: q, lda: stride,
                                 b: k, ldb: stride, beta: 0, c: p, ldc: length)
-            for i in 0..<length { softmaxRow(p + i * length, count: length, scale: scale) }
+            for i in 0..<length { lcr_softmax_scaled_row(p + i * length, Int64(length), scale) }
             var used = UnsafePointer(p)
             let dropped = FloatBuffer(count: context != nil && dropoutMask != nil && dropout > 0 ? length * length : 0) // [L, L] P̃
             if let dropoutMask, dropout > 0 {
@@ -139,23 +140,5 @@ enum EncoderAttentionOps {
             try LinearOps.sgemm(transA: true, transB: false, m: length, n: d, k: length, a: dp.pointer,
                                 lda: length, b: q, ldb: stride, beta: 1, c: dk, ldc: stride)
         }
-    }
-
-    /// `row ← softmax(row · scale)`, with the maximum subtracted first.
-    @inline(__always)
-    private static func softmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int, scale: Float) {
-        var maximum = -Float.infinity
-        for j in 0..<count {
-            row[j] *= scale
-            maximum = max(maximum, row[j])
-        }
-        var sum: Float = 0
-        for j in 0..<count {
-            let e = exp(row[j] - maximum)
-            row[j] = e
-            sum += e
-        }
-        let inverse = 1 / sum
-        for j in 0..<count { row[j] *= inverse }
     }
 }
