@@ -1,9 +1,9 @@
 extension EncoderNetwork {
     /// Adds the gradients of a loss to `gradients`, given the loss's gradient with respect to
     /// the pooled vectors of `pass` (`[texts, H]`, row-major) and the `parameters` the forward
-    /// used. Walks the forward in reverse, layer by layer (re-running each layer's forward first
-    /// what the pass's ``EncoderForwardPass/recomputation`` left out). The word and position embeddings get gradient
-    /// only in the rows the texts used; the token-type embedding only in row 0.
+    /// used. Walks the forward in reverse, layer by layer (re-running first what the pass's
+    /// ``EncoderForwardPass/recomputation`` left out of each layer). The word and position
+    /// embeddings get gradient only in the rows the texts used; the token-type embedding only in row 0.
     public func backward(_ pass: EncoderForwardPass, pooledGradients: [Float], parameters: EncoderParameters,
                          gradients: inout EncoderGradients) throws {
         try check(parameters.layout)

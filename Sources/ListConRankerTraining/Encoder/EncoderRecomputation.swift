@@ -8,7 +8,7 @@
 /// floats per token each), which cost little to compute again. Keeping the products' outputs and
 /// re-running the rest is the middle way (the "selective recomputation" of Korthikanti et al.,
 /// 2022).
-public enum EncoderRecomputation: String, Sendable, CaseIterable, Codable {
+public enum EncoderRecomputation: String, Sendable, CaseIterable {
     /// Keep every activation of every layer: the most memory.
     case none
     /// Keep each layer's input and the outputs of its weight products (query/key/value, context,
