@@ -58,17 +58,18 @@ enum EncoderAttentionOps {
             try LinearOps.sgemm(transA: false, transB: true, m: length, n: length, k: d, a: q, lda: stride,
                                 b: k, ldb: stride, beta: 0, c: p, ldc: length)
             for i in 0..<length { lcr_softmax_scaled_row(p + i * length, Int64(length), scale) }
-            var used = UnsafePointer(p)
-            let dropped = FloatBuffer(count: context != nil && dropoutMask != nil && dropout > 0 ? length * length : 0) // [L, L] P̃
-            if let dropoutMask, dropout > 0 {
-                let m = dropoutMask + block.offset
+            let mask = dropout > 0 ? dropoutMask.map { $0 + block.offset } : nil
+            if let mask {
                 var generator = RandomStreams.generator(dropoutSeed, .dropout, UInt64(index))
-                DropoutOps.drawMask(m, count: length * length, probability: dropout, generator: &generator)
-                guard context != nil else { return }
-                for e in 0..<length * length { dropped.pointer[e] = p[e] * m[e] }
-                used = UnsafePointer(dropped.pointer)
+                DropoutOps.drawMask(mask, count: length * length, probability: dropout, generator: &generator)
             }
             guard let context else { return }
+            var used = UnsafePointer(p)
+            let dropped = FloatBuffer(count: mask != nil ? length * length : 0)   // [L, L] P̃
+            if let mask {
+                for e in 0..<length * length { dropped.pointer[e] = p[e] * mask[e] }
+                used = UnsafePointer(dropped.pointer)
+            }
             // context[L, d] (row stride H) = P̃ V.
             try LinearOps.sgemm(transA: false, transB: false, m: length, n: d, k: length, a: used, lda: length,
                                 b: v, ldb: stride, beta: 0, c: context + first * hidden + h * d, ldc: hidden)

@@ -85,8 +85,9 @@ extension EncoderNetwork {
         try LinearOps.forward(y: l.residual1.pointer, x: l.context.pointer, w: p + o.attentionOutput.weight,
                               b: p + o.attentionOutput.bias, rows: n, inFeatures: h, outFeatures: h)
         if let mask = l.attentionMask {
-            drawHiddenMask(mask, site: .attentionOutput, index: index, seed: seed)
-            ElementOps.multiply(l.residual1.pointer, by: mask.pointer, count: n * h)
+            var generator = Self.dropoutGenerator(seed: seed, site: .attentionOutput, layer: index)
+            DropoutOps.forward(x: l.residual1.pointer, mask: mask.pointer, count: n * h, probability: dropout.hidden,
+                               generator: &generator)
         }
         ElementOps.add(l.residual1.pointer, l.input.pointer, count: n * h)
         normalizeAttentionOutput(l, index: index, p, rows: n)
@@ -98,8 +99,9 @@ extension EncoderNetwork {
         try LinearOps.forward(y: l.residual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
                               b: p + o.output.bias, rows: n, inFeatures: f, outFeatures: h)
         if let mask = l.outputMask {
-            drawHiddenMask(mask, site: .output, index: index, seed: seed)
-            ElementOps.multiply(l.residual2.pointer, by: mask.pointer, count: n * h)
+            var generator = Self.dropoutGenerator(seed: seed, site: .output, layer: index)
+            DropoutOps.forward(x: l.residual2.pointer, mask: mask.pointer, count: n * h, probability: dropout.hidden,
+                               generator: &generator)
         }
         ElementOps.add(l.residual2.pointer, l.normed1.pointer, count: n * h)
         LayerNormOps.forward(y: l.output.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer, x: l.residual2.pointer,
@@ -139,7 +141,8 @@ extension EncoderNetwork {
                              width: shape.hidden, eps: shape.layerNormEpsilon)
     }
 
-    /// Draws the hidden dropout mask of `site` in layer `index` (the same draws on every call).
+    /// Draws the hidden dropout mask of `site` in layer `index` without applying it: the same
+    /// draws as the forward's `DropoutOps.forward` from the same generator.
     private func drawHiddenMask(_ mask: FloatBuffer, site: DropoutSite, index: Int, seed: UInt64) {
         var generator = Self.dropoutGenerator(seed: seed, site: site, layer: index)
         DropoutOps.drawMask(mask.pointer, count: mask.count, probability: dropout.hidden, generator: &generator)
