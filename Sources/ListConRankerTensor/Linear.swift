@@ -1,10 +1,15 @@
 import CKernels
 import Foundation
 
-/// Matrix-product precision: Float32 throughout, or BFloat16 inputs with Float32 accumulation.
+/// Matrix-product precision: Float32 throughout, or 16-bit inputs (BFloat16, or IEEE half on a
+/// GPU) with Float32 accumulation.
 public enum Precision: String, Sendable, CaseIterable, Codable {
+    /// Float32 products (on a GPU without TF32): the parity mode.
     case fp32
+    /// BFloat16 inputs, Float32 accumulation.
     case bf16
+    /// IEEE half-precision inputs, Float32 accumulation: GPUs only.
+    case fp16
 
     /// bf16 where the CPU multiplies bf16 natively (AVX512-BF16, AMX), else fp32.
     public static var automatic: Precision { nativeBFloat16Available ? .bf16 : .fp32 }
@@ -40,6 +45,9 @@ public final class Linear: @unchecked Sendable {
         guard weight.shape.count == 2 else { throw ComputeError("Linear: weight must be 2-D, got \(weight.shape)") }
         let n = weight.shape[0], k = weight.shape[1]
         if let bias, bias.count != n { throw ComputeError("Linear: bias \(bias.shape) does not match \(n) outputs") }
+        if precision == .fp16 {
+            throw ComputeError("fp16 matrix products run on a GPU only: on the CPU use fp32 or bf16")
+        }
         if precision == .bf16 && !Precision.bfloat16ProductsAvailable {
             throw ComputeError("bf16 matrix products need a CPU with AVX-512, and this one has none: use fp32 (or auto)")
         }

@@ -27,7 +27,7 @@ struct BFloat16FidelityTests {
     @Test func bf16EvaluationMetricsStayNearFloat32() throws {
         let dataset = try RerankingDataset(contentsOf: Fixtures.url("evaluation/fixture_dataset.jsonl"))
         var maps = [Precision: Double]()
-        for precision in Precision.allCases {
+        for precision in [Precision.fp32, .bf16] {   // the CPU's precisions
             let ranker = try Reranker(modelDirectory: Fixtures.url("tiny-model"), options: RerankerOptions(precision: precision))
             let results = try RerankingEvaluator(dataset: dataset, mode: "conventional", precision: precision.rawValue)
                 .run(scorer: { try ranker.scores(query: $0, passages: $1) }, progress: .none)

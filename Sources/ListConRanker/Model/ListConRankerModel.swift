@@ -8,7 +8,7 @@ public final class ListConRankerModel: Sendable {
     /// The per-text encoder.
     public let encoder: BertEncoder
     /// `linear_in_embedding`: hidden → list width.
-    let inputProjection: Linear
+    private let inputProjection: any FeatureProjection
     /// The list head.
     public let listTransformer: ListTransformer
 
@@ -16,14 +16,22 @@ public final class ListConRankerModel: Sendable {
     /// transformer layers the weights hold (the original's `list_transformer_layer`).
     public init(configuration: BertConfiguration, encoderWeights: any WeightSource,
                 inputProjectionWeights: any WeightSource, listTransformerWeights: any WeightSource,
-                listLayers: Int? = nil, precision: Precision = .fp32) throws {
-        encoder = try BertEncoder(configuration: configuration, weights: encoderWeights, precision: precision)
+                listLayers: Int? = nil, precision: Precision = .fp32, device: Device = .cpu) throws {
+        encoder = try BertEncoder(configuration: configuration, weights: encoderWeights, precision: precision,
+                                  device: device)
         listTransformer = try ListTransformer(weights: listTransformerWeights, heads: configuration.headCount,
-                                              expectedLayers: listLayers, precision: precision)
-        let projection = KeyAccountingWeights(inputProjectionWeights)
-        inputProjection = try projection.linear("", out: listTransformer.width, in: configuration.hiddenSize,
-                                                precision: precision)
-        try projection.requireEveryKeyBound(exceptUnder: [])
+                                              expectedLayers: listLayers, precision: precision, device: device)
+        inputProjection = try Self.projection(inputProjectionWeights, from: configuration.hiddenSize,
+                                              to: listTransformer.width,
+                                              on: try ComputeBackends.backend(for: device, precision: precision))
+    }
+
+    private static func projection<Backend: ComputeBackend>(_ source: any WeightSource, from hidden: Int, to width: Int,
+                                                             on backend: Backend) throws -> any FeatureProjection {
+        let weights = KeyAccountingWeights(source)
+        let product = try weights.product("", out: width, in: hidden, on: backend)
+        try weights.requireEveryKeyBound(exceptUnder: [])
+        return ProjectionNetwork(backend: backend, product: product)
     }
 
     /// Mean-pooled last hidden states of the encoder, one row per text: `[texts, hidden]`.
@@ -37,11 +45,27 @@ public final class ListConRankerModel: Sendable {
         guard pooled.shape.count == 2, pooled.shape[1] == encoder.configuration.hiddenSize else {
             throw ModelError.invalidInput("pooled vectors must be [texts, \(encoder.configuration.hiddenSize)], got \(pooled.shape)")
         }
-        return try inputProjection(pooled)
+        return try inputProjection.project(pooled)
     }
 
     /// Logits for lists of list features (see ``ListTransformer/logits(features:listLengths:)``).
     public func logits(features: Tensor, listLengths: [Int]) throws -> [Float] {
         try listTransformer.logits(features: features, listLengths: listLengths)
+    }
+}
+
+/// `linear_in_embedding` on some backend, seen from the model: host rows in, host rows out.
+protocol FeatureProjection: Sendable {
+    func project(_ pooled: Tensor) throws -> Tensor
+}
+
+/// `linear_in_embedding`'s weights on a backend's device.
+struct ProjectionNetwork<Backend: ComputeBackend>: FeatureProjection {
+    let backend: Backend
+    let product: Backend.Product
+
+    func project(_ pooled: Tensor) throws -> Tensor {
+        let rows = pooled.shape[0]
+        return try backend.download(backend.apply(product, to: backend.upload(pooled)), rows: rows)
     }
 }

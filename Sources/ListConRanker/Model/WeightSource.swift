@@ -14,26 +14,27 @@ public protocol WeightSource {
 }
 
 extension WeightSource {
-    /// A linear layer from `prefix.weight` `[outFeatures, inFeatures]` and `prefix.bias`
+    /// A product on `backend` from `prefix.weight` `[outFeatures, inFeatures]` and `prefix.bias`
     /// (plain `weight` and `bias` when `prefix` is empty, as in `linear_in_embedding.pt`).
-    func linear(_ prefix: String, out outFeatures: Int, in inFeatures: Int, precision: Precision,
-                fuseGELU: Bool = false, bf16Output: Bool = false) throws -> Linear {
+    func product<Backend: ComputeBackend>(_ prefix: String, out outFeatures: Int, in inFeatures: Int, on backend: Backend,
+                                          activation: ProductActivation = .none,
+                                          feedsProduct: Bool = false) throws -> Backend.Product {
         let dot = prefix.isEmpty ? "" : "\(prefix)."
         let weight = try tensor("\(dot)weight", shape: [outFeatures, inFeatures])
         let bias = try tensor("\(dot)bias", shape: [outFeatures])
-        return try Linear(weight: weight, bias: bias, precision: precision, fuseGELU: fuseGELU,
-                          bf16Output: bf16Output)
+        return try backend.product(weight: weight, bias: bias, activation: activation, feedsProduct: feedsProduct)
     }
 
-    /// A LayerNorm's scale and shift: `prefix.weight`/`prefix.bias`, or the older
+    /// A LayerNorm's scale and shift on `backend`: `prefix.weight`/`prefix.bias`, or the older
     /// `prefix.gamma`/`prefix.beta` that some BERT checkpoints use.
-    func layerNorm(_ prefix: String, width: Int, eps: Float) throws -> LayerNormParameters {
+    func layerNorm<Backend: ComputeBackend>(_ prefix: String, width: Int, eps: Float,
+                                            on backend: Backend) throws -> Backend.Normalization {
         if shape(of: "\(prefix).weight") == nil, shape(of: "\(prefix).gamma") != nil {
-            return LayerNormParameters(gamma: try tensor("\(prefix).gamma", shape: [width]),
-                                       beta: try tensor("\(prefix).beta", shape: [width]), eps: eps)
+            return try backend.normalization(gamma: try tensor("\(prefix).gamma", shape: [width]),
+                                             beta: try tensor("\(prefix).beta", shape: [width]), eps: eps)
         }
-        return LayerNormParameters(gamma: try tensor("\(prefix).weight", shape: [width]),
-                                   beta: try tensor("\(prefix).bias", shape: [width]), eps: eps)
+        return try backend.normalization(gamma: try tensor("\(prefix).weight", shape: [width]),
+                                         beta: try tensor("\(prefix).bias", shape: [width]), eps: eps)
     }
 
     /// The number of layers stored under `prefix` (`list_transformer.layers.` → the distinct N in
@@ -74,29 +75,5 @@ final class KeyAccountingWeights: WeightSource {
     func requireEveryKeyBound(exceptUnder unusedPrefixes: [String]) throws {
         let unused = names.filter { name in !bound.contains(name) && !unusedPrefixes.contains { name.hasPrefix($0) } }
         guard unused.isEmpty else { throw ModelError.unusedWeights(origin, unused.sorted()) }
-    }
-}
-
-/// A LayerNorm's learned scale and shift and its epsilon.
-struct LayerNormParameters: Sendable {
-    let gamma: Tensor
-    let beta: Tensor
-    let eps: Float
-
-    /// `LayerNorm(x + residual)`, in place when nothing else holds `x`.
-    func callAsFunction(_ x: consuming Tensor, residual: Tensor? = nil) throws -> Tensor {
-        try Kernels.layerNorm(x, residual: residual, gamma: gamma, beta: beta, eps: eps)
-    }
-
-    /// `LayerNorm(x + residual)` and the input a next product of `precision` reads: in bf16, the
-    /// result rounded to BFloat16 in the same pass; in fp32, the result itself.
-    func normalizedWithProductInput(_ x: consuming Tensor, residual: Tensor? = nil,
-                                    precision: Precision) throws -> (normalized: Tensor, productInput: Tensor) {
-        guard precision == .bf16 else {
-            let normalized = try Kernels.layerNorm(x, residual: residual, gamma: gamma, beta: beta, eps: eps)
-            return (normalized, normalized)
-        }
-        let pair = try Kernels.layerNormWithBFloat16Copy(x, residual: residual, gamma: gamma, beta: beta, eps: eps)
-        return (pair.normalized, pair.bfloat16)
     }
 }

@@ -63,12 +63,14 @@ struct ModelFiles {
         return try ListConRankerModel(configuration: configuration(), encoderWeights: encoderWeights(),
                                       inputProjectionWeights: weights(.linearInEmbedding),
                                       listTransformerWeights: weights(.listTransformer),
-                                      listLayers: options.listTransformerLayers, precision: options.precision)
+                                      listLayers: options.listTransformerLayers, precision: options.precision,
+                                      device: options.device)
     }
 
-    func loadEncoder(precision: Precision) throws -> BertEncoder {
+    func loadEncoder(precision: Precision, device: Device = .cpu) throws -> BertEncoder {
         try requireEncoder()
-        return try BertEncoder(configuration: configuration(), weights: encoderWeights(), precision: precision)
+        return try BertEncoder(configuration: configuration(), weights: encoderWeights(), precision: precision,
+                               device: device)
     }
 
     func loadTokenizer() throws -> BertTokenizer {

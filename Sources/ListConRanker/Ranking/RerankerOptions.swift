@@ -16,10 +16,14 @@ public struct RerankerOptions: Sendable, Equatable {
     /// published). Nil takes the number `list_transformer.pt` holds; a number that disagrees
     /// with the file is an error when the model loads.
     public var listTransformerLayers: Int?
+    /// Where the model runs: ``Device/cpu`` (the default), or a CUDA GPU.
+    public var device: Device
 
-    /// Options with the published model's defaults: fp32, 512 tokens, list layers as stored.
+    /// Options with the published model's defaults: fp32, 512 tokens, list layers as stored, on
+    /// the CPU.
     public init(precision: Precision = .fp32, maxLength: Int = 512, encoderBatchTokens: Int = RerankerOptions.defaultEncoderBatchTokens,
-                listTransformerLayers: Int? = nil) {
+                listTransformerLayers: Int? = nil, device: Device = .cpu) {
+        self.device = device
         self.precision = precision
         self.maxLength = maxLength
         self.encoderBatchTokens = encoderBatchTokens

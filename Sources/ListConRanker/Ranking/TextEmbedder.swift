@@ -12,11 +12,12 @@ public final class TextEmbedder: @unchecked Sendable {
     private let lock = NSLock()
     private var statistics = EncoderStatistics()
 
-    /// Loads a BERT directory. `maxLength` defaults to the encoder's positions (at most 512).
+    /// Loads a BERT directory onto `device`. `maxLength` defaults to the encoder's positions (at
+    /// most 512).
     public init(modelDirectory: URL, precision: Precision = .fp32, maxLength: Int? = nil,
-                batchTokens: Int = RerankerOptions.defaultEncoderBatchTokens) throws {
+                batchTokens: Int = RerankerOptions.defaultEncoderBatchTokens, device: Device = .cpu) throws {
         let files = try ModelFiles(directory: modelDirectory)
-        let encoder = try files.loadEncoder(precision: precision)
+        let encoder = try files.loadEncoder(precision: precision, device: device)
         let positions = encoder.configuration.maxPositionEmbeddings
         let length = maxLength ?? min(512, positions)
         guard length >= 2, length <= positions else {
