@@ -41,6 +41,19 @@ let package = Package(
             dependencies: ["CDNNL", "CKernels"],
             path: "Sources/ListConRankerTensor"
         ),
+        // The CUDA driver, cuBLASLt and NVRTC behind a thin C layer, loaded with dlopen at run time:
+        // nothing of CUDA is needed to build (../shared/DESIGN.md §10).
+        .target(
+            name: "CCUDA",
+            path: "Sources/CCUDA",
+            linkerSettings: [.linkedLibrary("dl")]
+        ),
+        // The GPU backend: the same operations as the CPU's, on cuBLASLt and NVRTC-compiled kernels.
+        .target(
+            name: "ListConRankerCUDA",
+            dependencies: ["ListConRankerTensor", "CCUDA"],
+            path: "Sources/ListConRankerCUDA"
+        ),
         // Checkpoint formats (safetensors, PyTorch zip/pickle) read into tensors: no model names.
         .target(
             name: "ListConRankerCheckpoint",
@@ -56,7 +69,7 @@ let package = Package(
         // users import one module.
         .target(
             name: "ListConRanker",
-            dependencies: ["ListConRankerTensor", "ListConRankerCheckpoint", "ListConRankerTokenizer"],
+            dependencies: ["ListConRankerTensor", "ListConRankerCheckpoint", "ListConRankerTokenizer", "ListConRankerCUDA"],
             path: "Sources/ListConRanker"
         ),
         .executableTarget(

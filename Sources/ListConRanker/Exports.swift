@@ -4,3 +4,4 @@
 @_exported import ListConRankerCheckpoint
 @_exported import ListConRankerTensor
 @_exported import ListConRankerTokenizer
+@_exported import ListConRankerCUDA

@@ -25,7 +25,8 @@ struct EmbedCommand: AsyncParsableCommand {
     func run() async throws {
         let options = modelOptions.rerankerOptions
         let embedder = try TextEmbedder(modelDirectory: await modelOptions.directory(), precision: options.precision,
-                                        maxLength: options.maxLength, batchTokens: options.encoderBatchTokens)
+                                        maxLength: options.maxLength, batchTokens: options.encoderBatchTokens,
+                                        device: options.device)
         let lines = try InputText.lines(input)
         var start = 0
         while start < lines.count {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ListConRanker
 
 @main
@@ -30,6 +31,10 @@ struct ListConRankerCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let error as CUDAError {
+            // A GPU that cannot be used (no driver, no cuBLASLt or NVRTC, no such GPU): one line, exit 2.
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            exit(withError: ExitCode(2))
         } catch {
             exit(withError: error)
         }

@@ -27,8 +27,15 @@ struct ModelOptions<Defaults: ModelOptionDefaults>: ParsableArguments {
     @Option(name: .long, help: "Hub branch, tag or commit when --model is a repository id (default: main).")
     var revision: String?
 
-    @Option(name: .long, help: "Matrix-product precision: fp32, bf16, or auto (bf16 where the CPU has native bf16).")
-    var precision: PrecisionChoice = Defaults.precision
+    @Option(name: .long, help: ArgumentHelp(
+        "Matrix-product precision: fp32 (the parity mode; no TF32 on a GPU), bf16, fp16 (GPU only), or auto (bf16 on a GPU or where the CPU has native bf16).",
+        discussion: "Default: bf16 on a GPU; on the CPU \(Defaults.precision.rawValue)."))
+    var precision: PrecisionChoice?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Where the model runs: cpu, cuda (GPU 0) or cuda:N.",
+        discussion: "A GPU needs the NVIDIA driver, and cuBLASLt and NVRTC from CUDA 12 or 13 or from PyTorch's CUDA wheels; see the README."))
+    var device: Device = .cpu
 
     @Option(name: .long, help: "Most tokens per text, [CLS] and [SEP] included; longer texts are truncated.")
     var maxLength: Int = RerankerOptions().maxLength
@@ -46,9 +53,16 @@ struct ModelOptions<Defaults: ModelOptionDefaults>: ParsableArguments {
         try ModelLocation.validate(model, revision: revision)
     }
 
-    /// The options as the library takes them (`auto` resolved for this CPU).
+    /// The precision the options ask for on their device (bf16 on a GPU unless given).
+    var resolvedPrecision: Precision {
+        if let precision { return precision.resolved(on: device) }
+        return device.isGPU ? .bf16 : Defaults.precision.resolved(on: device)
+    }
+
+    /// The options as the library takes them (`auto` resolved for the device).
     var rerankerOptions: RerankerOptions {
-        RerankerOptions(precision: precision.resolved, maxLength: maxLength, encoderBatchTokens: encoderBatchTokens)
+        RerankerOptions(precision: resolvedPrecision, maxLength: maxLength, encoderBatchTokens: encoderBatchTokens,
+                        device: device)
     }
 
     /// The local model directory: `--model` itself, or its snapshot in the Hugging Face cache

@@ -79,7 +79,9 @@ struct TrainCommand: AsyncParsableCommand {
         }
         guard (model == nil) != (encoder == nil) else { throw ValidationError("give exactly one of --model and --encoder") }
         guard listSize >= 2 else { throw ValidationError("--list-size must be at least 2 (a positive and a negative), not \(listSize)") }
-        guard precision != .auto else { throw ValidationError("--precision must be fp32 or bf16 for training features") }
+        guard precision != .auto, precision != .fp16 else {
+            throw ValidationError("--precision must be fp32 or bf16 for training features")
+        }
     }
 
     func run() async throws {

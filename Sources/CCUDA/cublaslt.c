@@ -1,0 +1,209 @@
+// Row-major linear layers on cuBLASLt: y [rows, n] = x [rows, k] · W [n, k]ᵀ (+ bias) (then ReLU).
+// cuBLASLt is column-major: y row-major is yᵀ column-major [n, rows] = op(W)·xᵀ with W read as the
+// column-major [k, n] (transposed: OP_T) and x as the column-major [k, rows] (OP_N).
+#include "CCUDA.h"
+#include "cuda_abi.h"
+#include "loader.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct {
+    cublasLtCreate_t create;
+    cublasLtDestroy_t destroy;
+    cublasLtMatmulDescCreate_t desc_create;
+    cublasLtMatmulDescDestroy_t desc_destroy;
+    cublasLtMatmulDescSetAttribute_t desc_set;
+    cublasLtMatrixLayoutCreate_t layout_create;
+    cublasLtMatrixLayoutDestroy_t layout_destroy;
+    cublasLtMatmulPreferenceCreate_t preference_create;
+    cublasLtMatmulPreferenceDestroy_t preference_destroy;
+    cublasLtMatmulPreferenceSetAttribute_t preference_set;
+    cublasLtMatmulAlgoGetHeuristic_t heuristic;
+    cublasLtMatmul_t matmul;
+} lt;
+
+int lcr_cuda_resolve_cublaslt(char *err, size_t err_len) {
+    static const char *const names[] = {
+        "cublasLtCreate", "cublasLtDestroy", "cublasLtMatmulDescCreate", "cublasLtMatmulDescDestroy",
+        "cublasLtMatmulDescSetAttribute", "cublasLtMatrixLayoutCreate", "cublasLtMatrixLayoutDestroy",
+        "cublasLtMatmulPreferenceCreate", "cublasLtMatmulPreferenceDestroy", "cublasLtMatmulPreferenceSetAttribute",
+        "cublasLtMatmulAlgoGetHeuristic", "cublasLtMatmul"};
+    return lcr_cuda_resolve(LCR_LIB_CUBLASLT, names, (void **)&lt, sizeof names / sizeof names[0], err, err_len);
+}
+
+// One product shape, planned once: descriptors and the algorithm the heuristic chose. Packed
+// batches round their rows up to a multiple of 32, so a service meets few distinct shapes.
+typedef struct {
+    int64_t rows, n, k;
+    int input_type, output_type, epilogue;
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t a, b, c;
+    cublasLtMatmulAlgo_t algo;
+    int used;
+    unsigned long long last_use;
+} plan;
+
+enum { PLAN_SLOTS = 256 };
+
+struct lcr_cublaslt {
+    cublasLtHandle_t handle;
+    CUdeviceptr workspace;
+    size_t workspace_bytes;
+    plan plans[PLAN_SLOTS];
+    unsigned long long clock;
+    pthread_mutex_t lock;
+};
+
+static void describe_status(cublasStatus_t status, const char *context, char *err, size_t err_len) {
+    char number[32];
+    snprintf(number, sizeof number, "%d", status);
+    lcr_cuda_message(err, err_len, "%s failed with cuBLAS status %s", context, number);
+}
+
+int lcr_cublaslt_create(lcr_cublaslt **out, size_t workspace_bytes, char *err, size_t err_len) {
+    *out = NULL;
+    if (!lt.create) {
+        lcr_cuda_message(err, err_len, "cuBLASLt is not loaded%s%s", "", "");
+        return 1;
+    }
+    lcr_cublaslt *created = calloc(1, sizeof *created);
+    if (!created) {
+        lcr_cuda_message(err, err_len, "out of host memory for cuBLASLt%s%s", "", "");
+        return 1;
+    }
+    cublasStatus_t status = lt.create(&created->handle);
+    if (status != 0) {
+        describe_status(status, "cublasLtCreate", err, err_len);
+        free(created);
+        return 1;
+    }
+    uint64_t workspace = 0;
+    if (workspace_bytes && lcr_cuda_alloc(&workspace, workspace_bytes, err, err_len)) {
+        lt.destroy(created->handle);
+        free(created);
+        return 1;
+    }
+    created->workspace = workspace;
+    created->workspace_bytes = workspace_bytes;
+    pthread_mutex_init(&created->lock, NULL);
+    *out = created;
+    return 0;
+}
+
+static void release_plan(plan *p) {
+    if (!p->used) return;
+    lt.layout_destroy(p->a);
+    lt.layout_destroy(p->b);
+    lt.layout_destroy(p->c);
+    lt.desc_destroy(p->desc);
+    p->used = 0;
+}
+
+void lcr_cublaslt_destroy(lcr_cublaslt *handle) {
+    if (!handle) return;
+    for (int i = 0; i < PLAN_SLOTS; i++) release_plan(&handle->plans[i]);
+    lcr_cuda_release(handle->workspace);
+    lt.destroy(handle->handle);
+    pthread_mutex_destroy(&handle->lock);
+    free(handle);
+}
+
+static int make_plan(lcr_cublaslt *handle, plan *p, char *err, size_t err_len) {
+    cublasStatus_t s = lt.desc_create(&p->desc, LCR_CUBLAS_COMPUTE_32F, LCR_CUDA_F32);
+    if (s != 0) { describe_status(s, "cublasLtMatmulDescCreate", err, err_len); return 1; }
+    int transa = LCR_CUBLAS_OP_T, transb = LCR_CUBLAS_OP_N;
+    int epilogue = p->epilogue == LCR_EPILOGUE_BIAS ? LCR_CUBLASLT_EPILOGUE_BIAS
+                 : p->epilogue == LCR_EPILOGUE_RELU_BIAS ? LCR_CUBLASLT_EPILOGUE_RELU_BIAS
+                 : LCR_CUBLASLT_EPILOGUE_DEFAULT;
+    int bias_type = LCR_CUDA_F32;
+    lt.desc_set(p->desc, LCR_CUBLASLT_MATMUL_DESC_TRANSA, &transa, sizeof transa);
+    lt.desc_set(p->desc, LCR_CUBLASLT_MATMUL_DESC_TRANSB, &transb, sizeof transb);
+    lt.desc_set(p->desc, LCR_CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue);
+    if (p->epilogue != LCR_EPILOGUE_NONE)
+        lt.desc_set(p->desc, LCR_CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type);
+    if ((s = lt.layout_create(&p->a, p->input_type, (uint64_t)p->k, (uint64_t)p->n, p->k)) != 0 ||
+        (s = lt.layout_create(&p->b, p->input_type, (uint64_t)p->k, (uint64_t)p->rows, p->k)) != 0 ||
+        (s = lt.layout_create(&p->c, p->output_type, (uint64_t)p->n, (uint64_t)p->rows, p->n)) != 0) {
+        describe_status(s, "cublasLtMatrixLayoutCreate", err, err_len);
+        return 1;
+    }
+    cublasLtMatmulPreference_t preference;
+    if ((s = lt.preference_create(&preference)) != 0) {
+        describe_status(s, "cublasLtMatmulPreferenceCreate", err, err_len);
+        return 1;
+    }
+    size_t workspace = handle->workspace_bytes;
+    lt.preference_set(preference, LCR_CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof workspace);
+    cublasLtMatmulHeuristicResult_t result;
+    int found = 0;
+    s = lt.heuristic(handle->handle, p->desc, p->a, p->b, p->c, p->c, preference, 1, &result, &found);
+    lt.preference_destroy(preference);
+    if (s != 0 || found < 1) {
+        char shape[128];
+        snprintf(shape, sizeof shape, "[%lld, %lld] x [%lld, %lld]^T, types %d -> %d, epilogue %d",
+                 (long long)p->rows, (long long)p->k, (long long)p->n, (long long)p->k, p->input_type,
+                 p->output_type, p->epilogue);
+        lcr_cuda_message(err, err_len, "cuBLASLt has no algorithm for the product %s%s", shape, "");
+        return 1;
+    }
+    p->algo = result.algo;
+    p->used = 1;
+    return 0;
+}
+
+// The plan for a shape: found, or made in the least recently used slot.
+static plan *find_plan(lcr_cublaslt *handle, int64_t rows, int64_t n, int64_t k, int input_type, int output_type,
+                       int epilogue, char *err, size_t err_len) {
+    plan *oldest = &handle->plans[0];
+    handle->clock++;
+    for (int i = 0; i < PLAN_SLOTS; i++) {
+        plan *p = &handle->plans[i];
+        if (p->used && p->rows == rows && p->n == n && p->k == k && p->input_type == input_type &&
+            p->output_type == output_type && p->epilogue == epilogue) {
+            p->last_use = handle->clock;
+            return p;
+        }
+        if (!p->used || (oldest->used && p->last_use < oldest->last_use)) oldest = p;
+    }
+    release_plan(oldest);
+    memset(oldest, 0, sizeof *oldest);
+    oldest->rows = rows; oldest->n = n; oldest->k = k;
+    oldest->input_type = input_type; oldest->output_type = output_type; oldest->epilogue = epilogue;
+    if (make_plan(handle, oldest, err, err_len)) {
+        release_plan(oldest);
+        memset(oldest, 0, sizeof *oldest);
+        return NULL;
+    }
+    oldest->last_use = handle->clock;
+    return oldest;
+}
+
+int lcr_cublaslt_linear(lcr_cublaslt *handle, void *stream, uint64_t x, uint64_t weight, uint64_t bias, uint64_t y,
+                        int64_t rows, int64_t n, int64_t k, lcr_cuda_type input_type, lcr_cuda_type output_type,
+                        lcr_cuda_epilogue epilogue, char *err, size_t err_len) {
+    if (rows == 0) return 0;
+    pthread_mutex_lock(&handle->lock);
+    plan *p = find_plan(handle, rows, n, k, input_type, output_type, bias ? epilogue : LCR_EPILOGUE_NONE, err, err_len);
+    if (!p) {
+        pthread_mutex_unlock(&handle->lock);
+        return 1;
+    }
+    if (bias) {
+        const void *bias_pointer = (const void *)(uintptr_t)bias;
+        lt.desc_set(p->desc, LCR_CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_pointer, sizeof bias_pointer);
+    }
+    const float alpha = 1.0f, beta = 0.0f;
+    cublasStatus_t s = lt.matmul(handle->handle, p->desc, &alpha, (const void *)(uintptr_t)weight, p->a,
+                                 (const void *)(uintptr_t)x, p->b, &beta, (const void *)(uintptr_t)y, p->c,
+                                 (void *)(uintptr_t)y, p->c, &p->algo, (void *)(uintptr_t)handle->workspace,
+                                 handle->workspace_bytes, (CUstream)stream);
+    pthread_mutex_unlock(&handle->lock);
+    if (s != 0) {
+        describe_status(s, "cublasLtMatmul", err, err_len);
+        return 1;
+    }
+    return 0;
+}
