@@ -21,6 +21,9 @@ struct RerankBench: AsyncParsableCommand {
     @Flag(name: .long, help: "Passages as stored pooled vectors (computed once before timing, as `index` stores them): only each query is encoded, as a rerank on a feature store runs.")
     var stored = false
 
+    @Flag(name: .long, help: "Score all lists in one call (conventional only), as a batch of lists is encoded together; by default each list is its own call.")
+    var batch = false
+
     @Option(name: .long, help: "Timed passes over the whole input (after one warm-up pass).")
     var repeats = 3
 
@@ -54,8 +57,10 @@ struct RerankBench: AsyncParsableCommand {
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
         // What a feature store would hand back; the store's own look-up time is `store-bench`'s.
         let vectors = stored ? try lists.map { try reranker.pooledVectors(for: $0.passages) } : []
+        if batch && (iterative || stored) { throw ValidationError("--batch is for conventional scoring of texts") }
         func pass() throws -> [[Float]] {
-            try lists.enumerated().map { i, list in
+            if batch { return try reranker.scores(for: lists.map { [$0.query] + $0.passages }) }
+            return try lists.enumerated().map { i, list in
                 switch (stored, iterative) {
                 case (false, false): return try reranker.scores(query: list.query, passages: list.passages)
                 case (false, true): return try reranker.iterativeScores(query: list.query, passages: list.passages)

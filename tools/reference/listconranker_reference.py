@@ -56,15 +56,15 @@ class ListTransformer(nn.Module):
         pre = torch.cat([torch.cat([l[0:1].expand(len(l) - 1, -1), l[1:]], dim=1) for l in lists], dim=0)
 
         padded = nn.utils.rnn.pad_sequence(list(lists), batch_first=True)
-        tags = torch.zeros(padded.shape[0], padded.shape[1], dtype=torch.long)
+        tags = torch.zeros(padded.shape[0], padded.shape[1], dtype=torch.long, device=padded.device)
         tags[:, 0] = 1
         padded = self.query_embedding(padded, tags)
 
         max_len = max(lengths)
-        key_padding = torch.zeros(len(lengths), max_len, dtype=torch.bool)
+        key_padding = torch.zeros(len(lengths), max_len, dtype=torch.bool, device=padded.device)
         for i, length in enumerate(lengths):
             key_padding[i, length:] = True
-        list_mask = torch.zeros(max_len, max_len, dtype=torch.bool)
+        list_mask = torch.zeros(max_len, max_len, dtype=torch.bool, device=padded.device)
         list_mask[0, 1:] = True  # the query row attends to itself only
         out = self.list_transformer(padded, src_key_padding_mask=key_padding, mask=list_mask)
 
@@ -104,7 +104,7 @@ class ListConRankerReference(nn.Module):
 class Reranker:
     """compute_score and iterative_inference as the original wrapper defines them."""
 
-    def __init__(self, directory, list_layers=2, dtype=torch.float32):
+    def __init__(self, directory, list_layers=2, dtype=torch.float32, device="cpu"):
         self.tokenizer = AutoTokenizer.from_pretrained(directory)
         bert = AutoModel.from_pretrained(directory, attn_implementation="eager")
         lin = torch.load(f"{directory}/linear_in_embedding.pt", weights_only=True)
@@ -114,7 +114,8 @@ class Reranker:
         self.model = ListConRankerReference(bert, list_layers, width, ffn)
         self.model.linear_in_embedding.load_state_dict(lin)
         self.model.list_transformer.load_state_dict(lt)
-        self.model = self.model.to(dtype).eval()
+        self.model = self.model.to(dtype).to(device).eval()
+        self.device = device
         self.encoder_texts = 0  # texts sent through BERT, to compare work with ours
 
     def tokenize(self, texts, max_length=512):
@@ -126,7 +127,8 @@ class Reranker:
         texts = sum(lists, [])
         inputs = self.tokenize(texts, max_length)
         self.encoder_texts += len(texts)
-        logits = self.model.logits(inputs["input_ids"], inputs["attention_mask"], counts).float()
+        logits = self.model.logits(inputs["input_ids"].to(self.device), inputs["attention_mask"].to(self.device),
+                                   counts).float()
         values = (logits if raw else torch.sigmoid(logits)).tolist()
         out, start = [], 0
         for n in counts:

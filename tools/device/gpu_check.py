@@ -1,0 +1,242 @@
+"""Every GPU check of the CUDA backend in one go, for a lent GPU machine (../shared/DESIGN.md §10).
+
+The GPU machine has PyTorch and transformers but no Swift: tools/device/package.sh builds the CLI
+here into .device/bundle.tar.xz, and tools/device/gpu-check.sh unpacks it there and runs this.
+Steps, each timed and recorded even when a later one fails:
+
+1. the full-size random model in the official layout (tools/reference/make_model_fixtures.py full);
+2. parity: PyTorch fp32 (TF32 off) against `listconranker --device cuda --precision fp32` on
+   1 + 20 passages, a list with ties, duplicates and an over-long text, 8 lists at once, and
+   iterative 1 + 100 (bound 1e-4); PyTorch bf16 against ours in bf16 (bound 5e-3, same order);
+3. speed, bf16, PyTorch (the official architecture, sdpa attention) against ours on the same GPU:
+   1 + 20, 8 × (1 + 20), iterative 1 + 1000, 1 + 1000 from stored vectors, with peak GPU memory.
+
+Writes OUT/gpu-report.json and prints a summary. Runs on a CPU machine too, for a dry run of the
+script itself: `--swift-device cpu --torch-device cpu --model DIR --quick`.
+"""
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
+
+CHARS = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处理府研"
+
+
+def text(rng, tokens):
+    return "".join(rng.choice(CHARS) for _ in range(tokens))
+
+
+def make_inputs(rng, quick):
+    n = 158
+    c20 = [{"query": text(rng, 20), "passages": [text(rng, n) for _ in range(20)]}]
+    same = text(rng, n)
+    special = [{"query": text(rng, 12), "passages": [same, text(rng, 40), same, text(rng, 700), "短", same]}]
+    batch8 = [{"query": text(rng, 20), "passages": [text(rng, rng.randint(118, 198)) for _ in range(20)]}
+              for _ in range(2 if quick else 8)]
+    i100 = [{"query": text(rng, 20), "passages": [text(rng, 60 if quick else n) for _ in range(30 if quick else 100)]}]
+    i1000 = [{"query": text(rng, 20), "passages": [text(rng, n) for _ in range(30 if quick else 1000)]}]
+    return {"c20": c20, "special": special, "batch8": batch8, "i100": i100, "i1000": i1000}
+
+
+def write_jsonl(path, lists):
+    with open(path, "w") as f:
+        for item in lists:
+            f.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+
+class GPUMemoryPeak:
+    """Polls nvidia-smi for the GPU's used memory while a step runs (MiB; None without nvidia-smi)."""
+
+    def __init__(self):
+        self.peak, self._stop, self._thread = None, False, None
+
+    def __enter__(self):
+        def poll():
+            while not self._stop:
+                try:
+                    used = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+                                          capture_output=True, text=True, timeout=5).stdout.split()
+                    if used:
+                        self.peak = max(self.peak or 0, int(used[0]))
+                except (OSError, subprocess.SubprocessError, ValueError):
+                    return
+                time.sleep(0.05)
+        self._thread = threading.Thread(target=poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop = True
+        self._thread.join()
+
+
+def swift_bench(args, name, path, precision, *extra, repeats=5):
+    scores = os.path.join(args.out, f"swift-{name}-{precision}.jsonl")
+    cmd = [args.binary, "bench", "rerank", "--model", args.model, "--input", path, "--precision", precision,
+           "--device", args.swift_device, "--repeats", str(repeats), "--scores-out", scores, *extra]
+    with GPUMemoryPeak() as memory:
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=args.step_timeout)
+    if run.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {run.returncode}: {run.stderr.strip()[-2000:]}")
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    report["peakGPUMiB"] = memory.peak
+    with open(scores) as f:
+        report["scores"] = [json.loads(line)["scores"] for line in f]
+    return report
+
+
+def compare(ours, theirs):
+    """Max |Δ| over all scores, and whether every list ranks its passages in the same order."""
+    flat = [abs(a - b) for x, y in zip(ours, theirs) for a, b in zip(x, y)]
+    same_order = all(sorted(range(len(x)), key=lambda i: -x[i]) == sorted(range(len(y)), key=lambda i: -y[i])
+                     for x, y in zip(ours, theirs))
+    return {"maxAbsDiff": max(flat) if flat else None, "sameOrder": same_order,
+            "counts": [len(x) for x in ours] == [len(y) for y in theirs]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--model", default="/tmp/full-model", help="made here when missing")
+    parser.add_argument("--swift-device", default="cuda")
+    parser.add_argument("--torch-device", default="cuda")
+    parser.add_argument("--quick", action="store_true", help="small inputs, for a dry run of the script")
+    parser.add_argument("--step-timeout", type=int, default=240)
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    report = {"steps": {}, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    started = time.time()
+
+    def step(name, body):
+        t0 = time.time()
+        try:
+            result = body()
+            report["steps"][name] = {"ok": True, "seconds": round(time.time() - t0, 2), **(result or {})}
+        except Exception as error:  # keep going: each step is recorded
+            report["steps"][name] = {"ok": False, "seconds": round(time.time() - t0, 2), "error": str(error)[-3000:]}
+        print(f"[{time.time() - started:6.1f}s] {name}: {json.dumps(report['steps'][name])[:600]}", flush=True)
+        with open(os.path.join(args.out, "gpu-report.json"), "w") as f:
+            json.dump(report, f, indent=1)
+
+    import torch
+    report["torch"] = torch.__version__
+    if args.torch_device.startswith("cuda"):
+        report["gpu"] = torch.cuda.get_device_name(0)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+    if not os.path.exists(os.path.join(args.model, "list_transformer.pt")):
+        step("make full-size model", lambda: subprocess.run(
+            [sys.executable, os.path.join(ROOT, "tools/reference/make_model_fixtures.py"), "full", args.model],
+            check=True, capture_output=True, timeout=600) and None)
+
+    inputs = make_inputs(random.Random(7), args.quick)
+    paths = {}
+    for name, lists in inputs.items():
+        paths[name] = os.path.join(args.out, f"{name}.jsonl")
+        write_jsonl(paths[name], lists)
+
+    ours = {}
+
+    def swift(name, precision, *extra, repeats=5):
+        def body():
+            r = swift_bench(args, name, paths[name], precision, *extra, repeats=repeats)
+            ours[(name, precision, extra)] = r
+            return {k: r[k] for k in ("seconds", "allSeconds", "loadSeconds", "tokens", "peakGPUMiB", "peakResidentMiB")}
+        step(f"swift {name} {precision} {' '.join(extra)}".strip(), body)
+
+    # Ours first: a failure here is the most useful thing the run can report.
+    swift("c20", "fp32")
+    swift("special", "fp32", repeats=1)
+    swift("batch8", "fp32", "--batch", repeats=1)
+    swift("i100", "fp32", "--iterative", repeats=1)
+    swift("c20", "bf16", repeats=20)
+    swift("special", "bf16", repeats=1)
+    swift("i100", "bf16", "--iterative", repeats=1)
+    swift("batch8", "bf16", "--batch", repeats=20)
+    swift("i1000", "bf16", "--iterative", repeats=5)
+    swift("i1000", "bf16", "--iterative", "--stored", repeats=20)
+    swift("i1000", "bf16", "--stored", repeats=20)
+
+    from listconranker_reference import Reranker
+
+    def lists_of(name):
+        return [[item["query"]] + item["passages"] for item in inputs[name]]
+
+    def parity(precision, dtype, bound):
+        reference = Reranker(args.model, dtype=dtype, device=args.torch_device)
+        result = {}
+        for name, extra in (("c20", ()), ("special", ()), ("batch8", ("--batch",)), ("i100", ("--iterative",))):
+            if (name, precision, extra) not in ours:
+                result[name] = {"error": "our run failed"}
+                continue
+            if extra == ("--iterative",):
+                theirs = [reference.iterative_inference(l) for l in lists_of(name)]
+            else:
+                theirs = reference.compute_score(lists_of(name))
+            result[name] = compare(ours[(name, precision, extra)]["scores"], theirs)
+        worst = max((r.get("maxAbsDiff") or 0) for r in result.values() if "maxAbsDiff" in r) if result else None
+        result["bound"] = bound
+        result["pass"] = all("maxAbsDiff" in r and r["maxAbsDiff"] is not None and r["maxAbsDiff"] < bound
+                             and r["counts"] for r in result.values() if isinstance(r, dict)) and worst is not None
+        del reference
+        if args.torch_device.startswith("cuda"):
+            torch.cuda.empty_cache()
+        return result
+
+    step("parity fp32 (PyTorch fp32, TF32 off; bound 1e-4)", lambda: parity("fp32", torch.float32, 1e-4))
+    step("parity bf16 (PyTorch bf16; bound 5e-3)", lambda: parity("bf16", torch.bfloat16, 5e-3))
+
+    def torch_speed():
+        from transformers import AutoModel
+        reference = Reranker(args.model, dtype=torch.bfloat16, device=args.torch_device)
+        # The speed peer runs transformers' default attention (sdpa), as users run it.
+        bert = AutoModel.from_pretrained(args.model).to(torch.bfloat16).to(args.torch_device).eval()
+        reference.model.bert = bert
+        sync = torch.cuda.synchronize if args.torch_device.startswith("cuda") else (lambda: None)
+
+        def timed(fn, repeats):
+            fn()
+            sync()
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                fn()
+                sync()
+                times.append(time.perf_counter() - t0)
+            return sorted(times)[len(times) // 2], times
+
+        result = {}
+        for name, fn, repeats in (
+                ("c20", lambda: reference.compute_score(lists_of("c20")), 20),
+                ("batch8", lambda: reference.compute_score(lists_of("batch8")), 20),
+                ("i1000", lambda: reference.iterative_inference(lists_of("i1000")[0]), 3)):
+            if args.torch_device.startswith("cuda"):
+                torch.cuda.reset_peak_memory_stats()
+            median, times = timed(fn, repeats)
+            peak = torch.cuda.max_memory_allocated() / 2**20 if args.torch_device.startswith("cuda") else None
+            ours_report = ours.get((name, "bf16", {"batch8": ("--batch",), "i1000": ("--iterative",)}.get(name, ())))
+            result[name] = {"torchSeconds": median, "torchAll": times, "torchPeakMiB": peak,
+                            "oursSeconds": ours_report["seconds"] if ours_report else None,
+                            "speedup": (median / ours_report["seconds"]) if ours_report else None}
+        return result
+
+    step("speed bf16 against PyTorch bf16 (sdpa)", torch_speed)
+    report["seconds"] = round(time.time() - started, 1)
+    with open(os.path.join(args.out, "gpu-report.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    print("\nsummary:", json.dumps({k: (v.get("ok"), v.get("pass"), v.get("error", "")[:200]) for k, v in report["steps"].items()},
+                                   ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
