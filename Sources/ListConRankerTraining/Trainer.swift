@@ -150,11 +150,11 @@ public final class Trainer {
             header.step = optimizer.step
             try writeCheckpoint()
             if let epochFolder { try writeCheckpoint(folder: epochFolder) }
-            // Stage 2's state holds the encoder's after the head's, in one block each.
-            try TrainingStateFile(header: header, parameters: parameters.values + (encoder?.parameters.values ?? []),
-                                  firstMoments: optimizer.firstMoments + (encoder?.optimizer.firstMoments ?? []),
-                                  secondMoments: optimizer.secondMoments + (encoder?.optimizer.secondMoments ?? []))
-                .write(to: run.output)
+            // Stage 2's state holds the encoder's after the head's, in one block each; streamed, not concatenated.
+            try TrainingStateFile.write(header: header, parameters: [parameters.values] + (encoder.map { [$0.parameters.values] } ?? []),
+                                        firstMoments: [optimizer.firstMoments] + (encoder.map { [$0.optimizer.firstMoments] } ?? []),
+                                        secondMoments: [optimizer.secondMoments] + (encoder.map { [$0.optimizer.secondMoments] } ?? []),
+                                        to: run.output)
         }
 
         if saved == nil {
