@@ -107,9 +107,10 @@ let package = Package(
         // writer for the official `.pt` files. Kept apart from the inference path.
         .target(
             name: "ListConRankerTraining",
-            dependencies: ["ListConRanker", "CDNNL", "CKernels"],
-            path: "Sources/ListConRankerTraining",
-            linkerSettings: [.linkedLibrary("dnnl")]
+            // Products through ListConRankerTensor (MatrixProduct); CKernels for the elementwise
+            // training kernels (AdamW, GELU, softmax rows, the parallel loop).
+            dependencies: ["ListConRanker", "ListConRankerTensor", "CKernels"],
+            path: "Sources/ListConRankerTraining"
         ),
         .testTarget(
             name: "ListConRankerTrainingTests",
