@@ -254,15 +254,8 @@ public final class Trainer {
         case .model(let directory):
             return try ListHeadParameters.load(modelDirectory: directory)
         case .encoder(let directory):
-            let url = directory.appendingPathComponent("config.json")
-            let object: Any
-            do { object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) } catch {
-                throw TrainingError.badWeights("\(url.path): \(error.localizedDescription)")
-            }
-            guard let config = object as? [String: Any], let hidden = config["hidden_size"] as? Int,
-                  let heads = config["num_attention_heads"] as? Int else {
-                throw TrainingError.badWeights("\(url.path): no integer hidden_size and num_attention_heads")
-            }
+            let config = try EncoderConfigurationFile.read(directory.appendingPathComponent("config.json"))
+            let (hidden, heads) = (config.hiddenSize, config.headCount)
             let shape = try ListHeadShape(hidden: hidden, width: configuration.headWidth,
                                           feedForward: configuration.headFeedForward, heads: heads,
                                           layers: configuration.headLayers)
