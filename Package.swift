@@ -10,6 +10,8 @@ let package = Package(
         // A product so that operators can embed the service, and so that tools/fuzz can reach the
         // rerank routes' request decoding (a package sees only another package's products).
         .library(name: "ListConRankerServer", targets: ["ListConRankerServer"]),
+        // Training (stage 1 and 2) for Swift programs; `listconranker train` is a thin layer on it.
+        .library(name: "ListConRankerTraining", targets: ["ListConRankerTraining"]),
         .executable(name: "listconranker", targets: ["listconranker"]),
     ],
     dependencies: [

@@ -21,13 +21,14 @@ enum ServingDefaults: ModelOptionDefaults {
 /// The options every model-running command shares, and the one place they become
 /// ``RerankerOptions``: a command that builds its own drops the options added later.
 struct ModelOptions<Defaults: ModelOptionDefaults>: ParsableArguments {
-    @Option(name: .long, help: "A model directory (config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json; a ListConRanker also linear_in_embedding.pt and list_transformer.pt) or a hub repository id such as ByteDance/ListConRanker (owner/name@revision too).")
-    var model: String
+    @Option(name: .long, help: "A model directory (config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json; a ListConRanker also linear_in_embedding.pt and list_transformer.pt) or a hub repository id (owner/name, owner/name@revision); the published model from the Hugging Face cache by default.")
+    var model: String = ModelLocation.defaultModel
 
     @Option(name: .long, help: "Hub branch, tag or commit when --model is a repository id (default: main).")
     var revision: String?
 
-    @Option(name: .long, help: "Matrix-product precision: fp32, bf16, or auto (bf16 where the CPU has native bf16).")
+    @Option(name: .long, help: ArgumentHelp("Matrix-product precision: fp32, bf16, or auto (bf16 where the CPU has native bf16).",
+                                            discussion: PrecisionChoice.emulationNote))
     var precision: PrecisionChoice = Defaults.precision
 
     @Option(name: .long, help: "Most tokens per text, [CLS] and [SEP] included; longer texts are truncated.")
@@ -44,6 +45,7 @@ struct ModelOptions<Defaults: ModelOptionDefaults>: ParsableArguments {
             throw ValidationError("--encoder-batch-tokens must be at least 1, not \(encoderBatchTokens)")
         }
         try ModelLocation.validate(model, revision: revision)
+        PrecisionChoice.warnIfEmulated(precision.resolved)
     }
 
     /// The options as the library takes them (`auto` resolved for this CPU).
