@@ -13,8 +13,10 @@ struct IndexRoutes {
     /// A delete and an index of the same id run one after the other, never interleaved.
     let locks = PassageLocks()
 
-    func register(on router: Router<some RequestContext>) {
-        router.post("v1/index") { request, _ in try await index(request) }
+    func register(on router: Router<ServiceRequestContext>) {
+        router.post("v1/index") { request, context in
+            try await context.cancellingOnDisconnect { try await index(request) }
+        }
         router.delete("v1/index/:id") { request, context in
             try await delete(request, rawID: context.parameters.get("id") ?? "")
         }
