@@ -87,7 +87,9 @@ public final class Trainer {
             let identity = try EncoderIdentity(directory: start, maxLength: c.maxLength)
                 .qualified(by: "precision \(c.precision.rawValue)")
             let features = try FeatureCache(root: run.resolvedFeatureCache, identity: identity, hidden: hidden)
-            features.onWaitingForLock = { [onMessage] in onMessage?("waiting for another run encoding into \(features.directory.path)") }
+            features.onWaitingForLock = { [onMessage, path = features.directory.path] in
+                onMessage?("waiting for another run encoding into \(path)")
+            }
             encoded = try FeatureEncoding.encodeMissing(usable + (devSamples?.samples ?? []), cache: features,
                                                         encoderDirectory: start, maxLength: c.maxLength,
                                                         precision: c.precision, progress: onEncoding)
