@@ -40,7 +40,9 @@ public struct ServiceRequestContext: RequestContext {
 
 /// In each connection's pipeline: runs the registered actions once when the client closes its
 /// side (TCP FIN, which the server's half-closure turns into an `inputClosed` event) or the
-/// connection drops.
+/// connection drops. A FIN cannot be told from a client that only shuts down its sending side
+/// and still waits for the answer (`shutdown(SHUT_WR)`, which HTTP clients do not do): such a
+/// request is cancelled too.
 final class DisconnectWatcher: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = NIOAny
 
