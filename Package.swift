@@ -10,11 +10,15 @@ let package = Package(
         // A product so that operators can embed the service, and so that tools/fuzz can reach the
         // rerank routes' request decoding (a package sees only another package's products).
         .library(name: "ListConRankerServer", targets: ["ListConRankerServer"]),
+        // Training (stage 1 and 2) for Swift programs; `listconranker train` is a thin layer on it.
+        .library(name: "ListConRankerTraining", targets: ["ListConRankerTraining"]),
         .executable(name: "listconranker", targets: ["listconranker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Already resolved through Hummingbird; named for the service's connection watcher.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -92,6 +96,7 @@ let package = Package(
                 "ListConRanker",
                 "ListConRankerStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -120,9 +125,10 @@ let package = Package(
         // writer for the official `.pt` files. Kept apart from the inference path.
         .target(
             name: "ListConRankerTraining",
-            dependencies: ["ListConRanker", "CDNNL", "CKernels"],
-            path: "Sources/ListConRankerTraining",
-            linkerSettings: [.linkedLibrary("dnnl")]
+            // Products through ListConRankerTensor (MatrixProduct); CKernels for the elementwise
+            // training kernels (AdamW, GELU, softmax rows, the parallel loop).
+            dependencies: ["ListConRanker", "ListConRankerTensor", "CKernels"],
+            path: "Sources/ListConRankerTraining"
         ),
         .testTarget(
             name: "ListConRankerTrainingTests",

@@ -10,9 +10,13 @@ struct IndexRoutes {
     let state: ServiceState
     let store: FeatureStoreSlot
     let token: BearerToken
+    /// A delete and an index of the same id run one after the other, never interleaved.
+    let locks = PassageLocks()
 
-    func register(on router: Router<some RequestContext>) {
-        router.post("v1/index") { request, _ in try await index(request) }
+    func register(on router: Router<ServiceRequestContext>) {
+        router.post("v1/index") { request, context in
+            try await context.cancellingOnDisconnect { try await index(request) }
+        }
         router.delete("v1/index/:id") { request, context in
             try await delete(request, rawID: context.parameters.get("id") ?? "")
         }
@@ -34,8 +38,10 @@ struct IndexRoutes {
         // Last wins for a repeated id, and only changed texts are encoded: the CLI's `index` rule.
         let (unique, duplicates) = IndexedPassage.lastOfEachID(documents.map { IndexedPassage(id: $0.id, text: $0.text) })
         let featureStore = try await store.store(for: engine)
-        let report = try await withStoreErrors {
-            try await featureStore.upsertChanged(unique) { try await encode($0, engine: vectorEngine) }
+        let report = try await locks.holding(Set(unique.map(\.id))) {
+            try await withStoreErrors {
+                try await featureStore.upsertChanged(unique) { try await encode($0, engine: vectorEngine) }
+            }
         }
         return try JSONBody.response(IndexResponse(
             indexed: report.indexed, unchanged: report.unchanged, duplicates: duplicates))
@@ -50,7 +56,9 @@ struct IndexRoutes {
             throw ServiceError.unprocessable("the id in the path is empty or not valid percent-encoding")
         }
         let featureStore = try await store.store(for: engine)
-        let removed = try await withStoreErrors { try await featureStore.delete(ids: [id]) }
+        let removed = try await locks.holding([id]) {
+            try await withStoreErrors { try await featureStore.delete(ids: [id]) }
+        }
         return try JSONBody.response(DeleteResponse(id: id, deleted: removed > 0))
     }
 

@@ -9,8 +9,10 @@ actor InferenceQueue {
     /// Requests admitted and not yet finished: the one running plus those waiting.
     private(set) var admitted = 0
     private var running = false
-    /// Continuations of the waiting requests, oldest first.
-    private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// The waiting requests, oldest first: resumed with true for their turn, false when their
+    /// task was cancelled (the client went away) and they left the queue.
+    private var waiting: [(ticket: Int, turn: CheckedContinuation<Bool, Never>)] = []
+    private var nextTicket = 0
     private let depthChanged: @Sendable (Int) -> Void
 
     init(capacity: Int, depthChanged: @escaping @Sendable (Int) -> Void = { _ in }) {
@@ -64,23 +66,46 @@ actor InferenceQueue {
         depthChanged(admitted)
     }
 
-    /// Waits for the turn of a request ``admit()`` counted in, runs it, and counts it out.
+    /// Waits for the turn of a request ``admit()`` counted in, runs it, and counts it out. A
+    /// request cancelled while it waits (its client went away) leaves the queue at once and
+    /// gives its place back, so others are not refused for a request no one will read.
     private func runAdmitted<T: Sendable>(
         waited: @Sendable (Duration) -> Void,
         _ work: @Sendable () async throws -> T
     ) async throws -> T {
-        defer { finish() }
         let start = ContinuousClock.now
         if running {
-            await withCheckedContinuation { waiting.append($0) }
+            let ticket = nextTicket
+            nextTicket += 1
+            let gotTurn = await withTaskCancellationHandler {
+                await withCheckedContinuation { turn in
+                    // Cancelled before it queued: the handler below found nothing to remove.
+                    if Task.isCancelled { return turn.resume(returning: false) }
+                    waiting.append((ticket, turn))
+                }
+            } onCancel: {
+                Task { await self.leave(ticket) }
+            }
+            guard gotTurn else {
+                withdraw()
+                throw CancellationError()
+            }
             // The finishing request handed its turn to us: `running` stayed true for us.
         } else {
             running = true
         }
+        defer { finish() }
         waited(ContinuousClock.now - start)
         // A client that went away while waiting costs no model time.
         try Task.checkCancellation()
         return try await work()
+    }
+
+    /// Takes the waiting request `ticket` out of the line (it was cancelled); nothing when it
+    /// already has its turn.
+    private func leave(_ ticket: Int) {
+        guard let index = waiting.firstIndex(where: { $0.ticket == ticket }) else { return }
+        waiting.remove(at: index).turn.resume(returning: false)
     }
 
     /// Gives back the place of a request refused before its turn (it never ran, so the turn
@@ -97,7 +122,7 @@ actor InferenceQueue {
         if waiting.isEmpty {
             running = false
         } else {
-            waiting.removeFirst().resume()
+            waiting.removeFirst().turn.resume(returning: true)
         }
     }
 }

@@ -18,9 +18,14 @@ struct ServiceState: Sendable {
 struct RerankRoutes {
     let state: ServiceState
 
-    func register(on router: Router<some RequestContext>) {
-        router.post("rerank") { request, _ in try await teiRerank(request) }
-        router.post("v1/rerank") { request, _ in try await cohereRerank(request) }
+    func register(on router: Router<ServiceRequestContext>) {
+        // A client that goes away while its request waits for the model gives its place back.
+        router.post("rerank") { request, context in
+            try await context.cancellingOnDisconnect { try await teiRerank(request) }
+        }
+        router.post("v1/rerank") { request, context in
+            try await context.cancellingOnDisconnect { try await cohereRerank(request) }
+        }
     }
 
     func teiRerank(_ request: Request) async throws -> Response {

@@ -40,7 +40,7 @@ public enum RerankService {
         slot: EngineSlot, loader: EngineLoadingService?,
         configuration: ServiceConfiguration, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) throws -> Application<RouterResponder<BasicRequestContext>> {
+    ) throws -> Application<RouterResponder<ServiceRequestContext>> {
         let configuration = try configuration.validated()
         let metrics = ServiceMetrics(registry: PrometheusCollectorRegistry())
         let queue = InferenceQueue(capacity: configuration.maxConcurrentRequests) { depth in
@@ -55,6 +55,8 @@ public enum RerankService {
 
         return Application(
             router: makeRouter(state: state),
+            // The watcher lets a queued request whose client went away give its place back.
+            server: .http1(configuration: .init(additionalChannelHandlers: [DisconnectWatcher()])),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "listconranker"),
@@ -64,8 +66,8 @@ public enum RerankService {
     }
 
     /// The routes and middleware; internal so that a test can list the routes served.
-    static func makeRouter(state: ServiceState) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    static func makeRouter(state: ServiceState) -> Router<ServiceRequestContext> {
+        let router = Router(context: ServiceRequestContext.self)
         router.middlewares.add(ServiceMiddleware(metrics: state.metrics))
         router.middlewares.add(LogRequestsMiddleware(.debug))
         RerankRoutes(state: state).register(on: router)

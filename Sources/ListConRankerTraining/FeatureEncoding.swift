@@ -18,10 +18,22 @@ public enum FeatureEncoding {
     /// Encodes the texts of `samples` missing from `cache` with the encoder of `encoderDirectory`
     /// (in chunks of `chunk` texts, the cache written after each, so a killed run keeps what it
     /// did) and returns how many texts were encoded. `progress` receives (done, total).
+    ///
+    /// The whole pass holds the cache's lock: a second run on the same encoder waits, then finds
+    /// the texts the first encoded instead of encoding them again.
     @discardableResult
     public static func encodeMissing(_ samples: [RerankingSample], cache: FeatureCache, encoderDirectory: URL,
                                      maxLength: Int, precision: Precision, chunk: Int = 64,
                                      progress: ((Int, Int) -> Void)? = nil) throws -> Int {
+        try cache.locked { cache in
+            try encodeMissingLocked(samples, cache: cache, encoderDirectory: encoderDirectory, maxLength: maxLength,
+                                    precision: precision, chunk: chunk, progress: progress)
+        }
+    }
+
+    private static func encodeMissingLocked(_ samples: [RerankingSample], cache: FeatureCache, encoderDirectory: URL,
+                                            maxLength: Int, precision: Precision, chunk: Int,
+                                            progress: ((Int, Int) -> Void)?) throws -> Int {
         var seen = Set<String>()
         var missing: [(key: String, text: String)] = []
         for sample in samples {

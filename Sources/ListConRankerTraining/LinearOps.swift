@@ -1,6 +1,7 @@
-import CDNNL
+import ListConRankerTensor
 
 /// `nn.Linear` forward and backward on row-major Float32 buffers through oneDNN's `sgemm`
+/// (``ListConRankerTensor/MatrixProduct``)
 /// (row-major, so PyTorch's `[out, in]` weights are used as stored, transposed in the call).
 enum LinearOps {
     /// `y[rows, out] = x[rows, in] · wᵀ + b` (`w` is `[out, in]`, `b` is `[out]` or nil).
@@ -44,11 +45,11 @@ enum LinearOps {
     /// `c[m, n] = op(a)[m, k] · op(b)[k, n] + beta · c`, row-major.
     static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                       b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) throws {
-        let status = dnnl_sgemm(CChar(UInt8(ascii: transA ? "T" : "N")), CChar(UInt8(ascii: transB ? "T" : "N")),
-                                dnnl_dim_t(m), dnnl_dim_t(n), dnnl_dim_t(k), 1, a, dnnl_dim_t(lda),
-                                b, dnnl_dim_t(ldb), beta, c, dnnl_dim_t(ldc))
-        guard status == dnnl_success else {
-            throw TrainingError.computeFailed("dnnl_sgemm [\(m)×\(k)]·[\(k)×\(n)] returned status \(status.rawValue)")
+        do {
+            try MatrixProduct.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                                    beta: beta, c: c, ldc: ldc)
+        } catch {
+            throw TrainingError.computeFailed(error.description)
         }
     }
 }

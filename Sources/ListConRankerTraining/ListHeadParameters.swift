@@ -42,19 +42,7 @@ public struct ListHeadParameters: Sendable, Equatable {
     /// `list_transformer.pt`. The head count is `num_attention_heads` of its `config.json`
     /// (the original passes BERT's head count to the ListTransformer).
     public static func load(modelDirectory: URL) throws -> ListHeadParameters {
-        let config = modelDirectory.appendingPathComponent("config.json")
-        let heads: Int
-        do {
-            let object = try JSONSerialization.jsonObject(with: Data(contentsOf: config))
-            guard let dictionary = object as? [String: Any], let value = dictionary["num_attention_heads"] as? Int else {
-                throw TrainingError.badWeights("\(config.path): no integer num_attention_heads")
-            }
-            heads = value
-        } catch let error as TrainingError {
-            throw error
-        } catch {
-            throw TrainingError.badWeights("\(config.path): \(error)")
-        }
+        let heads = try EncoderConfigurationFile.read(modelDirectory.appendingPathComponent("config.json")).headCount
         return try load(inputEmbedding: try openCheckpoint(at: modelDirectory.appendingPathComponent("linear_in_embedding.pt")),
                         listTransformer: try openCheckpoint(at: modelDirectory.appendingPathComponent("list_transformer.pt")),
                         heads: heads)

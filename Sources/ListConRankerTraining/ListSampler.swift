@@ -16,6 +16,7 @@ public struct ListSampler: Sendable {
         /// Each passage: (is positive, index into the sample's positives or negatives).
         public let passages: [(positive: Bool, index: Int)]
 
+        /// Same query, same passages in the same order.
         public static func == (a: SampledList, b: SampledList) -> Bool {
             a.query == b.query && a.passages.map(\.positive) == b.passages.map(\.positive)
                 && a.passages.map(\.index) == b.passages.map(\.index)

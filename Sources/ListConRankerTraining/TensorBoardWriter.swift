@@ -1,8 +1,16 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `--tensorboard DIR`: scalar summaries in TensorBoard's event-file format, written by hand so
-/// the project needs no protobuf package. The file `events.out.tfevents.<seconds>.<host>` is a
-/// sequence of TFRecords (`uint64 length`, `uint32 masked CRC-32C of the length`, the bytes,
+/// the project needs no protobuf package. The file is named as TensorFlow and PyTorch name theirs,
+/// `events.out.tfevents.<seconds>.<host>.<pid>.<counter>`, and created exclusively: a quick
+/// `--resume` (same second, same host) or a second writer in the same process starts a new file
+/// beside the old one instead of truncating it, and TensorBoard reads both as one run. The file is
+/// a sequence of TFRecords (`uint64 length`, `uint32 masked CRC-32C of the length`, the bytes,
 /// `uint32 masked CRC-32C of the bytes`, all little-endian), each an `Event` protobuf:
 /// `wall_time` (field 1, double), `step` (2, int64), then `file_version` (3, string) in the first
 /// record or `summary` (5, message) holding `Summary.Value { tag (1, string), simple_value (2, float) }`.
@@ -11,18 +19,39 @@ public final class TensorBoardWriter {
     /// The event file.
     public let url: URL
 
+    /// The process's writers so far (the `<counter>` of the name), as TensorFlow's global uid.
+    private static let counter = WriterCounter()
+
     /// Creates a new event file in `directory` and writes its version record.
     public init(directory: URL) throws {
-        let host = ProcessInfo.processInfo.hostName.filter { $0.isLetter || $0.isNumber || $0 == "-" }
-        let seconds = Int(Date().timeIntervalSince1970)
-        url = directory.appendingPathComponent("events.out.tfevents.\(seconds).\(host.isEmpty ? "host" : host)")
+        let host = ProcessInfo.processInfo.hostName.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
+        let pid = ProcessInfo.processInfo.processIdentifier
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: url.path, contents: nil)
-            handle = try FileHandle(forWritingTo: url)
         } catch {
-            throw TrainingError.writeFailed("\(url.path): \(error.localizedDescription)")
+            throw TrainingError.writeFailed("\(directory.path): \(error.localizedDescription)")
         }
+        // O_EXCL: an existing file (another process reusing this pid on the same second) is
+        // never truncated; the next counter value is tried instead.
+        var opened: (URL, Int32)?
+        for _ in 0..<1000 {
+            let name = "events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(host.isEmpty ? "host" : host)"
+                + ".\(pid).\(Self.counter.next())"
+            let candidate = directory.appendingPathComponent(name)
+            let descriptor = open(candidate.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            if descriptor >= 0 {
+                opened = (candidate, descriptor)
+                break
+            }
+            guard errno == EEXIST else {
+                throw TrainingError.writeFailed("\(candidate.path): \(String(cString: strerror(errno)))")
+            }
+        }
+        guard let (url, descriptor) = opened else {
+            throw TrainingError.writeFailed("\(directory.path): no free event file name")
+        }
+        self.url = url
+        handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         var event = Data()
         Self.double(&event, field: 1, Date().timeIntervalSince1970)
         Self.bytes(&event, field: 3, Data("brain.Event:2".utf8))
@@ -84,6 +113,19 @@ public final class TensorBoardWriter {
         key(&data, field: field, wireType: 2)
         varint(&data, UInt64(value.count))
         data.append(value)
+    }
+}
+
+/// A counter shared by a process's writers.
+private final class WriterCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value - 1
     }
 }
 

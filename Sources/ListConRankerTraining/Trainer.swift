@@ -87,6 +87,9 @@ public final class Trainer {
             let identity = try EncoderIdentity(directory: start, maxLength: c.maxLength)
                 .qualified(by: "precision \(c.precision.rawValue)")
             let features = try FeatureCache(root: run.resolvedFeatureCache, identity: identity, hidden: hidden)
+            features.onWaitingForLock = { [onMessage, path = features.directory.path] in
+                onMessage?("waiting for another run encoding into \(path)")
+            }
             encoded = try FeatureEncoding.encodeMissing(usable + (devSamples?.samples ?? []), cache: features,
                                                         encoderDirectory: start, maxLength: c.maxLength,
                                                         precision: c.precision, progress: onEncoding)
@@ -149,11 +152,11 @@ public final class Trainer {
             header.step = optimizer.step
             try writeCheckpoint()
             if let epochFolder { try writeCheckpoint(folder: epochFolder) }
-            // Stage 2's state holds the encoder's after the head's, in one block each.
-            try TrainingStateFile(header: header, parameters: parameters.values + (encoder?.parameters.values ?? []),
-                                  firstMoments: optimizer.firstMoments + (encoder?.optimizer.firstMoments ?? []),
-                                  secondMoments: optimizer.secondMoments + (encoder?.optimizer.secondMoments ?? []))
-                .write(to: run.output)
+            // Stage 2's state holds the encoder's after the head's, in one block each; streamed, not concatenated.
+            try TrainingStateFile.write(header: header, parameters: [parameters.values] + (encoder.map { [$0.parameters.values] } ?? []),
+                                        firstMoments: [optimizer.firstMoments] + (encoder.map { [$0.optimizer.firstMoments] } ?? []),
+                                        secondMoments: [optimizer.secondMoments] + (encoder.map { [$0.optimizer.secondMoments] } ?? []),
+                                        to: run.output)
         }
 
         if saved == nil {
@@ -253,15 +256,8 @@ public final class Trainer {
         case .model(let directory):
             return try ListHeadParameters.load(modelDirectory: directory)
         case .encoder(let directory):
-            let url = directory.appendingPathComponent("config.json")
-            let object: Any
-            do { object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) } catch {
-                throw TrainingError.badWeights("\(url.path): \(error.localizedDescription)")
-            }
-            guard let config = object as? [String: Any], let hidden = config["hidden_size"] as? Int,
-                  let heads = config["num_attention_heads"] as? Int else {
-                throw TrainingError.badWeights("\(url.path): no integer hidden_size and num_attention_heads")
-            }
+            let config = try EncoderConfigurationFile.read(directory.appendingPathComponent("config.json"))
+            let (hidden, heads) = (config.hiddenSize, config.headCount)
             let shape = try ListHeadShape(hidden: hidden, width: configuration.headWidth,
                                           feedForward: configuration.headFeedForward, heads: heads,
                                           layers: configuration.headLayers)

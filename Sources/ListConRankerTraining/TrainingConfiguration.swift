@@ -84,13 +84,23 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     }
 
     /// `name: old → new` for each hyper-parameter that differs from `other` (empty when equal).
-    public func differences(from other: TrainingConfiguration) -> [String] {
-        func fields(_ value: TrainingConfiguration) -> [String: String] {
-            guard let data = try? JSONEncoder().encode(value),
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
-            return object.mapValues { "\($0)" }
+    /// Throws ``TrainingError/invalidInput(_:)`` when either value cannot be encoded (a non-finite
+    /// number): "no differences" must never stand for "could not compare", or a resume with
+    /// changed settings would pass.
+    public func differences(from other: TrainingConfiguration) throws -> [String] {
+        func fields(_ value: TrainingConfiguration) throws -> [String: String] {
+            let object: Any
+            do {
+                object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(value))
+            } catch {
+                throw TrainingError.invalidInput("the training settings cannot be compared (\(error))")
+            }
+            guard let fields = object as? [String: Any] else {
+                throw TrainingError.invalidInput("the training settings did not encode as a JSON object")
+            }
+            return fields.mapValues { "\($0)" }
         }
-        let mine = fields(self), theirs = fields(other)
+        let mine = try fields(self), theirs = try fields(other)
         return Set(mine.keys).union(theirs.keys).sorted().compactMap { key in
             mine[key] == theirs[key] ? nil : "\(key): \(theirs[key] ?? "unset") → \(mine[key] ?? "unset")"
         }

@@ -9,8 +9,12 @@ public struct TrainingOutput: Sendable {
     /// The directory.
     public let directory: URL
     /// The encoder files every checkpoint carries unchanged: config and tokenizer, and in
-    /// stage 1 the weights too (stage 2 writes its own ``EncoderCheckpointWriter/fileName``).
+    /// stage 1 the weights too (stage 2 writes its own ``EncoderCheckpointWriter/fileName``);
+    /// symbolic links resolved, so these are the files' bytes, never links to them.
     public let encoderFiles: [URL]
+    /// The names the ``encoderFiles`` have in a checkpoint (a resolved hub blob is named by its
+    /// hash; the checkpoint keeps the snapshot's name).
+    public let encoderFileNames: [String]
     /// The starting encoder's weights file (stage 2 takes names and untrained tensors from it).
     public let encoderWeights: URL
 
@@ -23,9 +27,14 @@ public struct TrainingOutput: Sendable {
         }
         guard model.has(.config) else { throw TrainingError.badWeights("\(start.path): no config.json") }
         self.directory = directory
+        // A hub snapshot's files are relative symbolic links into `blobs/`: a hard link to such a
+        // link (what link(2) makes on Linux) or a copy of it dangles in the output folder. The
+        // files themselves are what every checkpoint carries.
         encoderWeights = weights
-        encoderFiles = [model.url(of: .config)] + (trainsEncoder ? [] : [weights])
+        let files = [model.url(of: .config)] + (trainsEncoder ? [] : [weights])
             + ModelDirectory.File.tokenizer.filter(model.has).map(model.url(of:))
+        encoderFiles = files.map { $0.resolvingSymlinksInPath() }
+        encoderFileNames = files.map(\.lastPathComponent)
     }
 
     /// Checks `directory` before anything is written: nil for a fresh run (the directory is
@@ -48,7 +57,7 @@ public struct TrainingOutput: Sendable {
             throw TrainingError.invalidInput("\(path) is not empty and holds no training run; choose an empty or new --output")
         }
         let saved = try TrainingStateFile.readHeader(in: directory)
-        var differences = expected.configuration.differences(from: saved.configuration)
+        var differences = try expected.configuration.differences(from: saved.configuration)
         if saved.start != expected.start { differences.append("start: \(saved.start) → \(expected.start)") }
         if saved.dataDigest != expected.dataDigest { differences.append("training data: its contents changed") }
         guard differences.isEmpty else {
@@ -71,9 +80,13 @@ public struct TrainingOutput: Sendable {
         let manager = FileManager.default
         do {
             try manager.createDirectory(at: target, withIntermediateDirectories: true)
-            for file in encoderFiles {
-                let destination = target.appendingPathComponent(file.lastPathComponent)
+            for (file, name) in zip(encoderFiles, encoderFileNames) {
+                let destination = target.appendingPathComponent(name)
                 if manager.fileExists(atPath: destination.path) { continue }
+                // A dangling link (left by an older version of this code) is replaced.
+                if (try? manager.destinationOfSymbolicLink(atPath: destination.path)) != nil {
+                    try manager.removeItem(at: destination)
+                }
                 do {
                     try manager.linkItem(at: file, to: destination)
                 } catch {

@@ -57,19 +57,34 @@ public struct TrainingStateFile: Sendable {
 
     /// Writes `directory/training_state.bin` atomically.
     public func write(to directory: URL) throws {
-        let url = directory.appendingPathComponent(Self.name)
-        var data = Self.magic
-        let json = try JSONEncoder().encode(header)
-        data.appendLittleEndian(UInt64(json.count))
-        data.append(json)
-        for block in [parameters, firstMoments, secondMoments] {
-            data.appendLittleEndian(block)
+        try Self.write(header: header, parameters: [parameters], firstMoments: [firstMoments],
+                       secondMoments: [secondMoments], to: directory)
+    }
+
+    /// Writes `directory/training_state.bin` atomically from blocks that each of the three
+    /// sections concatenates (stage 2: the head's, then the encoder's), streamed to the file a
+    /// megabyte at a time: saving takes no memory beside the parameters and moments themselves.
+    /// Throws unless each section holds ``Header/parameterCount`` values.
+    public static func write(header: Header, parameters: [[Float]], firstMoments: [[Float]], secondMoments: [[Float]],
+                             to directory: URL) throws {
+        let url = directory.appendingPathComponent(name)
+        for (section, blocks) in [("parameters", parameters), ("first moments", firstMoments), ("second moments", secondMoments)] {
+            let count = blocks.reduce(0) { $0 + $1.count }
+            guard count == header.parameterCount else {
+                throw TrainingError.invalidInput("training state: \(count) \(section) for \(header.parameterCount) parameters")
+            }
         }
-        do {
-            try data.write(to: url, options: .atomic)
-        } catch {
-            throw TrainingError.writeFailed("\(url.path): \(error.localizedDescription)")
+        let json: Data
+        do { json = try JSONEncoder().encode(header) } catch {
+            throw TrainingError.writeFailed("\(url.path): the header does not encode (\(error))")
         }
+        let file = try StreamingFileWriter(url: url)
+        var prefix = magic
+        prefix.appendLittleEndian(UInt64(json.count))
+        prefix.append(json)
+        try file.write(prefix)
+        for block in parameters + firstMoments + secondMoments { try file.write(block) }
+        try file.commit()
     }
 
     /// Reads the header only (for the checks before a run touches anything).

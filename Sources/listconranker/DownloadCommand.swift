@@ -16,8 +16,8 @@ struct DownloadCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "A hub repository id (e.g. ByteDance/ListConRanker, owner/name@revision) or a local path.")
-    var model: String
+    @Argument(help: "A hub repository id (e.g. owner/name, owner/name@revision) or a local path.")
+    var model: String = ModelLocation.defaultModel
 
     @Option(help: "Branch, tag or commit to download (default: main).")
     var revision: String?

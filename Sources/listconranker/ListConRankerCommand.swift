@@ -1,12 +1,18 @@
 import ArgumentParser
 import Foundation
 import ListConRanker
+import ListConRankerServer
 
 @main
 struct ListConRankerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "listconranker",
         abstract: "ListConRanker: a listwise contrastive text reranker, in Swift.",
+        discussion: """
+            Shell completions: listconranker --generate-completion-script bash (or zsh, fish); \
+            see the README's "Shell completions".
+            """,
+        version: RerankService.version,
         subcommands: [
             RerankCommand.self,
             IndexCommand.self,

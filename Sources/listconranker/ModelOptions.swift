@@ -21,15 +21,15 @@ enum ServingDefaults: ModelOptionDefaults {
 /// The options every model-running command shares, and the one place they become
 /// ``RerankerOptions``: a command that builds its own drops the options added later.
 struct ModelOptions<Defaults: ModelOptionDefaults>: ParsableArguments {
-    @Option(name: .long, help: "A model directory (config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json; a ListConRanker also linear_in_embedding.pt and list_transformer.pt) or a hub repository id such as ByteDance/ListConRanker (owner/name@revision too).")
-    var model: String
+    @Option(name: .long, help: "A model directory (config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json; a ListConRanker also linear_in_embedding.pt and list_transformer.pt) or a hub repository id (owner/name, owner/name@revision); the published model from the Hugging Face cache by default.")
+    var model: String = ModelLocation.defaultModel
 
     @Option(name: .long, help: "Hub branch, tag or commit when --model is a repository id (default: main).")
     var revision: String?
 
     @Option(name: .long, help: ArgumentHelp(
         "Matrix-product precision: fp32 (the parity mode; no TF32 on a GPU), bf16, fp16 (GPU only), or auto (bf16 on a GPU or where the CPU has native bf16).",
-        discussion: "Default: bf16 on a GPU; on the CPU \(Defaults.precision.rawValue)."))
+        discussion: "Default: bf16 on a GPU; on the CPU \(Defaults.precision.rawValue). " + PrecisionChoice.emulationNote))
     var precision: PrecisionChoice?
 
     @Option(name: .long, help: ArgumentHelp(
@@ -51,6 +51,7 @@ struct ModelOptions<Defaults: ModelOptionDefaults>: ParsableArguments {
             throw ValidationError("--encoder-batch-tokens must be at least 1, not \(encoderBatchTokens)")
         }
         try ModelLocation.validate(model, revision: revision)
+        if !device.isGPU { PrecisionChoice.warnIfEmulated(resolvedPrecision) }
     }
 
     /// The precision the options ask for on their device (bf16 on a GPU unless given).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ListConRanker
 
 /// What `--precision` accepts: a ``Precision`` or `auto`, parsed here and nowhere else.
@@ -20,6 +21,25 @@ enum PrecisionChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
         case .fp16: return .fp16
         case .auto: return device.isGPU ? .bf16 : .automatic
         }
+    }
+
+    /// What `--help` says of bf16 on CPUs without native bf16.
+    static let emulationNote = "On an AVX-512 CPU without native bf16 (AVX512-BF16 or AMX), bf16 runs oneDNN's emulation, "
+        + "about five times slower than fp32: a warning says so."
+
+    /// The warning for running `precision` on a CPU that multiplies bf16 `native`ly or not, and
+    /// runs bf16 `products` at all (AVX-512) or not; nil when there is nothing to say.
+    static func emulationWarning(_ precision: Precision, native: Bool = Precision.nativeBFloat16Available,
+                                 products: Bool = Precision.bfloat16ProductsAvailable) -> String? {
+        guard precision == .bf16, !native, products else { return nil }
+        return "warning: --precision bf16: this CPU has AVX-512 but no native bf16 (AVX512-BF16 or AMX), so oneDNN "
+            + "emulates the bf16 products, about five times slower than fp32; --precision fp32 (or auto) is faster here"
+    }
+
+    /// Prints ``emulationWarning(_:native:products:)`` to standard error, if there is one.
+    static func warnIfEmulated(_ precision: Precision) {
+        guard let warning = emulationWarning(precision) else { return }
+        FileHandle.standardError.write(Data((warning + "\n").utf8))
     }
 
     /// A comma-separated list such as `fp32,bf16` (for commands that compare precisions).

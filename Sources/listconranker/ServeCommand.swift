@@ -47,8 +47,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Memory for the cache of pooled vectors keyed by text, in MiB; 0 turns it off.")
     var cacheMb: Int = ServiceConfiguration().vectorCacheMegabytes
 
+    @Option(help: "The model's name in responses and /info (default: the hub id, or the model folder's name; never its path).")
+    var servedModelName: String?
+
     func validate() throws {
         // The model options check themselves (the option group's own `validate`).
+        if let servedModelName, servedModelName.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--served-model-name must not be empty")
+        }
         do {
             _ = try serviceConfiguration().validated()
         } catch let error as ServiceConfigurationError {
@@ -76,10 +82,11 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         // Plain values into the loading closure, which runs on another task.
         let (model, revision, options) = (modelOptions.model, modelOptions.revision, modelOptions.rerankerOptions)
+        let name = servedModelName ?? ModelLocation.servedName(model, revision: revision)
         try await RerankService.serve(
             loadingEngine: {
                 try await makeEngine(modelDirectory: ModelLocation.directory(model, revision: revision),
-                                     name: model, options: options)
+                                     name: name, options: options)
             },
             configuration: try serviceConfiguration())
     }

@@ -14,7 +14,7 @@ struct TokenizeCommand: AsyncParsableCommand {
     )
 
     @Option(name: .long, help: "Model directory with tokenizer.json or vocab.txt (+ tokenizer_config.json), or a hub repository id.")
-    var model: String
+    var model: String = ModelLocation.defaultModel
 
     @Option(name: .long, help: "Hub branch, tag or commit when --model is a repository id (default: main).")
     var revision: String?

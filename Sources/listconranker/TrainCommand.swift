@@ -27,7 +27,7 @@ struct TrainCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Training stage: 1 (list head, encoder frozen) or 2 (everything, the encoder included).")
     var stage = 1
-    @Option(name: .long, help: "Start from this ListConRanker (directory or hub id): its head is trained further.")
+    @Option(name: .long, help: "Start from this ListConRanker (directory or hub id): its head is trained further. Without --model and --encoder: ByteDance/ListConRanker from the Hugging Face cache.")
     var model: String?
     @Option(name: .long, help: "Start a new ListConRanker from this BERT (directory or hub id) with a fresh head.")
     var encoder: String?
@@ -54,7 +54,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Circle Loss scale.") var gamma = TrainingConfiguration().gamma
     @Option(name: .long, help: "Circle Loss margin.") var margin = TrainingConfiguration().margin
     @Option(name: .long, help: "Seed of initialisation, sampling and dropout.") var seed: UInt64 = TrainingConfiguration().seed
-    @Option(name: .long, help: "Encoder precision for the features: fp32 or bf16.") var precision: PrecisionChoice = .fp32
+    @Option(name: .long, help: ArgumentHelp("Encoder precision for the features: fp32 or bf16.", discussion: PrecisionChoice.emulationNote))
+    var precision: PrecisionChoice = .fp32
     @Option(name: .long, help: "Most tokens per text.") var maxLength = TrainingConfiguration().maxLength
     @Option(name: .long, help: "List width of a new head (--encoder).") var headWidth = TrainingConfiguration().headWidth
     @Option(name: .long, help: "Feed-forward width of a new head (--encoder).")
@@ -77,11 +78,12 @@ struct TrainCommand: AsyncParsableCommand {
         guard stage == 1 || precision.resolved == .fp32 else {
             throw ValidationError("stage 2 trains in fp32 only: bf16 training products are not built (give --precision fp32)")
         }
-        guard (model == nil) != (encoder == nil) else { throw ValidationError("give exactly one of --model and --encoder") }
+        guard model == nil || encoder == nil else { throw ValidationError("give one of --model and --encoder, not both") }
         guard listSize >= 2 else { throw ValidationError("--list-size must be at least 2 (a positive and a negative), not \(listSize)") }
         guard precision != .auto, precision != .fp16 else {
             throw ValidationError("--precision must be fp32 or bf16 for training features")
         }
+        PrecisionChoice.warnIfEmulated(precision.resolved)
     }
 
     func run() async throws {
@@ -106,12 +108,10 @@ struct TrainCommand: AsyncParsableCommand {
         configuration.headFeedForward = headFeedForward
 
         let start: TrainingStart
-        if let model {
-            start = .model(try await ModelLocation.directory(model, revision: revision))
-        } else if let encoder {
+        if let encoder {
             start = .encoder(try await ModelLocation.directory(encoder, revision: revision))
         } else {
-            throw ValidationError("give exactly one of --model and --encoder")
+            start = .model(try await ModelLocation.directory(model ?? ModelLocation.defaultModel, revision: revision))
         }
         var run = TrainingRun(start: start, data: URL(fileURLWithPath: data), output: URL(fileURLWithPath: output))
         run.evaluationData = evalData.map { URL(fileURLWithPath: $0) }

@@ -59,7 +59,7 @@ import Testing
         }
         let bound = try #require(port, "no port in the log: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
 
-        struct Info: Decodable { let ready: Bool; let max_input_length: Int?; let model_dtype: String? }
+        struct Info: Decodable { let ready: Bool; let max_input_length: Int?; let model_dtype: String?; let model_id: String? }
         var info: Info?
         while Date() < deadline {
             let data = try Self.get(URL(string: "http://127.0.0.1:\(bound)/info")!)
@@ -70,6 +70,8 @@ import Testing
         #expect(info?.ready == true)
         #expect(info?.max_input_length == 64)
         #expect(info?.model_dtype == "fp32")
+        // The folder's name, not the server's path to it.
+        #expect(info?.model_id == "tiny-model")
 
         process.terminate()   // SIGTERM: a graceful stop
         let stopBy = Date().addingTimeInterval(10)

@@ -42,4 +42,25 @@ import Testing
         #expect(scalars["train/loss"] == [[1, 1.5], [2, 0.75]])
         #expect(scalars["eval/map"] == [[300, 61.25]])
     }
+
+    /// A quick `--resume` opens a second writer on the same folder within the same second: it
+    /// must start its own file (named with pid and counter, as TensorFlow's), not truncate the first.
+    @Test func aSecondWriterKeepsTheFirstFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tb-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try TensorBoardWriter(directory: directory)
+        try first.scalar("train/loss", 1.5, step: 1)
+        let firstSize = try #require(try FileManager.default.attributesOfItem(atPath: first.url.path)[.size] as? Int)
+        let second = try TensorBoardWriter(directory: directory)
+        try second.scalar("train/loss", 0.5, step: 2)
+        #expect(first.url != second.url)
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(files.count == 2)
+        #expect(try FileManager.default.attributesOfItem(atPath: first.url.path)[.size] as? Int == firstSize)
+        let parts = second.url.lastPathComponent.split(separator: ".")
+        // events.out.tfevents.<seconds>.<host…>.<pid>.<counter>
+        #expect(parts.count >= 6)
+        #expect(parts[parts.count - 2] == Substring(String(ProcessInfo.processInfo.processIdentifier)))
+        #expect(Int(parts[parts.count - 1]) != nil)
+    }
 }

@@ -9,7 +9,7 @@ and LayerNorms exempt), linear warm-up (ceil(ratio · steps)) then linear decay,
 norm, dropout 0.1 in nn.TransformerEncoderLayer, gradient accumulation over micro-batches, epochs.
 Different: the head's initial draws (torch's own init, seeded by torch.manual_seed) and dropout
 masks (torch's generator). Features: the Swift trainer's cache (`--feature-cache ROOT/<identity>`:
-index.json + vectors.f32), so BERT is not run here at all.
+index.json, keys.txt and vectors.f32), so BERT is not run here at all.
 
     python3 tools/reference/train_stage1_reference.py --train train.jsonl --dev dev.jsonl \
         --features CACHE/<identity> --epochs 4 --batch-size 32 --micro-batch-size 32 --list-size 20 \
@@ -91,9 +91,15 @@ class Features:
     def __init__(self, folder):
         index = json.load(open(os.path.join(folder, "index.json")))
         self.hidden = index["hidden"]
+        if "texts" in index:  # the layout before keys.txt
+            keys = index["texts"]
+        else:  # keys.txt: one 64-digit SHA-256 and a newline per row; a partial last line does not count
+            with open(os.path.join(folder, "keys.txt"), "rb") as f:
+                data = f.read()
+            keys = [data[i:i + 64].decode("ascii") for i in range(0, len(data) // 65 * 65, 65)]
         vectors = np.fromfile(os.path.join(folder, "vectors.f32"), dtype="<f4")
-        self.vectors = torch.from_numpy(vectors[: len(index["texts"]) * self.hidden].reshape(-1, self.hidden).copy())
-        self.rows = {key: i for i, key in enumerate(index["texts"])}
+        self.vectors = torch.from_numpy(vectors[: len(keys) * self.hidden].reshape(-1, self.hidden).copy())
+        self.rows = {key: i for i, key in enumerate(keys)}
 
     def row(self, text):
         return self.rows[hashlib.sha256(text.encode("utf-8")).hexdigest()]

@@ -1,4 +1,6 @@
-/// The parts of a Hugging Face BERT `config.json` the encoder needs.
+/// The parts of a Hugging Face BERT `config.json` the encoder (and training) needs. Read a file
+/// with ``init(contentsOf:)`` or ``ModelDirectory/configuration()``, the one reader, which also
+/// checks that the encoder can run it.
 public struct BertConfiguration: Sendable, Equatable, Decodable {
     /// Vocabulary size (rows of the word embedding).
     public var vocabularySize: Int
@@ -20,6 +22,11 @@ public struct BertConfiguration: Sendable, Equatable, Decodable {
     public var hiddenActivation: String
     /// Position embedding kind (only "absolute" is supported).
     public var positionEmbeddingType: String
+    /// `hidden_dropout_prob`: dropout after embeddings, attention output and feed-forward, in
+    /// training (inference ignores it).
+    public var hiddenDropoutProbability: Float
+    /// `attention_probs_dropout_prob`: dropout of the attention probabilities, in training.
+    public var attentionDropoutProbability: Float
 
     enum CodingKeys: String, CodingKey {
         case vocabularySize = "vocab_size", hiddenSize = "hidden_size", layerCount = "num_hidden_layers"
@@ -27,6 +34,7 @@ public struct BertConfiguration: Sendable, Equatable, Decodable {
         case maxPositionEmbeddings = "max_position_embeddings", typeVocabularySize = "type_vocab_size"
         case layerNormEps = "layer_norm_eps", hiddenActivation = "hidden_act"
         case positionEmbeddingType = "position_embedding_type", modelType = "model_type"
+        case hiddenDropoutProbability = "hidden_dropout_prob", attentionDropoutProbability = "attention_probs_dropout_prob"
     }
 
     /// Decodes and validates a `config.json`; defaults follow transformers' `BertConfig`.
@@ -42,6 +50,8 @@ public struct BertConfiguration: Sendable, Equatable, Decodable {
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-12
         hiddenActivation = try c.decodeIfPresent(String.self, forKey: .hiddenActivation) ?? "gelu"
         positionEmbeddingType = try c.decodeIfPresent(String.self, forKey: .positionEmbeddingType) ?? "absolute"
+        hiddenDropoutProbability = try c.decodeIfPresent(Float.self, forKey: .hiddenDropoutProbability) ?? 0.1
+        attentionDropoutProbability = try c.decodeIfPresent(Float.self, forKey: .attentionDropoutProbability) ?? 0.1
     }
 
     /// Checks that the encoder can run this configuration; errors name `file`.

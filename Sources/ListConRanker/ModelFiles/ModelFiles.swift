@@ -32,19 +32,7 @@ struct ModelFiles {
 
     /// `config.json`, decoded and checked that the encoder can run it.
     func configuration() throws -> BertConfiguration {
-        let url = directory.url(of: .config)
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelError.missingFile(url.path)
-        }
-        let configuration: BertConfiguration
-        do {
-            configuration = try JSONDecoder().decode(BertConfiguration.self, from: data)
-        } catch {
-            throw ModelError.invalidConfiguration(url.path, "not a BERT config.json (\(error))")
-        }
-        try configuration.validate(file: url.path)
-        return configuration
+        try directory.configuration()
     }
 
     func encoderWeights() throws -> NamedWeights {

@@ -1,36 +1,33 @@
 import Foundation
 import ListConRanker
 
-/// Reads a model directory's `config.json` for training: the encoder's shape and the dropout
-/// probabilities that the inference ``ListConRanker/BertConfiguration`` does not decode.
+/// A model directory's `config.json` as training uses it: the encoder's shape and the dropout
+/// probabilities, from the one reader (``ListConRanker/BertConfiguration/init(contentsOf:)``), so
+/// training refuses what inference refuses, with the same message.
 public struct EncoderConfigurationFile: Sendable, Equatable {
+    /// The configuration as read.
+    public let bert: BertConfiguration
     /// The dimensions.
     public let shape: EncoderShape
     /// `hidden_dropout_prob` and `attention_probs_dropout_prob` (transformers' defaults, 0.1,
     /// when absent).
     public let dropout: EncoderDropout
 
-    private struct DropoutKeys: Decodable {
-        let hidden_dropout_prob: Float?
-        let attention_probs_dropout_prob: Float?
-    }
-
-    /// Decodes `url`; errors name the file.
+    /// Reads `url`; errors name the file.
     public init(url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw TrainingError.badWeights("\(url.path): cannot read (\(error))")
-        }
+        bert = try Self.read(url)
         do {
-            let configuration = try JSONDecoder().decode(BertConfiguration.self, from: data)
-            let keys = try JSONDecoder().decode(DropoutKeys.self, from: data)
-            shape = try EncoderShape(configuration: configuration)
-            dropout = try EncoderDropout(hidden: keys.hidden_dropout_prob ?? 0.1,
-                                         attention: keys.attention_probs_dropout_prob ?? 0.1)
+            shape = try EncoderShape(configuration: bert)
+            dropout = try EncoderDropout(hidden: bert.hiddenDropoutProbability, attention: bert.attentionDropoutProbability)
         } catch let error as TrainingError {
             throw TrainingError.badWeights("\(url.path): \(error)")
-        } catch {
-            throw TrainingError.badWeights("\(url.path): not a BERT config.json (\(error))")
+        }
+    }
+
+    /// `config.json` through the one reader, its errors as training reports them.
+    public static func read(_ url: URL) throws -> BertConfiguration {
+        do { return try BertConfiguration(contentsOf: url) } catch {
+            throw TrainingError.badWeights("\(error)")
         }
     }
 }

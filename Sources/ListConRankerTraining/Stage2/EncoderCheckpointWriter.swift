@@ -15,19 +15,21 @@ public enum EncoderCheckpointWriter {
     public static let fileName = "model.safetensors"
 
     /// Writes `encoder` into `directory` (which must exist), taking names, order and the untrained
-    /// tensors from the input weights file `source` (safetensors or `pytorch_model.bin`).
+    /// tensors from the input weights file `source` (safetensors or `pytorch_model.bin`). Streamed:
+    /// the trained tensors are written from the parameters' own buffer, the others read one at a
+    /// time, so saving takes no copy of the encoder.
     public static func write(_ encoder: EncoderParameters, source: URL, to directory: URL) throws {
-        try SafetensorsWriter.write(try tensors(encoder, source: source), to: directory.appendingPathComponent(fileName))
+        try SafetensorsWriter.write(entries: try entries(encoder, source: source), to: directory.appendingPathComponent(fileName))
     }
 
-    /// The tensors to write, in the source's order.
-    static func tensors(_ encoder: EncoderParameters, source: URL) throws -> [PyTorchStateDictWriter.Tensor] {
+    /// The tensors to write, in the source's order, as values read when written.
+    static func entries(_ encoder: EncoderParameters, source: URL) throws -> [SafetensorsWriter.Entry] {
         let store: any TensorStore
         do { store = try openCheckpoint(at: source) } catch {
             throw TrainingError.badWeights("\(source.path): \(error)")
         }
         var trained = Set<String>()
-        let written = try store.descriptors.map { descriptor -> PyTorchStateDictWriter.Tensor in
+        let written = try store.descriptors.map { descriptor -> SafetensorsWriter.Entry in
             let name = layoutName(descriptor.name, prefix: encoder.keyPrefix)
             if let entry = encoder.layout.entry(name) {
                 guard entry.shape == descriptor.shape else {
@@ -35,11 +37,13 @@ public enum EncoderCheckpointWriter {
                         + "the trained tensor \(entry.shape)")
                 }
                 trained.insert(name)
-                return try PyTorchStateDictWriter.Tensor(name: descriptor.name, shape: entry.shape,
-                                                         values: Array(encoder.values[entry.range]))
+                return SafetensorsWriter.Entry(name: descriptor.name, shape: entry.shape) { encoder.values[entry.range] }
             }
-            return try PyTorchStateDictWriter.Tensor(name: descriptor.name, shape: descriptor.shape,
-                                                     values: try store.tensor(named: descriptor.name).scalars)
+            return SafetensorsWriter.Entry(name: descriptor.name, shape: descriptor.shape) {
+                do { return try store.tensor(named: descriptor.name).scalars[...] } catch {
+                    throw TrainingError.badWeights("\(source.path): \(descriptor.name): \(error)")
+                }
+            }
         }
         let missing = encoder.layout.entries.map(\.name).filter { !trained.contains($0) }
         guard missing.isEmpty else {

@@ -22,9 +22,8 @@ final class EncoderTraining {
     /// Loads the encoder of `directory` (a BERT or ListConRanker directory).
     init(directory: URL, maxLength: Int, weightDecay: Float, recomputation: EncoderRecomputation?) throws {
         let loaded = try EncoderParameters.load(modelDirectory: directory)
-        let configURL = directory.appendingPathComponent("config.json")
+        configuration = loaded.configuration.bert
         do {
-            configuration = try JSONDecoder().decode(BertConfiguration.self, from: Data(contentsOf: configURL))
             tokenizer = try BertTokenizer(directory: directory)
         } catch {
             throw TrainingError.badWeights("\(directory.path): \(error)")

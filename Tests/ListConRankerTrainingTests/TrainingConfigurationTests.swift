@@ -1,0 +1,24 @@
+import Foundation
+import Testing
+@testable import ListConRankerTraining
+
+/// Comparing a resumed run's settings with the saved ones: a value that cannot be encoded is an
+/// error, never "no differences".
+@Suite struct TrainingConfigurationTests {
+    @Test func namesEachChangedSetting() throws {
+        var changed = TrainingConfiguration()
+        changed.epochs = 7
+        #expect(try changed.differences(from: TrainingConfiguration()) == ["epochs: 4 → 7"])
+        #expect(try TrainingConfiguration().differences(from: TrainingConfiguration()).isEmpty)
+    }
+
+    /// Two settings that JSON cannot encode (NaN) and that differ in `epochs`: before, both
+    /// encodings failed silently and the comparison reported no difference.
+    @Test func unencodableSettingsThrowInsteadOfComparingEqual() {
+        var saved = TrainingConfiguration()
+        saved.learningRate = .nan
+        var resumed = saved
+        resumed.epochs = 9
+        #expect(throws: TrainingError.self) { try resumed.differences(from: saved) }
+    }
+}
