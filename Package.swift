@@ -157,9 +157,22 @@ let package = Package(
             ],
             path: "tools/bench/StoreLookup"
         ),
+        // Plain reference kernels (GELU, softmax, matrix products, per-sequence attention) that the
+        // tests check the library's fused kernels against: in no product, so they do not ship.
+        .target(
+            name: "CKernelsReference",
+            dependencies: ["CKernels"],
+            path: "Tests/KernelReference/CKernelsReference"
+        ),
+        .target(
+            name: "ListConRankerKernelReference",
+            dependencies: ["ListConRankerTensor", "CKernels", "CKernelsReference"],
+            path: "Tests/KernelReference/ListConRankerKernelReference"
+        ),
         .testTarget(
             name: "ListConRankerTests",
-            dependencies: ["ListConRanker", "ListConRankerTensor", "ListConRankerCheckpoint", "ListConRankerTokenizer"],
+            dependencies: ["ListConRanker", "ListConRankerTensor", "ListConRankerCheckpoint", "ListConRankerTokenizer",
+                           "ListConRankerKernelReference"],
             path: "Tests/ListConRankerTests",
             exclude: ["Fixtures"]
         ),

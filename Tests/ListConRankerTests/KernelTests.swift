@@ -4,6 +4,7 @@ import Testing
 @testable import ListConRankerCheckpoint
 @testable import ListConRankerTensor
 @testable import ListConRankerTokenizer
+import ListConRankerKernelReference
 
 /// Deterministic pseudo-random values in [-1, 1) for kernel tests.
 struct SeededValues {
@@ -41,7 +42,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
 @Suite struct KernelTests {
     @Test func geluMatchesDoublePrecisionWithin1e6() {
         let xs = stride(from: -12.0, through: 12.0, by: 0.001).map { Float($0) }
-        let out = Kernels.gelu(Tensor(shape: [xs.count], scalars: xs)).scalars
+        let out = ReferenceKernels.gelu(Tensor(shape: [xs.count], scalars: xs)).scalars
         let err = maxAbsDifference(out, xs.map { Naive.gelu(Double($0)) })
         #expect(err <= 1e-6, "max GELU error \(err)")
     }
@@ -121,16 +122,16 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
     @Test func matmulAndBatchedMatmulMatchNaive() throws {
         var rng = SeededValues(seed: 2)
         let a = rng.tensor([5, 7]), b = rng.tensor([7, 3]), bt = rng.tensor([3, 7])
-        #expect(maxAbsDifference(try Kernels.matmul(a, b).scalars, Naive.matmul(a, b, transposeB: false)) < 1e-5)
-        #expect(maxAbsDifference(try Kernels.matmul(a, bt, transposeB: true).scalars, Naive.matmul(a, bt, transposeB: true)) < 1e-5)
+        #expect(maxAbsDifference(try ReferenceKernels.matmul(a, b).scalars, Naive.matmul(a, b, transposeB: false)) < 1e-5)
+        #expect(maxAbsDifference(try ReferenceKernels.matmul(a, bt, transposeB: true).scalars, Naive.matmul(a, bt, transposeB: true)) < 1e-5)
         let ba = rng.tensor([3, 4, 6]), bb = rng.tensor([3, 6, 5])
-        let out = try Kernels.batchedMatmul(ba, bb).scalars
+        let out = try ReferenceKernels.batchedMatmul(ba, bb).scalars
         for i in 0..<3 {
             let ai = Tensor(shape: [4, 6], scalars: Array(ba.scalars[i * 24..<(i + 1) * 24]))
             let bi = Tensor(shape: [6, 5], scalars: Array(bb.scalars[i * 30..<(i + 1) * 30]))
             #expect(maxAbsDifference(Array(out[i * 20..<(i + 1) * 20]), Naive.matmul(ai, bi, transposeB: false)) < 1e-5)
         }
-        #expect(throws: ComputeError.self) { try Kernels.matmul(a, a) }
+        #expect(throws: ComputeError.self) { try ReferenceKernels.matmul(a, a) }
     }
 
     @Test func layerNormMatchesNaive() throws {
@@ -174,7 +175,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
         let q = rng.tensor([t, heads * dh]), k = rng.tensor([t, heads * dh]), v = rng.tensor([t, heads * dh])
         // ListAttention's shape: row 0 sees itself only, the others see every key.
         let ranges = [0..<1] + Array(repeating: 0..<t, count: t - 1)
-        let out = try Kernels.attention(q: q, k: k, v: v, heads: heads, keyRanges: ranges).scalars
+        let out = try ReferenceKernels.attention(q: q, k: k, v: v, heads: heads, keyRanges: ranges).scalars
         var expected = [Double](repeating: 0, count: t * heads * dh)
         for h in 0..<heads { for i in 0..<t {
             let keys = Array(ranges[i])
@@ -186,10 +187,10 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
             } }
         } }
         #expect(maxAbsDifference(out, expected) < 1e-5)
-        let sm = try Kernels.softmax(Tensor(shape: [2, 3], scalars: [1, 2, 3, 1, 2, 3]), keyRanges: [0..<3, 1..<2]).scalars
+        let sm = try ReferenceKernels.softmax(Tensor(shape: [2, 3], scalars: [1, 2, 3, 1, 2, 3]), keyRanges: [0..<3, 1..<2]).scalars
         let e = [exp(1.0), exp(2.0), exp(3.0)], s = e.reduce(0, +)
         #expect(maxAbsDifference(sm, [e[0] / s, e[1] / s, e[2] / s, 0, 1, 0]) < 1e-6)
-        #expect(throws: ComputeError.self) { try Kernels.softmax(Tensor(zeros: [2, 3]), keyRanges: [0..<0, 0..<1]) }
+        #expect(throws: ComputeError.self) { try ReferenceKernels.softmax(Tensor(zeros: [2, 3]), keyRanges: [0..<0, 0..<1]) }
     }
 
     @Test func maskedMeanPoolsRealRowsOnly() throws {
@@ -227,7 +228,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
     var x: Tensor { Tensor(shape: golden.x.shape, scalars: golden.x.values) }
 
     @Test func elementwiseKernelsMatchPyTorch() {
-        expectClose(Kernels.gelu(x).scalars, golden.gelu, tolerance: 1e-6, "gelu")
+        expectClose(ReferenceKernels.gelu(x).scalars, golden.gelu, tolerance: 1e-6, "gelu")
         expectClose(Kernels.relu(x).scalars, golden.relu, tolerance: 0, "relu")
         expectClose(Kernels.sigmoid(x).scalars, golden.sigmoid, tolerance: 1e-6, "sigmoid")
     }
@@ -249,7 +250,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
 
     @Test func maskedSoftmaxMatchesPyTorch() throws {
         let scores = Tensor(shape: golden.softmax_scores.shape, scalars: golden.softmax_scores.values)
-        let out = try Kernels.softmax(scores, keyRanges: golden.softmax_ranges.map { $0[0]..<$0[1] })
+        let out = try ReferenceKernels.softmax(scores, keyRanges: golden.softmax_ranges.map { $0[0]..<$0[1] })
         expectClose(out.scalars, golden.softmax, tolerance: 1e-6, "softmax")
     }
 }
@@ -270,7 +271,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
             }
             let t = segment.count
             let ranges = (0..<t).map { listMask && $0 == 0 ? 0..<1 : 0..<t }
-            let expected = try Kernels.attention(q: part(0), k: part(width), v: part(2 * width), heads: heads,
+            let expected = try ReferenceKernels.attention(q: part(0), k: part(width), v: part(2 * width), heads: heads,
                                                  keyRanges: ranges).scalars
             let got = Array(out[segment.lowerBound * width..<segment.upperBound * width])
             expectClose(got, expected, tolerance: 1e-5, "segment \(segment)")
@@ -319,7 +320,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
                 Tensor(shape: [segment.count, width], scalars: segment.flatMap { r in
                     all[(r * 3 * width + offset)..<(r * 3 * width + offset + width)] })
             }
-            let exact = try Kernels.attention(q: part(0), k: part(width), v: part(2 * width), heads: heads).scalars
+            let exact = try ReferenceKernels.attention(q: part(0), k: part(width), v: part(2 * width), heads: heads).scalars
             expectClose(got, exact, tolerance: bf16 ? 0.03 : 1e-5, "segment \(segment) against the sgemm path")
         }
     }

@@ -50,8 +50,6 @@ int lcr_cpu_runs_bf16_products(void);
 
 // ---- Elementwise kernels ------------------------------------------------------
 
-/// x[i] = GELU(x[i]) with the erf form: 0.5·x·(1 + erf(x/√2)).
-void lcr_gelu(float *x, int64_t count);
 /// Training: y[i] = GELU(x[i]) (erf form) on oneDNN's eltwise primitive. Returns 0, or non-zero
 /// with a message in `err`.
 int lcr_gelu_erf_forward(float *y, const float *x, int64_t count, char *err, size_t err_len);
@@ -67,25 +65,12 @@ void lcr_sigmoid(float *x, int64_t count);
 /// even), for a next bf16 product to read without a conversion pass.
 void lcr_layer_norm(float *x, const float *residual, const float *gamma, const float *beta,
                     int64_t rows, int64_t cols, float eps, uint16_t *bf16_out);
-/// Row-wise softmax of x[rows, cols] over columns [begin[r], end[r]); other columns become 0.
-/// `begin`/`end` NULL mean every column. Each range must be non-empty.
-void lcr_softmax_rows(float *x, int64_t rows, int64_t cols, const int64_t *begin,
-                      const int64_t *end);
 /// out[c] = mean over rows r with mask[r] != 0 of x[r, c]; returns the number of rows used.
 int64_t lcr_masked_mean_rows(const float *x, const uint8_t *mask, int64_t rows, int64_t cols,
                              float *out);
 
 // ---- Attention ------------------------------------------------------------------
 
-/// Multi-head scaled dot-product attention for one sequence of `t` rows.
-/// q, k, v: [t, heads·head_dim] with row strides ldq/ldk/ldv (so a fused QKV matrix can be
-/// passed as three column offsets); out: [t, heads·head_dim] with row stride ldo.
-/// Row i attends to keys [key_begin[i], key_end[i]) (NULL: all t keys).
-/// `scratch` must hold t·t floats. Returns 0 on success.
-int lcr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
-                  const float *v, int64_t ldv, float *out, int64_t ldo,
-                  int64_t t, int64_t heads, int64_t head_dim,
-                  const int64_t *key_begin, const int64_t *key_end, float *scratch);
 
 /// Full (unmasked) multi-head self-attention for a group of `count` sequences, batched over
 /// texts × heads on oneDNN primitives. `qkv` is [rows, 3·width] (each row's query, key and value

@@ -1,6 +1,7 @@
 // Multi-head scaled dot-product attention for one sequence, head by head: a plain reference
 // form that the tests check the oneDNN attention (attention_dnnl.c) against. The model does
 // not call it.
+#include "CKernelsReference.h"
 #include "CKernels.h"
 #include <math.h>
 
