@@ -6,7 +6,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "ListConRanker", targets: ["ListConRanker"]),
-        .library(name: "ListConRankerStore", targets: ["ListConRankerStore"]),
+        // The stores (vectors and hashes) and, in ListConRankerStoredPassages, their join to a Reranker.
+        .library(name: "ListConRankerStore", targets: ["ListConRankerStore", "ListConRankerStoredPassages"]),
         // A product so that operators can embed the service, and so that tools/fuzz can reach the
         // rerank routes' request decoding (a package sees only another package's products).
         .library(name: "ListConRankerServer", targets: ["ListConRankerServer"]),
@@ -47,16 +48,22 @@ let package = Package(
             dependencies: ["ListConRankerTensor"],
             path: "Sources/ListConRankerCheckpoint"
         ),
+        // SHA-256, which the hub (downloads), the model files (encoder identity), the feature
+        // store (text hashes) and training's feature cache all use; it belongs to none of them.
+        .target(
+            name: "ListConRankerDigest",
+            path: "Sources/ListConRankerDigest"
+        ),
         // BERT WordPiece tokenizer: text in, token ids out.
         .target(
             name: "ListConRankerTokenizer",
             path: "Sources/ListConRankerTokenizer"
         ),
-        // The model, ranking, evaluation and hub access; re-exports the three targets above, so
+        // The model, ranking, evaluation and hub access; re-exports the four targets above, so
         // users import one module.
         .target(
             name: "ListConRanker",
-            dependencies: ["ListConRankerTensor", "ListConRankerCheckpoint", "ListConRankerTokenizer"],
+            dependencies: ["ListConRankerTensor", "ListConRankerCheckpoint", "ListConRankerTokenizer", "ListConRankerDigest"],
             path: "Sources/ListConRanker"
         ),
         .executableTarget(
@@ -67,6 +74,7 @@ let package = Package(
                 "CKernels",
                 "ListConRankerServer",
                 "ListConRankerStore",
+                "ListConRankerStoredPassages",
                 "ListConRankerTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -118,16 +126,23 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         // Stored encoder vectors (../shared/DESIGN.md §9): SQLite for one machine, PostgreSQL for replicas.
-        // The stores know vectors and hashes only; StoredPassages joins them to a Reranker.
+        // The stores know vectors and hashes only (no model): ListConRankerStoredPassages joins them to a Reranker.
         .target(
             name: "ListConRankerStore",
             dependencies: [
-                "ListConRanker",
+                "ListConRankerDigest",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/ListConRankerStore"
+        ),
+        // Where the model and the store meet: StoredPassages ranks stored passages with a Reranker.
+        // Re-exports ListConRankerStore.
+        .target(
+            name: "ListConRankerStoredPassages",
+            dependencies: ["ListConRanker", "ListConRankerStore"],
+            path: "Sources/ListConRankerStoredPassages"
         ),
         // Fills a store with synthetic vectors and times random look-ups (tools/bench/StoreLookup).
         .executableTarget(
