@@ -92,7 +92,14 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Sources/ListConRankerServer",
-            exclude: ["openapi.json"]
+            // Compiled into the binary (EmbeddedFiles.swift says why not a resource bundle).
+            resources: [
+                .embedInCode("openapi.json"),
+                .embedInCode("Page/index.html"),
+                .embedInCode("Page/page.css"),
+                .embedInCode("Page/page.js"),
+                .embedInCode("Page/icon.svg"),
+            ]
         ),
         // A deterministic fake engine for the service's tests and load tests: in no product.
         .target(
