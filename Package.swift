@@ -6,7 +6,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "ListConRanker", targets: ["ListConRanker"]),
-        .library(name: "ListConRankerStore", targets: ["ListConRankerStore"]),
+        // The stores (vectors and hashes) and, in ListConRankerStoredPassages, their join to a Reranker.
+        .library(name: "ListConRankerStore", targets: ["ListConRankerStore", "ListConRankerStoredPassages"]),
         // A product so that operators can embed the service, and so that tools/fuzz can reach the
         // rerank routes' request decoding (a package sees only another package's products).
         .library(name: "ListConRankerServer", targets: ["ListConRankerServer"]),
@@ -64,16 +65,23 @@ let package = Package(
             dependencies: ["ListConRankerTensor"],
             path: "Sources/ListConRankerCheckpoint"
         ),
+        // SHA-256, which the hub (downloads), the model files (encoder identity), the feature
+        // store (text hashes) and training's feature cache all use; it belongs to none of them.
+        .target(
+            name: "ListConRankerDigest",
+            path: "Sources/ListConRankerDigest"
+        ),
         // BERT WordPiece tokenizer: text in, token ids out.
         .target(
             name: "ListConRankerTokenizer",
             path: "Sources/ListConRankerTokenizer"
         ),
-        // The model, ranking, evaluation and hub access; re-exports the three targets above, so
+        // The model, ranking, evaluation and hub access; re-exports the four targets above, so
         // users import one module.
         .target(
             name: "ListConRanker",
-            dependencies: ["ListConRankerTensor", "ListConRankerCheckpoint", "ListConRankerTokenizer", "ListConRankerCUDA"],
+            dependencies: ["ListConRankerTensor", "ListConRankerCheckpoint", "ListConRankerTokenizer", "ListConRankerCUDA",
+                           "ListConRankerDigest"],
             path: "Sources/ListConRanker"
         ),
         .executableTarget(
@@ -84,6 +92,7 @@ let package = Package(
                 "CKernels",
                 "ListConRankerServer",
                 "ListConRankerStore",
+                "ListConRankerStoredPassages",
                 "ListConRankerTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -102,7 +111,14 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Sources/ListConRankerServer",
-            exclude: ["openapi.json"]
+            // Compiled into the binary (EmbeddedFiles.swift says why not a resource bundle).
+            resources: [
+                .embedInCode("openapi.json"),
+                .embedInCode("Page/index.html"),
+                .embedInCode("Page/page.css"),
+                .embedInCode("Page/page.js"),
+                .embedInCode("Page/icon.svg"),
+            ]
         ),
         // A deterministic fake engine for the service's tests and load tests: in no product.
         .target(
@@ -137,16 +153,23 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         // Stored encoder vectors (../shared/DESIGN.md §9): SQLite for one machine, PostgreSQL for replicas.
-        // The stores know vectors and hashes only; StoredPassages joins them to a Reranker.
+        // The stores know vectors and hashes only (no model): ListConRankerStoredPassages joins them to a Reranker.
         .target(
             name: "ListConRankerStore",
             dependencies: [
-                "ListConRanker",
+                "ListConRankerDigest",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/ListConRankerStore"
+        ),
+        // Where the model and the store meet: StoredPassages ranks stored passages with a Reranker.
+        // Re-exports ListConRankerStore.
+        .target(
+            name: "ListConRankerStoredPassages",
+            dependencies: ["ListConRanker", "ListConRankerStore"],
+            path: "Sources/ListConRankerStoredPassages"
         ),
         // Fills a store with synthetic vectors and times random look-ups (tools/bench/StoreLookup).
         .executableTarget(

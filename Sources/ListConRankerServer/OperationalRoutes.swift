@@ -12,7 +12,7 @@ struct OperationalRoutes {
         router.get("openapi.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+                body: .init(byteBuffer: ByteBuffer(bytes: EmbeddedFiles.openAPIDocument)))
         }
     }
 

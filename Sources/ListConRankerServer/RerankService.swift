@@ -76,6 +76,7 @@ public enum RerankService {
             IndexRoutes(state: state, store: store, token: BearerToken(key: apiKey)).register(on: router)
         }
         OperationalRoutes(state: state).register(on: router)
+        PageRoutes(hasFeatureStore: state.store != nil).register(on: router)
         return router
     }
 }

@@ -1,7 +1,7 @@
-/// The hash of a passage's text, opaque to the store.
+/// The hash of a passage's text, opaque to the stores.
 ///
-/// The caller computes it (the model side hashes the UTF-8 text with SHA-256, 32 bytes) so the
-/// store needs no hashing code of its own; the store only keeps the bytes and hands them back, so an
+/// The indexing rule (``FeatureStore/upsertChanged(_:encode:)``) hashes the UTF-8 text with
+/// SHA-256 (``sha256(of:)``, 32 bytes); the stores only keep the bytes and hand them back, so an
 /// indexer can compare them and skip texts that have not changed.
 public struct TextHash: Hashable, Sendable, CustomStringConvertible {
     /// The hash's bytes, as the caller gave them.

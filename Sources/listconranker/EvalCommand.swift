@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ListConRanker
 import ListConRankerStore
+import ListConRankerStoredPassages
 
 /// `listconranker eval`: C-MTEB reranking metrics on a JSON-lines dataset.
 struct EvalCommand: AsyncParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ListConRanker
 import ListConRankerStore
+import ListConRankerStoredPassages
 
 /// `listconranker index`: encode passages once and keep their vectors in a feature store.
 struct IndexCommand: AsyncParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ListConRanker
 import ListConRankerStore
+import ListConRankerStoredPassages
 
 /// `--store`: where passages' pooled encoder vectors are kept (passages encoded once).
 struct StoreOptions: ParsableArguments {

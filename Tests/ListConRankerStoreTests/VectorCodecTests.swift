@@ -49,4 +49,13 @@ struct VectorCodecTests {
         #expect(TextHash(hex: "abc") == nil)
         #expect(TextHash(hex: "zz") == nil)
     }
+
+    /// The store hashes texts itself (through ListConRankerDigest, not the model library): the
+    /// SHA-256 of the UTF-8 bytes, as `sha256sum` prints it.
+    @Test func textHashIsTheSHA256OfTheUTF8Bytes() {
+        #expect(TextHash.sha256(of: "abc").hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        // printf '高血压' | sha256sum
+        #expect(TextHash.sha256(of: "高血压").hex == "fd271504963a120b36777f9cbdee3f1eb009b1d1b4a55329611688a12b89cc58")
+        #expect(TextHash.sha256(of: "高血压") != TextHash.sha256(of: "高血压 "))
+    }
 }

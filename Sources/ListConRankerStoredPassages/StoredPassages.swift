@@ -1,64 +1,9 @@
+// Where the model and the feature store meet: passages whose pooled encoder vectors a store
+// keeps, ranked by a Reranker. Neither ListConRanker (the model) nor ListConRankerStore (vectors
+// and hashes) knows the other; this module knows both.
 import Foundation
+@_exported import ListConRankerStore
 import ListConRanker
-
-/// A passage to index: the caller's id and its text.
-public struct IndexedPassage: Sendable, Equatable, Decodable {
-    /// The caller's passage id (non-empty).
-    public var id: String
-    /// The passage's text (not blank).
-    public var text: String
-
-    /// A passage to index.
-    public init(id: String, text: String) {
-        self.id = id
-        self.text = text
-    }
-}
-
-extension IndexedPassage {
-    /// The passages with each id's last occurrence only, in first-seen order of the ids, and how
-    /// many earlier occurrences were dropped: a later line for an id replaces an earlier one.
-    public static func lastOfEachID(_ passages: [IndexedPassage]) -> (passages: [IndexedPassage], duplicates: Int) {
-        var lastIndexOfID = [String: Int]()
-        for (i, passage) in passages.enumerated() { lastIndexOfID[passage.id] = i }
-        let unique = passages.indices.filter { lastIndexOfID[passages[$0].id] == $0 }.map { passages[$0] }
-        return (unique, passages.count - unique.count)
-    }
-}
-
-/// What indexing did.
-public struct IndexReport: Sendable, Equatable, Encodable {
-    /// Passages encoded and written (new ids, or ids whose text changed).
-    public var indexed = 0
-    /// Passages skipped because the store already holds their id with the same text.
-    public var unchanged = 0
-    /// Earlier occurrences of an id that comes again in the same input (the last one wins).
-    public var duplicates = 0
-
-    /// A report.
-    public init(indexed: Int = 0, unchanged: Int = 0, duplicates: Int = 0) {
-        self.indexed = indexed
-        self.unchanged = unchanged
-        self.duplicates = duplicates
-    }
-}
-
-extension FeatureStore {
-    /// The one indexing rule, for the CLI and the service alike: of `passages` (one per id), those
-    /// whose id is new or whose text hash changed are encoded by `encode` and written in one
-    /// transaction; the others are left as they are. Returns the counts (no duplicates here).
-    public func upsertChanged(_ passages: [IndexedPassage],
-                              encode: ([String]) async throws -> [[Float]]) async throws -> IndexReport {
-        let hashes = passages.map { StoredPassages.textHash($0.text) }
-        let stored = try await textHashes(for: passages.map(\.id))
-        let changed = passages.indices.filter { stored[passages[$0].id] != hashes[$0] }
-        if !changed.isEmpty {
-            let vectors = try await encode(changed.map { passages[$0].text })
-            try await upsert(zip(changed, vectors).map { FeatureEntry(id: passages[$0].id, textHash: hashes[$0], vector: $1) })
-        }
-        return IndexReport(indexed: changed.count, unchanged: passages.count - changed.count)
-    }
-}
 
 /// Passages encoded once: a ``ListConRanker/Reranker`` whose passages' pooled encoder vectors
 /// come from a ``FeatureStore``, so a rerank costs one query encoding plus the list head.
@@ -89,12 +34,10 @@ public struct StoredPassages: Sendable {
         return StoredPassages(reranker: reranker, store: try await location.open(configuration: configuration))
     }
 
-    /// The SHA-256 of a text's UTF-8 bytes: what the store keeps to tell a changed text.
+    /// The SHA-256 of a text's UTF-8 bytes: what the store keeps to tell a changed text
+    /// (``ListConRankerStore/TextHash/sha256(of:)``, kept here for callers that used it).
     public static func textHash(_ text: String) -> TextHash {
-        var hasher = SHA256()
-        hasher.update(Data(text.utf8))
-        // finalizeHex gives 64 hex digits, which always parse.
-        return TextHash(hex: hasher.finalizeHex()) ?? TextHash(bytes: [])
+        TextHash.sha256(of: text)
     }
 
     /// Encodes and stores the passages whose id is new or whose text changed, `batchSize` at a
