@@ -27,7 +27,7 @@ struct ModelOptions<Defaults: ModelOptionDefaults>: ParsableArguments {
     @Option(name: .long, help: "Hub branch, tag or commit when --model is a repository id (default: main).")
     var revision: String?
 
-    @Option(name: .long, help: "Matrix-product precision: fp32, bf16, or auto (bf16 where the CPU has native bf16).")
+    @Option(name: .long, help: "Matrix-product precision: fp32, bf16, int8 (the encoder's products quantised; scores differ from fp32 by up to a few hundredths), or auto (bf16 where the CPU has native bf16; never int8).")
     var precision: PrecisionChoice = Defaults.precision
 
     @Option(name: .long, help: "Most tokens per text, [CLS] and [SEP] included; longer texts are truncated.")

@@ -32,6 +32,20 @@ import Testing
         #expect(close(vector, golden.pooled[0], tolerance: 0.05), "\(vector) vs \(golden.pooled[0])")
     }
 
+    /// `--precision int8` reaches the encoder through the shared model options: a vector near
+    /// PyTorch's fp32 one, but not equal to it.
+    @Test func embedInInt8() throws {
+        let golden = try CLIFixtures.modelGoldens()
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let input = try directory.file("query.txt", golden.lists[0][0] + "\n")
+        let result = try CLI.run(["embed", "--model", CLIFixtures.tinyModel, "--precision", "int8", "--input", input.path])
+        try #require(result.status == 0, "\(result)")
+        let vector = try decode([Float].self, try #require(result.stdoutLines.first))
+        #expect(close(vector, golden.pooled[0], tolerance: 0.05), "\(vector) vs \(golden.pooled[0])")
+        #expect(vector != golden.pooled[0])
+    }
+
     @Test func tokenizeGivesTransformersIds() throws {
         struct Line: Decodable { let ids: [Int]; let tokens: [String] }
         let wanted = ["Hello, World!", "我爱北京天安门", "ÅNGSTRÖM café naïve"]

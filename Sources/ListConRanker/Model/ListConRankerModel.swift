@@ -19,7 +19,9 @@ public final class ListConRankerModel: Sendable {
                 listLayers: Int? = nil, precision: Precision = .fp32) throws {
         encoder = try BertEncoder(configuration: configuration, weights: encoderWeights, precision: precision)
         listTransformer = try ListTransformer(weights: listTransformerWeights, heads: configuration.headCount,
-                                              expectedLayers: listLayers, precision: precision)
+                                              expectedLayers: listLayers,
+                                              precision: precision.productPrecisionOutsideEncoder)
+        // `linear_in_embedding` runs in the encoder's precision, int8 included.
         let projection = KeyAccountingWeights(inputProjectionWeights)
         inputProjection = try projection.linear("", out: listTransformer.width, in: configuration.hiddenSize,
                                                 precision: precision)
