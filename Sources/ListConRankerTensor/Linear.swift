@@ -42,7 +42,7 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
 
 /// A linear layer `y = x·Wᵀ + b` (optionally followed by GELU) with PyTorch's `[out, in]`
 /// weight layout, prepared once on oneDNN (weights reordered, converted to bf16 or quantised to
-/// int8 if asked; see ``Precision/int8``)
+/// int8 if asked; see ``Precision/int8``).
 /// Thread-safe: calls are serialised.
 public final class Linear: @unchecked Sendable {
     /// Output features.
