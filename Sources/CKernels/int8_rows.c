@@ -25,11 +25,11 @@ static inline float max_abs(const float *x, int64_t k) {
 }
 
 LCR_MULTIVERSION
-static void quantize_row(const float *x, int64_t k, int8_t *q, float *scale) {
+static void quantize_row(const float *x, int64_t k, int8_t *q, float *scale, float limit) {
     const float m = max_abs(x, k);
-    const float inv = m > 0.0f ? 127.0f / m : 0.0f;
-    *scale = m / 127.0f;
-    // |x · inv| ≤ 127 (up to rounding), so the conversion needs no clamp.
+    const float inv = m > 0.0f ? limit / m : 0.0f;
+    *scale = m / limit;
+    // |x · inv| ≤ limit (up to rounding), so the conversion needs no clamp.
     for (int64_t c = 0; c < k; c++) q[c] = (int8_t)(int32_t)__builtin_rintf(x[c] * inv);
 }
 
@@ -38,21 +38,22 @@ typedef struct {
     int64_t k;
     int8_t *q;
     float *scales;
+    float limit;
 } quantize_job;
 
 static void quantize_share(void *context, int64_t begin, int64_t end) {
     quantize_job *j = context;
-    for (int64_t r = begin; r < end; r++) quantize_row(j->x + r * j->k, j->k, j->q + r * j->k, &j->scales[r]);
+    for (int64_t r = begin; r < end; r++) quantize_row(j->x + r * j->k, j->k, j->q + r * j->k, &j->scales[r], j->limit);
 }
 
 void lcr_quantize_rows_s8(const float *x, int64_t rows, int64_t k, int8_t *q, float *scales) {
-    quantize_job job = {x, k, q, scales};
+    quantize_job job = {x, k, q, scales, 127.0f};
     const int64_t min_rows = k > 0 ? ((1 << 16) + k - 1) / k : rows;
     lcr_parallel_for(rows, min_rows, quantize_share, &job);
 }
 
-void lcr_quantize_weights_s8(const float *w, int64_t n, int64_t k, int8_t *q, float *scales) {
-    quantize_job job = {w, k, q, scales};
+void lcr_quantize_weights_s8(const float *w, int64_t n, int64_t k, int8_t *q, float *scales, int limit) {
+    quantize_job job = {w, k, q, scales, (float)limit};
     lcr_parallel_for(n, 16, quantize_share, &job);
 }
 

@@ -71,6 +71,19 @@ int lcr_cpu_has_native_bf16(void) {
     return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
 }
 
+// The largest quantised weight. Without VNNI, oneDNN multiplies int8 with vpmaddubsw, which adds
+// two u8 × s8 products into an int16 and saturates: oneDNN runs an s8 source as u8 (shifted by
+// 128, up to 255), so 2 · 255 · 127 overflows and results came out wrong (a tiny model's vector
+// moved by 0.2 under ONEDNN_MAX_CPU_ISA=AVX2). Weights of at most 63 keep 2 · 255 · 63 < 32768,
+// as oneDNN's own int8 convolutions do (their weight "scale adjust" of 0.5). VNNI's vpdpbusd
+// accumulates in int32 and takes the full range.
+static int int8_weight_limit(void) {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    const int vnni = (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni
+                     || (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
+    return vnni ? 127 : 63;
+}
+
 // Whether this product runs faster on oneDNN's gemm than on its brgemm kernels, which oneDNN
 // lists first. On AMX with oneDNN 2.6, brgemm is 1.1-1.4x slower than gemm for bf16 products
 // whose reduction is longer than their output (BERT's 4096 -> 1024 feed-forward output, at 160
@@ -200,7 +213,7 @@ static int create_common(lcr_linear **out, const void *weight_plain, dnnl_data_t
         l->weight_scales = malloc((size_t)n * sizeof(float));
         quantized = malloc((size_t)n * (size_t)k);
         if (!l->weight_scales || !quantized) { snprintf(err, err_len, "out of memory (int8 weights)"); goto fail; }
-        lcr_quantize_weights_s8(weight_plain, n, k, quantized, l->weight_scales);
+        lcr_quantize_weights_s8(weight_plain, n, k, quantized, l->weight_scales, int8_weight_limit());
         weight_plain = quantized;
         wtype = dnnl_s8;
     }
