@@ -84,6 +84,8 @@ static int int8_weight_limit(void) {
     return vnni ? 127 : 63;
 }
 
+int lcr_int8_weight_limit(void) { return int8_weight_limit(); }
+
 // Whether this product runs faster on oneDNN's gemm than on its brgemm kernels, which oneDNN
 // lists first. On AMX with oneDNN 2.6, brgemm is 1.1-1.4x slower than gemm for bf16 products
 // whose reduction is longer than their output (BERT's 4096 -> 1024 feed-forward output, at 160

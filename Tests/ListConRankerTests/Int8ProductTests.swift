@@ -37,7 +37,10 @@ struct Int8ProductTests {
         let meanMagnitude = fp32.map(abs).reduce(0, +) / Float(fp32.count)
         print("int8 Linear (GELU \(fuseGELU)): max |Δ| \(worst), mean |y| \(meanMagnitude), \(try layer.implementation(rows: rows))")
         #expect(worst > 0, "int8 reproduced fp32 exactly: is it quantising?")
-        #expect(worst < 0.02 * meanMagnitude * 4, "max |Δ| \(worst) against mean |y| \(meanMagnitude)")
+        // Weights of 7 bits (CPUs without VNNI) give up to twice the error: measured 0.072 there
+        // with GELU, 0.041 with 8 bits.
+        let weightBits: Float = Precision.int8WeightLevels == 127 ? 1 : 2
+        #expect(worst < 0.02 * meanMagnitude * 4 * weightBits, "max |Δ| \(worst) against mean |y| \(meanMagnitude)")
         #expect(!(try layer.implementation(rows: rows)).hasPrefix("ref"))
     }
 
@@ -76,7 +79,8 @@ struct Int8ProductTests {
     /// On real text, m3e-small's mean-pooled int8 embeddings against PyTorch's fp32 ones, over the
     /// embedding test corpus (51 texts, an empty one and one truncated at 512 tokens among them).
     /// Measured: mean cosine 0.99903, lowest 0.98987 (the empty text: [CLS] [SEP] alone), next
-    /// 0.9973. The target, 0.999 for every text, is NOT met (README, "int8 on the CPU":
+    /// 0.9973; with 7-bit weights (oneDNN held to AVX2, as on CPUs without VNNI) mean 0.99879,
+    /// lowest 0.98977. The target, 0.999 for every text, is NOT met (README, "int8 on the CPU":
     /// the activations' quantisation is the cause); these bounds hold what was measured, so a
     /// regression fails, and the target stays open.
     @Test(.enabled(if: Fixtures.realModelTestsRun("m3e-small"), "run tools/fetch-test-models.sh"))
@@ -95,7 +99,7 @@ struct Int8ProductTests {
         print("m3e-small int8 vs PyTorch fp32: min cosine \(worst), mean \(cosines.reduce(0, +) / Double(cosines.count))")
         #expect(cosines.count == golden.sentences.count)
         let mean = cosines.reduce(0, +) / Double(cosines.count)
-        #expect(mean >= 0.9989, "mean cosine \(mean)")
+        #expect(mean >= (Precision.int8WeightLevels == 127 ? 0.9989 : 0.9985), "mean cosine \(mean)")
         #expect(worst >= 0.985, "min cosine \(worst)")
         #expect(worst < 1 - 1e-9, "int8 reproduced fp32 exactly: is it quantising?")
     }
