@@ -2,11 +2,20 @@
 // the layout oneDNN prefers for this CPU; primitives are compiled per row count (fixed shapes
 // run markedly faster than run-time ones) and kept in a small per-layer cache, behind which
 // oneDNN's own primitive cache sits.
+//
+// int8 products (LCR_INT8): the weights are quantised once, per output channel, and their
+// scales become the primitive's (compile-time) output scales; each run quantises the
+// activations per row (int8_rows.c), multiplies s8 × s8 → s32 → f32 on oneDNN, and rescales
+// each output row by its activation scale, adding the bias and applying GELU in the same pass.
+// oneDNN 2.6 keeps int8 on its fast kernels only without run-time scales and per-row post-ops,
+// which is why the bias and GELU are not fused into the primitive here.
 #include "CKernels.h"
 #include "dnnl_context.h"
+#include "int8_rows.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 
 #define LCR_PRIMITIVE_CACHE 8
 #define LCR_PROBE_ROWS 512   // row count used to ask oneDNN for its preferred weight layout
@@ -26,6 +35,7 @@ struct lcr_linear {
     dnnl_memory_desc_t weights_md;   // oneDNN's chosen (packed) layout
     void *weights;                   // packed weights, owned
     float *bias;                     // [n] or NULL, owned
+    float *weight_scales;            // [n], int8 only: each output channel's weight scale
     cached_primitive cache[LCR_PRIMITIVE_CACHE];
     uint64_t clock;
 };
@@ -34,6 +44,20 @@ struct lcr_linear {
 // layer would hold rows × k × 2 bytes for each of a model's ~100 layers).
 static _Thread_local uint16_t *x_bf16 = NULL;
 static _Thread_local int64_t x_bf16_capacity = 0;
+// The same for int8 activations and their row scales.
+static _Thread_local int8_t *x_s8 = NULL;
+static _Thread_local int64_t x_s8_capacity = 0;
+static _Thread_local float *x_row_scales = NULL;
+static _Thread_local int64_t x_row_scales_capacity = 0;
+
+// Grows a thread's buffer to `need` elements of `size` bytes; 0 on success.
+static int reserve(void **buffer, int64_t *capacity, int64_t need, size_t size) {
+    if (need <= *capacity) return 0;
+    free(*buffer);
+    *buffer = aligned_alloc(64, ((size_t)need * size + 63) / 64 * 64);
+    *capacity = *buffer ? need : 0;
+    return *buffer ? 0 : 1;
+}
 
 int lcr_cpu_runs_bf16_products(void) {
     // oneDNN's ISA values are bit sets: a CPU with AVX-512 (core) has all of its bits. Below
@@ -46,6 +70,21 @@ int lcr_cpu_has_native_bf16(void) {
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
 }
+
+// The largest quantised weight. Without VNNI, oneDNN multiplies int8 with vpmaddubsw, which adds
+// two u8 × s8 products into an int16 and saturates: oneDNN runs an s8 source as u8 (shifted by
+// 128, up to 255), so 2 · 255 · 127 overflows and results came out wrong (a tiny model's vector
+// moved by 0.2 under ONEDNN_MAX_CPU_ISA=AVX2). Weights of at most 63 keep 2 · 255 · 63 < 32768,
+// as oneDNN's own int8 convolutions do (their weight "scale adjust" of 0.5). VNNI's vpdpbusd
+// accumulates in int32 and takes the full range.
+static int int8_weight_limit(void) {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    const int vnni = (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni
+                     || (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
+    return vnni ? 127 : 63;
+}
+
+int lcr_int8_weight_limit(void) { return int8_weight_limit(); }
 
 // Whether this product runs faster on oneDNN's gemm than on its brgemm kernels, which oneDNN
 // lists first. On AMX with oneDNN 2.6, brgemm is 1.1-1.4x slower than gemm for bf16 products
@@ -94,7 +133,8 @@ static int make_pd(lcr_linear *l, int64_t rows, const dnnl_memory_desc_t *w_md,
     if (lcr_dnnl_context(&shared_engine, &shared_stream, err, err_len)) return 1;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
-    dnnl_data_type_t in_type = l->precision == LCR_BF16 ? dnnl_bf16 : dnnl_f32;
+    const int int8 = l->precision == LCR_INT8;
+    dnnl_data_type_t in_type = int8 ? dnnl_s8 : l->precision == LCR_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_data_type_t out_type = l->bf16_output ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t src_dims = {rows, l->k}, b_dims = {1, l->n}, dst_dims = {rows, l->n};
     dnnl_memory_desc_t src_md, b_md, dst_md;
@@ -102,14 +142,29 @@ static int make_pd(lcr_linear *l, int64_t rows, const dnnl_memory_desc_t *w_md,
     LCR_CHECK(dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, in_type, dnnl_ab), "source descriptor");
     LCR_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 2, b_dims, dnnl_f32, dnnl_ab), "bias descriptor");
     LCR_CHECK(dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, out_type, dnnl_ab), "destination descriptor");
-    LCR_CHECK(dnnl_matmul_desc_init(&desc, &src_md, w_md, l->bias ? &b_md : NULL, &dst_md), "matmul descriptor");
+    // An int8 product adds its bias after the row scales, outside the primitive.
+    LCR_CHECK(dnnl_matmul_desc_init(&desc, &src_md, w_md, l->bias && !int8 ? &b_md : NULL, &dst_md), "matmul descriptor");
     LCR_CHECK(dnnl_primitive_attr_create(&attr), "attribute creation");
-    if (l->fuse_gelu) {
+    if (int8) {
+        LCR_CHECK(dnnl_primitive_attr_set_output_scales(attr, l->n, 1 << 1, l->weight_scales), "output scales");
+    } else if (l->fuse_gelu) {
         LCR_CHECK(dnnl_post_ops_create(&ops), "post-ops creation");
         LCR_CHECK(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f), "GELU post-op");
         LCR_CHECK(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
     }
     if (choose_implementation(l, &desc, attr, shared_engine, pd, err, err_len)) goto fail;
+    if (int8) {
+        const char *name = NULL;
+        if (dnnl_primitive_desc_query(*pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success && name
+            && strncmp(name, "ref", 3) == 0) {
+            snprintf(err, err_len, "int8 matrix products are not available on this CPU: oneDNN has only its "
+                     "reference implementation (%s) for them here, which would run many times slower than fp32; "
+                     "use fp32 (or bf16)", name);
+            dnnl_primitive_desc_destroy(*pd);
+            *pd = NULL;
+            goto fail;
+        }
+    }
     dnnl_primitive_attr_destroy(attr);
     if (ops) dnnl_post_ops_destroy(ops);
     return 0;
@@ -127,6 +182,7 @@ static int create_common(lcr_linear **out, const void *weight_plain, dnnl_data_t
     dnnl_primitive_desc_t pd = NULL, reorder_pd = NULL;
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t plain_mem = NULL, packed_mem = NULL;
+    int8_t *quantized = NULL;   // int8: the weights quantised, before oneDNN packs them
 
     dnnl_engine_t shared_engine;
     dnnl_stream_t shared_stream;
@@ -143,14 +199,28 @@ static int create_common(lcr_linear **out, const void *weight_plain, dnnl_data_t
         free(l);
         return 1;
     }
+    if (precision != LCR_F32 && precision != LCR_BF16 && precision != LCR_INT8) {
+        snprintf(err, err_len, "unknown product precision %d", (int)precision);
+        free(l);
+        return 1;
+    }
     l->n = n; l->k = k; l->precision = precision; l->fuse_gelu = fuse_gelu; l->bf16_output = bf16_output;
     if (bias) {
         l->bias = malloc((size_t)n * sizeof(float));
         if (!l->bias) { snprintf(err, err_len, "out of memory (bias)"); goto fail; }
         memcpy(l->bias, bias, (size_t)n * sizeof(float));
     }
+    if (precision == LCR_INT8) {
+        if (wtype != dnnl_f32) { snprintf(err, err_len, "int8 products quantise fp32 weights"); goto fail; }
+        l->weight_scales = malloc((size_t)n * sizeof(float));
+        quantized = malloc((size_t)n * (size_t)k);
+        if (!l->weight_scales || !quantized) { snprintf(err, err_len, "out of memory (int8 weights)"); goto fail; }
+        lcr_quantize_weights_s8(weight_plain, n, k, quantized, l->weight_scales, int8_weight_limit());
+        weight_plain = quantized;
+        wtype = dnnl_s8;
+    }
 
-    dnnl_data_type_t in_type = precision == LCR_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_data_type_t in_type = precision == LCR_INT8 ? dnnl_s8 : precision == LCR_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t w_dims = {k, n};
     dnnl_memory_desc_t w_any_md, w_plain_md;
     LCR_CHECK(dnnl_memory_desc_init_by_tag(&w_any_md, 2, w_dims, in_type, dnnl_format_tag_any), "weights descriptor");
@@ -175,6 +245,7 @@ static int create_common(lcr_linear **out, const void *weight_plain, dnnl_data_t
     dnnl_memory_destroy(plain_mem);
     dnnl_memory_destroy(packed_mem);
     dnnl_primitive_desc_destroy(pd);
+    free(quantized);
     *out = l;
     return 0;
 fail:
@@ -183,6 +254,7 @@ fail:
     if (plain_mem) dnnl_memory_destroy(plain_mem);
     if (packed_mem) dnnl_memory_destroy(packed_mem);
     if (pd) dnnl_primitive_desc_destroy(pd);
+    free(quantized);
     lcr_linear_destroy(l);
     return 1;
 }
@@ -263,6 +335,16 @@ int lcr_linear_run(lcr_linear *l, const void *x, int x_is_bf16, int64_t rows, vo
     }
     const void *src_data = x;
     dnnl_data_type_t in_type = x_is_bf16 ? dnnl_bf16 : dnnl_f32;
+    if (l->precision == LCR_INT8) {
+        if (reserve((void **)&x_s8, &x_s8_capacity, rows * l->k, 1)
+            || reserve((void **)&x_row_scales, &x_row_scales_capacity, rows, sizeof(float))) {
+            snprintf(err, err_len, "out of memory (int8 activations)");
+            return 1;
+        }
+        lcr_quantize_rows_s8(x, rows, l->k, x_s8, x_row_scales);
+        src_data = x_s8;
+        in_type = dnnl_s8;
+    }
     if (l->precision == LCR_BF16 && !x_is_bf16) {
         int64_t need = rows * l->k;
         if (need > x_bf16_capacity) {
@@ -294,12 +376,13 @@ int lcr_linear_run(lcr_linear *l, const void *x, int x_is_bf16, int64_t rows, vo
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, src};
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, w};
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_DST, dst};
-    if (l->bias) {
+    if (l->bias && l->precision != LCR_INT8) {
         LCR_CHECK(dnnl_memory_create(&b, &b_md, shared_engine, l->bias), "bias memory");
         args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, b};
     }
     LCR_CHECK(dnnl_primitive_execute(cached->primitive, shared_stream, nargs, args), "matmul");
     LCR_CHECK(dnnl_stream_wait(shared_stream), "stream wait");
+    if (l->precision == LCR_INT8) lcr_dequantize_rows(y, rows, l->n, x_row_scales, l->bias, l->fuse_gelu);
     dnnl_memory_destroy(src); dnnl_memory_destroy(w); dnnl_memory_destroy(dst);
     if (b) dnnl_memory_destroy(b);
     if (f32_src) dnnl_memory_destroy(f32_src);
@@ -321,7 +404,29 @@ void lcr_linear_destroy(lcr_linear *l) {
     }
     free(l->weights);
     free(l->bias);
+    free(l->weight_scales);
     free(l);
+}
+
+// One small int8 product, to learn whether oneDNN has a real kernel for int8 on this CPU.
+static int probe_int8(void) {
+    enum { N = 64, K = 64 };
+    static float weights[N * K];
+    for (int i = 0; i < N * K; i++) weights[i] = (float)((i * 7) % 13) - 6.0f;
+    lcr_linear *l = NULL;
+    char err[256];
+    const int ok = lcr_linear_create(&l, weights, NULL, N, K, LCR_INT8, 0, 0, err, sizeof err) == 0;
+    lcr_linear_destroy(l);
+    return ok;
+}
+
+static pthread_once_t int8_probe_once = PTHREAD_ONCE_INIT;
+static int int8_available = 0;
+static void run_int8_probe(void) { int8_available = probe_int8(); }
+
+int lcr_cpu_runs_int8_products(void) {
+    pthread_once(&int8_probe_once, run_int8_probe);
+    return int8_available;
 }
 
 int lcr_sgemm(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, float alpha,

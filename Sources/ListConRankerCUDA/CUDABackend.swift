@@ -40,6 +40,7 @@ public struct CUDABackend: ComputeBackend {
         case .fp32: productElement = .float32
         case .bf16: productElement = .bfloat16
         case .fp16: productElement = .float16
+        case .int8: throw CUDAError("--precision int8 runs on the CPU only: on a GPU use bf16, fp16 or fp32")
         }
     }
 

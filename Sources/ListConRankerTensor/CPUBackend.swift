@@ -65,17 +65,17 @@ public struct CPUBackend: ComputeBackend {
     }
 
     public func normalized(_ x: consuming Tensor, residual: Tensor?, by n: Normalization) throws -> Tensor {
-        try Kernels.layerNorm(x, residual: residual, gamma: n.gamma, beta: n.beta, eps: n.eps)
+        try Kernels.layerNorm(consume x, residual: residual, gamma: n.gamma, beta: n.beta, eps: n.eps)
     }
 
     public func normalizedWithProductInput(_ x: consuming Tensor, residual: Tensor?,
                                            by n: Normalization) throws -> (normalized: Tensor, productInput: Tensor) {
         guard precision == .bf16 else {
-            let normalized = try Kernels.layerNorm(x, residual: residual, gamma: n.gamma, beta: n.beta, eps: n.eps)
+            let normalized = try Kernels.layerNorm(consume x, residual: residual, gamma: n.gamma, beta: n.beta, eps: n.eps)
             return (normalized, normalized)
         }
         // bf16: the rounded copy is written in the same pass, so no product converts its input.
-        let pair = try Kernels.layerNormWithBFloat16Copy(x, residual: residual, gamma: n.gamma, beta: n.beta, eps: n.eps)
+        let pair = try Kernels.layerNormWithBFloat16Copy(consume x, residual: residual, gamma: n.gamma, beta: n.beta, eps: n.eps)
         return (pair.normalized, pair.bfloat16)
     }
 

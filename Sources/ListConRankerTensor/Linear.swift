@@ -1,8 +1,8 @@
 import CKernels
 import Foundation
 
-/// Matrix-product precision: Float32 throughout, or 16-bit inputs (BFloat16, or IEEE half on a
-/// GPU) with Float32 accumulation.
+/// Matrix-product precision: Float32 throughout; 16-bit inputs (BFloat16, or IEEE half on a GPU)
+/// with Float32 accumulation; or int8 inputs with int32 accumulation (the CPU).
 public enum Precision: String, Sendable, CaseIterable, Codable {
     /// Float32 products (on a GPU without TF32): the parity mode.
     case fp32
@@ -10,6 +10,11 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
     case bf16
     /// IEEE half-precision inputs, Float32 accumulation: GPUs only.
     case fp16
+    /// Weights quantised to int8 once per output channel, activations per row at each product,
+    /// both symmetric; int32 accumulation, rescaled to Float32 before the bias and GELU. Only
+    /// the dense products a model chooses run in int8 (the BERT encoder's and
+    /// `linear_in_embedding`); see ``productPrecisionOutsideEncoder``.
+    case int8
 
     /// bf16 where the CPU multiplies bf16 natively (AVX512-BF16, AMX), else fp32.
     public static var automatic: Precision { nativeBFloat16Available ? .bf16 : .fp32 }
@@ -20,10 +25,34 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
     /// Whether this CPU runs bf16 matrix products at all (natively or emulated on AVX-512);
     /// oneDNN has none for CPUs without AVX-512.
     public static var bfloat16ProductsAvailable: Bool { lcr_cpu_runs_bf16_products() != 0 }
+
+    /// Whether oneDNN has an int8 matrix-product kernel for this CPU (any x86-64 CPU with SSE4.1
+    /// has one; AVX2 and AVX-512 VNNI run it fastest) rather than only its reference loops.
+    public static var int8ProductsAvailable: Bool { lcr_cpu_runs_int8_products() != 0 }
+
+    /// The largest quantised weight of an int8 product on this CPU: 127 with VNNI (AVX-512 VNNI,
+    /// AVX2-VNNI), 63 without, where oneDNN multiplies with 16-bit sums that full-range weights
+    /// would saturate. Without VNNI int8 is therefore somewhat less accurate.
+    public static var int8WeightLevels: Int { Int(lcr_int8_weight_limit()) }
+
+    /// The precision for products outside the BERT encoder and `linear_in_embedding` (the list
+    /// head): int8 quantises only the encoder's products, whose cost dominates; the head is
+    /// about 1% of a pass and scores straight from its products, so it keeps Float32.
+    public var productPrecisionOutsideEncoder: Precision { self == .int8 ? .fp32 : self }
+
+    var kernelPrecision: lcr_precision {
+        switch self {
+        case .fp32: return LCR_F32
+        case .bf16: return LCR_BF16
+        case .int8: return LCR_INT8
+        case .fp16: return LCR_F32   // never reached: Linear refuses fp16 (GPU only) before it asks
+        }
+    }
 }
 
 /// A linear layer `y = x·Wᵀ + b` (optionally followed by GELU) with PyTorch's `[out, in]`
-/// weight layout, prepared once on oneDNN (weights reordered, converted to bf16 if asked).
+/// weight layout, prepared once on oneDNN (weights reordered, converted to bf16 or quantised to
+/// int8 if asked; see ``Precision/int8``).
 /// Thread-safe: calls are serialised.
 public final class Linear: @unchecked Sendable {
     /// Output features.
@@ -51,14 +80,18 @@ public final class Linear: @unchecked Sendable {
         if precision == .bf16 && !Precision.bfloat16ProductsAvailable {
             throw ComputeError("bf16 matrix products need a CPU with AVX-512, and this one has none: use fp32 (or auto)")
         }
+        if precision == .int8 && !Precision.int8ProductsAvailable {
+            throw ComputeError("int8 matrix products are not available on this CPU: oneDNN has no int8 kernel for it "
+                               + "(only its reference loops, many times slower than fp32): use fp32")
+        }
         var error = [CChar](repeating: 0, count: 256)
         var created: OpaquePointer?
         let biasValues = bias?.toFloat32().scalars
         // Weights arrive as Float32 (the checkpoint readers convert); oneDNN reorders them once,
-        // to bf16 as well for a bf16 product.
+        // to bf16 as well for a bf16 product (an int8 one quantises them first).
         let status = weight.toFloat32().withFloats { wp in
             lcr_linear_create(&created, wp.baseAddress, biasValues, Int64(n), Int64(k),
-                              precision == .bf16 ? LCR_BF16 : LCR_F32, fuseGELU ? 1 : 0,
+                              precision.kernelPrecision, fuseGELU ? 1 : 0,
                               bf16Output ? 1 : 0, &error, 256)
         }
         guard status == 0, let created else {
@@ -87,15 +120,15 @@ public final class Linear: @unchecked Sendable {
         return String(nulTerminated: name)
     }
 
-    /// `x [rows, in] → [rows, out]`. A bf16 product takes `x` with either storage; an fp32
-    /// product converts BFloat16 input to Float32 first.
+    /// `x [rows, in] → [rows, out]`. A bf16 product takes `x` with either storage; an fp32 or
+    /// int8 product converts BFloat16 input to Float32 first (int8 quantises Float32 rows).
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         guard x.shape.count == 2, x.shape[1] == inFeatures else {
             throw ComputeError("Linear [\(outFeatures), \(inFeatures)]: input shape \(x.shape)")
         }
         let rows = x.shape[0]
         if rows == 0 { return Tensor(zeros: [0, outFeatures]) }
-        let input = precision == .fp32 ? x.toFloat32() : x
+        let input = precision == .bf16 ? x : x.toFloat32()
         var error = [CChar](repeating: 0, count: 256)
         var status: Int32 = 0
         func run(_ output: UnsafeMutableRawPointer?) {

@@ -20,7 +20,7 @@ struct MatmulBench: ParsableCommand {
     @Option(help: "Input features.") var k = 1024
     @Option(help: "Output features.") var n = 4096
     @Option(help: "Timed repetitions per side (the median is reported).") var iterations = 20
-    @Option(help: "Precisions to measure, comma-separated: fp32, bf16, auto.") var precision = "fp32,bf16"
+    @Option(help: "Precisions to measure, comma-separated: fp32, bf16, int8, auto. For int8 the raw peer is an fp32 product (int8 has no raw oneDNN equivalent: ours adds the per-row quantisation), so its ratio is int8's speed-up over fp32.") var precision = "fp32,bf16"
     @Flag(help: "One JSON line per precision instead of a table.") var json = false
     @Flag(help: "Measure the four dense shapes of a BERT-large layer (K×N = 1024×3072, 1024×1024, 1024×4096, 4096×1024) at M rows instead of one M×K×N.")
     var modelShapes = false

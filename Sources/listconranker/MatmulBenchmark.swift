@@ -57,6 +57,7 @@ enum MatmulBenchmark {
 
     /// The peer: one oneDNN matmul primitive for exactly this shape, weights reordered once into
     /// the layout it prefers, inputs already in the product's type; only `execute` is timed.
+    /// For int8 the peer is fp32: what the quantised product is meant to beat.
     private static func rawOneDNN(x: Tensor, w: Tensor, b: Tensor, precision: Precision,
                                   iterations: Int) throws -> (times: [Double], implementation: String) {
         let m = Int64(x.shape[0]), k = Int64(x.shape[1]), n = Int64(w.shape[0])

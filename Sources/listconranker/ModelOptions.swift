@@ -28,7 +28,7 @@ struct ModelOptions<Defaults: ModelOptionDefaults>: ParsableArguments {
     var revision: String?
 
     @Option(name: .long, help: ArgumentHelp(
-        "Matrix-product precision: fp32 (the parity mode; no TF32 on a GPU), bf16, fp16 (GPU only), or auto (bf16 on a GPU or where the CPU has native bf16).",
+        "Matrix-product precision: fp32 (the parity mode; no TF32 on a GPU), bf16, fp16 (GPU only), int8 (CPU only: the encoder's products quantised; scores differ from fp32 by up to a few hundredths), or auto (bf16 on a GPU or where the CPU has native bf16; never int8).",
         discussion: "Default: bf16 on a GPU; on the CPU \(Defaults.precision.rawValue). " + PrecisionChoice.emulationNote))
     var precision: PrecisionChoice?
 

@@ -7,7 +7,10 @@ enum PrecisionChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
     case fp32, bf16
     /// IEEE half inputs with Float32 accumulation: GPUs only.
     case fp16
-    /// bf16 on a GPU, or where the CPU multiplies bf16 natively (AVX512-BF16, AMX); fp32 otherwise.
+    /// int8 encoder products (quantised weights and activations), on the CPU: only when asked for by name.
+    case int8
+    /// bf16 on a GPU, or where the CPU multiplies bf16 natively (AVX512-BF16, AMX); fp32 otherwise;
+    /// never int8, whose scores differ from fp32's by more than rounding.
     case auto
 
     /// The precision to run with on this CPU.
@@ -19,6 +22,7 @@ enum PrecisionChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
         case .fp32: return .fp32
         case .bf16: return .bf16
         case .fp16: return .fp16
+        case .int8: return .int8
         case .auto: return device.isGPU ? .bf16 : .automatic
         }
     }
@@ -46,7 +50,7 @@ enum PrecisionChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
     static func list(_ text: String) throws -> [PrecisionChoice] {
         try text.split(separator: ",").map { name in
             guard let choice = PrecisionChoice(rawValue: String(name)) else {
-                throw ValidationError("unknown precision '\(name)': use fp32, bf16, fp16 or auto")
+                throw ValidationError("unknown precision '\(name)': use fp32, bf16, fp16, int8 or auto")
             }
             return choice
         }

@@ -32,6 +32,25 @@ import Testing
         #expect(close(vector, golden.pooled[0], tolerance: 0.05), "\(vector) vs \(golden.pooled[0])")
     }
 
+    /// `--precision int8` reaches the encoder through the shared model options: a vector near
+    /// PyTorch's fp32 one, but not equal to it. Also with oneDNN held to the instruction sets of
+    /// CPUs without VNNI (AVX-512 without VNNI, AVX2, SSE4.1), whose int8 multiply saturates
+    /// 16-bit sums unless the weights stay within 7 bits: before they did, those vectors were off
+    /// by 0.2.
+    @Test(arguments: ["", "AVX512_CORE", "AVX2", "SSE41"])
+    func embedInInt8(isa: String) throws {
+        let golden = try CLIFixtures.modelGoldens()
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let input = try directory.file("query.txt", golden.lists[0][0] + "\n")
+        let result = try CLI.run(["embed", "--model", CLIFixtures.tinyModel, "--precision", "int8", "--input", input.path],
+                                 environment: isa.isEmpty ? [:] : ["ONEDNN_MAX_CPU_ISA": isa])
+        try #require(result.status == 0, "\(result)")
+        let vector = try decode([Float].self, try #require(result.stdoutLines.first))
+        #expect(close(vector, golden.pooled[0], tolerance: 0.05), "\(isa): \(vector) vs \(golden.pooled[0])")
+        #expect(vector != golden.pooled[0])
+    }
+
     @Test func tokenizeGivesTransformersIds() throws {
         struct Line: Decodable { let ids: [Int]; let tokens: [String] }
         let wanted = ["Hello, World!", "我爱北京天安门", "ÅNGSTRÖM café naïve"]

@@ -11,8 +11,10 @@ extern "C" {
 
 // ---- Matrix products (oneDNN) -------------------------------------------------
 
-/// Precision of a matrix product's inputs; accumulation and output are always fp32.
-typedef enum { LCR_F32 = 0, LCR_BF16 = 1 } lcr_precision;
+/// Precision of a matrix product's inputs; output is always fp32 (or bf16 bits, see below).
+/// LCR_INT8: weights quantised once per output channel, activations per row at each run, both
+/// symmetric int8, int32 accumulation, then rescaled to fp32 (bias and GELU after that).
+typedef enum { LCR_F32 = 0, LCR_BF16 = 1, LCR_INT8 = 2 } lcr_precision;
 
 /// A prepared product y[M,N] = x[M,K] · Wᵀ (+ bias) (then optional GELU), W given in
 /// PyTorch's [N,K] layout. Weights are reordered once into oneDNN's preferred layout;
@@ -35,6 +37,16 @@ int lcr_linear_run(lcr_linear *linear, const void *x, int x_is_bf16, int64_t row
 int lcr_linear_implementation(lcr_linear *linear, int64_t rows, char *name, size_t name_len,
                               char *err, size_t err_len);
 void lcr_linear_destroy(lcr_linear *linear);
+
+/// Whether oneDNN has a non-reference int8 matrix-product kernel on this CPU (it probes one
+/// small product). Without one, an int8 product would run oneDNN's reference loops.
+int lcr_cpu_runs_int8_products(void);
+/// The largest quantised weight on this CPU: 127 with VNNI, 63 without (where oneDNN's int8
+/// multiply would saturate 16-bit sums of full-range weights).
+int lcr_int8_weight_limit(void);
+/// GELU (erf form) of one value as an int8 product's output computes it (Abramowitz–Stegun
+/// 7.1.26 erf, |error| ≤ 1.5e-7, the approximation oneDNN's gelu_erf uses); for tests.
+float lcr_int8_path_gelu(float x);
 
 /// Row-major C[M,N] = alpha · op(A) · op(B) + beta · C through oneDNN's sgemm
 /// (op = transpose when trans is 'T'). Returns 0 on success.

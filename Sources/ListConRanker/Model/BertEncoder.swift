@@ -27,12 +27,10 @@ public final class BertEncoder: Sendable {
         self.configuration = configuration
         self.precision = precision
         self.device = device
-        network = try Self.network(configuration, weights, on: try ComputeBackends.backend(for: device, precision: precision))
-    }
-
-    private static func network<Backend: ComputeBackend>(_ configuration: BertConfiguration, _ weights: any WeightSource,
-                                                          on backend: Backend) throws -> any MeanPoolingEncoder {
-        try BertEncoderNetwork(configuration: configuration, weights: weights, backend: backend)
+        network = try ComputeBackends.select(
+            device, precision: precision,
+            cpu: { try BertEncoderNetwork(configuration: configuration, weights: weights, backend: $0) },
+            cuda: { try BertEncoderNetwork(configuration: configuration, weights: weights, backend: $0) })
     }
 
     /// Mean-pooled last hidden states, one row per text: `[texts, hidden]`.

@@ -8,7 +8,7 @@ public final class ListConRankerModel: Sendable {
     /// The per-text encoder.
     public let encoder: BertEncoder
     /// `linear_in_embedding`: hidden → list width.
-    private let inputProjection: any FeatureProjection
+    let inputProjection: any FeatureProjection
     /// The list head.
     public let listTransformer: ListTransformer
 
@@ -20,10 +20,14 @@ public final class ListConRankerModel: Sendable {
         encoder = try BertEncoder(configuration: configuration, weights: encoderWeights, precision: precision,
                                   device: device)
         listTransformer = try ListTransformer(weights: listTransformerWeights, heads: configuration.headCount,
-                                              expectedLayers: listLayers, precision: precision, device: device)
-        inputProjection = try Self.projection(inputProjectionWeights, from: configuration.hiddenSize,
-                                              to: listTransformer.width,
-                                              on: try ComputeBackends.backend(for: device, precision: precision))
+                                              expectedLayers: listLayers,
+                                              precision: precision.productPrecisionOutsideEncoder, device: device)
+        // `linear_in_embedding` runs in the encoder's precision, int8 included.
+        let (hidden, width) = (configuration.hiddenSize, listTransformer.width)
+        inputProjection = try ComputeBackends.select(
+            device, precision: precision,
+            cpu: { try Self.projection(inputProjectionWeights, from: hidden, to: width, on: $0) },
+            cuda: { try Self.projection(inputProjectionWeights, from: hidden, to: width, on: $0) })
     }
 
     private static func projection<Backend: ComputeBackend>(_ source: any WeightSource, from hidden: Int, to width: Int,
@@ -56,6 +60,8 @@ public final class ListConRankerModel: Sendable {
 
 /// `linear_in_embedding` on some backend, seen from the model: host rows in, host rows out.
 protocol FeatureProjection: Sendable {
+    /// The precision of the product.
+    var precision: Precision { get }
     func project(_ pooled: Tensor) throws -> Tensor
 }
 
@@ -63,6 +69,7 @@ protocol FeatureProjection: Sendable {
 struct ProjectionNetwork<Backend: ComputeBackend>: FeatureProjection {
     let backend: Backend
     let product: Backend.Product
+    var precision: Precision { backend.precision }
 
     func project(_ pooled: Tensor) throws -> Tensor {
         let rows = pooled.shape[0]

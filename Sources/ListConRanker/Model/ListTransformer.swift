@@ -50,13 +50,10 @@ public final class ListTransformer: Sendable {
         self.heads = heads
         self.layerCount = layerCount
         self.device = device
-        network = try Self.network(source, width: d, heads: heads, layerCount: layerCount,
-                                   on: try ComputeBackends.backend(for: device, precision: precision))
-    }
-
-    private static func network<Backend: ComputeBackend>(_ weights: any WeightSource, width: Int, heads: Int,
-                                                          layerCount: Int, on backend: Backend) throws -> any ListLogits {
-        try ListTransformerNetwork(weights: weights, width: width, heads: heads, layerCount: layerCount, backend: backend)
+        network = try ComputeBackends.select(
+            device, precision: precision,
+            cpu: { try ListTransformerNetwork(weights: source, width: d, heads: heads, layerCount: layerCount, backend: $0) },
+            cuda: { try ListTransformerNetwork(weights: source, width: d, heads: heads, layerCount: layerCount, backend: $0) })
     }
 
     /// Logits for a batch of lists. `features` is `[Σ L_i, width]`: each list's rows in turn,

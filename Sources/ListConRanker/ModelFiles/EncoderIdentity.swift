@@ -42,6 +42,14 @@ public struct EncoderIdentity: Sendable, Equatable, Hashable, CustomStringConver
         EncoderIdentity(digest: SHA256.hexDigest(of: Data("\(digest)\n\(detail)".utf8)))
     }
 
+    /// This identity for vectors computed with `precision` products. int8 products give other
+    /// vectors (cosine about 0.999 to fp32's), so int8 is part of the identity and a store
+    /// written with them is kept apart. fp32 and bf16 keep the plain identity, as before int8
+    /// existed: their vectors differ by rounding only, and existing stores stay valid.
+    public func forProducts(_ precision: Precision) -> EncoderIdentity {
+        precision == .int8 ? qualified(by: "products int8") : self
+    }
+
     private init(digest: String) { self.digest = digest }
 
     /// The first 16 hex digits (short enough to name a folder).

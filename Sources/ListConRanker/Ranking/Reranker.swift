@@ -35,7 +35,10 @@ public final class Reranker: @unchecked Sendable {
     public convenience init(modelDirectory: URL, options: RerankerOptions = RerankerOptions()) throws {
         let files = try ModelFiles(directory: modelDirectory)
         try self.init(model: files.loadModel(options: options), tokenizer: files.loadTokenizer(), options: options,
-                      identity: { try EncoderIdentity(directory: modelDirectory, maxLength: options.maxLength).digest })
+                      identity: {
+                          try EncoderIdentity(directory: modelDirectory, maxLength: options.maxLength)
+                              .forProducts(options.precision).digest
+                      })
     }
 
     /// Loads a model named as users name them: a local directory, or a Hugging Face hub
@@ -68,7 +71,8 @@ public final class Reranker: @unchecked Sendable {
     }
 
     /// What a stored pooled vector depends on (``EncoderIdentity``'s digest): the encoder's weights,
-    /// its `config.json`, the tokenizer files and ``RerankerOptions/maxLength``. Vectors stored
+    /// its `config.json`, the tokenizer files, ``RerankerOptions/maxLength`` and whether the
+    /// products are int8 (``EncoderIdentity/forProducts(_:)``). Vectors stored
     /// under another identity came from another encoder and must not be mixed with this one's.
     /// Computed on first use (it reads the weights once: seconds for BERT-large), then kept.
     public func encoderIdentity() throws -> String {

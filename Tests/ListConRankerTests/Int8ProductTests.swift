@@ -1,0 +1,146 @@
+import CKernels
+import Foundation
+import Testing
+@testable import ListConRanker
+@testable import ListConRankerTensor
+
+/// int8 products (issue 28): a quantised `Linear` against its fp32 twin, the int8 path's GELU,
+/// real-text fidelity on m3e-small, and what int8 changes outside the products (the list head
+/// stays fp32, the encoder identity).
+@Suite(.enabled(if: Precision.int8ProductsAvailable, "oneDNN has no int8 kernel for this CPU"))
+struct Int8ProductTests {
+    /// Deterministic values in [-0.5, 0.5).
+    static func values(_ count: Int, seed: UInt32) -> [Float] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 1_103_515_245 &+ 12345
+            return Float(state >> 8) / Float(1 << 24) - 0.5
+        }
+    }
+
+    /// A quantised product stays within a few quantisation steps of fp32, with its bias and GELU
+    /// applied after the rescale (a missing bias, a wrong scale or GELU before the bias would be
+    /// off by far more), and it is not fp32 in disguise.
+    @Test(arguments: [false, true])
+    func int8LinearTracksFloat32(fuseGELU: Bool) throws {
+        let rows = 37, k = 96, n = 80
+        // Rows of different magnitudes: per-row scales must follow each row.
+        let x = Tensor(shape: [rows, k], scalars: Self.values(rows * k, seed: 1).enumerated().map { i, v in
+            v * Float(1 + (i / k) % 5) * 3
+        })
+        let weight = Tensor(shape: [n, k], scalars: Self.values(n * k, seed: 2).map { $0 * 0.2 })
+        let bias = Tensor(shape: [n], scalars: Self.values(n, seed: 3))
+        let fp32 = try Linear(weight: weight, bias: bias, precision: .fp32, fuseGELU: fuseGELU)(x).scalars
+        let layer = try Linear(weight: weight, bias: bias, precision: .int8, fuseGELU: fuseGELU)
+        let int8 = try layer(x).scalars
+        let worst = zip(fp32, int8).map { abs($0 - $1) }.max() ?? 0
+        let meanMagnitude = fp32.map(abs).reduce(0, +) / Float(fp32.count)
+        print("int8 Linear (GELU \(fuseGELU)): max |Δ| \(worst), mean |y| \(meanMagnitude), \(try layer.implementation(rows: rows))")
+        #expect(worst > 0, "int8 reproduced fp32 exactly: is it quantising?")
+        // Weights of 7 bits (CPUs without VNNI) give up to twice the error: measured 0.072 there
+        // with GELU, 0.041 with 8 bits.
+        let weightBits: Float = Precision.int8WeightLevels == 127 ? 1 : 2
+        #expect(worst < 0.02 * meanMagnitude * 4 * weightBits, "max |Δ| \(worst) against mean |y| \(meanMagnitude)")
+        #expect(!(try layer.implementation(rows: rows)).hasPrefix("ref"))
+    }
+
+    /// A row of zeros (the encoder's padding rows) has scale 0 and gives exactly the bias.
+    @Test func zeroRowGivesTheBias() throws {
+        let k = 32, n = 24
+        let weight = Tensor(shape: [n, k], scalars: Self.values(n * k, seed: 4))
+        let bias = Tensor(shape: [n], scalars: Self.values(n, seed: 5))
+        let out = try Linear(weight: weight, bias: bias, precision: .int8)(Tensor(zeros: [3, k])).scalars
+        #expect(out == Array(repeating: bias.scalars, count: 3).flatMap { $0 })
+    }
+
+    /// The int8 path's own GELU (it runs after the per-row rescale, outside oneDNN) against the
+    /// exact erf form.
+    @Test func int8PathGELUMatchesErfForm() {
+        var worst = 0.0
+        for i in -12_000...12_000 {
+            let x = Double(i) / 1000
+            let exact = 0.5 * x * (1 + erf(x / 2.0.squareRoot()))
+            worst = max(worst, abs(exact - Double(lcr_int8_path_gelu(Float(x)))))
+        }
+        #expect(worst < 2e-6, "max |Δ| \(worst)")
+    }
+
+    /// Per-row activation scales keep a text's vector independent of the texts it is batched
+    /// with (per-tensor scales would not).
+    @Test func aTextsVectorDoesNotDependOnItsBatch() throws {
+        let embedder = try TextEmbedder(modelDirectory: Fixtures.url("tiny-model"), precision: .int8)
+        let texts = ["高血压患者应该注意什么？", String(repeating: "搜索引擎", count: 30), "明天会下雨吗"]
+        let together = try embedder.embeddings(for: texts)
+        for (i, text) in texts.enumerated() {
+            #expect(try embedder.embeddings(for: [text])[0] == together[i], "text \(i)")
+        }
+    }
+
+    /// On real text, m3e-small's mean-pooled int8 embeddings against PyTorch's fp32 ones, over the
+    /// embedding test corpus (51 texts, an empty one and one truncated at 512 tokens among them).
+    /// Measured: mean cosine 0.99903, lowest 0.98987 (the empty text: [CLS] [SEP] alone), next
+    /// 0.9973; with 7-bit weights (oneDNN held to AVX2, as on CPUs without VNNI) mean 0.99879,
+    /// lowest 0.98977. The issue's target, 0.999 for every text, is NOT met (README, "int8 on the CPU":
+    /// the activations' quantisation is the cause); these bounds hold what was measured, so a
+    /// regression fails, and the target stays open.
+    @Test(.enabled(if: Fixtures.realModelTestsRun("m3e-small"), "run tools/fetch-test-models.sh"))
+    func m3eSmallEmbeddingsKeepCosine() throws {
+        let golden = try #require(try EmbeddingParityTests.goldens.get()["m3e-small"])
+        let directory = try #require(Fixtures.downloadedModel("m3e-small"))
+        let vectors = try TextEmbedder(modelDirectory: directory, precision: .int8).embeddings(for: golden.sentences)
+        var cosines = [Double]()
+        for (a, b) in zip(vectors, golden.embeddings) {
+            let dot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let na = a.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            let nb = b.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            cosines.append(dot / (na * nb))
+        }
+        let worst = cosines.min() ?? 0
+        print("m3e-small int8 vs PyTorch fp32: min cosine \(worst), mean \(cosines.reduce(0, +) / Double(cosines.count))")
+        #expect(cosines.count == golden.sentences.count)
+        let mean = cosines.reduce(0, +) / Double(cosines.count)
+        #expect(mean >= (Precision.int8WeightLevels == 127 ? 0.9989 : 0.9985), "mean cosine \(mean)")
+        #expect(worst >= 0.985, "min cosine \(worst)")
+        #expect(worst < 1 - 1e-9, "int8 reproduced fp32 exactly: is it quantising?")
+    }
+
+    /// int8 quantises the encoder and `linear_in_embedding` only: the list head keeps fp32.
+    @Test func listHeadStaysFloat32() throws {
+        let int8 = try Reranker(modelDirectory: Fixtures.url("tiny-model"), options: RerankerOptions(precision: .int8))
+        let fp32 = try Reranker(modelDirectory: Fixtures.url("tiny-model"), options: RerankerOptions(precision: .fp32))
+        #expect(int8.model.encoder.precision == .int8)
+        #expect(int8.model.inputProjection.precision == .int8)
+        // The same list features give the same logits, bit for bit, only if the head is fp32.
+        let width = int8.model.listTransformer.width
+        let features = Tensor(shape: [5, width], scalars: Self.values(5 * width, seed: 6))
+        #expect(try int8.model.logits(features: features, listLengths: [5])
+                == fp32.model.logits(features: features, listLengths: [5]))
+        #expect(Precision.automatic != .int8)
+    }
+
+    /// Scores of the tiny model's parity lists stay near PyTorch's fp32 scores. The bound is
+    /// about twice the measured difference (printed).
+    @Test func tinyModelScoresStayNearFloat32() throws {
+        let golden = try #require(try ModelGoldens.all.get()["tiny-model"])
+        let ranker = try Reranker(modelDirectory: Fixtures.url("tiny-model"), options: RerankerOptions(precision: .int8))
+        let scores = try ranker.scores(for: golden.lists).flatMap { $0 }
+        let differences = zip(scores, golden.scores.flatMap { $0 }).map { abs($0 - $1) }
+        let worst = differences.max() ?? 0
+        print("int8 vs PyTorch fp32, tiny-model: max |Δscore| \(worst), mean \(differences.reduce(0, +) / Float(differences.count))")
+        #expect(worst > 0)
+        #expect(worst < 0.05)
+    }
+
+    /// int8 vectors are not fp32's: a store written with int8 products has its own identity;
+    /// fp32 and bf16 keep the identity they always had.
+    @Test func int8IsPartOfTheEncoderIdentity() throws {
+        let url = Fixtures.url("tiny-model")
+        let fp32 = try Reranker(modelDirectory: url, options: RerankerOptions(precision: .fp32)).encoderIdentity()
+        let int8 = try Reranker(modelDirectory: url, options: RerankerOptions(precision: .int8)).encoderIdentity()
+        #expect(int8 != fp32)
+        #expect(fp32 == (try EncoderIdentity(directory: url, maxLength: 512).digest))
+        let plain = try EncoderIdentity(directory: url, maxLength: 512)
+        #expect(plain.forProducts(.bf16) == plain)
+        #expect(plain.forProducts(.int8).digest == int8)
+    }
+}

@@ -1,0 +1,83 @@
+"""Where int8's error comes from, on m3e-small: PyTorch emulation of the int8 path (weights per
+output channel, activations per row, both symmetric) over the embedding test corpus, against the
+fp32 goldens, with variants (one product kind kept fp32, per-tensor scales, and options not built).
+
+  python3 tools/bench/int8_emulation.py            # prints min / mean cosine per variant
+"""
+import json
+import os
+
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+M3E = os.path.join(ROOT, ".models", "m3e-small")
+golden = json.load(open(os.path.join(ROOT, "Tests", "ListConRankerTests", "Fixtures", "embedding-goldens.json")))["m3e-small"]
+torch.set_num_threads(2)
+tokenizer = AutoTokenizer.from_pretrained(M3E)
+model = AutoModel.from_pretrained(M3E, attn_implementation="eager").eval()
+encoded = tokenizer(golden["sentences"], padding=True, truncation=True, max_length=512, return_tensors="pt")
+reference = torch.tensor(golden["embeddings"])
+
+
+def rows(x):
+    s = x.abs().amax(-1, keepdim=True) / 127
+    s[s == 0] = 1
+    return torch.round(x / s) * s
+
+
+def channels(w):
+    s = w.abs().amax(1, keepdim=True) / 127
+    s[s == 0] = 1
+    return torch.round(w / s) * s
+
+
+variant = {}
+
+
+def forward(self, x):
+    w, mode = self.weight, variant.get("mode")
+    if self.kind in variant.get("fp32", ()):
+        return torch.nn.functional.linear(x, w, self.bias)
+    if mode == "per-tensor":
+        s = x.abs().amax() / 127
+        xq = torch.round(x / s) * s
+    elif mode == "weights only":
+        xq = x
+    elif mode == "residual twice":
+        first = rows(x)
+        xq = first + rows(x - first)
+    elif mode == "groups of 64":
+        xq = rows(x.reshape(*x.shape[:-1], -1, 64)).reshape(x.shape)
+    elif mode == "LayerNorm smoothing" and hasattr(self, "norm"):
+        gamma, beta = self.norm
+        s = ((gamma.abs() * 3 + beta.abs()) ** 0.5) / (w.abs().amax(0) ** 0.5)
+        return torch.nn.functional.linear(rows(x / s), channels(w * s), self.bias)
+    else:
+        xq = rows(x)
+    return torch.nn.functional.linear(xq, w if mode == "activations only" else channels(w), self.bias)
+
+
+for name, module in model.named_modules():
+    if isinstance(module, torch.nn.Linear):
+        module.kind = ("qkv" if "self." in name else "attention output" if "attention.output" in name
+                       else "ffn in" if "intermediate" in name else "ffn out")
+for i, layer in enumerate(model.encoder.layer):
+    previous = model.embeddings.LayerNorm if i == 0 else model.encoder.layer[i - 1].output.LayerNorm
+    for m in (layer.attention.self.query, layer.attention.self.key, layer.attention.self.value):
+        m.norm = (previous.weight.detach(), previous.bias.detach())
+    layer.intermediate.dense.norm = (layer.attention.output.LayerNorm.weight.detach(),
+                                     layer.attention.output.LayerNorm.bias.detach())
+torch.nn.Linear.forward = forward
+
+variants = [{}, {"mode": "per-tensor"}, {"mode": "weights only"}, {"mode": "activations only"}]
+variants += [{"fp32": (k,)} for k in ("qkv", "attention output", "ffn in", "ffn out")]
+variants += [{"mode": m} for m in ("residual twice", "groups of 64", "LayerNorm smoothing")]
+for variant in variants:
+    with torch.no_grad():
+        hidden = model(**encoded).last_hidden_state
+        mask = encoded["attention_mask"][..., None].float()
+        pooled = (hidden * mask).sum(1) / mask.sum(1)
+    cosine = torch.nn.functional.cosine_similarity(pooled, reference)
+    print(json.dumps({"variant": variant or "as built", "min_cosine": round(cosine.min().item(), 5),
+                      "mean_cosine": round(cosine.mean().item(), 5), "below_0.999": int((cosine < 0.999).sum())}))
