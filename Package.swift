@@ -68,6 +68,7 @@ let package = Package(
                 "ListConRankerServer",
                 "ListConRankerStore",
                 "ListConRankerTraining",
+                "ListConRankerDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/listconranker"
@@ -102,18 +103,30 @@ let package = Package(
             ],
             path: "tools/loadtest/Server"
         ),
+        // The MPI calls data-parallel jobs need, from libmpi loaded at run time (dlopen): the package
+        // builds and runs without Open MPI installed.
+        .target(
+            name: "CMPI",
+            path: "Sources/CMPI"
+        ),
+        // Ranks of an MPI job (mpirun, srun) and their collectives; one process without a launcher.
+        .target(
+            name: "ListConRankerDistributed",
+            dependencies: ["CMPI"],
+            path: "Sources/ListConRankerDistributed"
+        ),
         // Training of the list head (stage 1: encoder frozen): fp32 master parameters, forward passes
         // that keep what backward needs, hand-written backward passes, Circle Loss, AdamW, and a
         // writer for the official `.pt` files. Kept apart from the inference path.
         .target(
             name: "ListConRankerTraining",
-            dependencies: ["ListConRanker", "CDNNL", "CKernels"],
+            dependencies: ["ListConRanker", "ListConRankerDistributed", "CDNNL", "CKernels"],
             path: "Sources/ListConRankerTraining",
             linkerSettings: [.linkedLibrary("dnnl")]
         ),
         .testTarget(
             name: "ListConRankerTrainingTests",
-            dependencies: ["ListConRankerTraining", "ListConRanker"],
+            dependencies: ["ListConRankerTraining", "ListConRanker", "ListConRankerDistributed"],
             path: "Tests/ListConRankerTrainingTests",
             exclude: ["Fixtures"]
         ),
