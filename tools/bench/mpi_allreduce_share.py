@@ -45,7 +45,7 @@ def parameter_count(output):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=".build/release/listconranker")
-    parser.add_argument("--model", default=".models/m3e-small")
+    parser.add_argument("--model", default=".models/m3e-small", help="a BERT directory: a new head on it")
     parser.add_argument("--data", required=True)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=4)
@@ -59,7 +59,7 @@ def main():
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="mpi-bench-")
-    common = ["train", "--stage", "2", "--model", args.model, "--data", args.data, "--epochs", "1",
+    common = ["train", "--stage", "2", "--encoder", args.model, "--data", args.data, "--epochs", "1",
               "--batch-size", str(args.batch_size), "--micro-batch-size", str(args.micro_batch_size),
               "--list-size", str(args.list_size), "--max-length", str(args.max_length), "--seed", "5",
               "--stop-after-step", str(args.steps), "--no-recompute"]
