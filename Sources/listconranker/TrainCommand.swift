@@ -68,7 +68,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Save the latest checkpoint and state every N steps too.") var saveEvery: Int?
     @Option(name: .long, help: "Stop after this many steps (saving the state; continue with --resume).") var stopAfterStep: Int?
     @Flag(name: .long, help: "Continue the run saved in --output.") var resume = false
-    @Flag(name: .long, help: ArgumentHelp("Under MPI, stage 2: sum gradients across ranks after the backward instead of overlapping it (for measurements).", visibility: .hidden))
+    @Flag(name: .long, help: "Under MPI, stage 2: sum gradients across ranks after the backward instead of during it (faster where ranks have one core each; BENCHMARKS.md).")
     var reduceAfterBackward = false
     /// Stage 2's memory for time; nil: `--recompute` for hidden size ≥ 1024, `--no-recompute` below.
     @Flag var recomputation: RecomputationFlag?
