@@ -94,6 +94,7 @@ let package = Package(
                 "ListConRankerStore",
                 "ListConRankerStoredPassages",
                 "ListConRankerTraining",
+                "ListConRankerDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/listconranker"
@@ -136,6 +137,18 @@ let package = Package(
             ],
             path: "tools/loadtest/Server"
         ),
+        // The MPI calls data-parallel jobs need, from libmpi loaded at run time (dlopen): the package
+        // builds and runs without Open MPI installed.
+        .target(
+            name: "CMPI",
+            path: "Sources/CMPI"
+        ),
+        // Ranks of an MPI job (mpirun, srun) and their collectives; one process without a launcher.
+        .target(
+            name: "ListConRankerDistributed",
+            dependencies: ["CMPI"],
+            path: "Sources/ListConRankerDistributed"
+        ),
         // Training of the list head (stage 1: encoder frozen): fp32 master parameters, forward passes
         // that keep what backward needs, hand-written backward passes, Circle Loss, AdamW, and a
         // writer for the official `.pt` files. Kept apart from the inference path.
@@ -143,12 +156,12 @@ let package = Package(
             name: "ListConRankerTraining",
             // Products through ListConRankerTensor (MatrixProduct); CKernels for the elementwise
             // training kernels (AdamW, GELU, softmax rows, the parallel loop).
-            dependencies: ["ListConRanker", "ListConRankerTensor", "CKernels"],
+            dependencies: ["ListConRanker", "ListConRankerDistributed", "ListConRankerTensor", "CKernels"],
             path: "Sources/ListConRankerTraining"
         ),
         .testTarget(
             name: "ListConRankerTrainingTests",
-            dependencies: ["ListConRankerTraining", "ListConRanker"],
+            dependencies: ["ListConRankerTraining", "ListConRanker", "ListConRankerDistributed"],
             path: "Tests/ListConRankerTrainingTests",
             exclude: ["Fixtures"]
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import ListConRanker
+import ListConRankerDistributed
 
 /// Dev-set MAP and MRR@10 of a list head: each scorable sample scored as one list (the head in
 /// fp32, dropout off), the metrics from the project's ``RerankingEvaluator``. The pooled vectors
@@ -34,15 +35,29 @@ struct HeadEvaluator {
         return (HeadEvaluator(dataset: dataset, hidden: cache.hidden), vectors)
     }
 
-    func evaluate(_ parameters: ListHeadParameters, vectors: PooledVectors) throws -> RerankingMetrics {
+    /// The metrics of `parameters` on the dev set. With several ranks each scores its share of
+    /// the lists and every rank gets all scores, so the metrics are one process's exactly.
+    func evaluate(_ parameters: ListHeadParameters, vectors: PooledVectors,
+                  communicator: Communicator = .single) throws -> RerankingMetrics {
         let network = try ListHeadNetwork(layout: parameters.layout, dropout: 0)
         let evaluator = RerankingEvaluator(dataset: dataset, taskName: "dev", split: "dev", mode: "conventional",
                                            precision: "fp32")
-        let results = try evaluator.run(scorer: { query, passages in
+        func score(_ query: String, _ passages: [String]) throws -> [Float] {
             let batch = try ListBatch(pooled: try vectors([query] + passages), hidden: hidden,
                                       listLengths: [passages.count + 1])
             return try network.forward(batch, parameters: parameters).scores
-        }, progress: .none)
-        return results.metrics
+        }
+        guard communicator.isDistributed else {
+            return try evaluator.run(scorer: score, progress: .none).metrics
+        }
+        let scorable = dataset.samples.filter(\.isScorable)
+        let scores = try communicator.shared(scorable.count) { try score(scorable[$0].query, scorable[$0].passages) }
+        // The evaluator asks for the lists in the same order; it gets the gathered scores.
+        var next = 0
+        return try evaluator.run(scorer: { _, _ in
+            defer { next += 1 }
+            guard next < scores.count else { throw TrainingError.invalidInput("more dev lists than were scored") }
+            return scores[next]
+        }, progress: .none).metrics
     }
 }

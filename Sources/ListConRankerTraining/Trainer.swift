@@ -1,5 +1,6 @@
 import Foundation
 import ListConRanker
+import ListConRankerDistributed
 
 /// Training (DESIGN §1.4) with Circle Loss, AdamW, linear warm-up then decay, clipping by global
 /// norm, dropout and gradient accumulation over micro-batches. Stage 1: the encoder frozen,
@@ -40,6 +41,7 @@ public final class Trainer {
     /// Runs (or resumes) the training; returns what it did.
     public func train() throws -> TrainingSummary {
         let c = configuration
+        let ranks = run.communicator
         // 1. Data, before anything is written.
         let dataset = try RerankingDataset(contentsOf: run.data)
         if let bad = dataset.samples.first(where: { $0.query.isEmpty }) {
@@ -63,6 +65,7 @@ public final class Trainer {
         do { dataDigest = try SHA256.hexDigest(ofFileAt: run.data) } catch {
             throw TrainingError.invalidInput("\(run.data.path): cannot read: \(error.localizedDescription)")
         }
+        try ranks.requireSame(dataDigest, what: "the training data (\(run.data.path))")
         let start = run.start.directory
         let trainsEncoder = c.stage == 2
         let output = try TrainingOutput(directory: run.output, start: start, trainsEncoder: trainsEncoder)
@@ -76,7 +79,15 @@ public final class Trainer {
         let headCount = initial.layout.count
         var header = TrainingStateFile.Header(configuration: c, start: run.start.description, dataDigest: dataDigest, step: 0,
                                               totalSteps: totalSteps, parameterCount: headCount + (encoder?.parameterCount ?? 0))
-        let saved = try TrainingOutput.check(run.output, expected: header, resume: run.resume)
+        header.ranks = ranks.isDistributed ? ranks.size : nil
+        // Rank 0 alone reads and writes the output directory (other hosts need not see it).
+        let saved = try DataParallel.rootResult(ranks) {
+            try TrainingOutput.check(run.output, expected: header, resume: run.resume)
+        }
+        if let saved, (saved.ranks ?? 1) != ranks.size {
+            throw TrainingError.invalidInput("\(run.output.path) was trained by \(saved.ranks ?? 1) process(es) and this job has "
+                + "\(ranks.size): resume it with the same number of ranks (each takes the same share of every batch)")
+        }
 
         // 3. Features (stage 1): encode what the cache lacks. Stage 2 encodes every step instead.
         let hidden = initial.shape.hidden
@@ -86,13 +97,12 @@ public final class Trainer {
             // Vectors computed in bf16 differ from fp32 ones: the cache keeps them apart.
             let identity = try EncoderIdentity(directory: start, maxLength: c.maxLength)
                 .qualified(by: "precision \(c.precision.rawValue)")
-            let features = try FeatureCache(root: run.resolvedFeatureCache, identity: identity, hidden: hidden)
-            features.onWaitingForLock = { [onMessage, path = features.directory.path] in
-                onMessage?("waiting for another run encoding into \(path)")
-            }
-            encoded = try FeatureEncoding.encodeMissing(usable + (devSamples?.samples ?? []), cache: features,
-                                                        encoderDirectory: start, maxLength: c.maxLength,
-                                                        precision: c.precision, progress: onEncoding)
+            let features: FeatureCache
+            (features, encoded) = try FeatureEncoding.encodeMissing(
+                usable + (devSamples?.samples ?? []), root: run.resolvedFeatureCache, identity: identity, hidden: hidden,
+                encoderDirectory: start, maxLength: c.maxLength, precision: c.precision, communicator: ranks,
+                onWaitingForLock: { [onMessage] path in onMessage?("waiting for another run encoding into \(path)") },
+                progress: onEncoding)
             onMessage?("features: \(encoded) texts encoded, \(features.count - encoded) found in \(features.directory.path)")
             cache = features
         } else {
@@ -106,7 +116,7 @@ public final class Trainer {
         var parameters = initial
         var optimizer = try AdamW(layout: initial.layout, weightDecay: c.weightDecay)
         if saved != nil {
-            let state = try TrainingStateFile.read(in: run.output)
+            let state = try DataParallel.broadcastState(ranks) { try TrainingStateFile.read(in: run.output) }
             parameters = try ListHeadParameters(layout: initial.layout, values: Array(state.parameters[..<headCount]))
             try optimizer.restore(step: state.header.step, firstMoments: Array(state.firstMoments[..<headCount]),
                                   secondMoments: Array(state.secondMoments[..<headCount]))
@@ -120,19 +130,20 @@ public final class Trainer {
             header = state.header
             onMessage?("resuming at step \(header.step) of \(totalSteps)")
         }
-        let log = try run.log.map { try TrainingLog(url: $0) }
-        let board = try run.tensorboard.map { try TensorBoardWriter(directory: $0) }
+        let log = try ranks.isRoot ? run.log.map { try TrainingLog(url: $0) } : nil
+        let board = try ranks.isRoot ? run.tensorboard.map { try TensorBoardWriter(directory: $0) } : nil
         let cachedEvaluation = try devSamples.flatMap { dev in try cache.map { try HeadEvaluator.cached(dataset: dev, cache: $0) } }
         let evaluator = devSamples.map { HeadEvaluator(dataset: $0, hidden: hidden) }
         var evaluations: [TrainingEvaluationReport] = []
 
         func writeCheckpoint(folder: String = "") throws {
+            guard ranks.isRoot else { return }
             try output.writeCheckpoint(parameters, encoder: encoder?.parameters, folder: folder)
         }
         func evaluate(step: Int) throws {
             guard let evaluator else { return }
             let vectors = try cachedEvaluation?.1 ?? encoder!.evaluationVectors()
-            let metrics = try evaluator.evaluate(parameters, vectors: vectors)
+            let metrics = try evaluator.evaluate(parameters, vectors: vectors, communicator: ranks)
             let isBest = metrics.map > (header.bestMAP ?? -1)
             if isBest {
                 header.bestMAP = metrics.map
@@ -150,6 +161,9 @@ public final class Trainer {
         }
         func save(epochFolder: String?) throws {
             header.step = optimizer.step
+            // Every rank must hold the weights rank 0 writes: a cheap proof at each save.
+            try DataParallel.requireSameWeights(ranks, parameters.values, encoder?.parameters.values ?? [])
+            guard ranks.isRoot else { return }
             try writeCheckpoint()
             if let epochFolder { try writeCheckpoint(folder: epochFolder) }
             // Stage 2's state holds the encoder's after the head's, in one block each; streamed, not concatenated.
@@ -160,7 +174,7 @@ public final class Trainer {
         }
 
         if saved == nil {
-            try FileManager.default.createDirectory(at: run.output, withIntermediateDirectories: true)
+            if ranks.isRoot { try FileManager.default.createDirectory(at: run.output, withIntermediateDirectories: true) }
             try evaluate(step: 0)
             try save(epochFolder: nil)
         }
@@ -170,17 +184,28 @@ public final class Trainer {
         let loss = try CircleLoss(margin: c.margin, scale: c.gamma)
         var gradients = ListHeadGradients(layout: initial.layout)
         var losses: [Float] = []
+        // Micro-batches and ranks summed in double (the same sum however the batch is split); in
+        // stage 2 over several ranks each layer's sum across ranks overlaps the backward below it.
+        // One process with one micro-batch per step needs no sum.
+        let sum = ranks.isDistributed || c.batchSize > c.microBatchSize
+            ? GradientSum(communicator: ranks, headCount: headCount, encoder: encoder?.parameters.layout,
+                          overlaps: run.overlapsReduction) : nil
+        defer { sum?.stop() }
+        var noEncoderGradients: [Float] = []
         while optimizer.step < totalSteps {
             if let stop = run.stopAfterStep, optimizer.step >= stop { break }
             let began = DispatchTime.now().uptimeNanoseconds
             let step = optimizer.step
             let epoch = step / sampler.stepsPerEpoch
+            // The global batch; this rank takes its contiguous share (all of it for one process).
             let lists = sampler.batch(epoch: epoch, batch: step % sampler.stepsPerEpoch)
+            let share = lists[ranks.share(of: lists.count)]
             gradients.zero()
             encoder?.gradients.zero()
             var stepLoss = 0.0
-            for (micro, first) in stride(from: 0, to: lists.count, by: c.microBatchSize).enumerated() {
-                let part = lists[first..<min(first + c.microBatchSize, lists.count)]
+            for first in stride(from: share.startIndex, to: share.endIndex, by: c.microBatchSize) {
+                let part = share[first..<min(first + c.microBatchSize, share.endIndex)]
+                let dropoutKey = DataParallel.dropoutKey(first: first, microBatchSize: c.microBatchSize)
                 var pooled: [Float] = []
                 var texts: [String] = []
                 var lengths: [Int] = [], relevant: [Bool] = []
@@ -201,11 +226,11 @@ public final class Trainer {
                 }
                 // Stage 2: the pooled vectors come from the encoder being trained (its own dropout stream).
                 let encoderPass = try encoder?.forward(texts, dropoutSeed: RandomStreams.seed(c.seed, .dropout, UInt64(step),
-                                                                                               UInt64(micro), 2))
+                                                                                               dropoutKey, 2))
                 if let encoderPass { pooled = encoderPass.pooled }
                 let batch = try ListBatch(pooled: pooled, hidden: hidden, listLengths: lengths)
                 let pass = try network.forward(batch, parameters: parameters,
-                                               dropoutSeed: RandomStreams.seed(c.seed, .dropout, UInt64(step), UInt64(micro)))
+                                               dropoutSeed: RandomStreams.seed(c.seed, .dropout, UInt64(step), dropoutKey))
                 // Divided by the whole step's list count, so the micro-batches' gradients add up to the mean's.
                 let result = try loss.evaluate(logits: pass.logits, relevant: relevant, listLengths: lengths,
                                                listCount: lists.count)
@@ -213,12 +238,30 @@ public final class Trainer {
                 if let encoder, let encoderPass {
                     let pooledGradients = try network.backwardToPooled(pass, logitGradients: result.logitGradients,
                                                                        parameters: parameters, gradients: &gradients)
-                    try encoder.backward(encoderPass, pooledGradients: pooledGradients)
+                    // The last micro-batch completes each bucket of gradients: hand them over as they come.
+                    let overlapped = first + c.microBatchSize >= share.endIndex && sum?.overlapsBackward == true
+                    if overlapped, let sum {
+                        gradients.values.withUnsafeBufferPointer { if let base = $0.baseAddress { sum.headFinished(base) } }
+                    }
+                    try encoder.backward(encoderPass, pooledGradients: pooledGradients,
+                                         finished: overlapped ? sum.map { sum in { sum.encoderFinished(part: $0, $1) } } : nil)
+                    if !overlapped { sum?.add(head: &gradients.values, encoder: &encoder.gradients.values) }
                 } else {
                     try network.backward(pass, logitGradients: result.logitGradients, parameters: parameters,
                                          gradients: &gradients)
+                    sum?.add(head: &gradients.values, encoder: &noEncoderGradients)
                 }
             }
+            // Sum the ranks' gradients (each already divided by the global list count) and losses.
+            let reduceBegan = DispatchTime.now().uptimeNanoseconds
+            if let sum {
+                if let encoder {
+                    try sum.finish(head: &gradients.values, encoder: &encoder.gradients.values, loss: &stepLoss)
+                } else {
+                    try sum.finish(head: &gradients.values, encoder: &noEncoderGradients, loss: &stepLoss)
+                }
+            }
+            let reduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - reduceBegan) / 1e9
             let norm = try encoder.map { try GradientClipping.clip(&gradients, &$0.gradients, maxNorm: c.maxGradNorm) }
                 ?? GradientClipping.clip(&gradients, maxNorm: c.maxGradNorm)
             let rate = schedule.learningRate(atStep: step)
@@ -226,10 +269,12 @@ public final class Trainer {
             try encoder?.update(learningRate: rate)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
             let report = TrainingStepReport(step: optimizer.step, totalSteps: totalSteps, epoch: epoch + 1, loss: Float(stepLoss),
-                                            learningRate: rate, gradientNorm: norm, lists: lists.count, seconds: seconds)
+                                            learningRate: rate, gradientNorm: norm, lists: lists.count, seconds: seconds,
+                                            reduceSeconds: reduceSeconds)
             losses.append(report.loss)
             try log?.write(["event": "step", "step": report.step, "epoch": report.epoch, "loss": Double(report.loss),
-                            "lr": Double(rate), "grad_norm": Double(norm), "lists": lists.count, "seconds": seconds])
+                            "lr": Double(rate), "grad_norm": Double(norm), "lists": lists.count, "seconds": seconds]
+                            .merging(ranks.isDistributed ? ["ranks": ranks.size, "reduce_seconds": reduceSeconds] : [:]) { a, _ in a })
             try board?.scalar("train/loss", report.loss, step: report.step)
             try board?.scalar("train/learning_rate", rate, step: report.step)
             try board?.scalar("train/grad_norm", norm, step: report.step)

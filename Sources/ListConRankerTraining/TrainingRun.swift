@@ -1,4 +1,5 @@
 import Foundation
+import ListConRankerDistributed
 
 /// Where a run's head starts.
 public enum TrainingStart: Sendable, Equatable, CustomStringConvertible {
@@ -55,6 +56,14 @@ public struct TrainingRun: Sendable {
     /// Stop (saving the state) once this many optimizer steps are done: how tests and users
     /// cut a run short to resume it later.
     public var stopAfterStep: Int?
+    /// The job's processes: one (``Communicator/single``), or the ranks of an MPI job, each taking
+    /// its share of every batch (gradients summed across ranks before the step); rank 0 alone
+    /// writes checkpoints, the state, logs and TensorBoard.
+    public var communicator: Communicator = .single
+    /// Stage 2 over several ranks: sum each encoder layer's gradients across ranks while the
+    /// backward goes on below it (true, PyTorch DDP's design), or all of them after the backward
+    /// (false: for measuring what the overlap saves). The weights are the same either way.
+    public var overlapsReduction = true
 
     /// A run from `start` on `data` into `output`.
     public init(start: TrainingStart, data: URL, output: URL) {
@@ -91,6 +100,9 @@ public struct TrainingStepReport: Sendable {
     public let lists: Int
     /// Seconds the step took (sampling, forward, backward, update).
     public let seconds: Double
+    /// Of ``seconds``, those spent summing gradients across ranks after the backward had ended
+    /// (0 for one process): what the all-reduce adds to a step.
+    public var reduceSeconds: Double = 0
 }
 
 /// One evaluation on the dev data, as reported to ``Trainer/onEvaluation``.

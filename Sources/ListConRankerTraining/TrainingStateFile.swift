@@ -34,6 +34,9 @@ public struct TrainingStateFile: Sendable {
         public var bestStep: Int?
         /// Elements in each of the three float blocks.
         public var parameterCount: Int
+        /// Processes of the data-parallel job that wrote it (nil: one, from before MPI); a resumed
+        /// run must have as many, so that each rank takes the share of every batch it took.
+        public var ranks: Int?
         /// How the sampler and dropout generators are derived (for people reading the file).
         public var randomState = "counter-based: RandomStreams(seed, purpose, epoch|step, …); next step = step"
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ListConRanker
+import ListConRankerDistributed
 import ListConRankerStore
 import ListConRankerStoredPassages
 
@@ -16,6 +17,9 @@ struct IndexCommand: AsyncParsableCommand {
             resumes where it stopped: every batch is written in one transaction. A later line with \
             the same id wins. --delete FILE removes the ids it lists, one per line. Prints one JSON \
             line: {"indexed", "unchanged", "duplicates", "deleted", "stored"}.
+
+            Under mpirun or srun each rank encodes and writes its share of the ids (every id by one \
+            rank: the store receives each vector once); rank 0 deletes and prints the job's totals.
 
             Then: listconranker rerank --model M --store S --ids ID… QUERY
             """
@@ -45,17 +49,30 @@ struct IndexCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await DistributedJob.run(stopped: "every finished batch is in the store: rerun the same command to finish") {
+            try await index(ranks: $0)
+        }
+    }
+
+    /// The indexing as one rank of `ranks` (one process when not launched by MPI).
+    func index(ranks: Communicator) async throws {
         // Read and check everything first: a bad line stops the run before anything is written.
-        let passages = try input.map(Self.passages) ?? []
+        let allPassages = try input.map(Self.passages) ?? []
+        // Each id goes to one rank: the last line of each id, split into the ranks' shares.
+        let (unique, duplicates) = IndexedPassage.lastOfEachID(allPassages)
+        let passages = ranks.isDistributed ? Array(unique[ranks.share(of: unique.count)]) : allPassages
         let deletions = try delete.map { try InputText.lines($0).filter { !$0.allSatisfy(\.isWhitespace) } } ?? []
         let reranker = try await modelOptions.makeReranker()
         let stored: StoredPassages
+        // Rank 0 creates the store before the others open it.
+        if !ranks.isRoot { try ranks.barrier() }
         do {
             stored = try await StoredPassages.open(reranker: reranker, location: try FeatureStoreLocation(parsing: store),
                                                    precision: storePrecision)
         } catch let error as FeatureStoreError {
             throw InputError("\(error)")
         }
+        if ranks.isRoot { try ranks.barrier() }
         struct Summary: Encodable {
             var indexed = 0, unchanged = 0, duplicates = 0, deleted = 0, stored = 0
         }
@@ -67,6 +84,17 @@ struct IndexCommand: AsyncParsableCommand {
                 let report = try await stored.index(passages, batchSize: batchSize) { box.update($0) }
                 bar.finish()
                 (summary.indexed, summary.unchanged, summary.duplicates) = (report.indexed, report.unchanged, report.duplicates)
+            }
+            if ranks.isDistributed {
+                // The job's totals; deletions and the count wait until every rank has written.
+                var counts = [Double(summary.indexed), Double(summary.unchanged)]
+                try ranks.sum(&counts)
+                (summary.indexed, summary.unchanged, summary.duplicates) = (Int(counts[0]), Int(counts[1]), duplicates)
+                try ranks.barrier()
+                guard ranks.isRoot else {
+                    try await stored.store.close()
+                    return
+                }
             }
             if !deletions.isEmpty { summary.deleted = try await stored.store.delete(ids: deletions) }
             summary.stored = try await stored.store.count()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ListConRanker
+import ListConRankerDistributed
 import ListConRankerTraining
 #if canImport(Glibc)
 import Glibc
@@ -68,6 +69,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Save the latest checkpoint and state every N steps too.") var saveEvery: Int?
     @Option(name: .long, help: "Stop after this many steps (saving the state; continue with --resume).") var stopAfterStep: Int?
     @Flag(name: .long, help: "Continue the run saved in --output.") var resume = false
+    @Flag(name: .long, help: "Under MPI, stage 2: sum gradients across ranks after the backward instead of during it (faster where ranks have one core each; BENCHMARKS.md).")
+    var reduceAfterBackward = false
     /// Stage 2's memory for time; nil: `--recompute` for hidden size ≥ 1024, `--no-recompute` below.
     @Flag var recomputation: RecomputationFlag?
 
@@ -87,6 +90,14 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await DistributedJob.run(stopped: "\(output) keeps its last saved step: continue with the same command and --resume") {
+            try await train(ranks: $0)
+        }
+    }
+
+    /// The run as one rank of `ranks` (one process when not launched by MPI): every rank trains its
+    /// share of each batch, rank 0 alone writes and prints.
+    func train(ranks: Communicator) async throws {
         var configuration = TrainingConfiguration()
         configuration.stage = stage
         configuration.epochs = epochs
@@ -123,10 +134,16 @@ struct TrainCommand: AsyncParsableCommand {
         run.saveEvery = saveEvery
         run.stopAfterStep = stopAfterStep
         run.recomputation = recomputation?.recomputation
+        run.communicator = ranks
+        run.overlapsReduction = !reduceAfterBackward
 
         do {
             let trainer = try Trainer(configuration: configuration, run: run)
             let display = TrainingProgressLine()
+            if ranks.isDistributed && ranks.isRoot {
+                display.message("data-parallel over \(ranks.size) ranks (\(ranks.launcher ?? "MPI")): each takes a share of every "
+                    + "batch of \(batchSize) lists; rank 0 writes")
+            }
             var encoding: ProgressReporter?
             trainer.onEncoding = { done, total in
                 if encoding == nil { encoding = ProgressReporter(label: "encode", total: total, unit: .items("texts")) }
@@ -139,8 +156,16 @@ struct TrainCommand: AsyncParsableCommand {
                                        report.map, report.mrrAt10, report.isBest ? " (best)" : ""))
             }
             trainer.onMessage = { display.message($0) }
+            if !ranks.isRoot {
+                // Rank 0 alone prints progress.
+                trainer.onEncoding = nil
+                trainer.onStep = nil
+                trainer.onEvaluation = nil
+                trainer.onMessage = nil
+            }
             let summary = try trainer.train()
             display.finish()
+            guard ranks.isRoot else { return }
             let state = summary.step == summary.totalSteps ? "finished" : "stopped"
             FileHandle.standardError.write(Data("\(state) at step \(summary.step)/\(summary.totalSteps); model in \(output)\n".utf8))
         } catch let error as TrainingError {

@@ -4,8 +4,14 @@ extension EncoderNetwork {
     /// used. Walks the forward in reverse, layer by layer (re-running first what the pass's
     /// ``EncoderForwardPass/recomputation`` left out of each layer). The word and position
     /// embeddings get gradient only in the rows the texts used; the token-type embedding only in row 0.
+    ///
+    /// `finished`, if given, is called as soon as a part's gradients are complete — each layer
+    /// from the last down (its index), then the embeddings (-1) — with the gradients' base
+    /// address, so a data-parallel trainer can start summing them across ranks while the
+    /// layers below are still running (``EncoderParameterLayout/range(ofPart:)``).
     public func backward(_ pass: EncoderForwardPass, pooledGradients: [Float], parameters: EncoderParameters,
-                         gradients: inout EncoderGradients) throws {
+                         gradients: inout EncoderGradients,
+                         finished: ((_ part: Int, _ gradients: UnsafePointer<Float>) throws -> Void)? = nil) throws {
         try check(parameters.layout)
         guard gradients.layout == parameters.layout else {
             throw TrainingError.invalidInput("encoder gradients and parameters have different layouts")
@@ -20,13 +26,14 @@ extension EncoderNetwork {
         try parameters.values.withUnsafeBufferPointer { parameterBuffer in
             try gradients.values.withUnsafeMutableBufferPointer { gradientBuffer in
                 guard let p = parameterBuffer.baseAddress, let g = gradientBuffer.baseAddress else { return }
-                try backward(pass, FloatBuffer(pooledGradients), p, g)
+                try backward(pass, FloatBuffer(pooledGradients), p, g, finished)
             }
         }
     }
 
     private func backward(_ a: EncoderForwardPass, _ dpooled: FloatBuffer, _ p: UnsafePointer<Float>,
-                          _ g: UnsafeMutablePointer<Float>) throws {
+                          _ g: UnsafeMutablePointer<Float>,
+                          _ finished: ((_ part: Int, _ gradients: UnsafePointer<Float>) throws -> Void)?) throws {
         let h = shape.hidden, segments = a.segments
         let n = segments.last?.upperBound ?? 0
 
@@ -56,9 +63,11 @@ extension EncoderNetwork {
                 activations = a.layers[l]
             }
             try backwardLayer(activations, index: l, buffers, p, g, segments: segments)
+            try finished?(l, g)
             buffers.descend()
         }
         backwardEmbeddings(a, buffers, p, g)
+        try finished?(-1, g)
     }
 
     /// One layer in reverse: from `buffers.doutput`, the gradient of its output, to

@@ -56,6 +56,22 @@ public struct EncoderParameterLayout: Sendable, Equatable {
     /// `encoder.layer.N.`
     static func layerPrefix(_ layer: Int) -> String { "encoder.layer.\(layer)." }
 
+    /// Where a part's parameters lie in the flat values: layer `part` (0-based), or the
+    /// embeddings for -1 (everything before layer 0). Layers are contiguous, in order.
+    public func range(ofPart part: Int) -> Range<Int> {
+        let starts = entries.indices.filter { $0 == 0 || Self.layer(of: entries[$0].name) != Self.layer(of: entries[$0 - 1].name) }
+            .map { (layer: Self.layer(of: entries[$0].name), offset: entries[$0].offset) }
+        guard let position = starts.firstIndex(where: { $0.layer == part }) else { return 0..<0 }
+        let end = position + 1 < starts.count ? starts[position + 1].offset : count
+        return starts[position].offset..<end
+    }
+
+    /// The layer a parameter name belongs to, -1 for the embeddings.
+    private static func layer(of name: String) -> Int {
+        guard name.hasPrefix("encoder.layer.") else { return -1 }
+        return Int(name.dropFirst("encoder.layer.".count).prefix { $0.isNumber }) ?? -1
+    }
+
     /// The entry named `name`, or nil.
     public func entry(_ name: String) -> ParameterLayout.Entry? { index[name].map { entries[$0] } }
 

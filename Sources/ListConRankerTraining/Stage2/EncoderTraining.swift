@@ -58,8 +58,11 @@ final class EncoderTraining {
     }
 
     /// Accumulates the encoder's gradients given the loss's gradient with respect to `pass`'s pooled vectors.
-    func backward(_ pass: EncoderForwardPass, pooledGradients: [Float]) throws {
-        try network.backward(pass, pooledGradients: pooledGradients, parameters: parameters, gradients: &gradients)
+    /// `finished` hears of each part whose gradients are complete (see ``EncoderNetwork/backward(_:pooledGradients:parameters:gradients:finished:)``).
+    func backward(_ pass: EncoderForwardPass, pooledGradients: [Float],
+                  finished: ((_ part: Int, _ gradients: UnsafePointer<Float>) throws -> Void)? = nil) throws {
+        try network.backward(pass, pooledGradients: pooledGradients, parameters: parameters, gradients: &gradients,
+                             finished: finished)
     }
 
     /// Takes the AdamW step on the encoder's parameters.
