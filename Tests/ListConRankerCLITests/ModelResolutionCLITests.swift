@@ -5,11 +5,12 @@ import Testing
 @Suite struct ModelResolutionCLITests {
     static let commit = "0123456789abcdef0123456789abcdef01234567"
 
-    /// A Hugging Face cache holding the tiny model as `local/tiny` at `main`, as huggingface_hub
-    /// lays it out (refs/main → commit, snapshots/<commit>/<file> → the file).
-    static func makeCache(in directory: TemporaryDirectory) throws -> URL {
+    /// A Hugging Face cache holding the tiny model as `repository` (`local/tiny` unless given) at
+    /// `main`, as huggingface_hub lays it out (refs/main → commit, snapshots/<commit>/<file> → the file).
+    static func makeCache(in directory: TemporaryDirectory, repository name: String = "local/tiny") throws -> URL {
         let cache = directory.url.appendingPathComponent("hub", isDirectory: true)
-        let repository = cache.appendingPathComponent("models--local--tiny", isDirectory: true)
+        let folder = "models--" + name.replacingOccurrences(of: "/", with: "--")
+        let repository = cache.appendingPathComponent(folder, isDirectory: true)
         let snapshot = repository.appendingPathComponent("snapshots/\(commit)", isDirectory: true)
         let manager = FileManager.default
         try manager.createDirectory(at: repository.appendingPathComponent("refs"), withIntermediateDirectories: true)

@@ -21,19 +21,7 @@ import Testing
 
     /// A hub cache holding the tiny model as ByteDance/ListConRanker at `main`.
     static func cacheWithThePublishedName(in directory: TemporaryDirectory) throws -> URL {
-        let commit = "0123456789abcdef0123456789abcdef01234567"
-        let cache = directory.url.appendingPathComponent("hub", isDirectory: true)
-        let repository = cache.appendingPathComponent("models--ByteDance--ListConRanker", isDirectory: true)
-        let snapshot = repository.appendingPathComponent("snapshots/\(commit)", isDirectory: true)
-        let manager = FileManager.default
-        try manager.createDirectory(at: repository.appendingPathComponent("refs"), withIntermediateDirectories: true)
-        try manager.createDirectory(at: snapshot, withIntermediateDirectories: true)
-        try commit.write(to: repository.appendingPathComponent("refs/main"), atomically: true, encoding: .utf8)
-        for file in try manager.contentsOfDirectory(atPath: CLIFixtures.tinyModel) {
-            try manager.createSymbolicLink(atPath: snapshot.appendingPathComponent(file).path,
-                                           withDestinationPath: CLIFixtures.tinyModel + "/" + file)
-        }
-        return cache
+        try ModelResolutionCLITests.makeCache(in: directory, repository: "ByteDance/ListConRanker")
     }
 
     /// Without `--model`, commands use ByteDance/ListConRanker from the hub cache; offline with an
