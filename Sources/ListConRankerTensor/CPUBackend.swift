@@ -135,21 +135,7 @@ public struct CPUBackend: ComputeBackend {
     }
 
     public func meanPooled(_ x: Tensor, segments: [Range<Int>]) throws -> Tensor {
-        guard x.shape.count == 2, segments.allSatisfy({ !$0.isEmpty && $0.lowerBound >= 0 && $0.upperBound <= x.shape[0] }) else {
-            throw ComputeError("meanPooled: segments must be non-empty and inside the \(x.shape) matrix")
-        }
-        let cols = x.shape[1]
-        let x32 = x.toFloat32()
-        let longest = segments.map(\.count).max() ?? 0
-        let everyRow = [UInt8](repeating: 1, count: longest)
-        return Tensor(uninitializedShape: [segments.count, cols]) { out in
-            x32.withFloats { source in
-                for (i, segment) in segments.enumerated() {
-                    _ = lcr_masked_mean_rows(source.baseAddress! + segment.lowerBound * cols, everyRow,
-                                             Int64(segment.count), Int64(cols), out.baseAddress! + i * cols)
-                }
-            }
-        }
+        try Kernels.segmentMeans(x, segments: segments)
     }
 
     public func pairedRows(_ x: Tensor, pairs: [(first: Int, second: Int)], paddedRows: Int) throws -> Tensor {

@@ -69,22 +69,23 @@ public enum Kernels {
         return (out, nil)
     }
 
-    /// Mean of the rows of a `[rows, cols]` tensor whose `mask` entry is true → `[cols]`.
-    public static func maskedMean(_ x: Tensor, mask: [Bool]) throws -> Tensor {
-        guard x.shape.count == 2, x.shape[0] == mask.count else {
-            throw ComputeError("maskedMean: \(x.shape) with a mask of \(mask.count)")
+    /// The mean of each segment's rows of a `[rows, cols]` tensor: `[segments.count, cols]` (mean
+    /// pooling of packed texts). Segments must be non-empty and inside the rows.
+    public static func segmentMeans(_ x: Tensor, segments: [Range<Int>]) throws -> Tensor {
+        guard x.shape.count == 2, segments.allSatisfy({ !$0.isEmpty && $0.lowerBound >= 0 && $0.upperBound <= x.shape[0] }) else {
+            throw ComputeError("segmentMeans: segments must be non-empty and inside the \(x.shape) matrix")
         }
-        guard mask.contains(true) else { throw ComputeError("maskedMean: the mask selects no row") }
         let cols = x.shape[1]
-        var out = Tensor(zeros: [cols])
         let x32 = x.toFloat32()
-        let bytes = mask.map { UInt8($0 ? 1 : 0) }
-        out.withMutableFloats { o in
-            x32.withFloats { xp in
-                _ = lcr_masked_mean_rows(xp.baseAddress, bytes, Int64(mask.count), Int64(cols), o.baseAddress)
+        let everyRow = [UInt8](repeating: 1, count: segments.map(\.count).max() ?? 0)
+        return Tensor(uninitializedShape: [segments.count, cols]) { out in
+            x32.withFloats { source in
+                for (i, segment) in segments.enumerated() {
+                    _ = lcr_masked_mean_rows(source.baseAddress! + segment.lowerBound * cols, everyRow,
+                                             Int64(segment.count), Int64(cols), out.baseAddress! + i * cols)
+                }
             }
         }
-        return out
     }
 
     /// Self-attention over packed sequences. `qkv` is `[N, 3·width]`: each row's query, key

@@ -195,8 +195,11 @@ func maxAbsDifference(_ a: [Float], _ b: [Double]) -> Double {
 
     @Test func maskedMeanPoolsRealRowsOnly() throws {
         let x = Tensor(shape: [3, 2], scalars: [1, 2, 3, 4, 100, 100])
-        #expect(try Kernels.maskedMean(x, mask: [true, true, false]).scalars == [2, 3])
-        #expect(throws: ComputeError.self) { try Kernels.maskedMean(x, mask: [false, false, false]) }
+        #expect(try ReferenceKernels.maskedMean(x, mask: [true, true, false]).scalars == [2, 3])
+        #expect(throws: ComputeError.self) { try ReferenceKernels.maskedMean(x, mask: [false, false, false]) }
+        // The library's pooling of packed texts: one mean per segment of rows.
+        #expect(try Kernels.segmentMeans(x, segments: [0..<2, 2..<3]).scalars == [2, 3, 100, 100])
+        #expect(throws: ComputeError.self) { try Kernels.segmentMeans(x, segments: [1..<1]) }
         #expect(Kernels.relu(Tensor(shape: [2], scalars: [-1, 2])).scalars == [0, 2])
         #expect(abs(Kernels.sigmoid(Tensor(shape: [1], scalars: [0])).scalars[0] - 0.5) < 1e-7)
     }

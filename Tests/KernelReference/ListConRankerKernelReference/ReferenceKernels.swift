@@ -3,8 +3,8 @@ import CKernelsReference
 import ListConRankerTensor
 
 /// Plain reference forms of what the library's fused kernels compute — GELU, softmax, matrix
-/// products and per-sequence attention — for the tests to check the fused paths against. Only
-/// the tests link this (it is in no product).
+/// products, per-sequence attention and masked means — for the tests to check the fused paths
+/// against. Only the tests link this (it is in no product).
 public enum ReferenceKernels {
     /// GELU, erf form: `0.5·x·(1 + erf(x/√2))`.
     public static func gelu(_ x: Tensor) -> Tensor {
@@ -116,6 +116,24 @@ public enum ReferenceKernels {
             } } }
         }
         guard status == 0 else { throw ComputeError("attention: oneDNN sgemm failed") }
+        return out
+    }
+
+    /// Mean of the rows of a `[rows, cols]` tensor whose `mask` entry is true → `[cols]`.
+    public static func maskedMean(_ x: Tensor, mask: [Bool]) throws -> Tensor {
+        guard x.shape.count == 2, x.shape[0] == mask.count else {
+            throw ComputeError("maskedMean: \(x.shape) with a mask of \(mask.count)")
+        }
+        guard mask.contains(true) else { throw ComputeError("maskedMean: the mask selects no row") }
+        let cols = x.shape[1]
+        var out = Tensor(zeros: [cols])
+        let x32 = x.toFloat32()
+        let bytes = mask.map { UInt8($0 ? 1 : 0) }
+        out.withMutableFloats { o in
+            x32.withFloats { xp in
+                _ = lcr_masked_mean_rows(xp.baseAddress, bytes, Int64(mask.count), Int64(cols), o.baseAddress)
+            }
+        }
         return out
     }
 }
