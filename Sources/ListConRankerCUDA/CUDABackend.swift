@@ -89,33 +89,30 @@ public struct CUDABackend: ComputeBackend {
         try device.bind()
         let rows = x.shape.count == 2 ? x.shape[0] : 1, columns = x.shape.last ?? 0
         let matrix = try CUDAMatrix(rows: rows, columns: columns, element: element, pool: device.pool)
-        func send(_ pointer: UnsafeRawPointer?) throws {
-            try cudaCall("copying to the GPU") {
-                lcr_cuda_upload(matrix.address, pointer, matrix.byteCount, device.stream, $0, $1)
-            }
-        }
         switch element {
         case .float32, .int32:
-            try x.toFloat32().withFloats { try send(UnsafeRawPointer($0.baseAddress)) }
+            try x.toFloat32().withFloats { try send(UnsafeRawBufferPointer($0), to: matrix) }
         case .bfloat16:
-            try x.toBFloat16().withBFloat16Bits { try send(UnsafeRawPointer($0.baseAddress)) }
+            try x.toBFloat16().withBFloat16Bits { try send(UnsafeRawBufferPointer($0), to: matrix) }
         case .float16:
             let halves = x.scalars.map { Float16($0).bitPattern }
-            try halves.withUnsafeBytes { try send($0.baseAddress) }
+            try halves.withUnsafeBytes { try send($0, to: matrix) }
         }
         return matrix
+    }
+
+    /// Copies host bytes into `matrix` on the stream (the host memory may go once this returns).
+    private func send(_ bytes: UnsafeRawBufferPointer, to matrix: CUDAMatrix) throws {
+        try cudaCall("copying to the GPU") {
+            lcr_cuda_upload(matrix.address, bytes.baseAddress, min(bytes.count, matrix.byteCount), device.stream, $0, $1)
+        }
     }
 
     /// Row indices, lengths and the like, for a kernel to read.
     private func indices(_ values: [Int]) throws -> CUDAMatrix {
         try device.bind()
         let matrix = try CUDAMatrix(rows: 1, columns: max(values.count, 1), element: .int32, pool: device.pool)
-        let ints = values.map { Int32(truncatingIfNeeded: $0) }
-        try ints.withUnsafeBytes { bytes in
-            try cudaCall("copying indices to the GPU") {
-                lcr_cuda_upload(matrix.address, bytes.baseAddress, bytes.count, device.stream, $0, $1)
-            }
-        }
+        try values.map { Int32(truncatingIfNeeded: $0) }.withUnsafeBytes { try send($0, to: matrix) }
         return matrix
     }
 

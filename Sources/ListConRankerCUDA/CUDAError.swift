@@ -1,3 +1,5 @@
+import ListConRankerTensor
+
 /// Why the GPU backend cannot run: a library that is missing, a GPU the driver does not have, a
 /// kernel NVRTC refused, a request too large for the GPU's memory, or a failure the driver reported.
 public struct CUDAError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -22,9 +24,3 @@ func cudaCall(_ context: @autoclosure () -> String,
     guard status == 0 else { throw CUDAError(context(), cMessage: message) }
 }
 
-extension String {
-    /// The UTF-8 text a C function wrote into `buffer`, up to its first NUL.
-    init(nulTerminated buffer: [CChar]) {
-        self.init(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-}

@@ -17,7 +17,7 @@ extension ComputeError {
 
 extension String {
     /// The UTF-8 text a C function wrote into `buffer`, up to its first NUL.
-    init(nulTerminated buffer: [CChar]) {
+    package init(nulTerminated buffer: [CChar]) {
         self.init(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
