@@ -134,12 +134,7 @@ struct OpenAPIDocumentTests {
     /// While the model loads: /health's 503 and /info's nulls.
     @Test func responsesWhileLoadingConformToTheDocument() async throws {
         let gate = Gate()
-        let app = try RerankService.makeApplication(
-            loadingEngine: {
-                await gate.wait()
-                return TokenOverlapEngine()
-            },
-            configuration: .init(), logger: quietLogger)
+        let app = try applicationLoading(behind: gate)
         try await app.test(.router) { client in
             let health = try await client.get("/health")
             #expect(health.status == .serviceUnavailable)

@@ -32,12 +32,7 @@ struct OperationalRouteTests {
 
     @Test func healthIs503UntilTheEngineHasLoaded() async throws {
         let gate = Gate()
-        let app = try RerankService.makeApplication(
-            loadingEngine: {
-                await gate.wait()
-                return TokenOverlapEngine()
-            },
-            configuration: .init(), logger: quietLogger)
+        let app = try applicationLoading(behind: gate)
         try await app.test(.router) { client in
             let loading = try await client.get("/health")
             #expect(loading.status == .serviceUnavailable)

@@ -64,6 +64,17 @@ actor Gate {
     }
 }
 
+/// The service over a `TokenOverlapEngine` that finishes loading only when `gate` opens: how a
+/// test sees the service while its model loads.
+func applicationLoading(behind gate: Gate) throws -> some ApplicationProtocol {
+    try RerankService.makeApplication(
+        loadingEngine: {
+            await gate.wait()
+            return TokenOverlapEngine()
+        },
+        configuration: .init(), logger: quietLogger)
+}
+
 /// A thread-safe counter for test closures.
 final class Counter: @unchecked Sendable {
     private let lock = NSLock()

@@ -17,35 +17,42 @@ import Testing
     }
 
     @Test func librariesAreSearchedInTheDocumentedOrder() throws {
-        let root = try TemporaryDirectory()
-        let explicit = try root.folder("explicit/lib64")
-        let home = try root.folder("cuda-home/lib64")
-        let venvLib = try root.folder("venv/lib/python3.12/site-packages/nvidia/cu13/lib")
-        let venvBin = try root.folder("venv/bin")
+        let scratch = try ScratchDirectory()
+        let root = scratch.url.path
+        func folder(_ relative: String) throws -> String {
+            let path = root + "/" + relative
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            return path
+        }
+        let explicit = try folder("explicit/lib64")
+        let home = try folder("cuda-home/lib64")
+        let venvLib = try folder("venv/lib/python3.12/site-packages/nvidia/cu13/lib")
+        let venvBin = try folder("venv/bin")
         FileManager.default.createFile(atPath: venvBin + "/python3", contents: Data("#!/bin/sh\n".utf8),
                                        attributes: [.posixPermissions: 0o755])
         let locator = CUDALibraryLocator(environment: [
-            "LISTCONRANKER_CUDA_PATH": root.path + "/explicit:" + root.path + "/missing",
-            "CUDA_HOME": root.path + "/cuda-home",
+            "LISTCONRANKER_CUDA_PATH": root + "/explicit:" + root + "/missing",
+            "CUDA_HOME": root + "/cuda-home",
             "PATH": venvBin,
-        ], home: root.path + "/no-home")
+        ], home: root + "/no-home")
         let directories = locator.searchDirectories()
-        let order = [root.path + "/explicit", explicit, home, "", venvLib].map { directories.firstIndex(of: $0) }
+        let order = [root + "/explicit", explicit, home, "", venvLib].map { directories.firstIndex(of: $0) }
         #expect(order.allSatisfy { $0 != nil }, "\(directories)")
         #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted(), "\(directories)")
         #expect(!directories.contains { $0.contains("/missing") }, "directories that do not exist are left out")
     }
 
     @Test func aMissingDriverIsOneClearError() throws {
-        let empty = try TemporaryDirectory()
-        let locator = CUDALibraryLocator(environment: ["LISTCONRANKER_CUDA_PATH": empty.path], home: empty.path)
+        let scratch = try ScratchDirectory()
+        let empty = scratch.url.path
+        let locator = CUDALibraryLocator(environment: ["LISTCONRANKER_CUDA_PATH": empty], home: empty)
         do {
             try CUDALibraries.loadAll(locator: locator)
             print("this machine has the CUDA libraries: the missing-library message is not checked here")
         } catch let error as CUDAError {
             let message = error.description
             #expect(message.contains("libcuda.so.1") || message.contains("libcublasLt") || message.contains("libnvrtc"))
-            #expect(message.contains(empty.path), "the message names where it looked: \(message)")
+            #expect(message.contains(empty), "the message names where it looked: \(message)")
             #expect(message.contains("LISTCONRANKER_CUDA_PATH"), "the message says how to point at the libraries")
             #expect(!message.contains("\n"))
         }
@@ -82,8 +89,8 @@ import Testing
     @Test(arguments: ["sm_80", "sm_90"])
     func everyKernelCompilesWithNVRTC(_ architecture: String) throws {
         guard try loadCompiler() else { return }
-        let cache = try TemporaryDirectory()
-        let compiler = CUDAKernelCompiler(cacheDirectory: URL(fileURLWithPath: cache.path))
+        let cache = try ScratchDirectory()
+        let compiler = CUDAKernelCompiler(cacheDirectory: cache.url)
         let compiled = try compiler.compile(architecture: architecture)
         #expect(!compiled.fromCache)
         #expect(compiled.log.isEmpty, "NVRTC warned: \(compiled.log)")
@@ -106,23 +113,4 @@ import Testing
             #expect(error.description.contains("undefined_thing"), "\(error)")
         }
     }
-}
-
-/// A temporary folder removed when the value goes.
-final class TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "lcr-test-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    /// Creates `relative` (and its parents) inside; returns its path.
-    func folder(_ relative: String) throws -> String {
-        let folder = path + "/" + relative
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        return folder
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 }
