@@ -1,4 +1,5 @@
 import Foundation
+import ListConRankerCUDA
 
 /// Turns a text into the token ids the encoder takes (`[CLS] … [SEP]`, truncated).
 protocol TextTokenizing: Sendable {
@@ -87,6 +88,12 @@ public final class Reranker: @unchecked Sendable {
         }
     }
 
+    /// The name of the GPU the model runs on (such as `NVIDIA H100 80GB HBM3`); nil on the CPU.
+    public var deviceName: String? {
+        guard case .cuda(let index) = options.device else { return nil }
+        return try? CUDADevice.shared(index: index).name
+    }
+
     /// How much work the BERT encoder has done since the reranker was made.
     public var encoderStatistics: EncoderStatistics { lock.withLock { statistics } }
 
@@ -103,17 +110,21 @@ public final class Reranker: @unchecked Sendable {
     /// Scores a batch of lists, each `[query, passage, …]`: one probability per passage, in
     /// passage order (the original's `compute_score`). A list with no passages gets `[]`.
     public func scores(for lists: [[String]]) throws -> [[Float]] {
-        try lock.withLock { try conventional(lists, raw: false) }
+        let batch = try lists.map { list -> ScoringList in
+            guard let query = list.first else { throw ModelError.invalidInput("a list needs a query") }
+            return ScoringList(query: query, texts: Array(list.dropFirst()))
+        }
+        return try scores(batch: batch).scores
     }
 
     /// Probabilities for one query's passages, in passage order (conventional scoring).
     public func scores(query: String, passages: [String]) throws -> [Float] {
-        try lock.withLock { try conventional([[query] + passages], raw: false)[0] }
+        try scores(batch: [ScoringList(query: query, texts: passages)]).scores[0]
     }
 
     /// Logits (before the sigmoid) for one query's passages, in passage order.
     public func logits(query: String, passages: [String]) throws -> [Float] {
-        try lock.withLock { try conventional([[query] + passages], raw: true)[0] }
+        try scores(batch: [ScoringList(query: query, texts: passages, raw: true)]).scores[0]
     }
 
     // MARK: - Iterative inference
@@ -121,12 +132,7 @@ public final class Reranker: @unchecked Sendable {
     /// Iterative inference for one list (../shared/DESIGN.md §1.2): scores in passage order, meaningful
     /// only as an order. Lists of 20 passages or fewer get conventional probabilities.
     public func iterativeScores(query: String, passages: [String]) throws -> [Float] {
-        try lock.withLock {
-            try validate(query: query)
-            guard !passages.isEmpty else { return [] }
-            let (features, rows) = try encode([query] + passages)
-            return try iterative(features: features, rows: rows)
-        }
+        try scores(batch: [ScoringList(query: query, texts: passages, iterative: true)]).scores[0]
     }
 
     // MARK: - Passages encoded once (stored pooled vectors)
@@ -141,28 +147,33 @@ public final class Reranker: @unchecked Sendable {
     /// Probabilities for passages given by their stored pooled vectors (see
     /// ``pooledVectors(for:)``), in passage order: only the query goes through the encoder.
     public func scores(query: String, passageVectors: [[Float]]) throws -> [Float] {
-        try lock.withLock {
-            let (features, rows) = try features(query: query, passageVectors: passageVectors)
-            return rows.count < 2 ? [] : try listScores(features: features, rows: [rows], raw: false)[0]
-        }
+        try scores(batch: [ScoringList(query: query, passageVectors: passageVectors)]).scores[0]
     }
 
     /// Logits (before the sigmoid) for passages given by their stored pooled vectors, as
     /// ``logits(query:passages:)`` gives them for the passages' texts.
     public func logits(query: String, passageVectors: [[Float]]) throws -> [Float] {
-        try lock.withLock {
-            let (features, rows) = try features(query: query, passageVectors: passageVectors)
-            return rows.count < 2 ? [] : try listScores(features: features, rows: [rows], raw: true)[0]
-        }
+        try scores(batch: [ScoringList(query: query, passageVectors: passageVectors, raw: true)]).scores[0]
     }
 
     /// Iterative inference over passages given by their stored pooled vectors; scores as
     /// ``iterativeScores(query:passages:)`` gives them for the passages' texts.
     public func iterativeScores(query: String, passageVectors: [[Float]]) throws -> [Float] {
-        try lock.withLock {
-            let (features, rows) = try features(query: query, passageVectors: passageVectors)
-            return rows.count < 2 ? [] : try iterative(features: features, rows: rows)
-        }
+        try scores(batch: [ScoringList(query: query, passageVectors: passageVectors, iterative: true)]).scores[0]
+    }
+
+    // MARK: - Batches of lists
+
+    /// Scores several lists at once: every distinct text of every list (queries and text
+    /// passages) goes through the encoder once, in one packed pass, and the list head runs once
+    /// over all the lists scored conventionally. What a service does with requests that arrive
+    /// together: a list's scores are those it gets alone, within the precision's rounding.
+    ///
+    /// Every method that scores passages comes here; the others are batches of one list.
+    /// - Throws: ``ModelError/invalidInput(_:)`` for an empty query or a passage vector of the
+    ///   wrong length or with a value that is not finite (no list is scored then).
+    public func scores(batch lists: [ScoringList]) throws -> ScoredBatch {
+        try lock.withLock { try score(lists) }
     }
 
     // MARK: - Ranking
@@ -213,7 +224,7 @@ public final class Reranker: @unchecked Sendable {
         let passageRows = Array(listRows.dropFirst())
         return try IterativeInference.scores(passageCount: passageRows.count) { positions in
             let rows = [queryRow] + positions.map { passageRows[$0] }
-            var scores = try self.listScores(features: features, rows: [rows], raw: false)[0]
+            var scores = Self.probabilities(try self.logits(features: features, rows: [rows])[0])
             // Identical texts have identical features; make their scores exactly equal so they
             // leave together, as the original's text-keyed bookkeeping has them do.
             var first = [Int: Float]()
@@ -224,72 +235,78 @@ public final class Reranker: @unchecked Sendable {
         }
     }
 
-    /// The list features of a query (encoded now) and stored passage vectors: `[distinct, width]`
-    /// and each text's row (the query's first). Identical vectors share a row, as identical texts do.
-    private func features(query: String, passageVectors: [[Float]]) throws -> (Tensor, [Int]) {
-        try validate(query: query)
+    /// ``scores(batch:)`` under the lock. Features have one row per distinct text (in order of
+    /// first appearance) and then one per distinct stored vector; each list is its rows.
+    private func score(_ lists: [ScoringList]) throws -> ScoredBatch {
         let h = model.encoder.configuration.hiddenSize
-        for (i, vector) in passageVectors.enumerated() {
-            guard vector.count == h else {
-                throw ModelError.invalidInput("passage vector \(i) has \(vector.count) values; this encoder's have \(h)")
-            }
-            guard vector.allSatisfy(\.isFinite) else {
-                throw ModelError.invalidInput("passage vector \(i) holds a value that is not finite")
-            }
+        var rowOfText = [String: Int]()
+        var texts = [String]()
+        func textRow(_ text: String) -> Int {
+            if let row = rowOfText[text] { return row }
+            rowOfText[text] = texts.count
+            texts.append(text)
+            return texts.count - 1
         }
-        var pooled = try batched.pooled([query], statistics: &statistics).scalars
-        var rowOfVector = [[Float]: Int]()
-        var rows = [0]
-        for vector in passageVectors {
-            if let row = rowOfVector[vector] { rows.append(row); continue }
-            let row = pooled.count / h
-            rowOfVector[vector] = row
-            pooled += vector
-            rows.append(row)
-        }
-        let features = try model.project(pooled: Tensor(shape: [pooled.count / h, h], scalars: pooled))
-        return (features, rows)
-    }
-
-    private func conventional(_ lists: [[String]], raw: Bool) throws -> [[Float]] {
+        var vectorRowOf = [[Float]: Int]()
+        var vectors = [[Float]]()
+        // Rows of stored vectors are counted from the end of the texts, known once all are seen.
+        var listRows = [[(isText: Bool, index: Int)]]()
         for list in lists {
-            guard let query = list.first else { throw ModelError.invalidInput("a list needs a query") }
-            try validate(query: query)
+            try validate(query: list.query)
+            guard !list.passages.isEmpty else { listRows.append([]); continue }
+            var rows = [(isText: true, index: textRow(list.query))]
+            for (i, passage) in list.passages.enumerated() {
+                switch passage {
+                case .text(let text):
+                    rows.append((true, textRow(text)))
+                case .vector(let vector):
+                    guard vector.count == h else {
+                        throw ModelError.invalidInput("passage vector \(i) has \(vector.count) values; this encoder's have \(h)")
+                    }
+                    guard vector.allSatisfy(\.isFinite) else {
+                        throw ModelError.invalidInput("passage vector \(i) holds a value that is not finite")
+                    }
+                    if let row = vectorRowOf[vector] { rows.append((false, row)); continue }
+                    vectorRowOf[vector] = vectors.count
+                    vectors.append(vector)
+                    rows.append((false, vectors.count - 1))
+                }
+            }
+            listRows.append(rows)
         }
-        let scored = lists.filter { $0.count >= 2 }
-        var results = [[Float]](repeating: [], count: lists.count)
-        guard !scored.isEmpty else { return results }
-        let (features, rowOfText) = try encode(scored.flatMap { $0 })
-        var rows = [[Int]]()
-        var offset = 0
-        for list in scored {
-            rows.append(Array(rowOfText[offset..<offset + list.count]))
-            offset += list.count
+        guard !texts.isEmpty else {
+            return ScoredBatch(scores: lists.map { _ in [] }, encodedVectors: [:])
         }
-        var next = try listScores(features: features, rows: rows, raw: raw).makeIterator()
-        for i in lists.indices where lists[i].count >= 2 {
-            results[i] = next.next() ?? []
+
+        let encoded = try batched.pooled(texts, statistics: &statistics)
+        var pooled = encoded.scalars
+        for vector in vectors { pooled += vector }
+        let features = try model.project(pooled: Tensor(shape: [pooled.count / h, h], scalars: pooled))
+        let rows = listRows.map { list in list.map { $0.isText ? $0.index : texts.count + $0.index } }
+
+        var scores = [[Float]](repeating: [], count: lists.count)
+        let conventional = lists.indices.filter { i in
+            !rows[i].isEmpty && !(lists[i].iterative && IterativeInference.applies(toPassageCount: lists[i].passages.count))
         }
-        return results
+        if !conventional.isEmpty {
+            let logits = try self.logits(features: features, rows: conventional.map { rows[$0] })
+            for (i, listLogits) in zip(conventional, logits) {
+                scores[i] = lists[i].raw ? listLogits : Self.probabilities(listLogits)
+            }
+        }
+        for i in lists.indices where !rows[i].isEmpty && !conventional.contains(i) {
+            scores[i] = try iterative(features: features, rows: rows[i])
+        }
+        var encodedVectors = [String: [Float]](minimumCapacity: texts.count)
+        for (row, text) in texts.enumerated() {
+            encodedVectors[text] = Array(encoded.scalars[row * h..<(row + 1) * h])
+        }
+        return ScoredBatch(scores: scores, encodedVectors: encodedVectors)
     }
 
-    /// Encodes each distinct text once: returns the features `[distinct, width]` and, for each
-    /// input text, its row.
-    private func encode(_ texts: [String]) throws -> (Tensor, [Int]) {
-        var rowOfDistinct = [String: Int]()
-        var distinct = [String]()
-        let rowOfText = texts.map { text -> Int in
-            if let row = rowOfDistinct[text] { return row }
-            rowOfDistinct[text] = distinct.count
-            distinct.append(text)
-            return distinct.count - 1
-        }
-        let features = try model.project(pooled: batched.pooled(distinct, statistics: &statistics))
-        return (features, rowOfText)
-    }
-
-    /// Runs the list head on lists given as rows of `features`: sigmoid scores (or logits).
-    private func listScores(features: Tensor, rows: [[Int]], raw: Bool) throws -> [[Float]] {
+    /// Runs the list head on lists given as rows of `features` (each `[query, passage, …]`): one
+    /// logit per passage, per list.
+    private func logits(features: Tensor, rows: [[Int]]) throws -> [[Float]] {
         let width = model.listTransformer.width
         let all = features.scalars
         var gathered = [Float]()
@@ -298,9 +315,8 @@ public final class Reranker: @unchecked Sendable {
             for row in list { gathered += all[row * width..<(row + 1) * width] }
         }
         let lengths = rows.map(\.count)
-        var logits = try model.logits(features: Tensor(shape: [lengths.reduce(0, +), width], scalars: gathered),
+        let logits = try model.logits(features: Tensor(shape: [lengths.reduce(0, +), width], scalars: gathered),
                                       listLengths: lengths)
-        if !raw { logits = Kernels.sigmoid(Tensor(shape: [logits.count], scalars: logits)).scalars }
         var out = [[Float]]()
         var offset = 0
         for length in lengths {
@@ -308,5 +324,10 @@ public final class Reranker: @unchecked Sendable {
             offset += length - 1
         }
         return out
+    }
+
+    /// The sigmoid of each logit.
+    private static func probabilities(_ logits: [Float]) -> [Float] {
+        Kernels.sigmoid(Tensor(shape: [logits.count], scalars: logits)).scalars
     }
 }
