@@ -16,10 +16,11 @@ struct OperationalRoutes {
         }
     }
 
-    /// 200 once the model is loaded, 503 before (load balancers take that as "not yet").
+    /// 200 once the model is loaded, with the device it runs on; 503 before (load balancers take
+    /// that as "not yet").
     func health() async throws -> Response {
-        _ = try await state.slot.loadedEngine()
-        return try JSONBody.response(HealthResponse(status: "ok"))
+        let engine = try await state.slot.loadedEngine()
+        return try JSONBody.response(HealthResponse(status: "ok", device: engine.device, deviceName: engine.deviceName))
     }
 
     func info() async throws -> Response {
@@ -35,7 +36,10 @@ struct OperationalRoutes {
             maxBatchTokens: configuration.maxBatchTokens,
             payloadLimit: configuration.payloadLimit,
             iterativeInferenceAbove: IterativeInference.threshold,
-            version: RerankService.version))
+            version: RerankService.version,
+            device: engine?.device,
+            batching: engine.map { configuration.batchingPolicy(for: $0).enabled },
+            maxBatchDelayMilliseconds: configuration.maxBatchDelayMilliseconds))
     }
 
     func metrics() -> Response {

@@ -6,8 +6,12 @@
 public protocol RerankEngine: Sendable {
     /// Model name for /info and the Cohere response's model echo.
     var modelName: String { get }
-    /// "fp32" or "bf16".
+    /// The products' precision: "fp32", "bf16", "fp16" or "int8".
     var precision: String { get }
+    /// Where the model runs, as `--device` names it: "cpu" or "cuda:N".
+    var device: String { get }
+    /// The device's own name where it has one (a GPU's, such as "NVIDIA H100 80GB HBM3").
+    var deviceName: String? { get }
     /// Maximum tokens per text including [CLS] and [SEP] (512 for ListConRanker).
     var maxInputLength: Int { get }
     /// Number of tokens the text has, including [CLS] and [SEP], before truncation.
@@ -16,4 +20,11 @@ public protocol RerankEngine: Sendable {
     /// Lists of more than 20 texts use iterative inference when `iterative` is true (then raw must be false).
     /// Texts longer than maxInputLength are truncated by the engine.
     func scores(query: String, texts: [String], raw: Bool, iterative: Bool) async throws -> [Float]
+}
+
+extension RerankEngine {
+    /// An engine that says nothing of its device runs on the CPU.
+    public var device: String { "cpu" }
+    /// No name beyond ``device``.
+    public var deviceName: String? { nil }
 }

@@ -117,48 +117,23 @@ struct RerankRoutes {
     }
 
     /// Takes the request's place in the queue (429 at once when it is full), prepares it
-    /// (tokenization, store look-ups), waits for the model, scores, and checks that the engine
-    /// kept its side of the protocol. Returns what `prepare` made and the scores.
-    ///
-    /// Passages go through the vector cache when the engine hands out pooled vectors and the
-    /// cache is on: cached texts are not encoded again, and the scores are those of the texts.
+    /// (tokenization, store look-ups), waits for the model (or to be scored in another request's
+    /// batch), and checks that the engine kept its side of the protocol. Returns what `prepare`
+    /// made and the scores.
     private func score<Prepared: Sendable>(
         preparing prepare: @escaping @Sendable () async throws -> Prepared,
         job jobPath: KeyPath<Prepared, RequestValidation.ScoringJob> & Sendable,
         with engine: any RerankEngine
     ) async throws -> (Prepared, [Float]) {
         let metrics = state.metrics
-        let cache = state.cache
+        let scorer = BatchScorer(engine: engine, cache: state.cache, metrics: metrics)
         let prepared: Prepared
         let scores: [Float]
         do {
-            (prepared, scores) = try await state.queue.run(
-                preparing: prepare, waited: { metrics.queueWaitDuration.record($0) }
-            ) { prepared in
-                let job = prepared[keyPath: jobPath]
-                let start = ContinuousClock.now
-                let scores: [Float]
-                let vectorEngine = engine as? any PooledVectorEngine
-                if let passageVectors = job.passageVectors {
-                    guard let vectorEngine else {
-                        throw ServiceError(
-                            status: .internalServerError, kind: .backend,
-                            message: "The engine \(engine.modelName) cannot score stored vectors")
-                    }
-                    scores = try await vectorEngine.scores(
-                        query: job.query, passageVectors: passageVectors, raw: job.raw, iterative: job.iterative)
-                } else if let vectorEngine, let cache {
-                    let vectors = try await CachedVectors(cache: cache, metrics: metrics)
-                        .vectors(for: job.texts, engine: vectorEngine)
-                    scores = try await vectorEngine.scores(
-                        query: job.query, passageVectors: vectors, raw: job.raw, iterative: job.iterative)
-                } else {
-                    scores = try await engine.scores(
-                        query: job.query, texts: job.texts, raw: job.raw, iterative: job.iterative)
-                }
-                metrics.inferenceDuration.record(ContinuousClock.now - start)
-                return (prepared, scores)
-            }
+            (prepared, scores) = try await state.queue.runScoring(
+                preparing: prepare, job: jobPath, batching: state.configuration.batchingPolicy(for: engine),
+                waited: { metrics.queueWaitDuration.record($0) },
+                score: { jobs in await scorer.score(jobs) })
         } catch let error as ServiceError {
             throw error
         } catch is CancellationError {

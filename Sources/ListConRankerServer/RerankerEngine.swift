@@ -2,12 +2,12 @@ import Dispatch
 import Foundation
 import ListConRanker
 
-/// The real model behind the service: a ``ListConRanker/Reranker`` as a ``RerankEngine`` and a
-/// ``PooledVectorEngine`` (the feature store and the vector cache).
+/// The real model behind the service: a ``ListConRanker/Reranker`` as a ``RerankEngine``, a
+/// ``PooledVectorEngine`` (the feature store and the vector cache) and a ``BatchScoringEngine``.
 ///
 /// Scoring takes seconds of CPU work and the matrix products use every core, so it runs on
 /// one dedicated thread (see `ModelThread`), never on the async runtime's few threads.
-public final class RerankerEngine: PooledVectorEngine, @unchecked Sendable {
+public final class RerankerEngine: BatchScoringEngine, @unchecked Sendable {
     /// The model's name, as /info and the Cohere response report it.
     public let modelName: String
     /// The reranker.
@@ -37,8 +37,14 @@ public final class RerankerEngine: PooledVectorEngine, @unchecked Sendable {
         }
     }
 
-    /// "fp32" or "bf16", as the options chose.
+    /// "fp32", "bf16", "fp16" or "int8", as the options chose.
     public var precision: String { reranker.options.precision.rawValue }
+
+    /// "cpu" or "cuda:N", as the options chose.
+    public var device: String { reranker.options.device.description }
+
+    /// The GPU's name; nil on the CPU.
+    public var deviceName: String? { reranker.deviceName }
 
     /// The options' maximum length, [CLS] and [SEP] included.
     public var maxInputLength: Int { reranker.options.maxLength }
@@ -84,5 +90,11 @@ public final class RerankerEngine: PooledVectorEngine, @unchecked Sendable {
             return raw ? try reranker.logits(query: query, passageVectors: passageVectors)
                        : try reranker.scores(query: query, passageVectors: passageVectors)
         }
+    }
+
+    /// Scores several requests' lists in one pass on the model thread.
+    public func scores(batch: [ScoringList]) async throws -> ScoredBatch {
+        let reranker = self.reranker
+        return try await thread.run { try reranker.scores(batch: batch) }
     }
 }

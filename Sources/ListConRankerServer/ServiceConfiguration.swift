@@ -14,8 +14,15 @@ public struct ServiceConfiguration: Sendable, Equatable {
     public var maxConcurrentRequests: Int
     /// Most texts (documents) in one request; more give 413.
     public var maxClientBatchSize: Int
-    /// Most tokens in one request, the query and every text after truncation; more give 413.
+    /// Most tokens in one request, the query and every text after truncation (more give 413),
+    /// and in one batch of requests scored together (see ``batching``).
     public var maxBatchTokens: Int
+    /// Whether requests that arrive together are scored in one pass of the model.
+    public var batching: RequestBatching
+    /// How long a request that finds the model idle waits for others to batch with, in
+    /// milliseconds (when batching is on); 0 batches only requests that queued while the model
+    /// was busy.
+    public var maxBatchDelayMilliseconds: Int
     /// Largest request body in bytes; a larger one gives 413.
     public var payloadLimit: Int
     /// Where passages' stored vectors live: enables `"document_ids"` on `POST /v1/rerank`
@@ -36,6 +43,8 @@ public struct ServiceConfiguration: Sendable, Equatable {
         maxConcurrentRequests: Int = 64,
         maxClientBatchSize: Int = 1_000,
         maxBatchTokens: Int = 16_384,
+        batching: RequestBatching = .auto,
+        maxBatchDelayMilliseconds: Int = 2,
         payloadLimit: Int = 2_000_000,
         featureStore: FeatureStoreLocation? = nil,
         apiKey: String? = nil,
@@ -46,10 +55,25 @@ public struct ServiceConfiguration: Sendable, Equatable {
         self.maxConcurrentRequests = maxConcurrentRequests
         self.maxClientBatchSize = maxClientBatchSize
         self.maxBatchTokens = maxBatchTokens
+        self.batching = batching
+        self.maxBatchDelayMilliseconds = maxBatchDelayMilliseconds
         self.payloadLimit = payloadLimit
         self.featureStore = featureStore
         self.apiKey = apiKey
         self.vectorCacheMegabytes = vectorCacheMegabytes
+    }
+
+    /// How the queue batches requests for `engine`: with ``RequestBatching/auto``, on where the
+    /// engine runs on a GPU.
+    func batchingPolicy(for engine: any RerankEngine) -> BatchingPolicy {
+        let enabled = switch batching {
+        case .on: true
+        case .off: false
+        case .auto: engine.device != "cpu" && engine is any BatchScoringEngine
+        }
+        return enabled
+            ? BatchingPolicy(enabled: true, maxTokens: maxBatchTokens, delay: .milliseconds(maxBatchDelayMilliseconds))
+            : .off
     }
 
     /// The cache's budget in bytes; 0 when it is off.
@@ -65,6 +89,10 @@ public struct ServiceConfiguration: Sendable, Equatable {
         ]
         for (name, value) in limits where value < 1 {
             throw ServiceConfigurationError(message: "\(name) must be at least 1, got \(value)")
+        }
+        if !(0...10_000).contains(maxBatchDelayMilliseconds) {
+            throw ServiceConfigurationError(
+                message: "max-batch-delay-ms must be in 0...10000, got \(maxBatchDelayMilliseconds)")
         }
         // 1 TiB: far above any machine's memory, and it keeps the byte count from overflowing.
         if !(0...(1 << 20)).contains(vectorCacheMegabytes) {
@@ -83,6 +111,20 @@ public struct ServiceConfiguration: Sendable, Equatable {
         }
         return self
     }
+}
+
+/// Whether the service scores requests that arrive together in one pass of the model.
+///
+/// On a GPU, one packed pass over several lists costs little more than one list's, so batching
+/// multiplies the lists served per second. On a CPU the model already keeps every core busy with
+/// one list: batching there adds each request's wait for the others and gains little.
+public enum RequestBatching: String, Sendable, Equatable, CaseIterable {
+    /// On where the model runs on a GPU, off on the CPU.
+    case auto
+    /// Always.
+    case on
+    /// Never: one request per turn of the model.
+    case off
 }
 
 /// A ``ServiceConfiguration`` value that cannot work, with the reason.

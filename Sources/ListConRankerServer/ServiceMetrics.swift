@@ -12,8 +12,12 @@ final class ServiceMetrics: Sendable {
     let tokensProcessed: Counter
     /// Texts the model scored, over successful inferences.
     let textsScored: Counter
-    /// Time inside the engine's `scores` call, per request.
+    /// Time inside the engine, per turn of the model (one request, or a batch of them).
     let inferenceDuration: DurationHistogram
+    /// Requests scored in one turn of the model (1 unless requests are batched).
+    let batchRequests: ValueHistogram
+    /// Tokens scored in one turn of the model (queries and texts after truncation).
+    let batchTokens: ValueHistogram
     /// Time a request waited for the model.
     let queueWaitDuration: DurationHistogram
     /// Texts whose pooled vector the vector cache held (each distinct text of a request once).
@@ -47,8 +51,18 @@ final class ServiceMetrics: Sendable {
         inferenceDuration = registry.makeDurationHistogram(
             descriptor: .init(
                 namespace: "listconranker", metricName: "inference_duration", unitName: "seconds",
-                helpText: "Time spent in the model per request."),
+                helpText: "Time spent in the model per turn: one request, or a batch of requests."),
             labels: [], buckets: Self.latencyBuckets)
+        batchRequests = registry.makeValueHistogram(
+            descriptor: .init(
+                namespace: "listconranker", metricName: "batch_size", unitName: "requests",
+                helpText: "Requests scored together in one turn of the model."),
+            buckets: [1, 2, 4, 8, 16, 32, 64, 128])
+        batchTokens = registry.makeValueHistogram(
+            descriptor: .init(
+                namespace: "listconranker", metricName: "batch", unitName: "tokens",
+                helpText: "Tokens (queries and texts after truncation) scored in one turn of the model."),
+            buckets: [256, 1_024, 4_096, 8_192, 16_384, 32_768, 65_536])
         queueWaitDuration = registry.makeDurationHistogram(
             descriptor: .init(
                 namespace: "listconranker", metricName: "queue_wait_duration", unitName: "seconds",

@@ -138,6 +138,10 @@ struct InfoResponse: Encodable {
     var payloadLimit: Int
     var iterativeInferenceAbove: Int
     var version: String
+    var device: String?
+    /// Whether requests are batched with the loaded engine; nil while it loads.
+    var batching: Bool?
+    var maxBatchDelayMilliseconds: Int
 
     enum CodingKeys: String, CodingKey {
         case ready, version
@@ -149,6 +153,8 @@ struct InfoResponse: Encodable {
         case maxBatchTokens = "max_batch_tokens"
         case payloadLimit = "payload_limit"
         case iterativeInferenceAbove = "iterative_inference_above"
+        case device, batching
+        case maxBatchDelayMilliseconds = "max_batch_delay_ms"
     }
 
     /// Encodes nulls for the model fields while loading, instead of leaving them out, so that
@@ -165,10 +171,22 @@ struct InfoResponse: Encodable {
         try container.encode(payloadLimit, forKey: .payloadLimit)
         try container.encode(iterativeInferenceAbove, forKey: .iterativeInferenceAbove)
         try container.encode(version, forKey: .version)
+        try container.encode(device, forKey: .device)
+        try container.encode(batching, forKey: .batching)
+        try container.encode(maxBatchDelayMilliseconds, forKey: .maxBatchDelayMilliseconds)
     }
 }
 
 /// `GET /health` response.
 struct HealthResponse: Encodable {
     var status: String
+    /// "cpu" or "cuda:N".
+    var device: String
+    /// The GPU's name; absent on the CPU.
+    var deviceName: String?
+
+    enum CodingKeys: String, CodingKey {
+        case status, device
+        case deviceName = "device_name"
+    }
 }

@@ -32,8 +32,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Most texts per request; beyond, 413.")
     var maxClientBatchSize: Int = ServiceConfiguration().maxClientBatchSize
 
-    @Option(help: "Most tokens per request (query and texts, after truncation); beyond, 413.")
+    @Option(help: "Most tokens per request (query and texts, after truncation; beyond, 413), and per batch of requests scored together.")
     var maxBatchTokens: Int = ServiceConfiguration().maxBatchTokens
+
+    @Option(help: "Score requests that arrive together in one pass of the model: auto (on a GPU), on, off.")
+    var batching: RequestBatching = ServiceConfiguration().batching
+
+    @Option(help: "With batching, how long (ms) a request that finds the model idle waits for others to join it.")
+    var maxBatchDelayMs: Int = ServiceConfiguration().maxBatchDelayMilliseconds
 
     @Option(help: "Largest request body in bytes; beyond, 413.")
     var payloadLimit: Int = ServiceConfiguration().payloadLimit
@@ -71,6 +77,8 @@ struct ServeCommand: AsyncParsableCommand {
             maxConcurrentRequests: maxConcurrentRequests,
             maxClientBatchSize: maxClientBatchSize,
             maxBatchTokens: maxBatchTokens,
+            batching: batching,
+            maxBatchDelayMilliseconds: maxBatchDelayMs,
             payloadLimit: payloadLimit,
             featureStore: try store.map(FeatureStoreLocation.init(parsing:)),
             // The environment's key only with a store: set for another purpose, it must not stop
@@ -91,3 +99,5 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: try serviceConfiguration())
     }
 }
+
+extension RequestBatching: ExpressibleByArgument {}

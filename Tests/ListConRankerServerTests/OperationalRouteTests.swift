@@ -15,7 +15,8 @@ struct OperationalRouteTests {
         try await app.test(.router) { client in
             let health = try await client.get("/health")
             #expect(health.status == .ok)
-            #expect(try parsed(health.body) as? [String: String] == ["status": "ok"])
+            // A fake engine says nothing of its device: the CPU, and no device name.
+            #expect(try parsed(health.body) as? [String: String] == ["status": "ok", "device": "cpu"])
 
             let info = try #require(try parsed(try await client.get("/info").body) as? [String: Any])
             #expect(info["model_id"] as? String == "token-overlap-fake")
@@ -27,6 +28,10 @@ struct OperationalRouteTests {
             #expect(info["max_batch_tokens"] as? Int == 9_000)
             #expect(info["iterative_inference_above"] as? Int == 20)
             #expect(info["version"] as? String == RerankService.version)
+            #expect(info["device"] as? String == "cpu")
+            // auto: no batching on the CPU.
+            #expect(info["batching"] as? Bool == false)
+            #expect(info["max_batch_delay_ms"] as? Int == 2)
         }
     }
 
