@@ -24,6 +24,9 @@ struct RerankBench: AsyncParsableCommand {
     @Flag(name: .long, help: "Score all lists in one call (conventional only), as a batch of lists is encoded together; by default each list is its own call.")
     var batch = false
 
+    @Flag(name: .long, help: "Time the encoder alone: every passage's pooled vector, all lists' passages in one call (as `index` encodes a corpus).")
+    var encoderOnly = false
+
     @Option(name: .long, help: "Timed passes over the whole input (after one warm-up pass).")
     var repeats = 3
 
@@ -58,7 +61,11 @@ struct RerankBench: AsyncParsableCommand {
         // What a feature store would hand back; the store's own look-up time is `store-bench`'s.
         let vectors = stored ? try lists.map { try reranker.pooledVectors(for: $0.passages) } : []
         if batch && (iterative || stored) { throw ValidationError("--batch is for conventional scoring of texts") }
+        if encoderOnly && (batch || iterative || stored) {
+            throw ValidationError("--encoder-only times the encoder alone: leave out --batch, --iterative and --stored")
+        }
         func pass() throws -> [[Float]] {
+            if encoderOnly { return try reranker.pooledVectors(for: lists.flatMap(\.passages)) }
             if batch { return try reranker.scores(for: lists.map { [$0.query] + $0.passages }) }
             return try lists.enumerated().map { i, list in
                 switch (stored, iterative) {
@@ -71,7 +78,9 @@ struct RerankBench: AsyncParsableCommand {
         }
         _ = try pass()
         let tokens = lists.reduce(0) { sum, list in
-            sum + ([list.query] + list.passages).reduce(0) { $0 + min(reranker.tokenCount($1), modelOptions.maxLength) }
+            sum + ((encoderOnly ? [] : [list.query]) + list.passages).reduce(0) {
+                $0 + min(reranker.tokenCount($1), modelOptions.maxLength)
+            }
         }
         func timedPasses(_ count: Int) throws {
             var times = [Double]()
@@ -86,7 +95,8 @@ struct RerankBench: AsyncParsableCommand {
                 let lines = try last.map { String(decoding: try JSONEncoder().encode(["scores": $0]), as: UTF8.self) }
                 try (lines.joined(separator: "\n") + "\n").write(toFile: scoresOut, atomically: true, encoding: .utf8)
             }
-            let report = Report(mode: (iterative ? "iterative" : "conventional") + (stored ? "-stored" : ""),
+            let mode = encoderOnly ? "encoder" : (iterative ? "iterative" : "conventional") + (stored ? "-stored" : "")
+            let report = Report(mode: mode,
                                 precision: reranker.options.precision.rawValue, lists: lists.count,
                                 passages: lists.reduce(0) { $0 + $1.passages.count }, tokens: tokens,
                                 seconds: times.sorted()[times.count / 2], allSeconds: times, loadSeconds: loadSeconds,

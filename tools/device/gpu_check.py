@@ -9,7 +9,10 @@ Steps, each timed and recorded even when a later one fails:
    1 + 20 passages, a list with ties, duplicates and an over-long text, 8 lists at once, and
    iterative 1 + 100 (bound 1e-4); PyTorch bf16 against ours in bf16 (bound 5e-3, same order);
 3. speed, bf16, PyTorch (the official architecture, sdpa attention) against ours on the same GPU:
-   1 + 20, 8 × (1 + 20), iterative 1 + 1000, 1 + 1000 from stored vectors, with peak GPU memory.
+   1 + 20, 8 × (1 + 20), iterative 1 + 1000, 1 + 1000 from stored vectors, the encoder alone on
+   400 texts (tokens/s), with peak GPU memory;
+4. the service: 64 clients sending 1 + 20 lists to `listconranker serve --device cuda`, batching
+   on and off: lists/s, p50 and p99 latency.
 
 Writes OUT/gpu-report.json and prints a summary. Runs on a CPU machine too, for a dry run of the
 script itself: `--swift-device cpu --torch-device cpu --model DIR --quick`.
@@ -40,7 +43,8 @@ def make_inputs(rng, quick):
               for _ in range(2 if quick else 8)]
     i100 = [{"query": text(rng, 20), "passages": [text(rng, 60 if quick else n) for _ in range(30 if quick else 100)]}]
     i1000 = [{"query": text(rng, 20), "passages": [text(rng, n) for _ in range(30 if quick else 1000)]}]
-    return {"c20": c20, "special": special, "batch8": batch8, "i100": i100, "i1000": i1000}
+    encoder400 = [{"query": text(rng, 20), "passages": [text(rng, rng.randint(118, 198)) for _ in range(40 if quick else 400)]}]
+    return {"c20": c20, "special": special, "batch8": batch8, "i100": i100, "i1000": i1000, "encoder400": encoder400}
 
 
 def write_jsonl(path, lists):
@@ -76,18 +80,90 @@ class GPUMemoryPeak:
 
 
 def swift_bench(args, name, path, precision, *extra, repeats=5):
+    keep_scores = "--encoder-only" not in extra
     scores = os.path.join(args.out, f"swift-{name}-{precision}.jsonl")
     cmd = [args.binary, "bench", "rerank", "--model", args.model, "--input", path, "--precision", precision,
-           "--device", args.swift_device, "--repeats", str(repeats), "--scores-out", scores, *extra]
+           "--device", args.swift_device, "--repeats", str(repeats), *(["--scores-out", scores] if keep_scores else []),
+           *extra]
     with GPUMemoryPeak() as memory:
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=args.step_timeout)
     if run.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {run.returncode}: {run.stderr.strip()[-2000:]}")
     report = json.loads(run.stdout.strip().splitlines()[-1])
     report["peakGPUMiB"] = memory.peak
-    with open(scores) as f:
-        report["scores"] = [json.loads(line)["scores"] for line in f]
+    if keep_scores:
+        with open(scores) as f:
+            report["scores"] = [json.loads(line)["scores"] for line in f]
     return report
+
+
+def service_load(args, lists, batching, clients=64, seconds=20):
+    """Starts `listconranker serve` on the GPU and has `clients` threads send 1 + 20 lists for
+    `seconds`: lists/s and latency percentiles."""
+    import http.client
+    port = 18000 + (0 if batching == "on" else 1)
+    cmd = [args.binary, "serve", "--model", args.model, "--device", args.swift_device, "--precision", "bf16",
+           "--port", str(port), "--batching", batching, "--max-concurrent-requests", str(clients * 2), "--cache-mb", "0"]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 180
+        health = None
+        while time.time() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError(f"serve exited {server.returncode}: {server.stderr.read()[-2000:]}")
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                c.request("GET", "/health")
+                r = c.getresponse()
+                body = r.read()
+                if r.status == 200:
+                    health = json.loads(body)
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        if health is None:
+            raise RuntimeError("the service did not become healthy in 180 s")
+        bodies = [json.dumps({"query": l["query"], "texts": l["passages"]}, ensure_ascii=False).encode() for l in lists]
+        latencies, errors, lock = [], [], threading.Lock()
+        stop_at = time.time() + 3 + seconds  # 3 s of warm-up, not counted
+
+        def client(k):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            i = k
+            while time.time() < stop_at:
+                t0 = time.perf_counter()
+                c.request("POST", "/rerank", body=bodies[i % len(bodies)], headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                r.read()
+                t1 = time.perf_counter()
+                with lock:
+                    if r.status != 200:
+                        errors.append(r.status)
+                    elif time.time() > stop_at - seconds:
+                        latencies.append(t1 - t0)
+                i += clients
+        threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=seconds + 130)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/metrics")
+        metrics = c.getresponse().read().decode()
+        batch_lines = [line for line in metrics.splitlines() if line.startswith("listconranker_batch_size_requests_")
+                       and ("_sum" in line or "_count" in line)]
+        latencies.sort()
+        pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else None
+        return {"batching": batching, "clients": clients, "health": health, "lists": len(latencies),
+                "listsPerSecond": len(latencies) / seconds, "p50": pick(0.5), "p99": pick(0.99),
+                "errors": len(errors), "errorStatuses": sorted(set(errors)), "batchMetrics": batch_lines}
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 def compare(ours, theirs):
@@ -163,6 +239,7 @@ def main():
     swift("i1000", "bf16", "--iterative", repeats=5)
     swift("i1000", "bf16", "--iterative", "--stored", repeats=20)
     swift("i1000", "bf16", "--stored", repeats=20)
+    swift("encoder400", "bf16", "--encoder-only", repeats=10)
 
     from listconranker_reference import Reranker
 
@@ -212,22 +289,39 @@ def main():
                 times.append(time.perf_counter() - t0)
             return sorted(times)[len(times) // 2], times
 
+        def encode_400():
+            # The official encoder call: the texts padded to the longest, mean pooling over the mask.
+            texts = inputs["encoder400"][0]["passages"]
+            with torch.inference_mode():
+                batch = reference.tokenizer(texts, padding=True, truncation=True, max_length=512,
+                                            return_tensors="pt").to(args.torch_device)
+                hidden = bert(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                return (hidden * mask).sum(1) / mask.sum(1)
+
         result = {}
         for name, fn, repeats in (
                 ("c20", lambda: reference.compute_score(lists_of("c20")), 20),
                 ("batch8", lambda: reference.compute_score(lists_of("batch8")), 20),
-                ("i1000", lambda: reference.iterative_inference(lists_of("i1000")[0]), 3)):
+                ("i1000", lambda: reference.iterative_inference(lists_of("i1000")[0]), 3),
+                ("encoder400", encode_400, 10)):
             if args.torch_device.startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()
             median, times = timed(fn, repeats)
             peak = torch.cuda.max_memory_allocated() / 2**20 if args.torch_device.startswith("cuda") else None
-            ours_report = ours.get((name, "bf16", {"batch8": ("--batch",), "i1000": ("--iterative",)}.get(name, ())))
+            ours_report = ours.get((name, "bf16", {"batch8": ("--batch",), "i1000": ("--iterative",),
+                                                   "encoder400": ("--encoder-only",)}.get(name, ())))
             result[name] = {"torchSeconds": median, "torchAll": times, "torchPeakMiB": peak,
                             "oursSeconds": ours_report["seconds"] if ours_report else None,
                             "speedup": (median / ours_report["seconds"]) if ours_report else None}
         return result
 
     step("speed bf16 against PyTorch bf16 (sdpa)", torch_speed)
+    service_lists = [{"query": text(random.Random(k), 20), "passages": [text(random.Random(1000 * k + j), 158) for j in range(20)]}
+                     for k in range(8 if args.quick else 64)]
+    clients, seconds = (4, 5) if args.quick else (64, 20)
+    step("service 64 clients, batching on", lambda: service_load(args, service_lists, "on", clients, seconds))
+    step("service 64 clients, batching off", lambda: service_load(args, service_lists, "off", clients, seconds))
     report["seconds"] = round(time.time() - started, 1)
     with open(os.path.join(args.out, "gpu-report.json"), "w") as f:
         json.dump(report, f, indent=1)
