@@ -1,0 +1,364 @@
+/// The CUDA C kernels of GPU training (issue 30), compiled by NVRTC like ``CUDAKernelSource``: the
+/// forward kernels that keep what the backward needs and the backward of every layer that is not a
+/// matrix product (products go through cuBLASLt), each the GPU twin of a CPU op of
+/// `ListConRankerTraining` (named beside each kernel), so that the GPU trainer's gradients can be
+/// checked against the CPU trainer's, which are checked against PyTorch autograd.
+///
+/// Everything is Float32 (the master weights, their gradients, AdamW's moments); 16-bit copies for
+/// the products are made by the inference module's `from_float_*` kernels. Sums that the CPU does in
+/// Double (LayerNorm statistics, the gradient norm) are Double here too; the AdamW step uses
+/// explicitly rounded operations (`__fmul_rn`, `__fadd_rn`, …), which the compiler never fuses, so
+/// it computes what the CPU's `lcr_adamw_update` (compiled with contraction off) computes.
+///
+/// Dropout masks come from Philox-4×32-10 (Salmon et al., SC 2011), a counter-based generator: the
+/// mask of element `i` of dropout site `stream` under seed `seed` is a pure function of the three,
+/// so recomputation redraws a mask instead of storing it, and no generator state crosses kernels.
+public enum CUDATrainingKernelSource {
+    /// Every kernel the module exports.
+    public static let kernelNames = [
+        "philox_uniform", "dropout_mask",
+        "layer_norm_forward_train", "layer_norm_backward_input", "layer_norm_backward_parameters",
+        "gelu_forward_train", "gelu_backward", "relu_forward", "relu_backward",
+        "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
+        "column_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
+        "attention_forward_train", "attention_backward",
+        "adamw_update", "squared_sum_blocks",
+    ]
+
+    /// Elements each block of `squared_sum_blocks` sums: the CPU's `GradientClipping` block.
+    public static let squaredSumBlock = 65_536
+
+    /// The CUDA C source.
+    public static let source = #"""
+// ---- Block reductions (blockDim.x a multiple of 32, at most 1024) ---------------------------------
+__device__ __forceinline__ float warp_sum_f(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+__device__ __forceinline__ double warp_sum_d(double v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+// Every thread gets the block's total. `scratch` holds 32 values of shared memory.
+__device__ float block_sum_f(float v, float *scratch) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = warp_sum_f(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    return warp_sum_f(lane < warps ? scratch[lane] : 0.0f);
+}
+__device__ double block_sum_d(double v, double *scratch) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = warp_sum_d(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    return warp_sum_d(lane < warps ? scratch[lane] : 0.0);
+}
+
+// ---- Philox-4x32-10 and dropout masks -------------------------------------------------------------
+struct philox4 { unsigned x, y, z, w; };
+__device__ __forceinline__ unsigned mul_hi_u32(unsigned a, unsigned b) {
+    return (unsigned)(((unsigned long long)a * b) >> 32);
+}
+// Ten rounds on counter (c) under key (k), the constants of Random123's philox4x32.
+__device__ philox4 philox4x32_10(philox4 c, unsigned k0, unsigned k1) {
+    for (int round = 0; round < 10; round++) {
+        unsigned hi0 = mul_hi_u32(0xD2511F53u, c.x), lo0 = 0xD2511F53u * c.x;
+        unsigned hi1 = mul_hi_u32(0xCD9E8D57u, c.z), lo1 = 0xCD9E8D57u * c.z;
+        philox4 n = {hi1 ^ c.y ^ k0, lo1, hi0 ^ c.w ^ k1, lo0};
+        c = n;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    return c;
+}
+// The uniform in [0, 1) of element i of stream `stream` under `seed`: counter (i / 4, stream), word i % 4,
+// its top 24 bits (every float of the form k·2⁻²⁴ equally likely).
+__device__ float philox_unit(unsigned long long seed, unsigned long long stream, unsigned long long i) {
+    philox4 counter = {(unsigned)(i >> 2), (unsigned)(i >> 34), (unsigned)stream, (unsigned)(stream >> 32)};
+    philox4 r = philox4x32_10(counter, (unsigned)seed, (unsigned)(seed >> 32));
+    unsigned word = (i & 3) == 0 ? r.x : (i & 3) == 1 ? r.y : (i & 3) == 2 ? r.z : r.w;
+    return (float)(word >> 8) * 5.9604644775390625e-8f;
+}
+// out[i] = the uniform of element first + i: for known-answer checks of the generator.
+extern "C" __global__ void philox_uniform(unsigned long long seed, unsigned long long stream,
+                                          unsigned long long first, long count, float *out) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        out[i] = philox_unit(seed, stream, first + i);
+}
+// DropoutOps.drawMask: mask[i] = 1/(1 − p) where the uniform ≥ p, else 0.
+extern "C" __global__ void dropout_mask(unsigned long long seed, unsigned long long stream, long count, float p,
+                                        float *mask) {
+    float scale = 1.0f / (1.0f - p);
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        mask[i] = philox_unit(seed, stream, i) >= p ? scale : 0.0f;
+}
+
+// ---- LayerNorm (LayerNormOps) -------------------------------------------------------------------------
+// One block per row: y = (x − mean)·rstd·γ + β, keeping mean and rstd; statistics in Double, two passes.
+extern "C" __global__ void layer_norm_forward_train(const float *x, const float *gamma, const float *beta,
+                                                    float eps, int width, float *y, float *mean, float *rstd) {
+    __shared__ double scratch[32];
+    long r = blockIdx.x;
+    const float *row = x + r * width;
+    double sum = 0.0;
+    for (int j = threadIdx.x; j < width; j += blockDim.x) sum += (double)row[j];
+    double m = block_sum_d(sum, scratch) / width;
+    double squares = 0.0;
+    for (int j = threadIdx.x; j < width; j += blockDim.x) { double d = (double)row[j] - m; squares += d * d; }
+    double s = 1.0 / sqrt(block_sum_d(squares, scratch) / width + (double)eps);
+    if (threadIdx.x == 0) { mean[r] = (float)m; rstd[r] = (float)s; }
+    for (int j = threadIdx.x; j < width; j += blockDim.x)
+        y[r * width + j] = (float)(((double)row[j] - m) * s) * gamma[j] + beta[j];
+}
+// One block per row: dx += rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ.
+extern "C" __global__ void layer_norm_backward_input(const float *dy, const float *x, const float *mean,
+                                                     const float *rstd, const float *gamma, int width, float *dx) {
+    __shared__ float scratch[32];
+    long r = blockIdx.x;
+    const float *row = x + r * width, *grad = dy + r * width;
+    float m = mean[r], s = rstd[r];
+    float a = 0.0f, b = 0.0f;
+    for (int j = threadIdx.x; j < width; j += blockDim.x) {
+        float xhat = (row[j] - m) * s, dxhat = grad[j] * gamma[j];
+        a += dxhat;
+        b += dxhat * xhat;
+    }
+    float mean_dxhat = block_sum_f(a, scratch) / width;
+    float mean_dxhat_xhat = block_sum_f(b, scratch) / width;
+    for (int j = threadIdx.x; j < width; j += blockDim.x) {
+        float xhat = (row[j] - m) * s;
+        dx[r * width + j] += s * (grad[j] * gamma[j] - mean_dxhat - xhat * mean_dxhat_xhat);
+    }
+}
+// One thread per column, rows in order (as the CPU sums them): dγ += Σ dy·x̂, dβ += Σ dy.
+extern "C" __global__ void layer_norm_backward_parameters(const float *dy, const float *x, const float *mean,
+                                                          const float *rstd, int rows, int width, float *dgamma,
+                                                          float *dbeta) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= width) return;
+    float g = dgamma[j], b = dbeta[j];
+    for (int r = 0; r < rows; r++) {
+        float d = dy[(long)r * width + j];
+        g += d * ((x[(long)r * width + j] - mean[r]) * rstd[r]);
+        b += d;
+    }
+    dgamma[j] = g;
+    dbeta[j] = b;
+}
+
+// ---- Activations (ActivationOps) ----------------------------------------------------------------------
+extern "C" __global__ void gelu_forward_train(const float *x, long count, float *y) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+// dx = dy·(Φ(x) + x·φ(x)), overwritten.
+extern "C" __global__ void gelu_backward(const float *dy, const float *x, long count, float *dx) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
+        float v = x[i];
+        float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+        float pdf = 0.39894228040143268f * expf(-0.5f * v * v);
+        dx[i] = dy[i] * (cdf + v * pdf);
+    }
+}
+extern "C" __global__ void relu_forward(const float *x, long count, float *y) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+// dx += dy where x > 0 (no gradient at 0, as PyTorch).
+extern "C" __global__ void relu_backward(const float *dy, const float *x, long count, float *dx) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        if (x[i] > 0.0f) dx[i] += dy[i];
+}
+
+// ---- Element-wise (ElementOps) --------------------------------------------------------------------------
+extern "C" __global__ void elementwise_add(float *x, const float *y, long count) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        x[i] += y[i];
+}
+extern "C" __global__ void elementwise_sum(float *z, const float *x, const float *y, long count) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        z[i] = x[i] + y[i];
+}
+extern "C" __global__ void elementwise_multiply(float *x, const float *y, long count) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        x[i] *= y[i];
+}
+extern "C" __global__ void elementwise_scale(float *x, float factor, long count) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        x[i] *= factor;
+}
+
+// ---- Rows: bias gradients, the score head's pairs (ScorePairs) -------------------------------------------
+// out[j] += Σ_r dy[r, j], rows in order: a bias's gradient.
+extern "C" __global__ void column_sums(const float *dy, int rows, int width, float *out) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= width) return;
+    float sum = out[j];
+    for (int r = 0; r < rows; r++) sum += dy[(long)r * width + j];
+    out[j] = sum;
+}
+// out[s, j] = Σ of rows starts[s] .. starts[s] + lengths[s] of x (in order). Grid: (column blocks, segments).
+extern "C" __global__ void segment_row_sums(const float *x, const int *starts, const int *lengths, int width,
+                                            float *out) {
+    int s = blockIdx.y, j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= width) return;
+    float sum = 0.0f;
+    for (int r = 0; r < lengths[s]; r++) sum += x[((long)starts[s] + r) * width + j];
+    out[(long)s * width + j] = sum;
+}
+// out[i] = x[rows[i]]; one block per output row.
+extern "C" __global__ void gather_rows(const float *x, const int *rows, int width, float *out) {
+    long i = blockIdx.x;
+    for (int j = threadIdx.x; j < width; j += blockDim.x) out[i * width + j] = x[(long)rows[i] * width + j];
+}
+// out[rows[i]] += x[i]; rows distinct (no two blocks write one row). One block per input row.
+extern "C" __global__ void scatter_add_rows(const float *x, const int *rows, int width, float *out) {
+    long i = blockIdx.x;
+    for (int j = threadIdx.x; j < width; j += blockDim.x) out[(long)rows[i] * width + j] += x[i * width + j];
+}
+// y[i] += (source[rows[i]] + bias) in ScorePairs' order (the query's product, then the bias).
+extern "C" __global__ void add_broadcast_rows(float *y, const float *source, const int *rows, const float *bias,
+                                              int width) {
+    long i = blockIdx.x;
+    for (int j = threadIdx.x; j < width; j += blockDim.x)
+        y[i * width + j] += source[(long)rows[i] * width + j] + bias[j];
+}
+
+// ---- Attention with stored probabilities (ListAttentionOps, EncoderAttentionOps) -------------------------
+// qkv [rows, 3·width] (q, k, v side by side per row); segment s is rows starts[s] ..< starts[s] + lengths[s];
+// the probabilities of (segment s, head h) are the [L, L] block at offsets[s] + h·L², row-major, zero where
+// masked. first_row_alone: a segment's first row attends to itself only (ListAttention's query row).
+// mask (optional, same layout): the dropout mask applied to the probabilities before the product with V.
+// Grid: (heads, segments); any block size. Each block owns its head's columns of its segment's rows.
+__device__ __forceinline__ int visible_keys(int i, int length, int first_row_alone) {
+    return first_row_alone && i == 0 ? 1 : length;
+}
+extern "C" __global__ void attention_forward_train(const float *qkv, const int *starts, const int *lengths,
+                                                   const long long *offsets, int width, int heads,
+                                                   int first_row_alone, const float *mask, float *probabilities,
+                                                   float *context) {
+    int h = blockIdx.x, s = blockIdx.y;
+    int length = lengths[s], d = width / heads;
+    long first = starts[s], stride = 3L * width;
+    long block = offsets[s] + (long long)h * length * length;
+    float scale = 1.0f / sqrtf((float)d);
+    float *p = probabilities + block;
+    // Scores, then each row's softmax over its visible keys.
+    for (long e = threadIdx.x; e < (long)length * length; e += blockDim.x) {
+        int i = (int)(e / length), j = (int)(e % length);
+        float logit = 0.0f;
+        if (j < visible_keys(i, length, first_row_alone)) {
+            const float *q = qkv + (first + i) * stride + (long)h * d, *k = qkv + (first + j) * stride + width + (long)h * d;
+            for (int c = 0; c < d; c++) logit += q[c] * k[c];
+            logit *= scale;
+        }
+        p[e] = logit;
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < length; i += blockDim.x) {
+        float *row = p + (long)i * length;
+        int visible = visible_keys(i, length, first_row_alone);
+        float maximum = row[0];
+        for (int j = 1; j < visible; j++) maximum = fmaxf(maximum, row[j]);
+        float sum = 0.0f;
+        for (int j = 0; j < visible; j++) { row[j] = expf(row[j] - maximum); sum += row[j]; }
+        for (int j = 0; j < visible; j++) row[j] /= sum;
+    }
+    __syncthreads();
+    // context[i, c] = Σ_j P̃_ij v_j[c].
+    for (long e = threadIdx.x; e < (long)length * d; e += blockDim.x) {
+        int i = (int)(e / d), c = (int)(e % d);
+        float sum = 0.0f;
+        for (int j = 0; j < visible_keys(i, length, first_row_alone); j++) {
+            float weight = p[(long)i * length + j] * (mask ? mask[block + (long)i * length + j] : 1.0f);
+            sum += weight * qkv[(first + j) * stride + 2L * width + (long)h * d + c];
+        }
+        context[(first + i) * width + (long)h * d + c] = sum;
+    }
+}
+// Accumulates dqkv from dcontext through the stored P (and mask M): dV += P̃ᵀ dC, dP = (dC Vᵀ) ⊙ M,
+// dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d, dQ += dS K, dK += dSᵀ Q. `scratch` has the probabilities' layout
+// (it holds dP, then dS).
+extern "C" __global__ void attention_backward(const float *qkv, const float *dcontext, const int *starts,
+                                              const int *lengths, const long long *offsets, int width, int heads,
+                                              int first_row_alone, const float *probabilities, const float *mask,
+                                              float *scratch, float *dqkv) {
+    int h = blockIdx.x, s = blockIdx.y;
+    int length = lengths[s], d = width / heads;
+    long first = starts[s], stride = 3L * width;
+    long block = offsets[s] + (long long)h * length * length;
+    float scale = 1.0f / sqrtf((float)d);
+    const float *p = probabilities + block;
+    float *ds = scratch + block;
+    for (long e = threadIdx.x; e < (long)length * length; e += blockDim.x) {
+        int i = (int)(e / length), j = (int)(e % length);
+        float dp = 0.0f;
+        if (j < visible_keys(i, length, first_row_alone)) {
+            const float *dc = dcontext + (first + i) * width + (long)h * d;
+            const float *v = qkv + (first + j) * stride + 2L * width + (long)h * d;
+            for (int c = 0; c < d; c++) dp += dc[c] * v[c];
+            if (mask) dp *= mask[block + e];
+        }
+        ds[e] = dp;
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < length; i += blockDim.x) {
+        int visible = visible_keys(i, length, first_row_alone);
+        float weighted = 0.0f;
+        for (int j = 0; j < visible; j++) weighted += p[(long)i * length + j] * ds[(long)i * length + j];
+        for (int j = 0; j < visible; j++)
+            ds[(long)i * length + j] = p[(long)i * length + j] * (ds[(long)i * length + j] - weighted) * scale;
+    }
+    __syncthreads();
+    for (long e = threadIdx.x; e < (long)length * d; e += blockDim.x) {
+        int r = (int)(e / d), c = (int)(e % d);
+        long col = (long)h * d + c;
+        // Row r as a key/value: dV_r += Σ_i P̃_ir dC_i, dK_r += Σ_i dS_ir q_i (over the rows i that see r).
+        float dv = 0.0f, dk = 0.0f;
+        for (int i = 0; i < length; i++) {
+            if (r >= visible_keys(i, length, first_row_alone)) continue;
+            long ir = (long)i * length + r;
+            dv += p[ir] * (mask ? mask[block + ir] : 1.0f) * dcontext[(first + i) * width + col];
+            dk += ds[ir] * qkv[(first + i) * stride + col];
+        }
+        // Row r as a query: dQ_r += Σ_j dS_rj k_j.
+        float dq = 0.0f;
+        for (int j = 0; j < visible_keys(r, length, first_row_alone); j++)
+            dq += ds[(long)r * length + j] * qkv[(first + j) * stride + width + col];
+        dqkv[(first + r) * stride + col] += dq;
+        dqkv[(first + r) * stride + width + col] += dk;
+        dqkv[(first + r) * stride + 2L * width + col] += dv;
+    }
+}
+
+// ---- Optimizer (AdamW, GradientClipping) --------------------------------------------------------------------
+// lcr_adamw_update, operation for operation, each rounded on its own (no fused multiply-add).
+extern "C" __global__ void adamw_update(float *parameters, float *first, float *second, const float *gradients,
+                                        long count, float decay, float beta1_complement, float beta2,
+                                        float beta2_complement, float step_size, float correction2_root,
+                                        float epsilon) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
+        float g = gradients[i];
+        float p = __fmul_rn(parameters[i], decay);
+        float m = __fadd_rn(first[i], __fmul_rn(__fsub_rn(g, first[i]), beta1_complement));
+        float v = __fadd_rn(__fmul_rn(second[i], beta2), __fmul_rn(__fmul_rn(beta2_complement, g), g));
+        float denominator = __fadd_rn(__fdiv_rn(__fsqrt_rn(v), correction2_root), epsilon);
+        parameters[i] = __fsub_rn(p, __fdiv_rn(__fmul_rn(step_size, m), denominator));
+        first[i] = m;
+        second[i] = v;
+    }
+}
+// sums[b] = Σ g² (in Double) over elements b·block ..< min(count, (b + 1)·block): one block per b.
+extern "C" __global__ void squared_sum_blocks(const float *values, long count, long block, double *sums) {
+    __shared__ double scratch[32];
+    long begin = blockIdx.x * block, end = begin + block < count ? begin + block : count;
+    double sum = 0.0;
+    for (long i = begin + threadIdx.x; i < end; i += blockDim.x) sum += (double)values[i] * (double)values[i];
+    sum = block_sum_d(sum, scratch);
+    if (threadIdx.x == 0) sums[blockIdx.x] = sum;
+}
+"""#
+}
