@@ -40,21 +40,14 @@ enum ListAttentionOps {
     }
 
     /// `context[rows, width]` = heads of `softmax(q kᵀ/√d + mask) · v` concatenated. `probabilities`
-    /// receives the softmax output; with `dropout` > 0 the probabilities used for the product are
-    /// `probabilities ⊙ mask` (as `nn.MultiheadAttention` drops attention weights in training),
-    /// the mask going to `dropoutMask` (same layout; drawn first, in the store's order, so the
-    /// generator's stream does not depend on how the blocks are split over the cores).
+    /// receives the softmax output; with a dropout mask (same layout, drawn by the caller: in
+    /// training, `nn.MultiheadAttention` drops attention weights) the probabilities used for the
+    /// product are `probabilities ⊙ mask`.
     static func forward(context: UnsafeMutablePointer<Float>, probabilities: UnsafeMutablePointer<Float>,
-                        dropoutMask: UnsafeMutablePointer<Float>?, qkv: UnsafePointer<Float>,
-                        segments: [Range<Int>], width: Int, heads: Int, dropout: Float,
-                        generator: inout SeededGenerator) {
+                        dropoutMask mask: UnsafeMutablePointer<Float>?, qkv: UnsafePointer<Float>,
+                        segments: [Range<Int>], width: Int, heads: Int) {
         let dh = width / heads, stride = 3 * width
         let scale = 1 / Float(dh).squareRoot()
-        let mask: UnsafeMutablePointer<Float>? = dropout > 0 ? dropoutMask : nil
-        if let mask {
-            DropoutOps.drawMask(mask, count: probabilityCount(segments: segments, heads: heads), probability: dropout,
-                                generator: &generator)
-        }
         let blocks = blocks(segments, heads: heads)
         ParallelLoop.shares(blocks.count, minimumPerShare: 4) { share in
             for block in blocks[share] {

@@ -3,7 +3,8 @@ import Foundation
 /// What one transformer layer's forward keeps for its backward. R rows, W width, F
 /// feed-forward; dropout masks exist only when dropout is on (and the buffers they follow
 /// then hold values after dropout).
-final class LayerActivations {
+final class LayerActivations<Backend: TrainingBackend> {
+    typealias FloatBuffer = Backend.Buffer
     let input: FloatBuffer          // [R, W]  the layer's input (the previous layer's output)
     let qkv: FloatBuffer            // [R, 3W] in_proj(x): q, k, v per row
     let probabilities: FloatBuffer  // [Σ heads·L²] attention softmax per list and head
@@ -25,48 +26,42 @@ final class LayerActivations {
     let rstd2: FloatBuffer          // [R]
     let output: FloatBuffer         // [R, W]  norm2 output
 
-    init(input: FloatBuffer, rows r: Int, width w: Int, feedForward f: Int, probabilityCount: Int, dropout: Bool) {
+    init(input: FloatBuffer, rows r: Int, width w: Int, feedForward f: Int, probabilityCount: Int, dropout: Bool,
+         backend: Backend) throws {
         self.input = input
-        qkv = FloatBuffer(count: r * 3 * w)
-        probabilities = FloatBuffer(count: probabilityCount)
-        attentionMask = dropout ? FloatBuffer(count: probabilityCount) : nil
-        context = FloatBuffer(count: r * w)
-        attended = FloatBuffer(count: r * w)
-        attendedMask = dropout ? FloatBuffer(count: r * w) : nil
-        residual1 = FloatBuffer(count: r * w)
-        mean1 = FloatBuffer(count: r)
-        rstd1 = FloatBuffer(count: r)
-        normed1 = FloatBuffer(count: r * w)
-        preActivation = FloatBuffer(count: r * f)
-        activated = FloatBuffer(count: r * f)
-        activatedMask = dropout ? FloatBuffer(count: r * f) : nil
-        fed = FloatBuffer(count: r * w)
-        fedMask = dropout ? FloatBuffer(count: r * w) : nil
-        residual2 = FloatBuffer(count: r * w)
-        mean2 = FloatBuffer(count: r)
-        rstd2 = FloatBuffer(count: r)
-        output = FloatBuffer(count: r * w)
+        qkv = try backend.zeros(r * 3 * w)
+        probabilities = try backend.zeros(probabilityCount)
+        attentionMask = dropout ? try backend.zeros(probabilityCount) : nil
+        context = try backend.zeros(r * w)
+        attended = try backend.zeros(r * w)
+        attendedMask = dropout ? try backend.zeros(r * w) : nil
+        residual1 = try backend.zeros(r * w)
+        mean1 = try backend.zeros(r)
+        rstd1 = try backend.zeros(r)
+        normed1 = try backend.zeros(r * w)
+        preActivation = try backend.zeros(r * f)
+        activated = try backend.zeros(r * f)
+        activatedMask = dropout ? try backend.zeros(r * f) : nil
+        fed = try backend.zeros(r * w)
+        fedMask = dropout ? try backend.zeros(r * w) : nil
+        residual2 = try backend.zeros(r * w)
+        mean2 = try backend.zeros(r)
+        rstd2 = try backend.zeros(r)
+        output = try backend.zeros(r * w)
     }
 }
 
-/// The result of ``ListHeadNetwork/forward(_:parameters:dropoutSeed:)``: the logits, and every
-/// activation the backward needs, in named buffers (R rows, L lists, P passages, H hidden, W width).
-public final class ListHeadForwardPass: @unchecked Sendable {
-    /// The batch that went in.
-    public let batch: ListBatch
-    /// One logit per passage, list after list: `[P]`.
-    public var logits: [Float] { logitBuffer.array }
-    /// `s = sigmoid(logit)`, the scores the loss and the published model use.
-    public var scores: [Float] { logits.map { 1 / (1 + exp(-$0)) } }
-    /// The list features `f = linear_in_embedding(pooled)`: `[R, W]`, row-major.
-    public var features: [Float] { f.array }
-
+/// Every activation of one forward pass of the list head that its backward needs, in named
+/// buffers on the backend's device (R rows, L lists, P passages, H hidden, W width).
+final class ListHeadActivations<Backend: TrainingBackend> {
+    typealias FloatBuffer = Backend.Buffer
+    let batch: ListBatch
     let pooled: FloatBuffer            // [R, H]
     let f: FloatBuffer                 // [R, W]  linear_in_embedding(pooled)
     let tagged: FloatBuffer            // [R, W]  f + tag (the tag LayerNorm's input)
     let tagMean: FloatBuffer           // [R]
     let tagRstd: FloatBuffer           // [R]
-    let layers: [LayerActivations]     // layer 0's input is the tag LayerNorm's output
+    let layers: [LayerActivations<Backend>]   // layer 0's input is the tag LayerNorm's output
     let queryFeatures: FloatBuffer     // [L, W]  f_0 of each list
     let passageFeatures: FloatBuffer   // [P, W]  f_i, i ≥ 1, list after list
     let scorePre: FloatBuffer          // [P, W]  linear_score2([f_0 ; f_i])
@@ -77,36 +72,53 @@ public final class ListHeadForwardPass: @unchecked Sendable {
     let logitBuffer: FloatBuffer       // [P]     linear_score1(joined)
     let dropout: Float
 
-    init(batch: ListBatch, shape: ListHeadShape, dropout: Float) {
+    init(batch: ListBatch, shape: ListHeadShape, dropout: Float, backend: Backend) throws {
         let r = batch.rows, p = batch.passageCount, w = shape.width
         self.batch = batch
         self.dropout = dropout
-        pooled = FloatBuffer(batch.pooled)
-        f = FloatBuffer(count: r * w)
-        tagged = FloatBuffer(count: r * w)
-        tagMean = FloatBuffer(count: r)
-        tagRstd = FloatBuffer(count: r)
+        pooled = try backend.upload(batch.pooled)
+        f = try backend.zeros(r * w)
+        tagged = try backend.zeros(r * w)
+        tagMean = try backend.zeros(r)
+        tagRstd = try backend.zeros(r)
         let probabilityCount = ListAttentionOps.probabilityCount(segments: batch.segments, heads: shape.heads)
-        var layers: [LayerActivations] = []
-        var input = FloatBuffer(count: r * w)
+        var layers: [LayerActivations<Backend>] = []
+        var input = try backend.zeros(r * w)
         for _ in 0..<shape.layers {
-            let layer = LayerActivations(input: input, rows: r, width: w, feedForward: shape.feedForward,
-                                         probabilityCount: probabilityCount, dropout: dropout > 0)
+            let layer = try LayerActivations(input: input, rows: r, width: w, feedForward: shape.feedForward,
+                                             probabilityCount: probabilityCount, dropout: dropout > 0, backend: backend)
             layers.append(layer)
             input = layer.output
         }
         self.layers = layers
         let lists = batch.listLengths.count
-        queryFeatures = FloatBuffer(count: lists * w)
-        passageFeatures = FloatBuffer(count: p * w)
-        scorePre = FloatBuffer(count: p * w)
-        queryOutputs = FloatBuffer(count: lists * w)
-        passageOutputs = FloatBuffer(count: p * w)
-        scorePost = FloatBuffer(count: p * w)
-        joined = FloatBuffer(count: p * 2 * w)
-        logitBuffer = FloatBuffer(count: p)
+        queryFeatures = try backend.zeros(lists * w)
+        passageFeatures = try backend.zeros(p * w)
+        scorePre = try backend.zeros(p * w)
+        queryOutputs = try backend.zeros(lists * w)
+        passageOutputs = try backend.zeros(p * w)
+        scorePost = try backend.zeros(p * w)
+        joined = try backend.zeros(p * 2 * w)
+        logitBuffer = try backend.zeros(p)
     }
 
     /// The transformer's output `g`: `[R, W]`.
     var transformerOutput: FloatBuffer { layers[layers.count - 1].output }
+}
+
+/// The result of ``ListHeadNetwork/forward(_:parameters:dropoutSeed:)`` on the CPU: the logits,
+/// and every activation the backward needs.
+public final class ListHeadForwardPass: @unchecked Sendable {
+    let activations: ListHeadActivations<CPUTrainingBackend>
+
+    init(_ activations: ListHeadActivations<CPUTrainingBackend>) { self.activations = activations }
+
+    /// The batch that went in.
+    public var batch: ListBatch { activations.batch }
+    /// One logit per passage, list after list: `[P]`.
+    public var logits: [Float] { activations.logitBuffer.array }
+    /// `s = sigmoid(logit)`, the scores the loss and the published model use.
+    public var scores: [Float] { logits.map { 1 / (1 + exp(-$0)) } }
+    /// The list features `f = linear_in_embedding(pooled)`: `[R, W]`, row-major.
+    public var features: [Float] { activations.f.array }
 }

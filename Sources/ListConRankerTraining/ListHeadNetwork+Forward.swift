@@ -4,97 +4,95 @@ extension ListHeadNetwork {
     public func forward(_ batch: ListBatch, parameters: ListHeadParameters,
                         dropoutSeed: UInt64 = 0) throws -> ListHeadForwardPass {
         try check(batch, parameters.layout)
-        let pass = ListHeadForwardPass(batch: batch, shape: shape, dropout: dropout)
-        var generator = SeededGenerator(seed: dropoutSeed)
+        let backend = CPUTrainingBackend()
+        let pass = try ListHeadActivations(batch: batch, shape: shape, dropout: dropout, backend: backend)
         try parameters.values.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
-            try forward(pass, base, &generator)
+            try forward(pass, parameters: UnsafeMutablePointer(mutating: base), dropout: backend.dropout(seed: dropoutSeed),
+                        backend: backend)
         }
-        return pass
+        return ListHeadForwardPass(pass)
     }
 
-    private func forward(_ a: ListHeadForwardPass, _ p: UnsafePointer<Float>,
-                         _ generator: inout SeededGenerator) throws {
+    /// The forward on any backend: `p` the parameters on its device, laid out by ``offsets``.
+    func forward<Backend: TrainingBackend>(_ a: ListHeadActivations<Backend>, parameters p: Backend.Pointer,
+                                           dropout: Backend.Dropout, backend: Backend) throws {
         let batch = a.batch, segments = batch.segments
         let r = batch.rows, np = batch.passageCount
         let h = shape.hidden, w = shape.width, ff = shape.feedForward
         let o = offsets, eps = Self.layerNormEpsilon
 
         // f[R, W] = pooled[R, H] · W_inᵀ + b_in
-        try LinearOps.forward(y: a.f.pointer, x: a.pooled.pointer, w: p + o.inputEmbedding.weight,
-                              b: p + o.inputEmbedding.bias, rows: r, inFeatures: h, outFeatures: w)
+        try backend.linearForward(y: a.f.pointer, x: a.pooled.pointer, w: p + o.inputEmbedding.weight,
+                                  b: p + o.inputEmbedding.bias, rows: r, inFeatures: h, outFeatures: w)
 
         // tagged[R, W] = f + tag[t]: t = 1 on each list's query row, 0 on passages; then LayerNorm.
-        let queryRows = Set(segments.map(\.lowerBound))
-        ParallelLoop.shares(r, minimumPerShare: 16) { rows in
-            for row in rows {
-                let tag = p + o.tags + (queryRows.contains(row) ? w : 0)
-                let source = a.f.pointer + row * w, target = a.tagged.pointer + row * w
-                for j in 0..<w { target[j] = source[j] + tag[j] }
-            }
-        }
-        LayerNormOps.forward(y: a.layers[0].input.pointer, mean: a.tagMean.pointer, rstd: a.tagRstd.pointer,
-                             x: a.tagged.pointer, gamma: p + o.tagNorm.weight, beta: p + o.tagNorm.bias,
-                             rows: r, width: w, eps: eps)
+        try backend.addQueryTags(out: a.tagged.pointer, f: a.f.pointer, tags: p + o.tags, segments: segments, width: w)
+        try backend.layerNormForward(y: a.layers[0].input.pointer, mean: a.tagMean.pointer, rstd: a.tagRstd.pointer,
+                                     x: a.tagged.pointer, gamma: p + o.tagNorm.weight, beta: p + o.tagNorm.bias,
+                                     rows: r, width: w, eps: eps)
 
         for (layer, l) in zip(o.layers, a.layers) {
             // Self-attention block: x1 = norm1(x + dropout1(out_proj(attention(in_proj(x))))).
-            try LinearOps.forward(y: l.qkv.pointer, x: l.input.pointer, w: p + layer.inProjection.weight,
-                                  b: p + layer.inProjection.bias, rows: r, inFeatures: w, outFeatures: 3 * w)
-            ListAttentionOps.forward(context: l.context.pointer, probabilities: l.probabilities.pointer,
-                                     dropoutMask: l.attentionMask?.pointer, qkv: l.qkv.pointer, segments: segments,
-                                     width: w, heads: shape.heads, dropout: dropout, generator: &generator)
-            try LinearOps.forward(y: l.attended.pointer, x: l.context.pointer, w: p + layer.outProjection.weight,
-                                  b: p + layer.outProjection.bias, rows: r, inFeatures: w, outFeatures: w)
-            if let mask = l.attendedMask {
-                DropoutOps.forward(x: l.attended.pointer, mask: mask.pointer, count: r * w, probability: dropout,
-                                   generator: &generator)
+            try backend.linearForward(y: l.qkv.pointer, x: l.input.pointer, w: p + layer.inProjection.weight,
+                                      b: p + layer.inProjection.bias, rows: r, inFeatures: w, outFeatures: 3 * w)
+            if let mask = l.attentionMask {
+                try dropout.drawMask(mask.pointer, count: mask.count, probability: self.dropout)
             }
-            ElementOps.sum(l.residual1.pointer, l.input.pointer, l.attended.pointer, count: r * w)
-            LayerNormOps.forward(y: l.normed1.pointer, mean: l.mean1.pointer, rstd: l.rstd1.pointer,
-                                 x: l.residual1.pointer, gamma: p + layer.norm1.weight, beta: p + layer.norm1.bias,
-                                 rows: r, width: w, eps: eps)
+            try backend.listAttentionForward(context: l.context.pointer, probabilities: l.probabilities.pointer,
+                                             mask: l.attentionMask?.pointer, qkv: l.qkv.pointer, segments: segments,
+                                             width: w, heads: shape.heads)
+            try backend.linearForward(y: l.attended.pointer, x: l.context.pointer, w: p + layer.outProjection.weight,
+                                      b: p + layer.outProjection.bias, rows: r, inFeatures: w, outFeatures: w)
+            if let mask = l.attendedMask {
+                try dropout.drawMask(mask.pointer, count: r * w, probability: self.dropout)
+                try backend.multiply(l.attended.pointer, by: mask.pointer, count: r * w)
+            }
+            try backend.sum(l.residual1.pointer, l.input.pointer, l.attended.pointer, count: r * w)
+            try backend.layerNormForward(y: l.normed1.pointer, mean: l.mean1.pointer, rstd: l.rstd1.pointer,
+                                         x: l.residual1.pointer, gamma: p + layer.norm1.weight,
+                                         beta: p + layer.norm1.bias, rows: r, width: w, eps: eps)
 
             // Feed-forward block: out = norm2(x1 + dropout2(linear2(dropout(GELU(linear1(x1)))))).
-            try LinearOps.forward(y: l.preActivation.pointer, x: l.normed1.pointer, w: p + layer.linear1.weight,
-                                  b: p + layer.linear1.bias, rows: r, inFeatures: w, outFeatures: ff)
-            try ActivationOps.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: r * ff)
+            try backend.linearForward(y: l.preActivation.pointer, x: l.normed1.pointer, w: p + layer.linear1.weight,
+                                      b: p + layer.linear1.bias, rows: r, inFeatures: w, outFeatures: ff)
+            try backend.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: r * ff)
             if let mask = l.activatedMask {
-                DropoutOps.forward(x: l.activated.pointer, mask: mask.pointer, count: r * ff, probability: dropout,
-                                   generator: &generator)
+                try dropout.drawMask(mask.pointer, count: r * ff, probability: self.dropout)
+                try backend.multiply(l.activated.pointer, by: mask.pointer, count: r * ff)
             }
-            try LinearOps.forward(y: l.fed.pointer, x: l.activated.pointer, w: p + layer.linear2.weight,
-                                  b: p + layer.linear2.bias, rows: r, inFeatures: ff, outFeatures: w)
+            try backend.linearForward(y: l.fed.pointer, x: l.activated.pointer, w: p + layer.linear2.weight,
+                                      b: p + layer.linear2.bias, rows: r, inFeatures: ff, outFeatures: w)
             if let mask = l.fedMask {
-                DropoutOps.forward(x: l.fed.pointer, mask: mask.pointer, count: r * w, probability: dropout,
-                                   generator: &generator)
+                try dropout.drawMask(mask.pointer, count: r * w, probability: self.dropout)
+                try backend.multiply(l.fed.pointer, by: mask.pointer, count: r * w)
             }
-            ElementOps.sum(l.residual2.pointer, l.normed1.pointer, l.fed.pointer, count: r * w)
-            LayerNormOps.forward(y: l.output.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer,
-                                 x: l.residual2.pointer, gamma: p + layer.norm2.weight, beta: p + layer.norm2.bias,
-                                 rows: r, width: w, eps: eps)
+            try backend.sum(l.residual2.pointer, l.normed1.pointer, l.fed.pointer, count: r * w)
+            try backend.layerNormForward(y: l.output.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer,
+                                         x: l.residual2.pointer, gamma: p + layer.norm2.weight,
+                                         beta: p + layer.norm2.bias, rows: r, width: w, eps: eps)
         }
 
         // Score head: a = ReLU(linear_score2([f_0; f_i])), b = ReLU(linear_score3([g_0; g_i])),
         // logit = linear_score1([a; b]).
-        let queryProducts = FloatBuffer(count: segments.count * w)      // [L, W] scratch
-        ScorePairs.split(rows: a.f.pointer, queries: a.queryFeatures.pointer, passages: a.passageFeatures.pointer,
-                         segments: segments, width: w)
-        ScorePairs.split(rows: a.transformerOutput.pointer, queries: a.queryOutputs.pointer,
-                         passages: a.passageOutputs.pointer, segments: segments, width: w)
-        try ScorePairs.forward(y: a.scorePre.pointer, queries: a.queryFeatures.pointer, passages: a.passageFeatures.pointer,
-                               queryProducts: queryProducts.pointer, w: p + o.score2.weight, b: p + o.score2.bias,
-                               segments: segments, width: w, outFeatures: w)
-        try ScorePairs.forward(y: a.scorePost.pointer, queries: a.queryOutputs.pointer, passages: a.passageOutputs.pointer,
-                               queryProducts: queryProducts.pointer, w: p + o.score3.weight, b: p + o.score3.bias,
-                               segments: segments, width: w, outFeatures: w)
-        ParallelLoop.shares(np, minimumPerShare: 16) { passages in
-            for i in passages {
-                ActivationOps.reluForward(y: a.joined.pointer + i * 2 * w, x: a.scorePre.pointer + i * w, count: w)
-                ActivationOps.reluForward(y: a.joined.pointer + i * 2 * w + w, x: a.scorePost.pointer + i * w, count: w)
-            }
-        }
-        try LinearOps.forward(y: a.logitBuffer.pointer, x: a.joined.pointer, w: p + o.score1.weight,
-                              b: p + o.score1.bias, rows: np, inFeatures: 2 * w, outFeatures: 1)
+        let queryProducts = try backend.zeros(segments.count * w)      // [L, W] scratch
+        try backend.splitQueryRows(rows: a.f.pointer, queries: a.queryFeatures.pointer,
+                                   passages: a.passageFeatures.pointer, segments: segments, width: w)
+        try backend.splitQueryRows(rows: a.transformerOutput.pointer, queries: a.queryOutputs.pointer,
+                                   passages: a.passageOutputs.pointer, segments: segments, width: w)
+        try backend.scorePairsForward(y: a.scorePre.pointer, queries: a.queryFeatures.pointer,
+                                      passages: a.passageFeatures.pointer, queryProducts: queryProducts.pointer,
+                                      w: p + o.score2.weight, b: p + o.score2.bias, segments: segments, width: w,
+                                      outFeatures: w)
+        try backend.scorePairsForward(y: a.scorePost.pointer, queries: a.queryOutputs.pointer,
+                                      passages: a.passageOutputs.pointer, queryProducts: queryProducts.pointer,
+                                      w: p + o.score3.weight, b: p + o.score3.bias, segments: segments, width: w,
+                                      outFeatures: w)
+        try backend.reluForward(y: a.joined.pointer, yStride: 2 * w, x: a.scorePre.pointer, xStride: w, rows: np,
+                                width: w)
+        try backend.reluForward(y: a.joined.pointer + w, yStride: 2 * w, x: a.scorePost.pointer, xStride: w, rows: np,
+                                width: w)
+        try backend.linearForward(y: a.logitBuffer.pointer, x: a.joined.pointer, w: p + o.score1.weight,
+                                  b: p + o.score1.bias, rows: np, inFeatures: 2 * w, outFeatures: 1)
     }
 }

@@ -23,7 +23,7 @@ import Testing
             return zip(logits, weights).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         }
         let pass = try network.forward(batch, parameters: parameters, dropoutSeed: 99)
-        #expect((pass.scorePre.array + pass.scorePost.array).allSatisfy { abs($0) > 0.03 })
+        #expect((pass.activations.scorePre.array + pass.activations.scorePost.array).allSatisfy { abs($0) > 0.03 })
         var gradients = ListHeadGradients(layout: parameters.layout)
         try network.backward(pass, logitGradients: weights, parameters: parameters, gradients: &gradients)
 

@@ -1,0 +1,146 @@
+/// The CPU's ``TrainingBackend``: the ops of this module on oneDNN and the C kernels, the
+/// reference every other backend is checked against (and itself checked against PyTorch autograd).
+struct CPUTrainingBackend: TrainingBackend {
+    typealias Pointer = UnsafeMutablePointer<Float>
+
+    /// The CPU backend.
+    init() {}
+
+    func zeros(_ count: Int) -> FloatBuffer { FloatBuffer(count: count) }
+    func upload(_ values: [Float]) -> FloatBuffer { FloatBuffer(values) }
+    func download(_ pointer: Pointer, count: Int) -> [Float] {
+        Array(UnsafeBufferPointer(start: pointer, count: count))
+    }
+    func copy(_ source: Pointer, to target: Pointer, count: Int) {
+        target.update(from: source, count: count)
+    }
+    func dropout(seed: UInt64) -> CPUDropout { CPUDropout(seed: seed) }
+
+    func linearForward(y: Pointer, x: Pointer, w: Pointer, b: Pointer?, rows: Int, inFeatures: Int,
+                              outFeatures: Int) throws {
+        try LinearOps.forward(y: y, x: x, w: w, b: b, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+    }
+
+    func linearBackward(dx: Pointer?, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer, w: Pointer,
+                               rows: Int, inFeatures: Int, outFeatures: Int) throws {
+        try LinearOps.backward(dx: dx, dw: dw, db: db, dy: dy, x: x, w: w, rows: rows, inFeatures: inFeatures,
+                               outFeatures: outFeatures)
+    }
+
+    func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, x: Pointer, gamma: Pointer,
+                                 beta: Pointer, rows: Int, width: Int, eps: Float) {
+        LayerNormOps.forward(y: y, mean: mean, rstd: rstd, x: x, gamma: gamma, beta: beta, rows: rows, width: width,
+                             eps: eps)
+    }
+
+    func layerNormBackward(dx: Pointer, dgamma: Pointer, dbeta: Pointer, dy: Pointer, x: Pointer,
+                                  mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int, width: Int) {
+        LayerNormOps.backward(dx: dx, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, mean: mean, rstd: rstd,
+                              gamma: gamma, rows: rows, width: width)
+    }
+
+    func geluForward(y: Pointer, x: Pointer, count: Int) throws {
+        try ActivationOps.geluForward(y: y, x: x, count: count)
+    }
+
+    func geluBackward(dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws {
+        try ActivationOps.geluBackward(dx: dx, dy: dy, x: x, count: count)
+    }
+
+    func reluForward(y: Pointer, yStride: Int, x: Pointer, xStride: Int, rows: Int, width: Int) {
+        ParallelLoop.shares(rows, minimumPerShare: 16) { share in
+            for r in share { ActivationOps.reluForward(y: y + r * yStride, x: x + r * xStride, count: width) }
+        }
+    }
+
+    func reluBackward(dx: Pointer, dxStride: Int, dy: Pointer, dyStride: Int, x: Pointer, xStride: Int,
+                             rows: Int, width: Int) {
+        ParallelLoop.shares(rows, minimumPerShare: 16) { share in
+            for r in share {
+                ActivationOps.reluBackward(dx: dx + r * dxStride, dy: dy + r * dyStride, x: x + r * xStride, count: width)
+            }
+        }
+    }
+
+    func sum(_ z: Pointer, _ x: Pointer, _ y: Pointer, count: Int) { ElementOps.sum(z, x, y, count: count) }
+    func multiply(_ x: Pointer, by y: Pointer, count: Int) { ElementOps.multiply(x, by: y, count: count) }
+
+    func addQueryTags(out: Pointer, f: Pointer, tags: Pointer, segments: [Range<Int>], width w: Int) {
+        let rows = segments.last?.upperBound ?? 0
+        let queryRows = Set(segments.map(\.lowerBound))
+        ParallelLoop.shares(rows, minimumPerShare: 16) { share in
+            for row in share {
+                let tag = tags + (queryRows.contains(row) ? w : 0)
+                let source = f + row * w, target = out + row * w
+                for j in 0..<w { target[j] = source[j] + tag[j] }
+            }
+        }
+    }
+
+    func queryTagsBackward(df: Pointer, dtags: Pointer, dout: Pointer, segments: [Range<Int>], width w: Int) {
+        // Split by column: each tag's gradient sums its rows in order.
+        ParallelLoop.shares(w, minimumPerShare: 64) { columns in
+            for segment in segments {
+                for row in segment {
+                    let dtag = dtags + (row == segment.lowerBound ? w : 0)
+                    let source = dout + row * w, target = df + row * w
+                    for j in columns {
+                        target[j] += source[j]
+                        dtag[j] += source[j]
+                    }
+                }
+            }
+        }
+    }
+
+    func listAttentionForward(context: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
+                                     segments: [Range<Int>], width: Int, heads: Int) {
+        ListAttentionOps.forward(context: context, probabilities: probabilities, dropoutMask: mask, qkv: qkv,
+                                 segments: segments, width: width, heads: heads)
+    }
+
+    func listAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?,
+                                      qkv: Pointer, segments: [Range<Int>], width: Int, heads: Int) {
+        ListAttentionOps.backward(dqkv: dqkv, dcontext: dcontext, probabilities: probabilities, dropoutMask: mask,
+                                  qkv: qkv, segments: segments, width: width, heads: heads)
+    }
+
+    func splitQueryRows(rows: Pointer, queries: Pointer, passages: Pointer, segments: [Range<Int>],
+                               width: Int) {
+        ScorePairs.split(rows: rows, queries: queries, passages: passages, segments: segments, width: width)
+    }
+
+    func mergeQueryRows(drows: Pointer, dqueries: Pointer, dpassages: Pointer, segments: [Range<Int>],
+                               width: Int) {
+        ScorePairs.merge(drows: drows, dqueries: dqueries, dpassages: dpassages, segments: segments, width: width)
+    }
+
+    func scorePairsForward(y: Pointer, queries: Pointer, passages: Pointer, queryProducts: Pointer, w: Pointer,
+                                  b: Pointer, segments: [Range<Int>], width: Int, outFeatures: Int) throws {
+        try ScorePairs.forward(y: y, queries: queries, passages: passages, queryProducts: queryProducts, w: w, b: b,
+                               segments: segments, width: width, outFeatures: outFeatures)
+    }
+
+    func scorePairsBackward(dqueries: Pointer, dpassages: Pointer, dw: Pointer, db: Pointer, dy: Pointer,
+                                   querySums: Pointer, queries: Pointer, passages: Pointer, w: Pointer,
+                                   segments: [Range<Int>], width: Int, outFeatures: Int) throws {
+        try ScorePairs.backward(dqueries: dqueries, dpassages: dpassages, dw: dw, db: db, dy: dy, querySums: querySums,
+                                queries: queries, passages: passages, w: w, segments: segments, width: width,
+                                outFeatures: outFeatures)
+    }
+}
+
+extension UnsafeMutablePointer: TrainingPointer where Pointee == Float {}
+
+extension FloatBuffer: TrainingBuffer {}
+
+/// One forward pass's dropout masks on the CPU: uniform draws in order from one ``SeededGenerator``.
+final class CPUDropout: TrainingDropout {
+    private var generator: SeededGenerator
+
+    init(seed: UInt64) { generator = SeededGenerator(seed: seed) }
+
+    func drawMask(_ mask: UnsafeMutablePointer<Float>, count: Int, probability p: Float) {
+        DropoutOps.drawMask(mask, count: count, probability: p, generator: &generator)
+    }
+}

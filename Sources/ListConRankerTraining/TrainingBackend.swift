@@ -1,0 +1,110 @@
+/// The operations the trainer's forward and backward passes are written against, so that one
+/// forward/backward pair serves every device (issue 30): ``CPUTrainingBackend`` runs them on the
+/// CPU ops of this module (oneDNN products and the C kernels); a GPU backend runs the same
+/// operations on cuBLASLt and the kernels of `CUDATrainingKernelSource`.
+///
+/// Buffers are Float32 arrays on the backend's device, addressed through ``Pointer`` (a device
+/// address that `+ n` advances by n elements). Every operation's meaning, and whether it writes or
+/// adds to its output, is that of the CPU op it is named after; the CPU backend is the reference.
+/// Segments are the rows of each list (or text), in order.
+protocol TrainingBackend: Sendable {
+    /// An address of Float32 elements on the device.
+    associatedtype Pointer: TrainingPointer
+    /// An owned buffer of Float32 elements on the device.
+    associatedtype Buffer: TrainingBuffer where Buffer.Pointer == Pointer
+    /// The dropout masks of one forward pass, drawn in order.
+    associatedtype Dropout: TrainingDropout where Dropout.Pointer == Pointer
+
+    /// `count` zeros.
+    func zeros(_ count: Int) throws -> Buffer
+    /// A copy of `values` on the device.
+    func upload(_ values: [Float]) throws -> Buffer
+    /// `count` elements from `pointer`.
+    func download(_ pointer: Pointer, count: Int) throws -> [Float]
+    /// `target[0 ..< count] = source[0 ..< count]`.
+    func copy(_ source: Pointer, to target: Pointer, count: Int) throws
+    /// The dropout masks of a forward pass seeded by `seed`.
+    func dropout(seed: UInt64) -> Dropout
+
+    // MARK: Linear layers (LinearOps)
+
+    /// `y[rows, out] = x[rows, in] · w[out, in]ᵀ + b` (no bias when `b` is nil).
+    func linearForward(y: Pointer, x: Pointer, w: Pointer, b: Pointer?, rows: Int, inFeatures: Int,
+                       outFeatures: Int) throws
+    /// `dx += dy · w` (skipped when nil), `dw += dyᵀ · x`, `db += Σ_rows dy` (when given).
+    func linearBackward(dx: Pointer?, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer, w: Pointer, rows: Int,
+                        inFeatures: Int, outFeatures: Int) throws
+
+    // MARK: Normalisation, activations, element-wise (LayerNormOps, ActivationOps, ElementOps)
+
+    /// LayerNorm of each row, keeping each row's mean and reciprocal standard deviation.
+    func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, x: Pointer, gamma: Pointer, beta: Pointer,
+                          rows: Int, width: Int, eps: Float) throws
+    /// `dx += …`, `dgamma += …`, `dbeta += …`.
+    func layerNormBackward(dx: Pointer, dgamma: Pointer, dbeta: Pointer, dy: Pointer, x: Pointer, mean: Pointer,
+                           rstd: Pointer, gamma: Pointer, rows: Int, width: Int) throws
+    /// `y = GELU(x)` (erf form).
+    func geluForward(y: Pointer, x: Pointer, count: Int) throws
+    /// `dx = dy · GELU′(x)` (overwritten).
+    func geluBackward(dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws
+    /// `y[r, 0 ..< width] = max(x[r, 0 ..< width], 0)` for `rows` rows of the given row strides.
+    func reluForward(y: Pointer, yStride: Int, x: Pointer, xStride: Int, rows: Int, width: Int) throws
+    /// `dx[r] += dy[r]` where `x[r] > 0`, for `rows` rows of the given row strides.
+    func reluBackward(dx: Pointer, dxStride: Int, dy: Pointer, dyStride: Int, x: Pointer, xStride: Int, rows: Int,
+                      width: Int) throws
+    /// `z = x + y`.
+    func sum(_ z: Pointer, _ x: Pointer, _ y: Pointer, count: Int) throws
+    /// `x ⊙= y` (a dropout mask applied, forward or backward).
+    func multiply(_ x: Pointer, by y: Pointer, count: Int) throws
+
+    // MARK: The list head's own layers (ListAttentionOps, ScorePairs, the query tag)
+
+    /// `out[r] = f[r] + tags[r is its list's first row ? 1 : 0]`.
+    func addQueryTags(out: Pointer, f: Pointer, tags: Pointer, segments: [Range<Int>], width: Int) throws
+    /// `df[r] += dout[r]`, `dtags[r is first ? 1 : 0] += dout[r]` (rows summed in order).
+    func queryTagsBackward(df: Pointer, dtags: Pointer, dout: Pointer, segments: [Range<Int>], width: Int) throws
+    /// Attention under the ListAttention mask with stored probabilities; `mask` the dropout mask of
+    /// the probabilities (already drawn), nil without dropout.
+    func listAttentionForward(context: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
+                              segments: [Range<Int>], width: Int, heads: Int) throws
+    /// `dqkv += …` through the stored probabilities and mask.
+    func listAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?,
+                               qkv: Pointer, segments: [Range<Int>], width: Int, heads: Int) throws
+    /// Each list's first row to `queries[L, W]`, the others to `passages[P, W]`.
+    func splitQueryRows(rows: Pointer, queries: Pointer, passages: Pointer, segments: [Range<Int>], width: Int) throws
+    /// `drows += ` the split gradients put back on their rows.
+    func mergeQueryRows(drows: Pointer, dqueries: Pointer, dpassages: Pointer, segments: [Range<Int>],
+                        width: Int) throws
+    /// A score layer on `[query ; passage]` pairs: ``ScorePairs/forward``.
+    func scorePairsForward(y: Pointer, queries: Pointer, passages: Pointer, queryProducts: Pointer, w: Pointer,
+                           b: Pointer, segments: [Range<Int>], width: Int, outFeatures: Int) throws
+    /// Its gradients: ``ScorePairs/backward``.
+    func scorePairsBackward(dqueries: Pointer, dpassages: Pointer, dw: Pointer, db: Pointer, dy: Pointer,
+                            querySums: Pointer, queries: Pointer, passages: Pointer, w: Pointer,
+                            segments: [Range<Int>], width: Int, outFeatures: Int) throws
+}
+
+/// A device address of Float32 elements.
+protocol TrainingPointer {
+    /// The address `offset` elements further.
+    static func + (base: Self, offset: Int) -> Self
+}
+
+/// An owned device buffer, freed with the object.
+protocol TrainingBuffer: AnyObject {
+    /// Its address type.
+    associatedtype Pointer: TrainingPointer
+    /// Elements.
+    var count: Int { get }
+    /// The first element.
+    var pointer: Pointer { get }
+}
+
+/// The dropout masks of one forward pass: each call draws the next mask (0 or 1/(1 − p) per
+/// element), so a pass's masks depend only on its seed and the order of the calls.
+protocol TrainingDropout: AnyObject {
+    /// Its address type.
+    associatedtype Pointer: TrainingPointer
+    /// Fills `mask[0 ..< count]` with the next mask of probability `p`.
+    func drawMask(_ mask: Pointer, count: Int, probability p: Float) throws
+}
