@@ -155,8 +155,10 @@ let package = Package(
         .target(
             name: "ListConRankerTraining",
             // Products through ListConRankerTensor (MatrixProduct); CKernels for the elementwise
-            // training kernels (AdamW, GELU, softmax rows, the parallel loop).
-            dependencies: ["ListConRanker", "ListConRankerDistributed", "ListConRankerTensor", "CKernels"],
+            // training kernels (AdamW, GELU, softmax rows, the parallel loop); ListConRankerCUDA for
+            // the GPU trainer's kernels and products.
+            dependencies: ["ListConRanker", "ListConRankerDistributed", "ListConRankerTensor", "CKernels",
+                           "ListConRankerCUDA"],
             path: "Sources/ListConRankerTraining"
         ),
         .testTarget(

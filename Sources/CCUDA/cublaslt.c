@@ -207,3 +207,67 @@ int lcr_cublaslt_linear(lcr_cublaslt *handle, void *stream, uint64_t x, uint64_t
     }
     return 0;
 }
+
+// ---- General products for training -------------------------------------------------------------
+// Row-major C[m, n] = op(A)·op(B) + beta·C with leading dimensions, Float32 in and out, Float32
+// accumulation without TF32: the backward's dX = dY·W, dW += dYᵀ·X, and the score head's products on
+// halves of a weight (ld = 2W). Read column-major, row-major C is Cᵀ [n, m] = op(B)ᵀ·op(A)ᵀ: cuBLASLt's
+// A is our B (col-major [n, k] as stored when B is not transposed, [k, n] read transposed when it
+// is) and its B is our A likewise. One descriptor set per call, the algorithm from the heuristic:
+// training shapes change with every batch, and a product of a training step dwarfs this set-up.
+int lcr_cublaslt_gemm(lcr_cublaslt *handle, void *stream, int trans_a, int trans_b, int64_t m, int64_t n,
+                      int64_t k, uint64_t a, int64_t lda, uint64_t b, int64_t ldb, float beta, uint64_t c,
+                      int64_t ldc, char *err, size_t err_len) {
+    if (m == 0 || n == 0) return 0;
+    cublasLtMatmulDesc_t desc = NULL;
+    cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
+    cublasLtMatmulPreference_t preference = NULL;
+    cublasStatus_t s;
+    int status = 1;
+    int transa = trans_b ? LCR_CUBLAS_OP_T : LCR_CUBLAS_OP_N;   // on cuBLASLt's A = our B
+    int transb = trans_a ? LCR_CUBLAS_OP_T : LCR_CUBLAS_OP_N;   // on cuBLASLt's B = our A
+    if ((s = lt.desc_create(&desc, LCR_CUBLAS_COMPUTE_32F, LCR_CUDA_F32)) != 0) {
+        describe_status(s, "cublasLtMatmulDescCreate", err, err_len);
+        goto done;
+    }
+    lt.desc_set(desc, LCR_CUBLASLT_MATMUL_DESC_TRANSA, &transa, sizeof transa);
+    lt.desc_set(desc, LCR_CUBLASLT_MATMUL_DESC_TRANSB, &transb, sizeof transb);
+    if ((s = lt.layout_create(&la, LCR_CUDA_F32, (uint64_t)(trans_b ? k : n), (uint64_t)(trans_b ? n : k), ldb)) != 0 ||
+        (s = lt.layout_create(&lb, LCR_CUDA_F32, (uint64_t)(trans_a ? m : k), (uint64_t)(trans_a ? k : m), lda)) != 0 ||
+        (s = lt.layout_create(&lc, LCR_CUDA_F32, (uint64_t)n, (uint64_t)m, ldc)) != 0) {
+        describe_status(s, "cublasLtMatrixLayoutCreate", err, err_len);
+        goto done;
+    }
+    if ((s = lt.preference_create(&preference)) != 0) {
+        describe_status(s, "cublasLtMatmulPreferenceCreate", err, err_len);
+        goto done;
+    }
+    lt.preference_set(preference, LCR_CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &handle->workspace_bytes,
+                      sizeof handle->workspace_bytes);
+    cublasLtMatmulHeuristicResult_t result;
+    int found = 0;
+    if ((s = lt.heuristic(handle->handle, desc, la, lb, lc, lc, preference, 1, &result, &found)) != 0 || found == 0) {
+        if (s == 0 && err && err_len) snprintf(err, err_len, "cuBLASLt found no algorithm for a [%lld, %lld] x [%lld] product",
+                                               (long long)m, (long long)n, (long long)k);
+        else describe_status(s, "cublasLtMatmulAlgoGetHeuristic", err, err_len);
+        goto done;
+    }
+    const float alpha = 1.0f;
+    pthread_mutex_lock(&handle->lock);   // the workspace is the handle's
+    s = lt.matmul(handle->handle, desc, &alpha, (const void *)(uintptr_t)b, la, (const void *)(uintptr_t)a, lb, &beta,
+                  (const void *)(uintptr_t)c, lc, (void *)(uintptr_t)c, lc, &result.algo,
+                  (void *)(uintptr_t)handle->workspace, handle->workspace_bytes, (CUstream)stream);
+    pthread_mutex_unlock(&handle->lock);
+    if (s != 0) {
+        describe_status(s, "cublasLtMatmul", err, err_len);
+        goto done;
+    }
+    status = 0;
+done:
+    if (preference) lt.preference_destroy(preference);
+    if (lc) lt.layout_destroy(lc);
+    if (lb) lt.layout_destroy(lb);
+    if (la) lt.layout_destroy(la);
+    if (desc) lt.desc_destroy(desc);
+    return status;
+}

@@ -75,6 +75,12 @@ public final class CUDADevice: @unchecked Sendable {
     func launch(_ name: String, grid: (Int, Int, Int), block: Int, sharedBytes: Int = 0,
                 _ arguments: [KernelArgument]) throws {
         guard let function = functions[name] else { throw CUDAError("no GPU kernel named \(name)") }
+        try launch(function: function, name: name, grid: grid, block: block, sharedBytes: sharedBytes, arguments)
+    }
+
+    /// Launches a kernel of any module loaded on this GPU (`name` for errors).
+    func launch(function: UnsafeMutableRawPointer, name: String, grid: (Int, Int, Int), block: Int, sharedBytes: Int,
+                _ arguments: [KernelArgument]) throws {
         var storage = arguments.map(\.bits)
         try storage.withUnsafeMutableBufferPointer { values in
             var pointers: [UnsafeMutableRawPointer?] = (0..<values.count).map { UnsafeMutableRawPointer(values.baseAddress! + $0) }
@@ -90,7 +96,7 @@ public final class CUDADevice: @unchecked Sendable {
 
 /// A kernel argument as the 8 bytes cuLaunchKernel reads from its pointer: the kernels take
 /// 4-byte ints and floats (read from the low bytes, little-endian) and 8-byte addresses and longs.
-enum KernelArgument {
+package enum KernelArgument {
     case int32(Int32)
     case int64(Int)
     case float(Float)

@@ -18,9 +18,10 @@ public enum CUDATrainingKernelSource {
     public static let kernelNames = [
         "philox_uniform", "dropout_mask",
         "layer_norm_forward_train", "layer_norm_backward_input", "layer_norm_backward_parameters",
-        "gelu_forward_train", "gelu_backward", "relu_forward", "relu_backward",
-        "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
-        "column_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
+        "gelu_forward_train", "gelu_backward", "relu_forward_rows", "relu_backward_rows",
+        "elementwise_copy", "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
+        "bias_add", "column_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
+        "add_row_tags", "row_tag_gradients",
         "attention_forward_train", "attention_backward",
         "adamw_update", "squared_sum_blocks",
     ]
@@ -163,17 +164,29 @@ extern "C" __global__ void gelu_backward(const float *dy, const float *x, long c
         dx[i] = dy[i] * (cdf + v * pdf);
     }
 }
-extern "C" __global__ void relu_forward(const float *x, long count, float *y) {
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+// y[r, j] = max(x[r, j], 0) for rows of their own strides (the score head writes halves of [P, 2W] rows).
+extern "C" __global__ void relu_forward_rows(const float *x, long x_stride, long rows, int width, float *y,
+                                             long y_stride) {
+    for (long e = blockIdx.x * (long)blockDim.x + threadIdx.x; e < rows * width; e += (long)gridDim.x * blockDim.x) {
+        long r = e / width, j = e % width;
+        float v = x[r * x_stride + j];
+        y[r * y_stride + j] = v > 0.0f ? v : 0.0f;
+    }
 }
-// dx += dy where x > 0 (no gradient at 0, as PyTorch).
-extern "C" __global__ void relu_backward(const float *dy, const float *x, long count, float *dx) {
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        if (x[i] > 0.0f) dx[i] += dy[i];
+// dx[r, j] += dy[r, j] where x[r, j] > 0 (no gradient at 0, as PyTorch).
+extern "C" __global__ void relu_backward_rows(const float *dy, long dy_stride, const float *x, long x_stride,
+                                              long rows, int width, float *dx, long dx_stride) {
+    for (long e = blockIdx.x * (long)blockDim.x + threadIdx.x; e < rows * width; e += (long)gridDim.x * blockDim.x) {
+        long r = e / width, j = e % width;
+        if (x[r * x_stride + j] > 0.0f) dx[r * dx_stride + j] += dy[r * dy_stride + j];
+    }
 }
 
 // ---- Element-wise (ElementOps) --------------------------------------------------------------------------
+extern "C" __global__ void elementwise_copy(float *target, const float *source, long count) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        target[i] = source[i];
+}
 extern "C" __global__ void elementwise_add(float *x, const float *y, long count) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
         x[i] += y[i];
@@ -192,6 +205,25 @@ extern "C" __global__ void elementwise_scale(float *x, float factor, long count)
 }
 
 // ---- Rows: bias gradients, the score head's pairs (ScorePairs) -------------------------------------------
+// y[r, j] += bias[j] (LinearOps adds the bias after the product).
+extern "C" __global__ void bias_add(float *y, const float *bias, long rows, int width) {
+    for (long e = blockIdx.x * (long)blockDim.x + threadIdx.x; e < rows * width; e += (long)gridDim.x * blockDim.x)
+        y[e] += bias[e % width];
+}
+// out[r] = x[r] + tags[tag_of_row[r]]: the list head's query tag (1 on each list's first row, else 0).
+extern "C" __global__ void add_row_tags(const float *x, const float *tags, const int *tag_of_row, int width,
+                                        float *out) {
+    long r = blockIdx.x;
+    for (int j = threadIdx.x; j < width; j += blockDim.x)
+        out[r * width + j] = x[r * width + j] + tags[(long)tag_of_row[r] * width + j];
+}
+// dtags[tag_of_row[r], j] += dout[r, j]: one thread per column, rows in order (as the CPU sums them).
+extern "C" __global__ void row_tag_gradients(const float *dout, const int *tag_of_row, int rows, int width,
+                                             float *dtags) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= width) return;
+    for (int r = 0; r < rows; r++) dtags[(long)tag_of_row[r] * width + j] += dout[(long)r * width + j];
+}
 // out[j] += Σ_r dy[r, j], rows in order: a bias's gradient.
 extern "C" __global__ void column_sums(const float *dy, int rows, int width, float *out) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;

@@ -134,13 +134,16 @@ extension UnsafeMutablePointer: TrainingPointer where Pointee == Float {}
 
 extension FloatBuffer: TrainingBuffer {}
 
-/// One forward pass's dropout masks on the CPU: uniform draws in order from one ``SeededGenerator``.
+/// One forward pass's dropout masks on the CPU: mask k of the pass is ``Philox`` stream k under
+/// the pass's seed, as the GPU draws it, so the masks are the same on every device.
 final class CPUDropout: TrainingDropout {
-    private var generator: SeededGenerator
+    private let seed: UInt64
+    private var stream: UInt64 = 0
 
-    init(seed: UInt64) { generator = SeededGenerator(seed: seed) }
+    init(seed: UInt64) { self.seed = seed }
 
     func drawMask(_ mask: UnsafeMutablePointer<Float>, count: Int, probability p: Float) {
-        DropoutOps.drawMask(mask, count: count, probability: p, generator: &generator)
+        Philox.dropoutMask(mask, count: count, probability: p, seed: seed, stream: stream)
+        stream += 1
     }
 }

@@ -12,8 +12,8 @@ import Testing
         let shape = try ListHeadShape(hidden: 5, width: 8, feedForward: 6, heads: 2, layers: 2)
         var parameters = ListHeadParameters.initialised(shape: shape, seed: 3)
         let network = try ListHeadNetwork(layout: parameters.layout, dropout: 0.2)
-        // Seed 151 keeps every score-head ReLU input at least 0.03 from its kink (asserted below).
-        var generator = SeededGenerator(seed: 151)
+        // Seed 219 keeps every score-head ReLU input at least 0.03 from its kink (asserted below).
+        var generator = SeededGenerator(seed: 219)
         let lengths = [3, 5]
         let batch = try ListBatch(pooled: (0..<(8 * 5)).map { _ in generator.normal() }, hidden: 5, listLengths: lengths)
         // A linear loss L = Σ c_i logit_i: its logit gradients are the c_i.

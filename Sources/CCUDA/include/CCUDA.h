@@ -90,6 +90,12 @@ int lcr_cublaslt_linear(lcr_cublaslt *lt, void *stream, uint64_t x, uint64_t wei
                         uint64_t y, int64_t rows, int64_t n, int64_t k, lcr_cuda_type input_type,
                         lcr_cuda_type output_type, lcr_cuda_epilogue epilogue, char *err, size_t err_len);
 
+/// Training's products: row-major `C[m, n] = op(A)[m, k] · op(B)[k, n] + beta · C` (op: transposed
+/// when `trans_*` is non-zero), leading dimensions in elements, all Float32, Float32 accumulation.
+int lcr_cublaslt_gemm(lcr_cublaslt *lt, void *stream, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                      uint64_t a, int64_t lda, uint64_t b, int64_t ldb, float beta, uint64_t c, int64_t ldc,
+                      char *err, size_t err_len);
+
 #ifdef __cplusplus
 }
 #endif

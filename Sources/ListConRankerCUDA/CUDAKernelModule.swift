@@ -1,0 +1,126 @@
+import CCUDA
+import Foundation
+
+/// Kernels compiled from CUDA C by NVRTC (through ``CUDAKernelCompiler``'s disk cache) and loaded
+/// on one GPU, found by name: how code outside the inference backend (the GPU trainer) brings
+/// kernels of its own.
+package final class CUDAKernelModule: @unchecked Sendable {
+    /// The GPU it is loaded on.
+    package let device: CUDADevice
+    private let functions: [String: UnsafeMutableRawPointer]
+
+    /// Compiles `source` for `device`'s architecture (or reads the cached cubin), loads it and looks
+    /// up every kernel of `kernels`.
+    package init(source: String, kernels: [String], on device: CUDADevice) throws {
+        try device.bind()
+        let architecture = "sm_\(device.computeCapability.major)\(device.computeCapability.minor)"
+        let compiled = try CUDAKernelCompiler().compile(source, architecture: architecture)
+        var module: UnsafeMutableRawPointer?
+        try compiled.cubin.withUnsafeBytes { bytes in
+            try cudaCall("loading GPU kernels") { lcr_cuda_module_load(&module, bytes.baseAddress, $0, $1) }
+        }
+        var found = [String: UnsafeMutableRawPointer]()
+        for kernel in kernels {
+            var function: UnsafeMutableRawPointer?
+            try cudaCall("looking up kernel \(kernel)") { lcr_cuda_module_function(&function, module, kernel, $0, $1) }
+            found[kernel] = function
+        }
+        self.device = device
+        functions = found
+    }
+
+    /// Launches kernel `name` on the device's stream: `block` threads a block, `grid` blocks.
+    package func launch(_ name: String, grid: (Int, Int, Int), block: Int, sharedBytes: Int = 0,
+                        _ arguments: [KernelArgument]) throws {
+        guard let function = functions[name] else { throw CUDAError("no GPU kernel named \(name)") }
+        guard grid.0 > 0, grid.1 > 0, grid.2 > 0 else { return }
+        try device.launch(function: function, name: name, grid: grid, block: block, sharedBytes: sharedBytes, arguments)
+    }
+
+    /// Launches an element-wise kernel over `count` elements (grid-stride loops: at most 4096 blocks).
+    package func launch(_ name: String, elements count: Int, _ arguments: [KernelArgument]) throws {
+        guard count > 0 else { return }
+        try launch(name, grid: (min((count + 255) / 256, 4096), 1, 1), block: 256, arguments)
+    }
+}
+
+/// A Float32 array in a GPU's memory, given back to its pool when the last reference goes.
+package final class CUDAFloatArray: @unchecked Sendable {
+    /// Elements.
+    package let count: Int
+    /// The device address of the first element.
+    package let address: UInt64
+    private let size: Int
+    private let pool: CUDAMemoryPool
+
+    /// `count` zeros on `device`.
+    package init(zeros count: Int, on device: CUDADevice) throws {
+        self.count = count
+        pool = device.pool
+        (address, size) = try pool.allocate(max(count, 1) * 4)
+        try cudaCall("clearing GPU memory") { lcr_cuda_zero(address, max(count, 1) * 4, device.stream, $0, $1) }
+    }
+
+    deinit { pool.recycle(address, size: size) }
+}
+
+extension CUDADevice {
+    /// Copies `values` to `address` (enqueued on the stream; `values` is read before this returns).
+    package func upload(_ values: [Float], to address: UInt64) throws {
+        guard !values.isEmpty else { return }
+        try bind()
+        try values.withUnsafeBytes { bytes in
+            try cudaCall("copying to the GPU") {
+                lcr_cuda_upload(address, bytes.baseAddress, bytes.count, stream, $0, $1)
+            }
+        }
+    }
+
+    /// `count` Float32 values from `address`, after everything enqueued before.
+    package func download(_ address: UInt64, count: Int) throws -> [Float] {
+        guard count > 0 else { return [] }
+        try bind()
+        var values = [Float](repeating: 0, count: count)
+        try values.withUnsafeMutableBytes { bytes in
+            try cudaCall("reading back from the GPU") {
+                lcr_cuda_download(bytes.baseAddress, address, bytes.count, stream, $0, $1)
+            }
+        }
+        return values
+    }
+
+    /// `count` Int32 values to a new buffer (row indices, lengths), as raw Float32 storage.
+    package func upload(int32 values: [Int32]) throws -> CUDAFloatArray {
+        let array = try CUDAFloatArray(zeros: values.count, on: self)
+        guard !values.isEmpty else { return array }
+        try values.withUnsafeBytes { bytes in
+            try cudaCall("copying to the GPU") { lcr_cuda_upload(array.address, bytes.baseAddress, bytes.count, stream, $0, $1) }
+        }
+        return array
+    }
+
+    /// `count` Int64 values to a new buffer (offsets), as raw storage of `2·count` Float32 slots.
+    package func upload(int64 values: [Int64]) throws -> CUDAFloatArray {
+        let array = try CUDAFloatArray(zeros: 2 * values.count, on: self)
+        guard !values.isEmpty else { return array }
+        try values.withUnsafeBytes { bytes in
+            try cudaCall("copying to the GPU") { lcr_cuda_upload(array.address, bytes.baseAddress, bytes.count, stream, $0, $1) }
+        }
+        return array
+    }
+
+    /// Row-major `C[m, n] = op(A)[m, k] · op(B)[k, n] + beta · C` in Float32 on cuBLASLt (no TF32).
+    package func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UInt64, lda: Int, b: UInt64, ldb: Int,
+                      beta: Float, c: UInt64, ldc: Int) throws {
+        try bind()
+        try cudaCall("a matrix product on the GPU") {
+            lcr_cublaslt_gemm(blas, stream, transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k),
+                              a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc), $0, $1)
+        }
+    }
+
+    /// Waits for everything enqueued on the device's stream.
+    package func synchronize() throws {
+        try cudaCall("waiting for the GPU") { lcr_cuda_stream_synchronize(stream, $0, $1) }
+    }
+}

@@ -1,0 +1,282 @@
+import ListConRankerCUDA
+
+/// The GPU's ``TrainingBackend``: products on cuBLASLt in Float32 (no TF32), everything else on the
+/// kernels of `CUDATrainingKernelSource`, each the twin of the CPU op it replaces. Dropout masks
+/// come from Philox (`dropout_mask`): a pass's masks depend on its seed and their order, as on the
+/// CPU, but they are not the CPU's masks (a different generator), so GPU and CPU runs agree to
+/// rounding only without dropout.
+struct CUDATrainingBackend: TrainingBackend {
+    /// A device address; `+ n` moves n Float32 elements.
+    struct Pointer: TrainingPointer {
+        let address: UInt64
+        static func + (base: Pointer, offset: Int) -> Pointer { Pointer(address: base.address &+ UInt64(offset * 4)) }
+    }
+
+    /// A Float32 buffer on the GPU.
+    final class Buffer: TrainingBuffer {
+        let array: CUDAFloatArray
+        init(_ array: CUDAFloatArray) { self.array = array }
+        var count: Int { array.count }
+        var pointer: Pointer { Pointer(address: array.address) }
+    }
+
+    /// One pass's dropout masks: mask k of the pass is Philox stream k under the pass's seed.
+    final class Dropout: TrainingDropout {
+        private let module: CUDAKernelModule
+        private let seed: UInt64
+        private var stream: UInt64 = 0
+
+        init(module: CUDAKernelModule, seed: UInt64) {
+            self.module = module
+            self.seed = seed
+        }
+
+        func drawMask(_ mask: Pointer, count: Int, probability p: Float) throws {
+            try module.launch("dropout_mask", elements: count,
+                              [.int64(Int(bitPattern: UInt(seed))), .int64(Int(bitPattern: UInt(stream))), .int64(count),
+                               .float(p), .address(mask.address)])
+            stream += 1
+        }
+    }
+
+    let module: CUDAKernelModule
+    var device: CUDADevice { module.device }
+
+    /// The backend on GPU `index`: opens the device and compiles (or reads from the cache) the
+    /// training kernels.
+    init(index: Int) throws {
+        let device = try CUDADevice.shared(index: index)
+        module = try CUDAKernelModule(source: CUDATrainingKernelSource.source,
+                                      kernels: CUDATrainingKernelSource.kernelNames, on: device)
+    }
+
+    func zeros(_ count: Int) throws -> Buffer { Buffer(try CUDAFloatArray(zeros: count, on: device)) }
+
+    func upload(_ values: [Float]) throws -> Buffer {
+        let buffer = try zeros(values.count)
+        try device.upload(values, to: buffer.array.address)
+        return buffer
+    }
+
+    func download(_ pointer: Pointer, count: Int) throws -> [Float] {
+        try device.download(pointer.address, count: count)
+    }
+
+    func copy(_ source: Pointer, to target: Pointer, count: Int) throws {
+        try module.launch("elementwise_copy", elements: count, [.address(target.address), .address(source.address), .int64(count)])
+    }
+
+    func dropout(seed: UInt64) -> Dropout { Dropout(module: module, seed: seed) }
+
+    // MARK: Products
+
+    func linearForward(y: Pointer, x: Pointer, w: Pointer, b: Pointer?, rows: Int, inFeatures: Int,
+                       outFeatures: Int) throws {
+        guard rows > 0 else { return }
+        try device.gemm(transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures, a: x.address, lda: inFeatures,
+                        b: w.address, ldb: inFeatures, beta: 0, c: y.address, ldc: outFeatures)
+        guard let b else { return }
+        try module.launch("bias_add", elements: rows * outFeatures,
+                          [.address(y.address), .address(b.address), .int64(rows), .int32(Int32(outFeatures))])
+    }
+
+    func linearBackward(dx: Pointer?, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer, w: Pointer, rows: Int,
+                        inFeatures: Int, outFeatures: Int) throws {
+        guard rows > 0 else { return }
+        if let dx {
+            try device.gemm(transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures, a: dy.address,
+                            lda: outFeatures, b: w.address, ldb: inFeatures, beta: 1, c: dx.address, ldc: inFeatures)
+        }
+        try device.gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows, a: dy.address,
+                        lda: outFeatures, b: x.address, ldb: inFeatures, beta: 1, c: dw.address, ldc: inFeatures)
+        guard let db else { return }
+        try columnSums(dy, rows: rows, width: outFeatures, into: db)
+    }
+
+    private func columnSums(_ x: Pointer, rows: Int, width: Int, into out: Pointer) throws {
+        try module.launch("column_sums", grid: ((width + 127) / 128, 1, 1), block: 128,
+                          [.address(x.address), .int32(Int32(rows)), .int32(Int32(width)), .address(out.address)])
+    }
+
+    // MARK: Normalisation, activations, element-wise
+
+    func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, x: Pointer, gamma: Pointer, beta: Pointer,
+                          rows: Int, width: Int, eps: Float) throws {
+        try module.launch("layer_norm_forward_train", grid: (rows, 1, 1), block: 256,
+                          [.address(x.address), .address(gamma.address), .address(beta.address), .float(eps),
+                           .int32(Int32(width)), .address(y.address), .address(mean.address), .address(rstd.address)])
+    }
+
+    func layerNormBackward(dx: Pointer, dgamma: Pointer, dbeta: Pointer, dy: Pointer, x: Pointer, mean: Pointer,
+                           rstd: Pointer, gamma: Pointer, rows: Int, width: Int) throws {
+        try module.launch("layer_norm_backward_input", grid: (rows, 1, 1), block: 256,
+                          [.address(dy.address), .address(x.address), .address(mean.address), .address(rstd.address),
+                           .address(gamma.address), .int32(Int32(width)), .address(dx.address)])
+        try module.launch("layer_norm_backward_parameters", grid: ((width + 127) / 128, 1, 1), block: 128,
+                          [.address(dy.address), .address(x.address), .address(mean.address), .address(rstd.address),
+                           .int32(Int32(rows)), .int32(Int32(width)), .address(dgamma.address), .address(dbeta.address)])
+    }
+
+    func geluForward(y: Pointer, x: Pointer, count: Int) throws {
+        try module.launch("gelu_forward_train", elements: count, [.address(x.address), .int64(count), .address(y.address)])
+    }
+
+    func geluBackward(dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws {
+        try module.launch("gelu_backward", elements: count,
+                          [.address(dy.address), .address(x.address), .int64(count), .address(dx.address)])
+    }
+
+    func reluForward(y: Pointer, yStride: Int, x: Pointer, xStride: Int, rows: Int, width: Int) throws {
+        try module.launch("relu_forward_rows", elements: rows * width,
+                          [.address(x.address), .int64(xStride), .int64(rows), .int32(Int32(width)), .address(y.address),
+                           .int64(yStride)])
+    }
+
+    func reluBackward(dx: Pointer, dxStride: Int, dy: Pointer, dyStride: Int, x: Pointer, xStride: Int, rows: Int,
+                      width: Int) throws {
+        try module.launch("relu_backward_rows", elements: rows * width,
+                          [.address(dy.address), .int64(dyStride), .address(x.address), .int64(xStride), .int64(rows),
+                           .int32(Int32(width)), .address(dx.address), .int64(dxStride)])
+    }
+
+    func sum(_ z: Pointer, _ x: Pointer, _ y: Pointer, count: Int) throws {
+        try module.launch("elementwise_sum", elements: count,
+                          [.address(z.address), .address(x.address), .address(y.address), .int64(count)])
+    }
+
+    func multiply(_ x: Pointer, by y: Pointer, count: Int) throws {
+        try module.launch("elementwise_multiply", elements: count, [.address(x.address), .address(y.address), .int64(count)])
+    }
+
+    // MARK: The list head's layers
+
+    /// Row indices and lengths of `segments`, uploaded for one call.
+    private struct SegmentTables {
+        let starts: CUDAFloatArray, lengths: CUDAFloatArray
+        /// Each list's first row.
+        let queryRows: CUDAFloatArray
+        /// The rows after each list's first, in order.
+        let passageRows: CUDAFloatArray
+        /// 1 on each list's first row, else 0.
+        let tags: CUDAFloatArray
+
+        init(_ segments: [Range<Int>], device: CUDADevice) throws {
+            starts = try device.upload(int32: segments.map { Int32($0.lowerBound) })
+            lengths = try device.upload(int32: segments.map { Int32($0.count) })
+            queryRows = starts
+            passageRows = try device.upload(int32: segments.flatMap { $0.dropFirst().map { Int32($0) } })
+            var tags = [Int32](repeating: 0, count: segments.last?.upperBound ?? 0)
+            for segment in segments { tags[segment.lowerBound] = 1 }
+            self.tags = try device.upload(int32: tags)
+        }
+    }
+
+    func addQueryTags(out: Pointer, f: Pointer, tags: Pointer, segments: [Range<Int>], width: Int) throws {
+        let tables = try SegmentTables(segments, device: device)
+        try module.launch("add_row_tags", grid: (segments.last?.upperBound ?? 0, 1, 1), block: 256,
+                          [.address(f.address), .address(tags.address), .address(tables.tags.address),
+                           .int32(Int32(width)), .address(out.address)])
+    }
+
+    func queryTagsBackward(df: Pointer, dtags: Pointer, dout: Pointer, segments: [Range<Int>], width: Int) throws {
+        let rows = segments.last?.upperBound ?? 0
+        let tables = try SegmentTables(segments, device: device)
+        try module.launch("elementwise_add", elements: rows * width,
+                          [.address(df.address), .address(dout.address), .int64(rows * width)])
+        try module.launch("row_tag_gradients", grid: ((width + 127) / 128, 1, 1), block: 128,
+                          [.address(dout.address), .address(tables.tags.address), .int32(Int32(rows)),
+                           .int32(Int32(width)), .address(dtags.address)])
+    }
+
+    /// Where each (list, head) block of probabilities starts, as ListAttentionOps lays them out.
+    private func probabilityOffsets(_ segments: [Range<Int>], heads: Int) throws -> CUDAFloatArray {
+        var offsets = [Int64](), offset: Int64 = 0
+        for segment in segments {
+            offsets.append(offset)
+            offset += Int64(heads * segment.count * segment.count)
+        }
+        return try device.upload(int64: offsets)
+    }
+
+    func listAttentionForward(context: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
+                              segments: [Range<Int>], width: Int, heads: Int) throws {
+        let tables = try SegmentTables(segments, device: device)
+        let offsets = try probabilityOffsets(segments, heads: heads)
+        try module.launch("attention_forward_train", grid: (heads, segments.count, 1), block: 128,
+                          [.address(qkv.address), .address(tables.starts.address), .address(tables.lengths.address),
+                           .address(offsets.address), .int32(Int32(width)), .int32(Int32(heads)), .int32(1),
+                           .address(mask?.address ?? 0), .address(probabilities.address), .address(context.address)])
+    }
+
+    func listAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
+                               segments: [Range<Int>], width: Int, heads: Int) throws {
+        let tables = try SegmentTables(segments, device: device)
+        let offsets = try probabilityOffsets(segments, heads: heads)
+        let scratch = try zeros(ListAttentionOps.probabilityCount(segments: segments, heads: heads))
+        try module.launch("attention_backward", grid: (heads, segments.count, 1), block: 128,
+                          [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
+                           .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
+                           .int32(Int32(heads)), .int32(1), .address(probabilities.address), .address(mask?.address ?? 0),
+                           .address(scratch.pointer.address), .address(dqkv.address)])
+    }
+
+    func splitQueryRows(rows: Pointer, queries: Pointer, passages: Pointer, segments: [Range<Int>], width: Int) throws {
+        let tables = try SegmentTables(segments, device: device)
+        try module.launch("gather_rows", grid: (segments.count, 1, 1), block: 256,
+                          [.address(rows.address), .address(tables.queryRows.address), .int32(Int32(width)),
+                           .address(queries.address)])
+        try module.launch("gather_rows", grid: (ScorePairs.passageCount(segments), 1, 1), block: 256,
+                          [.address(rows.address), .address(tables.passageRows.address), .int32(Int32(width)),
+                           .address(passages.address)])
+    }
+
+    func mergeQueryRows(drows: Pointer, dqueries: Pointer, dpassages: Pointer, segments: [Range<Int>],
+                        width: Int) throws {
+        let tables = try SegmentTables(segments, device: device)
+        try module.launch("scatter_add_rows", grid: (segments.count, 1, 1), block: 256,
+                          [.address(dqueries.address), .address(tables.queryRows.address), .int32(Int32(width)),
+                           .address(drows.address)])
+        try module.launch("scatter_add_rows", grid: (ScorePairs.passageCount(segments), 1, 1), block: 256,
+                          [.address(dpassages.address), .address(tables.passageRows.address), .int32(Int32(width)),
+                           .address(drows.address)])
+    }
+
+    func scorePairsForward(y: Pointer, queries: Pointer, passages: Pointer, queryProducts: Pointer, w: Pointer,
+                           b: Pointer, segments: [Range<Int>], width: Int, outFeatures: Int) throws {
+        let lists = segments.count, passageCount = ScorePairs.passageCount(segments)
+        try device.gemm(transA: false, transB: true, m: lists, n: outFeatures, k: width, a: queries.address, lda: width,
+                        b: w.address, ldb: 2 * width, beta: 0, c: queryProducts.address, ldc: outFeatures)
+        try device.gemm(transA: false, transB: true, m: passageCount, n: outFeatures, k: width, a: passages.address,
+                        lda: width, b: (w + width).address, ldb: 2 * width, beta: 0, c: y.address, ldc: outFeatures)
+        // Each passage row adds its list's query product and the bias.
+        let listOfPassage = try device.upload(int32: segments.enumerated().flatMap { list, segment in
+            [Int32](repeating: Int32(list), count: segment.count - 1)
+        })
+        try module.launch("add_broadcast_rows", grid: (passageCount, 1, 1), block: 256,
+                          [.address(y.address), .address(queryProducts.address), .address(listOfPassage.address),
+                           .address(b.address), .int32(Int32(outFeatures))])
+    }
+
+    func scorePairsBackward(dqueries: Pointer, dpassages: Pointer, dw: Pointer, db: Pointer, dy: Pointer,
+                            querySums: Pointer, queries: Pointer, passages: Pointer, w: Pointer,
+                            segments: [Range<Int>], width: Int, outFeatures: Int) throws {
+        let lists = segments.count, passageCount = ScorePairs.passageCount(segments)
+        // Each list's Σ dy over its passages (rows of dy, list after list), and the bias's Σ over all.
+        let passageStarts = try device.upload(int32: segments.indices.map { Int32(ScorePairs.passageRows(of: $0, segments).lowerBound) })
+        let passageCounts = try device.upload(int32: segments.map { Int32($0.count - 1) })
+        try module.launch("segment_row_sums", grid: ((outFeatures + 127) / 128, lists, 1), block: 128,
+                          [.address(dy.address), .address(passageStarts.address), .address(passageCounts.address),
+                           .int32(Int32(outFeatures)), .address(querySums.address)])
+        try columnSums(dy, rows: passageCount, width: outFeatures, into: db)
+        // Passage half: dW_x += dyᵀ · passages, dpassages = dy · W_x.
+        try device.gemm(transA: true, transB: false, m: outFeatures, n: width, k: passageCount, a: dy.address,
+                        lda: outFeatures, b: passages.address, ldb: width, beta: 1, c: (dw + width).address, ldc: 2 * width)
+        try device.gemm(transA: false, transB: false, m: passageCount, n: width, k: outFeatures, a: dy.address,
+                        lda: outFeatures, b: (w + width).address, ldb: 2 * width, beta: 0, c: dpassages.address, ldc: width)
+        // Query half: dW_q += sumsᵀ · queries, dqueries = sums · W_q.
+        try device.gemm(transA: true, transB: false, m: outFeatures, n: width, k: lists, a: querySums.address,
+                        lda: outFeatures, b: queries.address, ldb: width, beta: 1, c: dw.address, ldc: 2 * width)
+        try device.gemm(transA: false, transB: false, m: lists, n: width, k: outFeatures, a: querySums.address,
+                        lda: outFeatures, b: w.address, ldb: 2 * width, beta: 0, c: dqueries.address, ldc: width)
+    }
+}
