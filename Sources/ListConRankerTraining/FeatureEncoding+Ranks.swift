@@ -6,7 +6,7 @@ extension FeatureEncoding {
     /// Stage 1's feature encoding over the ranks of a job: each text missing from *any* rank's
     /// cache is encoded once, by one rank (its share of each chunk), and every rank's cache ends
     /// up holding it. Returns each rank's cache (reopened from disk where another rank wrote it)
-    /// and how many texts were encoded. With one process this is ``encodeMissing(_:cache:encoderDirectory:maxLength:precision:chunk:progress:)``.
+    /// and how many texts were encoded. With one process this is ``encodeMissing(_:cache:encoderDirectory:maxLength:precision:device:chunk:progress:)``.
     ///
     /// Writing: rank 0 appends each chunk as it is gathered (a killed job keeps what was
     /// written). Then the other ranks take turns: each reopens its cache and appends what it
@@ -15,7 +15,7 @@ extension FeatureEncoding {
     /// must not write it at once; the cache itself is not changed for this.
     public static func encodeMissing(_ samples: [RerankingSample], root: URL, identity: EncoderIdentity, hidden: Int,
                                      encoderDirectory: URL, maxLength: Int, precision: Precision,
-                                     communicator: Communicator, chunk: Int = 64,
+                                     device: Device = .cpu, communicator: Communicator, chunk: Int = 64,
                                      onWaitingForLock: ((String) -> Void)? = nil,
                                      progress: ((Int, Int) -> Void)? = nil) throws -> (cache: FeatureCache, encoded: Int) {
         // Another run (or rank) writing the same cache folder holds its lock: say so while waiting.
@@ -29,7 +29,7 @@ extension FeatureEncoding {
         var cache = try opened()
         guard communicator.isDistributed else {
             let encoded = try encodeMissing(samples, cache: cache, encoderDirectory: encoderDirectory, maxLength: maxLength,
-                                            precision: precision, chunk: chunk, progress: progress)
+                                            precision: precision, device: device, chunk: chunk, progress: progress)
             return (cache, encoded)
         }
         // The distinct texts in order of first appearance: the same list on every rank.
@@ -52,7 +52,8 @@ extension FeatureEncoding {
             guard !part.isEmpty else { return [] }
             if embedder == nil {
                 do {
-                    embedder = try TextEmbedder(modelDirectory: encoderDirectory, precision: precision, maxLength: maxLength)
+                    embedder = try TextEmbedder(modelDirectory: encoderDirectory, precision: precision, maxLength: maxLength,
+                                                device: device)
                 } catch {
                     throw TrainingError.badWeights("\(encoderDirectory.path): cannot load the encoder: \(error)")
                 }

@@ -23,16 +23,16 @@ public enum FeatureEncoding {
     /// the texts the first encoded instead of encoding them again.
     @discardableResult
     public static func encodeMissing(_ samples: [RerankingSample], cache: FeatureCache, encoderDirectory: URL,
-                                     maxLength: Int, precision: Precision, chunk: Int = 64,
+                                     maxLength: Int, precision: Precision, device: Device = .cpu, chunk: Int = 64,
                                      progress: ((Int, Int) -> Void)? = nil) throws -> Int {
         try cache.locked { cache in
             try encodeMissingLocked(samples, cache: cache, encoderDirectory: encoderDirectory, maxLength: maxLength,
-                                    precision: precision, chunk: chunk, progress: progress)
+                                    precision: precision, device: device, chunk: chunk, progress: progress)
         }
     }
 
     private static func encodeMissingLocked(_ samples: [RerankingSample], cache: FeatureCache, encoderDirectory: URL,
-                                            maxLength: Int, precision: Precision, chunk: Int,
+                                            maxLength: Int, precision: Precision, device: Device, chunk: Int,
                                             progress: ((Int, Int) -> Void)?) throws -> Int {
         var seen = Set<String>()
         var missing: [(key: String, text: String)] = []
@@ -45,7 +45,8 @@ public enum FeatureEncoding {
         guard !missing.isEmpty else { return 0 }
         let embedder: TextEmbedder
         do {
-            embedder = try TextEmbedder(modelDirectory: encoderDirectory, precision: precision, maxLength: maxLength)
+            embedder = try TextEmbedder(modelDirectory: encoderDirectory, precision: precision, maxLength: maxLength,
+                                        device: device)
         } catch {
             throw TrainingError.badWeights("\(encoderDirectory.path): cannot load the encoder: \(error)")
         }

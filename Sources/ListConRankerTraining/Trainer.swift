@@ -1,6 +1,7 @@
 import Foundation
 import ListConRanker
 import ListConRankerDistributed
+import ListConRankerCUDA
 
 /// Training (DESIGN §1.4) with Circle Loss, AdamW, linear warm-up then decay, clipping by global
 /// norm, dropout and gradient accumulation over micro-batches. Stage 1: the encoder frozen,
@@ -42,6 +43,8 @@ public final class Trainer {
     public func train() throws -> TrainingSummary {
         let c = configuration
         let ranks = run.communicator
+        // A GPU that cannot open says so (what was looked for, and where) before any work.
+        if case .cuda(let index) = run.device { _ = try CUDADevice.shared(index: index) }
         // 1. Data, before anything is written.
         let dataset = try RerankingDataset(contentsOf: run.data)
         if let bad = dataset.samples.first(where: { $0.query.isEmpty }) {
@@ -95,12 +98,14 @@ public final class Trainer {
         var encoded = 0
         if encoder == nil {
             // Vectors computed in bf16 differ from fp32 ones: the cache keeps them apart.
+            // And a GPU's from the CPU's (another order of summation).
             let identity = try EncoderIdentity(directory: start, maxLength: c.maxLength)
-                .qualified(by: "precision \(c.precision.rawValue)")
+                .qualified(by: "precision \(c.precision.rawValue)" + (run.device.isGPU ? " on a GPU" : ""))
             let features: FeatureCache
             (features, encoded) = try FeatureEncoding.encodeMissing(
                 usable + (devSamples?.samples ?? []), root: run.resolvedFeatureCache, identity: identity, hidden: hidden,
-                encoderDirectory: start, maxLength: c.maxLength, precision: c.precision, communicator: ranks,
+                encoderDirectory: start, maxLength: c.maxLength, precision: c.precision, device: run.device,
+                communicator: ranks,
                 onWaitingForLock: { [onMessage] path in onMessage?("waiting for another run encoding into \(path)") },
                 progress: onEncoding)
             onMessage?("features: \(encoded) texts encoded, \(features.count - encoded) found in \(features.directory.path)")
@@ -181,6 +186,17 @@ public final class Trainer {
 
         // 5. The loop.
         let network = try ListHeadNetwork(layout: initial.layout, dropout: c.dropout)
+        // Stage 1 on a GPU: the head's forward and backward there; the optimizer stays here.
+        let gpuHead: ListHeadDeviceStep<CUDATrainingBackend>?
+        if case .cuda(let index) = run.device {
+            guard encoder == nil else {
+                throw TrainingError.invalidInput("train --device \(run.device): stage 2 (the encoder) does not train on a GPU yet; "
+                    + "stage 1 does")
+            }
+            gpuHead = ListHeadDeviceStep(network: network, backend: try CUDATrainingBackend(index: index))
+        } else {
+            gpuHead = nil
+        }
         let loss = try CircleLoss(margin: c.margin, scale: c.gamma)
         var gradients = ListHeadGradients(layout: initial.layout)
         var losses: [Float] = []
@@ -202,6 +218,7 @@ public final class Trainer {
             let share = lists[ranks.share(of: lists.count)]
             gradients.zero()
             encoder?.gradients.zero()
+            try gpuHead?.load(parameters)
             var stepLoss = 0.0
             for first in stride(from: share.startIndex, to: share.endIndex, by: c.microBatchSize) {
                 let part = share[first..<min(first + c.microBatchSize, share.endIndex)]
@@ -229,8 +246,18 @@ public final class Trainer {
                                                                                                dropoutKey, 2))
                 if let encoderPass { pooled = encoderPass.pooled }
                 let batch = try ListBatch(pooled: pooled, hidden: hidden, listLengths: lengths)
-                let pass = try network.forward(batch, parameters: parameters,
-                                               dropoutSeed: RandomStreams.seed(c.seed, .dropout, UInt64(step), dropoutKey))
+                let headSeed = RandomStreams.seed(c.seed, .dropout, UInt64(step), dropoutKey)
+                if let gpuHead {
+                    _ = try gpuHead.run(batch, dropoutSeed: headSeed, gradients: &gradients) { logits in
+                        let result = try loss.evaluate(logits: logits, relevant: relevant, listLengths: lengths,
+                                                       listCount: lists.count)
+                        stepLoss += Double(result.loss)
+                        return result.logitGradients
+                    }
+                    sum?.add(head: &gradients.values, encoder: &noEncoderGradients)
+                    continue
+                }
+                let pass = try network.forward(batch, parameters: parameters, dropoutSeed: headSeed)
                 // Divided by the whole step's list count, so the micro-batches' gradients add up to the mean's.
                 let result = try loss.evaluate(logits: pass.logits, relevant: relevant, listLengths: lengths,
                                                listCount: lists.count)

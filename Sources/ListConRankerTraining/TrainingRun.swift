@@ -1,5 +1,6 @@
 import Foundation
 import ListConRankerDistributed
+import ListConRankerTensor
 
 /// Where a run's head starts.
 public enum TrainingStart: Sendable, Equatable, CustomStringConvertible {
@@ -64,6 +65,9 @@ public struct TrainingRun: Sendable {
     /// backward goes on below it (true, PyTorch DDP's design), or all of them after the backward
     /// (false: for measuring what the overlap saves). The weights are the same either way.
     public var overlapsReduction = true
+    /// Where the list head trains (stage 1 on a GPU: `cuda:N`) and the feature cache's missing
+    /// texts are encoded.
+    public var device: Device = .cpu
 
     /// A run from `start` on `data` into `output`.
     public init(start: TrainingStart, data: URL, output: URL) {

@@ -57,6 +57,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seed of initialisation, sampling and dropout.") var seed: UInt64 = TrainingConfiguration().seed
     @Option(name: .long, help: ArgumentHelp("Encoder precision for the features: fp32 or bf16.", discussion: PrecisionChoice.emulationNote))
     var precision: PrecisionChoice = .fp32
+    @Option(name: .long, help: "Where to train: cpu, or cuda / cuda:N for stage 1 (the list head, and the features it lacks) on a GPU.")
+    var device: Device = .cpu
     @Option(name: .long, help: "Most tokens per text.") var maxLength = TrainingConfiguration().maxLength
     @Option(name: .long, help: "List width of a new head (--encoder).") var headWidth = TrainingConfiguration().headWidth
     @Option(name: .long, help: "Feed-forward width of a new head (--encoder).")
@@ -80,6 +82,9 @@ struct TrainCommand: AsyncParsableCommand {
         }
         guard stage == 1 || precision.resolved == .fp32 else {
             throw ValidationError("stage 2 trains in fp32 only: bf16 training products are not built (give --precision fp32)")
+        }
+        guard stage == 1 || !device.isGPU else {
+            throw ValidationError("--device \(device): stage 2 (the encoder) does not train on a GPU yet; stage 1 does")
         }
         guard model == nil || encoder == nil else { throw ValidationError("give one of --model and --encoder, not both") }
         guard listSize >= 2 else { throw ValidationError("--list-size must be at least 2 (a positive and a negative), not \(listSize)") }
@@ -136,6 +141,7 @@ struct TrainCommand: AsyncParsableCommand {
         run.recomputation = recomputation?.recomputation
         run.communicator = ranks
         run.overlapsReduction = !reduceAfterBackward
+        run.device = device
 
         do {
             let trainer = try Trainer(configuration: configuration, run: run)
