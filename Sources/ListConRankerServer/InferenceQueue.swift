@@ -60,15 +60,22 @@ actor InferenceQueue {
         waited: @Sendable (Duration) -> Void = { _ in },
         _ work: @Sendable (Prepared) async throws -> T
     ) async throws -> T {
+        let prepared = try await admitAndPrepare(prepare)
+        return try await runAdmitted(waited: waited) { try await work(prepared) }
+    }
+
+    /// Takes a place (429 at once when the queue is full), then runs `prepare` outside the queue's
+    /// isolation; gives the place back when `prepare` refuses the request.
+    private nonisolated func admitAndPrepare<Prepared: Sendable>(
+        _ prepare: @Sendable () async throws -> Prepared
+    ) async throws -> Prepared {
         try await admit()
-        let prepared: Prepared
         do {
-            prepared = try await prepare()
+            return try await prepare()
         } catch {
             await withdraw()
             throw error
         }
-        return try await runAdmitted(waited: waited) { try await work(prepared) }
     }
 
     /// Counts one more request in, or throws 429 when `capacity` are running or waiting.
@@ -167,14 +174,7 @@ actor InferenceQueue {
         waited: @escaping @Sendable (Duration) -> Void = { _ in },
         score: @Sendable ([RequestValidation.ScoringJob]) async -> [Result<[Float], any Error>]
     ) async throws -> (Prepared, [Float]) {
-        try await admit()
-        let prepared: Prepared
-        do {
-            prepared = try await prepare()
-        } catch {
-            await withdraw()
-            throw error
-        }
+        let prepared = try await admitAndPrepare(prepare)
         let scores = try await lead(prepared[keyPath: jobPath], batching: batching, waited: waited, score: score)
         return (prepared, scores)
     }

@@ -11,7 +11,9 @@ Each round runs one epoch of each trainer (Swift first, then PyTorch), no evalua
 trainer caches the features on its first run (not timed: the features of a run that found them
 cached are what both sides train on). Swift's figure is Σ lists / Σ seconds over the `step` lines of
 its `--log`; PyTorch's is the script's `lists_per_second` (it times the same step the same way).
-Both are fp32: bf16 products need AVX-512 bf16 hardware, which `listconranker` reports.
+Both are fp32: bf16 products need AVX-512 bf16 hardware, which `listconranker` reports. With
+`--device cuda` both train on the GPU (`--torch-bf16`: PyTorch under bf16 autocast with fused AdamW,
+as GPU users run it; ours is fp32 there).
 Prints one JSON line per round and the ratio of the medians.
 """
 import argparse
@@ -31,7 +33,7 @@ def swift_epoch(args, cache, work, name):
     subprocess.run([args.binary, "train", "--stage", "1", "--encoder", args.encoder, "--data", args.train,
                     "--output", output, "--feature-cache", cache, "--epochs", "1",
                     "--batch-size", str(args.batch_size), "--micro-batch-size", str(args.batch_size),
-                    "--list-size", str(args.list_size), "--seed", "42", "--log", log],
+                    "--list-size", str(args.list_size), "--seed", "42", "--log", log, "--device", args.device],
                    check=True, capture_output=True, text=True)
     lists = seconds = 0.0
     with open(log, encoding="utf-8") as f:
@@ -48,7 +50,8 @@ def pytorch_epoch(args, features):
                              "--train", args.train, "--features", features, "--heads", str(args.heads),
                              "--epochs", "1", "--batch-size", str(args.batch_size),
                              "--micro-batch-size", str(args.batch_size), "--list-size", str(args.list_size),
-                             "--seed", "42", "--threads", str(args.threads)],
+                             "--seed", "42", "--threads", str(args.threads), "--device", args.device,
+                             *(["--bf16"] if args.torch_bf16 else [])],
                             check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])["lists_per_second"]
 
@@ -63,6 +66,8 @@ def main():
     p.add_argument("--list-size", type=int, default=20)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "listconranker"))
+    p.add_argument("--device", default="cpu", help="cpu or cuda: both trainers train there")
+    p.add_argument("--torch-bf16", action="store_true", help="PyTorch autocasts to bf16 (the GPU peer users run)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="lcr-train-bench-") as work:
         cache = os.path.join(work, "cache")
@@ -76,7 +81,8 @@ def main():
             print(json.dumps({"round": r, "swift_lists_per_second": swift[-1],
                               "pytorch_lists_per_second": torch[-1]}), flush=True)
     s, t = statistics.median(swift), statistics.median(torch)
-    print(json.dumps({"batch_size": args.batch_size, "list_size": args.list_size, "threads": args.threads,
+    print(json.dumps({"device": args.device, "torch_bf16": args.torch_bf16,
+                      "batch_size": args.batch_size, "list_size": args.list_size, "threads": args.threads,
                       "swift_lists_per_second": s, "pytorch_lists_per_second": t, "ratio": s / t}))
 
 

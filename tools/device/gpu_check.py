@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 
 # Chinese characters of about one token each, as compare_pytorch.py writes its lists.
 from compare_pytorch import text  # noqa: E402
+from step_report import StepReport  # noqa: E402
 
 
 def make_inputs(rng, quick):
@@ -185,20 +186,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small inputs, for a dry run of the script")
     parser.add_argument("--step-timeout", type=int, default=240)
     args = parser.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    report = {"steps": {}, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    started = time.time()
-
-    def step(name, body):
-        t0 = time.time()
-        try:
-            result = body()
-            report["steps"][name] = {"ok": True, "seconds": round(time.time() - t0, 2), **(result or {})}
-        except Exception as error:  # keep going: each step is recorded
-            report["steps"][name] = {"ok": False, "seconds": round(time.time() - t0, 2), "error": str(error)[-3000:]}
-        print(f"[{time.time() - started:6.1f}s] {name}: {json.dumps(report['steps'][name])[:600]}", flush=True)
-        with open(os.path.join(args.out, "gpu-report.json"), "w") as f:
-            json.dump(report, f, indent=1)
+    report = StepReport(os.path.join(args.out, "gpu-report.json"))
+    step = report.step
 
     import torch
     report["torch"] = torch.__version__
@@ -322,11 +311,7 @@ def main():
     clients, seconds = (4, 5) if args.quick else (64, 20)
     step("service 64 clients, batching on", lambda: service_load(args, service_lists, "on", clients, seconds))
     step("service 64 clients, batching off", lambda: service_load(args, service_lists, "off", clients, seconds))
-    report["seconds"] = round(time.time() - started, 1)
-    with open(os.path.join(args.out, "gpu-report.json"), "w") as f:
-        json.dump(report, f, indent=1)
-    print("\nsummary:", json.dumps({k: (v.get("ok"), v.get("pass"), v.get("error", "")[:200]) for k, v in report["steps"].items()},
-                                   ensure_ascii=False, indent=1))
+    report.summary()
 
 
 if __name__ == "__main__":

@@ -190,7 +190,7 @@ def cosine_baseline(dev, features):
     return 100 * sum(aps) / len(aps), 100 * sum(rrs) / len(rrs)
 
 
-def optimizer_and_schedule(named_parameters, samples, a):
+def optimizer_and_schedule(named_parameters, samples, a, fused=False):
     """AdamW (biases and LayerNorms without decay, as ParameterLayout.decays) and the linear warm-up
     then decay of LinearWarmupSchedule.swift; the list head's unused template copy and BERT's pooler
     are not trained. Returns (optimizer, scheduler, steps per epoch)."""
@@ -201,7 +201,8 @@ def optimizer_and_schedule(named_parameters, samples, a):
         exempt = name.endswith("bias") or any(k in name for k in ("norm1.", "norm2.", "layerNorm.", "LayerNorm."))
         (no_decay if exempt else decay).append(param)
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=a.learning_rate)
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=a.learning_rate,
+                                  **({"fused": True} if fused else {}))
     steps_per_epoch = math.ceil(samples / a.batch_size)
     total = steps_per_epoch * a.epochs
     warmup = math.ceil(total * a.warmup_ratio)
@@ -236,6 +237,8 @@ def main():
     p.add_argument("--width", type=int, default=1792)
     p.add_argument("--ffn", type=int, default=2048)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda: where the head trains (the speed peer of train --device)")
+    p.add_argument("--bf16", action="store_true", help="autocast the forward to bf16 (on cuda), as PyTorch users train")
     p.add_argument("--cosine", action="store_true",
                    help="only print the encoder's cosine-similarity baseline on --dev (how m3e is used) and exit")
     a = p.parse_args()
@@ -256,7 +259,12 @@ def main():
     for layer in head.list_transformer.list_transformer.layers:
         layer.dropout.p = layer.dropout1.p = layer.dropout2.p = a.dropout
         layer.self_attn.dropout = a.dropout
-    optimizer, scheduler, steps_per_epoch = optimizer_and_schedule(head.named_parameters(), len(train), a)
+    device = torch.device(a.device)
+    head.to(device)
+    features.vectors = features.vectors.to(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    optimizer, scheduler, steps_per_epoch = optimizer_and_schedule(head.named_parameters(), len(train), a,
+                                                                   fused=device.type == "cuda")
     results = {"epochs": []}
     if dev:
         results["untrained"] = evaluate(head, dev, features)
@@ -282,14 +290,17 @@ def main():
                         rows.append(features.row(sample["positive" if positive else "negative"][i]))
                         relevant.append(positive)
                     counts.append(len(passages))
-                logits = head(features.vectors[rows], counts)
-                loss = circle_loss(logits, torch.tensor(relevant), counts, a.gamma, a.margin, len(queries))
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=a.bf16):
+                    logits = head(features.vectors[rows], counts)
+                loss = circle_loss(logits.float(), torch.tensor(relevant, device=device), counts, a.gamma, a.margin,
+                                   len(queries))
                 loss.backward()
                 step_loss += loss.item()
             norm = torch.nn.utils.clip_grad_norm_(head.parameters(), a.max_grad_norm)
             optimizer.step()
             scheduler.step()
             step += 1
+            sync()
             train_seconds += time.perf_counter() - began
             train_lists += len(queries)
             print(json.dumps({"step": step, "loss": step_loss, "grad_norm": float(norm)}), file=sys.stderr)

@@ -1,0 +1,90 @@
+"""The GPU checks of training (issue 30) in one go, for a lent GPU machine (DESIGN §10): written
+to run after tools/device/setup.sh (gpu-train-check.sh) with the CLI built here.
+
+1. Parity: stage 1 of the tiny fixture model, 20 steps, on the GPU and on the CPU with the same
+   seed: the head's dropout masks are the same on both (Philox), so the two runs' losses must agree
+   step by step (bound 1e-3) and their trained heads closely.
+2. Speed: stage 1 on cached features of the full-size random model (BERT-large shape, head width
+   1792), 32 × (1 + 20) a step, ours (fp32) against PyTorch (bf16 autocast, fused AdamW) on the same
+   GPU (tools/bench/train_step_vs_pytorch.py --device cuda --torch-bf16).
+
+Writes OUT/gpu-train-report.json. A dry run on a CPU machine: `--device cpu --quick`.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from step_report import StepReport  # this folder: the script's own, first on the path
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TINY = os.path.join(ROOT, "Tests", "ListConRankerTests", "Fixtures", "tiny-model")
+DATA = os.path.join(ROOT, "Tests", "ListConRankerTests", "Fixtures", "evaluation", "fixture_dataset.jsonl")
+
+
+def train_steps(args, device, work, steps, label):
+    """Stage 1 of the tiny model for `steps` steps on `device`: the step lines of its log."""
+    output, log = os.path.join(work, f"tiny-{label}"), os.path.join(work, f"tiny-{label}.jsonl")
+    run = subprocess.run([args.binary, "train", "--stage", "1", "--model", TINY, "--data", DATA, "--output", output,
+                          "--epochs", "50", "--batch-size", "4", "--micro-batch-size", "2", "--list-size", "4",
+                          "--seed", "42", "--stop-after-step", str(steps), "--log", log,
+                          "--feature-cache", os.path.join(work, f"cache-{label}"), "--device", device],
+                         capture_output=True, text=True, timeout=args.step_timeout)
+    if run.returncode != 0:
+        raise RuntimeError(f"train --device {device} exited {run.returncode}: {run.stderr.strip()[-2000:]}")
+    with open(log) as f:
+        return [entry for entry in map(json.loads, f) if entry.get("event") == "step"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--device", default="cuda", help="the device under test (cpu: a dry run of the script)")
+    parser.add_argument("--model", default="/tmp/full-model", help="the full-size model, made here when missing")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--speed-anyway", action="store_true", help="with --quick, still run the speed step (one round)")
+    parser.add_argument("--step-timeout", type=int, default=300)
+    args = parser.parse_args()
+    report = StepReport(os.path.join(args.out, "gpu-train-report.json"))
+    step = report.step
+
+    def parity():
+        with tempfile.TemporaryDirectory(prefix="lcr-train-parity-") as work:
+            ours = train_steps(args, args.device, work, 20, "tested")
+            cpu = train_steps(args, "cpu", work, 20, "cpu")
+        diffs = [abs(a["loss"] - b["loss"]) for a, b in zip(ours, cpu)]
+        return {"steps": len(ours), "maxLossDiff": max(diffs) if diffs else None, "bound": 1e-3,
+                "pass": len(ours) == len(cpu) == 20 and max(diffs) < 1e-3,
+                "losses": [a["loss"] for a in ours], "cpuLosses": [b["loss"] for b in cpu],
+                "gradNormDiff": max(abs(a["grad_norm"] - b["grad_norm"]) for a, b in zip(ours, cpu))}
+
+    def speed():
+        if not os.path.exists(os.path.join(args.model, "list_transformer.pt")):
+            subprocess.run([sys.executable, os.path.join(ROOT, "tools/reference/make_model_fixtures.py"), "full", args.model],
+                           check=True, capture_output=True, timeout=600)
+        with open(os.path.join(args.model, "config.json")) as f:
+            heads = json.load(f)["num_attention_heads"]
+        task = "/tmp/lcr-manpages"
+        if not os.path.exists(os.path.join(task, "train.jsonl")):
+            subprocess.run([sys.executable, os.path.join(ROOT, "tools/make_manpages_task.py"), "--out", task, "--seed", "13"],
+                           check=True, capture_output=True, timeout=600)
+        run = subprocess.run([sys.executable, os.path.join(ROOT, "tools/bench/train_step_vs_pytorch.py"),
+                              "--encoder", args.model, "--train", os.path.join(task, "train.jsonl"), "--heads", str(heads),
+                              "--batch-size", "32", "--rounds", "1" if args.quick else "2", "--device", args.device,
+                              "--binary", args.binary, *(["--torch-bf16"] if args.device != "cpu" else [])],
+                             capture_output=True, text=True, timeout=args.step_timeout * 2)
+        if run.returncode != 0:
+            raise RuntimeError(f"train_step_vs_pytorch exited {run.returncode}: {run.stderr.strip()[-2000:]}")
+        return json.loads(run.stdout.strip().splitlines()[-1])
+
+    step("stage 1 parity: 20 steps of the tiny model, GPU against CPU (bound 1e-3)", parity)
+    if not args.quick or args.speed_anyway:
+        step("stage 1 speed: 32 x (1 + 20), full-size head, against PyTorch bf16 autocast", speed)
+    report.summary()
+
+
+if __name__ == "__main__":
+    main()

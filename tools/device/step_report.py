@@ -1,0 +1,38 @@
+"""The JSON report of a GPU check: named steps, each timed and recorded even when it fails (the next
+still runs: on a scarce GPU, one failure must not cost the rest of the run), the file rewritten
+after every step so that a run cut short keeps what it did."""
+import json
+import os
+import time
+
+
+class StepReport:
+    def __init__(self, path):
+        self.path = path
+        self.data = {"steps": {}, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        self.began = time.time()
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+
+    def __setitem__(self, key, value):
+        self.data[key] = value
+
+    def step(self, name, body):
+        """Runs `body` (returning a dict of results, or None) as step `name`."""
+        t0 = time.time()
+        try:
+            self.data["steps"][name] = {"ok": True, **(body() or {})}
+        except Exception as error:  # keep going: each step is recorded
+            self.data["steps"][name] = {"ok": False, "error": str(error)[-3000:]}
+        self.data["steps"][name]["seconds"] = round(time.time() - t0, 2)
+        print(f"[{time.time() - self.began:6.1f}s] {name}: {json.dumps(self.data['steps'][name])[:600]}", flush=True)
+        self.write()
+
+    def write(self):
+        self.data["seconds"] = round(time.time() - self.began, 1)
+        with open(self.path, "w") as f:
+            json.dump(self.data, f, indent=1)
+
+    def summary(self):
+        self.write()
+        print("\nsummary:", json.dumps({k: (v.get("ok"), v.get("pass"), v.get("error", "")[:200])
+                                        for k, v in self.data["steps"].items()}, ensure_ascii=False, indent=1))
