@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 
 # Chinese characters of about one token each, as compare_pytorch.py writes its lists.
 from compare_pytorch import text  # noqa: E402
-from step_report import StepReport  # noqa: E402
+from step_report import StepReport, full_size_model  # noqa: E402
 
 
 def make_inputs(rng, quick):
@@ -180,7 +180,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--binary", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--model", default="/tmp/full-model", help="made here when missing")
+    parser.add_argument("--model", default="/tmp/full-model", help="made there when the folder does not exist")
     parser.add_argument("--swift-device", default="cuda")
     parser.add_argument("--torch-device", default="cuda")
     parser.add_argument("--quick", action="store_true", help="small inputs, for a dry run of the script")
@@ -196,10 +196,7 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
 
-    if not os.path.exists(os.path.join(args.model, "list_transformer.pt")):
-        step("make full-size model", lambda: subprocess.run(
-            [sys.executable, os.path.join(ROOT, "tools/reference/make_model_fixtures.py"), "full", args.model],
-            check=True, capture_output=True, timeout=600) and None)
+    step("full-size model", lambda: {"model": full_size_model(args.model)})
 
     inputs = make_inputs(random.Random(7), args.quick)
     paths = {}

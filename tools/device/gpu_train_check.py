@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-from step_report import StepReport  # this folder: the script's own, first on the path
+from step_report import StepReport, full_size_model  # this folder: the script's own, first on the path
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TINY = os.path.join(ROOT, "Tests", "ListConRankerTests", "Fixtures", "tiny-model")
@@ -43,7 +43,7 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--device", default="cuda", help="the device under test (cpu: a dry run of the script)")
-    parser.add_argument("--model", default="/tmp/full-model", help="the full-size model, made here when missing")
+    parser.add_argument("--model", default="/tmp/full-model", help="the full-size model, made there when the folder does not exist")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--speed-anyway", action="store_true", help="with --quick, still run the speed step (one round)")
     parser.add_argument("--step-timeout", type=int, default=300)
@@ -62,9 +62,7 @@ def main():
                 "gradNormDiff": max(abs(a["grad_norm"] - b["grad_norm"]) for a, b in zip(ours, cpu))}
 
     def speed():
-        if not os.path.exists(os.path.join(args.model, "list_transformer.pt")):
-            subprocess.run([sys.executable, os.path.join(ROOT, "tools/reference/make_model_fixtures.py"), "full", args.model],
-                           check=True, capture_output=True, timeout=600)
+        full_size_model(args.model)
         with open(os.path.join(args.model, "config.json")) as f:
             heads = json.load(f)["num_attention_heads"]
         task = "/tmp/lcr-manpages"
