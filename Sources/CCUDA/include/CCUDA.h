@@ -77,8 +77,10 @@ int lcr_cuda_function_shared_limit(void *function, int bytes, char *err, size_t 
 
 /// Element types of products (cudaDataType_t values).
 typedef enum { LCR_CUDA_F32 = 0, LCR_CUDA_F16 = 2, LCR_CUDA_BF16 = 14 } lcr_cuda_type;
-/// Epilogues the products use.
-typedef enum { LCR_EPILOGUE_NONE = 0, LCR_EPILOGUE_BIAS = 1, LCR_EPILOGUE_RELU_BIAS = 2 } lcr_cuda_epilogue;
+/// Epilogues the products use. With no bias, BIAS means none and RELU_BIAS a ReLU alone.
+typedef enum {
+    LCR_EPILOGUE_NONE = 0, LCR_EPILOGUE_BIAS = 1, LCR_EPILOGUE_RELU_BIAS = 2, LCR_EPILOGUE_RELU = 3
+} lcr_cuda_epilogue;
 
 typedef struct lcr_cublaslt lcr_cublaslt;
 /// A cuBLASLt handle with a workspace of `workspace_bytes` on the device.
