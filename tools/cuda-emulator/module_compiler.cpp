@@ -126,8 +126,10 @@ std::string build_module(const std::string &source, const std::string &extra_fla
     int status = run(quoted(cxx) + " -E -P -x c++ -std=c++20 -DLCR_EMU_SCAN " + extra_flags + " -include " +
                          quoted(dir + "/runtime.h") + " " + quoted(kernels),
                      scanned);
+    std::string ignored;
     if (status != 0) {
         log = scanned;
+        run("rm -rf " + quoted(work), ignored);
         return "";
     }
     std::string unit = "#include \"runtime.h\"\n#include \"kernels.cu\"\n";
@@ -141,16 +143,14 @@ std::string build_module(const std::string &source, const std::string &extra_fla
                  output);
     if (status != 0) {
         log = output;
+        run("rm -rf " + quoted(work), ignored);
         return "";
     }
     // Renamed into place: a concurrent process never loads half a library.
-    if (rename((work + "/module.so").c_str(), library.c_str()) != 0) {
-        log = "cannot write " + library;
-        return "";
-    }
-    std::string ignored;
+    bool renamed = rename((work + "/module.so").c_str(), library.c_str()) == 0;
     run("rm -rf " + quoted(work), ignored);
-    return library;
+    if (!renamed) log = "cannot write " + library;
+    return renamed ? library : "";
 }
 
 }  // namespace lcr_emu
