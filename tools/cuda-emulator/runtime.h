@@ -12,7 +12,10 @@
 // - Threads that have exited count as arrived at `__syncthreads` (as on the hardware). A
 //   shuffle that reads an exited lane returns NaN bits (CUDA: undefined). A block whose live
 //   threads all wait on barriers that can never open is a deadlock: the launch fails.
-// - Static `__shared__` arrays are function statics: one copy, used by one block at a time.
+// - Static `__shared__` arrays are function statics (one copy, used by one block at a time),
+//   filled with 0xff bytes before each block too.
+// - A barrier opens when its last thread arrives; that thread waits for the next round like the
+//   others, so after every barrier the threads again run from the highest index down.
 // What it cannot show: timing, memory-model races between blocks, warp scheduling beyond the
 // order above, the GPU's own rounding in expf/erff (the host's libm stands in).
 #ifndef LCR_EMU_RUNTIME_H
@@ -29,7 +32,9 @@
 #endif
 #define __device__
 #define __host__
-#define __shared__ static
+// Static shared arrays are function statics in one ELF section, which the runtime fills with
+// 0xff bytes (NaN) before each block, as it does dynamic shared memory.
+#define __shared__ static __attribute__((section("lcr_emu_shared")))
 #define __constant__ static
 #define __forceinline__ inline __attribute__((always_inline))
 #define __noinline__ __attribute__((noinline))
@@ -136,6 +141,17 @@ struct Block {
 };
 
 inline Block block_state;
+
+// The bounds of the static shared arrays' section (defined by the linker when there are any).
+extern "C" unsigned char __start_lcr_emu_shared[] __attribute__((weak, visibility("hidden")));
+extern "C" unsigned char __stop_lcr_emu_shared[] __attribute__((weak, visibility("hidden")));
+
+inline void poison_shared_memory() {
+    Block &b = block_state;
+    if (b.dynamic_shared) std::memset(b.dynamic_shared, 0xff, b.dynamic_capacity);
+    if (__start_lcr_emu_shared && __stop_lcr_emu_shared > __start_lcr_emu_shared)
+        std::memset(__start_lcr_emu_shared, 0xff, size_t(__stop_lcr_emu_shared - __start_lcr_emu_shared));
+}
 inline uint3 current_thread;
 
 inline Fiber &self() { return block_state.fibers[block_state.current]; }
@@ -255,7 +271,7 @@ inline int run_grid(lcr_emu_launch *launch, void (*body)(void *), void *context)
     for (unsigned by = 0; by < b.grid.y; by++)
     for (unsigned bx = 0; bx < b.grid.x; bx++) {
         b.index = dim3(bx, by, bz);
-        if (b.dynamic_shared) std::memset(b.dynamic_shared, 0xff, b.dynamic_capacity);
+        poison_shared_memory();
         b.live = b.threads;
         b.arrived = 0;
         unsigned warps = (b.threads + 31) / 32;
@@ -289,16 +305,18 @@ inline int run_grid(lcr_emu_launch *launch, void (*body)(void *), void *context)
 inline void syncthreads() {
     Block &b = block_state;
     unsigned generation = b.generation;
-    if (++b.arrived >= b.live) { release_block(); return; }
-    while (b.generation == generation) yield();
+    if (++b.arrived >= b.live) release_block();
+    do yield(); while (b.generation == generation);
+    b.progress = true;
 }
 
 inline void warp_barrier() {
     Block &b = block_state;
     unsigned warp = self().linear / 32;
     unsigned generation = b.warp_generation[warp];
-    if (++b.warp_arrived[warp] >= b.warp_live[warp]) { release_warp(warp); return; }
-    while (b.warp_generation[warp] == generation) yield();
+    if (++b.warp_arrived[warp] >= b.warp_live[warp]) release_warp(warp);
+    do yield(); while (b.warp_generation[warp] == generation);
+    b.progress = true;
 }
 
 inline bool lane_live(unsigned warp, unsigned lane) {
