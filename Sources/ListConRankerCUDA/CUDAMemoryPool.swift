@@ -26,7 +26,7 @@ final class CUDAMemoryPool: @unchecked Sendable {
             releaseCached()
             message = [CChar](repeating: 0, count: 512)
             guard lcr_cuda_alloc(&address, size, &message, message.count) == 0 else {
-                throw CUDAError("the GPU has no room for \(size >> 20) MiB more (\(reservedBytes >> 20) MiB held by "
+                throw CUDAError("the GPU has no room for \(Self.describe(size)) more (\(Self.describe(reservedBytes)) held by "
                                 + "this model): a shorter list, fewer texts per batch (--encoder-batch-tokens) or "
                                 + "--max-length would fit", cMessage: message)
             }
@@ -54,6 +54,11 @@ final class CUDAMemoryPool: @unchecked Sendable {
             for address in addresses { lcr_cuda_release(address) }
             lock.withLock { reservedBytes -= size * addresses.count }
         }
+    }
+
+    /// A size for a message: MiB, or KiB below one MiB (so that a small request does not read "0 MiB").
+    static func describe(_ bytes: Int) -> String {
+        bytes >= 1 << 20 ? "\((bytes + (1 << 19)) >> 20) MiB" : "\((bytes + 1023) >> 10) KiB"
     }
 
     static func rounded(_ bytes: Int) -> Int {
