@@ -243,6 +243,13 @@ final class SoftwareCUDADevice: @unchecked Sendable {
             #expect(message.contains("no room") && message.contains("CUDA_ERROR_OUT_OF_MEMORY"), "\(message)")
             #expect(!message.contains("\n"))
         }
+        // A small request (the pool gave its cached buffers back after the failure) names its size.
+        do {
+            _ = try gpu.scores(query: "短", passages: ["短"])
+            Issue.record("a pass ran on a device without free memory")
+        } catch let error as CUDAError {
+            #expect(error.description.contains("KiB more") && !error.description.contains(" 0 MiB"), "\(error)")
+        }
         emulator.setMemoryLimit(0)
         expectClose(try gpu.scores(for: golden.lists).flatMap { $0 }, try cpu.scores(for: golden.lists).flatMap { $0 },
                     "once there is room again")
@@ -272,6 +279,37 @@ final class SoftwareCUDADevice: @unchecked Sendable {
                 #expect(actual.shape == [rows, n])
                 expectClose(actual.scalars, expected.scalars, tolerance: 1e-5,
                             "\(activation), bias: \(withBias), feeds a product: \(feedsProduct)")
+            }
+        }
+    }
+
+    /// LayerNorm with a residual, and its 16-bit copy, at widths where every warp of the block holds
+    /// data (384, 1000: not a multiple of the block), so that a block reduction's barriers matter.
+    @Test(arguments: [16, 384, 1000]) func normalizationMatchesTheCPU(_ width: Int) throws {
+        guard SoftwareCUDADevice.forTest() != nil else { return }
+        let rows = 5
+        var generator = SplitMix64(seed: UInt64(width))
+        func random(_ count: Int, _ range: ClosedRange<Float>) -> Tensor {
+            Tensor(shape: [rows, count / rows], scalars: (0..<count).map { _ in Float.random(in: range, using: &generator) })
+        }
+        let x = random(rows * width, -3...3), residual = random(rows * width, -1...1)
+        let gamma = Tensor(shape: [width], scalars: (0..<width).map { _ in Float.random(in: 0.5...1.5, using: &generator) })
+        let beta = Tensor(shape: [width], scalars: (0..<width).map { _ in Float.random(in: -0.5...0.5, using: &generator) })
+        let cpu = CPUBackend()
+        let expected = try cpu.download(try cpu.normalized(try cpu.upload(x), residual: try cpu.upload(residual),
+                                                           by: try cpu.normalization(gamma: gamma, beta: beta, eps: 1e-12)),
+                                        rows: rows)
+        for precision in [Precision.fp32, .bf16] {
+            let gpu = try CUDABackend(index: 0, precision: precision)
+            let (normalized, copy) = try gpu.normalizedWithProductInput(
+                try gpu.upload(x), residual: try gpu.upload(residual),
+                by: try gpu.normalization(gamma: gamma, beta: beta, eps: 1e-12))
+            expectClose(try gpu.download(normalized, rows: rows).scalars, expected.scalars, tolerance: 1e-5,
+                        "LayerNorm of width \(width), \(precision)")
+            // The copy a next product reads: the same values, rounded to bf16 (8 significant bits).
+            let rounded = try gpu.download(copy, rows: rows).scalars
+            for (value, reference) in zip(rounded, expected.scalars) {
+                #expect(abs(value - reference) <= abs(reference) / 128 + 1e-6, "\(precision) copy, width \(width)")
             }
         }
     }
