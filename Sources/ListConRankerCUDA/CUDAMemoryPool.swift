@@ -22,15 +22,20 @@ final class CUDAMemoryPool: @unchecked Sendable {
         if let address = lock.withLock({ free[size]?.popLast() }) { return (address, size) }
         var address: UInt64 = 0
         var message = [CChar](repeating: 0, count: 512)
-        if lcr_cuda_alloc(&address, size, &message, message.count) != 0 {
+        var status = lcr_cuda_alloc(&address, size, &message, message.count)
+        if status == Int32(LCR_CUDA_OUT_OF_MEMORY) {
             releaseCached()
             message = [CChar](repeating: 0, count: 512)
-            guard lcr_cuda_alloc(&address, size, &message, message.count) == 0 else {
+            status = lcr_cuda_alloc(&address, size, &message, message.count)
+            if status == Int32(LCR_CUDA_OUT_OF_MEMORY) {
                 throw CUDAError("the GPU has no room for \(Self.describe(size)) more (\(Self.describe(reservedBytes)) held by "
                                 + "this model): a shorter list, fewer texts per batch (--encoder-batch-tokens) or "
                                 + "--max-length would fit", cMessage: message)
             }
         }
+        // Anything else is not about room: a kernel that failed earlier (the error sticks to the
+        // context), a GPU that fell off the bus.
+        guard status == 0 else { throw CUDAError("the GPU failed (a kernel or copy before this allocation, or the device)", cMessage: message) }
         lock.withLock {
             reservedBytes += size
             peakReservedBytes = max(peakReservedBytes, reservedBytes)

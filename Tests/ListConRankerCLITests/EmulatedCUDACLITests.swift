@@ -53,4 +53,20 @@ import Testing
         let lines = result.stderr.split(separator: "\n")
         #expect(lines.count == 1 && result.stderr.contains("CUDA_ERROR_OUT_OF_MEMORY"), "\(result)")
     }
+
+    /// A kernel that faults on the GPU (made to, here) ends the command with a clear message and
+    /// exit status 2, not a hang or a crash.
+    @Test func aFailingKernelIsAClearErrorNotAHang() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        guard var environment = environment(scratch.url) else { return }
+        environment["LISTCONRANKER_CUDA_EMULATOR_FAIL_KERNEL"] = "attention_f32"
+        let result = try CLI.run(["rerank", "--device", "cuda", "--precision", "fp32", "--model", CLIFixtures.tinyModel,
+                                  "q", "a", "b"], environment: environment, timeLimit: 180)
+        #expect(!result.timedOut)
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stderr.contains("CUDA_ERROR_LAUNCH_FAILED"), "\(result)")
+        #expect(!result.stderr.contains("Fatal error"), "\(result)")
+        #expect(!result.stderr.contains("no room"), "a failed kernel is not a full GPU: \(result)")
+    }
 }

@@ -16,6 +16,9 @@
 // - Launch limits as on sm_90: blocks of at most 1024 threads (64 in z), grids of at most
 //   2^31 - 1 x 65535 x 65535, dynamic shared memory up to 48 KiB unless raised with
 //   cuFuncSetAttribute (at most 227 KiB).
+// - LISTCONRANKER_CUDA_EMULATOR_FAIL_KERNEL=NAME makes every launch of kernel NAME fail as a
+//   faulting kernel does on a GPU (a sticky CUDA_ERROR_LAUNCH_FAILED): for testing how callers
+//   report it.
 #include "module_abi.h"
 #include "module_compiler.h"
 
@@ -429,6 +432,13 @@ EXPORT CUresult cuLaunchKernel(Function *function, unsigned gx, unsigned gy, uns
     char error[512] = "";
     lcr_emu_launch launch{{gx, gy, gz}, {bx, by, bz}, shared_bytes, params, error, sizeof error};
     launch_count++;
+    const char *fail = getenv("LISTCONRANKER_CUDA_EMULATOR_FAIL_KERNEL");
+    if (fail && function->name == fail) {
+        fprintf(stderr, "software CUDA device: kernel %s failed on purpose (LISTCONRANKER_CUDA_EMULATOR_FAIL_KERNEL)\n",
+                function->name.c_str());
+        sticky = CUDA_ERROR_LAUNCH_FAILED;
+        return CUDA_SUCCESS;
+    }
     if (function->launcher(&launch) != 0) {
         fprintf(stderr, "software CUDA device: kernel %s failed: %s\n", function->name.c_str(), error);
         sticky = CUDA_ERROR_LAUNCH_FAILED;   // as on a GPU: the context is unusable from here on

@@ -50,7 +50,9 @@ int lcr_cuda_bind_thread(int index, char *err, size_t err_len);
 /// The number of CUDA GPUs the driver sees (0 when none); -1 with `err` when the driver fails.
 int lcr_cuda_device_count(char *err, size_t err_len);
 
-/// Device memory. `lcr_cuda_alloc` returns 0 and a device address, or non-zero (out of memory, say).
+/// Device memory. `lcr_cuda_alloc` returns 0 and a device address, or the driver's non-zero
+/// CUresult (LCR_CUDA_OUT_OF_MEMORY when the GPU is full; an earlier kernel's sticky error, say).
+enum { LCR_CUDA_OUT_OF_MEMORY = 2 };   // CUDA_ERROR_OUT_OF_MEMORY
 int lcr_cuda_alloc(uint64_t *address, size_t bytes, char *err, size_t err_len);
 void lcr_cuda_release(uint64_t address);
 int lcr_cuda_upload(uint64_t device, const void *host, size_t bytes, void *stream, char *err, size_t err_len);
