@@ -35,7 +35,9 @@ final class CUDAMemoryPool: @unchecked Sendable {
         }
         // Anything else is not about room: a kernel that failed earlier (the error sticks to the
         // context), a GPU that fell off the bus.
-        guard status == 0 else { throw CUDAError("the GPU failed (a kernel or copy before this allocation, or the device)", cMessage: message) }
+        guard status == 0 else {
+            throw CUDAError("the GPU failed (a kernel or copy before this allocation, or the device)", cMessage: message)
+        }
         lock.withLock {
             reservedBytes += size
             peakReservedBytes = max(peakReservedBytes, reservedBytes)

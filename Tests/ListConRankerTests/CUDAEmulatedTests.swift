@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ListConRanker
 import ListConRankerTensor
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -205,6 +206,25 @@ final class SoftwareCUDADevice: @unchecked Sendable {
         let expected = try TextEmbedder(modelDirectory: directory).embeddings(for: texts)
         let vectors = try TextEmbedder(modelDirectory: directory, device: .cuda(index: 0)).embeddings(for: texts)
         for (i, (vector, reference)) in zip(vectors, expected).enumerated() { expectClose(vector, reference, "MiniLM embedding \(i)") }
+    }
+
+    /// Threads that share one device (each binds its context on first use): the scores of each
+    /// list equal those it gets alone. A thread that called the driver without its context bound
+    /// would get CUDA_ERROR_INVALID_CONTEXT from the emulated driver, as from a real one.
+    @Test func threadsShareTheDevice() throws {
+        guard SoftwareCUDADevice.forTest() != nil else { return }
+        let golden = try #require(try ModelGoldens.all.get()["tiny-model"])
+        let gpu = try rerankers("tiny-model").gpu
+        let alone = try golden.lists.map { try gpu.scores(query: $0[0], passages: Array($0.dropFirst())) }
+        let results = Mutex([Int: Result<[Float], any Error>]())
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            let list = golden.lists[i % golden.lists.count]
+            let result = Result { try gpu.scores(query: list[0], passages: Array(list.dropFirst())) }
+            results.withLock { $0[i] = result }
+        }
+        for (i, result) in results.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+            expectClose(try result.get(), alone[i % golden.lists.count], "thread \(i)")
+        }
     }
 
     @Test func theMemoryPoolReusesBuffersAcrossCalls() throws {
