@@ -22,7 +22,7 @@ final class SoftwareCUDADevice: @unchecked Sendable {
 
     private init(library: UnsafeMutableRawPointer) { self.library = library }
 
-    /// The device, loaded once per process; nil (with the reason) when it is not built or a real
+    /// The device, loaded once per process; a failure (with the reason) when it is not built or a real
     /// CUDA driver was loaded first.
     static let shared: Result<SoftwareCUDADevice, any Error> = Result { try load() }
 

@@ -5,17 +5,20 @@
 // - A grid runs one block at a time. Each thread of a block is a fiber (its own stack, switched
 //   cooperatively on this one OS thread), so `__syncthreads` is a real barrier of the block's
 //   threads and `__shfl_*_sync`/`__syncwarp` a real lock-step exchange among a warp's 32 lanes.
-// - A thread runs until it blocks at a barrier (or ends); threads start in descending order, so a
-//   missing barrier makes a thread read shared memory its neighbours have not written yet.
+// - A thread runs until it blocks at a barrier (or ends). Threads run from the highest index down
+//   in even blocks and from the lowest up in odd ones, so a missing barrier makes some thread read
+//   shared memory its neighbours have not written yet.
 // - Dynamic shared memory (`extern __shared__`) is filled with 0xff bytes (NaN) before each
 //   block, as device memory is when allocated: reading what nobody wrote shows up as NaN.
 // - Threads that have exited count as arrived at `__syncthreads` (as on the hardware). A
 //   shuffle that reads an exited lane returns NaN bits (CUDA: undefined). A block whose live
 //   threads all wait on barriers that can never open is a deadlock: the launch fails.
+// - Warp-synchronous calls take every live lane of the warp: a `mask` naming fewer lanes is not
+//   emulated (kernels here use the full mask).
 // - Static `__shared__` arrays are function statics (one copy, used by one block at a time),
 //   filled with 0xff bytes before each block too.
 // - A barrier opens when its last thread arrives; that thread waits for the next round like the
-//   others, so after every barrier the threads again run from the highest index down.
+//   others, so after every barrier the threads again run in their block's order.
 // What it cannot show: timing, memory-model races between blocks, warp scheduling beyond the
 // order above, the GPU's own rounding in expf/erff (the host's libm stands in).
 #ifndef LCR_EMU_RUNTIME_H
@@ -271,6 +274,9 @@ inline int run_grid(lcr_emu_launch *launch, void (*body)(void *), void *context)
     for (unsigned by = 0; by < b.grid.y; by++)
     for (unsigned bx = 0; bx < b.grid.x; bx++) {
         b.index = dim3(bx, by, bz);
+        // Blocks alternate the order their threads run in, so a missing barrier shows whichever
+        // way the data flows between threads.
+        bool descending = (bx + by + bz) % 2 == 0;
         poison_shared_memory();
         b.live = b.threads;
         b.arrived = 0;
@@ -285,7 +291,8 @@ inline int run_grid(lcr_emu_launch *launch, void (*body)(void *), void *context)
         }
         while (b.live) {
             b.progress = false;
-            for (unsigned t = b.threads; t-- > 0;) {
+            for (unsigned k = 0; k < b.threads; k++) {
+                unsigned t = descending ? b.threads - 1 - k : k;
                 Fiber &f = b.fibers[t];
                 if (f.done) continue;
                 b.current = t;
