@@ -16,7 +16,12 @@
 //   TF32), alpha and beta host pointers; A/B of CUDA_R_32F with C/D of CUDA_R_32F, or A/B of
 //   CUDA_R_16F / CUDA_R_16BF with C/D of the same type or CUDA_R_32F. Anything else is
 //   CUBLAS_STATUS_NOT_SUPPORTED; inconsistent shapes are CUBLAS_STATUS_INVALID_VALUE.
+// - A layout that reaches past its matrix's allocation faults on the driver's guard page: the call
+//   returns CUBLAS_STATUS_EXECUTION_FAILED.
+#include "fault_guard.h"
+
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +34,7 @@ enum : cublasStatus_t {
     CUBLAS_STATUS_SUCCESS = 0,
     CUBLAS_STATUS_NOT_INITIALIZED = 1,
     CUBLAS_STATUS_INVALID_VALUE = 7,
+    CUBLAS_STATUS_EXECUTION_FAILED = 13,
     CUBLAS_STATUS_NOT_SUPPORTED = 15,
 };
 
@@ -237,6 +243,7 @@ EXPORT cublasStatus_t cublasLtMatmul(Handle *handle, Desc *d, const void *alpha,
     const float alpha_value = *static_cast<const float *>(alpha), beta_value = *static_cast<const float *>(beta);
     if (beta_value != 0.0f && !C) return CUBLAS_STATUS_INVALID_VALUE;
     int bias_type = d->bias_type == -1 ? dl->type : d->bias_type;
+    bool fault = lcr_emu::faulted([&] {
     for (uint64_t j = 0; j < n; j++) {
         for (uint64_t i = 0; i < m; i++) {
             float sum = 0.0f;
@@ -255,6 +262,12 @@ EXPORT cublasStatus_t cublasLtMatmul(Handle *handle, Desc *d, const void *alpha,
                 v = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
             store(D, dl->type, i + j * uint64_t(dl->ld), v);
         }
+    }
+    });
+    if (fault) {
+        // A GPU would report an illegal address at the next synchronisation; here the call fails.
+        fprintf(stderr, "software cuBLASLt: the product touched %p, past a matrix's memory\n", lcr_emu::fault_address);
+        return CUBLAS_STATUS_EXECUTION_FAILED;
     }
     return CUBLAS_STATUS_SUCCESS;
 }

@@ -6,7 +6,9 @@
 //   its size, so a request past it fails with CUDA_ERROR_OUT_OF_MEMORY as on a full GPU.
 // - Calls need cuInit (else CUDA_ERROR_NOT_INITIALIZED) and, for memory, streams, modules and
 //   launches, a current context on the calling thread (else CUDA_ERROR_INVALID_CONTEXT).
-// - New allocations are filled with 0xff bytes (NaN): reading memory nobody wrote shows.
+// - New allocations are filled with 0xff bytes (NaN): reading memory nobody wrote shows. Each
+//   ends (past its 256-byte rounding) against a page that cannot be touched: a kernel reading or
+//   writing there fails with CUDA_ERROR_ILLEGAL_ADDRESS, sticky, as on a GPU.
 //   Copies and memsets must stay inside one allocation (else CUDA_ERROR_INVALID_VALUE).
 // - Copies, memsets and launches run at once; a kernel that fails (deadlock, trap) makes the
 //   context's sticky error, returned by that launch's next synchronising call and every call after.
@@ -19,6 +21,7 @@
 // - LISTCONRANKER_CUDA_EMULATOR_FAIL_KERNEL=NAME makes every launch of kernel NAME fail as a
 //   faulting kernel does on a GPU (a sticky CUDA_ERROR_LAUNCH_FAILED): for testing how callers
 //   report it.
+#include "fault_guard.h"
 #include "module_abi.h"
 #include "module_compiler.h"
 
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <map>
@@ -49,6 +53,7 @@ enum : CUresult {
     CUDA_ERROR_INVALID_CONTEXT = 201,
     CUDA_ERROR_INVALID_HANDLE = 400,
     CUDA_ERROR_NOT_FOUND = 500,
+    CUDA_ERROR_ILLEGAL_ADDRESS = 700,
     CUDA_ERROR_LAUNCH_FAILED = 719,
     CUDA_ERROR_NOT_SUPPORTED = 801,
 };
@@ -73,7 +78,8 @@ std::recursive_mutex lock;
 bool initialized = false;
 Context primary{0};
 thread_local Context *current = nullptr;
-std::map<uintptr_t, size_t> allocations;
+struct Allocation { size_t bytes; void *mapping; size_t mapping_bytes; };
+std::map<uintptr_t, Allocation> allocations;
 size_t used_bytes = 0;
 size_t limit_bytes = 0;
 CUresult sticky = CUDA_SUCCESS;
@@ -105,7 +111,7 @@ bool inside_allocation(CUdeviceptr address, size_t bytes) {
     auto it = allocations.upper_bound(uintptr_t(address));
     if (it == allocations.begin()) return false;
     --it;
-    return address >= it->first && address + bytes <= it->first + it->second;
+    return address >= it->first && address + bytes <= it->first + it->second.bytes;
 }
 
 bool valid_stream(void *stream) { return !stream || streams.count(static_cast<Stream *>(stream)); }
@@ -249,11 +255,17 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *address, size_t bytes) {
     if (CUresult r = ready()) return r;
     if (!address || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
     if (bytes > memory_limit() || used_bytes > memory_limit() - bytes) return CUDA_ERROR_OUT_OF_MEMORY;
-    size_t rounded = (bytes + 255) / 256 * 256;   // cuMemAlloc aligns to 256 bytes at least
-    void *memory = aligned_alloc(256, rounded);
-    if (!memory) return CUDA_ERROR_OUT_OF_MEMORY;
+    // 256-byte aligned (as cuMemAlloc's are), ending against a page that faults when touched.
+    size_t rounded = (bytes + 255) / 256 * 256;
+    size_t page = size_t(sysconf(_SC_PAGESIZE));
+    size_t mapped = (rounded + page - 1) / page * page + page;
+    void *mapping = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapping == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
+    unsigned char *guard_page = static_cast<unsigned char *>(mapping) + mapped - page;
+    mprotect(guard_page, page, PROT_NONE);
+    void *memory = guard_page - rounded;
     memset(memory, 0xff, rounded);
-    allocations[uintptr_t(memory)] = bytes;
+    allocations[uintptr_t(memory)] = Allocation{bytes, mapping, mapped};
     used_bytes += bytes;
     allocation_count++;
     *address = CUdeviceptr(uintptr_t(memory));
@@ -265,9 +277,9 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr address) {
     if (CUresult r = ready()) return r;
     auto it = allocations.find(uintptr_t(address));
     if (it == allocations.end()) return CUDA_ERROR_INVALID_VALUE;
-    used_bytes -= it->second;
+    used_bytes -= it->second.bytes;
+    munmap(it->second.mapping, it->second.mapping_bytes);
     allocations.erase(it);
-    free(reinterpret_cast<void *>(uintptr_t(address)));
     free_count++;
     return CUDA_SUCCESS;
 }
@@ -439,9 +451,14 @@ EXPORT CUresult cuLaunchKernel(Function *function, unsigned gx, unsigned gy, uns
         sticky = CUDA_ERROR_LAUNCH_FAILED;
         return CUDA_SUCCESS;
     }
-    if (function->launcher(&launch) != 0) {
+    int failed = 0;
+    if (lcr_emu::faulted([&] { failed = function->launcher(&launch); })) {
+        fprintf(stderr, "software CUDA device: kernel %s touched %p, outside device memory (or past an allocation's "
+                        "end)\n", function->name.c_str(), lcr_emu::fault_address);
+        sticky = CUDA_ERROR_ILLEGAL_ADDRESS;   // as on a GPU: the context is unusable from here on
+    } else if (failed) {
         fprintf(stderr, "software CUDA device: kernel %s failed: %s\n", function->name.c_str(), error);
-        sticky = CUDA_ERROR_LAUNCH_FAILED;   // as on a GPU: the context is unusable from here on
+        sticky = CUDA_ERROR_LAUNCH_FAILED;
     }
     return CUDA_SUCCESS;
 }
@@ -458,6 +475,7 @@ EXPORT CUresult cuGetErrorName(CUresult error, const char **name) {
     case CUDA_ERROR_INVALID_CONTEXT: *name = "CUDA_ERROR_INVALID_CONTEXT"; break;
     case CUDA_ERROR_INVALID_HANDLE: *name = "CUDA_ERROR_INVALID_HANDLE"; break;
     case CUDA_ERROR_NOT_FOUND: *name = "CUDA_ERROR_NOT_FOUND"; break;
+    case CUDA_ERROR_ILLEGAL_ADDRESS: *name = "CUDA_ERROR_ILLEGAL_ADDRESS"; break;
     case CUDA_ERROR_LAUNCH_FAILED: *name = "CUDA_ERROR_LAUNCH_FAILED"; break;
     case CUDA_ERROR_NOT_SUPPORTED: *name = "CUDA_ERROR_NOT_SUPPORTED"; break;
     default: *name = nullptr; return CUDA_ERROR_INVALID_VALUE;
@@ -477,6 +495,7 @@ EXPORT CUresult cuGetErrorString(CUresult error, const char **text) {
     case CUDA_ERROR_INVALID_CONTEXT: *text = "invalid device context"; break;
     case CUDA_ERROR_INVALID_HANDLE: *text = "invalid resource handle"; break;
     case CUDA_ERROR_NOT_FOUND: *text = "named symbol not found"; break;
+    case CUDA_ERROR_ILLEGAL_ADDRESS: *text = "an illegal memory access was encountered"; break;
     case CUDA_ERROR_LAUNCH_FAILED: *text = "unspecified launch failure"; break;
     case CUDA_ERROR_NOT_SUPPORTED: *text = "operation not supported"; break;
     default: *text = nullptr; return CUDA_ERROR_INVALID_VALUE;

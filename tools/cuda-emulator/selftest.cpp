@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -55,6 +57,7 @@ extern "C" __global__ void coordinates(int *out) {
     long i = t * blockDim.x * blockDim.y * blockDim.z + (threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x;
     out[i] = (int)(blockIdx.x + 10 * blockIdx.y + 100 * blockIdx.z + 1000 * threadIdx.x + 100000 * threadIdx.y);
 }
+extern "C" __global__ void past_the_end(float *x, int n) { x[n + threadIdx.x] = 1.0f; }
 extern "C" __global__ void halves(float *x) { x[threadIdx.x] = cvt_f32_f16(cvt_rn_f16_f32(x[threadIdx.x])); }
 // Lane 0 waits at __syncthreads while the rest of its warp waits for it in a shuffle.
 extern "C" __global__ void deadlock(float *x) {
@@ -216,6 +219,23 @@ int main(int argc, char **argv) {
     check(cublasLtMatmul(handle, desc, &alpha, (void *)(uintptr_t)da, la, (void *)(uintptr_t)db, lb, &beta,
                          (void *)(uintptr_t)dd, bad, (void *)(uintptr_t)dd, bad, nullptr, nullptr, (size_t)0, nullptr) == 7,
           "cuBLASLt: shapes that do not chain are CUBLAS_STATUS_INVALID_VALUE");
+
+    // Writing past an allocation faults (in a child process: the error sticks to the context).
+    void *past;
+    cuModuleGetFunction(&past, module, "past_the_end");
+    pid_t child = fork();
+    if (child == 0) {
+        unsigned long long dp;
+        int count = 1024;
+        cuMemAlloc_v2(&dp, count * 4);
+        void *pparams[] = {&dp, &count};
+        int launched = cuLaunchKernel(past, 1, 1, 1, 64, 1, 1, 0, nullptr, pparams, nullptr);
+        _exit(launched == 0 && cuStreamSynchronize(nullptr) == 700 && cuMemAlloc_v2(&probe, 16) == 700 ? 0 : 1);
+    }
+    int child_status = 0;
+    waitpid(child, &child_status, 0);
+    check(WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0,
+          "a kernel writing past its allocation fails with CUDA_ERROR_ILLEGAL_ADDRESS, sticky");
 
     // Last: a deadlock fails the launch's context for good.
     check(cuLaunchKernel(deadlock, 1, 1, 1, 64, 1, 1, 0, nullptr, hparams, nullptr) == 0, "a deadlocking launch is queued");
