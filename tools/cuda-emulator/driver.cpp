@@ -14,7 +14,8 @@
 //   context's sticky error, returned by that launch's next synchronising call and every call after.
 // - Modules: an image built by the emulator's own libnvrtc (a host shared library) is loaded
 //   as it is. A real cubin (from NVIDIA's NVRTC) cannot run on a CPU: its kernels are looked up in
-//   the CUDA C sources registered with lcr_emulator_add_source, built for the CPU.
+//   the CUDA C sources registered with lcr_emulator_add_source, built for the CPU (and only the
+//   functions the cubin itself defines are found).
 // - Launch limits as on sm_90: blocks of at most 1024 threads (64 in z), grids of at most
 //   2^31 - 1 x 65535 x 65535, dynamic shared memory up to 48 KiB unless raised with
 //   cuFuncSetAttribute (at most 227 KiB).
@@ -72,6 +73,8 @@ struct Function {
 struct Module {
     std::vector<void *> libraries;
     std::map<std::string, Function *> functions;
+    bool from_cubin = false;
+    std::set<std::string> cubin_kernels;   // the functions a real cubin defines
 };
 
 std::recursive_mutex lock;
@@ -155,6 +158,36 @@ size_t elf_size(const unsigned char *bytes) {
         if (kind != 8) end = std::max<uint64_t>(end, offset + size);   // SHT_NOBITS takes no file space
     }
     return size_t(end);
+}
+
+// The names of the functions an ELF image defines (its symbol table's STT_FUNC symbols).
+std::set<std::string> elf_functions(const unsigned char *bytes) {
+    std::set<std::string> names;
+    uint64_t shoff;
+    uint16_t shentsize, shnum;
+    memcpy(&shoff, bytes + 40, 8);
+    memcpy(&shentsize, bytes + 58, 2);
+    memcpy(&shnum, bytes + 60, 2);
+    auto section = [&](unsigned i) { return bytes + shoff + uint64_t(i) * shentsize; };
+    for (unsigned i = 0; i < shnum; i++) {
+        uint32_t kind, link;
+        uint64_t offset, size, entry;
+        memcpy(&kind, section(i) + 4, 4);
+        if (kind != 2) continue;   // SHT_SYMTAB
+        memcpy(&offset, section(i) + 24, 8);
+        memcpy(&size, section(i) + 32, 8);
+        memcpy(&link, section(i) + 40, 4);
+        memcpy(&entry, section(i) + 56, 8);
+        uint64_t strings;
+        memcpy(&strings, section(link) + 24, 8);
+        for (uint64_t at = offset; entry && at + entry <= offset + size; at += entry) {
+            uint32_t name;
+            memcpy(&name, bytes + at, 4);
+            unsigned char info = bytes[at + 4];
+            if ((info & 0xf) == 2 && name) names.insert(reinterpret_cast<const char *>(bytes + strings + name));
+        }
+    }
+    return names;
 }
 
 void *open_library(const std::string &path) {
@@ -362,6 +395,8 @@ EXPORT CUresult cuModuleLoadData(Module **module, const void *image) {
             delete loaded;
             return CUDA_ERROR_INVALID_IMAGE;
         }
+        loaded->from_cubin = true;
+        loaded->cubin_kernels = elf_functions(static_cast<const unsigned char *>(image));
         for (const std::string &source : sources) {
             std::string log;
             std::string path = lcr_emu::build_module(source, "", log);
@@ -402,6 +437,8 @@ EXPORT CUresult cuModuleGetFunction(Function **function, Module *module, const c
         *function = found->second;
         return CUDA_SUCCESS;
     }
+    // A real cubin's kernels are its own: a name it lacks is not found, whatever the sources hold.
+    if (module->from_cubin && !module->cubin_kernels.count(name)) return CUDA_ERROR_NOT_FOUND;
     std::string symbol = std::string(LCR_EMU_LAUNCHER_PREFIX) + name;
     for (void *library : module->libraries) {
         if (void *launcher = dlsym(library, symbol.c_str())) {
