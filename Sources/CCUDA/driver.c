@@ -124,7 +124,11 @@ int lcr_cuda_open_device(int index, char *name, size_t name_len, int *major, int
 int lcr_cuda_alloc(uint64_t *address, size_t bytes, char *err, size_t err_len) {
     if (require_driver(err, err_len)) return 1;
     CUdeviceptr pointer = 0;
-    CHECK(cu.alloc(&pointer, bytes ? bytes : 1), "cuMemAlloc");
+    CUresult result = cu.alloc(&pointer, bytes ? bytes : 1);
+    if (result != 0) {
+        lcr_cuda_describe(result, "cuMemAlloc", err, err_len);
+        return result;   // the caller tells a full GPU (2) from a failed one (a sticky error, say)
+    }
     *address = pointer;
     return 0;
 }

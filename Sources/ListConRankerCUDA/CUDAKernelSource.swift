@@ -1,7 +1,9 @@
 /// The CUDA C kernels of the GPU backend, compiled at run time by NVRTC for the card's
 /// architecture (``CUDAKernelCompiler``). They need no CUDA header: 16-bit floats are handled as
 /// their bit patterns (bf16) or through PTX conversions (fp16), so NVRTC compiles them on any
-/// machine, GPU or not, which is how CI checks them.
+/// machine, GPU or not, which is how CI checks them. The same source also builds for the CPU
+/// (the PTX behind `#ifdef __CUDA_ARCH__`): the software CUDA device of `tools/cuda-emulator`
+/// runs it in the tests.
 ///
 /// Every kernel that takes activations exists once per product precision, with the suffix
 /// `_f32`, `_bf16` or `_f16`: the element type `T` of the matrices that matrix products read and
@@ -30,21 +32,29 @@ public enum CUDAKernelSource {
 struct bf16_t { unsigned short bits; };
 struct f16_t { unsigned short bits; };
 
+// IEEE half conversions, named as the PTX instructions they are (round to nearest even). Off the
+// GPU (the software CUDA device of tools/cuda-emulator, which runs these kernels on the CPU in
+// tests) the host compiler's runtime supplies both, with the same rounding.
+#ifdef __CUDA_ARCH__
+__device__ __forceinline__ float cvt_f32_f16(unsigned short h) {
+    float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h)); return f;
+}
+__device__ __forceinline__ unsigned short cvt_rn_f16_f32(float v) {
+    unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v)); return h;
+}
+#endif
+
 // ---- Element conversions (Float32 math throughout) ----------------------------------------------
 __device__ __forceinline__ float load_f(const float *p, long i) { return p[i]; }
 __device__ __forceinline__ float load_f(const bf16_t *p, long i) { return __uint_as_float(((unsigned)p[i].bits) << 16); }
-__device__ __forceinline__ float load_f(const f16_t *p, long i) {
-    float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(p[i].bits)); return f;
-}
+__device__ __forceinline__ float load_f(const f16_t *p, long i) { return cvt_f32_f16(p[i].bits); }
 __device__ __forceinline__ void store_f(float *p, long i, float v) { p[i] = v; }
 __device__ __forceinline__ void store_f(bf16_t *p, long i, float v) {
     unsigned u = __float_as_uint(v);
     if ((u & 0x7fffffffu) > 0x7f800000u) { p[i].bits = (unsigned short)((u >> 16) | 0x40u); return; }   // NaN stays NaN
     p[i].bits = (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);                               // nearest even
 }
-__device__ __forceinline__ void store_f(f16_t *p, long i, float v) {
-    unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v)); p[i].bits = h;
-}
+__device__ __forceinline__ void store_f(f16_t *p, long i, float v) { p[i].bits = cvt_rn_f16_f32(v); }
 
 // ---- Block reductions ---------------------------------------------------------------------------
 __device__ __forceinline__ float warp_sum(float v) {

@@ -22,14 +22,21 @@ final class CUDAMemoryPool: @unchecked Sendable {
         if let address = lock.withLock({ free[size]?.popLast() }) { return (address, size) }
         var address: UInt64 = 0
         var message = [CChar](repeating: 0, count: 512)
-        if lcr_cuda_alloc(&address, size, &message, message.count) != 0 {
+        var status = lcr_cuda_alloc(&address, size, &message, message.count)
+        if status == Int32(LCR_CUDA_OUT_OF_MEMORY) {
             releaseCached()
             message = [CChar](repeating: 0, count: 512)
-            guard lcr_cuda_alloc(&address, size, &message, message.count) == 0 else {
-                throw CUDAError("the GPU has no room for \(size >> 20) MiB more (\(reservedBytes >> 20) MiB held by "
+            status = lcr_cuda_alloc(&address, size, &message, message.count)
+            if status == Int32(LCR_CUDA_OUT_OF_MEMORY) {
+                throw CUDAError("the GPU has no room for \(Self.describe(size)) more (\(Self.describe(reservedBytes)) held by "
                                 + "this model): a shorter list, fewer texts per batch (--encoder-batch-tokens) or "
                                 + "--max-length would fit", cMessage: message)
             }
+        }
+        // Anything else is not about room: a kernel that failed earlier (the error sticks to the
+        // context), a GPU that fell off the bus.
+        guard status == 0 else {
+            throw CUDAError("the GPU failed (a kernel or copy before this allocation, or the device)", cMessage: message)
         }
         lock.withLock {
             reservedBytes += size
@@ -54,6 +61,11 @@ final class CUDAMemoryPool: @unchecked Sendable {
             for address in addresses { lcr_cuda_release(address) }
             lock.withLock { reservedBytes -= size * addresses.count }
         }
+    }
+
+    /// A size for a message: MiB, or KiB below one MiB (so that a small request does not read "0 MiB").
+    static func describe(_ bytes: Int) -> String {
+        bytes >= 1 << 20 ? "\((bytes + (1 << 19)) >> 20) MiB" : "\((bytes + 1023) >> 10) KiB"
     }
 
     static func rounded(_ bytes: Int) -> Int {

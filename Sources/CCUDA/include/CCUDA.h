@@ -50,7 +50,9 @@ int lcr_cuda_bind_thread(int index, char *err, size_t err_len);
 /// The number of CUDA GPUs the driver sees (0 when none); -1 with `err` when the driver fails.
 int lcr_cuda_device_count(char *err, size_t err_len);
 
-/// Device memory. `lcr_cuda_alloc` returns 0 and a device address, or non-zero (out of memory, say).
+/// Device memory. `lcr_cuda_alloc` returns 0 and a device address, or the driver's non-zero
+/// CUresult (LCR_CUDA_OUT_OF_MEMORY when the GPU is full; an earlier kernel's sticky error, say).
+enum { LCR_CUDA_OUT_OF_MEMORY = 2 };   // CUDA_ERROR_OUT_OF_MEMORY
 int lcr_cuda_alloc(uint64_t *address, size_t bytes, char *err, size_t err_len);
 void lcr_cuda_release(uint64_t address);
 int lcr_cuda_upload(uint64_t device, const void *host, size_t bytes, void *stream, char *err, size_t err_len);
@@ -77,8 +79,10 @@ int lcr_cuda_function_shared_limit(void *function, int bytes, char *err, size_t 
 
 /// Element types of products (cudaDataType_t values).
 typedef enum { LCR_CUDA_F32 = 0, LCR_CUDA_F16 = 2, LCR_CUDA_BF16 = 14 } lcr_cuda_type;
-/// Epilogues the products use.
-typedef enum { LCR_EPILOGUE_NONE = 0, LCR_EPILOGUE_BIAS = 1, LCR_EPILOGUE_RELU_BIAS = 2 } lcr_cuda_epilogue;
+/// Epilogues the products use. With no bias, BIAS means none and RELU_BIAS a ReLU alone.
+typedef enum {
+    LCR_EPILOGUE_NONE = 0, LCR_EPILOGUE_BIAS = 1, LCR_EPILOGUE_RELU_BIAS = 2, LCR_EPILOGUE_RELU = 3
+} lcr_cuda_epilogue;
 
 typedef struct lcr_cublaslt lcr_cublaslt;
 /// A cuBLASLt handle with a workspace of `workspace_bytes` on the device.
