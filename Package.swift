@@ -163,7 +163,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ListConRankerTrainingTests",
-            dependencies: ["ListConRankerTraining", "ListConRanker", "ListConRankerDistributed"],
+            dependencies: ["ListConRankerTraining", "ListConRanker", "ListConRankerDistributed", "ListConRankerCUDA",
+                           "CUDAEmulation"],
             path: "Tests/ListConRankerTrainingTests",
             exclude: ["Fixtures"]
         ),
@@ -207,10 +208,17 @@ let package = Package(
             dependencies: ["ListConRankerTensor", "CKernels", "CKernelsReference"],
             path: "Tests/KernelReference/ListConRankerKernelReference"
         ),
+        // The software CUDA device (tools/cuda-emulator) as the tests load it: the CUDA path runs,
+        // and is checked, on a machine without a GPU.
+        .target(
+            name: "CUDAEmulation",
+            dependencies: ["ListConRankerCUDA"],
+            path: "Tests/CUDAEmulation"
+        ),
         .testTarget(
             name: "ListConRankerTests",
             dependencies: ["ListConRanker", "ListConRankerTensor", "ListConRankerCheckpoint", "ListConRankerTokenizer",
-                           "ListConRankerKernelReference"],
+                           "ListConRankerKernelReference", "CUDAEmulation"],
             path: "Tests/ListConRankerTests",
             exclude: ["Fixtures"]
         ),

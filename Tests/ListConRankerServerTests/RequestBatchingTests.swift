@@ -163,6 +163,22 @@ struct RequestBatchingTests {
     }
 }
 
+extension RequestBatchingTests {
+    /// `auto` batches on a GPU engine only; the delay must be a sane number of milliseconds.
+    @Test func thePolicyFollowsTheDeviceAndTheDelayIsChecked() throws {
+        let gpu = PoisonEngine(device: "cuda:0"), cpu = PoisonEngine()
+        #expect(ServiceConfiguration().batchingPolicy(for: gpu)
+            == BatchingPolicy(enabled: true, maxTokens: 16_384, delay: .milliseconds(2)))
+        #expect(ServiceConfiguration().batchingPolicy(for: cpu) == .off)
+        #expect(ServiceConfiguration(batching: .on).batchingPolicy(for: cpu).enabled)
+        #expect(ServiceConfiguration(batching: .off).batchingPolicy(for: gpu) == .off)
+        #expect(throws: ServiceConfigurationError(message: "max-batch-delay-ms must be in 0...10000, got -1")) {
+            try ServiceConfiguration(maxBatchDelayMilliseconds: -1).validated()
+        }
+        #expect(try ServiceConfiguration(maxBatchDelayMilliseconds: 0).validated().maxBatchDelayMilliseconds == 0)
+    }
+}
+
 /// The queries of each batch, in the order the batches ran.
 final class BatchLog: @unchecked Sendable {
     private let lock = NSLock()
@@ -175,6 +191,8 @@ final class BatchLog: @unchecked Sendable {
 final class PoisonEngine: BatchScoringEngine, @unchecked Sendable {
     struct Poisoned: Error {}
     let batchCalls = Counter()
+    let device: String
+    init(device: String = "cpu") { self.device = device }
     var modelName: String { "poison" }
     var precision: String { "fp32" }
     var maxInputLength: Int { 512 }

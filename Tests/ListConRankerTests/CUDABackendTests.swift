@@ -74,21 +74,9 @@ import Testing
         }
     }
 
-    /// NVRTC from the `nvidia-cuda-nvrtc` wheel (`tools/fetch-test-models.sh`): required in CI.
-    private func loadCompiler() throws -> Bool {
-        guard let folder = Fixtures.downloadedModel("nvrtc") else {
-            #expect(ProcessInfo.processInfo.environment["CI"] == nil,
-                    "CI needs .models/nvrtc: run tools/fetch-test-models.sh")
-            print("NVRTC not fetched (.models/nvrtc): kernel compile tests skipped")
-            return false
-        }
-        try CUDALibraries.loadCompiler(locator: CUDALibraryLocator(environment: ["LISTCONRANKER_CUDA_PATH": folder.path]))
-        return true
-    }
-
     @Test(arguments: ["sm_80", "sm_90"])
     func everyKernelCompilesWithNVRTC(_ architecture: String) throws {
-        guard try loadCompiler() else { return }
+        guard try Fixtures.loadNVRTC() else { return }
         let cache = try ScratchDirectory()
         let compiler = CUDAKernelCompiler(cacheDirectory: cache.url)
         let compiled = try compiler.compile(architecture: architecture)
@@ -104,7 +92,7 @@ import Testing
     }
 
     @Test func aKernelThatDoesNotCompileNamesTheError() throws {
-        guard try loadCompiler() else { return }
+        guard try Fixtures.loadNVRTC() else { return }
         let compiler = CUDAKernelCompiler(cacheDirectory: nil)
         do {
             _ = try compiler.compile("extern \"C\" __global__ void broken() { undefined_thing(); }", architecture: "sm_90")

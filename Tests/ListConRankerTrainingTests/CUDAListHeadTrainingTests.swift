@@ -1,0 +1,79 @@
+import Foundation
+import CUDAEmulation
+import ListConRanker
+import ListConRankerCUDA
+import Testing
+@testable import ListConRankerTraining
+
+/// Stage 1 on the GPU (issue 30), on the software CUDA device: the list head's forward and backward
+/// through `CUDATrainingBackend` against the CPU trainer's (itself checked against autograd), and
+/// 20 steps of `train --device cuda` against the same steps on the CPU.
+@Suite(.serialized) struct CUDAListHeadTrainingTests {
+    static func batch(seed: UInt64, hidden: Int, lengths: [Int]) throws -> (ListBatch, [Float]) {
+        var generator = SeededGenerator(seed: seed)
+        let rows = lengths.reduce(0, +)
+        let batch = try ListBatch(pooled: (0..<rows * hidden).map { _ in generator.normal() }, hidden: hidden,
+                                  listLengths: lengths)
+        // A linear loss Σ c_i logit_i: its logit gradients are the c_i.
+        return (batch, (0..<batch.passageCount).map { _ in generator.normal() })
+    }
+
+    /// Logits within 1e-5 and every gradient within 1e-4 of the CPU's (relative to the tensor's
+    /// largest), with and without dropout (the masks are the same Philox draws on both).
+    @Test(arguments: [Float(0), 0.2])
+    func theHeadsGradientsAreTheCPUs(dropout: Float) throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let shape = try ListHeadShape(hidden: 12, width: 16, feedForward: 24, heads: 2, layers: 2)
+        let parameters = ListHeadParameters.initialised(shape: shape, seed: 5)
+        let network = try ListHeadNetwork(layout: parameters.layout, dropout: dropout)
+        let (batch, weights) = try Self.batch(seed: 11, hidden: 12, lengths: [3, 7, 2, 21])
+
+        func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients) {
+            let step = ListHeadDeviceStep(network: network, backend: backend)
+            try step.load(parameters)
+            var gradients = ListHeadGradients(layout: parameters.layout)
+            let logits = try step.run(batch, dropoutSeed: 99, gradients: &gradients) { _ in weights }
+            return (logits, gradients)
+        }
+        let (cpuLogits, cpuGradients) = try run(CPUTrainingBackend())
+        let (gpuLogits, gpuGradients) = try run(try CUDATrainingBackend(index: 0))
+        #expect(maxAbsoluteError(gpuLogits, cpuLogits) <= 1e-5)
+        var worst: Float = 0
+        for entry in parameters.layout.entries {
+            let cpu = try cpuGradients.tensor(entry.name), gpu = try gpuGradients.tensor(entry.name)
+            let scale = max(cpu.map { abs($0) }.max() ?? 0, 1e-3)
+            worst = max(worst, maxAbsoluteError(gpu, cpu) / scale)
+            #expect(maxAbsoluteError(gpu, cpu) / scale <= 1e-4, "\(entry.name): \(maxAbsoluteError(gpu, cpu)) of \(scale)")
+        }
+        print("dropout \(dropout): logits within \(maxAbsoluteError(gpuLogits, cpuLogits)), gradients within \(worst) of each tensor's largest")
+    }
+
+    /// `train --device cuda`'s first 20 steps on the tiny model (dropout on) against the CPU's, on
+    /// the first 12 queries of the fixture dataset (the features of every text are encoded on the
+    /// device first, which the software device does slowly).
+    @Test func twentyStepsTrackTheCPU() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let root = try TrainerTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = root.appendingPathComponent("data.jsonl")
+        let lines = try String(contentsOf: TrainerTests.data, encoding: .utf8).split(separator: "\n").prefix(12)
+        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        var c = TrainerTests.configuration()
+        c.epochs = 20
+        c.batchSize = 4
+        c.microBatchSize = 2
+        c.dropout = 0.1
+        func losses(_ device: Device, _ name: String) throws -> [Float] {
+            var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data,
+                                  output: root.appendingPathComponent(name))
+            run.featureCache = root.appendingPathComponent("cache-\(name)")
+            run.device = device
+            run.stopAfterStep = 20
+            return try Trainer(configuration: c, run: run).train().losses
+        }
+        let cpu = try losses(.cpu, "cpu"), gpu = try losses(.cuda(index: 0), "gpu")
+        #expect(cpu.count == 20 && gpu.count == 20)
+        #expect(maxAbsoluteError(gpu, cpu) <= 1e-3, "CPU \(cpu)\nGPU \(gpu)")
+        print("20 steps: losses within \(maxAbsoluteError(gpu, cpu)) (first loss \(cpu[0]))")
+    }
+}
