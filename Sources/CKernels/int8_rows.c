@@ -46,14 +46,31 @@ static inline uint32_t max_abs_bits_skipping(const float *x, int64_t k, const in
 }
 
 // The first index outside `skip` whose |x| has the bits `m` (there is one: m came from the
-// same stretches).
+// same stretches). Blocks of 16 are tested with one vector compare before any is looked at.
 static inline int32_t index_of_abs_bits(const float *x, int64_t k, const int32_t *skip, int nskip, uint32_t m) {
-    int s = 0;
-    for (int64_t c = 0; c < k; c++) {
-        if (s < nskip && c == skip[s]) { s++; continue; }
+    int64_t c = 0;
+    for (; c + 16 <= k; c += 16) {
+        int any = 0;
+        for (int i = 0; i < 16; i++) {
+            uint32_t bits;
+            memcpy(&bits, &x[c + i], sizeof bits);
+            any |= (bits & 0x7fffffffu) == m;
+        }
+        if (!any) continue;
+        for (int i = 0; i < 16; i++) {
+            uint32_t bits;
+            memcpy(&bits, &x[c + i], sizeof bits);
+            int skipped = 0;
+            for (int s = 0; s < nskip; s++) skipped |= skip[s] == c + i;
+            if ((bits & 0x7fffffffu) == m && !skipped) return (int32_t)(c + i);
+        }
+    }
+    for (; c < k; c++) {
         uint32_t bits;
         memcpy(&bits, &x[c], sizeof bits);
-        if ((bits & 0x7fffffffu) == m) return (int32_t)c;
+        int skipped = 0;
+        for (int s = 0; s < nskip; s++) skipped |= skip[s] == c;
+        if ((bits & 0x7fffffffu) == m && !skipped) return (int32_t)c;
     }
     return 0;
 }
