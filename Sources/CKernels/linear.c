@@ -5,8 +5,9 @@
 //
 // int8 products (LCR_INT8): the weights are quantised once, per output channel, and their
 // scales become the primitive's (compile-time) output scales; each run quantises the
-// activations per row (int8_rows.c), multiplies s8 × s8 → s32 → f32 on oneDNN, and rescales
-// each output row by its activation scale, adding the bias and applying GELU in the same pass.
+// activations per row (int8_rows.c), each row's two largest-magnitude entries taken out and kept
+// in fp32, multiplies s8 × s8 → s32 → f32 on oneDNN, and rescales each output row by its
+// activation scale, adding the outliers' share, the bias and GELU in the same pass.
 // oneDNN 2.6 keeps int8 on its fast kernels only without run-time scales and per-row post-ops,
 // which is why the bias and GELU are not fused into the primitive here.
 #include "CKernels.h"
@@ -36,6 +37,8 @@ struct lcr_linear {
     void *weights;                   // packed weights, owned
     float *bias;                     // [n] or NULL, owned
     float *weight_scales;            // [n], int8 only: each output channel's weight scale
+    int8_t *weights_t;               // [k, n], int8 only: the quantised weights by input channel,
+                                     // for the activation rows' outliers (int8_rows.h)
     cached_primitive cache[LCR_PRIMITIVE_CACHE];
     uint64_t clock;
 };
@@ -49,6 +52,10 @@ static _Thread_local int8_t *x_s8 = NULL;
 static _Thread_local int64_t x_s8_capacity = 0;
 static _Thread_local float *x_row_scales = NULL;
 static _Thread_local int64_t x_row_scales_capacity = 0;
+static _Thread_local int32_t *x_outlier_index = NULL;
+static _Thread_local int64_t x_outlier_index_capacity = 0;
+static _Thread_local float *x_outlier_value = NULL;
+static _Thread_local int64_t x_outlier_value_capacity = 0;
 
 // Grows a thread's buffer to `need` elements of `size` bytes; 0 on success.
 static int reserve(void **buffer, int64_t *capacity, int64_t need, size_t size) {
@@ -216,6 +223,14 @@ static int create_common(lcr_linear **out, const void *weight_plain, dnnl_data_t
         quantized = malloc((size_t)n * (size_t)k);
         if (!l->weight_scales || !quantized) { snprintf(err, err_len, "out of memory (int8 weights)"); goto fail; }
         lcr_quantize_weights_s8(weight_plain, n, k, quantized, l->weight_scales, int8_weight_limit());
+        // The same int8 weights by input channel: an activation row's outliers multiply their
+        // channel's weights outside oneDNN (1 byte per weight more; blocked for the cache).
+        l->weights_t = malloc((size_t)n * (size_t)k);
+        if (!l->weights_t) { snprintf(err, err_len, "out of memory (int8 weights)"); goto fail; }
+        for (int64_t j0 = 0; j0 < n; j0 += 64)
+            for (int64_t c0 = 0; c0 < k; c0 += 64)
+                for (int64_t j = j0; j < n && j < j0 + 64; j++)
+                    for (int64_t c = c0; c < k && c < c0 + 64; c++) l->weights_t[c * n + j] = quantized[j * k + c];
         weight_plain = quantized;
         wtype = dnnl_s8;
     }
@@ -337,11 +352,13 @@ int lcr_linear_run(lcr_linear *l, const void *x, int x_is_bf16, int64_t rows, vo
     dnnl_data_type_t in_type = x_is_bf16 ? dnnl_bf16 : dnnl_f32;
     if (l->precision == LCR_INT8) {
         if (reserve((void **)&x_s8, &x_s8_capacity, rows * l->k, 1)
-            || reserve((void **)&x_row_scales, &x_row_scales_capacity, rows, sizeof(float))) {
+            || reserve((void **)&x_row_scales, &x_row_scales_capacity, rows, sizeof(float))
+            || reserve((void **)&x_outlier_index, &x_outlier_index_capacity, rows * LCR_INT8_OUTLIERS, sizeof(int32_t))
+            || reserve((void **)&x_outlier_value, &x_outlier_value_capacity, rows * LCR_INT8_OUTLIERS, sizeof(float))) {
             snprintf(err, err_len, "out of memory (int8 activations)");
             return 1;
         }
-        lcr_quantize_rows_s8(x, rows, l->k, x_s8, x_row_scales);
+        lcr_quantize_rows_s8(x, rows, l->k, x_s8, x_row_scales, x_outlier_index, x_outlier_value);
         src_data = x_s8;
         in_type = dnnl_s8;
     }
@@ -382,7 +399,10 @@ int lcr_linear_run(lcr_linear *l, const void *x, int x_is_bf16, int64_t rows, vo
     }
     LCR_CHECK(dnnl_primitive_execute(cached->primitive, shared_stream, nargs, args), "matmul");
     LCR_CHECK(dnnl_stream_wait(shared_stream), "stream wait");
-    if (l->precision == LCR_INT8) lcr_dequantize_rows(y, rows, l->n, x_row_scales, l->bias, l->fuse_gelu);
+    if (l->precision == LCR_INT8) {
+        const lcr_int8_outliers outliers = {l->weights_t, l->weight_scales};
+        lcr_dequantize_rows(y, rows, l->n, x_row_scales, l->bias, l->fuse_gelu, &outliers, x_outlier_index, x_outlier_value);
+    }
     dnnl_memory_destroy(src); dnnl_memory_destroy(w); dnnl_memory_destroy(dst);
     if (b) dnnl_memory_destroy(b);
     if (f32_src) dnnl_memory_destroy(f32_src);
@@ -405,6 +425,7 @@ void lcr_linear_destroy(lcr_linear *l) {
     free(l->weights);
     free(l->bias);
     free(l->weight_scales);
+    free(l->weights_t);
     free(l);
 }
 

@@ -44,6 +44,53 @@ struct Int8ProductTests {
         #expect(!(try layer.implementation(rows: rows)).hasPrefix("ref"))
     }
 
+    /// Rows with one or two channels tens of times larger than the rest (as BERT's activations
+    /// have): those entries are taken out of the int8 product and added in fp32, so the other
+    /// channels keep their resolution. Measured: max |Δ| 0.025 against mean |y| 1.24; quantising
+    /// the whole row against its largest entry (as first built) gave 0.18.
+    @Test func outlierChannelsKeepTheRestPrecise() throws {
+        let rows = 37, k = 96, n = 80
+        let base = Self.values(rows * k, seed: 7)
+        let x = Tensor(shape: [rows, k], scalars: base.enumerated().map { i, v in
+            let r = i / k, c = i % k
+            if c == (r * 7) % k { return v * 60 }
+            if r % 3 == 0 && c == 5 { return -40 }
+            return v
+        })
+        let weight = Tensor(shape: [n, k], scalars: Self.values(n * k, seed: 8).map { $0 * 0.2 })
+        let bias = Tensor(shape: [n], scalars: Self.values(n, seed: 9))
+        let fp32 = try Linear(weight: weight, bias: bias, precision: .fp32)(x).scalars
+        let int8 = try Linear(weight: weight, bias: bias, precision: .int8)(x).scalars
+        let worst = zip(fp32, int8).map { abs($0 - $1) }.max() ?? 0
+        let meanMagnitude = fp32.map(abs).reduce(0, +) / Float(fp32.count)
+        print("int8 Linear with outlier channels: max |Δ| \(worst), mean |y| \(meanMagnitude)")
+        let weightBits: Float = Precision.int8WeightLevels == 127 ? 1 : 2
+        #expect(worst > 0)
+        #expect(worst < 0.03 * meanMagnitude * weightBits, "max |Δ| \(worst) against mean |y| \(meanMagnitude)")
+    }
+
+    /// A row's two largest entries pass in fp32: rows with only two non-zero entries, of very
+    /// different sizes, come out as in fp32 (quantised against the larger, the smaller would
+    /// round to 0); so do the rows of a product with fewer inputs than outliers taken out. The
+    /// weights are ternary (0 or ± the row's magnitude), so their quantisation is exact at 127 and
+    /// at 63 levels and only the activations' handling is tested.
+    @Test(arguments: [2, 64])
+    func twoLargestEntriesPassExactly(k: Int) throws {
+        let n = 16
+        var scalars = [Float](repeating: 0, count: 2 * k)
+        scalars[0] = 100; scalars[k - 1] = 0.3          // row 0: large and small
+        scalars[k + 1] = -0.004; scalars[k] = 250         // row 1, largest first
+        let x = Tensor(shape: [2, k], scalars: scalars)
+        let weight = Tensor(shape: [n, k], scalars: Self.values(n * k, seed: 10).enumerated().map { i, v in
+            (v > 0.15 ? 1 : v < -0.15 ? -1 : 0) * (0.5 + 0.01 * Float(i / k))
+        })
+        let fp32 = try Linear(weight: weight, bias: nil, precision: .fp32)(x).scalars
+        let int8 = try Linear(weight: weight, bias: nil, precision: .int8)(x).scalars
+        for (i, (a, b)) in zip(fp32, int8).enumerated() {
+            #expect(abs(a - b) <= 1e-4 * max(abs(a), 1), "row \(i / n), output \(i % n): \(a) against \(b)")
+        }
+    }
+
     /// A row of zeros (the encoder's padding rows) has scale 0 and gives exactly the bias.
     @Test func zeroRowGivesTheBias() throws {
         let k = 32, n = 24
@@ -77,12 +124,11 @@ struct Int8ProductTests {
     }
 
     /// On real text, m3e-small's mean-pooled int8 embeddings against PyTorch's fp32 ones, over the
-    /// embedding test corpus (51 texts, an empty one and one truncated at 512 tokens among them).
-    /// Measured: mean cosine 0.99903, lowest 0.98987 (the empty text: [CLS] [SEP] alone), next
-    /// 0.9973; with 7-bit weights (oneDNN held to AVX2, as on CPUs without VNNI) mean 0.99879,
-    /// lowest 0.98977. The target, 0.999 for every text, is NOT met (README, "int8 on the CPU":
-    /// the activations' quantisation is the cause); these bounds hold what was measured, so a
-    /// regression fails, and the target stays open.
+    /// embedding test corpus (51 texts, an empty one and one truncated at 512 tokens among them):
+    /// the target is a cosine of 0.999 for every text. Measured with VNNI: lowest
+    /// 0.99953, mean 0.99986 (before each row's two largest entries were kept in fp32: lowest
+    /// 0.98987, the empty text, mean 0.99903); with 7-bit weights (oneDNN held to AVX2, as on
+    /// CPUs without VNNI) lowest 0.99855, mean 0.99960, under the target.
     @Test(.enabled(if: Fixtures.realModelTestsRun("m3e-small"), "run tools/fetch-test-models.sh"))
     func m3eSmallEmbeddingsKeepCosine() throws {
         let golden = try #require(try EmbeddingParityTests.goldens.get()["m3e-small"])
@@ -99,8 +145,9 @@ struct Int8ProductTests {
         print("m3e-small int8 vs PyTorch fp32: min cosine \(worst), mean \(cosines.reduce(0, +) / Double(cosines.count))")
         #expect(cosines.count == golden.sentences.count)
         let mean = cosines.reduce(0, +) / Double(cosines.count)
-        #expect(mean >= (Precision.int8WeightLevels == 127 ? 0.9989 : 0.9985), "mean cosine \(mean)")
-        #expect(worst >= 0.985, "min cosine \(worst)")
+        let vnni = Precision.int8WeightLevels == 127
+        #expect(mean >= (vnni ? 0.9998 : 0.9995), "mean cosine \(mean)")
+        #expect(worst >= (vnni ? 0.999 : 0.998), "min cosine \(worst)")
         #expect(worst < 1 - 1e-9, "int8 reproduced fp32 exactly: is it quantising?")
     }
 
@@ -142,5 +189,7 @@ struct Int8ProductTests {
         let plain = try EncoderIdentity(directory: url, maxLength: 512)
         #expect(plain.forProducts(.bf16) == plain)
         #expect(plain.forProducts(.int8).digest == int8)
+        // Stores written by the first int8 scheme (no outliers taken out) are not this one's.
+        #expect(plain.forProducts(.int8) != plain.qualified(by: "products int8"))
     }
 }

@@ -1,6 +1,8 @@
 """Where int8's error comes from, on m3e-small: PyTorch emulation of the int8 path (weights per
-output channel, activations per row, both symmetric) over the embedding test corpus, against the
-fp32 goldens, with variants (one product kind kept fp32, per-tensor scales, and options not built).
+output channel, activations per row, both symmetric; each activation row's two largest-magnitude
+entries taken out of the int8 product and added in fp32) over the embedding test corpus, against
+the fp32 goldens, with variants (no outliers taken out, as first built; one product kind kept fp32;
+per-tensor scales; asymmetric rows; and options not built).
 
   python3 tools/bench/int8_emulation.py            # prints min / mean cosine per variant
 """
@@ -26,6 +28,24 @@ def rows(x):
     return torch.round(x / s) * s
 
 
+def asymmetric(x):
+    """u8 with a zero point per row: [min, max] (0 included) over 255 levels."""
+    low, high = x.amin(-1, keepdim=True).clamp(max=0), x.amax(-1, keepdim=True).clamp(min=0)
+    s = (high - low) / 255
+    s[s == 0] = 1
+    zero = torch.round(-low / s)
+    return (torch.clamp(torch.round(x / s) + zero, 0, 255) - zero) * s
+
+
+def without_outliers(x, quantize, count):
+    """The row's `count` largest |x| kept exactly, the rest quantised against what remains."""
+    if count == 0:
+        return quantize(x)
+    index = x.abs().topk(count, dim=-1).indices
+    rest = x.clone().scatter_(-1, index, 0)
+    return quantize(rest).scatter_(-1, index, x.gather(-1, index))
+
+
 def channels(w):
     s = w.abs().amax(1, keepdim=True) / 127
     s[s == 0] = 1
@@ -44,6 +64,12 @@ def forward(self, x):
         xq = torch.round(x / s) * s
     elif mode == "weights only":
         xq = x
+    elif mode == "no outliers taken out (as first built)":
+        xq = rows(x)
+    elif mode == "asymmetric rows (u8, zero point), no outliers":
+        xq = asymmetric(x)
+    elif mode and mode.startswith("outliers per row:"):
+        xq = without_outliers(x, rows, int(mode.split(":")[1]))
     elif mode == "residual twice":
         first = rows(x)
         xq = first + rows(x - first)
@@ -53,8 +79,10 @@ def forward(self, x):
         gamma, beta = self.norm
         s = ((gamma.abs() * 3 + beta.abs()) ** 0.5) / (w.abs().amax(0) ** 0.5)
         return torch.nn.functional.linear(rows(x / s), channels(w * s), self.bias)
-    else:
+    elif mode == "LayerNorm smoothing":   # the products not fed by a LayerNorm: as first built
         xq = rows(x)
+    else:
+        xq = without_outliers(x, rows, 2)
     return torch.nn.functional.linear(xq, w if mode == "activations only" else channels(w), self.bias)
 
 
@@ -70,8 +98,11 @@ for i, layer in enumerate(model.encoder.layer):
                                      layer.attention.output.LayerNorm.bias.detach())
 torch.nn.Linear.forward = forward
 
-variants = [{}, {"mode": "per-tensor"}, {"mode": "weights only"}, {"mode": "activations only"}]
-variants += [{"fp32": (k,)} for k in ("qkv", "attention output", "ffn in", "ffn out")]
+variants = [{}, {"mode": "no outliers taken out (as first built)"}, {"mode": "outliers per row:1"},
+            {"mode": "outliers per row:4"}, {"mode": "asymmetric rows (u8, zero point), no outliers"},
+            {"mode": "per-tensor"}, {"mode": "weights only"}]
+variants += [{"mode": "no outliers taken out (as first built)", "fp32": (k,)}
+             for k in ("qkv", "attention output", "ffn in", "ffn out")]
 variants += [{"mode": m} for m in ("residual twice", "groups of 64", "LayerNorm smoothing")]
 for variant in variants:
     with torch.no_grad():

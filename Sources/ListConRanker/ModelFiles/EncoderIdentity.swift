@@ -45,9 +45,11 @@ public struct EncoderIdentity: Sendable, Equatable, Hashable, CustomStringConver
     /// This identity for vectors computed with `precision` products. int8 products give other
     /// vectors (cosine about 0.999 to fp32's), so int8 is part of the identity and a store
     /// written with them is kept apart. fp32 and bf16 keep the plain identity, as before int8
-    /// existed: their vectors differ by rounding only, and existing stores stay valid.
+    /// existed: their vectors differ by rounding only, and existing stores stay valid. The int8
+    /// scheme is named too: since each activation row's two largest entries stay fp32, int8
+    /// vectors differ from the first int8 scheme's, whose stores are kept apart as well.
     public func forProducts(_ precision: Precision) -> EncoderIdentity {
-        precision == .int8 ? qualified(by: "products int8") : self
+        precision == .int8 ? qualified(by: "products int8, two outliers per row in fp32") : self
     }
 
     private init(digest: String) { self.digest = digest }
