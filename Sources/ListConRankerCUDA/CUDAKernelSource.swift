@@ -26,8 +26,29 @@ public enum CUDAKernelSource {
     /// Query rows and key rows per tile of the attention kernel.
     public static let attentionTile = 32
 
+    /// Block reductions, which both this module and the GPU trainer's (`CUDATrainingKernelSource`)
+    /// begin with: warp and block sums of Float32 or Double values.
+    public static let blockReductions = #"""
+// ---- Block reductions ---------------------------------------------------------------------------
+template <typename T> __device__ __forceinline__ T warp_sum(T v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the total.
+// `scratch` holds 32 values of shared memory.
+template <typename T> __device__ T block_sum(T v, T *scratch) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    return warp_sum(lane < warps ? scratch[lane] : T(0));
+}
+
+"""#
+
     /// The CUDA C source.
-    public static let source = #"""
+    public static let source = blockReductions + #"""
 // 16-bit floats as distinct 2-byte types, so that overloads pick the conversion.
 struct bf16_t { unsigned short bits; };
 struct f16_t { unsigned short bits; };
@@ -56,21 +77,6 @@ __device__ __forceinline__ void store_f(bf16_t *p, long i, float v) {
 }
 __device__ __forceinline__ void store_f(f16_t *p, long i, float v) { p[i].bits = cvt_rn_f16_f32(v); }
 
-// ---- Block reductions ---------------------------------------------------------------------------
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-    return v;
-}
-// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the total.
-__device__ float block_sum(float v, float *scratch) {
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    v = warp_sum(v);
-    __syncthreads();
-    if (lane == 0) scratch[warp] = v;
-    __syncthreads();
-    float total = lane < warps ? scratch[lane] : 0.0f;
-    return warp_sum(total);
-}
 
 // LayerNorm of one row held in `row` (shared, `width` floats) into `out` (Float32) and `copy` (T,
 // optional): two passes, mean then the mean of squared deviations, as PyTorch computes it.

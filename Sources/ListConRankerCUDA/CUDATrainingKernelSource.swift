@@ -30,34 +30,7 @@ public enum CUDATrainingKernelSource {
     public static let squaredSumBlock = 65_536
 
     /// The CUDA C source.
-    public static let source = #"""
-// ---- Block reductions (blockDim.x a multiple of 32, at most 1024) ---------------------------------
-__device__ __forceinline__ float warp_sum_f(float v) {
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-    return v;
-}
-__device__ __forceinline__ double warp_sum_d(double v) {
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-    return v;
-}
-// Every thread gets the block's total. `scratch` holds 32 values of shared memory.
-__device__ float block_sum_f(float v, float *scratch) {
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    v = warp_sum_f(v);
-    __syncthreads();
-    if (lane == 0) scratch[warp] = v;
-    __syncthreads();
-    return warp_sum_f(lane < warps ? scratch[lane] : 0.0f);
-}
-__device__ double block_sum_d(double v, double *scratch) {
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    v = warp_sum_d(v);
-    __syncthreads();
-    if (lane == 0) scratch[warp] = v;
-    __syncthreads();
-    return warp_sum_d(lane < warps ? scratch[lane] : 0.0);
-}
-
+    public static let source = CUDAKernelSource.blockReductions + #"""
 // ---- Philox-4x32-10 and dropout masks -------------------------------------------------------------
 struct philox4 { unsigned x, y, z, w; };
 __device__ __forceinline__ unsigned mul_hi_u32(unsigned a, unsigned b) {
@@ -106,10 +79,10 @@ extern "C" __global__ void layer_norm_forward_train(const float *x, const float 
     const float *row = x + r * width;
     double sum = 0.0;
     for (int j = threadIdx.x; j < width; j += blockDim.x) sum += (double)row[j];
-    double m = block_sum_d(sum, scratch) / width;
+    double m = block_sum(sum, scratch) / width;
     double squares = 0.0;
     for (int j = threadIdx.x; j < width; j += blockDim.x) { double d = (double)row[j] - m; squares += d * d; }
-    double s = 1.0 / sqrt(block_sum_d(squares, scratch) / width + (double)eps);
+    double s = 1.0 / sqrt(block_sum(squares, scratch) / width + (double)eps);
     if (threadIdx.x == 0) { mean[r] = (float)m; rstd[r] = (float)s; }
     for (int j = threadIdx.x; j < width; j += blockDim.x)
         y[r * width + j] = (float)(((double)row[j] - m) * s) * gamma[j] + beta[j];
@@ -127,8 +100,8 @@ extern "C" __global__ void layer_norm_backward_input(const float *dy, const floa
         a += dxhat;
         b += dxhat * xhat;
     }
-    float mean_dxhat = block_sum_f(a, scratch) / width;
-    float mean_dxhat_xhat = block_sum_f(b, scratch) / width;
+    float mean_dxhat = block_sum(a, scratch) / width;
+    float mean_dxhat_xhat = block_sum(b, scratch) / width;
     for (int j = threadIdx.x; j < width; j += blockDim.x) {
         float xhat = (row[j] - m) * s;
         dx[r * width + j] += s * (grad[j] * gamma[j] - mean_dxhat - xhat * mean_dxhat_xhat);
@@ -389,7 +362,7 @@ extern "C" __global__ void squared_sum_blocks(const float *values, long count, l
     long begin = blockIdx.x * block, end = begin + block < count ? begin + block : count;
     double sum = 0.0;
     for (long i = begin + threadIdx.x; i < end; i += blockDim.x) sum += (double)values[i] * (double)values[i];
-    sum = block_sum_d(sum, scratch);
+    sum = block_sum(sum, scratch);
     if (threadIdx.x == 0) sums[blockIdx.x] = sum;
 }
 """#
