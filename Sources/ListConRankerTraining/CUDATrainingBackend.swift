@@ -1,3 +1,4 @@
+import Foundation
 import ListConRankerCUDA
 
 /// The GPU's ``TrainingBackend``: products on cuBLASLt in Float32 (no TF32), everything else on the
@@ -41,6 +42,8 @@ struct CUDATrainingBackend: TrainingBackend {
 
     let module: CUDAKernelModule
     var device: CUDADevice { module.device }
+    /// The last batch's row tables: a pass calls a dozen operations with the same segments.
+    private let tableCache = SegmentTableCache()
 
     /// The backend on GPU `index`: opens the device and compiles (or reads from the cache) the
     /// training kernels.
@@ -150,7 +153,7 @@ struct CUDATrainingBackend: TrainingBackend {
 
     // MARK: The list head's layers
 
-    /// Row indices and lengths of `segments`, uploaded for one call.
+    /// Row indices and lengths of a batch's segments on the device.
     private struct SegmentTables {
         let starts: CUDAFloatArray, lengths: CUDAFloatArray
         /// Each list's first row.
@@ -171,8 +174,49 @@ struct CUDATrainingBackend: TrainingBackend {
         }
     }
 
+    /// The tables of the segments last asked for, uploaded once for all the operations of a pass,
+    /// and where each (list, head) block of attention probabilities starts for a number of heads
+    /// (as ListAttentionOps lays them out).
+    private final class SegmentTableCache: @unchecked Sendable {
+        private let lock = NSLock()
+        private var segments: [Range<Int>] = []
+        private var tables: SegmentTables?
+        private var offsets: [Int: CUDAFloatArray] = [:]
+
+        func tables(_ segments: [Range<Int>], device: CUDADevice) throws -> SegmentTables {
+            try lock.withLock { try current(segments, device) }
+        }
+
+        func probabilityOffsets(_ segments: [Range<Int>], heads: Int, device: CUDADevice) throws -> CUDAFloatArray {
+            try lock.withLock {
+                _ = try current(segments, device)
+                if let known = offsets[heads] { return known }
+                var starts = [Int64](), offset: Int64 = 0
+                for segment in segments {
+                    starts.append(offset)
+                    offset += Int64(heads * segment.count * segment.count)
+                }
+                let uploaded = try device.upload(int64: starts)
+                offsets[heads] = uploaded
+                return uploaded
+            }
+        }
+
+        /// Under the lock: the tables of `segments`, made anew when they differ from the last.
+        private func current(_ segments: [Range<Int>], _ device: CUDADevice) throws -> SegmentTables {
+            if let tables, self.segments == segments { return tables }
+            let made = try SegmentTables(segments, device: device)
+            (self.segments, tables, offsets) = (segments, made, [:])
+            return made
+        }
+    }
+
+    private func tables(_ segments: [Range<Int>]) throws -> SegmentTables {
+        try tableCache.tables(segments, device: device)
+    }
+
     func addQueryTags(out: Pointer, f: Pointer, tags: Pointer, segments: [Range<Int>], width: Int) throws {
-        let tables = try SegmentTables(segments, device: device)
+        let tables = try tables(segments)
         try module.launch("add_row_tags", grid: (segments.last?.upperBound ?? 0, 1, 1), block: 256,
                           [.address(f.address), .address(tags.address), .address(tables.tags.address),
                            .int32(Int32(width)), .address(out.address)])
@@ -180,7 +224,7 @@ struct CUDATrainingBackend: TrainingBackend {
 
     func queryTagsBackward(df: Pointer, dtags: Pointer, dout: Pointer, segments: [Range<Int>], width: Int) throws {
         let rows = segments.last?.upperBound ?? 0
-        let tables = try SegmentTables(segments, device: device)
+        let tables = try tables(segments)
         try module.launch("elementwise_add", elements: rows * width,
                           [.address(df.address), .address(dout.address), .int64(rows * width)])
         try module.launch("row_tag_gradients", grid: ((width + 127) / 128, 1, 1), block: 128,
@@ -188,20 +232,10 @@ struct CUDATrainingBackend: TrainingBackend {
                            .int32(Int32(width)), .address(dtags.address)])
     }
 
-    /// Where each (list, head) block of probabilities starts, as ListAttentionOps lays them out.
-    private func probabilityOffsets(_ segments: [Range<Int>], heads: Int) throws -> CUDAFloatArray {
-        var offsets = [Int64](), offset: Int64 = 0
-        for segment in segments {
-            offsets.append(offset)
-            offset += Int64(heads * segment.count * segment.count)
-        }
-        return try device.upload(int64: offsets)
-    }
-
     func listAttentionForward(context: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                               segments: [Range<Int>], width: Int, heads: Int) throws {
-        let tables = try SegmentTables(segments, device: device)
-        let offsets = try probabilityOffsets(segments, heads: heads)
+        let tables = try tables(segments)
+        let offsets = try tableCache.probabilityOffsets(segments, heads: heads, device: device)
         try module.launch("attention_forward_train", grid: (heads, segments.count, 1), block: 128,
                           [.address(qkv.address), .address(tables.starts.address), .address(tables.lengths.address),
                            .address(offsets.address), .int32(Int32(width)), .int32(Int32(heads)), .int32(1),
@@ -210,8 +244,8 @@ struct CUDATrainingBackend: TrainingBackend {
 
     func listAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                                segments: [Range<Int>], width: Int, heads: Int) throws {
-        let tables = try SegmentTables(segments, device: device)
-        let offsets = try probabilityOffsets(segments, heads: heads)
+        let tables = try tables(segments)
+        let offsets = try tableCache.probabilityOffsets(segments, heads: heads, device: device)
         let scratch = try zeros(ListAttentionOps.probabilityCount(segments: segments, heads: heads))
         try module.launch("attention_backward", grid: (heads, segments.count, 1), block: 128,
                           [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
@@ -221,7 +255,7 @@ struct CUDATrainingBackend: TrainingBackend {
     }
 
     func splitQueryRows(rows: Pointer, queries: Pointer, passages: Pointer, segments: [Range<Int>], width: Int) throws {
-        let tables = try SegmentTables(segments, device: device)
+        let tables = try tables(segments)
         try module.launch("gather_rows", grid: (segments.count, 1, 1), block: 256,
                           [.address(rows.address), .address(tables.queryRows.address), .int32(Int32(width)),
                            .address(queries.address)])
@@ -232,7 +266,7 @@ struct CUDATrainingBackend: TrainingBackend {
 
     func mergeQueryRows(drows: Pointer, dqueries: Pointer, dpassages: Pointer, segments: [Range<Int>],
                         width: Int) throws {
-        let tables = try SegmentTables(segments, device: device)
+        let tables = try tables(segments)
         try module.launch("scatter_add_rows", grid: (segments.count, 1, 1), block: 256,
                           [.address(dqueries.address), .address(tables.queryRows.address), .int32(Int32(width)),
                            .address(drows.address)])

@@ -17,8 +17,9 @@ final class ListHeadDeviceStep<Backend: TrainingBackend> {
 
     /// Puts `parameters` on the device for the micro-batches that follow.
     func load(_ parameters: ListHeadParameters) throws {
-        try network.check(ListBatch(pooled: [Float](repeating: 0, count: 2 * network.shape.hidden),
-                                    hidden: network.shape.hidden, listLengths: [2]), parameters.layout)
+        guard parameters.layout.shape == network.shape else {
+            throw TrainingError.invalidInput("parameters of shape (\(parameters.layout.shape)) for a network of (\(network.shape))")
+        }
         self.parameters = try backend.upload(parameters.values)
     }
 
