@@ -285,16 +285,17 @@ public final class Reranker: @unchecked Sendable {
         let rows = listRows.map { list in list.map { $0.isText ? $0.index : texts.count + $0.index } }
 
         var scores = [[Float]](repeating: [], count: lists.count)
-        let conventional = lists.indices.filter { i in
-            !rows[i].isEmpty && !(lists[i].iterative && IterativeInference.applies(toPassageCount: lists[i].passages.count))
+        func iterates(_ i: Int) -> Bool {
+            lists[i].iterative && IterativeInference.applies(toPassageCount: lists[i].passages.count)
         }
+        let conventional = lists.indices.filter { !rows[$0].isEmpty && !iterates($0) }
         if !conventional.isEmpty {
             let logits = try self.logits(features: features, rows: conventional.map { rows[$0] })
             for (i, listLogits) in zip(conventional, logits) {
                 scores[i] = lists[i].raw ? listLogits : Self.probabilities(listLogits)
             }
         }
-        for i in lists.indices where !rows[i].isEmpty && !conventional.contains(i) {
+        for i in lists.indices where !rows[i].isEmpty && iterates(i) {
             scores[i] = try iterative(features: features, rows: rows[i])
         }
         var encodedVectors = [String: [Float]](minimumCapacity: texts.count)
