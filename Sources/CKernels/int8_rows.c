@@ -1,5 +1,6 @@
-// The elementwise work around an int8 product: activations quantised per row before it, and
-// the result rescaled per row (plus bias and GELU) after it. oneDNN 2.6 runs int8 products
+// The elementwise work around an int8 product: activations quantised per row before it (u8 with a
+// zero point), and the result rescaled per row (plus the zero point's and the outliers' shares,
+// bias and GELU) after it. oneDNN 2.6 runs int8 products
 // with per-row scales on its fast (brgemm) kernels only as compile-time output scales, which
 // cannot carry scales that change with every batch, so the row scales are applied here, in one
 // pass over the output. Each loop is compiled for several CPU levels (multiversion.h) and is
@@ -75,22 +76,53 @@ static inline int32_t index_of_abs_bits(const float *x, int64_t k, const int32_t
     return 0;
 }
 
+// Weights: symmetric, against the row's largest |w| (a row of an output channel).
 LCR_MULTIVERSION
-static void quantize_row(const float *x, int64_t k, int8_t *q, float *scale, float limit) {
+static void quantize_row_s8(const float *x, int64_t k, int8_t *q, float *scale) {
     const float m = max_abs(x, k);
-    const float inv = m > 0.0f ? limit / m : 0.0f;
-    *scale = m / limit;
-    // |x · inv| ≤ limit (up to rounding), so the conversion needs no clamp.
+    const float inv = m > 0.0f ? 127.0f / m : 0.0f;
+    *scale = m / 127.0f;
+    // |x · inv| ≤ 127 (up to rounding), so the conversion needs no clamp.
     for (int64_t c = 0; c < k; c++) q[c] = (int8_t)(int32_t)__builtin_rintf(x[c] * inv);
 }
 
-// A row's `LCR_INT8_OUTLIERS` largest-magnitude entries are taken out (their indices ascending,
-// their values kept in fp32), and the rest quantised against the largest that remains: BERT's
+// A float's bits as an int32 that orders as the float does (negative floats' magnitude bits
+// flipped): min and max as integer reductions, which vectorise where float ones (NaN rules) do
+// not. The map is its own inverse.
+static inline int32_t order_key(int32_t bits) { return bits ^ ((bits >> 31) & 0x7fffffff); }
+
+// The smallest and largest x over x[0..k) leaving out the `nskip` indices of `skip` (ascending),
+// with 0 included (the keys start at 0.0f's).
+static inline void range_skipping(const float *x, int64_t k, const int32_t *skip, int nskip, float *low, float *high) {
+    int32_t lo = 0, hi = 0;
+    int64_t begin = 0;
+    for (int s = 0; s <= nskip; s++) {
+        const int64_t end = s < nskip ? skip[s] : k;
+        for (int64_t c = begin; c < end; c++) {
+            int32_t bits;
+            memcpy(&bits, &x[c], sizeof bits);
+            const int32_t key = order_key(bits);
+            lo = key < lo ? key : lo;
+            hi = key > hi ? key : hi;
+        }
+        begin = end + 1;
+    }
+    lo = order_key(lo);
+    hi = order_key(hi);
+    memcpy(low, &lo, sizeof *low);
+    memcpy(high, &hi, sizeof *high);
+}
+
+// Activations. A row's `LCR_INT8_OUTLIERS` largest-magnitude entries are taken out (their indices
+// ascending, their values kept in fp32), and the rest quantised over their own range: BERT's
 // activations carry a few channels tens of times larger than the others (m3e-small: up to 35
-// against a median of 2), and a scale set by them leaves the other channels a handful of levels.
+// against a median of 2), and a range set by them leaves the other channels a handful of levels.
+// The range is asymmetric (u8 with a zero point): after GELU a row's entries lie in [−0.17, max],
+// where a symmetric range would waste half its levels. The zero point is an integer, so 0 and the
+// outliers' slots (set to it) are exact.
 LCR_MULTIVERSION
-static void quantize_row_outliers(const float *x, int64_t k, int8_t *q, float *scale, int32_t *index,
-                                  float *value, float limit) {
+static void quantize_row_u8(const float *x, int64_t k, uint8_t *q, float *scale, float *offset, int32_t *index,
+                            float *value, float levels) {
     int32_t skip[LCR_INT8_OUTLIERS];
     const int taken = k < LCR_INT8_OUTLIERS ? (int)k : LCR_INT8_OUTLIERS;
     for (int t = 0; t < taken; t++) {
@@ -99,21 +131,24 @@ static void quantize_row_outliers(const float *x, int64_t k, int8_t *q, float *s
         while (s > 0 && skip[s - 1] > j) { skip[s] = skip[s - 1]; s--; }
         skip[s] = j;
     }
-    uint32_t mbits = max_abs_bits_skipping(x, k, skip, taken);
-    float m;
-    memcpy(&m, &mbits, sizeof m);
-    const float inv = m > 0.0f ? limit / m : 0.0f;
-    *scale = m / limit;
-    // The outliers are above m: the clamp keeps their (discarded) conversions in range.
+    float low, high;
+    range_skipping(x, k, skip, taken, &low, &high);
+    const float step = (high - low) / levels;
+    const float inv = step > 0.0f ? 1.0f / step : 0.0f;
+    float zero = __builtin_rintf(-low * inv);
+    zero = zero > levels ? levels : zero;
+    *scale = step;
+    *offset = step * zero;
+    // The clamp keeps rounding at the range's ends, and the outliers' (discarded) conversions, in range.
     for (int64_t c = 0; c < k; c++) {
-        float v = __builtin_rintf(x[c] * inv);
-        v = v > limit ? limit : v;
-        v = v < -limit ? -limit : v;
-        q[c] = (int8_t)(int32_t)v;
+        float v = __builtin_rintf(x[c] * inv) + zero;
+        v = v > levels ? levels : v;
+        v = v < 0.0f ? 0.0f : v;
+        q[c] = (uint8_t)(int32_t)v;
     }
     for (int t = 0; t < LCR_INT8_OUTLIERS; t++) {
         if (t < taken) {
-            q[skip[t]] = 0;
+            q[skip[t]] = (uint8_t)(int32_t)zero;
             index[t] = skip[t];
             value[t] = x[skip[t]];
         } else {   // a row shorter than the outlier count: the missing ones add nothing
@@ -126,34 +161,42 @@ static void quantize_row_outliers(const float *x, int64_t k, int8_t *q, float *s
 typedef struct {
     const float *x;
     int64_t k;
+    uint8_t *q;
+    float *scales, *offsets;
+    int32_t *outlier_index;   // [rows · LCR_INT8_OUTLIERS]
+    float *outlier_value;
+    float levels;
+} quantize_rows_job;
+
+static void quantize_rows_share(void *context, int64_t begin, int64_t end) {
+    quantize_rows_job *j = context;
+    for (int64_t r = begin; r < end; r++)
+        quantize_row_u8(j->x + r * j->k, j->k, j->q + r * j->k, &j->scales[r], &j->offsets[r],
+                        j->outlier_index + r * LCR_INT8_OUTLIERS, j->outlier_value + r * LCR_INT8_OUTLIERS, j->levels);
+}
+
+void lcr_quantize_rows_u8(const float *x, int64_t rows, int64_t k, int levels, uint8_t *q, float *scales,
+                          float *offsets, int32_t *outlier_index, float *outlier_value) {
+    quantize_rows_job job = {x, k, q, scales, offsets, outlier_index, outlier_value, (float)levels};
+    const int64_t min_rows = k > 0 ? ((1 << 16) + k - 1) / k : rows;
+    lcr_parallel_for(rows, min_rows, quantize_rows_share, &job);
+}
+
+typedef struct {
+    const float *w;
+    int64_t k;
     int8_t *q;
     float *scales;
-    int32_t *outlier_index;   // [rows · LCR_INT8_OUTLIERS], or NULL: no outliers taken out
-    float *outlier_value;
-    float limit;
-} quantize_job;
+} quantize_weights_job;
 
-static void quantize_share(void *context, int64_t begin, int64_t end) {
-    quantize_job *j = context;
-    for (int64_t r = begin; r < end; r++) {
-        if (j->outlier_index)
-            quantize_row_outliers(j->x + r * j->k, j->k, j->q + r * j->k, &j->scales[r],
-                                  j->outlier_index + r * LCR_INT8_OUTLIERS, j->outlier_value + r * LCR_INT8_OUTLIERS, j->limit);
-        else
-            quantize_row(j->x + r * j->k, j->k, j->q + r * j->k, &j->scales[r], j->limit);
-    }
+static void quantize_weights_share(void *context, int64_t begin, int64_t end) {
+    quantize_weights_job *j = context;
+    for (int64_t r = begin; r < end; r++) quantize_row_s8(j->w + r * j->k, j->k, j->q + r * j->k, &j->scales[r]);
 }
 
-void lcr_quantize_rows_s8(const float *x, int64_t rows, int64_t k, int8_t *q, float *scales,
-                          int32_t *outlier_index, float *outlier_value) {
-    quantize_job job = {x, k, q, scales, outlier_index, outlier_value, 127.0f};
-    const int64_t min_rows = k > 0 ? ((1 << 16) + k - 1) / k : rows;
-    lcr_parallel_for(rows, min_rows, quantize_share, &job);
-}
-
-void lcr_quantize_weights_s8(const float *w, int64_t n, int64_t k, int8_t *q, float *scales, int limit) {
-    quantize_job job = {w, k, q, scales, NULL, NULL, (float)limit};
-    lcr_parallel_for(n, 16, quantize_share, &job);
+void lcr_quantize_weights_s8(const float *w, int64_t n, int64_t k, int8_t *q, float *scales) {
+    quantize_weights_job job = {w, k, q, scales};
+    lcr_parallel_for(n, 16, quantize_weights_share, &job);
 }
 
 // e^w for w ≤ 0 (w clamped at -87, where e^w is below every normal float's use here): 2^n · p(r)
@@ -192,48 +235,41 @@ static inline float gelu_erf(float v) {
 
 float lcr_int8_path_gelu(float x) { return gelu_erf(x); }
 
-// One output row: y · row scale, plus the outliers' share (each outlier's fp32 value times its
-// weights' int8 column, times the output channel's weight scale), plus bias, then GELU. The
-// flags are constants at each call below, so each combination compiles to its own branch-free loop.
+// One output row: y · row scale, less the zero point's share (row offset times the channel's
+// weight sum), plus the outliers' share (each outlier's fp32 value times its weights' int8 column,
+// times the output channel's weight scale), plus bias, then GELU. The flags are constants at each
+// call below, so each combination compiles to its own branch-free loop.
 static inline __attribute__((always_inline))
-void dequantize_row_as(float *y, int64_t n, float scale, const float *bias, int gelu, const float *weight_scales,
-                       const int8_t *w0, const int8_t *w1, float v0, float v1) {
+void dequantize_row_as(float *y, int64_t n, float scale, float offset, const float *bias, int gelu,
+                       const lcr_int8_weights *w, const int8_t *w0, const int8_t *w1, float v0, float v1) {
+    const float *ws = w->weight_scales, *sums = w->weight_sums;
     for (int64_t c = 0; c < n; c++) {
-        float v = y[c] * scale;
-        if (weight_scales) v += weight_scales[c] * (v0 * (float)w0[c] + v1 * (float)w1[c]);
+        float v = y[c] * scale - offset * sums[c];
+        v += ws[c] * (v0 * (float)w0[c] + v1 * (float)w1[c]);
         if (bias) v += bias[c];
         y[c] = gelu ? gelu_erf(v) : v;
     }
 }
 
 LCR_MULTIVERSION
-static void dequantize_row(float *y, int64_t n, float scale, const float *bias, int gelu,
-                           const lcr_int8_outliers *o, const int32_t *index, const float *value) {
-    if (o) {
-        const int8_t *w0 = o->weights_t + (int64_t)index[0] * n, *w1 = o->weights_t + (int64_t)index[1] * n;
-        const float *ws = o->weight_scales;
-        if (gelu) {
-            if (bias) dequantize_row_as(y, n, scale, bias, 1, ws, w0, w1, value[0], value[1]);
-            else dequantize_row_as(y, n, scale, NULL, 1, ws, w0, w1, value[0], value[1]);
-        } else {
-            if (bias) dequantize_row_as(y, n, scale, bias, 0, ws, w0, w1, value[0], value[1]);
-            else dequantize_row_as(y, n, scale, NULL, 0, ws, w0, w1, value[0], value[1]);
-        }
-    } else if (gelu) {
-        if (bias) dequantize_row_as(y, n, scale, bias, 1, NULL, NULL, NULL, 0, 0);
-        else dequantize_row_as(y, n, scale, NULL, 1, NULL, NULL, NULL, 0, 0);
+static void dequantize_row(float *y, int64_t n, float scale, float offset, const float *bias, int gelu,
+                           const lcr_int8_weights *w, const int32_t *index, const float *value) {
+    const int8_t *w0 = w->weights_t + (int64_t)index[0] * n, *w1 = w->weights_t + (int64_t)index[1] * n;
+    if (gelu) {
+        if (bias) dequantize_row_as(y, n, scale, offset, bias, 1, w, w0, w1, value[0], value[1]);
+        else dequantize_row_as(y, n, scale, offset, NULL, 1, w, w0, w1, value[0], value[1]);
     } else {
-        if (bias) dequantize_row_as(y, n, scale, bias, 0, NULL, NULL, NULL, 0, 0);
-        else dequantize_row_as(y, n, scale, NULL, 0, NULL, NULL, NULL, 0, 0);
+        if (bias) dequantize_row_as(y, n, scale, offset, bias, 0, w, w0, w1, value[0], value[1]);
+        else dequantize_row_as(y, n, scale, offset, NULL, 0, w, w0, w1, value[0], value[1]);
     }
 }
 
 typedef struct {
     float *y;
     int64_t n;
-    const float *row_scales, *bias;
+    const float *row_scales, *row_offsets, *bias;
     int gelu;
-    const lcr_int8_outliers *outliers;
+    const lcr_int8_weights *weights;
     const int32_t *outlier_index;
     const float *outlier_value;
 } dequantize_job;
@@ -241,14 +277,14 @@ typedef struct {
 static void dequantize_share(void *context, int64_t begin, int64_t end) {
     dequantize_job *j = context;
     for (int64_t r = begin; r < end; r++)
-        dequantize_row(j->y + r * j->n, j->n, j->row_scales[r], j->bias, j->gelu, j->outliers,
-                       j->outlier_index ? j->outlier_index + r * LCR_INT8_OUTLIERS : NULL,
-                       j->outlier_value ? j->outlier_value + r * LCR_INT8_OUTLIERS : NULL);
+        dequantize_row(j->y + r * j->n, j->n, j->row_scales[r], j->row_offsets[r], j->bias, j->gelu, j->weights,
+                       j->outlier_index + r * LCR_INT8_OUTLIERS, j->outlier_value + r * LCR_INT8_OUTLIERS);
 }
 
-void lcr_dequantize_rows(float *y, int64_t rows, int64_t n, const float *row_scales, const float *bias, int gelu,
-                         const lcr_int8_outliers *outliers, const int32_t *outlier_index, const float *outlier_value) {
-    dequantize_job job = {y, n, row_scales, bias, gelu, outliers, outlier_index, outlier_value};
+void lcr_dequantize_rows(float *y, int64_t rows, int64_t n, const float *row_scales, const float *row_offsets,
+                         const float *bias, int gelu, const lcr_int8_weights *weights,
+                         const int32_t *outlier_index, const float *outlier_value) {
+    dequantize_job job = {y, n, row_scales, row_offsets, bias, gelu, weights, outlier_index, outlier_value};
     const int64_t min_rows = n > 0 ? ((1 << 16) + n - 1) / n : rows;
     lcr_parallel_for(rows, min_rows, dequantize_share, &job);
 }

@@ -7,30 +7,35 @@
 /// int8 product and adds in fp32 (lcr_dequantize_rows). The kernels are written for two.
 #define LCR_INT8_OUTLIERS 2
 
-/// Quantises each row of x[rows,k] symmetrically to int8. With `outlier_index` (and
-/// `outlier_value`, each [rows · LCR_INT8_OUTLIERS]) non-NULL, each row's LCR_INT8_OUTLIERS
-/// largest |x| are first taken out: their indices (ascending) and fp32 values are written there
-/// and their q is 0; the scale is then that of the largest remaining entry. scale[r] = m / 127,
-/// q[r,c] = round(x[r,c] / scale[r]) (m = 0 gives scale 0). Split over the cores.
-void lcr_quantize_rows_s8(const float *x, int64_t rows, int64_t k, int8_t *q, float *scales,
-                          int32_t *outlier_index, float *outlier_value);
+/// Quantises each row of x[rows,k] to u8 with a zero point per row (asymmetric): with
+/// m⁻ = min(0, min x[r,:]) and m⁺ = max(0, max x[r,:]), scale[r] = (m⁺ − m⁻) / levels, an integer
+/// zero point z = round(−m⁻ / scale[r]) (so 0 is exact), q[r,c] = clamp(round(x[r,c] / scale[r])
+/// + z, 0, levels) and offset[r] = scale[r] · z: x ≈ scale · q − offset. `levels` is 255, or 127
+/// where the CPU's int8 multiply would saturate (see linear.c). Each row's LCR_INT8_OUTLIERS
+/// largest |x| are first taken out: their indices (ascending) and fp32 values go to
+/// `outlier_index` and `outlier_value` (each [rows · LCR_INT8_OUTLIERS]), their q is z, and the
+/// range is that of the remaining entries. A row of zeros has scale and offset 0. Split over the cores.
+void lcr_quantize_rows_u8(const float *x, int64_t rows, int64_t k, int levels, uint8_t *q, float *scales,
+                          float *offsets, int32_t *outlier_index, float *outlier_value);
 
-/// What the rescale needs to add a row's outliers back: the quantised weights transposed,
-/// [k, n] (input channel by input channel), and each output channel's weight scale [n].
+/// What the rescale needs from the quantised weights: a copy by input channel, [k, n] (for a
+/// row's outliers), each output channel's weight scale [n], and each output channel's sum of
+/// its dequantised weights, scale[j] · Σ_c q[j,c] [n] (for the activations' zero points).
 typedef struct {
     const int8_t *weights_t;
     const float *weight_scales;
-} lcr_int8_outliers;
+    const float *weight_sums;
+} lcr_int8_weights;
 
-/// Per output channel: scale[j] = max|w[j,:]| / limit and q[j,c] = round(w[j,c] / scale[j]), for
-/// w[n,k] in PyTorch's layout (one row per output channel); `limit` is 127, or 63 where the
-/// CPU's int8 instructions could saturate (see linear.c).
-void lcr_quantize_weights_s8(const float *w, int64_t n, int64_t k, int8_t *q, float *scales, int limit);
+/// Per output channel: scale[j] = max|w[j,:]| / 127 and q[j,c] = round(w[j,c] / scale[j]), for
+/// w[n,k] in PyTorch's layout (one row per output channel).
+void lcr_quantize_weights_s8(const float *w, int64_t n, int64_t k, int8_t *q, float *scales);
 
-/// y[r,j] = y[r,j] · row_scale[r] + Σ_t value[r,t] · weight_scales[j] · weights_t[index[r,t], j]
-/// (the outliers' share; `outliers` may be NULL) + bias[j] (bias may be NULL), then GELU (erf
-/// form) when `gelu`: the dequantisation of an int8 product whose output already carries the
-/// weights' per-channel scales. Split over the cores.
-void lcr_dequantize_rows(float *y, int64_t rows, int64_t n, const float *row_scales, const float *bias, int gelu,
-                         const lcr_int8_outliers *outliers, const int32_t *outlier_index, const float *outlier_value);
+/// y[r,j] = y[r,j] · row_scale[r] − row_offset[r] · weight_sums[j] (the zero point's share)
+/// + Σ_t value[r,t] · weight_scales[j] · weights_t[index[r,t], j] (the outliers' share)
+/// + bias[j] (bias may be NULL), then GELU (erf form) when `gelu`: the dequantisation of an int8
+/// product whose output already carries the weights' per-channel scales. Split over the cores.
+void lcr_dequantize_rows(float *y, int64_t rows, int64_t n, const float *row_scales, const float *row_offsets,
+                         const float *bias, int gelu, const lcr_int8_weights *weights,
+                         const int32_t *outlier_index, const float *outlier_value);
 #endif

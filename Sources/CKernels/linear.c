@@ -3,11 +3,12 @@
 // run markedly faster than run-time ones) and kept in a small per-layer cache, behind which
 // oneDNN's own primitive cache sits.
 //
-// int8 products (LCR_INT8): the weights are quantised once, per output channel, and their
-// scales become the primitive's (compile-time) output scales; each run quantises the
-// activations per row (int8_rows.c), each row's two largest-magnitude entries taken out and kept
-// in fp32, multiplies s8 × s8 → s32 → f32 on oneDNN, and rescales each output row by its
-// activation scale, adding the outliers' share, the bias and GELU in the same pass.
+// int8 products (LCR_INT8): the weights are quantised once, per output channel (s8, symmetric),
+// and their scales become the primitive's (compile-time) output scales; each run quantises the
+// activations per row to u8 with a zero point (int8_rows.c), each row's two largest-magnitude
+// entries taken out and kept in fp32, multiplies u8 × s8 → s32 → f32 on oneDNN, and rescales
+// each output row by its activation scale, subtracting the zero point's share and adding the
+// outliers', the bias and GELU in the same pass.
 // oneDNN 2.6 keeps int8 on its fast kernels only without run-time scales and per-row post-ops,
 // which is why the bias and GELU are not fused into the primitive here.
 #include "CKernels.h"
@@ -37,6 +38,7 @@ struct lcr_linear {
     void *weights;                   // packed weights, owned
     float *bias;                     // [n] or NULL, owned
     float *weight_scales;            // [n], int8 only: each output channel's weight scale
+    float *weight_sums;              // [n], int8 only: each output channel's dequantised weights summed
     int8_t *weights_t;               // [k, n], int8 only: the quantised weights by input channel,
                                      // for the activation rows' outliers (int8_rows.h)
     cached_primitive cache[LCR_PRIMITIVE_CACHE];
@@ -47,11 +49,13 @@ struct lcr_linear {
 // layer would hold rows × k × 2 bytes for each of a model's ~100 layers).
 static _Thread_local uint16_t *x_bf16 = NULL;
 static _Thread_local int64_t x_bf16_capacity = 0;
-// The same for int8 activations and their row scales.
-static _Thread_local int8_t *x_s8 = NULL;
-static _Thread_local int64_t x_s8_capacity = 0;
+// The same for int8 activations and their row scales and offsets.
+static _Thread_local uint8_t *x_u8 = NULL;
+static _Thread_local int64_t x_u8_capacity = 0;
 static _Thread_local float *x_row_scales = NULL;
 static _Thread_local int64_t x_row_scales_capacity = 0;
+static _Thread_local float *x_row_offsets = NULL;
+static _Thread_local int64_t x_row_offsets_capacity = 0;
 static _Thread_local int32_t *x_outlier_index = NULL;
 static _Thread_local int64_t x_outlier_index_capacity = 0;
 static _Thread_local float *x_outlier_value = NULL;
@@ -78,20 +82,21 @@ int lcr_cpu_has_native_bf16(void) {
     return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
 }
 
-// The largest quantised weight. Without VNNI, oneDNN multiplies int8 with vpmaddubsw, which adds
-// two u8 × s8 products into an int16 and saturates: oneDNN runs an s8 source as u8 (shifted by
-// 128, up to 255), so 2 · 255 · 127 overflows and results came out wrong (a tiny model's vector
-// moved by 0.2 under ONEDNN_MAX_CPU_ISA=AVX2). Weights of at most 63 keep 2 · 255 · 63 < 32768,
-// as oneDNN's own int8 convolutions do (their weight "scale adjust" of 0.5). VNNI's vpdpbusd
-// accumulates in int32 and takes the full range.
-static int int8_weight_limit(void) {
+// The largest quantised activation (u8 levels). Without VNNI, oneDNN multiplies int8 with
+// vpmaddubsw, which adds two u8 × s8 products into an int16 and saturates: 2 · 255 · 127
+// overflows, and results came out wrong (a tiny model's vector moved by 0.2 under
+// ONEDNN_MAX_CPU_ISA=AVX2, when activations were s8, which oneDNN shifts to u8 up to 255).
+// Activations of at most 127 keep 2 · 127 · 127 < 32768 with full 8-bit weights: on m3e-small
+// that loses less than 7-bit weights with 8-bit activations (lowest cosine 0.99939 against 0.99855
+// in tools/bench/int8_emulation.py). VNNI's vpdpbusd accumulates in int32 and takes the full range.
+static int int8_activation_levels(void) {
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     const int vnni = (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni
                      || (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
-    return vnni ? 127 : 63;
+    return vnni ? 255 : 127;
 }
 
-int lcr_int8_weight_limit(void) { return int8_weight_limit(); }
+int lcr_int8_activation_levels(void) { return int8_activation_levels(); }
 
 // Whether this product runs faster on oneDNN's gemm than on its brgemm kernels, which oneDNN
 // lists first. On AMX with oneDNN 2.6, brgemm is 1.1-1.4x slower than gemm for bf16 products
@@ -141,7 +146,7 @@ static int make_pd(lcr_linear *l, int64_t rows, const dnnl_memory_desc_t *w_md,
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     const int int8 = l->precision == LCR_INT8;
-    dnnl_data_type_t in_type = int8 ? dnnl_s8 : l->precision == LCR_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_data_type_t in_type = int8 ? dnnl_u8 : l->precision == LCR_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_data_type_t out_type = l->bf16_output ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t src_dims = {rows, l->k}, b_dims = {1, l->n}, dst_dims = {rows, l->n};
     dnnl_memory_desc_t src_md, b_md, dst_md;
@@ -220,9 +225,16 @@ static int create_common(lcr_linear **out, const void *weight_plain, dnnl_data_t
     if (precision == LCR_INT8) {
         if (wtype != dnnl_f32) { snprintf(err, err_len, "int8 products quantise fp32 weights"); goto fail; }
         l->weight_scales = malloc((size_t)n * sizeof(float));
+        l->weight_sums = malloc((size_t)n * sizeof(float));
         quantized = malloc((size_t)n * (size_t)k);
-        if (!l->weight_scales || !quantized) { snprintf(err, err_len, "out of memory (int8 weights)"); goto fail; }
-        lcr_quantize_weights_s8(weight_plain, n, k, quantized, l->weight_scales, int8_weight_limit());
+        if (!l->weight_scales || !l->weight_sums || !quantized) { snprintf(err, err_len, "out of memory (int8 weights)"); goto fail; }
+        lcr_quantize_weights_s8(weight_plain, n, k, quantized, l->weight_scales);
+        // The activations' zero points multiply each channel's weight sum (exact in int64).
+        for (int64_t j = 0; j < n; j++) {
+            int64_t sum = 0;
+            for (int64_t c = 0; c < k; c++) sum += quantized[j * k + c];
+            l->weight_sums[j] = l->weight_scales[j] * (float)sum;
+        }
         // The same int8 weights by input channel: an activation row's outliers multiply their
         // channel's weights outside oneDNN (1 byte per weight more; blocked for the cache).
         l->weights_t = malloc((size_t)n * (size_t)k);
@@ -235,6 +247,7 @@ static int create_common(lcr_linear **out, const void *weight_plain, dnnl_data_t
         wtype = dnnl_s8;
     }
 
+    // The weights' type: int8 products take s8 weights (and u8 activations).
     dnnl_data_type_t in_type = precision == LCR_INT8 ? dnnl_s8 : precision == LCR_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t w_dims = {k, n};
     dnnl_memory_desc_t w_any_md, w_plain_md;
@@ -351,16 +364,18 @@ int lcr_linear_run(lcr_linear *l, const void *x, int x_is_bf16, int64_t rows, vo
     const void *src_data = x;
     dnnl_data_type_t in_type = x_is_bf16 ? dnnl_bf16 : dnnl_f32;
     if (l->precision == LCR_INT8) {
-        if (reserve((void **)&x_s8, &x_s8_capacity, rows * l->k, 1)
+        if (reserve((void **)&x_u8, &x_u8_capacity, rows * l->k, 1)
             || reserve((void **)&x_row_scales, &x_row_scales_capacity, rows, sizeof(float))
+            || reserve((void **)&x_row_offsets, &x_row_offsets_capacity, rows, sizeof(float))
             || reserve((void **)&x_outlier_index, &x_outlier_index_capacity, rows * LCR_INT8_OUTLIERS, sizeof(int32_t))
             || reserve((void **)&x_outlier_value, &x_outlier_value_capacity, rows * LCR_INT8_OUTLIERS, sizeof(float))) {
             snprintf(err, err_len, "out of memory (int8 activations)");
             return 1;
         }
-        lcr_quantize_rows_s8(x, rows, l->k, x_s8, x_row_scales, x_outlier_index, x_outlier_value);
-        src_data = x_s8;
-        in_type = dnnl_s8;
+        lcr_quantize_rows_u8(x, rows, l->k, int8_activation_levels(), x_u8, x_row_scales, x_row_offsets,
+                             x_outlier_index, x_outlier_value);
+        src_data = x_u8;
+        in_type = dnnl_u8;
     }
     if (l->precision == LCR_BF16 && !x_is_bf16) {
         int64_t need = rows * l->k;
@@ -400,8 +415,9 @@ int lcr_linear_run(lcr_linear *l, const void *x, int x_is_bf16, int64_t rows, vo
     LCR_CHECK(dnnl_primitive_execute(cached->primitive, shared_stream, nargs, args), "matmul");
     LCR_CHECK(dnnl_stream_wait(shared_stream), "stream wait");
     if (l->precision == LCR_INT8) {
-        const lcr_int8_outliers outliers = {l->weights_t, l->weight_scales};
-        lcr_dequantize_rows(y, rows, l->n, x_row_scales, l->bias, l->fuse_gelu, &outliers, x_outlier_index, x_outlier_value);
+        const lcr_int8_weights weights = {l->weights_t, l->weight_scales, l->weight_sums};
+        lcr_dequantize_rows(y, rows, l->n, x_row_scales, x_row_offsets, l->bias, l->fuse_gelu, &weights,
+                            x_outlier_index, x_outlier_value);
     }
     dnnl_memory_destroy(src); dnnl_memory_destroy(w); dnnl_memory_destroy(dst);
     if (b) dnnl_memory_destroy(b);
@@ -425,6 +441,7 @@ void lcr_linear_destroy(lcr_linear *l) {
     free(l->weights);
     free(l->bias);
     free(l->weight_scales);
+    free(l->weight_sums);
     free(l->weights_t);
     free(l);
 }

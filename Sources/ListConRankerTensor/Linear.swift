@@ -30,10 +30,10 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
     /// has one; AVX2 and AVX-512 VNNI run it fastest) rather than only its reference loops.
     public static var int8ProductsAvailable: Bool { lcr_cpu_runs_int8_products() != 0 }
 
-    /// The largest quantised weight of an int8 product on this CPU: 127 with VNNI (AVX-512 VNNI,
-    /// AVX2-VNNI), 63 without, where oneDNN multiplies with 16-bit sums that full-range weights
-    /// would saturate. Without VNNI int8 is therefore somewhat less accurate.
-    public static var int8WeightLevels: Int { Int(lcr_int8_weight_limit()) }
+    /// The largest quantised activation (u8) of an int8 product on this CPU: 255 with VNNI
+    /// (AVX-512 VNNI, AVX2-VNNI), 127 without, where oneDNN multiplies with 16-bit sums that
+    /// full-range activations would saturate. Without VNNI int8 is therefore somewhat less accurate.
+    public static var int8ActivationLevels: Int { Int(lcr_int8_activation_levels()) }
 
     /// The precision for products outside the BERT encoder and `linear_in_embedding` (the list
     /// head): int8 quantises only the encoder's products, whose cost dominates; the head is

@@ -11,6 +11,10 @@ enum CLIFixtures {
     /// A tiny random ListConRanker (hidden size 16) that loads in milliseconds.
     static let tinyModel = path("tiny-model")
 
+    /// m3e-small, a real BERT checkpoint unpacked by `tools/fetch-test-models.sh` into `.models/`.
+    static let m3eSmall = root.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".models/m3e-small").path
+
     /// PyTorch's outputs for `tiny-model` (tools/reference), the subset the CLI tests read.
     struct ModelGoldens: Decodable {
         /// Each list is the query followed by its passages.

@@ -51,6 +51,38 @@ import Testing
         #expect(vector != golden.pooled[0])
     }
 
+    /// Real text in int8 on the kernels of CPUs without VNNI (oneDNN held to AVX2 and to SSE4.1,
+    /// 127 activation levels there): m3e-small's vectors of the embedding test corpus keep a
+    /// cosine of 0.999 to PyTorch's fp32 ones for every text, as the issue asks of every CPU
+    /// (measured: lowest 0.99939; with the earlier 7-bit weights 0.99855). The same check with
+    /// VNNI runs in-process (`Int8ProductTests`).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["CI"] != nil
+                   || FileManager.default.fileExists(atPath: CLIFixtures.m3eSmall), "run tools/fetch-test-models.sh"),
+          arguments: ["AVX2", "SSE41"])
+    func m3eSmallInt8KeepsCosineWithoutVNNI(isa: String) throws {
+        struct Golden: Decodable { let sentences: [String]; let embeddings: [[Float]] }
+        let data = try Data(contentsOf: URL(fileURLWithPath: CLIFixtures.path("embedding-goldens.json")))
+        let golden = try JSONDecoder().decode([String: Golden].self, from: data)["m3e-small"].orThrow("no m3e-small goldens")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let input = try directory.file("texts.txt", golden.sentences.joined(separator: "\n") + "\n")
+        let result = try CLI.run(["embed", "--model", CLIFixtures.m3eSmall, "--precision", "int8", "--input", input.path],
+                                 environment: ["ONEDNN_MAX_CPU_ISA": isa])
+        try #require(result.status == 0, "\(result)")
+        let vectors = try result.stdoutLines.map { try decode([Float].self, $0) }
+        try #require(vectors.count == golden.sentences.count, "\(vectors.count) vectors for \(golden.sentences.count) texts")
+        let cosines = zip(vectors, golden.embeddings).map { a, b in
+            let dot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let na = a.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            let nb = b.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            return dot / (na * nb)
+        }
+        let worst = cosines.min() ?? 0
+        print("m3e-small int8 under \(isa) vs PyTorch fp32: min cosine \(worst), mean \(cosines.reduce(0, +) / Double(cosines.count))")
+        #expect(worst >= 0.999, "\(isa): lowest cosine \(worst), text \(cosines.firstIndex(of: worst) ?? -1)")
+        #expect(worst < 1 - 1e-9, "int8 reproduced fp32 exactly: is it quantising?")
+    }
+
     @Test func tokenizeGivesTransformersIds() throws {
         struct Line: Decodable { let ids: [Int]; let tokens: [String] }
         let wanted = ["Hello, World!", "我爱北京天安门", "ÅNGSTRÖM café naïve"]

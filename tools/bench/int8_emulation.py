@@ -1,8 +1,9 @@
 """Where int8's error comes from, on m3e-small: PyTorch emulation of the int8 path (weights per
-output channel, activations per row, both symmetric; each activation row's two largest-magnitude
-entries taken out of the int8 product and added in fp32) over the embedding test corpus, against
-the fp32 goldens, with variants (no outliers taken out, as first built; one product kind kept fp32;
-per-tensor scales; asymmetric rows; and options not built).
+output channel, symmetric s8; activations per row, u8 with an integer zero point over 255 levels
+with VNNI and 127 without; each activation row's two largest-magnitude entries taken out of the
+int8 product and added in fp32) over the embedding test corpus, against the fp32 goldens, with
+variants (the earlier schemes: symmetric rows, 7-bit weights without VNNI, no outliers taken out;
+one product kind kept fp32; per-tensor scales; and options not built).
 
   python3 tools/bench/int8_emulation.py            # prints min / mean cosine per variant
 """
@@ -28,13 +29,13 @@ def rows(x):
     return torch.round(x / s) * s
 
 
-def asymmetric(x):
-    """u8 with a zero point per row: [min, max] (0 included) over 255 levels."""
+def asymmetric(x, levels=255):
+    """u8 with an integer zero point per row: [min, max] (0 included) over `levels` levels."""
     low, high = x.amin(-1, keepdim=True).clamp(max=0), x.amax(-1, keepdim=True).clamp(min=0)
-    s = (high - low) / 255
+    s = (high - low) / levels
     s[s == 0] = 1
     zero = torch.round(-low / s)
-    return (torch.clamp(torch.round(x / s) + zero, 0, 255) - zero) * s
+    return (torch.clamp(torch.round(x / s) + zero, 0, levels) - zero) * s
 
 
 def without_outliers(x, quantize, count):
@@ -46,8 +47,8 @@ def without_outliers(x, quantize, count):
     return quantize(rest).scatter_(-1, index, x.gather(-1, index))
 
 
-def channels(w):
-    s = w.abs().amax(1, keepdim=True) / 127
+def channels(w, limit=127):
+    s = w.abs().amax(1, keepdim=True) / limit
     s[s == 0] = 1
     return torch.round(w / s) * s
 
@@ -68,6 +69,10 @@ def forward(self, x):
         xq = rows(x)
     elif mode == "asymmetric rows (u8, zero point), no outliers":
         xq = asymmetric(x)
+    elif mode == "as built, without VNNI (127 activation levels)":
+        xq = without_outliers(x, lambda t: asymmetric(t, 127), 2)
+    elif mode in ("earlier: symmetric s8 rows", "earlier, without VNNI: symmetric s8 rows, 7-bit weights"):
+        xq = without_outliers(x, rows, 2)
     elif mode and mode.startswith("outliers per row:"):
         xq = without_outliers(x, rows, int(mode.split(":")[1]))
     elif mode == "residual twice":
@@ -82,8 +87,9 @@ def forward(self, x):
     elif mode == "LayerNorm smoothing":   # the products not fed by a LayerNorm: as first built
         xq = rows(x)
     else:
-        xq = without_outliers(x, rows, 2)
-    return torch.nn.functional.linear(xq, w if mode == "activations only" else channels(w), self.bias)
+        xq = without_outliers(x, asymmetric, 2)
+    limit = 63 if mode and "7-bit weights" in mode else 127
+    return torch.nn.functional.linear(xq, w if mode == "activations only" else channels(w, limit), self.bias)
 
 
 for name, module in model.named_modules():
@@ -98,7 +104,9 @@ for i, layer in enumerate(model.encoder.layer):
                                      layer.attention.output.LayerNorm.bias.detach())
 torch.nn.Linear.forward = forward
 
-variants = [{}, {"mode": "no outliers taken out (as first built)"}, {"mode": "outliers per row:1"},
+variants = [{}, {"mode": "as built, without VNNI (127 activation levels)"}, {"mode": "earlier: symmetric s8 rows"},
+            {"mode": "earlier, without VNNI: symmetric s8 rows, 7-bit weights"},
+            {"mode": "no outliers taken out (as first built)"}, {"mode": "outliers per row:1"},
             {"mode": "outliers per row:4"}, {"mode": "asymmetric rows (u8, zero point), no outliers"},
             {"mode": "per-tensor"}, {"mode": "weights only"}]
 variants += [{"mode": "no outliers taken out (as first built)", "fp32": (k,)}

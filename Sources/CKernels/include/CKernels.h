@@ -41,9 +41,9 @@ void lcr_linear_destroy(lcr_linear *linear);
 /// Whether oneDNN has a non-reference int8 matrix-product kernel on this CPU (it probes one
 /// small product). Without one, an int8 product would run oneDNN's reference loops.
 int lcr_cpu_runs_int8_products(void);
-/// The largest quantised weight on this CPU: 127 with VNNI, 63 without (where oneDNN's int8
-/// multiply would saturate 16-bit sums of full-range weights).
-int lcr_int8_weight_limit(void);
+/// The largest quantised activation (u8) on this CPU: 255 with VNNI, 127 without (where oneDNN's
+/// int8 multiply would saturate 16-bit sums of full-range activations).
+int lcr_int8_activation_levels(void);
 /// GELU (erf form) of one value as an int8 product's output computes it (Abramowitz–Stegun
 /// 7.1.26 erf, |error| ≤ 1.5e-7, the approximation oneDNN's gelu_erf uses); for tests.
 float lcr_int8_path_gelu(float x);

@@ -46,10 +46,11 @@ public struct EncoderIdentity: Sendable, Equatable, Hashable, CustomStringConver
     /// vectors (cosine about 0.999 to fp32's), so int8 is part of the identity and a store
     /// written with them is kept apart. fp32 and bf16 keep the plain identity, as before int8
     /// existed: their vectors differ by rounding only, and existing stores stay valid. The int8
-    /// scheme is named too: since each activation row's two largest entries stay fp32, int8
-    /// vectors differ from the first int8 scheme's, whose stores are kept apart as well.
+    /// scheme is named too, so that stores of earlier int8 schemes (symmetric rows; before that,
+    /// no outliers in fp32) are kept apart from this one's (u8 rows with a zero point, each row's
+    /// two largest entries in fp32).
     public func forProducts(_ precision: Precision) -> EncoderIdentity {
-        precision == .int8 ? qualified(by: "products int8, two outliers per row in fp32") : self
+        precision == .int8 ? qualified(by: "products int8, u8 rows with a zero point, two outliers per row in fp32") : self
     }
 
     private init(digest: String) { self.digest = digest }
