@@ -3,6 +3,7 @@
 #include "cuda_abi.h"
 #include "loader.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,11 +43,51 @@ int lcr_cuda_resolve_driver(char *err, size_t err_len) {
     return lcr_cuda_resolve(LCR_LIB_DRIVER, names, (void **)&cu, sizeof names / sizeof names[0], err, err_len);
 }
 
+// The context each thread last made current, so that binding again costs nothing.
+static __thread CUcontext bound_context;
+static __thread int bound_index = -1;
+
+// The first error after which a GPU's context is unusable (the driver returns it from every
+// later call until the process exits), and which GPU: a service reports it on /health so that
+// whatever runs it restarts the process, instead of answering 500 to every request.
+static pthread_mutex_t failure_lock = PTHREAD_MUTEX_INITIALIZER;
+static int failed_index = -1;
+static char failure[512];
+
+// CUresults documented as leaving the context in an inconsistent state: "the process must be
+// terminated and relaunched" (uncorrectable ECC and NVLink errors, illegal address, launch
+// timeout, hardware stack error, illegal instruction, misaligned address, invalid address
+// space, invalid PC, device-side assert, launch failure).
+static int is_context_fatal(int result) {
+    switch (result) {
+    case 214: case 220: case 700: case 702: case 710: case 714: case 715: case 716: case 717: case 718: case 719:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 void lcr_cuda_describe(int result, const char *context, char *err, size_t err_len) {
     const char *name = "CUDA_ERROR", *text = "unknown error";
     if (cu.error_name) cu.error_name(result, &name);
     if (cu.error_string) cu.error_string(result, &text);
     if (err && err_len) snprintf(err, err_len, "%s: %s (%s, %d)", context, text ? text : "", name ? name : "", result);
+    if (is_context_fatal(result) && bound_index >= 0) {
+        pthread_mutex_lock(&failure_lock);
+        if (failed_index < 0) {
+            failed_index = bound_index;
+            snprintf(failure, sizeof failure, "%s: %s (%s, %d)", context, text ? text : "", name ? name : "", result);
+        }
+        pthread_mutex_unlock(&failure_lock);
+    }
+}
+
+int lcr_cuda_device_failure(int index, char *message, size_t message_len) {
+    pthread_mutex_lock(&failure_lock);
+    const int failed = failed_index >= 0 && failed_index == index;
+    if (failed && message && message_len) snprintf(message, message_len, "%s", failure);
+    pthread_mutex_unlock(&failure_lock);
+    return failed;
 }
 
 #define CHECK(call, context)                                       \
@@ -79,10 +120,6 @@ int lcr_cuda_device_count(char *err, size_t err_len) {
     }
     return count;
 }
-
-// The context each thread last made current, so that binding again costs nothing.
-static __thread CUcontext bound_context;
-static __thread int bound_index = -1;
 
 int lcr_cuda_bind_thread(int index, char *err, size_t err_len) {
     if (require_driver(err, err_len)) return 1;

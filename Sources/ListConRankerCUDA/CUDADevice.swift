@@ -65,6 +65,15 @@ public final class CUDADevice: @unchecked Sendable {
         functions = found
     }
 
+    /// Why this GPU can no longer run anything, or nil while it can: the first error the driver
+    /// documents as leaving the context unusable (an illegal address, a failed launch, an
+    /// uncorrectable ECC error, …). From then on every call fails the same way until the process
+    /// exits: nothing but a restart brings the GPU back.
+    public var failure: String? {
+        var buffer = [CChar](repeating: 0, count: 512)
+        return lcr_cuda_device_failure(Int32(index), &buffer, buffer.count) != 0 ? String(nulTerminated: buffer) : nil
+    }
+
     /// Makes this GPU current on the calling thread (free when it already is).
     func bind() throws {
         try cudaCall("--device cuda:\(index)") { lcr_cuda_bind_thread(Int32(index), $0, $1) }

@@ -14,12 +14,19 @@ actor EngineSlot {
         self.engine = engine
     }
 
-    /// The engine, or 503 Unhealthy while it is loading.
+    /// The engine, or 503 Unhealthy while it is loading, and for good once its device has failed
+    /// (a GPU whose context the driver will not use again): only a restart helps then, and a 503 on
+    /// `/health` is what makes a load balancer or an orchestrator's health check restart it.
     func loadedEngine() throws(ServiceError) -> any RerankEngine {
         guard let engine else {
             throw ServiceError(
                 status: .serviceUnavailable, kind: .unhealthy,
                 message: "The model is still loading; poll GET /health until it answers 200")
+        }
+        if let failure = engine.deviceFailure {
+            throw ServiceError(
+                status: .serviceUnavailable, kind: .unhealthy,
+                message: "The \(engine.device) device can no longer run the model (\(failure)); restart the service")
         }
         return engine
     }

@@ -12,6 +12,9 @@ public protocol RerankEngine: Sendable {
     var device: String { get }
     /// The device's own name where it has one (a GPU's, such as "NVIDIA H100 80GB HBM3").
     var deviceName: String? { get }
+    /// Why the device can no longer run the model (a GPU whose context failed for good), or nil.
+    /// While it is set, `/health` and the rerank routes answer 503 so that the service is restarted.
+    var deviceFailure: String? { get }
     /// Maximum tokens per text including [CLS] and [SEP] (512 for ListConRanker).
     var maxInputLength: Int { get }
     /// Number of tokens the text has, including [CLS] and [SEP], before truncation.
@@ -27,4 +30,6 @@ extension RerankEngine {
     public var device: String { "cpu" }
     /// No name beyond ``device``.
     public var deviceName: String? { nil }
+    /// A device that never fails for good.
+    public var deviceFailure: String? { nil }
 }

@@ -46,6 +46,9 @@ public final class RerankerEngine: BatchScoringEngine, @unchecked Sendable {
     /// The GPU's name; nil on the CPU.
     public var deviceName: String? { reranker.deviceName }
 
+    /// Why the GPU can no longer run the model, or nil.
+    public var deviceFailure: String? { reranker.deviceFailure }
+
     /// The options' maximum length, [CLS] and [SEP] included.
     public var maxInputLength: Int { reranker.options.maxLength }
 

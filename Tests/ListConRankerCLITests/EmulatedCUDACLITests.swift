@@ -69,4 +69,32 @@ import Testing
         #expect(!result.stderr.contains("Fatal error"), "\(result)")
         #expect(!result.stderr.contains("no room"), "a failed kernel is not a full GPU: \(result)")
     }
+
+    /// A kernel that faults while the service runs leaves the GPU's context unusable until the
+    /// process exits: the request that hit it gets the device's error (424 Backend), and from
+    /// then on `/health` and the rerank routes answer 503 naming the failure, so that a health
+    /// check restarts the service instead of it answering errors for ever.
+    @Test func aServiceWhoseGPUFailedAnswers503OnHealth() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        guard var environment = environment(scratch.url) else { return }
+        environment["LISTCONRANKER_CUDA_EMULATOR_FAIL_KERNEL"] = "attention_f32"
+        let log = scratch.url.appendingPathComponent("serve.log")
+        let (process, port) = try ServeProcess.start(["--model", CLIFixtures.tinyModel, "--device", "cuda", "--precision", "fp32"],
+                                                     environment: environment, log: log, timeLimit: 180)
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        let (failed, failedBody) = try ServeProcess.send("POST", port: port, path: "/rerank",
+                                                         body: ["query": "q", "texts": ["a", "b"]], timeout: 120)
+        let failure = String(decoding: failedBody, as: UTF8.self)
+        #expect(failed == 424 && failure.contains("CUDA_ERROR_LAUNCH_FAILED"), "\(failed) \(failure)")
+        let (health, healthBody) = try ServeProcess.send("GET", port: port, path: "/health")
+        let unhealthy = String(decoding: healthBody, as: UTF8.self)
+        #expect(health == 503 && unhealthy.contains("Unhealthy") && unhealthy.contains("CUDA_ERROR_LAUNCH_FAILED"),
+                "\(health) \(unhealthy)")
+        let (again, _) = try ServeProcess.send("POST", port: port, path: "/v1/rerank", body: ["query": "q", "documents": ["a"]])
+        #expect(again == 503)
+    }
 }

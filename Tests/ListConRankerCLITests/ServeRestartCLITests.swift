@@ -9,33 +9,9 @@ import Testing
 @Suite struct ServeRestartCLITests {
     /// A `serve` process on a free loopback port with a store and an API key; returns it and its port.
     func start(store: String, log: URL) throws -> (Process, Int) {
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        let process = Process()
-        process.executableURL = try CLI.executable()
-        process.arguments = ["serve", "--model", CLIFixtures.tinyModel, "--host", "127.0.0.1", "--port", "0",
-                             "--precision", "fp32", "--store", store, "--api-key", "secret"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, process.isRunning {
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            if let range = text.range(of: #"port=\d+"#, options: .regularExpression),
-               let port = Int(text[range].dropFirst("port=".count)) {
-                while Date() < deadline {
-                    if let (status, _) = try? Self.send("GET", port: port, path: "/health"), status == 200 { return (process, port) }
-                    Thread.sleep(forTimeInterval: 0.05)
-                }
-            }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        throw CLIError("serve did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        try ServeProcess.start(["--model", CLIFixtures.tinyModel, "--precision", "fp32", "--store", store,
+                                "--api-key", "secret"], log: log)
     }
-
-    struct CLIError: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
 
     @Test func aKilledServiceServesAgainOnItsStore() throws {
         let directory = try TemporaryDirectory()
@@ -71,29 +47,8 @@ import Testing
         #expect(results.map(\.index).sorted() == [0, 1])
     }
 
-    /// One HTTP request, waited for on URLSession's own queue; returns the status and body.
     static func send(_ method: String, port: Int, path: String, body: [String: Any]? = nil,
                      key: String? = nil) throws -> (Int, Data) {
-        final class Box: @unchecked Sendable { var result: Result<(Int, Data), Error> = .failure(URLError(.timedOut)) }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        request.httpMethod = method
-        request.timeoutInterval = 30
-        if let body {
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        if let key { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
-        URLSession.shared.dataTask(with: request) { data, response, error in
-            if let response = response as? HTTPURLResponse {
-                box.result = .success((response.statusCode, data ?? Data()))
-            } else {
-                box.result = .failure(error ?? URLError(.badServerResponse))
-            }
-            done.signal()
-        }.resume()
-        done.wait()
-        return try box.result.get()
+        try ServeProcess.send(method, port: port, path: path, body: body, key: key)
     }
 }

@@ -55,6 +55,32 @@ struct OperationalRouteTests {
         }
     }
 
+    /// A GPU whose context failed for good (a kernel faulted) cannot serve again until the process
+    /// restarts: the failing request gets the device's error, and from then on `/health` and the
+    /// rerank routes answer 503 Unhealthy, naming the failure, so that a health check restarts it.
+    @Test func healthIs503OnceTheDeviceHasFailedForGood() async throws {
+        let app = try RerankService.makeApplication(engine: FailingDeviceEngine(), configuration: .init(), logger: quietLogger)
+        try await app.test(.router) { client in
+            #expect(try await client.get("/health").status == .ok)
+            let failing = try await client.post("/rerank", ["query": "q", "texts": ["a"]])
+            #expect(failing.status == .failedDependency)
+            #expect(try errorBody(failing)?.error.contains("CUDA_ERROR_LAUNCH_FAILED") == true)
+
+            let health = try await client.get("/health")
+            #expect(health.status == .serviceUnavailable)
+            let error = try #require(try errorBody(health))
+            #expect(error.type == "Unhealthy")
+            #expect(error.error.contains("cuda:0") && error.error.contains("CUDA_ERROR_LAUNCH_FAILED")
+                    && error.error.contains("restart"), "\(error.error)")
+            for route in ["/rerank", "/v1/rerank"] {
+                let body: [String: Any] = route == "/rerank" ? ["query": "q", "texts": ["a"]] : ["query": "q", "documents": ["a"]]
+                let refused = try await client.post(route, body)
+                #expect(refused.status == .serviceUnavailable, "\(route)")
+                #expect(try errorBody(refused)?.type == "Unhealthy", "\(route)")
+            }
+        }
+    }
+
     @Test func aFailedLoadStopsTheService() async throws {
         struct MissingWeights: Error {}
         let app = try RerankService.makeApplication(

@@ -154,6 +154,27 @@ struct BrokenEngine: RerankEngine {
     }
 }
 
+/// An engine on a "GPU" whose first inference fails for good, as a faulting kernel leaves a CUDA
+/// context: that call throws, and from then on ``deviceFailure`` says why.
+final class FailingDeviceEngine: RerankEngine, @unchecked Sendable {
+    struct LaunchFailed: Error, CustomStringConvertible {
+        var description: String { FailingDeviceEngine.message }
+    }
+    static let message = "cuLaunchKernel: unspecified launch failure (CUDA_ERROR_LAUNCH_FAILED, 719)"
+    private let lock = NSLock()
+    private var failure: String?
+    var modelName: String { "failing-device" }
+    var precision: String { "bf16" }
+    var device: String { "cuda:0" }
+    var maxInputLength: Int { 512 }
+    var deviceFailure: String? { lock.withLock { failure } }
+    func tokenCount(_ text: String) -> Int { text.count + 2 }
+    func scores(query: String, texts: [String], raw: Bool, iterative: Bool) async throws -> [Float] {
+        lock.withLock { failure = Self.message }
+        throw LaunchFailed()
+    }
+}
+
 /// Polls `condition` every 10 ms for up to 5 s; true as soon as it holds.
 func eventually(_ condition: () async throws -> Bool) async rethrows -> Bool {
     for _ in 0..<500 {

@@ -49,6 +49,10 @@ int lcr_cuda_open_device(int index, char *name, size_t name_len, int *major, int
 int lcr_cuda_bind_thread(int index, char *err, size_t err_len);
 /// The number of CUDA GPUs the driver sees (0 when none); -1 with `err` when the driver fails.
 int lcr_cuda_device_count(char *err, size_t err_len);
+/// Whether GPU `index`'s context has failed for good: an error the driver documents as leaving
+/// the context unusable (an illegal address, a failed launch, an uncorrectable ECC error, …) was
+/// returned by a call made on it. Returns 1 and the first such error's message, or 0.
+int lcr_cuda_device_failure(int index, char *message, size_t message_len);
 
 /// Device memory. `lcr_cuda_alloc` returns 0 and a device address, or the driver's non-zero
 /// CUresult (LCR_CUDA_OUT_OF_MEMORY when the GPU is full; an earlier kernel's sticky error, say).

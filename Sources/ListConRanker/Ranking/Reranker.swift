@@ -94,6 +94,14 @@ public final class Reranker: @unchecked Sendable {
         return try? CUDADevice.shared(index: index).name
     }
 
+    /// Why the GPU this reranker runs on can no longer run it, or nil (always nil on the CPU): an
+    /// error after which the driver fails every call until the process exits, such as a kernel
+    /// that faulted. A service answers 503 on `/health` from then on, so that it gets restarted.
+    public var deviceFailure: String? {
+        guard case .cuda(let index) = options.device else { return nil }
+        return (try? CUDADevice.shared(index: index))?.failure
+    }
+
     /// How much work the BERT encoder has done since the reranker was made.
     public var encoderStatistics: EncoderStatistics { lock.withLock { statistics } }
 
