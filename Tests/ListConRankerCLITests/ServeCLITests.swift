@@ -30,68 +30,26 @@ import Testing
     @Test func servedModelUsesTheGivenOptions() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let log = directory.url.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let logHandle = try FileHandle(forWritingTo: log)
-        defer { try? logHandle.close() }
-        let process = Process()
-        process.executableURL = try CLI.executable()
-        process.arguments = ["serve", "--model", CLIFixtures.tinyModel, "--host", "127.0.0.1", "--port", "0",
-                             "--max-length", "64", "--encoder-batch-tokens", "32", "--precision", "fp32"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = logHandle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let (process, port) = try ServeProcess.start(["--model", CLIFixtures.tinyModel, "--max-length", "64",
+                                                      "--encoder-batch-tokens", "32", "--precision", "fp32"],
+                                                     log: directory.url.appendingPathComponent("stderr"))
         defer {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
 
-        // The bound port, from the "host=… port=… Listening" log line.
-        var port: Int?
-        let deadline = Date().addingTimeInterval(60)
-        while port == nil, Date() < deadline, process.isRunning {
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            if let range = text.range(of: #"port=\d+"#, options: .regularExpression) {
-                port = Int(text[range].dropFirst("port=".count))
-            } else {
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-        }
-        let bound = try #require(port, "no port in the log: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
-
         struct Info: Decodable { let ready: Bool; let max_input_length: Int?; let model_dtype: String?; let model_id: String? }
-        var info: Info?
-        while Date() < deadline {
-            let data = try Self.get(URL(string: "http://127.0.0.1:\(bound)/info")!)
-            info = try JSONDecoder().decode(Info.self, from: data)
-            if info?.ready == true { break }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        #expect(info?.ready == true)
-        #expect(info?.max_input_length == 64)
-        #expect(info?.model_dtype == "fp32")
+        // /health answered 200: the model is loaded.
+        let info = try JSONDecoder().decode(Info.self, from: try ServeProcess.send("GET", port: port, path: "/info").1)
+        #expect(info.ready)
+        #expect(info.max_input_length == 64)
+        #expect(info.model_dtype == "fp32")
         // The folder's name, not the server's path to it.
-        #expect(info?.model_id == "tiny-model")
+        #expect(info.model_id == "tiny-model")
 
         process.terminate()   // SIGTERM: a graceful stop
         let stopBy = Date().addingTimeInterval(10)
         while process.isRunning, Date() < stopBy { Thread.sleep(forTimeInterval: 0.05) }
         #expect(!process.isRunning, "serve did not stop on SIGTERM")
-    }
-
-    /// The body of a GET, waited for on URLSession's own queue rather than the concurrency pool.
-    private static func get(_ url: URL) throws -> Data {
-        final class Box: @unchecked Sendable { var result: Result<Data, Error> = .failure(URLError(.timedOut)) }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        var request = URLRequest(url: url)
-        request.timeoutInterval = 10
-        URLSession.shared.dataTask(with: request) { data, _, error in
-            box.result = data.map { .success($0) } ?? .failure(error ?? URLError(.badServerResponse))
-            done.signal()
-        }.resume()
-        done.wait()
-        return try box.result.get()
     }
 }
