@@ -62,7 +62,7 @@ extern "C" __global__ void philox_uniform(unsigned long long seed, unsigned long
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
         out[i] = philox_unit(seed, stream, first + i);
 }
-// DropoutOps.drawMask: mask[i] = 1/(1 − p) where the uniform ≥ p, else 0.
+// Philox.dropoutMask: mask[i] = 1/(1 − p) where the uniform ≥ p, else 0.
 extern "C" __global__ void dropout_mask(unsigned long long seed, unsigned long long stream, long count, float p,
                                         float *mask) {
     float scale = 1.0f / (1.0f - p);

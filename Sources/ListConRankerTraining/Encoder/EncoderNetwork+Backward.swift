@@ -86,7 +86,7 @@ extension EncoderNetwork {
                               gamma: p + o.outputNorm.weight, rows: n, width: h)
         let dnormed1 = buffers.dnormed1                               // [N, H] residual branch first
         dnormed1.pointer.update(from: dresidual2.pointer, count: n * h)
-        if let mask = l.outputMask { DropoutOps.backward(dy: dresidual2.pointer, mask: mask.pointer, count: n * h) }
+        if let mask = l.outputMask { ElementOps.multiply(dresidual2.pointer, by: mask.pointer, count: n * h) }
         let dactivated = buffers.dactivated                           // [N, F]
         try LinearOps.backward(dx: dactivated.pointer, dw: g + o.output.weight, db: g + o.output.bias,
                                dy: dresidual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
@@ -105,7 +105,7 @@ extension EncoderNetwork {
                               mean: l.mean1.pointer, rstd: l.rstd1.pointer, gamma: p + o.attentionNorm.weight,
                               rows: n, width: h)
         dinput.pointer.update(from: dresidual1.pointer, count: n * h)
-        if let mask = l.attentionMask { DropoutOps.backward(dy: dresidual1.pointer, mask: mask.pointer, count: n * h) }
+        if let mask = l.attentionMask { ElementOps.multiply(dresidual1.pointer, by: mask.pointer, count: n * h) }
         let dcontext = buffers.dcontext                               // [N, H]
         try LinearOps.backward(dx: dcontext.pointer, dw: g + o.attentionOutput.weight, db: g + o.attentionOutput.bias,
                                dy: dresidual1.pointer, x: l.context.pointer, w: p + o.attentionOutput.weight,
@@ -126,7 +126,7 @@ extension EncoderNetwork {
         let h = shape.hidden, o = offsets
         let n = a.segments.last?.upperBound ?? 0
         let doutput = buffers.doutput
-        if let mask = a.embeddingMask { DropoutOps.backward(dy: doutput.pointer, mask: mask.pointer, count: n * h) }
+        if let mask = a.embeddingMask { ElementOps.multiply(doutput.pointer, by: mask.pointer, count: n * h) }
         let dsum = buffers.dresidual1                                 // [N, H], free after the layers
         dsum.zero()
         LayerNormOps.backward(dx: dsum.pointer, dgamma: g + o.embeddingNorm.weight, dbeta: g + o.embeddingNorm.bias,

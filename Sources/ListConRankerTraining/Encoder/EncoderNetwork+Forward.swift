@@ -64,9 +64,8 @@ extension EncoderNetwork {
                              x: a.embeddingSum.pointer, gamma: p + o.embeddingNorm.weight, beta: p + o.embeddingNorm.bias,
                              rows: row, width: h, eps: shape.layerNormEpsilon)
         if let mask = a.embeddingMask {
-            var generator = Self.dropoutGenerator(seed: a.dropoutSeed, site: .embeddings, layer: 0)
-            DropoutOps.forward(x: output, mask: mask.pointer, count: row * h, probability: dropout.hidden,
-                               generator: &generator)
+            drawHiddenMask(mask, site: .embeddings, index: 0, seed: a.dropoutSeed)
+            ElementOps.multiply(output, by: mask.pointer, count: row * h)
         }
     }
 
@@ -85,9 +84,8 @@ extension EncoderNetwork {
         try LinearOps.forward(y: l.residual1.pointer, x: l.context.pointer, w: p + o.attentionOutput.weight,
                               b: p + o.attentionOutput.bias, rows: n, inFeatures: h, outFeatures: h)
         if let mask = l.attentionMask {
-            var generator = Self.dropoutGenerator(seed: seed, site: .attentionOutput, layer: index)
-            DropoutOps.forward(x: l.residual1.pointer, mask: mask.pointer, count: n * h, probability: dropout.hidden,
-                               generator: &generator)
+            drawHiddenMask(mask, site: .attentionOutput, index: index, seed: seed)
+            ElementOps.multiply(l.residual1.pointer, by: mask.pointer, count: n * h)
         }
         ElementOps.add(l.residual1.pointer, l.input.pointer, count: n * h)
         normalizeAttentionOutput(l, index: index, p, rows: n)
@@ -99,9 +97,8 @@ extension EncoderNetwork {
         try LinearOps.forward(y: l.residual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
                               b: p + o.output.bias, rows: n, inFeatures: f, outFeatures: h)
         if let mask = l.outputMask {
-            var generator = Self.dropoutGenerator(seed: seed, site: .output, layer: index)
-            DropoutOps.forward(x: l.residual2.pointer, mask: mask.pointer, count: n * h, probability: dropout.hidden,
-                               generator: &generator)
+            drawHiddenMask(mask, site: .output, index: index, seed: seed)
+            ElementOps.multiply(l.residual2.pointer, by: mask.pointer, count: n * h)
         }
         ElementOps.add(l.residual2.pointer, l.normed1.pointer, count: n * h)
         LayerNormOps.forward(y: l.output.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer, x: l.residual2.pointer,
@@ -126,11 +123,13 @@ extension EncoderNetwork {
     /// heads' outputs.
     private func attend(_ l: EncoderLayerActivations, context: UnsafeMutablePointer<Float>?, index: Int,
                         segments: [Range<Int>], seed: UInt64) throws {
+        if let mask = l.probabilityMask {
+            Philox.dropoutMask(mask.pointer, count: mask.count, probability: dropout.attention, seed: seed,
+                               stream: Self.dropoutStream(site: .attentionProbabilities, layer: index))
+        }
         try EncoderAttentionOps.forward(context: context, probabilities: l.probabilities.pointer,
                                         dropoutMask: l.probabilityMask?.pointer, qkv: l.qkv.pointer, segments: segments,
-                                        hidden: shape.hidden, heads: shape.heads, dropout: dropout.attention,
-                                        dropoutSeed: RandomStreams.seed(seed, .dropout, DropoutSite.attentionProbabilities.rawValue,
-                                                                        UInt64(index)))
+                                        hidden: shape.hidden, heads: shape.heads)
     }
 
     /// `normed1 = LN(residual1)`, with its statistics.
@@ -141,11 +140,11 @@ extension EncoderNetwork {
                              width: shape.hidden, eps: shape.layerNormEpsilon)
     }
 
-    /// Draws the hidden dropout mask of `site` in layer `index` without applying it: the same
-    /// draws as the forward's `DropoutOps.forward` from the same generator.
+    /// Draws the hidden dropout mask of `site` in layer `index` without applying it (the forward
+    /// applies it; recomputation only needs it again for the backward).
     private func drawHiddenMask(_ mask: FloatBuffer, site: DropoutSite, index: Int, seed: UInt64) {
-        var generator = Self.dropoutGenerator(seed: seed, site: site, layer: index)
-        DropoutOps.drawMask(mask.pointer, count: mask.count, probability: dropout.hidden, generator: &generator)
+        Philox.dropoutMask(mask.pointer, count: mask.count, probability: dropout.hidden, seed: seed,
+                           stream: Self.dropoutStream(site: site, layer: index))
     }
 
     /// pooled[t] = mean of text t's rows of `hidden` (summed in Double: texts can be 512 rows).
