@@ -69,4 +69,40 @@ import Testing
         #expect(!result.stderr.contains("Fatal error"), "\(result)")
         #expect(!result.stderr.contains("no room"), "a failed kernel is not a full GPU: \(result)")
     }
+
+    /// `train --stage 2 --device cuda` (the encoder and the head on the device) runs to its end on
+    /// the software device, and `rerank` on the CPU serves what it wrote; its losses are the CPU
+    /// run's to 1e-3 (the same data, seed and dropout masks).
+    @Test func stageTwoTrainsOnTheSoftwareDevice() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        guard let environment = environment(scratch.url) else { return }
+        let lines = try String(contentsOfFile: CLIFixtures.evaluationData, encoding: .utf8).split(separator: "\n").prefix(8)
+        let data = scratch.url.appendingPathComponent("data.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        func train(_ device: String) throws -> (CLIResult, [Double], String) {
+            let output = scratch.url.appendingPathComponent("out-\(device)").path
+            let log = scratch.url.appendingPathComponent("log-\(device).jsonl").path
+            let result = try CLI.run(["train", "--stage", "2", "--device", device, "--model", CLIFixtures.tinyModel,
+                                      "--data", data.path, "--output", output, "--epochs", "2", "--batch-size", "4",
+                                      "--micro-batch-size", "2", "--list-size", "4", "--max-length", "32",
+                                      "--seed", "7", "--log", log],
+                                     environment: environment, timeLimit: 300)
+            struct Line: Decodable { let event: String; let loss: Double? }
+            let losses = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                try? JSONDecoder().decode(Line.self, from: Data($0.utf8))
+            }.filter { $0.event == "step" }.compactMap(\.loss)
+            return (result, losses, output)
+        }
+        let (gpu, gpuLosses, output) = try train("cuda")
+        #expect(gpu.status == 0, "\(gpu)")
+        let (cpu, cpuLosses, _) = try train("cpu")
+        #expect(cpu.status == 0, "\(cpu)")
+        #expect(gpuLosses.count == cpuLosses.count && !gpuLosses.isEmpty, "GPU \(gpuLosses), CPU \(cpuLosses)")
+        let worst = zip(gpuLosses, cpuLosses).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-3, "GPU \(gpuLosses), CPU \(cpuLosses)")
+        let served = try CLI.run(["rerank", "--json", "--model", output, "高血压患者应该注意什么？", "多吃蔬菜，少吃盐。", "今天天气很好"])
+        #expect(served.status == 0, "\(served)")
+        #expect(try scores(served).count == 2)
+    }
 }
