@@ -106,4 +106,35 @@ import Testing
             .scores(query: query, passages: passages)
         #expect(maxAbsoluteError(served, ours) <= 1e-5)
     }
+
+    /// A stage-2 run on the device stopped after 2 steps and resumed there reaches the
+    /// uninterrupted run's weights and losses bit for bit (dropout on, 2 micro-batches a step).
+    @Test func resumeOnTheDeviceReachesTheSameWeights() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let root = try TrainerTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = root.appendingPathComponent("data.jsonl")
+        let lines = try String(contentsOf: TrainerTests.data, encoding: .utf8).split(separator: "\n").prefix(8)
+        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        var c = Stage2TrainerTests.configuration()
+        c.epochs = 2
+        c.batchSize = 4
+        c.microBatchSize = 2
+        c.dropout = 0.1
+        func train(_ output: URL, _ configure: (inout TrainingRun) -> Void) throws -> TrainingSummary {
+            var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data, output: output)
+            run.device = .cuda(index: 0)
+            configure(&run)
+            return try Trainer(configuration: c, run: run).train()
+        }
+        let whole = try train(root.appendingPathComponent("whole")) { _ in }
+        let cut = root.appendingPathComponent("cut")
+        let first = try train(cut) { $0.stopAfterStep = 2 }
+        #expect(first.step == 2 && whole.totalSteps > 2)
+        let resumed = try train(cut) { $0.resume = true }
+        #expect(resumed.step == whole.totalSteps)
+        #expect(resumed.parameters.values == whole.parameters.values)
+        #expect(resumed.encoder?.values == whole.encoder?.values)
+        #expect(resumed.losses == Array(whole.losses.dropFirst(2)))
+    }
 }
