@@ -147,7 +147,7 @@ public final class Trainer {
         }
         func evaluate(step: Int) throws {
             guard let evaluator else { return }
-            let vectors = try cachedEvaluation?.1 ?? encoder!.evaluationVectors()
+            let vectors = try cachedEvaluation?.1 ?? encoder!.evaluationVectors(device: run.device)
             let metrics = try evaluator.evaluate(parameters, vectors: vectors, communicator: ranks)
             let isBest = metrics.map > (header.bestMAP ?? -1)
             if isBest {

@@ -64,7 +64,8 @@ import Testing
     }
 
     /// `train --stage 2 --device cuda`'s first 20 steps on the tiny model (dropout on) against the
-    /// CPU's, and the checkpoint it writes served by the unchanged inference code with the scores
+    /// CPU's, its dev evaluations (each epoch's end, the dev texts encoded on the device) against
+    /// the CPU's, and the checkpoint it writes served by the unchanged inference code with the scores
     /// of the trainer's own forward on the same weights.
     @Test func twentyStepsTrackTheCPUAndTheCheckpointServes() throws {
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
@@ -73,6 +74,9 @@ import Testing
         let data = root.appendingPathComponent("data.jsonl")
         let lines = try String(contentsOf: TrainerTests.data, encoding: .utf8).split(separator: "\n").prefix(12)
         try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        // A small dev set: evaluations run at every epoch's end (3 steps here), on the emulated device.
+        let dev = root.appendingPathComponent("dev.jsonl")
+        try (lines.prefix(3).joined(separator: "\n") + "\n").write(to: dev, atomically: true, encoding: .utf8)
         var c = Stage2TrainerTests.configuration()
         c.epochs = 20
         c.batchSize = 4
@@ -83,6 +87,7 @@ import Testing
             var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data, output: output)
             run.device = device
             run.stopAfterStep = 20
+            run.evaluationData = dev
             return (try Trainer(configuration: c, run: run).train(), output)
         }
         let (cpu, _) = try train(.cpu, "cpu")
@@ -93,6 +98,11 @@ import Testing
         let trained = try #require(gpu.encoder)
         #expect(trained.values != start.values)
         print("stage 2, 20 steps: losses within \(maxAbsoluteError(gpu.losses, cpu.losses)) (first loss \(cpu.losses[0]))")
+        // Dev evaluations (the GPU run's dev texts encoded on the device): the same steps, the same MAP.
+        #expect(gpu.evaluations.map(\.step) == cpu.evaluations.map(\.step) && gpu.evaluations.count >= 3)
+        for (g, c) in zip(gpu.evaluations, cpu.evaluations) {
+            #expect(abs(g.map - c.map) <= 1e-3 && abs(g.mrrAt10 - c.mrrAt10) <= 1e-3, "step \(c.step): \(g.map) vs \(c.map)")
+        }
 
         let written = try EncoderParameters.load(modelDirectory: output).parameters
         #expect(written.values == trained.values)
