@@ -147,4 +147,64 @@ import Testing
         #expect(resumed.encoder?.values == whole.encoder?.values)
         #expect(resumed.losses == Array(whole.losses.dropFirst(2)))
     }
+
+    /// The same comparison at a real encoder's shapes: m3e-small (hidden 512, 8 heads of 64, texts
+    /// of up to 120 tokens) under a small head, dropout on, `--recompute` (attention). Every tensor
+    /// within 1e-4 of its largest, except the attention key biases, whose gradient is zero in exact
+    /// arithmetic (``EncoderFixtures/isKeyBias(_:)``): theirs must stay below
+    /// ``EncoderFixtures/keyBiasResidueBound`` of the layer's key weight gradient on both devices.
+    @Test(.enabled(if: EncoderFixtures.realModelTestsRun("m3e-small"), "needs .models/m3e-small"))
+    func m3eSmallGradientsAreTheCPUs() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let directory = try #require(EncoderFixtures.downloadedModel("m3e-small"), "run tools/fetch-test-models.sh")
+        let encoderParameters = try EncoderParameters.load(modelDirectory: directory).parameters
+        let headParameters = ListHeadParameters.initialised(
+            shape: try ListHeadShape(hidden: 512, width: 64, feedForward: 96, heads: 4, layers: 2), seed: 9)
+        let encoder = EncoderNetwork(layout: encoderParameters.layout, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1))
+        let head = try ListHeadNetwork(layout: headParameters.layout, dropout: 0.1)
+        let lists = [4, 3]
+        var generator = SeededGenerator(seed: 21)
+        let texts = (0..<lists.reduce(0, +)).map { _ in
+            (0..<8 + Int(generator.next() % 113)).map { _ in Int32(generator.next() % 21_128) }
+        }
+        let weights = (0..<lists.reduce(0) { $0 + $1 - 1 }).map { _ in generator.normal() }
+
+        func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients, EncoderGradients) {
+            let step = Stage2DeviceStep(encoder: encoder, head: head, recomputation: .attention, backend: backend)
+            try step.load(encoder: encoderParameters, head: headParameters)
+            var headGradients = ListHeadGradients(layout: headParameters.layout)
+            var encoderGradients = EncoderGradients(layout: encoderParameters.layout)
+            let logits = try step.run(texts: texts, listLengths: lists, encoderSeed: 5, headSeed: 6,
+                                      headGradients: &headGradients, encoderGradients: &encoderGradients) { _ in weights }
+            return (logits, headGradients, encoderGradients)
+        }
+        let (cpuLogits, cpuHead, cpuEncoder) = try run(CPUTrainingBackend())
+        let (gpuLogits, gpuHead, gpuEncoder) = try run(try CUDATrainingBackend(index: 0))
+        #expect(maxAbsoluteError(gpuLogits, cpuLogits) <= 1e-5)
+        func largest(_ values: [Float]) -> Float { values.map { abs($0) }.max() ?? 0 }
+        func norm(_ values: [Float]) -> Double { values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
+        var worst: Float = 0
+        for entry in headParameters.layout.entries {
+            let cpu = try cpuHead.tensor(entry.name), gpu = try gpuHead.tensor(entry.name)
+            let scale = max(largest(cpu), 1e-3)
+            worst = max(worst, maxAbsoluteError(gpu, cpu) / scale)
+            #expect(maxAbsoluteError(gpu, cpu) / scale <= 1e-4, "\(entry.name): \(maxAbsoluteError(gpu, cpu)) of \(scale)")
+        }
+        for entry in encoderParameters.layout.entries {
+            let cpu = try cpuEncoder.tensor(entry.name), gpu = try gpuEncoder.tensor(entry.name)
+            if EncoderFixtures.isKeyBias(entry.name) {
+                let key = EncoderFixtures.keyWeight(ofKeyBias: entry.name)
+                for (values, gradients) in [(gpu, gpuEncoder), (cpu, cpuEncoder)] {
+                    let bound = EncoderFixtures.keyBiasResidueBound * norm(try gradients.tensor(key))
+                    #expect(norm(values) <= bound, "\(entry.name): residue \(norm(values)) over \(bound)")
+                }
+                continue
+            }
+            let scale = max(largest(cpu), 1e-3)
+            worst = max(worst, maxAbsoluteError(gpu, cpu) / scale)
+            #expect(maxAbsoluteError(gpu, cpu) / scale <= 1e-4, "\(entry.name): \(maxAbsoluteError(gpu, cpu)) of \(scale)")
+        }
+        print("stage 2 on m3e-small (\(texts.map(\.count).reduce(0, +)) tokens): logits within "
+              + "\(maxAbsoluteError(gpuLogits, cpuLogits)), gradients within \(worst) of each tensor's largest")
+    }
 }
