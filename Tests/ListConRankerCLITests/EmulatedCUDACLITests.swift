@@ -105,4 +105,22 @@ import Testing
         #expect(served.status == 0, "\(served)")
         #expect(try scores(served).count == 2)
     }
+
+    /// Stage 2 on a device too small for its activations ends with a clear error that names the
+    /// training options that make it fit, and exit status 2, not a crash.
+    @Test func stageTwoOnADeviceTooSmallSaysWhatFits() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        guard var environment = environment(scratch.url) else { return }
+        environment["LISTCONRANKER_CUDA_EMULATOR_MEMORY"] = "40M"
+        let output = scratch.url.appendingPathComponent("out")
+        let result = try CLI.run(["train", "--stage", "2", "--device", "cuda", "--model", CLIFixtures.tinyModel,
+                                  "--data", CLIFixtures.evaluationData, "--output", output.path, "--epochs", "1",
+                                  "--batch-size", "64", "--micro-batch-size", "64", "--list-size", "20", "--max-length", "512"],
+                                 environment: environment, timeLimit: 300)
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stderr.contains("CUDA_ERROR_OUT_OF_MEMORY") && result.stderr.contains("--micro-batch-size"),
+                "\(result)")
+        #expect(!result.stderr.contains("Fatal error"), "\(result)")
+    }
 }

@@ -1,3 +1,5 @@
+import ListConRankerCUDA
+
 /// Stage 2's forward and backward of micro-batches on a backend's device: the encoder
 /// (``EncoderNetwork``'s one generic pass) and then the list head, with both networks' parameters
 /// resident there for a step. What `train --stage 2 --device cuda` runs, and what the tests run on
@@ -38,9 +40,26 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
     /// (masks of `headSeed`), asks `logitGradients` for the loss's gradient given the logits, runs
     /// both backwards, and adds the parameters' gradients to `headGradients` and
     /// `encoderGradients`. Returns the logits.
+    /// A GPU without room for the micro-batch is an error that says what makes training fit first
+    /// (the memory pool's own message, kept after it, names inference options).
     func run(texts: [[Int32]], listLengths: [Int], encoderSeed: UInt64, headSeed: UInt64,
              headGradients: inout ListHeadGradients, encoderGradients: inout EncoderGradients,
              logitGradients: ([Float]) throws -> [Float]) throws -> [Float] {
+        do {
+            return try forwardAndBackward(texts: texts, listLengths: listLengths, encoderSeed: encoderSeed,
+                                          headSeed: headSeed, headGradients: &headGradients,
+                                          encoderGradients: &encoderGradients, logitGradients: logitGradients)
+        } catch let error as CUDAError where error.description.contains("CUDA_ERROR_OUT_OF_MEMORY") {
+            // Still a CUDAError: the command line reports a GPU's failures in one line with exit status 2.
+            throw CUDAError("a micro-batch of \(listLengths.count) lists (\(texts.count) texts) does not fit on the GPU "
+                + "for training; fewer lists per micro-batch (--micro-batch-size), a lower --max-length, or keeping "
+                + "less for the backward (--recompute, --recompute-layers) would fit. \(error)")
+        }
+    }
+
+    private func forwardAndBackward(texts: [[Int32]], listLengths: [Int], encoderSeed: UInt64, headSeed: UInt64,
+                                    headGradients: inout ListHeadGradients, encoderGradients: inout EncoderGradients,
+                                    logitGradients: ([Float]) throws -> [Float]) throws -> [Float] {
         guard let encoderParameters, let headParameters, encoderParameters.count == encoderGradients.values.count,
               headParameters.count == headGradients.values.count else {
             throw TrainingError.invalidInput("the networks' parameters are not on the device (load them first)")
