@@ -13,7 +13,8 @@ to run after tools/device/setup.sh (gpu-train-check.sh) with the CLI built here.
    and m3e-small's shape 32 × (1 + 20), ours (fp32) against PyTorch (bf16 autocast, fused AdamW) on
    the same GPU, the same synthetic ~160-token lists.
 
-Writes OUT/gpu-train-report.json. A dry run on a CPU machine: `--device cpu --quick`.
+Writes OUT/gpu-train-report.json. A dry run on a CPU machine: `--device cpu --quick`. `--stages 2`
+checks stage 2 alone (parity and both speed cases), for a call that must fit a few minutes of GPU.
 """
 import argparse
 import json
@@ -57,6 +58,8 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--speed-anyway", action="store_true", help="with --quick, still run the speed step (one round)")
     parser.add_argument("--step-timeout", type=int, default=300)
+    parser.add_argument("--stages", default="1,2",
+                        help="which stages to check (e.g. 2: stage 2 alone, to fit one call's time on the GPU)")
     args = parser.parse_args()
     report = StepReport(os.path.join(args.out, "gpu-train-report.json"))
     step = report.step
@@ -107,12 +110,16 @@ def main():
             raise RuntimeError(f"stage2_vs_pytorch exited {run.returncode}: {run.stderr.strip()[-2000:]}")
         return json.loads(run.stdout.strip().splitlines()[-1])
 
-    step("stage 1 parity: 20 steps of the tiny model, GPU against CPU (bound 1e-3)", parity)
-    step("stage 2 parity: 20 steps of the tiny model, encoder training too, GPU against CPU (bound 1e-3)",
-         lambda: parity(stage=2))
+    stages = {int(x) for x in args.stages.split(",")}
+    if 1 in stages:
+        step("stage 1 parity: 20 steps of the tiny model, GPU against CPU (bound 1e-3)", parity)
+    if 2 in stages:
+        step("stage 2 parity: 20 steps of the tiny model, encoder training too, GPU against CPU (bound 1e-3)",
+             lambda: parity(stage=2))
     if not args.quick or args.speed_anyway:
-        step("stage 1 speed: 32 x (1 + 20), full-size head, against PyTorch bf16 autocast", speed)
-        if args.device != "cpu":
+        if 1 in stages:
+            step("stage 1 speed: 32 x (1 + 20), full-size head, against PyTorch bf16 autocast", speed)
+        if 2 in stages and args.device != "cpu":
             step("stage 2 speed: m3e-small shape, 32 x (1 + 20), against PyTorch bf16 autocast",
                  lambda: stage2_speed(args.small_model, "m3e-shape", 32))
             step("stage 2 speed: BERT-large, 8 x (1 + 20), against PyTorch bf16 autocast",
