@@ -23,6 +23,7 @@ public enum CUDATrainingKernelSource {
         "bias_add", "column_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
         "add_row_tags", "row_tag_gradients",
         "attention_forward_train", "attention_backward",
+        "elementwise_zero", "embed_tokens", "embed_tokens_backward", "mean_pool", "mean_pool_backward",
         "adamw_update", "squared_sum_blocks",
     ]
 
@@ -62,7 +63,7 @@ extern "C" __global__ void philox_uniform(unsigned long long seed, unsigned long
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
         out[i] = philox_unit(seed, stream, first + i);
 }
-// DropoutOps.drawMask: mask[i] = 1/(1 − p) where the uniform ≥ p, else 0.
+// Philox.dropoutMask: mask[i] = 1/(1 − p) where the uniform ≥ p, else 0.
 extern "C" __global__ void dropout_mask(unsigned long long seed, unsigned long long stream, long count, float p,
                                         float *mask) {
     float scale = 1.0f / (1.0f - p);
@@ -236,6 +237,7 @@ extern "C" __global__ void add_broadcast_rows(float *y, const float *source, con
 // qkv [rows, 3·width] (q, k, v side by side per row); segment s is rows starts[s] ..< starts[s] + lengths[s];
 // the probabilities of (segment s, head h) are the [L, L] block at offsets[s] + h·L², row-major, zero where
 // masked. first_row_alone: a segment's first row attends to itself only (ListAttention's query row).
+// context may be null: the probabilities (and nothing else) are computed.
 // mask (optional, same layout): the dropout mask applied to the probabilities before the product with V.
 // Grid: (heads, segments); any block size. Each block owns its head's columns of its segment's rows.
 __device__ __forceinline__ int visible_keys(int i, int length, int first_row_alone) {
@@ -273,6 +275,7 @@ extern "C" __global__ void attention_forward_train(const float *qkv, const int *
         for (int j = 0; j < visible; j++) row[j] /= sum;
     }
     __syncthreads();
+    if (!context) return;   // recomputation restoring P alone (the encoder kept its context)
     // context[i, c] = Σ_j P̃_ij v_j[c].
     for (long e = threadIdx.x; e < (long)length * d; e += blockDim.x) {
         int i = (int)(e / d), c = (int)(e % d);
@@ -337,6 +340,53 @@ extern "C" __global__ void attention_backward(const float *qkv, const float *dco
         dqkv[(first + r) * stride + width + col] += dk;
         dqkv[(first + r) * stride + 2L * width + col] += dv;
     }
+}
+
+// ---- The encoder's embeddings and pooling (EncoderTokenOps) -------------------------------------------
+// x[0 ..< count] = 0.
+extern "C" __global__ void elementwise_zero(float *x, long count) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) x[i] = 0.0f;
+}
+// One block per token row: sums[r] = (words[ids[r]] + token_type) + positions[position[r]], in that order.
+extern "C" __global__ void embed_tokens(const float *words, const float *token_type, const float *positions,
+                                        const int *ids, const int *position, int width, float *sums) {
+    long r = blockIdx.x;
+    const float *word = words + (long)ids[r] * width, *place = positions + (long)position[r] * width;
+    for (int j = threadIdx.x; j < width; j += blockDim.x)
+        sums[r * width + j] = __fadd_rn(__fadd_rn(word[j], token_type[j]), place[j]);
+}
+// One thread per column: each token's gradient row added into the rows it was gathered from, token after
+// token, as the CPU adds them (a word used twice gets both, in order; no atomics, so the sums are the CPU's).
+extern "C" __global__ void embed_tokens_backward(const float *dsums, const int *ids, const int *position, int rows,
+                                                 int width, float *dwords, float *dtoken_type, float *dpositions) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= width) return;
+    for (long r = 0; r < rows; r++) {
+        float g = dsums[r * width + j];
+        dwords[(long)ids[r] * width + j] += g;
+        dtoken_type[j] += g;
+        dpositions[(long)position[r] * width + j] += g;
+    }
+}
+// Grid (columns / block, segments): pooled[s, j] = the mean of segment s's rows in column j, summed in Double.
+extern "C" __global__ void mean_pool(const float *hidden, const int *starts, const int *lengths, int width,
+                                     float *pooled) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x, s = blockIdx.y;
+    if (j >= width) return;
+    long first = starts[s];
+    int length = lengths[s];
+    double sum = 0.0;
+    for (int i = 0; i < length; i++) sum += (double)hidden[(first + i) * width + j];
+    pooled[(long)s * width + j] = (float)(sum / (double)length);
+}
+// One block per segment: each of its rows gets dpooled[s] / L (overwritten).
+extern "C" __global__ void mean_pool_backward(const float *dpooled, const int *starts, const int *lengths, int width,
+                                              float *dhidden) {
+    int s = blockIdx.x, length = lengths[s];
+    long first = starts[s];
+    float inverse = 1.0f / (float)length;
+    for (long e = threadIdx.x; e < (long)length * width; e += blockDim.x)
+        dhidden[(first + e / width) * width + e % width] = __fmul_rn(dpooled[(long)s * width + e % width], inverse);
 }
 
 // ---- Optimizer (AdamW, GradientClipping) --------------------------------------------------------------------

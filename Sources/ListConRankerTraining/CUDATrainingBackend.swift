@@ -3,9 +3,9 @@ import ListConRankerCUDA
 
 /// The GPU's ``TrainingBackend``: products on cuBLASLt in Float32 (no TF32), everything else on the
 /// kernels of `CUDATrainingKernelSource`, each the twin of the CPU op it replaces. Dropout masks
-/// come from Philox (`dropout_mask`): a pass's masks depend on its seed and their order, as on the
-/// CPU, but they are not the CPU's masks (a different generator), so GPU and CPU runs agree to
-/// rounding only without dropout.
+/// come from Philox (`dropout_mask`), the CPU's generator: a pass's masks are the CPU's, so GPU and
+/// CPU runs agree to rounding with dropout on too. The encoder's operations are in
+/// `CUDATrainingBackend+Encoder.swift`.
 struct CUDATrainingBackend: TrainingBackend {
     /// A device address; `+ n` moves n Float32 elements.
     struct Pointer: TrainingPointer {
@@ -43,7 +43,7 @@ struct CUDATrainingBackend: TrainingBackend {
     let module: CUDAKernelModule
     var device: CUDADevice { module.device }
     /// The last batch's row tables: a pass calls a dozen operations with the same segments.
-    private let tableCache = SegmentTableCache()
+    let tableCache = SegmentTableCache()
 
     /// The backend on GPU `index`: opens the device and compiles (or reads from the cache) the
     /// training kernels.
@@ -154,7 +154,7 @@ struct CUDATrainingBackend: TrainingBackend {
     // MARK: The list head's layers
 
     /// Row indices and lengths of a batch's segments on the device.
-    private struct SegmentTables {
+    struct SegmentTables {
         let starts: CUDAFloatArray, lengths: CUDAFloatArray
         /// Each list's first row.
         let queryRows: CUDAFloatArray
@@ -177,7 +177,7 @@ struct CUDATrainingBackend: TrainingBackend {
     /// The tables of the segments last asked for, uploaded once for all the operations of a pass,
     /// and where each (list, head) block of attention probabilities starts for a number of heads
     /// (as ListAttentionOps lays them out).
-    private final class SegmentTableCache: @unchecked Sendable {
+    final class SegmentTableCache: @unchecked Sendable {
         private let lock = NSLock()
         private var segments: [Range<Int>] = []
         private var tables: SegmentTables?
@@ -211,8 +211,15 @@ struct CUDATrainingBackend: TrainingBackend {
         }
     }
 
-    private func tables(_ segments: [Range<Int>]) throws -> SegmentTables {
+    /// The row tables of `segments` (lists, or the encoder's texts) on the device.
+    func tables(_ segments: [Range<Int>]) throws -> SegmentTables {
         try tableCache.tables(segments, device: device)
+    }
+
+    /// Where each (segment, head) block of attention probabilities starts (`Int64`, text after
+    /// text), as ListAttentionOps and EncoderAttentionOps lay them out.
+    func probabilityOffsets(_ segments: [Range<Int>], heads: Int) throws -> CUDAFloatArray {
+        try tableCache.probabilityOffsets(segments, heads: heads, device: device)
     }
 
     func addQueryTags(out: Pointer, f: Pointer, tags: Pointer, segments: [Range<Int>], width: Int) throws {

@@ -147,7 +147,7 @@ public final class Trainer {
         }
         func evaluate(step: Int) throws {
             guard let evaluator else { return }
-            let vectors = try cachedEvaluation?.1 ?? encoder!.evaluationVectors()
+            let vectors = try cachedEvaluation?.1 ?? encoder!.evaluationVectors(device: run.device)
             let metrics = try evaluator.evaluate(parameters, vectors: vectors, communicator: ranks)
             let isBest = metrics.map > (header.bestMAP ?? -1)
             if isBest {
@@ -186,16 +186,18 @@ public final class Trainer {
 
         // 5. The loop.
         let network = try ListHeadNetwork(layout: initial.layout, dropout: c.dropout)
-        // Stage 1 on a GPU: the head's forward and backward there; the optimizer stays here.
-        let gpuHead: ListHeadDeviceStep<CUDATrainingBackend>?
+        // On a GPU: stage 1 runs the head's forward and backward there, stage 2 the encoder's and
+        // the head's; the optimizer and clipping stay here.
+        var gpuHead: ListHeadDeviceStep<CUDATrainingBackend>?
+        var gpuStage2: Stage2DeviceStep<CUDATrainingBackend>?
         if case .cuda(let index) = run.device {
-            guard encoder == nil else {
-                throw TrainingError.invalidInput("train --device \(run.device): stage 2 (the encoder) does not train on a GPU yet; "
-                    + "stage 1 does")
+            let backend = try CUDATrainingBackend(index: index)
+            if let encoder {
+                gpuStage2 = Stage2DeviceStep(encoder: encoder.network, head: network,
+                                             recomputation: encoder.recomputation, backend: backend)
+            } else {
+                gpuHead = ListHeadDeviceStep(network: network, backend: backend)
             }
-            gpuHead = ListHeadDeviceStep(network: network, backend: try CUDATrainingBackend(index: index))
-        } else {
-            gpuHead = nil
         }
         let loss = try CircleLoss(margin: c.margin, scale: c.gamma)
         var gradients = ListHeadGradients(layout: initial.layout)
@@ -219,6 +221,7 @@ public final class Trainer {
             gradients.zero()
             encoder?.gradients.zero()
             try gpuHead?.load(parameters)
+            if let encoder { try gpuStage2?.load(encoder: encoder.parameters, head: parameters) }
             var stepLoss = 0.0
             for first in stride(from: share.startIndex, to: share.endIndex, by: c.microBatchSize) {
                 let part = share[first..<min(first + c.microBatchSize, share.endIndex)]
@@ -242,11 +245,23 @@ public final class Trainer {
                     lengths.append(list.passages.count + 1)
                 }
                 // Stage 2: the pooled vectors come from the encoder being trained (its own dropout stream).
-                let encoderPass = try encoder?.forward(texts, dropoutSeed: RandomStreams.seed(c.seed, .dropout, UInt64(step),
-                                                                                               dropoutKey, 2))
+                let encoderSeed = RandomStreams.seed(c.seed, .dropout, UInt64(step), dropoutKey, 2)
+                let headSeed = RandomStreams.seed(c.seed, .dropout, UInt64(step), dropoutKey)
+                if let gpuStage2, let encoder {
+                    _ = try gpuStage2.run(texts: texts.map(encoder.ids), listLengths: lengths, encoderSeed: encoderSeed,
+                                          headSeed: headSeed, headGradients: &gradients,
+                                          encoderGradients: &encoder.gradients) { logits in
+                        let result = try loss.evaluate(logits: logits, relevant: relevant, listLengths: lengths,
+                                                       listCount: lists.count)
+                        stepLoss += Double(result.loss)
+                        return result.logitGradients
+                    }
+                    sum?.add(head: &gradients.values, encoder: &encoder.gradients.values)
+                    continue
+                }
+                let encoderPass = try encoder?.forward(texts, dropoutSeed: encoderSeed)
                 if let encoderPass { pooled = encoderPass.pooled }
                 let batch = try ListBatch(pooled: pooled, hidden: hidden, listLengths: lengths)
-                let headSeed = RandomStreams.seed(c.seed, .dropout, UInt64(step), dropoutKey)
                 if let gpuHead {
                     _ = try gpuHead.run(batch, dropoutSeed: headSeed, gradients: &gradients) { logits in
                         let result = try loss.evaluate(logits: logits, relevant: relevant, listLengths: lengths,

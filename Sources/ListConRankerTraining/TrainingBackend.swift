@@ -82,6 +82,34 @@ protocol TrainingBackend: Sendable {
     func scorePairsBackward(dqueries: Pointer, dpassages: Pointer, dw: Pointer, db: Pointer, dy: Pointer,
                             querySums: Pointer, queries: Pointer, passages: Pointer, w: Pointer,
                             segments: [Range<Int>], width: Int, outFeatures: Int) throws
+
+    // MARK: The encoder's own layers (EncoderTokenOps, EncoderAttentionOps, Philox)
+
+    /// `x[0 ..< count] = 0`.
+    func clear(_ x: Pointer, count: Int) throws
+    /// `x += y` (a residual add).
+    func add(_ x: Pointer, _ y: Pointer, count: Int) throws
+    /// Fills `mask[0 ..< count]` with Philox dropout mask `stream` of `seed` (``Philox/dropoutMask``):
+    /// how the encoder draws, and recomputation redraws, a mask named by its site and layer.
+    func drawDropoutMask(_ mask: Pointer, count: Int, probability p: Float, seed: UInt64, stream: UInt64) throws
+    /// `sums[row] = (words[id] + tokenType) + positions[i]` for every token of `texts` (packed):
+    /// ``EncoderTokenOps/embed``.
+    func embedTokens(sums: Pointer, words: Pointer, tokenType: Pointer, positions: Pointer, texts: [[Int32]],
+                     width: Int) throws
+    /// Its backward, added into the tables' rows token after token: ``EncoderTokenOps/embedBackward``.
+    func embedTokensBackward(dwords: Pointer, dtokenType: Pointer, dpositions: Pointer, dsums: Pointer,
+                             texts: [[Int32]], width: Int) throws
+    /// BERT attention within each text (segments), `mask` the probabilities' dropout mask (already
+    /// drawn); a nil `context` stops after the probabilities: ``EncoderAttentionOps/forward``.
+    func encoderAttentionForward(context: Pointer?, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
+                                 segments: [Range<Int>], hidden: Int, heads: Int) throws
+    /// `dqkv += …` through the stored probabilities and mask: ``EncoderAttentionOps/backward``.
+    func encoderAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?,
+                                  qkv: Pointer, segments: [Range<Int>], hidden: Int, heads: Int) throws
+    /// `pooled[t]` = the mean of segment t's rows (summed in Double): ``EncoderTokenOps/meanPool``.
+    func meanPoolForward(pooled: Pointer, hidden: Pointer, segments: [Range<Int>], width: Int) throws
+    /// `dhidden[row] = dpooled[t] / L_t` for each row of segment t (overwritten).
+    func meanPoolBackward(dhidden: Pointer, dpooled: Pointer, segments: [Range<Int>], width: Int) throws
 }
 
 /// A device address of Float32 elements.

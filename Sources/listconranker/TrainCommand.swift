@@ -83,9 +83,6 @@ struct TrainCommand: AsyncParsableCommand {
         guard stage == 1 || precision.resolved == .fp32 else {
             throw ValidationError("stage 2 trains in fp32 only: bf16 training products are not built (give --precision fp32)")
         }
-        guard stage == 1 || !device.isGPU else {
-            throw ValidationError("--device \(device): stage 2 (the encoder) does not train on a GPU yet; stage 1 does")
-        }
         guard model == nil || encoder == nil else { throw ValidationError("give one of --model and --encoder, not both") }
         guard listSize >= 2 else { throw ValidationError("--list-size must be at least 2 (a positive and a negative), not \(listSize)") }
         guard precision != .auto, precision != .fp16 else {

@@ -13,8 +13,7 @@ import Testing
         let qkv = FloatBuffer((0..<length * 3 * hidden).map { _ in Float((generator.unit() * 2 - 1) * spread) })
         let probabilities = FloatBuffer(count: heads * length * length)
         try EncoderAttentionOps.forward(context: nil, probabilities: probabilities.pointer, dropoutMask: nil,
-                                        qkv: qkv.pointer, segments: [0..<length], hidden: hidden, heads: heads,
-                                        dropout: 0, dropoutSeed: 0)
+                                        qkv: qkv.pointer, segments: [0..<length], hidden: hidden, heads: heads)
         var worst = 0.0
         for head in 0..<heads {
             for i in 0..<length {

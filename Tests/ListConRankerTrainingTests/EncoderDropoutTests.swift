@@ -39,6 +39,34 @@ import Testing
         #expect(a.layers[0].outputMask?.array != a.layers[1].outputMask?.array)
     }
 
+    /// Every mask is the Philox stream of its (site, layer) under the pass's seed, element i of the
+    /// mask element i of the stream (the attention probabilities' one stream over the whole store,
+    /// text after text and head after head): what a GPU draws with the same kernel, and what
+    /// recomputation redraws.
+    @Test func masksArePhiloxStreamsOfSiteAndLayer() throws {
+        let (parameters, network, golden) = try Self.setUp(hidden: 0.3, attention: 0.2)
+        let seed: UInt64 = 0x1234_5678_9ABC
+        let pass = try network.forward(golden.texts, parameters: parameters, dropoutSeed: seed)
+        func philox(_ count: Int, _ p: Float, _ site: EncoderNetwork.DropoutSite, _ layer: Int) -> [Float] {
+            var mask = [Float](repeating: -1, count: count)
+            mask.withUnsafeMutableBufferPointer {
+                Philox.dropoutMask($0.baseAddress!, count: count, probability: p, seed: seed,
+                                   stream: EncoderNetwork.dropoutStream(site: site, layer: layer))
+            }
+            return mask
+        }
+        let embedding = try #require(pass.embeddingMask).array
+        #expect(embedding == philox(embedding.count, 0.3, .embeddings, 0))
+        #expect(pass.layers.count == parameters.shape.layers)
+        for (l, layer) in pass.layers.enumerated() {
+            let attention = try #require(layer.attentionMask).array, output = try #require(layer.outputMask).array
+            let probabilities = try #require(layer.probabilityMask).array
+            #expect(attention == philox(attention.count, 0.3, .attentionOutput, l), "layer \(l)")
+            #expect(output == philox(output.count, 0.3, .output, l), "layer \(l)")
+            #expect(probabilities == philox(probabilities.count, 0.2, .attentionProbabilities, l), "layer \(l)")
+        }
+    }
+
     /// With dropout on, either recomputation gives bitwise the same pooled vectors and gradients
     /// (the attention block's re-run redraws the output dropout mask it did not keep).
     @Test func recomputationRedrawsTheSameMasks() throws {

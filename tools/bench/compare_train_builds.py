@@ -1,11 +1,14 @@
-"""Stage-1 training speed of two builds of `listconranker` on the CPU, in one run: one epoch each,
-alternating which build goes first from round to round (the first of a pair tends to run a little
-faster), on the same cached features. Prints each round's lists/s and the ratio of the medians
-(second build / first).
+"""Training speed of two builds of `listconranker` on the CPU, in one run: one epoch each (or the
+first `--steps` steps), alternating which build goes first from round to round (the first of a pair
+tends to run a little faster). Stage 1 trains on the same cached features; `--stage 2` trains the
+encoder too (no cache). Prints each round's lists/s and the ratio of the medians (second build / first).
 
   python3 tools/make_manpages_task.py --out /tmp/manpages --seed 13
   python3 tools/bench/compare_train_builds.py --before OLD/.build/release/listconranker \\
       --after .build/release/listconranker --encoder .models/m3e-small --train /tmp/manpages/train.jsonl --rounds 6
+  python3 tools/bench/compare_train_builds.py --stage 2 --steps 3 --batch-size 4 --max-length 128 \\
+      --before OLD/.build/release/listconranker --after .build/release/listconranker \\
+      --encoder .models/m3e-small --train /tmp/manpages/train.jsonl --rounds 3
 """
 import argparse
 import json
@@ -16,12 +19,15 @@ import tempfile
 
 
 def epoch(binary, args, cache, work, name):
-    """One epoch of stage 1: lists per second over its step lines (evaluation and loading excluded)."""
+    """One epoch (or `--steps` steps) of training: lists per second over its step lines (evaluation
+    and loading excluded)."""
     log = os.path.join(work, name + ".jsonl")
-    subprocess.run([binary, "train", "--stage", "1", "--encoder", args.encoder, "--data", args.train,
+    subprocess.run([binary, "train", "--stage", str(args.stage), "--encoder", args.encoder, "--data", args.train,
                     "--output", os.path.join(work, name), "--feature-cache", cache, "--epochs", "1",
                     "--batch-size", str(args.batch_size), "--micro-batch-size", str(args.batch_size),
-                    "--list-size", str(args.list_size), "--seed", "42", "--log", log],
+                    "--list-size", str(args.list_size), "--seed", "42", "--log", log,
+                    *(["--stop-after-step", str(args.steps)] if args.steps else []),
+                    *(["--max-length", str(args.max_length)] if args.max_length else [])],
                    check=True, capture_output=True, text=True)
     lists = seconds = 0.0
     with open(log) as f:
@@ -41,10 +47,13 @@ def main():
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--list-size", type=int, default=20)
+    p.add_argument("--stage", type=int, choices=[1, 2], default=1)
+    p.add_argument("--steps", type=int, help="stop each run after this many steps (stage 2: an epoch is long)")
+    p.add_argument("--max-length", type=int, help="the texts' token limit (default: the trainer's)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="lcr-train-builds-") as work:
         cache = os.path.join(work, "cache")
-        epoch(args.before, args, cache, work, "warm-up")   # encodes and caches the features
+        epoch(args.before, args, cache, work, "warm-up")   # stage 1: encodes and caches the features
         before, after = [], []
         for r in range(args.rounds):
             pair = [(args.before, before, "before"), (args.after, after, "after")]

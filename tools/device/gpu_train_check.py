@@ -7,8 +7,14 @@ to run after tools/device/setup.sh (gpu-train-check.sh) with the CLI built here.
 2. Speed: stage 1 on cached features of the full-size random model (BERT-large shape, head width
    1792), 32 × (1 + 20) a step, on synthetic lists of ~160-token passages, ours (fp32) against PyTorch (bf16 autocast, fused AdamW) on the same
    GPU (tools/bench/train_step_vs_pytorch.py --device cuda --torch-bf16).
+3. Stage 2 parity: the same 20 steps with the encoder training too (its dropout masks are Philox
+   streams on both devices), losses bound 1e-3.
+4. Stage 2 speed and peak memory (tools/bench/stage2_vs_pytorch.py): BERT-large 8 × (1 + 20) a step
+   and m3e-small's shape 32 × (1 + 20), ours (fp32) against PyTorch (bf16 autocast, fused AdamW) on
+   the same GPU, the same synthetic ~160-token lists.
 
-Writes OUT/gpu-train-report.json. A dry run on a CPU machine: `--device cpu --quick`.
+Writes OUT/gpu-train-report.json. A dry run on a CPU machine: `--device cpu --quick`. `--stages 2`
+checks stage 2 alone (parity and both speed cases), for a call that must fit a few minutes of GPU.
 """
 import argparse
 import json
@@ -27,10 +33,10 @@ TINY = os.path.join(ROOT, "Tests", "ListConRankerTests", "Fixtures", "tiny-model
 DATA = os.path.join(ROOT, "Tests", "ListConRankerTests", "Fixtures", "evaluation", "fixture_dataset.jsonl")
 
 
-def train_steps(args, device, work, steps, label):
-    """Stage 1 of the tiny model for `steps` steps on `device`: the step lines of its log."""
+def train_steps(args, device, work, steps, label, stage=1):
+    """Stage `stage` of the tiny model for `steps` steps on `device`: the step lines of its log."""
     output, log = os.path.join(work, f"tiny-{label}"), os.path.join(work, f"tiny-{label}.jsonl")
-    run = subprocess.run([args.binary, "train", "--stage", "1", "--model", TINY, "--data", DATA, "--output", output,
+    run = subprocess.run([args.binary, "train", "--stage", str(stage), "--model", TINY, "--data", DATA, "--output", output,
                           "--epochs", "50", "--batch-size", "4", "--micro-batch-size", "2", "--list-size", "4",
                           "--seed", "42", "--stop-after-step", str(steps), "--log", log,
                           "--feature-cache", os.path.join(work, f"cache-{label}"), "--device", device],
@@ -47,27 +53,28 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--device", default="cuda", help="the device under test (cpu: a dry run of the script)")
     parser.add_argument("--model", default="/tmp/full-model", help="the full-size model, made there when the folder does not exist")
+    parser.add_argument("--small-model", default="/tmp/m3e-shape-model",
+                        help="m3e-small's encoder shape under the full-size head, made there when the folder does not exist")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--speed-anyway", action="store_true", help="with --quick, still run the speed step (one round)")
     parser.add_argument("--step-timeout", type=int, default=300)
+    parser.add_argument("--stages", default="1,2",
+                        help="which stages to check (e.g. 2: stage 2 alone, to fit one call's time on the GPU)")
     args = parser.parse_args()
     report = StepReport(os.path.join(args.out, "gpu-train-report.json"))
     step = report.step
 
-    def parity():
+    def parity(stage=1):
         with tempfile.TemporaryDirectory(prefix="lcr-train-parity-") as work:
-            ours = train_steps(args, args.device, work, 20, "tested")
-            cpu = train_steps(args, "cpu", work, 20, "cpu")
+            ours = train_steps(args, args.device, work, 20, "tested", stage)
+            cpu = train_steps(args, "cpu", work, 20, "cpu", stage)
         diffs = [abs(a["loss"] - b["loss"]) for a, b in zip(ours, cpu)]
         return {"steps": len(ours), "maxLossDiff": max(diffs) if diffs else None, "bound": 1e-3,
                 "pass": len(ours) == len(cpu) == 20 and max(diffs) < 1e-3,
                 "losses": [a["loss"] for a in ours], "cpuLosses": [b["loss"] for b in cpu],
                 "gradNormDiff": max(abs(a["grad_norm"] - b["grad_norm"]) for a, b in zip(ours, cpu))}
 
-    def speed():
-        full_size_model(args.model)
-        with open(os.path.join(args.model, "config.json")) as f:
-            heads = json.load(f)["num_attention_heads"]
+    def synthetic_train():
         # Passages of ~160 tokens (compare_pytorch's characters of about one token each): the GPU
         # machine has no Debian packages, so no manpages-zh; for speed, what the text says is moot.
         train = os.path.join(args.out, "synthetic-train.jsonl")
@@ -76,6 +83,13 @@ def main():
             for _ in range(64 if args.quick else 640):
                 f.write(json.dumps({"query": text(rng, 20), "positive": [text(rng, 158) for _ in range(3)],
                                     "negative": [text(rng, 158) for _ in range(30)]}, ensure_ascii=False) + "\n")
+        return train
+
+    def speed():
+        full_size_model(args.model)
+        with open(os.path.join(args.model, "config.json")) as f:
+            heads = json.load(f)["num_attention_heads"]
+        train = synthetic_train()
         run = subprocess.run([sys.executable, os.path.join(ROOT, "tools/bench/train_step_vs_pytorch.py"),
                               "--encoder", args.model, "--train", train, "--heads", str(heads),
                               "--batch-size", "32", "--rounds", "1" if args.quick else "2", "--device", args.device,
@@ -85,9 +99,31 @@ def main():
             raise RuntimeError(f"train_step_vs_pytorch exited {run.returncode}: {run.stderr.strip()[-2000:]}")
         return json.loads(run.stdout.strip().splitlines()[-1])
 
-    step("stage 1 parity: 20 steps of the tiny model, GPU against CPU (bound 1e-3)", parity)
+    def stage2_speed(model, shape, batch_size):
+        full_size_model(model, shape)
+        run = subprocess.run([sys.executable, os.path.join(ROOT, "tools/bench/stage2_vs_pytorch.py"), "--model", model,
+                              "--train", synthetic_train(), "--batch-size", str(batch_size),
+                              "--steps", "3" if args.quick else "6", "--binary", args.binary,
+                              "--timeout", str(args.step_timeout * 2)],
+                             capture_output=True, text=True, timeout=args.step_timeout * 5)
+        if run.returncode != 0:
+            raise RuntimeError(f"stage2_vs_pytorch exited {run.returncode}: {run.stderr.strip()[-2000:]}")
+        return json.loads(run.stdout.strip().splitlines()[-1])
+
+    stages = {int(x) for x in args.stages.split(",")}
+    if 1 in stages:
+        step("stage 1 parity: 20 steps of the tiny model, GPU against CPU (bound 1e-3)", parity)
+    if 2 in stages:
+        step("stage 2 parity: 20 steps of the tiny model, encoder training too, GPU against CPU (bound 1e-3)",
+             lambda: parity(stage=2))
     if not args.quick or args.speed_anyway:
-        step("stage 1 speed: 32 x (1 + 20), full-size head, against PyTorch bf16 autocast", speed)
+        if 1 in stages:
+            step("stage 1 speed: 32 x (1 + 20), full-size head, against PyTorch bf16 autocast", speed)
+        if 2 in stages and args.device != "cpu":
+            step("stage 2 speed: m3e-small shape, 32 x (1 + 20), against PyTorch bf16 autocast",
+                 lambda: stage2_speed(args.small_model, "m3e-shape", 32))
+            step("stage 2 speed: BERT-large, 8 x (1 + 20), against PyTorch bf16 autocast",
+                 lambda: stage2_speed(args.model, "full", 8))
     report.summary()
 
 

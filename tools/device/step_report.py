@@ -10,12 +10,13 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-def full_size_model(directory):
-    """The full-size random model in the official layout at `directory`, made there by the
-    reference script when the folder does not exist. An existing folder is never written into:
-    one that is not a complete model is an error (a model of the user's must not be overwritten)."""
+def full_size_model(directory, shape="full"):
+    """The full-size random model in the official layout at `directory` (or with `shape` "m3e-shape",
+    m3e-small's encoder under the full-size head), made there by the reference script when the
+    folder does not exist. An existing folder is never written into: one that is not a complete
+    model is an error (a model of the user's must not be overwritten)."""
     if not os.path.exists(directory):
-        subprocess.run([sys.executable, os.path.join(ROOT, "tools/reference/make_model_fixtures.py"), "full", directory],
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools/reference/make_model_fixtures.py"), shape, directory],
                        check=True, capture_output=True, timeout=600)
     if not os.path.exists(os.path.join(directory, "list_transformer.pt")):
         raise RuntimeError(f"{directory} exists but is not a ListConRanker model (no list_transformer.pt); "

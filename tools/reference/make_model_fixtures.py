@@ -3,6 +3,7 @@ computed by the PyTorch reference (listconranker_reference.py).
 
   python tools/reference/make_model_fixtures.py fixtures   # tiny models + goldens (committed)
   python tools/reference/make_model_fixtures.py full DIR   # full-size random model (benchmarks; never commit)
+  python tools/reference/make_model_fixtures.py m3e-shape DIR  # m3e-small's shape, full-size head (benchmarks)
   python tools/reference/make_model_fixtures.py embeddings # goldens for the real m3e-small / MiniLM (.models/)
 
 The tiny model keeps every structural feature of the real one (BERT encoder with absolute
@@ -157,6 +158,14 @@ def make_full(directory):
     print("wrote full-size random ListConRanker to", directory)
 
 
+
+def make_m3e_shape(directory):
+    """m3e-small's encoder shape (4 layers, hidden 512, 8 heads) under the published head's width,
+    random: the small stage-2 speed case (issue 30's "m3e-small shape")."""
+    write_model(directory, hidden=512, layers=4, heads=8, intermediate=2048, vocab_tokens=chinese_vocab(),
+                list_width=1792, list_ffn=2048, seed=6, std=0.02, list_std=0.02)
+    print("wrote m3e-small-shaped random ListConRanker to", directory)
+
 EMBED_SENTENCES_ZH = None
 
 
@@ -197,6 +206,8 @@ if __name__ == "__main__":
         make_fixtures()
     elif what == "full":
         make_full(sys.argv[2])
+    elif what == "m3e-shape":
+        make_m3e_shape(sys.argv[2])
     elif what == "embeddings":
         make_embedding_goldens()
     else:

@@ -12,6 +12,10 @@ Evaluation: BertModel and the head in eval mode on each dev list.
     python3 tools/reference/train_stage2_reference.py --model /tmp/mp-runs/b16-s42 \\
         --train train.jsonl --dev dev.jsonl --epochs 1 --batch-size 16 --micro-batch-size 4 \\
         --list-size 8 --max-length 128 --learning-rate 2e-5 --seed 42 --threads 2
+
+On a GPU (the speed peer of `train --stage 2 --device cuda`, tools/bench/stage2_vs_pytorch.py):
+`--device cuda --bf16 --max-steps N` trains there under bf16 autocast with fused AdamW, and the
+result adds the peak of torch.cuda.max_memory_allocated and the lists/s of the steps after the first.
 """
 import argparse
 import json
@@ -49,12 +53,13 @@ class Model(nn.Module):
 @torch.no_grad()
 def evaluate(model, tokenizer, dev, max_length):
     model.eval()
+    device = next(model.parameters()).device
     aps, rrs = [], []
     for sample in dev:
         if not sample["positive"] or not sample["negative"]:
             continue
         texts = [sample["query"]] + sample["positive"] + sample["negative"]
-        inputs = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        inputs = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt").to(device)
         scores = torch.sigmoid(model.head(model.pooled(inputs), [len(texts) - 1])).tolist()
         relevant = [True] * len(sample["positive"]) + [False] * len(sample["negative"])
         aps.append(average_precision(relevant, scores))
@@ -83,12 +88,18 @@ def main():
     p.add_argument("--margin", type=float, default=0.25)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda: where the model trains")
+    p.add_argument("--bf16", action="store_true", help="autocast the forward to bf16 (on cuda), as PyTorch users train")
+    p.add_argument("--max-steps", type=int, help="stop after this many steps (speed runs)")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     config = json.load(open(os.path.join(a.model, "config.json")))
     model = Model(a.model, config["num_attention_heads"])
+    device = torch.device(a.device)
+    model.to(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     tokenizer = AutoTokenizer.from_pretrained(a.model)
     for layer in model.head.list_transformer.list_transformer.layers:
         layer.dropout.p = layer.dropout1.p = layer.dropout2.p = a.dropout
@@ -96,18 +107,25 @@ def main():
     train = [s for s in load_jsonl(a.train) if s["positive"] and s["negative"]]
     dev = load_jsonl(a.dev) if a.dev else None
     max_positives = min(a.max_positives or max(1, a.list_size // 2), a.list_size - 1)
-    optimizer, scheduler, steps_per_epoch = optimizer_and_schedule(model.named_parameters(), len(train), a)
+    optimizer, scheduler, steps_per_epoch = optimizer_and_schedule(model.named_parameters(), len(train), a,
+                                                                   fused=device.type == "cuda")
     results = {"epochs": []}
     if dev:
         results["start"] = evaluate(model, tokenizer, dev, a.max_length)
         print(f"start: MAP {results['start'][0]:.2f} MRR@10 {results['start'][1]:.2f}", file=sys.stderr)
     model.train()
     train_seconds, train_lists, train_tokens = 0.0, 0, 0
+    later_seconds, later_lists = 0.0, 0                 # the steps after the first (warm-up excluded)
     step = 0
     for epoch in range(a.epochs):
+        if a.max_steps is not None and step >= a.max_steps:
+            break
         order = list(range(len(train)))
         shuffle(order, stream(a.seed, 1, epoch))
         for b in range(steps_per_epoch):
+            if a.max_steps is not None and step >= a.max_steps:
+                break
+            sync()
             began = time.perf_counter()
             queries = order[b * a.batch_size:(b + 1) * a.batch_size]
             optimizer.zero_grad(set_to_none=True)
@@ -122,19 +140,26 @@ def main():
                         texts.append(sample["positive" if positive else "negative"][i])
                         relevant.append(positive)
                     counts.append(len(passages))
-                inputs = tokenizer(texts, padding=True, truncation=True, max_length=a.max_length, return_tensors="pt")
+                inputs = tokenizer(texts, padding=True, truncation=True, max_length=a.max_length,
+                                   return_tensors="pt").to(device)
                 train_tokens += int(inputs["attention_mask"].sum())
-                logits = model.head(model.pooled(inputs), counts)
-                loss = circle_loss(logits, torch.tensor(relevant), counts, a.gamma, a.margin, len(queries))
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=a.bf16):
+                    logits = model.head(model.pooled(inputs), counts)
+                loss = circle_loss(logits.float(), torch.tensor(relevant, device=device), counts, a.gamma, a.margin,
+                                   len(queries))
                 loss.backward()
                 step_loss += loss.item()
             norm = torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]],
                                                   a.max_grad_norm)
             optimizer.step()
             scheduler.step()
+            sync()
             step += 1
             train_seconds += time.perf_counter() - began
             train_lists += len(queries)
+            if step > 1:
+                later_seconds += time.perf_counter() - began
+                later_lists += len(queries)
             print(json.dumps({"step": step, "loss": step_loss, "grad_norm": float(norm),
                               "seconds": time.perf_counter() - began}), file=sys.stderr, flush=True)
         entry = {"epoch": epoch + 1}
@@ -143,6 +168,12 @@ def main():
             print(f"epoch {epoch + 1}: MAP {entry['map']:.2f} MRR@10 {entry['mrr_at_10']:.2f}", file=sys.stderr)
         results["epochs"].append(entry)
     results["lists_per_second"] = train_lists / train_seconds
+    results["steps"] = step
+    if later_lists:
+        results["lists_per_second_after_first_step"] = later_lists / later_seconds
+    if device.type == "cuda":
+        results["peak_memory_bytes"] = torch.cuda.max_memory_allocated()
+        results["device_name"] = torch.cuda.get_device_name()
     results["tokens_per_second"] = train_tokens / train_seconds
     results["threads"] = torch.get_num_threads()
     print(json.dumps(results))

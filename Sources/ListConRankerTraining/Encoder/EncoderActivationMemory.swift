@@ -19,9 +19,10 @@ public struct EncoderActivationMemory: Sendable, Equatable {
         let n = lengths.reduce(0, +), h = shape.hidden, f = shape.intermediate
         let probabilityCount = lengths.reduce(0) { $0 + shape.heads * $1 * $1 }
         let longest = lengths.max() ?? 0
-        let own = EncoderLayerActivations.ownElements(tokens: n, shape: shape, probabilityCount: probabilityCount,
-                                                      dropout: dropout)
-        let products = EncoderLayerProducts.elements(tokens: n, shape: shape)
+        // Element counts do not depend on the device; the CPU's types name the formulas.
+        let own = EncoderLayerActivations<CPUTrainingBackend>.ownElements(tokens: n, shape: shape, probabilityCount: probabilityCount,
+                                                                          dropout: dropout)
+        let products = EncoderLayerProducts<CPUTrainingBackend>.elements(tokens: n, shape: shape)
         // Embeddings: the LayerNorm input and its statistics, and the dropout mask.
         let embeddings = n * h + 2 * n + (dropout.hidden > 0 ? n * h : 0)
         let saved: Int, rerun: Int                                       // kept; one layer's re-run buffers

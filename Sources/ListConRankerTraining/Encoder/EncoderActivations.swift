@@ -1,24 +1,26 @@
 /// The outputs of one layer's matrix products that its backward needs, and the sums formed
-/// from them (N tokens, H hidden, F intermediate): what ``EncoderRecomputation/attention`` keeps
-/// per layer, so the backward runs none of the layer's weight products again.
-final class EncoderLayerProducts {
-    let qkv: FloatBuffer                   // [N, 3H] query, key, value projections per row
-    let context: FloatBuffer               // [N, H]  heads side by side, before attention.output.dense
-    let residual1: FloatBuffer             // [N, H]  input + dropout(dense(context)): the first LayerNorm's input
-    let preActivation: FloatBuffer         // [N, F]  intermediate.dense(normed1)
-    let residual2: FloatBuffer             // [N, H]  normed1 + dropout(output.dense(activated))
-    let mean2: FloatBuffer                 // [N]     output.LayerNorm statistics of residual2
-    let rstd2: FloatBuffer                 // [N]
+/// from them (N tokens, H hidden, F intermediate), on the backend's device: what
+/// ``EncoderRecomputation/attention`` keeps per layer, so the backward runs none of the layer's
+/// weight products again.
+final class EncoderLayerProducts<Backend: TrainingBackend> {
+    typealias Buffer = Backend.Buffer
+    let qkv: Buffer                   // [N, 3H] query, key, value projections per row
+    let context: Buffer               // [N, H]  heads side by side, before attention.output.dense
+    let residual1: Buffer             // [N, H]  input + dropout(dense(context)): the first LayerNorm's input
+    let preActivation: Buffer         // [N, F]  intermediate.dense(normed1)
+    let residual2: Buffer             // [N, H]  normed1 + dropout(output.dense(activated))
+    let mean2: Buffer                 // [N]     output.LayerNorm statistics of residual2
+    let rstd2: Buffer                 // [N]
 
-    init(tokens n: Int, shape: EncoderShape) {
+    init(tokens n: Int, shape: EncoderShape, backend: Backend) throws {
         let h = shape.hidden
-        qkv = FloatBuffer(count: n * 3 * h)
-        context = FloatBuffer(count: n * h)
-        residual1 = FloatBuffer(count: n * h)
-        preActivation = FloatBuffer(count: n * shape.intermediate)
-        residual2 = FloatBuffer(count: n * h)
-        mean2 = FloatBuffer(count: n)
-        rstd2 = FloatBuffer(count: n)
+        qkv = try backend.zeros(n * 3 * h)
+        context = try backend.zeros(n * h)
+        residual1 = try backend.zeros(n * h)
+        preActivation = try backend.zeros(n * shape.intermediate)
+        residual2 = try backend.zeros(n * h)
+        mean2 = try backend.zeros(n)
+        rstd2 = try backend.zeros(n)
     }
 
     /// Elements of its buffers.
@@ -36,41 +38,42 @@ final class EncoderLayerProducts {
 /// the `products` when the caller keeps them per layer (``EncoderRecomputation/attention``). The
 /// layer's own buffers are the ones that mode re-runs: attention probabilities, dropout masks,
 /// the first LayerNorm and GELU.
-final class EncoderLayerActivations {
-    var input: FloatBuffer                 // [N, H]  the layer's input
-    var products: EncoderLayerProducts     // qkv, context, residual1, preActivation, residual2, mean2, rstd2
-    let probabilities: FloatBuffer         // [Σ heads·L²] attention softmax per text and head
-    let probabilityMask: FloatBuffer?      // same layout: attention-probability dropout
-    let attentionMask: FloatBuffer?        // [N, H]  hidden dropout after attention.output.dense
-    let mean1: FloatBuffer                 // [N]     attention.output.LayerNorm statistics of residual1
-    let rstd1: FloatBuffer                 // [N]
-    let normed1: FloatBuffer               // [N, H]  attention.output.LayerNorm output
-    let activated: FloatBuffer             // [N, F]  GELU(preActivation)
-    let outputMask: FloatBuffer?           // [N, H]  hidden dropout after output.dense
-    var output: FloatBuffer                // [N, H]  output.LayerNorm output
+final class EncoderLayerActivations<Backend: TrainingBackend> {
+    typealias Buffer = Backend.Buffer
+    var input: Buffer                      // [N, H]  the layer's input
+    var products: EncoderLayerProducts<Backend>   // qkv, context, residual1, preActivation, residual2, mean2, rstd2
+    let probabilities: Buffer              // [Σ heads·L²] attention softmax per text and head
+    let probabilityMask: Buffer?           // same layout: attention-probability dropout
+    let attentionMask: Buffer?             // [N, H]  hidden dropout after attention.output.dense
+    let mean1: Buffer                      // [N]     attention.output.LayerNorm statistics of residual1
+    let rstd1: Buffer                      // [N]
+    let normed1: Buffer                    // [N, H]  attention.output.LayerNorm output
+    let activated: Buffer                  // [N, F]  GELU(preActivation)
+    let outputMask: Buffer?                // [N, H]  hidden dropout after output.dense
+    var output: Buffer                     // [N, H]  output.LayerNorm output
 
-    var qkv: FloatBuffer { products.qkv }
-    var context: FloatBuffer { products.context }
-    var residual1: FloatBuffer { products.residual1 }
-    var preActivation: FloatBuffer { products.preActivation }
-    var residual2: FloatBuffer { products.residual2 }
-    var mean2: FloatBuffer { products.mean2 }
-    var rstd2: FloatBuffer { products.rstd2 }
+    var qkv: Buffer { products.qkv }
+    var context: Buffer { products.context }
+    var residual1: Buffer { products.residual1 }
+    var preActivation: Buffer { products.preActivation }
+    var residual2: Buffer { products.residual2 }
+    var mean2: Buffer { products.mean2 }
+    var rstd2: Buffer { products.rstd2 }
 
     /// `products`: lent by the caller, or nil for the layer's own.
-    init(input: FloatBuffer, output: FloatBuffer, products: EncoderLayerProducts? = nil, tokens n: Int,
-         shape: EncoderShape, probabilityCount: Int, dropout: EncoderDropout) {
+    init(input: Buffer, output: Buffer, products: EncoderLayerProducts<Backend>? = nil, tokens n: Int,
+         shape: EncoderShape, probabilityCount: Int, dropout: EncoderDropout, backend: Backend) throws {
         let h = shape.hidden, f = shape.intermediate
         self.input = input
-        self.products = products ?? EncoderLayerProducts(tokens: n, shape: shape)
-        probabilities = FloatBuffer(count: probabilityCount)
-        probabilityMask = dropout.attention > 0 ? FloatBuffer(count: probabilityCount) : nil
-        attentionMask = dropout.hidden > 0 ? FloatBuffer(count: n * h) : nil
-        mean1 = FloatBuffer(count: n)
-        rstd1 = FloatBuffer(count: n)
-        normed1 = FloatBuffer(count: n * h)
-        activated = FloatBuffer(count: n * f)
-        outputMask = dropout.hidden > 0 ? FloatBuffer(count: n * h) : nil
+        self.products = try products ?? EncoderLayerProducts(tokens: n, shape: shape, backend: backend)
+        probabilities = try backend.zeros(probabilityCount)
+        probabilityMask = dropout.attention > 0 ? try backend.zeros(probabilityCount) : nil
+        attentionMask = dropout.hidden > 0 ? try backend.zeros(n * h) : nil
+        mean1 = try backend.zeros(n)
+        rstd1 = try backend.zeros(n)
+        normed1 = try backend.zeros(n * h)
+        activated = try backend.zeros(n * f)
+        outputMask = dropout.hidden > 0 ? try backend.zeros(n * h) : nil
         self.output = output
     }
 
@@ -91,67 +94,85 @@ final class EncoderLayerActivations {
     }
 }
 
-/// The result of ``EncoderNetwork/forward(_:parameters:dropoutSeed:recomputation:)``: the pooled
-/// vectors, and what the backward needs. Without recomputation that is every layer's
-/// activations; with it each layer's input, and with ``EncoderRecomputation/attention`` each
-/// layer's products too (the backward re-runs the rest, drawing the same dropout
-/// masks from the same seed).
-public final class EncoderForwardPass: @unchecked Sendable {
-    /// The texts that went in (token ids, `[CLS] … [SEP]`).
-    public let texts: [[Int32]]
-    /// What the forward kept, and so what the backward re-runs.
-    public let recomputation: EncoderRecomputation
-    /// The seed the dropout masks were drawn from.
-    public let dropoutSeed: UInt64
-    /// Mean-pooled last hidden states, one row per text: `[texts, H]`, row-major.
-    public var pooled: [Float] { pooledBuffer.array }
-    /// Bytes held for the backward (``EncoderActivationMemory/savedBytes``).
-    public var savedActivationBytes: Int {
-        let buffers = [embeddingSum, embeddingMean, embeddingRstd] + (embeddingMask.map { [$0] } ?? []) + layerInputs
-        return 4 * (buffers.reduce(0) { $0 + $1.count }
-            + layers.reduce(0) { $0 + $1.allocatedOwnElements + $1.products.allocatedElements }
-            + products.reduce(0) { $0 + $1.allocatedElements })
-    }
-
+/// What an encoder forward keeps for its backward, on the backend's device. Without
+/// recomputation that is every layer's activations; with it each layer's input, and with
+/// ``EncoderRecomputation/attention`` each layer's products too (the backward re-runs the rest,
+/// redrawing the same dropout masks from the same seed).
+final class EncoderActivations<Backend: TrainingBackend> {
+    typealias Buffer = Backend.Buffer
+    let texts: [[Int32]]                    // token ids, `[CLS] … [SEP]`
+    let recomputation: EncoderRecomputation
+    let dropoutSeed: UInt64
     let segments: [Range<Int>]              // each text's rows in the packed matrices
-    let embeddingSum: FloatBuffer           // [N, H] word + token type 0 + position: the LayerNorm's input
-    let embeddingMean: FloatBuffer          // [N]
-    let embeddingRstd: FloatBuffer          // [N]
-    let embeddingMask: FloatBuffer?         // [N, H] hidden dropout after the embedding LayerNorm
+    let embeddingSum: Buffer                // [N, H] word + token type 0 + position: the LayerNorm's input
+    let embeddingMean: Buffer               // [N]
+    let embeddingRstd: Buffer               // [N]
+    let embeddingMask: Buffer?              // [N, H] hidden dropout after the embedding LayerNorm
     /// Each layer's input, `[N, H]` (layer 0's is the embeddings' output), and last the final
     /// hidden states when the layers are kept; with recomputation only the layer inputs.
-    let layerInputs: [FloatBuffer]
-    let layers: [EncoderLayerActivations]   // every layer's activations; empty with recomputation
-    let products: [EncoderLayerProducts]    // each layer's, with `.attention` only
-    let pooledBuffer: FloatBuffer           // [texts, H]
+    let layerInputs: [Buffer]
+    let layers: [EncoderLayerActivations<Backend>]   // every layer's activations; empty with recomputation
+    let products: [EncoderLayerProducts<Backend>]    // each layer's, with `.attention` only
+    let pooled: Buffer                      // [texts, H]
 
     init(texts: [[Int32]], segments: [Range<Int>], shape: EncoderShape, dropout: EncoderDropout,
-         recomputation: EncoderRecomputation, dropoutSeed: UInt64) {
+         recomputation: EncoderRecomputation, dropoutSeed: UInt64, backend: Backend) throws {
         let n = segments.last?.upperBound ?? 0, h = shape.hidden
         self.texts = texts
         self.segments = segments
         self.recomputation = recomputation
         self.dropoutSeed = dropoutSeed
-        embeddingSum = FloatBuffer(count: n * h)
-        embeddingMean = FloatBuffer(count: n)
-        embeddingRstd = FloatBuffer(count: n)
-        embeddingMask = dropout.hidden > 0 ? FloatBuffer(count: n * h) : nil
+        embeddingSum = try backend.zeros(n * h)
+        embeddingMean = try backend.zeros(n)
+        embeddingRstd = try backend.zeros(n)
+        embeddingMask = dropout.hidden > 0 ? try backend.zeros(n * h) : nil
         let probabilityCount = EncoderAttentionOps.probabilityCount(segments: segments, heads: shape.heads)
         switch recomputation {
         case .none:
-            let inputs = (0...shape.layers).map { _ in FloatBuffer(count: n * h) }
+            let inputs = try (0...shape.layers).map { _ in try backend.zeros(n * h) }
             layerInputs = inputs
-            layers = (0..<shape.layers).map { l in
-                EncoderLayerActivations(input: inputs[l], output: inputs[l + 1], tokens: n, shape: shape,
-                                        probabilityCount: probabilityCount, dropout: dropout)
+            layers = try (0..<shape.layers).map { l in
+                try EncoderLayerActivations(input: inputs[l], output: inputs[l + 1], tokens: n, shape: shape,
+                                            probabilityCount: probabilityCount, dropout: dropout, backend: backend)
             }
             products = []
         case .attention, .layers:
-            layerInputs = (0..<shape.layers).map { _ in FloatBuffer(count: n * h) }
+            layerInputs = try (0..<shape.layers).map { _ in try backend.zeros(n * h) }
             layers = []
             products = recomputation == .attention
-                ? (0..<shape.layers).map { _ in EncoderLayerProducts(tokens: n, shape: shape) } : []
+                ? try (0..<shape.layers).map { _ in try EncoderLayerProducts(tokens: n, shape: shape, backend: backend) } : []
         }
-        pooledBuffer = FloatBuffer(count: texts.count * h)
+        pooled = try backend.zeros(texts.count * h)
     }
+
+    /// Bytes held for the backward (``EncoderActivationMemory/savedBytes``).
+    var savedBytes: Int {
+        let buffers = [embeddingSum, embeddingMean, embeddingRstd] + (embeddingMask.map { [$0] } ?? []) + layerInputs
+        return 4 * (buffers.reduce(0) { $0 + $1.count }
+            + layers.reduce(0) { $0 + $1.allocatedOwnElements + $1.products.allocatedElements }
+            + products.reduce(0) { $0 + $1.allocatedElements })
+    }
+}
+
+/// The result of ``EncoderNetwork/forward(_:parameters:dropoutSeed:recomputation:)`` on the CPU:
+/// the pooled vectors, and what the backward needs (``EncoderActivations``).
+public final class EncoderForwardPass: @unchecked Sendable {
+    let activations: EncoderActivations<CPUTrainingBackend>
+
+    init(_ activations: EncoderActivations<CPUTrainingBackend>) { self.activations = activations }
+
+    /// The texts that went in (token ids, `[CLS] … [SEP]`).
+    public var texts: [[Int32]] { activations.texts }
+    /// What the forward kept, and so what the backward re-runs.
+    public var recomputation: EncoderRecomputation { activations.recomputation }
+    /// The seed the dropout masks were drawn from.
+    public var dropoutSeed: UInt64 { activations.dropoutSeed }
+    /// Mean-pooled last hidden states, one row per text: `[texts, H]`, row-major.
+    public var pooled: [Float] { activations.pooled.array }
+    /// Bytes held for the backward (``EncoderActivationMemory/savedBytes``).
+    public var savedActivationBytes: Int { activations.savedBytes }
+    /// The embeddings' dropout mask, when dropout is on.
+    var embeddingMask: FloatBuffer? { activations.embeddingMask }
+    /// Every layer's activations (empty with recomputation).
+    var layers: [EncoderLayerActivations<CPUTrainingBackend>] { activations.layers }
 }

@@ -11,8 +11,8 @@ import Foundation
 /// are `sgemm` calls reading Q, K, V in place through their row stride 3H. Probabilities are
 /// stored per text and head as `[L, L]` blocks, text after text (``probabilityCount(segments:heads:)``).
 /// The (text, head) blocks are independent, so they are split over the cores (``ParallelLoop``;
-/// each block's products then run on one thread), and each block draws its dropout mask from its
-/// own stream, so the masks do not depend on the split.
+/// each block's products then run on one thread). The dropout mask is drawn by the caller before
+/// the forward (``EncoderNetwork/dropoutStream(site:layer:)``), so it does not depend on the split.
 enum EncoderAttentionOps {
     /// One text and head: the text's rows and the offset of its `[L, L]` probability block.
     struct Block {
@@ -39,18 +39,17 @@ enum EncoderAttentionOps {
         segments.reduce(0) { $0 + heads * $1.count * $1.count }
     }
 
-    /// `context[tokens, H]` = the heads of `P̃ V` side by side. `probabilities` receives `P`; with
-    /// `dropout` > 0, `dropoutMask` receives `M` (0 or 1/(1 − p) per element, row-major; block b
-    /// drawn from `RandomStreams`' dropout stream of (`dropoutSeed`, b)). A nil `context` stops
-    /// after `P` and `M`: how recomputation restores them when the context was kept.
+    /// `context[tokens, H]` = the heads of `P̃ V` side by side. `probabilities` receives `P`;
+    /// `dropoutMask`, when given, is `M` (0 or 1/(1 − p) per element, the probabilities' layout,
+    /// already drawn). A nil `context` stops after `P`: how recomputation restores it when the
+    /// context was kept.
     static func forward(context: UnsafeMutablePointer<Float>?, probabilities: UnsafeMutablePointer<Float>,
-                        dropoutMask: UnsafeMutablePointer<Float>?, qkv: UnsafePointer<Float>,
-                        segments: [Range<Int>], hidden: Int, heads: Int, dropout: Float,
-                        dropoutSeed: UInt64) throws {
+                        dropoutMask: UnsafePointer<Float>?, qkv: UnsafePointer<Float>,
+                        segments: [Range<Int>], hidden: Int, heads: Int) throws {
         let d = hidden / heads, stride = 3 * hidden
         let scale = 1 / Float(d).squareRoot()
         let blocks = Self.blocks(segments: segments, heads: heads)
-        try eachBlock(blocks) { index, block in
+        try eachBlock(blocks) { _, block in
             let length = block.rows.count, first = block.rows.lowerBound, h = block.head
             let p = probabilities + block.offset
             let q = qkv + first * stride + h * d, k = q + hidden, v = q + 2 * hidden
@@ -58,12 +57,8 @@ enum EncoderAttentionOps {
             try LinearOps.sgemm(transA: false, transB: true, m: length, n: length, k: d, a: q, lda: stride,
                                 b: k, ldb: stride, beta: 0, c: p, ldc: length)
             for i in 0..<length { lcr_softmax_scaled_row(p + i * length, Int64(length), scale) }
-            let mask = dropout > 0 ? dropoutMask.map { $0 + block.offset } : nil
-            if let mask {
-                var generator = RandomStreams.generator(dropoutSeed, .dropout, UInt64(index))
-                DropoutOps.drawMask(mask, count: length * length, probability: dropout, generator: &generator)
-            }
             guard let context else { return }
+            let mask = dropoutMask.map { $0 + block.offset }
             var used = UnsafePointer(p)
             let dropped = FloatBuffer(count: mask != nil ? length * length : 0)   // [L, L] P̃
             if let mask {

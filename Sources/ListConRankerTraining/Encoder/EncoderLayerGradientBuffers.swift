@@ -1,35 +1,38 @@
-/// The activation gradients of one layer's backward (N tokens, H hidden, F intermediate),
-/// allocated once per backward and reused layer after layer: fresh buffers for every layer
-/// cost the kernel a page fault and a cleared page for each of their pages (a few per cent of
-/// BERT-large's backward).
-final class EncoderLayerGradientBuffers {
-    private(set) var doutput: FloatBuffer   // [N, H] gradient of the layer's output (from the layer above)
-    private(set) var dinput: FloatBuffer    // [N, H] gradient of its input: the next layer down's doutput
-    let dresidual2: FloatBuffer             // [N, H]
-    let dnormed1: FloatBuffer               // [N, H]
-    let dactivated: FloatBuffer             // [N, F]
-    let dpreActivation: FloatBuffer         // [N, F]
-    let dresidual1: FloatBuffer             // [N, H]
-    let dcontext: FloatBuffer               // [N, H]
-    let dqkv: FloatBuffer                   // [N, 3H]
+/// The activation gradients of one layer's backward (N tokens, H hidden, F intermediate) on the
+/// backend's device, allocated once per backward and reused layer after layer: fresh buffers for
+/// every layer cost the CPU a page fault and a cleared page for each of their pages (a few per
+/// cent of BERT-large's backward).
+final class EncoderLayerGradientBuffers<Backend: TrainingBackend> {
+    typealias Buffer = Backend.Buffer
+    private(set) var doutput: Buffer   // [N, H] gradient of the layer's output (from the layer above)
+    private(set) var dinput: Buffer    // [N, H] gradient of its input: the next layer down's doutput
+    let dresidual2: Buffer             // [N, H]
+    let dnormed1: Buffer               // [N, H]
+    let dactivated: Buffer             // [N, F]
+    let dpreActivation: Buffer         // [N, F]
+    let dresidual1: Buffer             // [N, H]
+    let dcontext: Buffer               // [N, H]
+    let dqkv: Buffer                   // [N, 3H]
 
-    init(tokens n: Int, shape: EncoderShape) {
+    init(tokens n: Int, shape: EncoderShape, backend: Backend) throws {
         let h = shape.hidden, f = shape.intermediate
-        doutput = FloatBuffer(count: n * h)
-        dinput = FloatBuffer(count: n * h)
-        dresidual2 = FloatBuffer(count: n * h)
-        dnormed1 = FloatBuffer(count: n * h)
-        dactivated = FloatBuffer(count: n * f)
-        dpreActivation = FloatBuffer(count: n * f)
-        dresidual1 = FloatBuffer(count: n * h)
-        dcontext = FloatBuffer(count: n * h)
-        dqkv = FloatBuffer(count: n * 3 * h)
+        doutput = try backend.zeros(n * h)
+        dinput = try backend.zeros(n * h)
+        dresidual2 = try backend.zeros(n * h)
+        dnormed1 = try backend.zeros(n * h)
+        dactivated = try backend.zeros(n * f)
+        dpreActivation = try backend.zeros(n * f)
+        dresidual1 = try backend.zeros(n * h)
+        dcontext = try backend.zeros(n * h)
+        dqkv = try backend.zeros(n * 3 * h)
     }
 
     /// Zeroes the buffers a layer's backward adds into (LayerNorm's dx, the products' dx and the
     /// attention's dqkv accumulate); the others are overwritten whole before they are read.
-    func zeroAccumulated() {
-        for buffer in [dresidual2, dactivated, dresidual1, dcontext, dqkv] { buffer.zero() }
+    func zeroAccumulated(_ backend: Backend) throws {
+        for buffer in [dresidual2, dactivated, dresidual1, dcontext, dqkv] {
+            try backend.clear(buffer.pointer, count: buffer.count)
+        }
     }
 
     /// After a layer: its input's gradient becomes the output gradient of the layer below.

@@ -16,134 +16,136 @@ extension EncoderNetwork {
         guard gradients.layout == parameters.layout else {
             throw TrainingError.invalidInput("encoder gradients and parameters have different layouts")
         }
-        guard pooledGradients.count == pass.texts.count * shape.hidden else {
-            throw TrainingError.invalidInput("\(pooledGradients.count) pooled gradients for \(pass.texts.count) texts of \(shape.hidden)")
-        }
-        let kept = pass.recomputation.recomputes ? pass.layerInputs.count : pass.layers.count
-        guard kept == shape.layers, pass.products.count == (pass.recomputation == .attention ? shape.layers : 0) else {
-            throw TrainingError.invalidInput("a forward pass of another network")
-        }
+        try check(pass.activations, pooledGradientCount: pooledGradients.count)
+        let backend = CPUTrainingBackend()
+        let dpooled = FloatBuffer(pooledGradients)
         try parameters.values.withUnsafeBufferPointer { parameterBuffer in
             try gradients.values.withUnsafeMutableBufferPointer { gradientBuffer in
                 guard let p = parameterBuffer.baseAddress, let g = gradientBuffer.baseAddress else { return }
-                try backward(pass, FloatBuffer(pooledGradients), p, g, finished)
+                try backward(pass.activations, pooledGradients: dpooled.pointer,
+                             parameters: UnsafeMutablePointer(mutating: p), gradients: g, backend: backend,
+                             finished: finished.map { report in { part in try report(part, UnsafePointer(g)) } })
             }
+        }
+        withExtendedLifetime(dpooled) {}
+    }
+
+    /// Checks that `a` came from this network's forward and that `count` pooled gradients fit it.
+    func check<Backend: TrainingBackend>(_ a: EncoderActivations<Backend>, pooledGradientCount count: Int) throws {
+        guard count == a.texts.count * shape.hidden else {
+            throw TrainingError.invalidInput("\(count) pooled gradients for \(a.texts.count) texts of \(shape.hidden)")
+        }
+        let kept = a.recomputation.recomputes ? a.layerInputs.count : a.layers.count
+        guard kept == shape.layers, a.products.count == (a.recomputation == .attention ? shape.layers : 0) else {
+            throw TrainingError.invalidInput("a forward pass of another network")
         }
     }
 
-    private func backward(_ a: EncoderForwardPass, _ dpooled: FloatBuffer, _ p: UnsafePointer<Float>,
-                          _ g: UnsafeMutablePointer<Float>,
-                          _ finished: ((_ part: Int, _ gradients: UnsafePointer<Float>) throws -> Void)?) throws {
+    /// The backward on any backend: `p` the parameters and `g` the gradients (added to) on its
+    /// device, `dpooled` the pooled vectors' gradient there; `finished` hears of each part whose
+    /// gradients are complete (the layers from the last down, then -1 for the embeddings).
+    func backward<Backend: TrainingBackend>(_ a: EncoderActivations<Backend>, pooledGradients dpooled: Backend.Pointer,
+                                            parameters p: Backend.Pointer, gradients g: Backend.Pointer,
+                                            backend: Backend, finished: ((_ part: Int) throws -> Void)?) throws {
         let h = shape.hidden, segments = a.segments
         let n = segments.last?.upperBound ?? 0
 
-        let buffers = EncoderLayerGradientBuffers(tokens: n, shape: shape)
+        let buffers = try EncoderLayerGradientBuffers(tokens: n, shape: shape, backend: backend)
         // Mean pooling: every row of text t gets dpooled[t] / L_t (the last hidden states' gradient).
-        for (t, segment) in segments.enumerated() {
-            let source = dpooled.pointer + t * h, inverse = 1 / Float(segment.count)
-            for row in segment {
-                let target = buffers.doutput.pointer + row * h
-                for j in 0..<h { target[j] = source[j] * inverse }
-            }
-        }
+        try backend.meanPoolBackward(dhidden: buffers.doutput.pointer, dpooled: dpooled, segments: segments, width: h)
 
-        let scratch = a.recomputation.recomputes ? layerScratch(a) : nil
+        let scratch = a.recomputation.recomputes ? try layerScratch(a, backend: backend) : nil
         for l in stride(from: shape.layers - 1, through: 0, by: -1) {
-            let activations: EncoderLayerActivations
+            let activations: EncoderLayerActivations<Backend>
             if let scratch {
                 scratch.input = a.layerInputs[l]
                 if a.recomputation == .attention {
                     scratch.products = a.products[l]
-                    try restoreFromProducts(scratch, index: l, p, segments: segments, seed: a.dropoutSeed)
+                    try restoreFromProducts(scratch, index: l, p, segments: segments, seed: a.dropoutSeed, backend)
                 } else {
-                    try forwardLayer(scratch, index: l, p, segments: segments, seed: a.dropoutSeed)
+                    try forwardLayer(scratch, index: l, p, segments: segments, seed: a.dropoutSeed, backend)
                 }
                 activations = scratch
             } else {
                 activations = a.layers[l]
             }
-            try backwardLayer(activations, index: l, buffers, p, g, segments: segments)
-            try finished?(l, g)
+            try backwardLayer(activations, index: l, buffers, p, g, segments: segments, backend)
+            try finished?(l)
             buffers.descend()
         }
-        backwardEmbeddings(a, buffers, p, g)
-        try finished?(-1, g)
+        try backwardEmbeddings(a, buffers, p, g, backend)
+        try finished?(-1)
     }
 
     /// One layer in reverse: from `buffers.doutput`, the gradient of its output, to
     /// `buffers.dinput`, the gradient of its input.
-    private func backwardLayer(_ l: EncoderLayerActivations, index: Int, _ buffers: EncoderLayerGradientBuffers,
-                               _ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, segments: [Range<Int>]) throws {
+    private func backwardLayer<Backend: TrainingBackend>(_ l: EncoderLayerActivations<Backend>, index: Int,
+                                                         _ buffers: EncoderLayerGradientBuffers<Backend>,
+                                                         _ p: Backend.Pointer, _ g: Backend.Pointer,
+                                                         segments: [Range<Int>], _ backend: Backend) throws {
         let n = segments.last?.upperBound ?? 0, h = shape.hidden, f = shape.intermediate
         let o = offsets.layers[index]
-        buffers.zeroAccumulated()
+        try buffers.zeroAccumulated(backend)
         let doutput = buffers.doutput, dinput = buffers.dinput
 
         // out = LN(residual2), residual2 = normed1 + dropout(output.dense(activated)).
         let dresidual2 = buffers.dresidual2                           // [N, H]
-        LayerNormOps.backward(dx: dresidual2.pointer, dgamma: g + o.outputNorm.weight, dbeta: g + o.outputNorm.bias,
-                              dy: doutput.pointer, x: l.residual2.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer,
-                              gamma: p + o.outputNorm.weight, rows: n, width: h)
+        try backend.layerNormBackward(dx: dresidual2.pointer, dgamma: g + o.outputNorm.weight,
+                                      dbeta: g + o.outputNorm.bias, dy: doutput.pointer, x: l.residual2.pointer,
+                                      mean: l.mean2.pointer, rstd: l.rstd2.pointer, gamma: p + o.outputNorm.weight,
+                                      rows: n, width: h)
         let dnormed1 = buffers.dnormed1                               // [N, H] residual branch first
-        dnormed1.pointer.update(from: dresidual2.pointer, count: n * h)
-        if let mask = l.outputMask { DropoutOps.backward(dy: dresidual2.pointer, mask: mask.pointer, count: n * h) }
+        try backend.copy(dresidual2.pointer, to: dnormed1.pointer, count: n * h)
+        if let mask = l.outputMask { try backend.multiply(dresidual2.pointer, by: mask.pointer, count: n * h) }
         let dactivated = buffers.dactivated                           // [N, F]
-        try LinearOps.backward(dx: dactivated.pointer, dw: g + o.output.weight, db: g + o.output.bias,
-                               dy: dresidual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
-                               rows: n, inFeatures: f, outFeatures: h)
+        try backend.linearBackward(dx: dactivated.pointer, dw: g + o.output.weight, db: g + o.output.bias,
+                                   dy: dresidual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
+                                   rows: n, inFeatures: f, outFeatures: h)
         let dpreActivation = buffers.dpreActivation                   // [N, F]
-        try ActivationOps.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer, x: l.preActivation.pointer,
-                                   count: n * f)
-        try LinearOps.backward(dx: dnormed1.pointer, dw: g + o.intermediate.weight, db: g + o.intermediate.bias,
-                               dy: dpreActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,
-                               rows: n, inFeatures: h, outFeatures: f)
+        try backend.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer, x: l.preActivation.pointer,
+                                 count: n * f)
+        try backend.linearBackward(dx: dnormed1.pointer, dw: g + o.intermediate.weight, db: g + o.intermediate.bias,
+                                   dy: dpreActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,
+                                   rows: n, inFeatures: h, outFeatures: f)
 
         // normed1 = LN(residual1), residual1 = input + dropout(attention.output.dense(context)).
         let dresidual1 = buffers.dresidual1                           // [N, H]
-        LayerNormOps.backward(dx: dresidual1.pointer, dgamma: g + o.attentionNorm.weight,
-                              dbeta: g + o.attentionNorm.bias, dy: dnormed1.pointer, x: l.residual1.pointer,
-                              mean: l.mean1.pointer, rstd: l.rstd1.pointer, gamma: p + o.attentionNorm.weight,
-                              rows: n, width: h)
-        dinput.pointer.update(from: dresidual1.pointer, count: n * h)
-        if let mask = l.attentionMask { DropoutOps.backward(dy: dresidual1.pointer, mask: mask.pointer, count: n * h) }
+        try backend.layerNormBackward(dx: dresidual1.pointer, dgamma: g + o.attentionNorm.weight,
+                                      dbeta: g + o.attentionNorm.bias, dy: dnormed1.pointer, x: l.residual1.pointer,
+                                      mean: l.mean1.pointer, rstd: l.rstd1.pointer, gamma: p + o.attentionNorm.weight,
+                                      rows: n, width: h)
+        try backend.copy(dresidual1.pointer, to: dinput.pointer, count: n * h)
+        if let mask = l.attentionMask { try backend.multiply(dresidual1.pointer, by: mask.pointer, count: n * h) }
         let dcontext = buffers.dcontext                               // [N, H]
-        try LinearOps.backward(dx: dcontext.pointer, dw: g + o.attentionOutput.weight, db: g + o.attentionOutput.bias,
-                               dy: dresidual1.pointer, x: l.context.pointer, w: p + o.attentionOutput.weight,
-                               rows: n, inFeatures: h, outFeatures: h)
+        try backend.linearBackward(dx: dcontext.pointer, dw: g + o.attentionOutput.weight,
+                                   db: g + o.attentionOutput.bias, dy: dresidual1.pointer, x: l.context.pointer,
+                                   w: p + o.attentionOutput.weight, rows: n, inFeatures: h, outFeatures: h)
         let dqkv = buffers.dqkv                                       // [N, 3H]
-        try EncoderAttentionOps.backward(dqkv: dqkv.pointer, dcontext: dcontext.pointer,
-                                         probabilities: l.probabilities.pointer, dropoutMask: l.probabilityMask?.pointer,
-                                         qkv: l.qkv.pointer, segments: segments, hidden: h, heads: shape.heads)
-        try LinearOps.backward(dx: dinput.pointer, dw: g + o.qkv.weight, db: g + o.qkv.bias, dy: dqkv.pointer,
-                               x: l.input.pointer, w: p + o.qkv.weight, rows: n, inFeatures: h, outFeatures: 3 * h)
+        try backend.encoderAttentionBackward(dqkv: dqkv.pointer, dcontext: dcontext.pointer,
+                                             probabilities: l.probabilities.pointer, mask: l.probabilityMask?.pointer,
+                                             qkv: l.qkv.pointer, segments: segments, hidden: h, heads: shape.heads)
+        try backend.linearBackward(dx: dinput.pointer, dw: g + o.qkv.weight, db: g + o.qkv.bias, dy: dqkv.pointer,
+                                   x: l.input.pointer, w: p + o.qkv.weight, rows: n, inFeatures: h, outFeatures: 3 * h)
     }
 
     /// Layer 0's input = dropout(LN(word[id] + token_type[0] + position[i])): the gradient of the
     /// sum is scattered (added) into the rows used, so a token that occurs twice gets both.
     /// `buffers.doutput` holds the gradient of layer 0's input.
-    private func backwardEmbeddings(_ a: EncoderForwardPass, _ buffers: EncoderLayerGradientBuffers,
-                                    _ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>) {
+    private func backwardEmbeddings<Backend: TrainingBackend>(_ a: EncoderActivations<Backend>,
+                                                              _ buffers: EncoderLayerGradientBuffers<Backend>,
+                                                              _ p: Backend.Pointer, _ g: Backend.Pointer,
+                                                              _ backend: Backend) throws {
         let h = shape.hidden, o = offsets
         let n = a.segments.last?.upperBound ?? 0
         let doutput = buffers.doutput
-        if let mask = a.embeddingMask { DropoutOps.backward(dy: doutput.pointer, mask: mask.pointer, count: n * h) }
+        if let mask = a.embeddingMask { try backend.multiply(doutput.pointer, by: mask.pointer, count: n * h) }
         let dsum = buffers.dresidual1                                 // [N, H], free after the layers
-        dsum.zero()
-        LayerNormOps.backward(dx: dsum.pointer, dgamma: g + o.embeddingNorm.weight, dbeta: g + o.embeddingNorm.bias,
-                              dy: doutput.pointer, x: a.embeddingSum.pointer, mean: a.embeddingMean.pointer,
-                              rstd: a.embeddingRstd.pointer, gamma: p + o.embeddingNorm.weight, rows: n, width: h)
-        var row = 0
-        for ids in a.texts {
-            for (position, id) in ids.enumerated() {
-                let source = dsum.pointer + row * h
-                let word = g + o.words + Int(id) * h, type0 = g + o.tokenTypes, place = g + o.positions + position * h
-                for j in 0..<h {
-                    word[j] += source[j]
-                    type0[j] += source[j]
-                    place[j] += source[j]
-                }
-                row += 1
-            }
-        }
+        try backend.clear(dsum.pointer, count: dsum.count)
+        try backend.layerNormBackward(dx: dsum.pointer, dgamma: g + o.embeddingNorm.weight,
+                                      dbeta: g + o.embeddingNorm.bias, dy: doutput.pointer, x: a.embeddingSum.pointer,
+                                      mean: a.embeddingMean.pointer, rstd: a.embeddingRstd.pointer,
+                                      gamma: p + o.embeddingNorm.weight, rows: n, width: h)
+        try backend.embedTokensBackward(dwords: g + o.words, dtokenType: g + o.tokenTypes, dpositions: g + o.positions,
+                                        dsums: dsum.pointer, texts: a.texts, width: h)
     }
 }

@@ -7,159 +7,163 @@ extension EncoderNetwork {
     public func forward(_ texts: [[Int32]], parameters: EncoderParameters, dropoutSeed: UInt64 = 0,
                         recomputation: EncoderRecomputation = .none) throws -> EncoderForwardPass {
         try check(parameters.layout)
-        let segments = try segments(of: texts)
-        let pass = EncoderForwardPass(texts: texts, segments: segments, shape: shape, dropout: dropout,
-                                      recomputation: recomputation, dropoutSeed: dropoutSeed)
+        let backend = CPUTrainingBackend()
+        let pass = try activations(for: texts, dropoutSeed: dropoutSeed, recomputation: recomputation, backend: backend)
         try parameters.values.withUnsafeBufferPointer { buffer in
             guard let p = buffer.baseAddress else { return }
-            embed(pass, p)
-            let n = segments.last?.upperBound ?? 0
-            if recomputation.recomputes {
-                // One set of layer buffers, run between the kept inputs (with `.attention`, into
-                // each layer's kept products); the last output only feeds pooling.
-                let scratch = layerScratch(pass)
-                for l in 0..<shape.layers {
-                    scratch.input = pass.layerInputs[l]
-                    scratch.output = l + 1 < shape.layers ? pass.layerInputs[l + 1] : FloatBuffer(count: n * shape.hidden)
-                    if recomputation == .attention { scratch.products = pass.products[l] }
-                    try forwardLayer(scratch, index: l, p, segments: segments, seed: dropoutSeed)
-                }
-                pool(pass, hidden: scratch.output)
-            } else {
-                for (l, activations) in pass.layers.enumerated() {
-                    try forwardLayer(activations, index: l, p, segments: segments, seed: dropoutSeed)
-                }
-                pool(pass, hidden: pass.layerInputs[shape.layers])
-            }
+            try forward(pass, parameters: UnsafeMutablePointer(mutating: p), backend: backend)
         }
-        return pass
+        return EncoderForwardPass(pass)
     }
 
-    /// The buffers of one layer for `pass`'s tokens, for recomputation; with `.attention` its
+    /// The buffers of a forward of `texts` on `backend` (the texts checked first).
+    func activations<Backend: TrainingBackend>(for texts: [[Int32]], dropoutSeed: UInt64,
+                                               recomputation: EncoderRecomputation,
+                                               backend: Backend) throws -> EncoderActivations<Backend> {
+        try EncoderActivations(texts: texts, segments: try segments(of: texts), shape: shape, dropout: dropout,
+                               recomputation: recomputation, dropoutSeed: dropoutSeed, backend: backend)
+    }
+
+    /// The forward on any backend: `p` the parameters on its device, laid out by ``offsets``;
+    /// fills `a` (its ``EncoderActivations/pooled`` vectors last).
+    func forward<Backend: TrainingBackend>(_ a: EncoderActivations<Backend>, parameters p: Backend.Pointer,
+                                           backend: Backend) throws {
+        try embed(a, p, backend)
+        let n = a.segments.last?.upperBound ?? 0
+        if a.recomputation.recomputes {
+            // One set of layer buffers, run between the kept inputs (with `.attention`, into
+            // each layer's kept products); the last output only feeds pooling.
+            let scratch = try layerScratch(a, backend: backend)
+            for l in 0..<shape.layers {
+                scratch.input = a.layerInputs[l]
+                scratch.output = l + 1 < shape.layers ? a.layerInputs[l + 1] : try backend.zeros(n * shape.hidden)
+                if a.recomputation == .attention { scratch.products = a.products[l] }
+                try forwardLayer(scratch, index: l, p, segments: a.segments, seed: a.dropoutSeed, backend)
+            }
+            try backend.meanPoolForward(pooled: a.pooled.pointer, hidden: scratch.output.pointer, segments: a.segments,
+                                        width: shape.hidden)
+        } else {
+            for (l, activations) in a.layers.enumerated() {
+                try forwardLayer(activations, index: l, p, segments: a.segments, seed: a.dropoutSeed, backend)
+            }
+            try backend.meanPoolForward(pooled: a.pooled.pointer, hidden: a.layerInputs[shape.layers].pointer,
+                                        segments: a.segments, width: shape.hidden)
+        }
+    }
+
+    /// The buffers of one layer for `a`'s tokens, for recomputation; with `.attention` its
     /// products are lent by the pass, layer by layer.
-    func layerScratch(_ pass: EncoderForwardPass) -> EncoderLayerActivations {
-        let n = pass.segments.last?.upperBound ?? 0
-        return EncoderLayerActivations(input: pass.layerInputs[0], output: FloatBuffer(count: n * shape.hidden),
-                                       products: pass.products.first, tokens: n, shape: shape,
-                                       probabilityCount: EncoderAttentionOps.probabilityCount(segments: pass.segments,
-                                                                                              heads: shape.heads),
-                                       dropout: dropout)
+    func layerScratch<Backend: TrainingBackend>(_ a: EncoderActivations<Backend>,
+                                                backend: Backend) throws -> EncoderLayerActivations<Backend> {
+        let n = a.segments.last?.upperBound ?? 0
+        return try EncoderLayerActivations(input: a.layerInputs[0], output: try backend.zeros(n * shape.hidden),
+                                           products: a.products.first, tokens: n, shape: shape,
+                                           probabilityCount: EncoderAttentionOps.probabilityCount(segments: a.segments,
+                                                                                                  heads: shape.heads),
+                                           dropout: dropout, backend: backend)
     }
 
     /// Layer 0's input = dropout(LayerNorm(word[id] + token_type[0] + position[i])), summed in
     /// the inference encoder's order.
-    private func embed(_ a: EncoderForwardPass, _ p: UnsafePointer<Float>) {
+    private func embed<Backend: TrainingBackend>(_ a: EncoderActivations<Backend>, _ p: Backend.Pointer,
+                                                 _ backend: Backend) throws {
         let h = shape.hidden, o = offsets
-        var row = 0
-        for ids in a.texts {
-            for (position, id) in ids.enumerated() {
-                let word = p + o.words + Int(id) * h, type0 = p + o.tokenTypes, place = p + o.positions + position * h
-                let target = a.embeddingSum.pointer + row * h
-                for j in 0..<h { target[j] = (word[j] + type0[j]) + place[j] }
-                row += 1
-            }
-        }
+        let rows = a.segments.last?.upperBound ?? 0
+        try backend.embedTokens(sums: a.embeddingSum.pointer, words: p + o.words, tokenType: p + o.tokenTypes,
+                                positions: p + o.positions, texts: a.texts, width: h)
         let output = a.layerInputs[0].pointer
-        LayerNormOps.forward(y: output, mean: a.embeddingMean.pointer, rstd: a.embeddingRstd.pointer,
-                             x: a.embeddingSum.pointer, gamma: p + o.embeddingNorm.weight, beta: p + o.embeddingNorm.bias,
-                             rows: row, width: h, eps: shape.layerNormEpsilon)
+        try backend.layerNormForward(y: output, mean: a.embeddingMean.pointer, rstd: a.embeddingRstd.pointer,
+                                     x: a.embeddingSum.pointer, gamma: p + o.embeddingNorm.weight,
+                                     beta: p + o.embeddingNorm.bias, rows: rows, width: h, eps: shape.layerNormEpsilon)
         if let mask = a.embeddingMask {
-            var generator = Self.dropoutGenerator(seed: a.dropoutSeed, site: .embeddings, layer: 0)
-            DropoutOps.forward(x: output, mask: mask.pointer, count: row * h, probability: dropout.hidden,
-                               generator: &generator)
+            try drawHiddenMask(mask, site: .embeddings, index: 0, seed: a.dropoutSeed, backend)
+            try backend.multiply(output, by: mask.pointer, count: rows * h)
         }
     }
 
     /// One post-norm layer, `BertLayer` in training mode:
     /// `x1 = LN(x + dropout(dense(attention(x))))`, `out = LN(x1 + dropout(dense(GELU(dense(x1)))))`.
     /// Deterministic in its input and seed, which recomputation relies on.
-    func forwardLayer(_ l: EncoderLayerActivations, index: Int, _ p: UnsafePointer<Float>, segments: [Range<Int>],
-                      seed: UInt64) throws {
+    func forwardLayer<Backend: TrainingBackend>(_ l: EncoderLayerActivations<Backend>, index: Int,
+                                                _ p: Backend.Pointer, segments: [Range<Int>], seed: UInt64,
+                                                _ backend: Backend) throws {
         let n = segments.last?.upperBound ?? 0, h = shape.hidden, f = shape.intermediate
         let o = offsets.layers[index], eps = shape.layerNormEpsilon
         // qkv[N, 3H] = x · [Wq; Wk; Wv]ᵀ + [bq; bk; bv]
-        try LinearOps.forward(y: l.qkv.pointer, x: l.input.pointer, w: p + o.qkv.weight, b: p + o.qkv.bias,
-                              rows: n, inFeatures: h, outFeatures: 3 * h)
-        try attend(l, context: l.context.pointer, index: index, segments: segments, seed: seed)
+        try backend.linearForward(y: l.qkv.pointer, x: l.input.pointer, w: p + o.qkv.weight, b: p + o.qkv.bias,
+                                  rows: n, inFeatures: h, outFeatures: 3 * h)
+        try attend(l, context: l.context.pointer, index: index, segments: segments, seed: seed, backend)
         // residual1[N, H] = x + dropout(context · Woᵀ + bo)
-        try LinearOps.forward(y: l.residual1.pointer, x: l.context.pointer, w: p + o.attentionOutput.weight,
-                              b: p + o.attentionOutput.bias, rows: n, inFeatures: h, outFeatures: h)
+        try backend.linearForward(y: l.residual1.pointer, x: l.context.pointer, w: p + o.attentionOutput.weight,
+                                  b: p + o.attentionOutput.bias, rows: n, inFeatures: h, outFeatures: h)
         if let mask = l.attentionMask {
-            var generator = Self.dropoutGenerator(seed: seed, site: .attentionOutput, layer: index)
-            DropoutOps.forward(x: l.residual1.pointer, mask: mask.pointer, count: n * h, probability: dropout.hidden,
-                               generator: &generator)
+            try drawHiddenMask(mask, site: .attentionOutput, index: index, seed: seed, backend)
+            try backend.multiply(l.residual1.pointer, by: mask.pointer, count: n * h)
         }
-        ElementOps.add(l.residual1.pointer, l.input.pointer, count: n * h)
-        normalizeAttentionOutput(l, index: index, p, rows: n)
+        try backend.add(l.residual1.pointer, l.input.pointer, count: n * h)
+        try normalizeAttentionOutput(l, index: index, p, rows: n, backend)
         // activated[N, F] = GELU(normed1 · Wiᵀ + bi)
-        try LinearOps.forward(y: l.preActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,
-                              b: p + o.intermediate.bias, rows: n, inFeatures: h, outFeatures: f)
-        try ActivationOps.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: n * f)
+        try backend.linearForward(y: l.preActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,
+                                  b: p + o.intermediate.bias, rows: n, inFeatures: h, outFeatures: f)
+        try backend.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: n * f)
         // residual2[N, H] = normed1 + dropout(activated · Wᵀ + b)
-        try LinearOps.forward(y: l.residual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
-                              b: p + o.output.bias, rows: n, inFeatures: f, outFeatures: h)
+        try backend.linearForward(y: l.residual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
+                                  b: p + o.output.bias, rows: n, inFeatures: f, outFeatures: h)
         if let mask = l.outputMask {
-            var generator = Self.dropoutGenerator(seed: seed, site: .output, layer: index)
-            DropoutOps.forward(x: l.residual2.pointer, mask: mask.pointer, count: n * h, probability: dropout.hidden,
-                               generator: &generator)
+            try drawHiddenMask(mask, site: .output, index: index, seed: seed, backend)
+            try backend.multiply(l.residual2.pointer, by: mask.pointer, count: n * h)
         }
-        ElementOps.add(l.residual2.pointer, l.normed1.pointer, count: n * h)
-        LayerNormOps.forward(y: l.output.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer, x: l.residual2.pointer,
-                             gamma: p + o.outputNorm.weight, beta: p + o.outputNorm.bias, rows: n, width: h, eps: eps)
+        try backend.add(l.residual2.pointer, l.normed1.pointer, count: n * h)
+        try backend.layerNormForward(y: l.output.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer,
+                                     x: l.residual2.pointer, gamma: p + o.outputNorm.weight, beta: p + o.outputNorm.bias,
+                                     rows: n, width: h, eps: eps)
     }
 
     /// Restores what ``EncoderRecomputation/attention`` did not keep of a layer, from its kept
     /// products, as the forward computed it: the attention probabilities and their dropout mask
     /// (scores and softmax again; the context is kept), the two hidden dropout masks, the first
     /// LayerNorm and GELU. None of the layer's weight products runs again.
-    func restoreFromProducts(_ l: EncoderLayerActivations, index: Int, _ p: UnsafePointer<Float>,
-                             segments: [Range<Int>], seed: UInt64) throws {
+    func restoreFromProducts<Backend: TrainingBackend>(_ l: EncoderLayerActivations<Backend>, index: Int,
+                                                       _ p: Backend.Pointer, segments: [Range<Int>], seed: UInt64,
+                                                       _ backend: Backend) throws {
         let n = segments.last?.upperBound ?? 0
-        try attend(l, context: nil, index: index, segments: segments, seed: seed)
-        if let mask = l.attentionMask { drawHiddenMask(mask, site: .attentionOutput, index: index, seed: seed) }
-        normalizeAttentionOutput(l, index: index, p, rows: n)
-        try ActivationOps.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: n * shape.intermediate)
-        if let mask = l.outputMask { drawHiddenMask(mask, site: .output, index: index, seed: seed) }
+        try attend(l, context: nil, index: index, segments: segments, seed: seed, backend)
+        if let mask = l.attentionMask { try drawHiddenMask(mask, site: .attentionOutput, index: index, seed: seed, backend) }
+        try normalizeAttentionOutput(l, index: index, p, rows: n, backend)
+        try backend.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: n * shape.intermediate)
+        if let mask = l.outputMask { try drawHiddenMask(mask, site: .output, index: index, seed: seed, backend) }
     }
 
     /// The attention probabilities and their dropout mask from `l.qkv`, and with `context` the
     /// heads' outputs.
-    private func attend(_ l: EncoderLayerActivations, context: UnsafeMutablePointer<Float>?, index: Int,
-                        segments: [Range<Int>], seed: UInt64) throws {
-        try EncoderAttentionOps.forward(context: context, probabilities: l.probabilities.pointer,
-                                        dropoutMask: l.probabilityMask?.pointer, qkv: l.qkv.pointer, segments: segments,
-                                        hidden: shape.hidden, heads: shape.heads, dropout: dropout.attention,
-                                        dropoutSeed: RandomStreams.seed(seed, .dropout, DropoutSite.attentionProbabilities.rawValue,
-                                                                        UInt64(index)))
+    private func attend<Backend: TrainingBackend>(_ l: EncoderLayerActivations<Backend>, context: Backend.Pointer?,
+                                                  index: Int, segments: [Range<Int>], seed: UInt64,
+                                                  _ backend: Backend) throws {
+        if let mask = l.probabilityMask {
+            try backend.drawDropoutMask(mask.pointer, count: mask.count, probability: dropout.attention, seed: seed,
+                                        stream: Self.dropoutStream(site: .attentionProbabilities, layer: index))
+        }
+        try backend.encoderAttentionForward(context: context, probabilities: l.probabilities.pointer,
+                                            mask: l.probabilityMask?.pointer, qkv: l.qkv.pointer, segments: segments,
+                                            hidden: shape.hidden, heads: shape.heads)
     }
 
     /// `normed1 = LN(residual1)`, with its statistics.
-    private func normalizeAttentionOutput(_ l: EncoderLayerActivations, index: Int, _ p: UnsafePointer<Float>, rows: Int) {
+    private func normalizeAttentionOutput<Backend: TrainingBackend>(_ l: EncoderLayerActivations<Backend>, index: Int,
+                                                                    _ p: Backend.Pointer, rows: Int,
+                                                                    _ backend: Backend) throws {
         let o = offsets.layers[index]
-        LayerNormOps.forward(y: l.normed1.pointer, mean: l.mean1.pointer, rstd: l.rstd1.pointer, x: l.residual1.pointer,
-                             gamma: p + o.attentionNorm.weight, beta: p + o.attentionNorm.bias, rows: rows,
-                             width: shape.hidden, eps: shape.layerNormEpsilon)
+        try backend.layerNormForward(y: l.normed1.pointer, mean: l.mean1.pointer, rstd: l.rstd1.pointer,
+                                     x: l.residual1.pointer, gamma: p + o.attentionNorm.weight,
+                                     beta: p + o.attentionNorm.bias, rows: rows, width: shape.hidden,
+                                     eps: shape.layerNormEpsilon)
     }
 
-    /// Draws the hidden dropout mask of `site` in layer `index` without applying it: the same
-    /// draws as the forward's `DropoutOps.forward` from the same generator.
-    private func drawHiddenMask(_ mask: FloatBuffer, site: DropoutSite, index: Int, seed: UInt64) {
-        var generator = Self.dropoutGenerator(seed: seed, site: site, layer: index)
-        DropoutOps.drawMask(mask.pointer, count: mask.count, probability: dropout.hidden, generator: &generator)
-    }
-
-    /// pooled[t] = mean of text t's rows of `hidden` (summed in Double: texts can be 512 rows).
-    private func pool(_ a: EncoderForwardPass, hidden: FloatBuffer) {
-        let h = shape.hidden
-        var sums = [Double](repeating: 0, count: h)
-        for (t, segment) in a.segments.enumerated() {
-            for j in 0..<h { sums[j] = 0 }
-            for row in segment {
-                let source = hidden.pointer + row * h
-                for j in 0..<h { sums[j] += Double(source[j]) }
-            }
-            let target = a.pooledBuffer.pointer + t * h
-            for j in 0..<h { target[j] = Float(sums[j] / Double(segment.count)) }
-        }
+    /// Draws the hidden dropout mask of `site` in layer `index` without applying it (the forward
+    /// applies it; recomputation only needs it again for the backward).
+    private func drawHiddenMask<Backend: TrainingBackend>(_ mask: Backend.Buffer, site: DropoutSite, index: Int,
+                                                          seed: UInt64, _ backend: Backend) throws {
+        try backend.drawDropoutMask(mask.pointer, count: mask.count, probability: dropout.hidden, seed: seed,
+                                    stream: Self.dropoutStream(site: site, layer: index))
     }
 }

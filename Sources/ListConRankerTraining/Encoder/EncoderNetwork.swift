@@ -10,9 +10,10 @@
 /// Dropout sits exactly where `BertModel` applies it in training: on the embeddings' output
 /// (after their LayerNorm), on the attention probabilities, and on the outputs of
 /// `attention.output.dense` and `output.dense` before their residual adds. Each of those sites
-/// in each layer draws from its own ``SeededGenerator`` derived from the pass's seed
-/// (``dropoutGenerator(seed:site:layer:)``), so a layer re-run during the backward draws the
-/// same masks as in the forward.
+/// in each layer is its own ``Philox`` stream under the pass's seed (``dropoutStream(site:layer:)``),
+/// element i of a mask the stream's element i: a mask is a pure function of (seed, site, layer),
+/// so a layer re-run during the backward redraws the masks of the forward, and a GPU draws the
+/// same masks as the CPU.
 public struct EncoderNetwork: Sendable {
     /// The dimensions.
     public let shape: EncoderShape
@@ -32,11 +33,13 @@ public struct EncoderNetwork: Sendable {
         offsets = EncoderOffsets(layout: layout)
     }
 
-    /// The generator of one dropout site of one layer (the embeddings count as layer 0):
-    /// ``RandomStreams``' counter rule on the pass's seed, so that masks are a function of
-    /// (seed, site, layer) alone.
-    static func dropoutGenerator(seed: UInt64, site: DropoutSite, layer: Int) -> SeededGenerator {
-        RandomStreams.generator(seed, .dropout, site.rawValue, UInt64(layer))
+    /// The ``Philox`` stream of one dropout site of one layer (the embeddings count as layer 0)
+    /// under the pass's seed: the site in the high word, the layer in the low one, so that no two
+    /// (site, layer) pairs share draws. The attention probabilities' mask of a layer is one stream
+    /// over the whole probability store (element i of the store, whatever text and head it
+    /// belongs to), so it does not depend on how the blocks are split over threads or GPU blocks.
+    static func dropoutStream(site: DropoutSite, layer: Int) -> UInt64 {
+        site.rawValue << 32 | UInt64(layer)
     }
 
     /// Checks `texts` (non-empty, ids in the vocabulary, lengths within the positions) and

@@ -70,12 +70,14 @@ final class EncoderTraining {
         try optimizer.update(values: &parameters.values, gradients: gradients.values, learningRate: learningRate)
     }
 
-    /// Pooled vectors from the inference encoder built on the current parameters (dropout off),
-    /// for the dev evaluation.
-    func evaluationVectors() throws -> HeadEvaluator.PooledVectors {
+    /// Pooled vectors from the inference encoder built on the current parameters (dropout off) on
+    /// `device` (where the run trains: a GPU run's dev texts are encoded there too), for the dev
+    /// evaluation.
+    func evaluationVectors(device: Device = .cpu) throws -> HeadEvaluator.PooledVectors {
         let encoder: BertEncoder
         do {
-            encoder = try BertEncoder(configuration: configuration, weights: EncoderParameterWeights(parameters))
+            encoder = try BertEncoder(configuration: configuration, weights: EncoderParameterWeights(parameters),
+                                      device: device)
         } catch {
             throw TrainingError.badWeights("the trained encoder does not load for inference: \(error)")
         }

@@ -1,0 +1,84 @@
+import ListConRankerCUDA
+
+/// The encoder's operations of ``TrainingBackend`` on the GPU (issue 30, stage 2), on the kernels
+/// of `CUDATrainingKernelSource`: each computes what its CPU twin computes, in the same order where
+/// that order is the whole result (the embedding sums and their scatter-add, mean pooling in
+/// Double), so only the products and the attention's softmax round differently.
+extension CUDATrainingBackend {
+    func clear(_ x: Pointer, count: Int) throws {
+        try module.launch("elementwise_zero", elements: count, [.address(x.address), .int64(count)])
+    }
+
+    func add(_ x: Pointer, _ y: Pointer, count: Int) throws {
+        try module.launch("elementwise_add", elements: count, [.address(x.address), .address(y.address), .int64(count)])
+    }
+
+    func drawDropoutMask(_ mask: Pointer, count: Int, probability p: Float, seed: UInt64, stream: UInt64) throws {
+        try module.launch("dropout_mask", elements: count,
+                          [.int64(Int(bitPattern: UInt(seed))), .int64(Int(bitPattern: UInt(stream))), .int64(count),
+                           .float(p), .address(mask.address)])
+    }
+
+    /// Each token's word id and position, uploaded for one embedding kernel.
+    private func tokenTables(_ texts: [[Int32]]) throws -> (ids: CUDAFloatArray, positions: CUDAFloatArray, rows: Int) {
+        let ids = texts.flatMap { $0 }
+        let positions = texts.flatMap { text in text.indices.map { Int32($0) } }
+        return (try device.upload(int32: ids), try device.upload(int32: positions), ids.count)
+    }
+
+    func embedTokens(sums: Pointer, words: Pointer, tokenType: Pointer, positions: Pointer, texts: [[Int32]],
+                     width: Int) throws {
+        let tables = try tokenTables(texts)
+        try module.launch("embed_tokens", grid: (tables.rows, 1, 1), block: 256,
+                          [.address(words.address), .address(tokenType.address), .address(positions.address),
+                           .address(tables.ids.address), .address(tables.positions.address), .int32(Int32(width)),
+                           .address(sums.address)])
+    }
+
+    func embedTokensBackward(dwords: Pointer, dtokenType: Pointer, dpositions: Pointer, dsums: Pointer,
+                             texts: [[Int32]], width: Int) throws {
+        let tables = try tokenTables(texts)
+        try module.launch("embed_tokens_backward", grid: ((width + 127) / 128, 1, 1), block: 128,
+                          [.address(dsums.address), .address(tables.ids.address), .address(tables.positions.address),
+                           .int32(Int32(tables.rows)), .int32(Int32(width)), .address(dwords.address),
+                           .address(dtokenType.address), .address(dpositions.address)])
+    }
+
+    func encoderAttentionForward(context: Pointer?, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
+                                 segments: [Range<Int>], hidden: Int, heads: Int) throws {
+        let tables = try tables(segments)
+        let offsets = try probabilityOffsets(segments, heads: heads)
+        // Every row of a text sees the whole text (first_row_alone 0); a nil context stops after P.
+        try module.launch("attention_forward_train", grid: (heads, segments.count, 1), block: 128,
+                          [.address(qkv.address), .address(tables.starts.address), .address(tables.lengths.address),
+                           .address(offsets.address), .int32(Int32(hidden)), .int32(Int32(heads)), .int32(0),
+                           .address(mask?.address ?? 0), .address(probabilities.address),
+                           .address(context?.address ?? 0)])
+    }
+
+    func encoderAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?,
+                                  qkv: Pointer, segments: [Range<Int>], hidden: Int, heads: Int) throws {
+        let tables = try tables(segments)
+        let offsets = try probabilityOffsets(segments, heads: heads)
+        let scratch = try zeros(EncoderAttentionOps.probabilityCount(segments: segments, heads: heads))
+        try module.launch("attention_backward", grid: (heads, segments.count, 1), block: 128,
+                          [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
+                           .address(tables.lengths.address), .address(offsets.address), .int32(Int32(hidden)),
+                           .int32(Int32(heads)), .int32(0), .address(probabilities.address), .address(mask?.address ?? 0),
+                           .address(scratch.pointer.address), .address(dqkv.address)])
+    }
+
+    func meanPoolForward(pooled: Pointer, hidden: Pointer, segments: [Range<Int>], width: Int) throws {
+        let tables = try tables(segments)
+        try module.launch("mean_pool", grid: ((width + 127) / 128, segments.count, 1), block: 128,
+                          [.address(hidden.address), .address(tables.starts.address), .address(tables.lengths.address),
+                           .int32(Int32(width)), .address(pooled.address)])
+    }
+
+    func meanPoolBackward(dhidden: Pointer, dpooled: Pointer, segments: [Range<Int>], width: Int) throws {
+        let tables = try tables(segments)
+        try module.launch("mean_pool_backward", grid: (segments.count, 1, 1), block: 256,
+                          [.address(dpooled.address), .address(tables.starts.address), .address(tables.lengths.address),
+                           .int32(Int32(width)), .address(dhidden.address)])
+    }
+}

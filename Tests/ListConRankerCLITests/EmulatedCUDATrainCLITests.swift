@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+/// `train --device cuda` on the software CUDA device (`EmulatedCUDACLITests` explains it), in a
+/// process of its own: stage 2 (the encoder and the head on the device) end to end from the
+/// command line, and a device too small for it.
+@Suite struct EmulatedCUDATrainCLITests {
+    /// The emulator's environment and the rerank output reader.
+    let cuda = EmulatedCUDACLITests()
+
+    /// `train --stage 2 --device cuda` (the encoder and the head on the device) runs to its end on
+    /// the software device, and `rerank` on the CPU serves what it wrote; its losses are the CPU
+    /// run's to 1e-3 (the same data, seed and dropout masks).
+    @Test func stageTwoTrainsOnTheSoftwareDevice() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        guard let environment = cuda.environment(scratch.url) else { return }
+        let lines = try String(contentsOfFile: CLIFixtures.evaluationData, encoding: .utf8).split(separator: "\n").prefix(8)
+        let data = scratch.url.appendingPathComponent("data.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        func train(_ device: String) throws -> (CLIResult, [Double], String) {
+            let output = scratch.url.appendingPathComponent("out-\(device)").path
+            let log = scratch.url.appendingPathComponent("log-\(device).jsonl").path
+            let result = try CLI.run(["train", "--stage", "2", "--device", device, "--model", CLIFixtures.tinyModel,
+                                      "--data", data.path, "--output", output, "--epochs", "2", "--batch-size", "4",
+                                      "--micro-batch-size", "2", "--list-size", "4", "--max-length", "32",
+                                      "--seed", "7", "--log", log],
+                                     environment: environment, timeLimit: 300)
+            struct Line: Decodable { let event: String; let loss: Double? }
+            let losses = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                try? JSONDecoder().decode(Line.self, from: Data($0.utf8))
+            }.filter { $0.event == "step" }.compactMap(\.loss)
+            return (result, losses, output)
+        }
+        let (gpu, gpuLosses, output) = try train("cuda")
+        #expect(gpu.status == 0, "\(gpu)")
+        let (cpu, cpuLosses, _) = try train("cpu")
+        #expect(cpu.status == 0, "\(cpu)")
+        #expect(gpuLosses.count == cpuLosses.count && !gpuLosses.isEmpty, "GPU \(gpuLosses), CPU \(cpuLosses)")
+        let worst = zip(gpuLosses, cpuLosses).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-3, "GPU \(gpuLosses), CPU \(cpuLosses)")
+        let served = try CLI.run(["rerank", "--json", "--model", output, "高血压患者应该注意什么？", "多吃蔬菜，少吃盐。", "今天天气很好"])
+        #expect(served.status == 0, "\(served)")
+        #expect(try cuda.scores(served).count == 2)
+    }
+
+    /// Stage 2 on a device too small for its activations ends with a clear error that names the
+    /// training options that make it fit, and exit status 2, not a crash.
+    @Test func stageTwoOnADeviceTooSmallSaysWhatFits() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        guard var environment = cuda.environment(scratch.url) else { return }
+        environment["LISTCONRANKER_CUDA_EMULATOR_MEMORY"] = "40M"
+        let output = scratch.url.appendingPathComponent("out")
+        let result = try CLI.run(["train", "--stage", "2", "--device", "cuda", "--model", CLIFixtures.tinyModel,
+                                  "--data", CLIFixtures.evaluationData, "--output", output.path, "--epochs", "1",
+                                  "--batch-size", "64", "--micro-batch-size", "64", "--list-size", "20", "--max-length", "512"],
+                                 environment: environment, timeLimit: 300)
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stderr.contains("CUDA_ERROR_OUT_OF_MEMORY") && result.stderr.contains("--micro-batch-size"),
+                "\(result)")
+        #expect(!result.stderr.contains("Fatal error"), "\(result)")
+    }
+}

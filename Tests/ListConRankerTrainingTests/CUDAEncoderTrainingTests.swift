@@ -1,0 +1,212 @@
+import Foundation
+import CUDAEmulation
+import ListConRanker
+import Testing
+@testable import ListConRankerTraining
+
+/// Stage 2 on the GPU (issue 30), on the software CUDA device: the encoder's and the head's
+/// forward and backward through `CUDATrainingBackend` (the same generic passes the CPU runs)
+/// against `CPUTrainingBackend`'s, which are checked against PyTorch autograd; 20 steps of
+/// `train --stage 2 --device cuda` against the CPU's; the checkpoint it writes is served.
+@Suite(.serialized) struct CUDAEncoderTrainingTests {
+    /// Lists of random token ids (3 to 19 tokens a text, [CLS] … [SEP] not needed by the math)
+    /// and a linear loss's logit gradients.
+    static func micro(seed: UInt64, vocabulary: Int, lists: [Int]) -> ([[Int32]], [Float]) {
+        var generator = SeededGenerator(seed: seed)
+        let texts = (0..<lists.reduce(0, +)).map { _ in
+            (0..<3 + Int(generator.next() % 17)).map { _ in Int32(generator.next() % UInt64(vocabulary)) }
+        }
+        let passages = lists.reduce(0) { $0 + $1 - 1 }
+        return (texts, (0..<passages).map { _ in generator.normal() })
+    }
+
+    /// Logits within 1e-5 and every encoder and head gradient tensor within 1e-4 of the CPU's
+    /// (relative to the tensor's largest), dropout off and on (the same Philox masks on both), in
+    /// each recomputation mode.
+    @Test(arguments: [false, true], EncoderRecomputation.allCases)
+    func gradientsAreTheCPUs(dropout: Bool, recomputation: EncoderRecomputation) throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let encoderParameters = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
+        let headParameters = try ListHeadParameters.load(modelDirectory: TrainingFixtures.tinyModel)
+        let encoder = EncoderNetwork(layout: encoderParameters.layout,
+                                     dropout: dropout ? try EncoderDropout(hidden: 0.1, attention: 0.1) : .off)
+        let head = try ListHeadNetwork(layout: headParameters.layout, dropout: dropout ? 0.1 : 0)
+        let lists = [4, 2, 5]
+        let (texts, weights) = Self.micro(seed: 3, vocabulary: encoderParameters.shape.vocabulary, lists: lists)
+
+        func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients, EncoderGradients) {
+            let step = Stage2DeviceStep(encoder: encoder, head: head, recomputation: recomputation, backend: backend)
+            try step.load(encoder: encoderParameters, head: headParameters)
+            var headGradients = ListHeadGradients(layout: headParameters.layout)
+            var encoderGradients = EncoderGradients(layout: encoderParameters.layout)
+            let logits = try step.run(texts: texts, listLengths: lists, encoderSeed: 17, headSeed: 18,
+                                      headGradients: &headGradients, encoderGradients: &encoderGradients) { _ in weights }
+            return (logits, headGradients, encoderGradients)
+        }
+        let (cpuLogits, cpuHead, cpuEncoder) = try run(CPUTrainingBackend())
+        let (gpuLogits, gpuHead, gpuEncoder) = try run(try CUDATrainingBackend(index: 0))
+        #expect(maxAbsoluteError(gpuLogits, cpuLogits) <= 1e-5)
+        var worst: Float = 0
+        func compare(_ name: String, _ cpu: [Float], _ gpu: [Float]) {
+            let scale = max(cpu.map { abs($0) }.max() ?? 0, 1e-3)
+            worst = max(worst, maxAbsoluteError(gpu, cpu) / scale)
+            #expect(maxAbsoluteError(gpu, cpu) / scale <= 1e-4, "\(name): \(maxAbsoluteError(gpu, cpu)) of \(scale)")
+        }
+        for entry in headParameters.layout.entries {
+            compare(entry.name, try cpuHead.tensor(entry.name), try gpuHead.tensor(entry.name))
+        }
+        for entry in encoderParameters.layout.entries {
+            compare(entry.name, try cpuEncoder.tensor(entry.name), try gpuEncoder.tensor(entry.name))
+        }
+        #expect(cpuEncoder.values.contains { $0 != 0 })
+        print("stage 2, dropout \(dropout), \(recomputation): logits within \(maxAbsoluteError(gpuLogits, cpuLogits)), "
+              + "gradients within \(worst) of each tensor's largest")
+    }
+
+    /// `train --stage 2 --device cuda`'s first 20 steps on the tiny model (dropout on) against the
+    /// CPU's, its dev evaluations (each epoch's end, the dev texts encoded on the device) against
+    /// the CPU's, and the checkpoint it writes served by the unchanged inference code with the scores
+    /// of the trainer's own forward on the same weights.
+    @Test func twentyStepsTrackTheCPUAndTheCheckpointServes() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let root = try TrainerTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = root.appendingPathComponent("data.jsonl")
+        let lines = try String(contentsOf: TrainerTests.data, encoding: .utf8).split(separator: "\n").prefix(12)
+        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        // A small dev set: evaluations run at every epoch's end (3 steps here), on the emulated device.
+        let dev = root.appendingPathComponent("dev.jsonl")
+        try (lines.prefix(3).joined(separator: "\n") + "\n").write(to: dev, atomically: true, encoding: .utf8)
+        var c = Stage2TrainerTests.configuration()
+        c.epochs = 20
+        c.batchSize = 4
+        c.microBatchSize = 2
+        c.dropout = 0.1
+        func train(_ device: Device, _ name: String) throws -> (TrainingSummary, URL) {
+            let output = root.appendingPathComponent(name)
+            var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data, output: output)
+            run.device = device
+            run.stopAfterStep = 20
+            run.evaluationData = dev
+            return (try Trainer(configuration: c, run: run).train(), output)
+        }
+        let (cpu, _) = try train(.cpu, "cpu")
+        let (gpu, output) = try train(.cuda(index: 0), "gpu")
+        #expect(cpu.losses.count == 20 && gpu.losses.count == 20)
+        #expect(maxAbsoluteError(gpu.losses, cpu.losses) <= 1e-3, "CPU \(cpu.losses)\nGPU \(gpu.losses)")
+        let start = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
+        let trained = try #require(gpu.encoder)
+        #expect(trained.values != start.values)
+        print("stage 2, 20 steps: losses within \(maxAbsoluteError(gpu.losses, cpu.losses)) (first loss \(cpu.losses[0]))")
+        // Dev evaluations (the GPU run's dev texts encoded on the device): the same steps, the same MAP.
+        #expect(gpu.evaluations.map(\.step) == cpu.evaluations.map(\.step) && gpu.evaluations.count >= 3)
+        for (g, c) in zip(gpu.evaluations, cpu.evaluations) {
+            #expect(abs(g.map - c.map) <= 1e-3 && abs(g.mrrAt10 - c.mrrAt10) <= 1e-3, "step \(c.step): \(g.map) vs \(c.map)")
+        }
+
+        let written = try EncoderParameters.load(modelDirectory: output).parameters
+        #expect(written.values == trained.values)
+        let query = Stage2TrainerTests.query, passages = Stage2TrainerTests.passages
+        let tokenizer = try BertTokenizer(directory: output)
+        let ids = ([query] + passages).map { tokenizer.encode($0, maxLength: c.maxLength).ids }
+        let pooled = try EncoderNetwork(layout: trained.layout).forward(ids, parameters: trained).pooled
+        let batch = try ListBatch(pooled: pooled, hidden: trained.shape.hidden, listLengths: [ids.count])
+        let ours = try ListHeadNetwork(layout: gpu.parameters.layout).forward(batch, parameters: gpu.parameters).scores
+        let served = try Reranker(modelDirectory: output, options: RerankerOptions(maxLength: c.maxLength))
+            .scores(query: query, passages: passages)
+        #expect(maxAbsoluteError(served, ours) <= 1e-5)
+    }
+
+    /// A stage-2 run on the device stopped after 2 steps and resumed there reaches the
+    /// uninterrupted run's weights and losses bit for bit (dropout on, 2 micro-batches a step).
+    @Test func resumeOnTheDeviceReachesTheSameWeights() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let root = try TrainerTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = root.appendingPathComponent("data.jsonl")
+        let lines = try String(contentsOf: TrainerTests.data, encoding: .utf8).split(separator: "\n").prefix(8)
+        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        var c = Stage2TrainerTests.configuration()
+        c.epochs = 2
+        c.batchSize = 4
+        c.microBatchSize = 2
+        c.dropout = 0.1
+        func train(_ output: URL, _ configure: (inout TrainingRun) -> Void) throws -> TrainingSummary {
+            var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data, output: output)
+            run.device = .cuda(index: 0)
+            configure(&run)
+            return try Trainer(configuration: c, run: run).train()
+        }
+        let whole = try train(root.appendingPathComponent("whole")) { _ in }
+        let cut = root.appendingPathComponent("cut")
+        let first = try train(cut) { $0.stopAfterStep = 2 }
+        #expect(first.step == 2 && whole.totalSteps > 2)
+        let resumed = try train(cut) { $0.resume = true }
+        #expect(resumed.step == whole.totalSteps)
+        #expect(resumed.parameters.values == whole.parameters.values)
+        #expect(resumed.encoder?.values == whole.encoder?.values)
+        #expect(resumed.losses == Array(whole.losses.dropFirst(2)))
+    }
+
+    /// The same comparison at a real encoder's shapes: m3e-small (hidden 512, 8 heads of 64, texts
+    /// of up to 118 tokens) under a small head, dropout on, `--recompute` (attention). Every tensor
+    /// within 1e-4 of its largest, except the attention key biases, whose gradient is zero in exact
+    /// arithmetic (``EncoderFixtures/isKeyBias(_:)``): theirs must stay below
+    /// ``EncoderFixtures/keyBiasResidueBound`` of the layer's key weight gradient on both devices.
+    @Test(.enabled(if: EncoderFixtures.realModelTestsRun("m3e-small"), "needs .models/m3e-small"))
+    func m3eSmallGradientsAreTheCPUs() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let directory = try #require(EncoderFixtures.downloadedModel("m3e-small"), "run tools/fetch-test-models.sh")
+        let encoderParameters = try EncoderParameters.load(modelDirectory: directory).parameters
+        let headParameters = ListHeadParameters.initialised(
+            shape: try ListHeadShape(hidden: 512, width: 64, feedForward: 96, heads: 4, layers: 2), seed: 9)
+        let encoder = EncoderNetwork(layout: encoderParameters.layout, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1))
+        let head = try ListHeadNetwork(layout: headParameters.layout, dropout: 0.1)
+        // One long text (the longest attention blocks) among short ones: 243 tokens, so the
+        // software device takes seconds, not minutes.
+        let lists = [3, 2]
+        var generator = SeededGenerator(seed: 21)
+        let texts = [118, 12, 40, 9, 64].map { length in
+            (0..<length).map { _ in Int32(generator.next() % 21_128) }
+        }
+        let weights = (0..<lists.reduce(0) { $0 + $1 - 1 }).map { _ in generator.normal() }
+
+        func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients, EncoderGradients) {
+            let step = Stage2DeviceStep(encoder: encoder, head: head, recomputation: .attention, backend: backend)
+            try step.load(encoder: encoderParameters, head: headParameters)
+            var headGradients = ListHeadGradients(layout: headParameters.layout)
+            var encoderGradients = EncoderGradients(layout: encoderParameters.layout)
+            let logits = try step.run(texts: texts, listLengths: lists, encoderSeed: 5, headSeed: 6,
+                                      headGradients: &headGradients, encoderGradients: &encoderGradients) { _ in weights }
+            return (logits, headGradients, encoderGradients)
+        }
+        let (cpuLogits, cpuHead, cpuEncoder) = try run(CPUTrainingBackend())
+        let (gpuLogits, gpuHead, gpuEncoder) = try run(try CUDATrainingBackend(index: 0))
+        #expect(maxAbsoluteError(gpuLogits, cpuLogits) <= 1e-5)
+        func largest(_ values: [Float]) -> Float { values.map { abs($0) }.max() ?? 0 }
+        func norm(_ values: [Float]) -> Double { values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
+        var worst: Float = 0
+        for entry in headParameters.layout.entries {
+            let cpu = try cpuHead.tensor(entry.name), gpu = try gpuHead.tensor(entry.name)
+            let scale = max(largest(cpu), 1e-3)
+            worst = max(worst, maxAbsoluteError(gpu, cpu) / scale)
+            #expect(maxAbsoluteError(gpu, cpu) / scale <= 1e-4, "\(entry.name): \(maxAbsoluteError(gpu, cpu)) of \(scale)")
+        }
+        for entry in encoderParameters.layout.entries {
+            let cpu = try cpuEncoder.tensor(entry.name), gpu = try gpuEncoder.tensor(entry.name)
+            if EncoderFixtures.isKeyBias(entry.name) {
+                let key = EncoderFixtures.keyWeight(ofKeyBias: entry.name)
+                for (values, gradients) in [(gpu, gpuEncoder), (cpu, cpuEncoder)] {
+                    let bound = EncoderFixtures.keyBiasResidueBound * norm(try gradients.tensor(key))
+                    #expect(norm(values) <= bound, "\(entry.name): residue \(norm(values)) over \(bound)")
+                }
+                continue
+            }
+            let scale = max(largest(cpu), 1e-3)
+            worst = max(worst, maxAbsoluteError(gpu, cpu) / scale)
+            #expect(maxAbsoluteError(gpu, cpu) / scale <= 1e-4, "\(entry.name): \(maxAbsoluteError(gpu, cpu)) of \(scale)")
+        }
+        print("stage 2 on m3e-small (\(texts.map(\.count).reduce(0, +)) tokens): logits within "
+              + "\(maxAbsoluteError(gpuLogits, cpuLogits)), gradients within \(worst) of each tensor's largest")
+    }
+}

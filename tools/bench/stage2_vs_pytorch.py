@@ -1,0 +1,119 @@
+"""Stage-2 training speed and peak GPU memory: `listconranker train --stage 2 --device cuda` against
+the PyTorch recipe (tools/reference/train_stage2_reference.py: BertModel and the head under bf16
+autocast, fused AdamW, clipping, as GPU users train) on the same model, data and GPU, in one run
+(issue 30's speed proof).
+
+  python3 tools/bench/stage2_vs_pytorch.py --model /tmp/full-model --train train.jsonl \\
+      --batch-size 8 --steps 6 [--binary .build/release/listconranker]
+
+Both train `--steps` steps of `--batch-size` lists of 1 + `--list-size` texts (one micro-batch a
+step); lists/s is over the steps after the first (start-up, kernel compilation and the allocators'
+first growth excluded): ours from its log's step lines, PyTorch's from the script's timing of the
+same steps. Peak memory is the GPU's `memory.used` (nvidia-smi, polled every 0.1 s) above what it
+used before the run, for both (the same measure); PyTorch's own torch.cuda.max_memory_allocated is
+reported beside it. Ours trains in fp32 (bf16 products for training are not built yet).
+Prints one JSON line.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+class MemoryPoll:
+    """The largest `memory.used` (MiB) of GPU `index` while it runs, and what it used before."""
+
+    def __init__(self, index):
+        self.index, self.peak, self.stopped = index, 0, False
+        self.idle = self.sample()
+        self.thread = threading.Thread(target=self.poll, daemon=True)
+
+    def sample(self):
+        out = subprocess.run(["nvidia-smi", "-i", str(self.index), "--query-gpu=memory.used",
+                              "--format=csv,noheader,nounits"], capture_output=True, text=True).stdout
+        return int(out.strip().splitlines()[0]) if out.strip() else 0
+
+    def poll(self):
+        while not self.stopped:
+            self.peak = max(self.peak, self.sample())
+            time.sleep(0.1)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self.stopped = True
+        self.thread.join()
+
+    @property
+    def peak_bytes(self):
+        return max(0, self.peak - self.idle) * 1024 * 1024
+
+
+def ours(args, work):
+    log, output = os.path.join(work, "ours.jsonl"), os.path.join(work, "ours")
+    with MemoryPoll(args.gpu) as memory:
+        run = subprocess.run([args.binary, "train", "--stage", "2", "--device", f"cuda:{args.gpu}", "--model", args.model,
+                              "--data", args.train, "--output", output, "--epochs", "1",
+                              "--batch-size", str(args.batch_size), "--micro-batch-size", str(args.batch_size),
+                              "--list-size", str(args.list_size), "--max-length", str(args.max_length),
+                              "--seed", "42", "--stop-after-step", str(args.steps), "--log", log,
+                              *args.extra.split()],
+                             capture_output=True, text=True, timeout=args.timeout)
+    if run.returncode != 0:
+        raise RuntimeError(f"train exited {run.returncode}: {run.stderr.strip()[-2000:]}")
+    with open(log, encoding="utf-8") as f:
+        steps = [entry for entry in map(json.loads, f) if entry.get("event") == "step"]
+    later = steps[1:] or steps
+    return {"lists_per_second": sum(s["lists"] for s in later) / sum(s["seconds"] for s in later),
+            "steps": len(steps), "first_step_seconds": steps[0]["seconds"], "peak_memory_bytes": memory.peak_bytes,
+            "losses": [s["loss"] for s in steps]}
+
+
+def pytorch(args):
+    with MemoryPoll(args.gpu) as memory:
+        run = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "reference", "train_stage2_reference.py"),
+                              "--model", args.model, "--train", args.train, "--epochs", "1",
+                              "--batch-size", str(args.batch_size), "--micro-batch-size", str(args.batch_size),
+                              "--list-size", str(args.list_size), "--max-length", str(args.max_length),
+                              "--seed", "42", "--max-steps", str(args.steps), "--device", f"cuda:{args.gpu}", "--bf16"],
+                             capture_output=True, text=True, timeout=args.timeout)
+    if run.returncode != 0:
+        raise RuntimeError(f"train_stage2_reference exited {run.returncode}: {run.stderr.strip()[-2000:]}")
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    return {"lists_per_second": result.get("lists_per_second_after_first_step", result["lists_per_second"]),
+            "steps": result["steps"], "peak_memory_bytes": memory.peak_bytes,
+            "torch_max_memory_allocated": result.get("peak_memory_bytes"), "device_name": result.get("device_name")}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", required=True, help="a ListConRanker directory (both start from it)")
+    p.add_argument("--train", required=True)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--list-size", type=int, default=20)
+    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--gpu", type=int, default=0)
+    p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "listconranker"))
+    p.add_argument("--extra", default="", help="more options for our train (e.g. --recompute-layers)")
+    p.add_argument("--timeout", type=int, default=600)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="lcr-stage2-bench-") as work:
+        swift = ours(args, work)
+    torch = pytorch(args)
+    print(json.dumps({"batch_size": args.batch_size, "list_size": args.list_size, "steps": args.steps,
+                      "ours": swift, "pytorch_bf16": torch,
+                      "lists_per_second_ratio": swift["lists_per_second"] / torch["lists_per_second"],
+                      "peak_memory_ratio": swift["peak_memory_bytes"] / max(1, torch["peak_memory_bytes"])}))
+
+
+if __name__ == "__main__":
+    main()
