@@ -32,21 +32,41 @@ final class ListHeadDeviceStep<Backend: TrainingBackend> {
             throw TrainingError.invalidInput("the list head's parameters are not on the device (load them first)")
         }
         try network.check(batch, gradients.layout)
-        let pass = try ListHeadActivations(batch: batch, shape: network.shape, dropout: network.dropout, backend: backend)
-        try network.forward(pass, parameters: parameters.pointer, dropout: backend.dropout(seed: dropoutSeed),
-                            backend: backend)
+        let deviceGradients = try backend.zeros(parameters.count)
+        let logits = try network.forwardAndBackward(batch, parameters: parameters.pointer, dropoutSeed: dropoutSeed,
+                                                    gradients: deviceGradients.pointer, pooledGradients: nil,
+                                                    backend: backend, logitGradients: logitGradients)
+        addDownloaded(try backend.download(deviceGradients.pointer, count: parameters.count), to: &gradients.values)
+        return logits
+    }
+}
+
+extension ListHeadNetwork {
+    /// One micro-batch of the head on `backend`'s device, the part stage 1 and stage 2 share:
+    /// `batch` forward (masks of `dropoutSeed`), `logitGradients` asked for the loss's gradient
+    /// given the logits (on the host), then the backward, adding the parameters' gradients to
+    /// `gradients` and, when given, the pooled vectors' to `pooledGradients` (both on the device).
+    /// Returns the logits.
+    func forwardAndBackward<Backend: TrainingBackend>(
+        _ batch: ListBatch, parameters: Backend.Pointer, dropoutSeed: UInt64, gradients: Backend.Pointer,
+        pooledGradients: Backend.Buffer?, backend: Backend, logitGradients: ([Float]) throws -> [Float]
+    ) throws -> [Float] {
+        let pass = try ListHeadActivations(batch: batch, shape: shape, dropout: dropout, backend: backend)
+        try forward(pass, parameters: parameters, dropout: backend.dropout(seed: dropoutSeed), backend: backend)
         let logits = try backend.download(pass.logitBuffer.pointer, count: batch.passageCount)
         let dlogits = try logitGradients(logits)
         guard dlogits.count == logits.count else {
             throw TrainingError.invalidInput("\(dlogits.count) logit gradients for \(logits.count) logits")
         }
-        let deviceGradients = try backend.zeros(parameters.count)
-        try network.backward(pass, logitGradients: try backend.upload(dlogits), parameters: parameters.pointer,
-                             gradients: deviceGradients.pointer, pooled: nil, backend: backend)
-        let values = try backend.download(deviceGradients.pointer, count: parameters.count)
-        gradients.values.withUnsafeMutableBufferPointer { host in
-            for i in host.indices { host[i] += values[i] }
-        }
+        try backward(pass, logitGradients: try backend.upload(dlogits), parameters: parameters, gradients: gradients,
+                     pooled: pooledGradients, backend: backend)
         return logits
+    }
+}
+
+/// `host[i] += values[i]`: a micro-batch's gradients, downloaded, added to the step's on the host.
+func addDownloaded(_ values: [Float], to host: inout [Float]) {
+    host.withUnsafeMutableBufferPointer { host in
+        for i in host.indices { host[i] += values[i] }
     }
 }

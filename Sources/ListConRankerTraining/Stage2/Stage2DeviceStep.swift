@@ -72,31 +72,18 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
         let batch = try ListBatch(pooled: pooled, hidden: hidden, listLengths: listLengths)
         try head.check(batch, headGradients.layout)
 
-        let pass = try ListHeadActivations(batch: batch, shape: head.shape, dropout: head.dropout, backend: backend)
-        try head.forward(pass, parameters: headParameters.pointer, dropout: backend.dropout(seed: headSeed),
-                         backend: backend)
-        let logits = try backend.download(pass.logitBuffer.pointer, count: batch.passageCount)
-        let dlogits = try logitGradients(logits)
-        guard dlogits.count == logits.count else {
-            throw TrainingError.invalidInput("\(dlogits.count) logit gradients for \(logits.count) logits")
-        }
         let headDeviceGradients = try backend.zeros(headParameters.count)
         let dpooled = try backend.zeros(pooled.count)
-        try head.backward(pass, logitGradients: try backend.upload(dlogits), parameters: headParameters.pointer,
-                          gradients: headDeviceGradients.pointer, pooled: dpooled, backend: backend)
+        let logits = try head.forwardAndBackward(batch, parameters: headParameters.pointer, dropoutSeed: headSeed,
+                                                 gradients: headDeviceGradients.pointer, pooledGradients: dpooled,
+                                                 backend: backend, logitGradients: logitGradients)
         let encoderDeviceGradients = try backend.zeros(encoderParameters.count)
         try encoder.backward(encoded, pooledGradients: dpooled.pointer, parameters: encoderParameters.pointer,
                              gradients: encoderDeviceGradients.pointer, backend: backend, finished: nil)
-        try Self.add(try backend.download(headDeviceGradients.pointer, count: headParameters.count),
-                     to: &headGradients.values)
-        try Self.add(try backend.download(encoderDeviceGradients.pointer, count: encoderParameters.count),
-                     to: &encoderGradients.values)
+        addDownloaded(try backend.download(headDeviceGradients.pointer, count: headParameters.count),
+                      to: &headGradients.values)
+        addDownloaded(try backend.download(encoderDeviceGradients.pointer, count: encoderParameters.count),
+                      to: &encoderGradients.values)
         return logits
-    }
-
-    private static func add(_ values: [Float], to host: inout [Float]) throws {
-        host.withUnsafeMutableBufferPointer { host in
-            for i in host.indices { host[i] += values[i] }
-        }
     }
 }
