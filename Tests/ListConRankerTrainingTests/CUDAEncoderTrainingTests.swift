@@ -71,12 +71,9 @@ import Testing
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
         let root = try TrainerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let data = root.appendingPathComponent("data.jsonl")
-        let lines = try String(contentsOf: TrainerTests.data, encoding: .utf8).split(separator: "\n").prefix(12)
-        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        let data = try TrainerTests.firstQueries(12, as: root.appendingPathComponent("data.jsonl"))
         // A small dev set: evaluations run at every epoch's end (3 steps here), on the emulated device.
-        let dev = root.appendingPathComponent("dev.jsonl")
-        try (lines.prefix(3).joined(separator: "\n") + "\n").write(to: dev, atomically: true, encoding: .utf8)
+        let dev = try TrainerTests.firstQueries(3, as: root.appendingPathComponent("dev.jsonl"))
         var c = Stage2TrainerTests.configuration()
         c.epochs = 20
         c.batchSize = 4
@@ -123,9 +120,7 @@ import Testing
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
         let root = try TrainerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let data = root.appendingPathComponent("data.jsonl")
-        let lines = try String(contentsOf: TrainerTests.data, encoding: .utf8).split(separator: "\n").prefix(8)
-        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        let data = try TrainerTests.firstQueries(8, as: root.appendingPathComponent("data.jsonl"))
         var c = Stage2TrainerTests.configuration()
         c.epochs = 2
         c.batchSize = 4

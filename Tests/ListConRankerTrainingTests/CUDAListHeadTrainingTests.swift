@@ -55,9 +55,7 @@ import Testing
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
         let root = try TrainerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let data = root.appendingPathComponent("data.jsonl")
-        let lines = try String(contentsOf: TrainerTests.data, encoding: .utf8).split(separator: "\n").prefix(12)
-        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        let data = try TrainerTests.firstQueries(12, as: root.appendingPathComponent("data.jsonl"))
         var c = TrainerTests.configuration()
         c.epochs = 20
         c.batchSize = 4

@@ -23,6 +23,15 @@ import Testing
         return c
     }
 
+    /// The first `queries` lines of ``data``, written to `url`: a smaller data set for the tests
+    /// that run on the (slow) software CUDA device.
+    @discardableResult
+    static func firstQueries(_ queries: Int, as url: URL) throws -> URL {
+        let lines = try String(contentsOf: data, encoding: .utf8).split(separator: "\n").prefix(queries)
+        try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
     static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("trainer-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
