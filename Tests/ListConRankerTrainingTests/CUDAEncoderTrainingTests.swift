@@ -20,6 +20,26 @@ import Testing
         return (texts, (0..<passages).map { _ in generator.normal() })
     }
 
+    /// One micro-batch through ``Stage2DeviceStep`` on the CPU backend and on the software device
+    /// (encoder and head masks of `seeds`, the loss's logit gradients fixed): each side's logits
+    /// and both networks' gradients.
+    static func stepOnBothDevices(
+        encoder: EncoderNetwork, encoderParameters: EncoderParameters, head: ListHeadNetwork,
+        headParameters: ListHeadParameters, recomputation: EncoderRecomputation, texts: [[Int32]], lists: [Int],
+        logitGradients: [Float], seeds: (encoder: UInt64, head: UInt64)
+    ) throws -> (cpu: ([Float], ListHeadGradients, EncoderGradients), gpu: ([Float], ListHeadGradients, EncoderGradients)) {
+        func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients, EncoderGradients) {
+            let step = Stage2DeviceStep(encoder: encoder, head: head, recomputation: recomputation, backend: backend)
+            try step.load(encoder: encoderParameters, head: headParameters)
+            var headGradients = ListHeadGradients(layout: headParameters.layout)
+            var encoderGradients = EncoderGradients(layout: encoderParameters.layout)
+            let logits = try step.run(texts: texts, listLengths: lists, encoderSeed: seeds.encoder, headSeed: seeds.head,
+                                      headGradients: &headGradients, encoderGradients: &encoderGradients) { _ in logitGradients }
+            return (logits, headGradients, encoderGradients)
+        }
+        return (try run(CPUTrainingBackend()), try run(try CUDATrainingBackend(index: 0)))
+    }
+
     /// Logits within 1e-5 and every encoder and head gradient tensor within 1e-4 of the CPU's
     /// (relative to the tensor's largest), dropout off and on (the same Philox masks on both), in
     /// each recomputation mode.
@@ -34,17 +54,9 @@ import Testing
         let lists = [4, 2, 5]
         let (texts, weights) = Self.micro(seed: 3, vocabulary: encoderParameters.shape.vocabulary, lists: lists)
 
-        func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients, EncoderGradients) {
-            let step = Stage2DeviceStep(encoder: encoder, head: head, recomputation: recomputation, backend: backend)
-            try step.load(encoder: encoderParameters, head: headParameters)
-            var headGradients = ListHeadGradients(layout: headParameters.layout)
-            var encoderGradients = EncoderGradients(layout: encoderParameters.layout)
-            let logits = try step.run(texts: texts, listLengths: lists, encoderSeed: 17, headSeed: 18,
-                                      headGradients: &headGradients, encoderGradients: &encoderGradients) { _ in weights }
-            return (logits, headGradients, encoderGradients)
-        }
-        let (cpuLogits, cpuHead, cpuEncoder) = try run(CPUTrainingBackend())
-        let (gpuLogits, gpuHead, gpuEncoder) = try run(try CUDATrainingBackend(index: 0))
+        let ((cpuLogits, cpuHead, cpuEncoder), (gpuLogits, gpuHead, gpuEncoder)) = try Self.stepOnBothDevices(
+            encoder: encoder, encoderParameters: encoderParameters, head: head, headParameters: headParameters,
+            recomputation: recomputation, texts: texts, lists: lists, logitGradients: weights, seeds: (17, 18))
         #expect(maxAbsoluteError(gpuLogits, cpuLogits) <= 1e-5)
         var worst: Float = 0
         func compare(_ name: String, _ cpu: [Float], _ gpu: [Float]) {
@@ -166,17 +178,9 @@ import Testing
         }
         let weights = (0..<lists.reduce(0) { $0 + $1 - 1 }).map { _ in generator.normal() }
 
-        func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients, EncoderGradients) {
-            let step = Stage2DeviceStep(encoder: encoder, head: head, recomputation: .attention, backend: backend)
-            try step.load(encoder: encoderParameters, head: headParameters)
-            var headGradients = ListHeadGradients(layout: headParameters.layout)
-            var encoderGradients = EncoderGradients(layout: encoderParameters.layout)
-            let logits = try step.run(texts: texts, listLengths: lists, encoderSeed: 5, headSeed: 6,
-                                      headGradients: &headGradients, encoderGradients: &encoderGradients) { _ in weights }
-            return (logits, headGradients, encoderGradients)
-        }
-        let (cpuLogits, cpuHead, cpuEncoder) = try run(CPUTrainingBackend())
-        let (gpuLogits, gpuHead, gpuEncoder) = try run(try CUDATrainingBackend(index: 0))
+        let ((cpuLogits, cpuHead, cpuEncoder), (gpuLogits, gpuHead, gpuEncoder)) = try Self.stepOnBothDevices(
+            encoder: encoder, encoderParameters: encoderParameters, head: head, headParameters: headParameters,
+            recomputation: .attention, texts: texts, lists: lists, logitGradients: weights, seeds: (5, 6))
         #expect(maxAbsoluteError(gpuLogits, cpuLogits) <= 1e-5)
         func largest(_ values: [Float]) -> Float { values.map { abs($0) }.max() ?? 0 }
         func norm(_ values: [Float]) -> Double { values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
