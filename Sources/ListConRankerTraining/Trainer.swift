@@ -35,6 +35,10 @@ public final class Trainer {
         try configuration.validate()
         if let every = run.evaluateEvery, every < 1 { throw TrainingError.invalidInput("eval-every must be at least 1, got \(every)") }
         if let every = run.saveEvery, every < 1 { throw TrainingError.invalidInput("save-every must be at least 1, got \(every)") }
+        if configuration.stage == 2, configuration.precision == .bf16, !run.device.isGPU {
+            throw TrainingError.invalidInput("stage 2 trains in bf16 on a GPU only: bf16 training needs a CUDA device "
+                + "(--device cuda); on the CPU stage 2 trains in fp32 (--precision fp32)")
+        }
         self.configuration = configuration
         self.run = run
     }
@@ -191,7 +195,10 @@ public final class Trainer {
         var gpuHead: ListHeadDeviceStep<CUDATrainingBackend>?
         var gpuStage2: Stage2DeviceStep<CUDATrainingBackend>?
         if case .cuda(let index) = run.device {
-            let backend = try CUDATrainingBackend(index: index)
+            // Stage 2 in bf16: every product on bf16 copies of its inputs (autocast's mixed precision).
+            // Stage 1's precision is its features' (encoded above); the head's products stay fp32.
+            let products: CUDATrainingBackend.ProductPrecision = encoder != nil && c.precision == .bf16 ? .bf16 : .fp32
+            let backend = try CUDATrainingBackend(index: index, productPrecision: products)
             if let encoder {
                 gpuStage2 = Stage2DeviceStep(encoder: encoder.network, head: network,
                                              recomputation: encoder.recomputation, backend: backend)
