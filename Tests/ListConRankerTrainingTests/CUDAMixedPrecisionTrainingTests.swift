@@ -165,6 +165,40 @@ import Testing
             .scores(query: query, passages: passages)
         #expect(maxAbsoluteError(served, ours) <= 1e-5)
     }
+
+    /// A bf16 run on the device stopped after 2 steps and resumed there reaches the uninterrupted
+    /// run's weights and losses bit for bit (the copies are made from the restored fp32 weights
+    /// as from any others); resuming it in fp32 is refused, naming the precision.
+    @Test func bf16ResumeOnTheDeviceReachesTheSameWeights() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let root = try TrainerTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = try TrainerTests.firstQueries(8, as: root.appendingPathComponent("data.jsonl"))
+        var c = Stage2TrainerTests.configuration()
+        c.epochs = 2
+        c.batchSize = 4
+        c.microBatchSize = 2
+        c.dropout = 0.1
+        c.precision = .bf16
+        func train(_ output: URL, _ c: TrainingConfiguration, _ configure: (inout TrainingRun) -> Void) throws -> TrainingSummary {
+            var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data, output: output)
+            run.device = .cuda(index: 0)
+            configure(&run)
+            return try Trainer(configuration: c, run: run).train()
+        }
+        let whole = try train(root.appendingPathComponent("whole"), c) { _ in }
+        let cut = root.appendingPathComponent("cut")
+        let first = try train(cut, c) { $0.stopAfterStep = 2 }
+        #expect(first.step == 2 && whole.totalSteps > 2)
+        var fp32 = c
+        fp32.precision = .fp32
+        #expect { try train(cut, fp32) { $0.resume = true } } throws: { "\($0)".contains("precision: bf16 → fp32") }
+        let resumed = try train(cut, c) { $0.resume = true }
+        #expect(resumed.step == whole.totalSteps)
+        #expect(resumed.parameters.values == whole.parameters.values)
+        #expect(resumed.encoder?.values == whole.encoder?.values)
+        #expect(resumed.losses == Array(whole.losses.dropFirst(2)))
+    }
 }
 
 /// `bf16_from_float_rows` against a CPU reference that rounds by arithmetic, not by bit tricks:
