@@ -24,11 +24,8 @@ public enum CUDATrainingKernelSource {
         "add_row_tags", "row_tag_gradients",
         "attention_forward_train", "attention_backward",
         "elementwise_zero", "embed_tokens", "embed_tokens_backward", "mean_pool", "mean_pool_backward",
-        "adamw_update", "squared_sum_blocks",
+        "adamw_update", "squared_sum_blocks", "accumulate_in_double", "round_from_double",
     ]
-
-    /// Elements each block of `squared_sum_blocks` sums: the CPU's `GradientClipping` block.
-    public static let squaredSumBlock = 65_536
 
     /// The CUDA C source.
     public static let source = CUDAKernelSource.blockReductions + #"""
@@ -390,14 +387,23 @@ extern "C" __global__ void mean_pool_backward(const float *dpooled, const int *s
 }
 
 // ---- Optimizer (AdamW, GradientClipping) --------------------------------------------------------------------
-// lcr_adamw_update, operation for operation, each rounded on its own (no fused multiply-add).
+// lcr_adamw_update, operation for operation, each rounded on its own (no fused multiply-add), over a
+// whole flat buffer in one launch: element i decays (its parameter scaled by `decay` first) when it
+// lies in one of the `range_count` ranges `[decaying[2k], decaying[2k + 1])` (sorted, disjoint),
+// found by binary search; the other elements keep their parameter as it is (the CPU's factor 1).
 extern "C" __global__ void adamw_update(float *parameters, float *first, float *second, const float *gradients,
-                                        long count, float decay, float beta1_complement, float beta2,
-                                        float beta2_complement, float step_size, float correction2_root,
-                                        float epsilon) {
+                                        long count, const long long *decaying, int range_count, float decay,
+                                        float beta1_complement, float beta2, float beta2_complement,
+                                        float step_size, float correction2_root, float epsilon) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
+        int low = 0, high = range_count;                    // the first range starting after i is `low`
+        while (low < high) {
+            int middle = (low + high) / 2;
+            if (decaying[2 * middle] <= i) low = middle + 1; else high = middle;
+        }
+        bool decays = low > 0 && i < decaying[2 * (low - 1) + 1];
         float g = gradients[i];
-        float p = __fmul_rn(parameters[i], decay);
+        float p = decays ? __fmul_rn(parameters[i], decay) : parameters[i];
         float m = __fadd_rn(first[i], __fmul_rn(__fsub_rn(g, first[i]), beta1_complement));
         float v = __fadd_rn(__fmul_rn(second[i], beta2), __fmul_rn(__fmul_rn(beta2_complement, g), g));
         float denominator = __fadd_rn(__fdiv_rn(__fsqrt_rn(v), correction2_root), epsilon);
@@ -405,6 +411,18 @@ extern "C" __global__ void adamw_update(float *parameters, float *first, float *
         first[i] = m;
         second[i] = v;
     }
+}
+// GradientSum on the device: a micro-batch's gradients added to the step's sums in Double, and
+// zeroed for the next micro-batch; then the sums rounded once to Float32.
+extern "C" __global__ void accumulate_in_double(double *sums, float *values, long count) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
+        sums[i] += (double)values[i];
+        values[i] = 0.0f;
+    }
+}
+extern "C" __global__ void round_from_double(float *values, const double *sums, long count) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        values[i] = (float)sums[i];
 }
 // sums[b] = Σ g² (in Double) over elements b·block ..< min(count, (b + 1)·block): one block per b.
 extern "C" __global__ void squared_sum_blocks(const float *values, long count, long block, double *sums) {

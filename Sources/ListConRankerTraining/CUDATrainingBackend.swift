@@ -61,6 +61,10 @@ struct CUDATrainingBackend: TrainingBackend {
         return buffer
     }
 
+    func upload(_ values: [Float], to target: Pointer) throws {
+        try device.upload(values, to: target.address)
+    }
+
     func download(_ pointer: Pointer, count: Int) throws -> [Float] {
         try device.download(pointer.address, count: count)
     }
