@@ -214,6 +214,7 @@ public final class Trainer {
                                               secondMoments: second.encoder)
             }
         }
+        let clock = run.profilesPhases ? PhaseClock(waitForDevice: { try gpuBackend?.device.synchronize() }) : nil
         let loss = try CircleLoss(margin: c.margin, scale: c.gamma)
         var gradients = ListHeadGradients(layout: initial.layout)
         var losses: [Float] = []
@@ -228,6 +229,7 @@ public final class Trainer {
         while optimizer.step < totalSteps {
             if let stop = run.stopAfterStep, optimizer.step >= stop { break }
             let began = DispatchTime.now().uptimeNanoseconds
+            try clock?.start()
             let step = optimizer.step
             let epoch = step / sampler.stepsPerEpoch
             // The global batch; this rank takes its contiguous share (all of it for one process).
@@ -241,9 +243,13 @@ public final class Trainer {
             }
             /// A micro-batch's gradients on the GPU are complete: summed there, or across ranks here.
             func endGPUMicroBatch(_ gpu: DeviceTrainingState<CUDATrainingBackend>) throws {
-                guard let sum else { return try gpu.endMicroBatch() }
-                var (head, encoder) = try gpu.takeGradients()
-                sum.add(head: &head, encoder: &encoder)
+                if let sum {
+                    var (head, encoder) = try gpu.takeGradients()
+                    sum.add(head: &head, encoder: &encoder)
+                } else {
+                    try gpu.endMicroBatch()
+                }
+                try clock?.lap("gradient_sum")
             }
             var stepLoss = 0.0
             for first in stride(from: share.startIndex, to: share.endIndex, by: c.microBatchSize) {
@@ -280,18 +286,22 @@ public final class Trainer {
                 }
                 if let gpu, let gpuStage2, let encoder {
                     _ = try gpuStage2.run(texts: texts.map(encoder.ids), listLengths: lengths, encoderSeed: encoderSeed,
-                                          headSeed: headSeed, state: gpu, logitGradients: logitGradients)
+                                          headSeed: headSeed, state: gpu, clock: clock, logitGradients: logitGradients)
                     try endGPUMicroBatch(gpu)
                     continue
                 }
                 let encoderPass = try encoder?.forward(texts, dropoutSeed: encoderSeed)
-                if let encoderPass { pooled = encoderPass.pooled }
+                if let encoderPass {
+                    pooled = encoderPass.pooled
+                    try clock?.lap("encoder_forward")
+                }
                 let batch = try ListBatch(pooled: pooled, hidden: hidden, listLengths: lengths)
                 if let gpu {
                     try network.check(batch, gpu.headLayout)
                     _ = try network.forwardAndBackward(batch, parameters: gpu.headParameters, dropoutSeed: headSeed,
                                                        gradients: gpu.headGradients, pooledGradients: nil,
                                                        backend: gpu.backend, logitGradients: logitGradients)
+                    try clock?.lap("list_head")
                     try endGPUMicroBatch(gpu)
                     continue
                 }
@@ -300,6 +310,7 @@ public final class Trainer {
                 if let encoder, let encoderPass {
                     let pooledGradients = try network.backwardToPooled(pass, logitGradients: dlogits,
                                                                        parameters: parameters, gradients: &gradients)
+                    try clock?.lap("list_head")
                     // The last micro-batch completes each bucket of gradients: hand them over as they come.
                     let overlapped = first + c.microBatchSize >= share.endIndex && sum?.overlapsBackward == true
                     if overlapped, let sum {
@@ -307,12 +318,15 @@ public final class Trainer {
                     }
                     try encoder.backward(encoderPass, pooledGradients: pooledGradients,
                                          finished: overlapped ? sum.map { sum in { sum.encoderFinished(part: $0, $1) } } : nil)
+                    try clock?.lap("encoder_backward")
                     if !overlapped { sum?.add(head: &gradients.values, encoder: &encoder.gradients.values) }
                 } else {
                     try network.backward(pass, logitGradients: dlogits, parameters: parameters,
                                          gradients: &gradients)
+                    try clock?.lap("list_head")
                     sum?.add(head: &gradients.values, encoder: &noEncoderGradients)
                 }
+                try clock?.lap("gradient_sum")
             }
             // Sum the ranks' gradients (each already divided by the global list count) and losses.
             let reduceBegan = DispatchTime.now().uptimeNanoseconds
@@ -324,6 +338,7 @@ public final class Trainer {
                 }
             }
             let reduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - reduceBegan) / 1e9
+            try clock?.lap("gradient_sum")
             let norm: Float, rate = schedule.learningRate(atStep: step)
             if let gpu {
                 if sum != nil { try gpu.replaceGradients(head: gradients.values, encoder: encoder?.gradients.values ?? []) }
@@ -336,6 +351,7 @@ public final class Trainer {
                 try optimizer.update(&parameters, gradients: gradients, learningRate: rate)
                 try encoder?.update(learningRate: rate)
             }
+            try clock?.lap("optimizer")
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
             let report = TrainingStepReport(step: optimizer.step, totalSteps: totalSteps, epoch: epoch + 1, loss: Float(stepLoss),
                                             learningRate: rate, gradientNorm: norm, lists: lists.count, seconds: seconds,
@@ -343,7 +359,8 @@ public final class Trainer {
             losses.append(report.loss)
             try log?.write(["event": "step", "step": report.step, "epoch": report.epoch, "loss": Double(report.loss),
                             "lr": Double(rate), "grad_norm": Double(norm), "lists": lists.count, "seconds": seconds]
-                            .merging(ranks.isDistributed ? ["ranks": ranks.size, "reduce_seconds": reduceSeconds] : [:]) { a, _ in a })
+                            .merging(ranks.isDistributed ? ["ranks": ranks.size, "reduce_seconds": reduceSeconds] : [:]) { a, _ in a }
+                            .merging(clock.map { ["phases": $0.take()] } ?? [:]) { a, _ in a })
             try board?.scalar("train/loss", report.loss, step: report.step)
             try board?.scalar("train/learning_rate", rate, step: report.step)
             try board?.scalar("train/grad_norm", norm, step: report.step)

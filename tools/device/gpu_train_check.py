@@ -11,7 +11,8 @@ to run after tools/device/setup.sh (gpu-train-check.sh) with the CLI built here.
    streams on both devices), losses bound 1e-3.
 4. Stage 2 speed and peak memory (tools/bench/stage2_vs_pytorch.py): BERT-large 8 × (1 + 20) a step
    and m3e-small's shape 32 × (1 + 20), ours (fp32) against PyTorch (bf16 autocast, fused AdamW) on
-   the same GPU, the same synthetic ~160-token lists.
+   the same GPU, the same synthetic ~160-token lists; ours runs with `train --profile`, so the report
+   says where its step's time goes (encoder forward, list head, encoder backward, optimizer).
 
 Writes OUT/gpu-train-report.json. A dry run on a CPU machine: `--device cpu --quick`. `--stages 2`
 checks stage 2 alone (parity and both speed cases), for a call that must fit a few minutes of GPU.
@@ -103,7 +104,7 @@ def main():
         full_size_model(model, shape)
         run = subprocess.run([sys.executable, os.path.join(ROOT, "tools/bench/stage2_vs_pytorch.py"), "--model", model,
                               "--train", synthetic_train(), "--batch-size", str(batch_size),
-                              "--steps", "3" if args.quick else "6", "--binary", args.binary,
+                              "--steps", "3" if args.quick else "6", "--binary", args.binary, "--profile",
                               "--timeout", str(args.step_timeout * 2)],
                              capture_output=True, text=True, timeout=args.step_timeout * 5)
         if run.returncode != 0:

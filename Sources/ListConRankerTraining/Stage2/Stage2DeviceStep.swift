@@ -23,14 +23,16 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
     /// Runs one micro-batch: `texts` (token ids; each list's query, then its passages, list after
     /// list, `listLengths` texts a list) through the encoder (masks of `encoderSeed`) and the head
     /// (masks of `headSeed`), asks `logitGradients` for the loss's gradient given the logits, runs
-    /// both backwards, and adds the parameters' gradients to `state`'s. Returns the logits.
+    /// both backwards, and adds the parameters' gradients to `state`'s. Returns the logits. `clock`
+    /// (`train --profile`) hears of each phase's end.
     /// A GPU without room for the micro-batch is an error that says what makes training fit first
     /// (the memory pool's own message, kept after it, names inference options).
     func run(texts: [[Int32]], listLengths: [Int], encoderSeed: UInt64, headSeed: UInt64,
-             state: DeviceTrainingState<Backend>, logitGradients: ([Float]) throws -> [Float]) throws -> [Float] {
+             state: DeviceTrainingState<Backend>, clock: PhaseClock? = nil,
+             logitGradients: ([Float]) throws -> [Float]) throws -> [Float] {
         do {
             return try forwardAndBackward(texts: texts, listLengths: listLengths, encoderSeed: encoderSeed,
-                                          headSeed: headSeed, state: state, logitGradients: logitGradients)
+                                          headSeed: headSeed, state: state, clock: clock, logitGradients: logitGradients)
         } catch let error as CUDAError where error.description.contains("CUDA_ERROR_OUT_OF_MEMORY") {
             // Still a CUDAError: the command line reports a GPU's failures in one line with exit status 2.
             throw CUDAError("a micro-batch of \(listLengths.count) lists (\(texts.count) texts) does not fit on the GPU "
@@ -40,7 +42,7 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
     }
 
     private func forwardAndBackward(texts: [[Int32]], listLengths: [Int], encoderSeed: UInt64, headSeed: UInt64,
-                                    state: DeviceTrainingState<Backend>,
+                                    state: DeviceTrainingState<Backend>, clock: PhaseClock?,
                                     logitGradients: ([Float]) throws -> [Float]) throws -> [Float] {
         guard let encoderLayout = state.encoderLayout else {
             throw TrainingError.invalidInput("stage 2 needs the encoder's parameters on the device")
@@ -53,13 +55,16 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
         let pooled = try backend.download(encoded.pooled.pointer, count: texts.count * hidden)
         let batch = try ListBatch(pooled: pooled, hidden: hidden, listLengths: listLengths)
         try head.check(batch, state.headLayout)
+        try clock?.lap("encoder_forward")
 
         let dpooled = try backend.zeros(pooled.count)
         let logits = try head.forwardAndBackward(batch, parameters: state.headParameters, dropoutSeed: headSeed,
                                                  gradients: state.headGradients, pooledGradients: dpooled,
                                                  backend: backend, logitGradients: logitGradients)
+        try clock?.lap("list_head")
         try encoder.backward(encoded, pooledGradients: dpooled.pointer, parameters: state.encoderParameters,
                              gradients: state.encoderGradients, backend: backend, finished: nil)
+        try clock?.lap("encoder_backward")
         return logits
     }
 }
