@@ -109,4 +109,28 @@ import Testing
         cpu.withUnsafeMutableBufferPointer { Philox.dropoutMask($0.baseAddress!, count: count, probability: 0.25, seed: 99, stream: 2) }
         #expect(try device.download(mask.address, count: count) == cpu)
     }
+
+    /// Column sums over many rows run in chunks of rows (a bias's, LayerNorm's γ and β): several
+    /// chunks add up to the rows' sum, added to what the output held; no chunk count passes a
+    /// grid's second dimension.
+    @Test func columnSumsSpreadOverChunks() throws {
+        guard module != nil else { return }
+        let backend = try CUDATrainingBackend(index: 0)
+        let (rows, width) = (1_000, 37)
+        #expect(CUDATrainingBackend.rowChunks(rows).count == 8)
+        var generator = SeededGenerator(seed: 4)
+        let x = (0..<rows * width).map { _ in generator.normal() }
+        let start = (0..<width).map { _ in generator.normal() }
+        let input = try backend.upload(x), output = try backend.upload(start)
+        try backend.columnSums(input.pointer, rows: rows, width: width, into: output.pointer)
+        let sums = try backend.download(output.pointer, count: width)
+        for j in 0..<width {
+            let exact = (0..<rows).reduce(Double(start[j])) { $0 + Double(x[$1 * width + j]) }
+            #expect(abs(Double(sums[j]) - exact) <= 1e-5 * max(1, abs(exact)), "column \(j): \(sums[j]) against \(exact)")
+        }
+        for huge in [65_535 * 128, 65_535 * 128 + 1, 10_000_000_000 / 128] {
+            let (chunk, count) = CUDATrainingBackend.rowChunks(huge)
+            #expect(count <= 65_535 && chunk * count >= huge && chunk * (count - 1) < huge)
+        }
+    }
 }
