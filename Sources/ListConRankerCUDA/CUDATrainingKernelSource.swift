@@ -368,8 +368,6 @@ extern "C" __global__ void embed_tokens(const float *words, const float *token_t
     for (int j = threadIdx.x; j < width; j += blockDim.x)
         sums[r * width + j] = __fadd_rn(__fadd_rn(word[j], token_type[j]), place[j]);
 }
-// One thread per column: each token's gradient row added into the rows it was gathered from, token after
-// token, as the CPU adds them (a word used twice gets both, in order; no atomics, so the sums are the CPU's).
 // A table's rows' gradients (the word or the position embeddings): grid (keys, column blocks); key u
 // is table row keys[u], used by the tokens rows[offsets[u] ..< offsets[u + 1]] (in token order), so
 // each row adds its tokens' gradients in the order the CPU adds them, and rows run in parallel.
