@@ -17,18 +17,15 @@ public enum CUDATrainingKernelSource {
     /// Every kernel the module exports.
     public static let kernelNames = productKernelNames + [
         "philox_uniform", "dropout_mask",
-        "layer_norm_forward_train", "layer_norm_backward_input", "layer_norm_backward_parameters",
+        "layer_norm_forward_train", "layer_norm_backward_input", "layer_norm_parameter_chunk_sums",
         "gelu_forward_train", "gelu_backward", "relu_forward_rows", "relu_backward_rows",
         "elementwise_copy", "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
-        "bias_add", "column_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
+        "bias_add", "column_chunk_sums", "add_chunk_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
         "add_row_tags", "row_tag_gradients",
         "attention_forward_train", "attention_backward",
-        "elementwise_zero", "embed_tokens", "embed_tokens_backward", "mean_pool", "mean_pool_backward",
-        "adamw_update", "squared_sum_blocks",
+        "elementwise_zero", "embed_tokens", "table_rows_backward", "mean_pool", "mean_pool_backward",
+        "adamw_update", "squared_sum_blocks", "accumulate_in_double", "round_from_double",
     ]
-
-    /// Elements each block of `squared_sum_blocks` sums: the CPU's `GradientClipping` block.
-    public static let squaredSumBlock = 65_536
 
     /// The CUDA C source.
     public static let source = CUDAKernelSource.blockReductions + productSource + #"""
@@ -108,20 +105,23 @@ extern "C" __global__ void layer_norm_backward_input(const float *dy, const floa
         dx[r * width + j] += s * (grad[j] * gamma[j] - mean_dxhat - xhat * mean_dxhat_xhat);
     }
 }
-// One thread per column, rows in order (as the CPU sums them): dγ += Σ dy·x̂, dβ += Σ dy.
-extern "C" __global__ void layer_norm_backward_parameters(const float *dy, const float *x, const float *mean,
-                                                          const float *rstd, int rows, int width, float *dgamma,
-                                                          float *dbeta) {
-    int j = blockIdx.x * blockDim.x + threadIdx.x;
+// dγ and dβ of each chunk of `chunk` rows (rows in order within it): pass 1 of the two-pass column
+// sums below, whose pass 2 (add_chunk_sums) adds them to dγ += Σ dy·x̂ and dβ += Σ dy.
+// Grid (column blocks, chunks).
+extern "C" __global__ void layer_norm_parameter_chunk_sums(const float *dy, const float *x, const float *mean,
+                                                           const float *rstd, int rows, int width, int chunk,
+                                                           float *dgamma_chunks, float *dbeta_chunks) {
+    int c = blockIdx.y, j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= width) return;
-    float g = dgamma[j], b = dbeta[j];
-    for (int r = 0; r < rows; r++) {
+    int end = (c + 1) * chunk < rows ? (c + 1) * chunk : rows;
+    float g = 0.0f, b = 0.0f;
+    for (int r = c * chunk; r < end; r++) {
         float d = dy[(long)r * width + j];
         g += d * ((x[(long)r * width + j] - mean[r]) * rstd[r]);
         b += d;
     }
-    dgamma[j] = g;
-    dbeta[j] = b;
+    dgamma_chunks[(long)c * width + j] = g;
+    dbeta_chunks[(long)c * width + j] = b;
 }
 
 // ---- Activations (ActivationOps) ----------------------------------------------------------------------
@@ -198,12 +198,25 @@ extern "C" __global__ void row_tag_gradients(const float *dout, const int *tag_o
     if (j >= width) return;
     for (int r = 0; r < rows; r++) dtags[(long)tag_of_row[r] * width + j] += dout[(long)r * width + j];
 }
-// out[j] += Σ_r dy[r, j], rows in order: a bias's gradient.
-extern "C" __global__ void column_sums(const float *dy, int rows, int width, float *out) {
+// Column sums over many rows (a bias's gradient over every token of a batch) in two passes, so that
+// they spread over the GPU instead of one thread per column walking every row: pass 1 sums each
+// chunk of `chunk` rows (rows in order within it; grid (column blocks, chunks)), pass 2 adds the
+// chunks' sums to out in order. The chunk depends only on the row count, so a run's sums are the
+// same on every card and every run (the CPU adds the rows one by one: the same sum, rounded in
+// another order).
+extern "C" __global__ void column_chunk_sums(const float *x, int rows, int width, int chunk, float *chunks) {
+    int c = blockIdx.y, j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= width) return;
+    int end = (c + 1) * chunk < rows ? (c + 1) * chunk : rows;
+    float sum = 0.0f;
+    for (int r = c * chunk; r < end; r++) sum += x[(long)r * width + j];
+    chunks[(long)c * width + j] = sum;
+}
+extern "C" __global__ void add_chunk_sums(const float *chunks, int count, int width, float *out) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= width) return;
     float sum = out[j];
-    for (int r = 0; r < rows; r++) sum += dy[(long)r * width + j];
+    for (int c = 0; c < count; c++) sum += chunks[(long)c * width + j];
     out[j] = sum;
 }
 // out[s, j] = Σ of rows starts[s] .. starts[s] + lengths[s] of x (in order). Grid: (column blocks, segments).
@@ -355,18 +368,17 @@ extern "C" __global__ void embed_tokens(const float *words, const float *token_t
     for (int j = threadIdx.x; j < width; j += blockDim.x)
         sums[r * width + j] = __fadd_rn(__fadd_rn(word[j], token_type[j]), place[j]);
 }
-// One thread per column: each token's gradient row added into the rows it was gathered from, token after
-// token, as the CPU adds them (a word used twice gets both, in order; no atomics, so the sums are the CPU's).
-extern "C" __global__ void embed_tokens_backward(const float *dsums, const int *ids, const int *position, int rows,
-                                                 int width, float *dwords, float *dtoken_type, float *dpositions) {
-    int j = blockIdx.x * blockDim.x + threadIdx.x;
+// A table's rows' gradients (the word or the position embeddings): grid (keys, column blocks); key u
+// is table row keys[u], used by the tokens rows[offsets[u] ..< offsets[u + 1]] (in token order), so
+// each row adds its tokens' gradients in the order the CPU adds them, and rows run in parallel.
+extern "C" __global__ void table_rows_backward(const float *dsums, const int *keys, const int *offsets,
+                                               const int *rows, int width, float *table) {
+    int u = blockIdx.x, j = blockIdx.y * blockDim.x + threadIdx.x;
     if (j >= width) return;
-    for (long r = 0; r < rows; r++) {
-        float g = dsums[r * width + j];
-        dwords[(long)ids[r] * width + j] += g;
-        dtoken_type[j] += g;
-        dpositions[(long)position[r] * width + j] += g;
-    }
+    float *target = table + (long)keys[u] * width + j;
+    float sum = *target;
+    for (int k = offsets[u]; k < offsets[u + 1]; k++) sum += dsums[(long)rows[k] * width + j];
+    *target = sum;
 }
 // Grid (columns / block, segments): pooled[s, j] = the mean of segment s's rows in column j, summed in Double.
 extern "C" __global__ void mean_pool(const float *hidden, const int *starts, const int *lengths, int width,
@@ -390,14 +402,23 @@ extern "C" __global__ void mean_pool_backward(const float *dpooled, const int *s
 }
 
 // ---- Optimizer (AdamW, GradientClipping) --------------------------------------------------------------------
-// lcr_adamw_update, operation for operation, each rounded on its own (no fused multiply-add).
+// lcr_adamw_update, operation for operation, each rounded on its own (no fused multiply-add), over a
+// whole flat buffer in one launch: element i decays (its parameter scaled by `decay` first) when it
+// lies in one of the `range_count` ranges `[decaying[2k], decaying[2k + 1])` (sorted, disjoint),
+// found by binary search; the other elements keep their parameter as it is (the CPU's factor 1).
 extern "C" __global__ void adamw_update(float *parameters, float *first, float *second, const float *gradients,
-                                        long count, float decay, float beta1_complement, float beta2,
-                                        float beta2_complement, float step_size, float correction2_root,
-                                        float epsilon) {
+                                        long count, const long long *decaying, int range_count, float decay,
+                                        float beta1_complement, float beta2, float beta2_complement,
+                                        float step_size, float correction2_root, float epsilon) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
+        int low = 0, high = range_count;                    // the first range starting after i is `low`
+        while (low < high) {
+            int middle = (low + high) / 2;
+            if (decaying[2 * middle] <= i) low = middle + 1; else high = middle;
+        }
+        bool decays = low > 0 && i < decaying[2 * (low - 1) + 1];
         float g = gradients[i];
-        float p = __fmul_rn(parameters[i], decay);
+        float p = decays ? __fmul_rn(parameters[i], decay) : parameters[i];
         float m = __fadd_rn(first[i], __fmul_rn(__fsub_rn(g, first[i]), beta1_complement));
         float v = __fadd_rn(__fmul_rn(second[i], beta2), __fmul_rn(__fmul_rn(beta2_complement, g), g));
         float denominator = __fadd_rn(__fdiv_rn(__fsqrt_rn(v), correction2_root), epsilon);
@@ -405,6 +426,18 @@ extern "C" __global__ void adamw_update(float *parameters, float *first, float *
         first[i] = m;
         second[i] = v;
     }
+}
+// GradientSum on the device: a micro-batch's gradients added to the step's sums in Double, and
+// zeroed for the next micro-batch; then the sums rounded once to Float32.
+extern "C" __global__ void accumulate_in_double(double *sums, float *values, long count) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
+        sums[i] += (double)values[i];
+        values[i] = 0.0f;
+    }
+}
+extern "C" __global__ void round_from_double(float *values, const double *sums, long count) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        values[i] = (float)sums[i];
 }
 // sums[b] = Σ g² (in Double) over elements b·block ..< min(count, (b + 1)·block): one block per b.
 extern "C" __global__ void squared_sum_blocks(const float *values, long count, long block, double *sums) {

@@ -65,6 +65,49 @@ public struct AdamW: Sendable {
         self.secondMoments = secondMoments
     }
 
+    /// The per-step scalars of the update, wherever the elements are updated (here, or by a
+    /// device's kernel of the same operations).
+    struct StepScalars {
+        /// `1 − β₁`, `β₂`, `1 − β₂`, ε: the optimizer's own.
+        let beta1Complement: Float, beta2: Float, beta2Complement: Float, epsilon: Float
+        /// `lr / (1 − β₁ᵗ)`.
+        let stepSize: Float
+        /// `√(1 − β₂ᵗ)`.
+        let correction2Root: Float
+        /// `1 − lr·λ`, the factor of a decaying tensor (the others keep 1).
+        let decay: Float
+    }
+
+    /// Counts step t + 1 and returns its scalars at `learningRate`, computed as torch computes them:
+    /// Python floats (double), then used against float32 tensors. Throws for a learning rate that
+    /// is negative or not finite.
+    mutating func beginStep(learningRate lr: Float) throws -> StepScalars {
+        guard lr.isFinite, lr >= 0 else {
+            throw TrainingError.invalidInput("learning rate must be finite and ≥ 0, got \(lr)")
+        }
+        step += 1
+        return StepScalars(beta1Complement: 1 - beta1, beta2: beta2, beta2Complement: 1 - beta2, epsilon: epsilon,
+                           stepSize: Float(Double(lr) / (1 - pow(Double(beta1), Double(step)))),
+                           correction2Root: Float((1 - pow(Double(beta2), Double(step))).squareRoot()),
+                           decay: 1 - lr * weightDecay)
+    }
+
+    /// The ranges of the flat buffer whose tensors decay, in order, adjacent ones merged.
+    var decayingRanges: [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        for entry in entries.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) where entry.decays && !entry.range.isEmpty {
+            if let last = ranges.last, last.upperBound == entry.range.lowerBound {
+                ranges[ranges.count - 1] = last.lowerBound..<entry.range.upperBound
+            } else {
+                ranges.append(entry.range)
+            }
+        }
+        return ranges
+    }
+
+    /// Elements of the flat buffer the optimizer serves.
+    var parameterCount: Int { count }
+
     /// Takes one step on the list head's `parameters` with `gradients` at learning rate `learningRate`.
     public mutating func update(_ parameters: inout ListHeadParameters, gradients: ListHeadGradients,
                                 learningRate: Float) throws {
@@ -80,32 +123,43 @@ public struct AdamW: Sendable {
         guard values.count == count, gradients.count == count else {
             throw TrainingError.invalidInput("AdamW: \(values.count) values and \(gradients.count) gradients for \(count) parameters")
         }
-        guard learningRate.isFinite, learningRate >= 0 else {
-            throw TrainingError.invalidInput("learning rate must be finite and ≥ 0, got \(learningRate)")
-        }
-        step += 1
-        let lr = learningRate, b1 = beta1, b2 = beta2, eps = epsilon
-        // Computed as torch computes them: Python floats (double), then used against float32 tensors.
-        let stepSize = Float(Double(lr) / (1 - pow(Double(b1), Double(step))))
-        let correction2Root = Float((1 - pow(Double(b2), Double(step))).squareRoot())
-        let decay = 1 - lr * weightDecay
+        let scalars = try beginStep(learningRate: learningRate), decaying = decayingRanges
         values.withUnsafeMutableBufferPointer { p in
             firstMoments.withUnsafeMutableBufferPointer { m in
                 secondMoments.withUnsafeMutableBufferPointer { v in
                     gradients.withUnsafeBufferPointer { g in
                         guard let p = p.baseAddress, let m = m.baseAddress, let v = v.baseAddress,
                               let g = g.baseAddress else { return }
-                        // Every element on its own, so splitting over the cores changes no result.
-                        for entry in entries {
-                            let start = entry.range.lowerBound, entryDecay: Float = entry.decays ? decay : 1
-                            ParallelLoop.shares(entry.range.count, minimumPerShare: 32_768) { share in
-                                let i = start + share.lowerBound
-                                lcr_adamw_update(p + i, m + i, v + i, g + i, Int64(share.count), entryDecay, 1 - b1,
-                                                 b2, 1 - b2, stepSize, correction2Root, eps)
-                            }
-                        }
+                        Self.update(parameters: p, firstMoments: m, secondMoments: v, gradients: g, count: count,
+                                    decaying: decaying, scalars: scalars)
                     }
                 }
+            }
+        }
+    }
+
+    /// The update of `count` elements under `scalars`, those in `decaying` (sorted, disjoint)
+    /// decayed first: the CPU's elements, in memory (``update(values:gradients:learningRate:)``
+    /// and the CPU training backend). Every element on its own, so splitting over the cores
+    /// changes no result.
+    static func update(parameters p: UnsafeMutablePointer<Float>, firstMoments m: UnsafeMutablePointer<Float>,
+                       secondMoments v: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count: Int,
+                       decaying: [Range<Int>], scalars s: StepScalars) {
+        // The runs of equal decay: each decaying range, and the gaps around them.
+        var runs: [(range: Range<Int>, decay: Float)] = []
+        var next = 0
+        for range in decaying {
+            if next < range.lowerBound { runs.append((next..<range.lowerBound, 1)) }
+            runs.append((range, s.decay))
+            next = range.upperBound
+        }
+        if next < count { runs.append((next..<count, 1)) }
+        for run in runs {
+            let start = run.range.lowerBound
+            ParallelLoop.shares(run.range.count, minimumPerShare: 32_768) { share in
+                let i = start + share.lowerBound
+                lcr_adamw_update(p + i, m + i, v + i, g + i, Int64(share.count), run.decay, s.beta1Complement, s.beta2,
+                                 s.beta2Complement, s.stepSize, s.correction2Root, s.epsilon)
             }
         }
     }

@@ -8,6 +8,9 @@ struct CPUTrainingBackend: TrainingBackend {
 
     func zeros(_ count: Int) -> FloatBuffer { FloatBuffer(count: count) }
     func upload(_ values: [Float]) -> FloatBuffer { FloatBuffer(values) }
+    func upload(_ values: [Float], to target: Pointer) {
+        values.withUnsafeBufferPointer { if let base = $0.baseAddress { target.update(from: base, count: $0.count) } }
+    }
     func download(_ pointer: Pointer, count: Int) -> [Float] {
         Array(UnsafeBufferPointer(start: pointer, count: count))
     }

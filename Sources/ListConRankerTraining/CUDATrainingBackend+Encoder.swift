@@ -35,13 +35,32 @@ extension CUDATrainingBackend {
                            .address(sums.address)])
     }
 
+    /// The word and position tables' gradients one table row per GPU block row (each adding its
+    /// tokens in the CPU's order), the token type's as a column sum over every token.
     func embedTokensBackward(dwords: Pointer, dtokenType: Pointer, dpositions: Pointer, dsums: Pointer,
                              texts: [[Int32]], width: Int) throws {
-        let tables = try tokenTables(texts)
-        try module.launch("embed_tokens_backward", grid: ((width + 127) / 128, 1, 1), block: 128,
-                          [.address(dsums.address), .address(tables.ids.address), .address(tables.positions.address),
-                           .int32(Int32(tables.rows)), .int32(Int32(width)), .address(dwords.address),
-                           .address(dtokenType.address), .address(dpositions.address)])
+        try tableRowsBackward(table: dwords, dsums: dsums, keys: texts.flatMap { $0 }, width: width)
+        try tableRowsBackward(table: dpositions, dsums: dsums, keys: texts.flatMap { text in text.indices.map { Int32($0) } },
+                              width: width)
+        try columnSums(dsums, rows: texts.reduce(0) { $0 + $1.count }, width: width, into: dtokenType)
+    }
+
+    /// `table[keys[r]] += dsums[r]` for every token r, grouped on the host by table row (the
+    /// tokens of each row in order) so that the rows add in parallel without atomics.
+    private func tableRowsBackward(table: Pointer, dsums: Pointer, keys: [Int32], width: Int) throws {
+        guard !keys.isEmpty else { return }
+        let rows = keys.indices.sorted { (keys[$0], $0) < (keys[$1], $1) }   // stable: token order within a key
+        var distinct: [Int32] = [], offsets: [Int32] = []
+        for (k, row) in rows.enumerated() where distinct.last != keys[row] {
+            distinct.append(keys[row])
+            offsets.append(Int32(k))
+        }
+        offsets.append(Int32(rows.count))
+        let uploaded = (try device.upload(int32: distinct), try device.upload(int32: offsets),
+                        try device.upload(int32: rows.map { Int32($0) }))
+        try module.launch("table_rows_backward", grid: (distinct.count, (width + 127) / 128, 1), block: 128,
+                          [.address(dsums.address), .address(uploaded.0.address), .address(uploaded.1.address),
+                           .address(uploaded.2.address), .int32(Int32(width)), .address(table.address)])
     }
 
     func encoderAttentionForward(context: Pointer?, probabilities: Pointer, mask: Pointer?, qkv: Pointer,

@@ -65,6 +65,10 @@ struct CUDATrainingBackend: TrainingBackend {
         return buffer
     }
 
+    func upload(_ values: [Float], to target: Pointer) throws {
+        try device.upload(values, to: target.address)
+    }
+
     func download(_ pointer: Pointer, count: Int) throws -> [Float] {
         try device.download(pointer.address, count: count)
     }
@@ -100,9 +104,29 @@ struct CUDATrainingBackend: TrainingBackend {
         try columnSums(dy, rows: rows, width: outFeatures, into: db)
     }
 
-    private func columnSums(_ x: Pointer, rows: Int, width: Int, into out: Pointer) throws {
-        try module.launch("column_sums", grid: ((width + 127) / 128, 1, 1), block: 128,
-                          [.address(x.address), .int32(Int32(rows)), .int32(Int32(width)), .address(out.address)])
+    /// `out[j] += Σ_r x[r, j]` in two passes (`column_chunk_sums`, then `add_chunk_sums`).
+    func columnSums(_ x: Pointer, rows: Int, width: Int, into out: Pointer) throws {
+        guard rows > 0 else { return }
+        let (chunk, count) = Self.rowChunks(rows)
+        let chunks = try zeros(count * width)
+        try module.launch("column_chunk_sums", grid: ((width + 127) / 128, count, 1), block: 128,
+                          [.address(x.address), .int32(Int32(rows)), .int32(Int32(width)), .int32(Int32(chunk)),
+                           .address(chunks.array.address)])
+        try addChunkSums(chunks, count: count, width: width, into: out)
+    }
+
+    /// Pass 2 of the column sums: `out[j] += Σ_c chunks[c, j]`, chunks in order.
+    private func addChunkSums(_ chunks: Buffer, count: Int, width: Int, into out: Pointer) throws {
+        try module.launch("add_chunk_sums", grid: ((width + 127) / 128, 1, 1), block: 128,
+                          [.address(chunks.array.address), .int32(Int32(count)), .int32(Int32(width)),
+                           .address(out.address)])
+    }
+
+    /// The rows each chunk of a two-pass column sum adds (128, more when the chunks would
+    /// outnumber a grid's second dimension), and how many chunks cover `rows`.
+    static func rowChunks(_ rows: Int) -> (chunk: Int, count: Int) {
+        let chunk = max(128, (rows + 65_534) / 65_535)
+        return (chunk, (rows + chunk - 1) / chunk)
     }
 
     // MARK: Normalisation, activations, element-wise
@@ -119,9 +143,15 @@ struct CUDATrainingBackend: TrainingBackend {
         try module.launch("layer_norm_backward_input", grid: (rows, 1, 1), block: 256,
                           [.address(dy.address), .address(x.address), .address(mean.address), .address(rstd.address),
                            .address(gamma.address), .int32(Int32(width)), .address(dx.address)])
-        try module.launch("layer_norm_backward_parameters", grid: ((width + 127) / 128, 1, 1), block: 128,
+        guard rows > 0 else { return }
+        let (chunk, count) = Self.rowChunks(rows)
+        let gammaChunks = try zeros(count * width), betaChunks = try zeros(count * width)
+        try module.launch("layer_norm_parameter_chunk_sums", grid: ((width + 127) / 128, count, 1), block: 128,
                           [.address(dy.address), .address(x.address), .address(mean.address), .address(rstd.address),
-                           .int32(Int32(rows)), .int32(Int32(width)), .address(dgamma.address), .address(dbeta.address)])
+                           .int32(Int32(rows)), .int32(Int32(width)), .int32(Int32(chunk)),
+                           .address(gammaChunks.array.address), .address(betaChunks.array.address)])
+        try addChunkSums(gammaChunks, count: count, width: width, into: dgamma)
+        try addChunkSums(betaChunks, count: count, width: width, into: dbeta)
     }
 
     func geluForward(y: Pointer, x: Pointer, count: Int) throws {

@@ -7,25 +7,31 @@ public enum GradientClipping {
         Float(squaredSum(gradients.values).squareRoot())
     }
 
+    /// Elements summed into each block of ``squaredSum(_:)``: a device sums the same blocks.
+    static let block = 65_536
+
     /// Σ g² in double precision: fixed blocks summed over the cores, then the blocks' sums in
     /// order, so the result does not depend on the number of threads.
     static func squaredSum(_ values: [Float]) -> Double {
-        let block = 65_536, blocks = (values.count + block - 1) / block
+        values.withUnsafeBufferPointer { squaredSumBlocks($0).reduce(0, +) }
+    }
+
+    /// Σ g² in double precision of each block of ``block`` elements, in order.
+    static func squaredSumBlocks(_ values: UnsafeBufferPointer<Float>) -> [Double] {
+        let blocks = (values.count + block - 1) / block
         var sums = [Double](repeating: 0, count: blocks)
-        values.withUnsafeBufferPointer { values in
-            sums.withUnsafeMutableBufferPointer { sums in
-                ParallelLoop.shares(blocks, minimumPerShare: 4) { share in
-                    for b in share {
-                        var sum = 0.0
-                        for i in b * block..<min(values.count, (b + 1) * block) {
-                            sum += Double(values[i]) * Double(values[i])
-                        }
-                        sums[b] = sum
+        sums.withUnsafeMutableBufferPointer { sums in
+            ParallelLoop.shares(blocks, minimumPerShare: 4) { share in
+                for b in share {
+                    var sum = 0.0
+                    for i in b * block..<min(values.count, (b + 1) * block) {
+                        sum += Double(values[i]) * Double(values[i])
                     }
+                    sums[b] = sum
                 }
             }
         }
-        return sums.reduce(0, +)
+        return sums
     }
 
     /// Clipping over the list head's and the encoder's gradients together (stage 2): one global

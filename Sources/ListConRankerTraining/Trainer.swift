@@ -190,29 +190,49 @@ public final class Trainer {
 
         // 5. The loop.
         let network = try ListHeadNetwork(layout: initial.layout, dropout: c.dropout)
-        // On a GPU: stage 1 runs the head's forward and backward there, stage 2 the encoder's and
-        // the head's; the optimizer and clipping stay here.
-        var gpuHead: ListHeadDeviceStep<CUDATrainingBackend>?
-        var gpuStage2: Stage2DeviceStep<CUDATrainingBackend>?
+        // On a GPU the whole step runs there, on parameters, gradients and moments resident for
+        // the run (the host's copies are brought up to date when read): stage 1 the head's forward
+        // and backward, stage 2 the encoder's and the head's, then the sum over micro-batches,
+        // clipping and AdamW. A job of several processes sums its gradients across ranks on the host.
+        // Stage 2 in bf16: every product on bf16 copies of its inputs (autocast's mixed precision).
+        // Stage 1's precision is its features' (encoded above); the head's products stay fp32.
+        let products: CUDATrainingBackend.ProductPrecision = encoder != nil && c.precision == .bf16 ? .bf16 : .fp32
+        let gpuBackend: CUDATrainingBackend?
         if case .cuda(let index) = run.device {
-            // Stage 2 in bf16: every product on bf16 copies of its inputs (autocast's mixed precision).
-            // Stage 1's precision is its features' (encoded above); the head's products stay fp32.
-            let products: CUDATrainingBackend.ProductPrecision = encoder != nil && c.precision == .bf16 ? .bf16 : .fp32
-            let backend = try CUDATrainingBackend(index: index, productPrecision: products)
+            gpuBackend = try CUDATrainingBackend(index: index, productPrecision: products)
+        } else {
+            gpuBackend = nil
+        }
+        let gpu = try gpuBackend.map { backend in
+            try DeviceTrainingState(backend: backend, head: parameters, headOptimizer: optimizer,
+                                    encoder: encoder?.parameters, encoderOptimizer: encoder?.optimizer,
+                                    sumsMicroBatches: !ranks.isDistributed && c.batchSize > c.microBatchSize)
+        }
+        let gpuStage2 = gpuBackend.flatMap { backend in
+            encoder.map { Stage2DeviceStep(encoder: $0.network, head: network, recomputation: $0.recomputation, backend: backend) }
+        }
+        /// The host's parameters (and, for a save, the optimizer's moments) as the device holds them.
+        func readFromDevice(moments: Bool) throws {
+            guard let gpu else { return }
+            let values = try gpu.downloadParameters()
+            parameters.values = values.head
+            encoder?.parameters.values = values.encoder
+            guard moments else { return }
+            let (first, second) = try gpu.downloadMoments()
+            try optimizer.restore(step: optimizer.step, firstMoments: first.head, secondMoments: second.head)
             if let encoder {
-                gpuStage2 = Stage2DeviceStep(encoder: encoder.network, head: network,
-                                             recomputation: encoder.recomputation, backend: backend)
-            } else {
-                gpuHead = ListHeadDeviceStep(network: network, backend: backend)
+                try encoder.optimizer.restore(step: encoder.optimizer.step, firstMoments: first.encoder,
+                                              secondMoments: second.encoder)
             }
         }
+        let clock = run.profilesPhases ? PhaseClock(waitForDevice: { try gpuBackend?.device.synchronize() }) : nil
         let loss = try CircleLoss(margin: c.margin, scale: c.gamma)
         var gradients = ListHeadGradients(layout: initial.layout)
         var losses: [Float] = []
         // Micro-batches and ranks summed in double (the same sum however the batch is split); in
         // stage 2 over several ranks each layer's sum across ranks overlaps the backward below it.
-        // One process with one micro-batch per step needs no sum.
-        let sum = ranks.isDistributed || c.batchSize > c.microBatchSize
+        // One process with one micro-batch per step needs no sum; on a GPU one process sums there.
+        let sum = ranks.isDistributed || (gpu == nil && c.batchSize > c.microBatchSize)
             ? GradientSum(communicator: ranks, headCount: headCount, encoder: encoder?.parameters.layout,
                           overlaps: run.overlapsReduction) : nil
         defer { sum?.stop() }
@@ -220,15 +240,28 @@ public final class Trainer {
         while optimizer.step < totalSteps {
             if let stop = run.stopAfterStep, optimizer.step >= stop { break }
             let began = DispatchTime.now().uptimeNanoseconds
+            try clock?.start()
             let step = optimizer.step
             let epoch = step / sampler.stepsPerEpoch
             // The global batch; this rank takes its contiguous share (all of it for one process).
             let lists = sampler.batch(epoch: epoch, batch: step % sampler.stepsPerEpoch)
             let share = lists[ranks.share(of: lists.count)]
-            gradients.zero()
-            encoder?.gradients.zero()
-            try gpuHead?.load(parameters)
-            if let encoder { try gpuStage2?.load(encoder: encoder.parameters, head: parameters) }
+            if let gpu {
+                try gpu.beginStep()
+            } else {
+                gradients.zero()
+                encoder?.gradients.zero()
+            }
+            /// A micro-batch's gradients on the GPU are complete: summed there, or across ranks here.
+            func endGPUMicroBatch(_ gpu: DeviceTrainingState<CUDATrainingBackend>) throws {
+                if let sum {
+                    var (head, encoder) = try gpu.takeGradients()
+                    sum.add(head: &head, encoder: &encoder)
+                } else {
+                    try gpu.endMicroBatch()
+                }
+                try clock?.lap("gradient_sum")
+            }
             var stepLoss = 0.0
             for first in stride(from: share.startIndex, to: share.endIndex, by: c.microBatchSize) {
                 let part = share[first..<min(first + c.microBatchSize, share.endIndex)]
@@ -254,39 +287,41 @@ public final class Trainer {
                 // Stage 2: the pooled vectors come from the encoder being trained (its own dropout stream).
                 let encoderSeed = RandomStreams.seed(c.seed, .dropout, UInt64(step), dropoutKey, 2)
                 let headSeed = RandomStreams.seed(c.seed, .dropout, UInt64(step), dropoutKey)
-                if let gpuStage2, let encoder {
+                // The loss's gradient given the logits (divided by the whole step's list count, so the
+                // micro-batches' gradients add up to the mean's).
+                func logitGradients(_ logits: [Float]) throws -> [Float] {
+                    let result = try loss.evaluate(logits: logits, relevant: relevant, listLengths: lengths,
+                                                   listCount: lists.count)
+                    stepLoss += Double(result.loss)
+                    return result.logitGradients
+                }
+                if let gpu, let gpuStage2, let encoder {
                     _ = try gpuStage2.run(texts: texts.map(encoder.ids), listLengths: lengths, encoderSeed: encoderSeed,
-                                          headSeed: headSeed, headGradients: &gradients,
-                                          encoderGradients: &encoder.gradients) { logits in
-                        let result = try loss.evaluate(logits: logits, relevant: relevant, listLengths: lengths,
-                                                       listCount: lists.count)
-                        stepLoss += Double(result.loss)
-                        return result.logitGradients
-                    }
-                    sum?.add(head: &gradients.values, encoder: &encoder.gradients.values)
+                                          headSeed: headSeed, state: gpu, clock: clock, logitGradients: logitGradients)
+                    try endGPUMicroBatch(gpu)
                     continue
                 }
                 let encoderPass = try encoder?.forward(texts, dropoutSeed: encoderSeed)
-                if let encoderPass { pooled = encoderPass.pooled }
+                if let encoderPass {
+                    pooled = encoderPass.pooled
+                    try clock?.lap("encoder_forward")
+                }
                 let batch = try ListBatch(pooled: pooled, hidden: hidden, listLengths: lengths)
-                if let gpuHead {
-                    _ = try gpuHead.run(batch, dropoutSeed: headSeed, gradients: &gradients) { logits in
-                        let result = try loss.evaluate(logits: logits, relevant: relevant, listLengths: lengths,
-                                                       listCount: lists.count)
-                        stepLoss += Double(result.loss)
-                        return result.logitGradients
-                    }
-                    sum?.add(head: &gradients.values, encoder: &noEncoderGradients)
+                if let gpu {
+                    try network.check(batch, gpu.headLayout)
+                    _ = try network.forwardAndBackward(batch, parameters: gpu.headParameters, dropoutSeed: headSeed,
+                                                       gradients: gpu.headGradients, pooledGradients: nil,
+                                                       backend: gpu.backend, logitGradients: logitGradients)
+                    try clock?.lap("list_head")
+                    try endGPUMicroBatch(gpu)
                     continue
                 }
                 let pass = try network.forward(batch, parameters: parameters, dropoutSeed: headSeed)
-                // Divided by the whole step's list count, so the micro-batches' gradients add up to the mean's.
-                let result = try loss.evaluate(logits: pass.logits, relevant: relevant, listLengths: lengths,
-                                               listCount: lists.count)
-                stepLoss += Double(result.loss)
+                let dlogits = try logitGradients(pass.logits)
                 if let encoder, let encoderPass {
-                    let pooledGradients = try network.backwardToPooled(pass, logitGradients: result.logitGradients,
+                    let pooledGradients = try network.backwardToPooled(pass, logitGradients: dlogits,
                                                                        parameters: parameters, gradients: &gradients)
+                    try clock?.lap("list_head")
                     // The last micro-batch completes each bucket of gradients: hand them over as they come.
                     let overlapped = first + c.microBatchSize >= share.endIndex && sum?.overlapsBackward == true
                     if overlapped, let sum {
@@ -294,12 +329,15 @@ public final class Trainer {
                     }
                     try encoder.backward(encoderPass, pooledGradients: pooledGradients,
                                          finished: overlapped ? sum.map { sum in { sum.encoderFinished(part: $0, $1) } } : nil)
+                    try clock?.lap("encoder_backward")
                     if !overlapped { sum?.add(head: &gradients.values, encoder: &encoder.gradients.values) }
                 } else {
-                    try network.backward(pass, logitGradients: result.logitGradients, parameters: parameters,
+                    try network.backward(pass, logitGradients: dlogits, parameters: parameters,
                                          gradients: &gradients)
+                    try clock?.lap("list_head")
                     sum?.add(head: &gradients.values, encoder: &noEncoderGradients)
                 }
+                try clock?.lap("gradient_sum")
             }
             // Sum the ranks' gradients (each already divided by the global list count) and losses.
             let reduceBegan = DispatchTime.now().uptimeNanoseconds
@@ -311,11 +349,20 @@ public final class Trainer {
                 }
             }
             let reduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - reduceBegan) / 1e9
-            let norm = try encoder.map { try GradientClipping.clip(&gradients, &$0.gradients, maxNorm: c.maxGradNorm) }
-                ?? GradientClipping.clip(&gradients, maxNorm: c.maxGradNorm)
-            let rate = schedule.learningRate(atStep: step)
-            try optimizer.update(&parameters, gradients: gradients, learningRate: rate)
-            try encoder?.update(learningRate: rate)
+            try clock?.lap("gradient_sum")
+            let norm: Float, rate = schedule.learningRate(atStep: step)
+            if let gpu {
+                if sum != nil { try gpu.replaceGradients(head: gradients.values, encoder: encoder?.gradients.values ?? []) }
+                norm = try gpu.clip(maxNorm: c.maxGradNorm)
+                let headScalars = try optimizer.beginStep(learningRate: rate)
+                try gpu.update(head: headScalars, encoder: try encoder?.optimizer.beginStep(learningRate: rate))
+            } else {
+                norm = try encoder.map { try GradientClipping.clip(&gradients, &$0.gradients, maxNorm: c.maxGradNorm) }
+                    ?? GradientClipping.clip(&gradients, maxNorm: c.maxGradNorm)
+                try optimizer.update(&parameters, gradients: gradients, learningRate: rate)
+                try encoder?.update(learningRate: rate)
+            }
+            try clock?.lap("optimizer")
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
             let report = TrainingStepReport(step: optimizer.step, totalSteps: totalSteps, epoch: epoch + 1, loss: Float(stepLoss),
                                             learningRate: rate, gradientNorm: norm, lists: lists.count, seconds: seconds,
@@ -323,7 +370,8 @@ public final class Trainer {
             losses.append(report.loss)
             try log?.write(["event": "step", "step": report.step, "epoch": report.epoch, "loss": Double(report.loss),
                             "lr": Double(rate), "grad_norm": Double(norm), "lists": lists.count, "seconds": seconds]
-                            .merging(ranks.isDistributed ? ["ranks": ranks.size, "reduce_seconds": reduceSeconds] : [:]) { a, _ in a })
+                            .merging(ranks.isDistributed ? ["ranks": ranks.size, "reduce_seconds": reduceSeconds] : [:]) { a, _ in a }
+                            .merging(clock.map { ["phases": $0.take()] } ?? [:]) { a, _ in a })
             try board?.scalar("train/loss", report.loss, step: report.step)
             try board?.scalar("train/learning_rate", rate, step: report.step)
             try board?.scalar("train/grad_norm", norm, step: report.step)
@@ -331,14 +379,18 @@ public final class Trainer {
 
             let done = optimizer.step
             let epochEnd = done % sampler.stepsPerEpoch == 0
-            if epochEnd || (run.evaluateEvery.map { done % $0 == 0 } ?? false) { try evaluate(step: done) }
+            let evaluates = epochEnd || (run.evaluateEvery.map { done % $0 == 0 } ?? false)
+            let saves = epochEnd || (run.saveEvery.map { done % $0 == 0 } ?? false) || run.stopAfterStep == done
+            if evaluates || saves { try readFromDevice(moments: saves) }
+            if evaluates { try evaluate(step: done) }
             if epochEnd {
                 try save(epochFolder: "epoch-\(done / sampler.stepsPerEpoch)")
                 onMessage?("epoch \(done / sampler.stepsPerEpoch) saved in \(run.output.path)")
-            } else if (run.saveEvery.map { done % $0 == 0 } ?? false) || run.stopAfterStep == done {
+            } else if saves {
                 try save(epochFolder: nil)
             }
         }
+        try readFromDevice(moments: false)
         return TrainingSummary(parameters: parameters, encoder: encoder?.parameters, step: optimizer.step,
                                totalSteps: totalSteps, encodedTexts: encoded, skippedSamples: skipped,
                                evaluations: evaluations, losses: losses)

@@ -19,6 +19,8 @@ protocol TrainingBackend: Sendable {
     func zeros(_ count: Int) throws -> Buffer
     /// A copy of `values` on the device.
     func upload(_ values: [Float]) throws -> Buffer
+    /// `target[0 ..< values.count] = values`.
+    func upload(_ values: [Float], to target: Pointer) throws
     /// `count` elements from `pointer`.
     func download(_ pointer: Pointer, count: Int) throws -> [Float]
     /// `target[0 ..< count] = source[0 ..< count]`.
@@ -110,6 +112,22 @@ protocol TrainingBackend: Sendable {
     func meanPoolForward(pooled: Pointer, hidden: Pointer, segments: [Range<Int>], width: Int) throws
     /// `dhidden[row] = dpooled[t] / L_t` for each row of segment t (overwritten).
     func meanPoolBackward(dhidden: Pointer, dpooled: Pointer, segments: [Range<Int>], width: Int) throws
+
+    // MARK: The step's tail (GradientSum, GradientClipping, AdamW), for state resident on the device
+
+    /// `sums[i] += x[i]` in Double, then `x[i] = 0`, for `i < count`: `sums` holds `count` Doubles
+    /// (the storage of `2·count` elements).
+    func accumulateInDouble(_ sums: Pointer, _ x: Pointer, count: Int) throws
+    /// `x[i] = Float(sums[i])` (rounded to nearest) for `i < count`.
+    func roundFromDouble(_ x: Pointer, _ sums: Pointer, count: Int) throws
+    /// Σ x² in Double of each block of ``GradientClipping/block`` elements of `x[0 ..< count]`, in order.
+    func squaredSumBlocks(_ x: Pointer, count: Int) throws -> [Double]
+    /// `x *= factor`.
+    func scale(_ x: Pointer, by factor: Float, count: Int) throws
+    /// One AdamW update of `count` elements under `scalars`, those in the sorted, disjoint
+    /// `decaying` ranges decayed first: ``AdamW/update(parameters:firstMoments:secondMoments:gradients:count:decaying:scalars:)``.
+    func adamWUpdate(parameters: Pointer, firstMoments: Pointer, secondMoments: Pointer, gradients: Pointer,
+                     count: Int, decaying: [Range<Int>], scalars: AdamW.StepScalars) throws
 }
 
 /// A device address of Float32 elements.

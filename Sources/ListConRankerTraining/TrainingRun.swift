@@ -65,7 +65,10 @@ public struct TrainingRun: Sendable {
     /// backward goes on below it (true, PyTorch DDP's design), or all of them after the backward
     /// (false: for measuring what the overlap saves). The weights are the same either way.
     public var overlapsReduction = true
-    /// Where the list head trains (stage 1 on a GPU: `cuda:N`) and the feature cache's missing
+    /// Add each phase's seconds to the log's step lines (``PhaseClock``): encoder forward, list
+    /// head, encoder backward, gradient sum, optimizer. On a GPU each phase waits for the device.
+    public var profilesPhases = false
+    /// Where the networks train (a GPU: `cuda:N`) and, in stage 1, the feature cache's missing
     /// texts are encoded.
     public var device: Device = .cpu
 

@@ -62,7 +62,7 @@ struct TrainCommand: AsyncParsableCommand {
             + "weights, gradients, LayerNorm, softmax and AdamW; no loss scaling. --precision fp32 on a GPU is the "
             + "parity mode (no TF32). On the CPU stage 2 trains in fp32 only. " + PrecisionChoice.emulationNote))
     var precision: PrecisionChoice = .fp32
-    @Option(name: .long, help: "Where to train: cpu, or cuda / cuda:N for stage 1 (the list head, and the features it lacks) on a GPU.")
+    @Option(name: .long, help: "Where to train: cpu, or cuda / cuda:N for a GPU (stage 1: the list head, and the features it lacks; stage 2: the encoder and the head).")
     var device: Device = .cpu
     @Option(name: .long, help: "Most tokens per text.") var maxLength = TrainingConfiguration().maxLength
     @Option(name: .long, help: "List width of a new head (--encoder).") var headWidth = TrainingConfiguration().headWidth
@@ -75,6 +75,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Evaluate every N steps too.") var evalEvery: Int?
     @Option(name: .long, help: "Save the latest checkpoint and state every N steps too.") var saveEvery: Int?
     @Option(name: .long, help: "Stop after this many steps (saving the state; continue with --resume).") var stopAfterStep: Int?
+    @Flag(name: .long, help: "Add each step's seconds per phase to the --log step lines (\"phases\": encoder_forward, list_head, encoder_backward, gradient_sum, optimizer); on a GPU each phase waits for the device, which slows the run slightly.")
+    var profile = false
     @Flag(name: .long, help: "Continue the run saved in --output.") var resume = false
     @Flag(name: .long, help: "Under MPI, stage 2: sum gradients across ranks after the backward instead of during it (faster where ranks have one core each; BENCHMARKS.md).")
     var reduceAfterBackward = false
@@ -86,6 +88,7 @@ struct TrainCommand: AsyncParsableCommand {
             throw ValidationError("--stage must be 1 (list head on a frozen encoder) or 2 (everything), not \(stage)")
         }
         guard model == nil || encoder == nil else { throw ValidationError("give one of --model and --encoder, not both") }
+        guard !profile || log != nil else { throw ValidationError("--profile adds to the --log file's step lines: give --log FILE too") }
         guard listSize >= 2 else { throw ValidationError("--list-size must be at least 2 (a positive and a negative), not \(listSize)") }
         guard precision != .auto, precision != .fp16 else {
             throw ValidationError("--precision must be fp32 or bf16 for training features")
@@ -142,6 +145,7 @@ struct TrainCommand: AsyncParsableCommand {
         run.evaluateEvery = evalEvery
         run.saveEvery = saveEvery
         run.stopAfterStep = stopAfterStep
+        run.profilesPhases = profile
         run.recomputation = recomputation?.recomputation
         run.communicator = ranks
         run.overlapsReduction = !reduceAfterBackward

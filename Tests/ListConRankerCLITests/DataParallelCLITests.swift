@@ -13,23 +13,34 @@ import Testing
 struct DataParallelCLITests {
     /// A stage-`stage` run on the tiny model: batches of 8 lists in micro-batches of 2, dropout on
     /// (the list head's 0.1 and BERT's own in stage 2), 10 steps (the first epoch's end, step 7, evaluates on the dev set sharded over the ranks).
-    func trainArguments(stage: Int, output: String, cache: String, log: String) -> [String] {
-        ["train", "--stage", "\(stage)", "--model", CLIFixtures.tinyModel, "--data", CLIFixtures.evaluationData,
+    func trainArguments(stage: Int, output: String, cache: String, log: String, device: String = "cpu") -> [String] {
+        ["train", "--stage", "\(stage)", "--device", device, "--model", CLIFixtures.tinyModel, "--data", CLIFixtures.evaluationData,
          "--eval-data", CLIFixtures.evaluationData, "--output", output, "--feature-cache", cache, "--log", log,
          "--epochs", "2", "--batch-size", "8", "--micro-batch-size", "2", "--list-size", "4", "--seed", "11",
          "--stop-after-step", "10"]
             + (stage == 2 ? ["--max-length", "32", "--no-recompute"] : [])
     }
 
-    func sameWeights(stage: Int) throws {
+    /// `device` "cuda": on the software CUDA device (skipped where it is not built), each rank's
+    /// step on its own device after the gradients' sum across ranks on the host.
+    func sameWeights(stage: Int, device: String = "cpu") throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         func path(_ name: String) -> String { directory.url.appendingPathComponent(name).path }
-        let one = try CLI.run(trainArguments(stage: stage, output: path("one"), cache: path("cache-one"), log: path("one.jsonl")),
-                              timeLimit: 300)
+        var environment: [String: String] = [:]
+        if device == "cuda" {
+            guard let emulated = EmulatedCUDACLITests().environment(directory.url) else { return }
+            environment = emulated
+        }
+        let one = try CLI.run(trainArguments(stage: stage, output: path("one"), cache: path("cache-one"), log: path("one.jsonl"),
+                                             device: device),
+                              environment: environment, timeLimit: 300)
         try #require(one.status == 0, "\(one)")
-        let two = try MPIRun.run(2, trainArguments(stage: stage, output: path("two"), cache: path("cache-two"),
-                                                   log: path("two.jsonl")))
+        // On the software device encoding is slow and not what the GPU case tests: its job reads
+        // the features the one process encoded.
+        let two = try MPIRun.run(2, trainArguments(stage: stage, output: path("two"),
+                                                   cache: path(device == "cuda" ? "cache-one" : "cache-two"),
+                                                   log: path("two.jsonl"), device: device), environment: environment)
         try #require(two.status == 0, "\(two)")
         #expect(two.stderr.contains("data-parallel over 2 ranks"), "\(two)")
 
@@ -67,6 +78,10 @@ struct DataParallelCLITests {
     @Test func stageOneTwoRanksTakeTheStepsOfOneProcess() throws { try sameWeights(stage: 1) }
 
     @Test func stageTwoTwoRanksTakeTheStepsOfOneProcess() throws { try sameWeights(stage: 2) }
+
+    /// On a GPU one process sums its micro-batches on the device, two ranks on the host, and
+    /// every rank clips and steps on its own device: still one process's weights.
+    @Test func stageOneTwoRanksOnTheDeviceTakeTheStepsOfOneProcess() throws { try sameWeights(stage: 1, device: "cuda") }
 
     /// Passages for `index`: some ids repeated (the last line wins), so that the shares differ.
     func passages(_ directory: TemporaryDirectory) throws -> URL {

@@ -88,6 +88,21 @@ import Testing
         #expect(text.contains("On the CPU stage 2 trains in fp32 only"), "\(help)")
     }
 
+    /// `--profile` on the device: each phase waits for the device, and every phase is charged.
+    @Test func profileOnTheDeviceChargesEachPhase() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        guard let environment = cuda.environment(scratch.url) else { return }
+        let log = scratch.url.appendingPathComponent("log.jsonl").path
+        let result = try CLI.run(["train", "--stage", "2", "--device", "cuda", "--model", CLIFixtures.tinyModel,
+                                  "--data", CLIFixtures.evaluationData, "--output", scratch.url.appendingPathComponent("out").path,
+                                  "--epochs", "1", "--batch-size", "4", "--micro-batch-size", "2", "--list-size", "4",
+                                  "--max-length", "32", "--stop-after-step", "2", "--log", log, "--profile"],
+                                 environment: environment, timeLimit: 300)
+        try #require(result.status == 0, "\(result)")
+        try TrainCLITests.expectStageTwoPhases(log)
+    }
+
     /// Stage 2 on a device too small for its activations ends with a clear error that names the
     /// training options that make it fit, and exit status 2, not a crash.
     @Test func stageTwoOnADeviceTooSmallSaysWhatFits() throws {

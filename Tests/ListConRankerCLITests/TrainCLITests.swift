@@ -102,4 +102,43 @@ import Testing
         let three = try CLI.run(arguments)
         #expect(three.status == CLI.usageError && three.stderr.contains("--stage"), "\(three)")
     }
+
+    /// `--profile`'s step lines: each phase's seconds, each step's from `--log` (phases keyed by name).
+    static func profiledSteps(_ log: String) throws -> [(seconds: Double, phases: [String: Double])] {
+        struct Line: Decodable { let event: String; let seconds: Double?; let phases: [String: Double]? }
+        return try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+            .filter { $0.event == "step" }.map { ($0.seconds ?? -1, $0.phases ?? [:]) }
+    }
+
+    /// Stage 2's phases, every one of them in every step line, none negative, and together no
+    /// more than the step's time.
+    static func expectStageTwoPhases(_ log: String) throws {
+        let steps = try profiledSteps(log)
+        #expect(!steps.isEmpty)
+        for step in steps {
+            #expect(Set(step.phases.keys) == ["encoder_forward", "list_head", "encoder_backward", "gradient_sum", "optimizer"],
+                    "\(step.phases)")
+            #expect(step.phases.values.allSatisfy { $0 >= 0 } && step.phases.values.reduce(0, +) <= step.seconds + 1e-6,
+                    "\(step)")
+            #expect(step.phases["encoder_forward", default: 0] > 0 && step.phases["encoder_backward", default: 0] > 0)
+        }
+    }
+
+    /// `train --profile` adds each step's seconds per phase to the log; without `--log` it is a
+    /// usage error that says so.
+    @Test func profileWritesEachPhasesSeconds() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let log = directory.url.appendingPathComponent("log.jsonl").path
+        var arguments = trainArguments(data: CLIFixtures.evaluationData, output: directory.url.appendingPathComponent("run").path,
+                                       cache: directory.url.appendingPathComponent("cache").path)
+        arguments[arguments.firstIndex(of: "1")!] = "2"
+        arguments += ["--max-length", "32", "--stop-after-step", "2", "--profile"]
+        let result = try CLI.run(arguments + ["--log", log])
+        try #require(result.status == 0, "\(result)")
+        try Self.expectStageTwoPhases(log)
+        let withoutLog = try CLI.run(arguments)
+        #expect(withoutLog.status == CLI.usageError && withoutLog.stderr.contains("--log"), "\(withoutLog)")
+    }
 }

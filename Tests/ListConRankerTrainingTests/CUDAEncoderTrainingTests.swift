@@ -30,11 +30,16 @@ import Testing
     ) throws -> (cpu: ([Float], ListHeadGradients, EncoderGradients), gpu: ([Float], ListHeadGradients, EncoderGradients)) {
         func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients, EncoderGradients) {
             let step = Stage2DeviceStep(encoder: encoder, head: head, recomputation: recomputation, backend: backend)
-            try step.load(encoder: encoderParameters, head: headParameters)
+            let state = try DeviceTrainingState(
+                backend: backend, head: headParameters, headOptimizer: try AdamW(layout: headParameters.layout),
+                encoder: encoderParameters,
+                encoderOptimizer: try AdamW(entries: encoderParameters.layout.entries, count: encoderParameters.layout.count),
+                sumsMicroBatches: false)
+            let logits = try step.run(texts: texts, listLengths: lists, encoderSeed: seeds.encoder, headSeed: seeds.head,
+                                      state: state) { _ in logitGradients }
             var headGradients = ListHeadGradients(layout: headParameters.layout)
             var encoderGradients = EncoderGradients(layout: encoderParameters.layout)
-            let logits = try step.run(texts: texts, listLengths: lists, encoderSeed: seeds.encoder, headSeed: seeds.head,
-                                      headGradients: &headGradients, encoderGradients: &encoderGradients) { _ in logitGradients }
+            (headGradients.values, encoderGradients.values) = try state.takeGradients()
             return (logits, headGradients, encoderGradients)
         }
         return (try run(CPUTrainingBackend()), try run(try CUDATrainingBackend(index: 0)))

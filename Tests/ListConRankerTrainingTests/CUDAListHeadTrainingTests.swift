@@ -29,10 +29,14 @@ import Testing
         let (batch, weights) = try Self.batch(seed: 11, hidden: 12, lengths: [3, 7, 2, 21])
 
         func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients) {
-            let step = ListHeadDeviceStep(network: network, backend: backend)
-            try step.load(parameters)
+            let state = try DeviceTrainingState(backend: backend, head: parameters,
+                                                headOptimizer: try AdamW(layout: parameters.layout), encoder: nil,
+                                                encoderOptimizer: nil, sumsMicroBatches: false)
+            let logits = try network.forwardAndBackward(batch, parameters: state.headParameters, dropoutSeed: 99,
+                                                        gradients: state.headGradients, pooledGradients: nil,
+                                                        backend: backend) { _ in weights }
             var gradients = ListHeadGradients(layout: parameters.layout)
-            let logits = try step.run(batch, dropoutSeed: 99, gradients: &gradients) { _ in weights }
+            gradients.values = try state.takeGradients().head
             return (logits, gradients)
         }
         let (cpuLogits, cpuGradients) = try run(CPUTrainingBackend())
@@ -76,7 +80,8 @@ import Testing
     }
 }
 
-/// The optimizer's and the dropout generator's kernels against their CPU twins, element for element.
+/// The dropout generator's kernels against their CPU twins, element for element (the optimizer's:
+/// DeviceTrainingStateTests).
 @Suite(.serialized) struct CUDATrainingKernelParityTests {
     let module: CUDAKernelModule?
 
@@ -105,58 +110,27 @@ import Testing
         #expect(try device.download(mask.address, count: count) == cpu)
     }
 
-    /// Three AdamW steps on the device equal three on the CPU bit for bit (no fused multiply-adds
-    /// on either side), decay on and off.
-    @Test func adamWIsTheCPUs() throws {
-        guard let module else { return }
-        let device = module.device
-        var generator = SeededGenerator(seed: 3)
-        let count = 777
-        var values = (0..<count).map { _ in generator.normal() }
-        let entries = [ParameterLayout.Entry(name: "w", shape: [700], offset: 0, decays: true),
-                       ParameterLayout.Entry(name: "b", shape: [77], offset: 700, decays: false)]
-        var optimizer = try AdamW(entries: entries, count: count)
-        let p = try CUDAFloatArray(zeros: count, on: device), m = try CUDAFloatArray(zeros: count, on: device)
-        let v = try CUDAFloatArray(zeros: count, on: device), g = try CUDAFloatArray(zeros: count, on: device)
-        try device.upload(values, to: p.address)
-        for step in 1...3 {
-            let gradients = (0..<count).map { _ in generator.normal() * 0.1 }
-            let rate: Float = 1e-3 * Float(step)
-            try device.upload(gradients, to: g.address)
-            let stepSize = Float(Double(rate) / (1 - pow(Double(optimizer.beta1), Double(step))))
-            let root = Float((1 - pow(Double(optimizer.beta2), Double(step))).squareRoot())
-            for entry in entries {
-                let decay: Float = entry.decays ? 1 - rate * optimizer.weightDecay : 1
-                let offset = entry.range.lowerBound * 4
-                try module.launch("adamw_update", elements: entry.range.count,
-                                  [.address(p.address + UInt64(offset)), .address(m.address + UInt64(offset)),
-                                   .address(v.address + UInt64(offset)), .address(g.address + UInt64(offset)),
-                                   .int64(entry.range.count), .float(decay), .float(1 - optimizer.beta1),
-                                   .float(optimizer.beta2), .float(1 - optimizer.beta2), .float(stepSize), .float(root),
-                                   .float(optimizer.epsilon)])
-            }
-            try optimizer.update(values: &values, gradients: gradients, learningRate: rate)
+    /// Column sums over many rows run in chunks of rows (a bias's, LayerNorm's γ and β): several
+    /// chunks add up to the rows' sum, added to what the output held; no chunk count passes a
+    /// grid's second dimension.
+    @Test func columnSumsSpreadOverChunks() throws {
+        guard module != nil else { return }
+        let backend = try CUDATrainingBackend(index: 0)
+        let (rows, width) = (1_000, 37)
+        #expect(CUDATrainingBackend.rowChunks(rows).count == 8)
+        var generator = SeededGenerator(seed: 4)
+        let x = (0..<rows * width).map { _ in generator.normal() }
+        let start = (0..<width).map { _ in generator.normal() }
+        let input = try backend.upload(x), output = try backend.upload(start)
+        try backend.columnSums(input.pointer, rows: rows, width: width, into: output.pointer)
+        let sums = try backend.download(output.pointer, count: width)
+        for j in 0..<width {
+            let exact = (0..<rows).reduce(Double(start[j])) { $0 + Double(x[$1 * width + j]) }
+            #expect(abs(Double(sums[j]) - exact) <= 1e-5 * max(1, abs(exact)), "column \(j): \(sums[j]) against \(exact)")
         }
-        #expect(try device.download(p.address, count: count) == values)
-        #expect(try device.download(m.address, count: count) == optimizer.firstMoments)
-        #expect(try device.download(v.address, count: count) == optimizer.secondMoments)
-    }
-
-    /// The gradient norm's block sums: each block's Σ g² in Double, as GradientClipping's.
-    @Test func squaredSumsAreTheCPUs() throws {
-        guard let module else { return }
-        let device = module.device
-        var generator = SeededGenerator(seed: 8)
-        let count = 2 * CUDATrainingKernelSource.squaredSumBlock + 1_234
-        let values = (0..<count).map { _ in generator.normal() }
-        let x = try CUDAFloatArray(zeros: count, on: device), sums = try CUDAFloatArray(zeros: 2 * 3, on: device)
-        try device.upload(values, to: x.address)
-        try module.launch("squared_sum_blocks", grid: (3, 1, 1), block: 256,
-                          [.address(x.address), .int64(count), .int64(CUDATrainingKernelSource.squaredSumBlock),
-                           .address(sums.address)])
-        let bits = try device.download(sums.address, count: 6).map(\.bitPattern)
-        let gpu = (0..<3).map { Double(bitPattern: UInt64(bits[2 * $0]) | UInt64(bits[2 * $0 + 1]) << 32) }.reduce(0, +)
-        let cpu = GradientClipping.squaredSum(values)
-        #expect(abs(gpu - cpu) <= 1e-12 * cpu, "\(gpu) against \(cpu)")
+        for huge in [65_535 * 128, 65_535 * 128 + 1, 10_000_000_000 / 128] {
+            let (chunk, count) = CUDATrainingBackend.rowChunks(huge)
+            #expect(count <= 65_535 && chunk * count >= huge && chunk * (count - 1) < huge)
+        }
     }
 }

@@ -65,16 +65,22 @@ def ours(args, work):
                               "--batch-size", str(args.batch_size), "--micro-batch-size", str(args.batch_size),
                               "--list-size", str(args.list_size), "--max-length", str(args.max_length),
                               "--seed", "42", "--stop-after-step", str(args.steps), "--log", log,
-                              *args.extra.split()],
+                              *(["--profile"] if args.profile else []), *args.extra.split()],
                              capture_output=True, text=True, timeout=args.timeout)
     if run.returncode != 0:
         raise RuntimeError(f"train exited {run.returncode}: {run.stderr.strip()[-2000:]}")
     with open(log, encoding="utf-8") as f:
         steps = [entry for entry in map(json.loads, f) if entry.get("event") == "step"]
     later = steps[1:] or steps
-    return {"lists_per_second": sum(s["lists"] for s in later) / sum(s["seconds"] for s in later),
-            "steps": len(steps), "first_step_seconds": steps[0]["seconds"], "peak_memory_bytes": memory.peak_bytes,
-            "losses": [s["loss"] for s in steps]}
+    result = {"lists_per_second": sum(s["lists"] for s in later) / sum(s["seconds"] for s in later),
+              "steps": len(steps), "first_step_seconds": steps[0]["seconds"], "peak_memory_bytes": memory.peak_bytes,
+              "losses": [s["loss"] for s in steps]}
+    if args.profile:
+        # Where a step's time goes: each phase's mean seconds over the steps after the first.
+        phases = sorted({name for s in later for name in s.get("phases", {})})
+        result["phase_seconds"] = {name: sum(s.get("phases", {}).get(name, 0) for s in later) / len(later)
+                                   for name in phases}
+    return result
 
 
 def pytorch(args):
@@ -103,6 +109,9 @@ def main():
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--gpu", type=int, default=0)
     p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "listconranker"))
+    p.add_argument("--profile", action="store_true",
+                   help="run ours with train --profile and report each phase's mean seconds (each phase then waits "
+                        "for the GPU: a few synchronisations a step)")
     p.add_argument("--extra", default="", help="more options for our train (e.g. --recompute-layers)")
     p.add_argument("--timeout", type=int, default=600)
     args = p.parse_args()

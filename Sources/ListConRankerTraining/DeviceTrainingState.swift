@@ -1,0 +1,137 @@
+/// A run's training state resident on a backend's device across steps (issue 30): the fp32
+/// master parameters — the list head's, then in stage 2 the encoder's, in one flat buffer as the
+/// training state file holds them — their gradients, and AdamW's moments. A GPU step then moves no
+/// parameters: micro-batches add their gradients here, and the step's tail runs on the device —
+/// the sum over micro-batches in Double, clipping by global norm, AdamW — with the same operations,
+/// in the same order, as the host's ``GradientSum``, ``GradientClipping`` and ``AdamW``.
+///
+/// The host's copies go stale during the run and are brought up to date when they are read
+/// (``downloadParameters()``, ``downloadMoments()``): for an evaluation, a
+/// checkpoint, the end of the run. The optimizers' step counts and hyperparameters stay on the
+/// host (``AdamW/beginStep(learningRate:)``), so the trainer's loop reads them as before.
+final class DeviceTrainingState<Backend: TrainingBackend> {
+    let backend: Backend
+    /// The list head's parameters' layout.
+    let headLayout: ParameterLayout
+    /// The encoder's (stage 2).
+    let encoderLayout: EncoderParameterLayout?
+    /// The list head's elements, first in each buffer.
+    let headCount: Int
+    /// The encoder's elements after them (0 in stage 1).
+    let encoderCount: Int
+    private let values: Backend.Buffer
+    private let gradients: Backend.Buffer
+    private let firstMoments: Backend.Buffer
+    private let secondMoments: Backend.Buffer
+    /// The step's gradient sums in Double (two elements each), when a step has several micro-batches.
+    private let sums: Backend.Buffer?
+    private let headDecaying: [Range<Int>]
+    private let encoderDecaying: [Range<Int>]
+
+    /// Puts `head` (and `encoder`) with their optimizers' moments on the device. `sumsMicroBatches`:
+    /// a step runs several micro-batches, whose gradients are summed in Double (``endMicroBatch()``).
+    init(backend: Backend, head: ListHeadParameters, headOptimizer: AdamW, encoder: EncoderParameters?,
+         encoderOptimizer: AdamW?, sumsMicroBatches: Bool) throws {
+        guard headOptimizer.parameterCount == head.values.count,
+              encoder?.values.count == encoderOptimizer?.parameterCount else {
+            throw TrainingError.invalidInput("an optimizer of another size than its parameters")
+        }
+        self.backend = backend
+        headLayout = head.layout
+        encoderLayout = encoder?.layout
+        headCount = head.values.count
+        encoderCount = encoder?.values.count ?? 0
+        headDecaying = headOptimizer.decayingRanges
+        encoderDecaying = encoderOptimizer?.decayingRanges ?? []
+        let total = head.values.count + (encoder?.values.count ?? 0)
+        func place(_ head: [Float], _ encoder: [Float]?) throws -> Backend.Buffer {
+            let buffer = try backend.zeros(total)
+            try backend.upload(head, to: buffer.pointer)
+            if let encoder { try backend.upload(encoder, to: buffer.pointer + head.count) }
+            return buffer
+        }
+        values = try place(head.values, encoder?.values)
+        firstMoments = try place(headOptimizer.firstMoments, encoderOptimizer?.firstMoments)
+        secondMoments = try place(headOptimizer.secondMoments, encoderOptimizer?.secondMoments)
+        gradients = try backend.zeros(total)
+        sums = sumsMicroBatches ? try backend.zeros(2 * total) : nil
+    }
+
+    private var total: Int { headCount + encoderCount }
+    /// The list head's parameters on the device.
+    var headParameters: Backend.Pointer { values.pointer }
+    /// The encoder's parameters on the device.
+    var encoderParameters: Backend.Pointer { values.pointer + headCount }
+    /// Where micro-batches add the list head's gradients.
+    var headGradients: Backend.Pointer { gradients.pointer }
+    /// Where micro-batches add the encoder's gradients.
+    var encoderGradients: Backend.Pointer { gradients.pointer + headCount }
+
+    /// Zeroes the gradients (and their sums) for a new step.
+    func beginStep() throws {
+        try backend.clear(gradients.pointer, count: total)
+        if let sums { try backend.clear(sums.pointer, count: 2 * total) }
+    }
+
+    /// A micro-batch's gradients are complete: added to the step's sums in Double and zeroed (a
+    /// step of one micro-batch keeps them where they are).
+    func endMicroBatch() throws {
+        if let sums { try backend.accumulateInDouble(sums.pointer, gradients.pointer, count: total) }
+    }
+
+    /// The gradients as they stand, zeroed on the device: what a job of several processes sums
+    /// across its ranks on the host (``GradientSum``) before ``replaceGradients(head:encoder:)``.
+    func takeGradients() throws -> (head: [Float], encoder: [Float]) {
+        let taken = try parts(gradients)
+        try backend.clear(gradients.pointer, count: total)
+        return taken
+    }
+
+    /// Puts the step's summed gradients (from the host) in place of the device's.
+    func replaceGradients(head: [Float], encoder: [Float]) throws {
+        guard head.count == headCount, encoder.count == encoderCount else {
+            throw TrainingError.invalidInput("\(head.count) + \(encoder.count) gradients for \(headCount) + \(encoderCount) parameters")
+        }
+        try backend.upload(head, to: gradients.pointer)
+        try backend.upload(encoder, to: encoderGradients)
+    }
+
+    /// The step's gradients summed (rounded from Double), then clipped as
+    /// ``GradientClipping/clip(_:_:maxNorm:)`` clips: one norm over the head's and the encoder's,
+    /// each part's block sums added in order. Returns the norm before clipping; throws when it is
+    /// not finite.
+    func clip(maxNorm: Float) throws -> Float {
+        try GradientClipping.checkMaximum(maxNorm)
+        if let sums { try backend.roundFromDouble(gradients.pointer, sums.pointer, count: total) }
+        let head = try backend.squaredSumBlocks(headGradients, count: headCount).reduce(0, +)
+        let encoder = try backend.squaredSumBlocks(encoderGradients, count: encoderCount).reduce(0, +)
+        let norm = Float((head + encoder).squareRoot())
+        let coefficient = try GradientClipping.coefficient(norm: norm, maxNorm: maxNorm)
+        if coefficient < 1 { try backend.scale(gradients.pointer, by: coefficient, count: total) }
+        return norm
+    }
+
+    /// The AdamW step of each part under its optimizer's scalars (``AdamW/beginStep(learningRate:)``).
+    func update(head: AdamW.StepScalars, encoder: AdamW.StepScalars?) throws {
+        try backend.adamWUpdate(parameters: values.pointer, firstMoments: firstMoments.pointer,
+                                secondMoments: secondMoments.pointer, gradients: gradients.pointer, count: headCount,
+                                decaying: headDecaying, scalars: head)
+        guard encoderCount > 0 else { return }
+        guard let encoder else { throw TrainingError.invalidInput("the encoder's step needs its optimizer's scalars") }
+        try backend.adamWUpdate(parameters: encoderParameters, firstMoments: firstMoments.pointer + headCount,
+                                secondMoments: secondMoments.pointer + headCount, gradients: encoderGradients,
+                                count: encoderCount, decaying: encoderDecaying, scalars: encoder)
+    }
+
+    /// The parameters as the device holds them (to bring the host's up to date).
+    func downloadParameters() throws -> (head: [Float], encoder: [Float]) { try parts(values) }
+
+    /// AdamW's moments as the device holds them (the step counts are the host's).
+    func downloadMoments() throws -> (first: (head: [Float], encoder: [Float]), second: (head: [Float], encoder: [Float])) {
+        (try parts(firstMoments), try parts(secondMoments))
+    }
+
+    private func parts(_ buffer: Backend.Buffer) throws -> (head: [Float], encoder: [Float]) {
+        (try backend.download(buffer.pointer, count: headCount), try backend.download(buffer.pointer + headCount, count: encoderCount))
+    }
+}
