@@ -122,6 +122,15 @@ extension CUDADevice {
         }
     }
 
+    /// Bytes new buffers can take: the driver's free memory and what the pool caches (an
+    /// allocation that finds no room gives the cache back to the driver first).
+    package func availableBytes() throws -> Int {
+        try bind()
+        var free = 0, total = 0
+        try cudaCall("asking the GPU for its free memory") { lcr_cuda_free_memory(&free, &total, $0, $1) }
+        return free + pool.cachedBytes
+    }
+
     /// Waits for everything enqueued on the device's stream.
     package func synchronize() throws {
         try cudaCall("waiting for the GPU") { lcr_cuda_stream_synchronize(stream, $0, $1) }

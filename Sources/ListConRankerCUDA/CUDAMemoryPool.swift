@@ -45,6 +45,9 @@ final class CUDAMemoryPool: @unchecked Sendable {
         return (address, size)
     }
 
+    /// Bytes of the buffers cached for reuse (held, not in use).
+    var cachedBytes: Int { lock.withLock { free.reduce(0) { $0 + $1.key * $1.value.count } } }
+
     /// Returns a buffer for reuse by later allocations on the same stream.
     func recycle(_ address: UInt64, size: Int) {
         lock.withLock { free[size, default: []].append(address) }

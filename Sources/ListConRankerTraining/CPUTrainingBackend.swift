@@ -18,6 +18,7 @@ struct CPUTrainingBackend: TrainingBackend {
         target.update(from: source, count: count)
     }
     func dropout(seed: UInt64) -> CPUDropout { CPUDropout(seed: seed) }
+    func availableBytes() -> Int? { nil }
 
     func linearForward(y: Pointer, x: Pointer, w: Pointer, b: Pointer?, rows: Int, inFeatures: Int,
                               outFeatures: Int) throws {

@@ -79,6 +79,8 @@ struct CUDATrainingBackend: TrainingBackend {
 
     func dropout(seed: UInt64) -> Dropout { Dropout(module: module, seed: seed) }
 
+    func availableBytes() throws -> Int? { try device.availableBytes() }
+
     // MARK: Products
 
     func linearForward(y: Pointer, x: Pointer, w: Pointer, b: Pointer?, rows: Int, inFeatures: Int,

@@ -208,9 +208,12 @@ public final class Trainer {
                                     encoder: encoder?.parameters, encoderOptimizer: encoder?.optimizer,
                                     sumsMicroBatches: !ranks.isDistributed && c.batchSize > c.microBatchSize)
         }
+        // A run that chose no recomputation mode recomputes more for a micro-batch the GPU has no room for.
         let gpuStage2 = gpuBackend.flatMap { backend in
-            encoder.map { Stage2DeviceStep(encoder: $0.network, head: network, recomputation: $0.recomputation, backend: backend) }
+            encoder.map { Stage2DeviceStep(encoder: $0.network, head: network, recomputation: $0.recomputation,
+                                           fitsMemory: run.recomputation == nil, backend: backend) }
         }
+        var reportedRecomputation = encoder?.recomputation
         /// The host's parameters (and, for a save, the optimizer's moments) as the device holds them.
         func readFromDevice(moments: Bool) throws {
             guard let gpu else { return }
@@ -298,6 +301,11 @@ public final class Trainer {
                 if let gpu, let gpuStage2, let encoder {
                     _ = try gpuStage2.run(texts: texts.map(encoder.ids), listLengths: lengths, encoderSeed: encoderSeed,
                                           headSeed: headSeed, state: gpu, clock: clock, logitGradients: logitGradients)
+                    if gpuStage2.lastRecomputation != reportedRecomputation {
+                        reportedRecomputation = gpuStage2.lastRecomputation
+                        onMessage?("step \(step + 1): a micro-batch of \(texts.count) texts fits the GPU's free memory when "
+                                   + gpuStage2.lastRecomputation.summary)
+                    }
                     try endGPUMicroBatch(gpu)
                     continue
                 }

@@ -27,6 +27,9 @@ protocol TrainingBackend: Sendable {
     func copy(_ source: Pointer, to target: Pointer, count: Int) throws
     /// The dropout masks of a forward pass seeded by `seed`.
     func dropout(seed: UInt64) -> Dropout
+    /// Bytes new buffers can take on the device, when it has a fixed memory (a GPU); nil for the
+    /// host's memory, which the trainer does not budget.
+    func availableBytes() throws -> Int?
 
     // MARK: Linear layers (LinearOps)
 

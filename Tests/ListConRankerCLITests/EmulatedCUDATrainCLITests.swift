@@ -103,6 +103,35 @@ import Testing
         try TrainCLITests.expectStageTwoPhases(log)
     }
 
+    /// A run that chose no recomputation mode recomputes more for micro-batches its GPU has no room
+    /// for, and says so: a list of 21 texts of 200 tokens keeps ~64 MiB of activations without
+    /// recomputation (EncoderActivationMemory) on a 95 MiB device (32 MiB of it cuBLASLt's
+    /// workspace), where `--no-recompute` asked for runs out of memory.
+    @Test func aRunThatChoseNoModeRecomputesToFit() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        guard var environment = cuda.environment(scratch.url) else { return }
+        environment["LISTCONRANKER_CUDA_EMULATOR_MEMORY"] = "95M"
+        func text(_ k: Int) -> String {
+            String((0..<200).map { i in Character(UnicodeScalar(0x4E00 + UInt32((k * 7_919 + i * 104_729) % 2_000))!) })
+        }
+        let sample = ["query": text(0), "positive": [text(1)], "negative": (2..<21).map(text)] as [String: Any]
+        let data = scratch.url.appendingPathComponent("long.jsonl")
+        try JSONSerialization.data(withJSONObject: sample).write(to: data)
+        func train(_ extra: [String]) throws -> CLIResult {
+            try CLI.run(["train", "--stage", "2", "--device", "cuda", "--model", CLIFixtures.tinyModel, "--data", data.path,
+                         "--output", scratch.url.appendingPathComponent("out\(extra.count)").path, "--epochs", "1",
+                         "--batch-size", "1", "--micro-batch-size", "1", "--list-size", "20", "--max-length", "202"] + extra,
+                        environment: environment, timeLimit: 300)
+        }
+        let asked = try train(["--no-recompute"])
+        #expect(asked.status == 2 && asked.stderr.contains("CUDA_ERROR_OUT_OF_MEMORY"), "\(asked)")
+        let fitted = try train([])
+        #expect(fitted.status == 0, "\(fitted)")
+        #expect(fitted.stderr.contains("fits the GPU's free memory when each encoder layer"),
+                "\(fitted.stderr.replacingOccurrences(of: "\n", with: " | "))")
+    }
+
     /// Stage 2 on a device too small for its activations ends with a clear error that names the
     /// training options that make it fit, and exit status 2, not a crash.
     @Test func stageTwoOnADeviceTooSmallSaysWhatFits() throws {

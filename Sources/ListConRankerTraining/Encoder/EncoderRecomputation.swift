@@ -32,6 +32,10 @@ public enum EncoderRecomputation: String, Sendable, CaseIterable {
         }
     }
 
+    /// This mode and the ones that keep less, from the most memory to the least: what a run that
+    /// chose no mode may fall back to when a micro-batch does not fit.
+    var andLeaner: [EncoderRecomputation] { Array(Self.allCases.drop { $0 != self }) }
+
     /// Whether the forward keeps only some of a layer's activations (the backward re-runs the rest).
     var recomputes: Bool { self != .none }
 }

@@ -11,13 +11,36 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
     let encoder: EncoderNetwork
     let head: ListHeadNetwork
     let backend: Backend
+    /// The mode asked for (or the automatic one).
     let recomputation: EncoderRecomputation
+    /// Whether a micro-batch whose activations would not fit in the device's free memory in that
+    /// mode runs in the first leaner one that fits (a run that chose no mode).
+    let fitsMemory: Bool
+    /// The mode the last micro-batch ran in.
+    private(set) var lastRecomputation: EncoderRecomputation
 
-    init(encoder: EncoderNetwork, head: ListHeadNetwork, recomputation: EncoderRecomputation, backend: Backend) {
+    init(encoder: EncoderNetwork, head: ListHeadNetwork, recomputation: EncoderRecomputation, fitsMemory: Bool = false,
+         backend: Backend) {
         self.encoder = encoder
         self.head = head
         self.recomputation = recomputation
+        self.fitsMemory = fitsMemory
         self.backend = backend
+        lastRecomputation = recomputation
+    }
+
+    /// The mode for a micro-batch of `texts`: ``recomputation``, or with ``fitsMemory`` the first
+    /// of it and the leaner modes whose activations (``EncoderActivationMemory``, with a tenth and
+    /// 64 MiB to spare for the list head and the pool's rounding) fit in the device's free memory;
+    /// the leanest when none does (its failure then names the options that make room).
+    func recomputation(for texts: [[Int32]]) throws -> EncoderRecomputation {
+        guard fitsMemory, let available = try backend.availableBytes() else { return recomputation }
+        let lengths = texts.map(\.count), modes = recomputation.andLeaner
+        return modes.first { mode in
+            let peak = EncoderActivationMemory(lengths: lengths, shape: encoder.shape, dropout: encoder.dropout,
+                                               recomputation: mode).peakBytes
+            return peak + peak / 10 + (64 << 20) <= available
+        } ?? modes.last ?? recomputation
     }
 
     /// Runs one micro-batch: `texts` (token ids; each list's query, then its passages, list after
@@ -49,7 +72,8 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
         }
         try encoder.check(encoderLayout)
         let hidden = encoder.shape.hidden
-        let encoded = try encoder.activations(for: texts, dropoutSeed: encoderSeed, recomputation: recomputation,
+        lastRecomputation = try recomputation(for: texts)
+        let encoded = try encoder.activations(for: texts, dropoutSeed: encoderSeed, recomputation: lastRecomputation,
                                               backend: backend)
         try encoder.forward(encoded, parameters: state.encoderParameters, backend: backend)
         let pooled = try backend.download(encoded.pooled.pointer, count: texts.count * hidden)
