@@ -61,6 +61,15 @@ package final class CUDAFloatArray: @unchecked Sendable {
         try cudaCall("clearing GPU memory") { lcr_cuda_zero(address, max(count, 1) * 4, device.stream, $0, $1) }
     }
 
+    /// `count` slots on `device`, not cleared: for scratch that a kernel writes whole before
+    /// anything reads it (the bf16 copies of training's products), where clearing would cost as
+    /// much memory traffic as the kernel itself.
+    package init(uninitialised count: Int, on device: CUDADevice) throws {
+        self.count = count
+        pool = device.pool
+        (address, size) = try pool.allocate(max(count, 1) * 4)
+    }
+
     deinit { pool.recycle(address, size: size) }
 }
 

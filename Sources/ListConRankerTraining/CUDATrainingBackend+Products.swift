@@ -50,7 +50,7 @@ extension CUDATrainingBackend {
     /// slots) of the row-major Float32 matrix at `x` with leading dimension `ld`.
     func bf16Copy(_ x: UInt64, ld: Int, rows: Int, columns: Int) throws -> CUDAFloatArray {
         let count = rows * columns
-        let copy = try CUDAFloatArray(zeros: (count + 1) / 2, on: device)
+        let copy = try CUDAFloatArray(uninitialised: (count + 1) / 2, on: device)
         try module.launch("bf16_from_float_rows", elements: count,
                           [.address(x), .int64(ld), .int64(rows), .int64(columns), .address(copy.address)])
         return copy
