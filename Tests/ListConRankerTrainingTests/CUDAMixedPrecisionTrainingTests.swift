@@ -116,6 +116,42 @@ import Testing
               + "largest by \(largestOverFP32) of its tensor's largest (u = \(Self.unitRoundoff))")
     }
 
+    /// The same budget at a real encoder's shapes: m3e-small (hidden 512, 4 layers, products of up
+    /// to 2,048 terms, texts of up to 118 tokens) under a small head, dropout on. About 60 products
+    /// in series here (4 encoder layers of 12), √60 · 3.2e-3 ≈ 2.5e-2: still inside ``gradientBound``.
+    @Test(.enabled(if: EncoderFixtures.realModelTestsRun("m3e-small"), "needs .models/m3e-small"))
+    func m3eSmallBF16GradientsStayWithinTheirBudget() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let directory = try #require(EncoderFixtures.downloadedModel("m3e-small"), "run tools/fetch-test-models.sh")
+        let encoderParameters = try EncoderParameters.load(modelDirectory: directory).parameters
+        let headParameters = ListHeadParameters.initialised(
+            shape: try ListHeadShape(hidden: 512, width: 64, feedForward: 96, heads: 4, layers: 2), seed: 9)
+        let encoder = EncoderNetwork(layout: encoderParameters.layout, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1))
+        let head = try ListHeadNetwork(layout: headParameters.layout, dropout: 0.1)
+        let lists = [3, 2]
+        var generator = SeededGenerator(seed: 21)
+        let texts = [118, 12, 40, 9, 64].map { length in (0..<length).map { _ in Int32(generator.next() % 21_128) } }
+        let weights = (0..<lists.reduce(0) { $0 + $1 - 1 }).map { _ in generator.normal() }
+        func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients, EncoderGradients) {
+            try Self.step(backend, encoder: encoder, encoderParameters: encoderParameters, head: head,
+                          headParameters: headParameters, texts: texts, lists: lists, logitGradients: weights)
+        }
+        let (cpuLogits, cpuHead, cpuEncoder) = try run(CPUTrainingBackend())
+        let (bf16Logits, bf16Head, bf16Encoder) = try run(try CUDATrainingBackend(index: 0, productPrecision: .bf16))
+        let logitError = Self.relativeError(bf16Logits, cpuLogits)
+        #expect(logitError <= Self.logitBound, "logits: \(logitError)")
+        var worst = (name: "", error: 0.0)
+        let tensors = try headParameters.layout.entries.map { ($0.name, try cpuHead.tensor($0.name), try bf16Head.tensor($0.name)) }
+            + encoderParameters.layout.entries.map { ($0.name, try cpuEncoder.tensor($0.name), try bf16Encoder.tensor($0.name)) }
+        for (name, cpu, bf16) in tensors where !EncoderFixtures.isKeyBias(name) {
+            let error = Self.relativeError(bf16, cpu)
+            if error > worst.error { worst = (name, error) }
+            #expect(error <= Self.gradientBound, "\(name): \(error)")
+        }
+        print("stage 2 on m3e-small in bf16: logits within \(logitError), gradients within \(worst.error) (\(worst.name)) "
+              + "of the CPU's fp32, normwise")
+    }
+
     /// 20 steps of `train --stage 2 --device cuda --precision bf16` on the tiny model (dropout on)
     /// against the CPU's fp32 run: each loss within 2e-2 of it, relative. A Circle loss this size
     /// grows about linearly with the γ-scaled logit gaps, so on the first step (same weights) the
