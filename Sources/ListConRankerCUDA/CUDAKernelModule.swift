@@ -61,6 +61,15 @@ package final class CUDAFloatArray: @unchecked Sendable {
         try cudaCall("clearing GPU memory") { lcr_cuda_zero(address, max(count, 1) * 4, device.stream, $0, $1) }
     }
 
+    /// `count` slots on `device`, not cleared: for scratch that a kernel writes whole before
+    /// anything reads it (the bf16 copies of training's products), where clearing would cost as
+    /// much memory traffic as the kernel itself.
+    package init(uninitialised count: Int, on device: CUDADevice) throws {
+        self.count = count
+        pool = device.pool
+        (address, size) = try pool.allocate(max(count, 1) * 4)
+    }
+
     deinit { pool.recycle(address, size: size) }
 }
 
@@ -109,13 +118,16 @@ extension CUDADevice {
         return array
     }
 
-    /// Row-major `C[m, n] = op(A)[m, k] · op(B)[k, n] + beta · C` in Float32 on cuBLASLt (no TF32).
-    package func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UInt64, lda: Int, b: UInt64, ldb: Int,
-                      beta: Float, c: UInt64, ldc: Int) throws {
+    /// Row-major `C[m, n] = op(A)[m, k] · op(B)[k, n] + beta · C` on cuBLASLt with Float32 accumulation
+    /// into a Float32 `C`: A and B of `inputs` (Float32 by default, then no TF32; `.bfloat16` for
+    /// mixed-precision training's bf16 copies; leading dimensions count elements of that type).
+    package func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, inputs: CUDAElement = .float32, a: UInt64,
+                      lda: Int, b: UInt64, ldb: Int, beta: Float, c: UInt64, ldc: Int) throws {
+        guard inputs != .int32 else { throw CUDAError("a matrix product's inputs must be floating point") }
         try bind()
         try cudaCall("a matrix product on the GPU") {
-            lcr_cublaslt_gemm(blas, stream, transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k),
-                              a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc), $0, $1)
+            lcr_cublaslt_gemm_typed(blas, stream, transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k),
+                                    inputs.code, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc), $0, $1)
         }
     }
 

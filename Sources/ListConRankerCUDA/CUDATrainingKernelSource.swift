@@ -4,8 +4,8 @@
 /// `ListConRankerTraining` (named beside each kernel), so that the GPU trainer's gradients can be
 /// checked against the CPU trainer's, which are checked against PyTorch autograd.
 ///
-/// Everything is Float32 (the master weights, their gradients, AdamW's moments); 16-bit copies for
-/// the products are made by the inference module's `from_float_*` kernels. Sums that the CPU does in
+/// Everything is Float32 (the master weights, their gradients, AdamW's moments); the bf16 copies
+/// that products read in bf16 mode are made by `bf16_from_float_rows` (`+Products.swift`). Sums that the CPU does in
 /// Double (LayerNorm statistics, the gradient norm) are Double here too; the AdamW step uses
 /// explicitly rounded operations (`__fmul_rn`, `__fadd_rn`, …), which the compiler never fuses, so
 /// it computes what the CPU's `lcr_adamw_update` (compiled with contraction off) computes.
@@ -15,7 +15,7 @@
 /// so recomputation redraws a mask instead of storing it, and no generator state crosses kernels.
 public enum CUDATrainingKernelSource {
     /// Every kernel the module exports.
-    public static let kernelNames = [
+    public static let kernelNames = productKernelNames + [
         "philox_uniform", "dropout_mask",
         "layer_norm_forward_train", "layer_norm_backward_input", "layer_norm_parameter_chunk_sums",
         "gelu_forward_train", "gelu_backward", "relu_forward_rows", "relu_backward_rows",
@@ -28,7 +28,7 @@ public enum CUDATrainingKernelSource {
     ]
 
     /// The CUDA C source.
-    public static let source = CUDAKernelSource.blockReductions + #"""
+    public static let source = CUDAKernelSource.blockReductions + productSource + #"""
 // ---- Philox-4x32-10 and dropout masks -------------------------------------------------------------
 struct philox4 { unsigned x, y, z, w; };
 __device__ __forceinline__ unsigned mul_hi_u32(unsigned a, unsigned b) {

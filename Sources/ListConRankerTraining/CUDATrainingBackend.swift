@@ -1,11 +1,12 @@
 import Foundation
 import ListConRankerCUDA
 
-/// The GPU's ``TrainingBackend``: products on cuBLASLt in Float32 (no TF32), everything else on the
-/// kernels of `CUDATrainingKernelSource`, each the twin of the CPU op it replaces. Dropout masks
-/// come from Philox (`dropout_mask`), the CPU's generator: a pass's masks are the CPU's, so GPU and
-/// CPU runs agree to rounding with dropout on too. The encoder's operations are in
-/// `CUDATrainingBackend+Encoder.swift`.
+/// The GPU's ``TrainingBackend``: products on cuBLASLt in Float32 (no TF32) or, in bf16 mode, on
+/// bf16 copies of their inputs with Float32 accumulation (`CUDATrainingBackend+Products.swift`);
+/// everything else on the kernels of `CUDATrainingKernelSource`, each the twin of the CPU op it
+/// replaces. Dropout masks come from Philox (`dropout_mask`), the CPU's generator: a pass's masks
+/// are the CPU's, so GPU and CPU runs agree to rounding with dropout on too (in fp32 products). The
+/// encoder's operations are in `CUDATrainingBackend+Encoder.swift`.
 struct CUDATrainingBackend: TrainingBackend {
     /// A device address; `+ n` moves n Float32 elements.
     struct Pointer: TrainingPointer {
@@ -41,13 +42,16 @@ struct CUDATrainingBackend: TrainingBackend {
     }
 
     let module: CUDAKernelModule
+    /// What the matrix products read: Float32, or bf16 copies of their Float32 inputs.
+    let productPrecision: ProductPrecision
     var device: CUDADevice { module.device }
     /// The last batch's row tables: a pass calls a dozen operations with the same segments.
     let tableCache = SegmentTableCache()
 
-    /// The backend on GPU `index`: opens the device and compiles (or reads from the cache) the
-    /// training kernels.
-    init(index: Int) throws {
+    /// The backend on GPU `index` with products in `productPrecision`: opens the device and
+    /// compiles (or reads from the cache) the training kernels.
+    init(index: Int, productPrecision: ProductPrecision = .fp32) throws {
+        self.productPrecision = productPrecision
         let device = try CUDADevice.shared(index: index)
         module = try CUDAKernelModule(source: CUDATrainingKernelSource.source,
                                       kernels: CUDATrainingKernelSource.kernelNames, on: device)
@@ -82,7 +86,7 @@ struct CUDATrainingBackend: TrainingBackend {
     func linearForward(y: Pointer, x: Pointer, w: Pointer, b: Pointer?, rows: Int, inFeatures: Int,
                        outFeatures: Int) throws {
         guard rows > 0 else { return }
-        try device.gemm(transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures, a: x.address, lda: inFeatures,
+        try product(transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures, a: x.address, lda: inFeatures,
                         b: w.address, ldb: inFeatures, beta: 0, c: y.address, ldc: outFeatures)
         guard let b else { return }
         try module.launch("bias_add", elements: rows * outFeatures,
@@ -93,10 +97,10 @@ struct CUDATrainingBackend: TrainingBackend {
                         inFeatures: Int, outFeatures: Int) throws {
         guard rows > 0 else { return }
         if let dx {
-            try device.gemm(transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures, a: dy.address,
+            try product(transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures, a: dy.address,
                             lda: outFeatures, b: w.address, ldb: inFeatures, beta: 1, c: dx.address, ldc: inFeatures)
         }
-        try device.gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows, a: dy.address,
+        try product(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows, a: dy.address,
                         lda: outFeatures, b: x.address, ldb: inFeatures, beta: 1, c: dw.address, ldc: inFeatures)
         guard let db else { return }
         try columnSums(dy, rows: rows, width: outFeatures, into: db)
@@ -317,9 +321,9 @@ struct CUDATrainingBackend: TrainingBackend {
     func scorePairsForward(y: Pointer, queries: Pointer, passages: Pointer, queryProducts: Pointer, w: Pointer,
                            b: Pointer, segments: [Range<Int>], width: Int, outFeatures: Int) throws {
         let lists = segments.count, passageCount = ScorePairs.passageCount(segments)
-        try device.gemm(transA: false, transB: true, m: lists, n: outFeatures, k: width, a: queries.address, lda: width,
+        try product(transA: false, transB: true, m: lists, n: outFeatures, k: width, a: queries.address, lda: width,
                         b: w.address, ldb: 2 * width, beta: 0, c: queryProducts.address, ldc: outFeatures)
-        try device.gemm(transA: false, transB: true, m: passageCount, n: outFeatures, k: width, a: passages.address,
+        try product(transA: false, transB: true, m: passageCount, n: outFeatures, k: width, a: passages.address,
                         lda: width, b: (w + width).address, ldb: 2 * width, beta: 0, c: y.address, ldc: outFeatures)
         // Each passage row adds its list's query product and the bias.
         let listOfPassage = try device.upload(int32: segments.enumerated().flatMap { list, segment in
@@ -342,14 +346,14 @@ struct CUDATrainingBackend: TrainingBackend {
                            .int32(Int32(outFeatures)), .address(querySums.address)])
         try columnSums(dy, rows: passageCount, width: outFeatures, into: db)
         // Passage half: dW_x += dyᵀ · passages, dpassages = dy · W_x.
-        try device.gemm(transA: true, transB: false, m: outFeatures, n: width, k: passageCount, a: dy.address,
+        try product(transA: true, transB: false, m: outFeatures, n: width, k: passageCount, a: dy.address,
                         lda: outFeatures, b: passages.address, ldb: width, beta: 1, c: (dw + width).address, ldc: 2 * width)
-        try device.gemm(transA: false, transB: false, m: passageCount, n: width, k: outFeatures, a: dy.address,
+        try product(transA: false, transB: false, m: passageCount, n: width, k: outFeatures, a: dy.address,
                         lda: outFeatures, b: (w + width).address, ldb: 2 * width, beta: 0, c: dpassages.address, ldc: width)
         // Query half: dW_q += sumsᵀ · queries, dqueries = sums · W_q.
-        try device.gemm(transA: true, transB: false, m: outFeatures, n: width, k: lists, a: querySums.address,
+        try product(transA: true, transB: false, m: outFeatures, n: width, k: lists, a: querySums.address,
                         lda: outFeatures, b: queries.address, ldb: width, beta: 1, c: dw.address, ldc: 2 * width)
-        try device.gemm(transA: false, transB: false, m: lists, n: width, k: outFeatures, a: querySums.address,
+        try product(transA: false, transB: false, m: lists, n: width, k: outFeatures, a: querySums.address,
                         lda: outFeatures, b: w.address, ldb: 2 * width, beta: 0, c: dqueries.address, ldc: width)
     }
 }

@@ -35,6 +35,10 @@ public final class Trainer {
         try configuration.validate()
         if let every = run.evaluateEvery, every < 1 { throw TrainingError.invalidInput("eval-every must be at least 1, got \(every)") }
         if let every = run.saveEvery, every < 1 { throw TrainingError.invalidInput("save-every must be at least 1, got \(every)") }
+        if configuration.stage == 2, configuration.precision == .bf16, !run.device.isGPU {
+            throw TrainingError.invalidInput("stage 2 trains in bf16 on a GPU only: bf16 training needs a CUDA device "
+                + "(--device cuda); on the CPU stage 2 trains in fp32 (--precision fp32)")
+        }
         self.configuration = configuration
         self.run = run
     }
@@ -190,8 +194,15 @@ public final class Trainer {
         // the run (the host's copies are brought up to date when read): stage 1 the head's forward
         // and backward, stage 2 the encoder's and the head's, then the sum over micro-batches,
         // clipping and AdamW. A job of several processes sums its gradients across ranks on the host.
+        // Stage 2 in bf16: every product on bf16 copies of its inputs (autocast's mixed precision).
+        // Stage 1's precision is its features' (encoded above); the head's products stay fp32.
+        let products: CUDATrainingBackend.ProductPrecision = encoder != nil && c.precision == .bf16 ? .bf16 : .fp32
         let gpuBackend: CUDATrainingBackend?
-        if case .cuda(let index) = run.device { gpuBackend = try CUDATrainingBackend(index: index) } else { gpuBackend = nil }
+        if case .cuda(let index) = run.device {
+            gpuBackend = try CUDATrainingBackend(index: index, productPrecision: products)
+        } else {
+            gpuBackend = nil
+        }
         let gpu = try gpuBackend.map { backend in
             try DeviceTrainingState(backend: backend, head: parameters, headOptimizer: optimizer,
                                     encoder: encoder?.parameters, encoderOptimizer: encoder?.optimizer,

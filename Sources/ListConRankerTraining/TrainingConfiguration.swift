@@ -47,8 +47,11 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var headLayers = 2
     /// Most tokens per text when the frozen encoder computes features.
     public var maxLength = 512
-    /// Precision of the frozen encoder's features (`fp32` or `bf16`); the head always trains in fp32.
-    /// Stage 2 trains in fp32 (its bf16 products need AVX-512 bf16, see BENCHMARKS.md).
+    /// `fp32` or `bf16`. Stage 1: the precision of the frozen encoder's features (the head trains
+    /// in fp32 on either). Stage 2: the training products' precision: `bf16` is mixed precision as
+    /// PyTorch's autocast does it (bf16 copies of each product's inputs, fp32 accumulation, fp32
+    /// master weights, gradients and AdamW state), on a GPU only (``TrainingRun/device``); the CPU
+    /// trains stage 2 in fp32 (its bf16 products need AVX-512 bf16, see BENCHMARKS.md).
     public var precision: Precision = .fp32
 
     /// The defaults above.
@@ -63,8 +66,6 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             if !condition { throw TrainingError.invalidInput(message) }
         }
         try require(stage == 1 || stage == 2, "training stage must be 1 (list head) or 2 (everything), got \(stage)")
-        try require(stage == 1 || precision == .fp32,
-                    "stage 2 trains in fp32 only (bf16 training products are not built), got \(precision.rawValue)")
         try require(listSize >= 2, "list size must be at least 2 (a positive and a negative), got \(listSize)")
         try require(epochs >= 1, "epochs must be at least 1, got \(epochs)")
         try require(batchSize >= 1, "batch size must be at least 1 list, got \(batchSize)")

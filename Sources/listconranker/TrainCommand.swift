@@ -55,7 +55,12 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Circle Loss scale.") var gamma = TrainingConfiguration().gamma
     @Option(name: .long, help: "Circle Loss margin.") var margin = TrainingConfiguration().margin
     @Option(name: .long, help: "Seed of initialisation, sampling and dropout.") var seed: UInt64 = TrainingConfiguration().seed
-    @Option(name: .long, help: ArgumentHelp("Encoder precision for the features: fp32 or bf16.", discussion: PrecisionChoice.emulationNote))
+    @Option(name: .long, help: ArgumentHelp(
+        "fp32 or bf16. Stage 1: the precision of the frozen encoder's features (the head trains in fp32). Stage 2: of the training products.",
+        discussion: "Stage 2 with --precision bf16 trains on a GPU only (--device cuda): mixed precision as PyTorch's "
+            + "autocast does it, bf16 copies of every matrix product's inputs with fp32 accumulation, fp32 master "
+            + "weights, gradients, LayerNorm, softmax and AdamW; no loss scaling. --precision fp32 on a GPU is the "
+            + "parity mode (no TF32). On the CPU stage 2 trains in fp32 only. " + PrecisionChoice.emulationNote))
     var precision: PrecisionChoice = .fp32
     @Option(name: .long, help: "Where to train: cpu, or cuda / cuda:N for a GPU (stage 1: the list head, and the features it lacks; stage 2: the encoder and the head).")
     var device: Device = .cpu
@@ -82,16 +87,18 @@ struct TrainCommand: AsyncParsableCommand {
         guard stage == 1 || stage == 2 else {
             throw ValidationError("--stage must be 1 (list head on a frozen encoder) or 2 (everything), not \(stage)")
         }
-        guard stage == 1 || precision.resolved == .fp32 else {
-            throw ValidationError("stage 2 trains in fp32 only: bf16 training products are not built (give --precision fp32)")
-        }
         guard model == nil || encoder == nil else { throw ValidationError("give one of --model and --encoder, not both") }
         guard !profile || log != nil else { throw ValidationError("--profile adds to the --log file's step lines: give --log FILE too") }
         guard listSize >= 2 else { throw ValidationError("--list-size must be at least 2 (a positive and a negative), not \(listSize)") }
         guard precision != .auto, precision != .fp16 else {
             throw ValidationError("--precision must be fp32 or bf16 for training features")
         }
-        PrecisionChoice.warnIfEmulated(precision.resolved)
+        guard stage == 1 || precision.resolved == .fp32 || device.isGPU else {
+            throw ValidationError("--stage 2 --precision bf16 trains on a GPU only: bf16 training needs --device cuda "
+                + "(on the CPU stage 2 trains in fp32: give --precision fp32)")
+        }
+        // The CPU's bf16 emulation is moot where the GPU computes (stage 1's features, stage 2's products).
+        if !device.isGPU { PrecisionChoice.warnIfEmulated(precision.resolved) }
     }
 
     func run() async throws {

@@ -44,6 +44,50 @@ import Testing
         #expect(try cuda.scores(served).count == 2)
     }
 
+    /// `train --stage 2 --device cuda --precision bf16` (bf16 products, fp32 master weights) runs on
+    /// the software device; its losses track the CPU's fp32 run within 2e-2, relative (the bf16
+    /// budget of `CUDAEncoderTrainingBF16Tests`) but not to fp32's 1e-4; `rerank` serves what it wrote; and
+    /// `train --help` says what bf16 means on each device.
+    @Test func stageTwoTrainsInBF16OnTheSoftwareDevice() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        guard let environment = cuda.environment(scratch.url) else { return }
+        let lines = try String(contentsOfFile: CLIFixtures.evaluationData, encoding: .utf8).split(separator: "\n").prefix(8)
+        let data = scratch.url.appendingPathComponent("data.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        func train(_ device: String, _ precision: String) throws -> (CLIResult, [Double], String) {
+            let output = scratch.url.appendingPathComponent("out-\(device)-\(precision)").path
+            let log = scratch.url.appendingPathComponent("log-\(device)-\(precision).jsonl").path
+            let result = try CLI.run(["train", "--stage", "2", "--device", device, "--precision", precision,
+                                      "--model", CLIFixtures.tinyModel, "--data", data.path, "--output", output,
+                                      "--epochs", "1", "--batch-size", "4", "--micro-batch-size", "2", "--list-size", "4",
+                                      "--max-length", "32", "--seed", "7", "--log", log],
+                                     environment: environment, timeLimit: 300)
+            struct Line: Decodable { let event: String; let loss: Double? }
+            let losses = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                try? JSONDecoder().decode(Line.self, from: Data($0.utf8))
+            }.filter { $0.event == "step" }.compactMap(\.loss)
+            return (result, losses, output)
+        }
+        let (gpu, gpuLosses, output) = try train("cuda", "bf16")
+        #expect(gpu.status == 0, "\(gpu)")
+        let (cpu, cpuLosses, _) = try train("cpu", "fp32")
+        #expect(cpu.status == 0, "\(cpu)")
+        #expect(gpuLosses.count == cpuLosses.count && !gpuLosses.isEmpty, "GPU \(gpuLosses), CPU \(cpuLosses)")
+        let worst = zip(gpuLosses, cpuLosses).map { abs($0 - $1) / max(abs($1), 1e-3) }.max() ?? .infinity
+        #expect(worst <= 2e-2, "GPU bf16 \(gpuLosses), CPU fp32 \(cpuLosses)")
+        #expect(worst > 1e-4, "bf16 products differ from fp32 ones: GPU \(gpuLosses), CPU \(cpuLosses)")
+        print("train --stage 2 --precision bf16 on the software device: losses within \(worst) of the CPU's fp32, relative")
+        let served = try CLI.run(["rerank", "--json", "--model", output, "高血压患者应该注意什么？", "多吃蔬菜，少吃盐。", "今天天气很好"])
+        #expect(served.status == 0, "\(served)")
+        #expect(try cuda.scores(served).count == 2)
+
+        let help = try CLI.run(["train", "--help"])
+        let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(text.contains("Stage 2 with --precision bf16 trains on a GPU only (--device cuda)"), "\(help)")
+        #expect(text.contains("On the CPU stage 2 trains in fp32 only"), "\(help)")
+    }
+
     /// `--profile` on the device: each phase waits for the device, and every phase is charged.
     @Test func profileOnTheDeviceChargesEachPhase() throws {
         let scratch = try TemporaryDirectory()

@@ -110,9 +110,18 @@ import Testing
         }
     }
 
-    @Test func stageTwoRefusesBF16() {
+    /// Stage 2 in bf16 is a GPU's mixed precision: the settings are valid, a CPU run is refused with
+    /// a message that says it needs a CUDA device, a CUDA run is accepted.
+    @Test func stageTwoInBF16NeedsAGPU() throws {
         var c = Self.configuration()
         c.precision = .bf16
-        #expect(throws: TrainingError.self) { try c.validate() }
+        try c.validate()
+        var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: URL(fileURLWithPath: "/nonexistent"),
+                              output: URL(fileURLWithPath: "/nonexistent"))
+        #expect { try Trainer(configuration: c, run: run) } throws: { error in
+            "\(error)".contains("bf16 training needs a CUDA device (--device cuda)")
+        }
+        run.device = .cuda(index: 0)
+        _ = try Trainer(configuration: c, run: run)
     }
 }

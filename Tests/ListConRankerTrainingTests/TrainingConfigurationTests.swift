@@ -12,6 +12,17 @@ import Testing
         #expect(try TrainingConfiguration().differences(from: TrainingConfiguration()).isEmpty)
     }
 
+    /// The precision is one of a run's settings: a stage-2 run trained with bf16 products cannot be
+    /// resumed in fp32 (nor the other way), since `TrainingOutput.check` refuses any difference.
+    @Test func precisionIsASettingOfTheRun() throws {
+        var bf16 = TrainingConfiguration()
+        bf16.stage = 2
+        bf16.precision = .bf16
+        var fp32 = bf16
+        fp32.precision = .fp32
+        #expect(try fp32.differences(from: bf16) == ["precision: bf16 → fp32"])
+    }
+
     /// Two settings that JSON cannot encode (NaN) and that differ in `epochs`: before, both
     /// encodings failed silently and the comparison reported no difference.
     @Test func unencodableSettingsThrowInsteadOfComparingEqual() {

@@ -104,6 +104,12 @@ int lcr_cublaslt_gemm(lcr_cublaslt *lt, void *stream, int trans_a, int trans_b, 
                       uint64_t a, int64_t lda, uint64_t b, int64_t ldb, float beta, uint64_t c, int64_t ldc,
                       char *err, size_t err_len);
 
+/// `lcr_cublaslt_gemm` with A and B of `input_type` (bf16 or fp16 copies, or Float32): C stays
+/// Float32 and the accumulation Float32 (mixed-precision training's products).
+int lcr_cublaslt_gemm_typed(lcr_cublaslt *lt, void *stream, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                            lcr_cuda_type input_type, uint64_t a, int64_t lda, uint64_t b, int64_t ldb, float beta,
+                            uint64_t c, int64_t ldc, char *err, size_t err_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,28 @@
+/// The kernels of bf16 training products (issue 30, mixed precision as PyTorch's autocast does it):
+/// a matrix product in bf16 mode reads bf16 copies of its two Float32 inputs, which this kernel
+/// makes, and accumulates in Float32 into Float32 outputs (cuBLASLt). Kept apart from the rest of
+/// ``CUDATrainingKernelSource`` (which begins with this block) so that kernels added there do not
+/// meet these.
+extension CUDATrainingKernelSource {
+    /// The product-precision kernels' names.
+    public static let productKernelNames = ["bf16_from_float_rows"]
+
+    /// Rows of a Float32 matrix (any leading dimension, so that half of the score head's `[out, 2W]`
+    /// weight converts on its own) into a dense bf16 matrix, rounded to nearest even as
+    /// `torch.Tensor.to(torch.bfloat16)` rounds: the bit pattern plus `0x7fff` plus the lowest kept
+    /// bit, truncated. A NaN stays a NaN (quiet, its sign and top payload kept) instead of rounding
+    /// into an infinity; values past bf16's largest finite round to infinity, as in PyTorch.
+    static let productSource = #"""
+// ---- bf16 copies for the products (CUDATrainingBackend+Products) ---------------------------------------
+// out[r·cols + j] = bf16(x[r·ld + j]) for r < rows, j < cols (grid-stride over rows·cols).
+extern "C" __global__ void bf16_from_float_rows(const float *x, long ld, long rows, long cols, unsigned short *out) {
+    long count = rows * cols;
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
+        unsigned u = __float_as_uint(x[(i / cols) * ld + i % cols]);
+        out[i] = (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40u)
+                                                 : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+}
+
+"""#
+}

@@ -1,0 +1,338 @@
+import Foundation
+import CUDAEmulation
+import ListConRanker
+import ListConRankerCUDA
+import Testing
+@testable import ListConRankerTraining
+
+/// bf16 training products on the GPU (issue 30), on the software CUDA device: the conversion kernel
+/// rounds as PyTorch does, stage 2's gradients with bf16 products stay within a bf16 error budget of
+/// the CPU's fp32 gradients (and differ from the device's fp32 ones, so bf16 is really used), and
+/// `train --stage 2 --device cuda --precision bf16` tracks the fp32 run and writes a checkpoint that
+/// serves.
+///
+/// The error budget. bf16 keeps 8 significant bits: rounding to nearest moves a value by at most
+/// u = 2⁻⁸ of itself, by u/√3 in root mean square over uniformly spread significands. A product whose
+/// two inputs are rounded independently is off, normwise, by about √2·u/√3 ≈ 0.82·u ≈ 3.2e-3 (the
+/// errors of the k terms of a dot product have random signs and add in quadrature, as the terms
+/// do). Errors of products in series add in quadrature too: a gradient of the tiny model's first
+/// layers has been through about 40 products (per encoder layer 4 forward and 8 backward, the
+/// head's input layer, 2 list layers and the 2 score layers, forward and backward), √40 · 3.2e-3 ≈
+/// 2e-2. Softmax, LayerNorm and GELU pass relative errors on at about their size. So every gradient
+/// tensor is held to 4e-2 (normwise, relative to the fp32 tensor: twice the estimate), the logits
+/// (about 20 products deep) to 2e-2; fp32 products meet 1e-4 (`CUDAEncoderTrainingTests`), so a run
+/// past 1e-3 somewhere cannot have had fp32 products.
+@Suite(.serialized) struct CUDAEncoderTrainingBF16Tests {
+    /// bf16's unit roundoff: half the spacing of 8-bit significands.
+    static let unitRoundoff = 0x1p-8 as Double
+    /// The normwise relative bound on each gradient tensor (see the suite's comment).
+    static let gradientBound = 4e-2
+    /// The normwise relative bound on the logits.
+    static let logitBound = 2e-2
+
+    /// `‖a − b‖ / ‖b‖` in Double (0 when both are zero).
+    static func relativeError(_ a: [Float], _ b: [Float]) -> Double {
+        var difference = 0.0, reference = 0.0
+        for (x, y) in zip(a, b) {
+            difference += (Double(x) - Double(y)) * (Double(x) - Double(y))
+            reference += Double(y) * Double(y)
+        }
+        return reference == 0 ? (difference == 0 ? 0 : .infinity) : (difference / reference).squareRoot()
+    }
+
+    /// One micro-batch through ``Stage2DeviceStep`` on `backend`: logits and both networks' gradients.
+    static func step<Backend: TrainingBackend>(
+        _ backend: Backend, encoder: EncoderNetwork, encoderParameters: EncoderParameters, head: ListHeadNetwork,
+        headParameters: ListHeadParameters, texts: [[Int32]], lists: [Int], logitGradients: [Float]
+    ) throws -> ([Float], ListHeadGradients, EncoderGradients) {
+        let step = Stage2DeviceStep(encoder: encoder, head: head, recomputation: .attention, backend: backend)
+        let state = try DeviceTrainingState(
+            backend: backend, head: headParameters, headOptimizer: try AdamW(layout: headParameters.layout),
+            encoder: encoderParameters,
+            encoderOptimizer: try AdamW(entries: encoderParameters.layout.entries, count: encoderParameters.layout.count),
+            sumsMicroBatches: false)
+        let logits = try step.run(texts: texts, listLengths: lists, encoderSeed: 17, headSeed: 18,
+                                  state: state) { _ in logitGradients }
+        var headGradients = ListHeadGradients(layout: headParameters.layout)
+        var encoderGradients = EncoderGradients(layout: encoderParameters.layout)
+        (headGradients.values, encoderGradients.values) = try state.takeGradients()
+        return (logits, headGradients, encoderGradients)
+    }
+
+    /// Stage 2's gradients with bf16 products on the device against the CPU trainer's fp32 ones
+    /// (dropout on, the same Philox masks): each tensor within ``gradientBound`` and the logits
+    /// within ``logitBound``, normwise. And the bf16 run is not the fp32 one: against the device's
+    /// own fp32 products, most non-zero gradient elements differ, and one by more than ten times
+    /// fp32 parity's 1e-4 of its tensor's largest.
+    @Test func bf16GradientsStayWithinTheirBudgetOfTheCPUs() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let encoderParameters = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
+        let headParameters = try ListHeadParameters.load(modelDirectory: TrainingFixtures.tinyModel)
+        let encoder = EncoderNetwork(layout: encoderParameters.layout, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1))
+        let head = try ListHeadNetwork(layout: headParameters.layout, dropout: 0.1)
+        let lists = [4, 2, 5]
+        let (texts, weights) = CUDAEncoderTrainingTests.micro(seed: 3, vocabulary: encoderParameters.shape.vocabulary, lists: lists)
+        func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients, EncoderGradients) {
+            try Self.step(backend, encoder: encoder, encoderParameters: encoderParameters, head: head,
+                          headParameters: headParameters, texts: texts, lists: lists, logitGradients: weights)
+        }
+        let (cpuLogits, cpuHead, cpuEncoder) = try run(CPUTrainingBackend())
+        let (bf16Logits, bf16Head, bf16Encoder) = try run(try CUDATrainingBackend(index: 0, productPrecision: .bf16))
+        let (fp32Logits, fp32Head, fp32Encoder) = try run(try CUDATrainingBackend(index: 0, productPrecision: .fp32))
+
+        let logitError = Self.relativeError(bf16Logits, cpuLogits)
+        #expect(logitError <= Self.logitBound, "logits: \(logitError)")
+        var worst = (name: "", error: 0.0), largestOverFP32: Float = 0
+        var elements = 0, differing = 0
+        func compare(_ name: String, cpu: [Float], bf16: [Float], fp32: [Float]) {
+            // Key biases: zero in exact arithmetic (EncoderFixtures.isKeyBias), rounding residue on
+            // every device; a relative error of a residue says nothing.
+            if EncoderFixtures.isKeyBias(name) { return }
+            let error = Self.relativeError(bf16, cpu)
+            if error > worst.error { worst = (name, error) }
+            #expect(error <= Self.gradientBound, "\(name): \(error)")
+            let scale = max(fp32.map { abs($0) }.max() ?? 0, 1e-3)
+            largestOverFP32 = max(largestOverFP32, maxAbsoluteError(bf16, fp32) / scale)
+            // Rows of the word embeddings that no token uses have zero gradients in every mode.
+            let used = zip(bf16, fp32).filter { $0.1 != 0 }
+            elements += used.count
+            differing += used.filter { $0.0 != $0.1 }.count
+        }
+        for entry in headParameters.layout.entries {
+            compare(entry.name, cpu: try cpuHead.tensor(entry.name), bf16: try bf16Head.tensor(entry.name),
+                    fp32: try fp32Head.tensor(entry.name))
+        }
+        for entry in encoderParameters.layout.entries {
+            compare(entry.name, cpu: try cpuEncoder.tensor(entry.name), bf16: try bf16Encoder.tensor(entry.name),
+                    fp32: try fp32Encoder.tensor(entry.name))
+        }
+        // bf16 is really used: fp32 products agree with the CPU to 1e-4 of each tensor's largest;
+        // bf16 ones move most non-zero elements and some by far more.
+        #expect(bf16Logits != fp32Logits)
+        #expect(Double(differing) > 0.5 * Double(elements), "\(differing) of \(elements) non-zero elements differ")
+        #expect(largestOverFP32 > 1e-3, "bf16 against fp32 products: \(largestOverFP32) of a tensor's largest")
+        print("stage 2, bf16 products: logits within \(logitError), gradients within \(worst.error) (\(worst.name)) of the "
+              + "CPU's fp32, normwise; \(differing) of \(elements) non-zero gradient elements differ from fp32 products, the "
+              + "largest by \(largestOverFP32) of its tensor's largest (u = \(Self.unitRoundoff))")
+    }
+
+    /// The same budget at a real encoder's shapes: m3e-small (hidden 512, 4 layers, products of up
+    /// to 2,048 terms, texts of up to 118 tokens) under a small head, dropout on. About 60 products
+    /// in series here (4 encoder layers of 12), √60 · 3.2e-3 ≈ 2.5e-2: still inside ``gradientBound``.
+    @Test(.enabled(if: EncoderFixtures.realModelTestsRun("m3e-small"), "needs .models/m3e-small"))
+    func m3eSmallBF16GradientsStayWithinTheirBudget() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let directory = try #require(EncoderFixtures.downloadedModel("m3e-small"), "run tools/fetch-test-models.sh")
+        let encoderParameters = try EncoderParameters.load(modelDirectory: directory).parameters
+        let headParameters = ListHeadParameters.initialised(
+            shape: try ListHeadShape(hidden: 512, width: 64, feedForward: 96, heads: 4, layers: 2), seed: 9)
+        let encoder = EncoderNetwork(layout: encoderParameters.layout, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1))
+        let head = try ListHeadNetwork(layout: headParameters.layout, dropout: 0.1)
+        let lists = [3, 2]
+        var generator = SeededGenerator(seed: 21)
+        let texts = [118, 12, 40, 9, 64].map { length in (0..<length).map { _ in Int32(generator.next() % 21_128) } }
+        let weights = (0..<lists.reduce(0) { $0 + $1 - 1 }).map { _ in generator.normal() }
+        func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients, EncoderGradients) {
+            try Self.step(backend, encoder: encoder, encoderParameters: encoderParameters, head: head,
+                          headParameters: headParameters, texts: texts, lists: lists, logitGradients: weights)
+        }
+        let (cpuLogits, cpuHead, cpuEncoder) = try run(CPUTrainingBackend())
+        let (bf16Logits, bf16Head, bf16Encoder) = try run(try CUDATrainingBackend(index: 0, productPrecision: .bf16))
+        let logitError = Self.relativeError(bf16Logits, cpuLogits)
+        #expect(logitError <= Self.logitBound, "logits: \(logitError)")
+        var worst = (name: "", error: 0.0)
+        let tensors = try headParameters.layout.entries.map { ($0.name, try cpuHead.tensor($0.name), try bf16Head.tensor($0.name)) }
+            + encoderParameters.layout.entries.map { ($0.name, try cpuEncoder.tensor($0.name), try bf16Encoder.tensor($0.name)) }
+        for (name, cpu, bf16) in tensors where !EncoderFixtures.isKeyBias(name) {
+            let error = Self.relativeError(bf16, cpu)
+            if error > worst.error { worst = (name, error) }
+            #expect(error <= Self.gradientBound, "\(name): \(error)")
+        }
+        print("stage 2 on m3e-small in bf16: logits within \(logitError), gradients within \(worst.error) (\(worst.name)) "
+              + "of the CPU's fp32, normwise")
+    }
+
+    /// 20 steps of `train --stage 2 --device cuda --precision bf16` on the tiny model (dropout on)
+    /// against the CPU's fp32 run: each loss within 2e-2 of it, relative. A Circle loss this size
+    /// grows about linearly with the γ-scaled logit gaps, so on the first step (same weights) the
+    /// losses differ by about the logits' error (budget ``logitBound``; measured 2.2e-3); later steps
+    /// add the drift of weights updated with gradients whose bf16 errors differ, at the tests'
+    /// learning rate of 1e-3 (fifty times a fine-tune's 2e-5). That drift is chaotic: a weight one
+    /// ulp apart can round to another bf16 value (measured 3.3e-3 at worst over the 20 steps, and
+    /// 1.5e-2 before the gradient sum and AdamW moved onto the device). fp32 products stay within
+    /// 1e-3 absolute (about 1e-7 relative, so a bf16 run must also differ by
+    /// more than 1e-4 somewhere). The checkpoint it writes loads, and the inference code serves the
+    /// trainer's own scores.
+    @Test func bf16StepsTrackTheFP32RunAndTheCheckpointServes() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let root = try TrainerTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = try TrainerTests.firstQueries(8, as: root.appendingPathComponent("data.jsonl"))
+        var c = Stage2TrainerTests.configuration()
+        c.epochs = 10
+        c.batchSize = 4
+        c.microBatchSize = 2
+        c.dropout = 0.1
+        func train(_ device: Device, _ precision: Precision, _ name: String) throws -> (TrainingSummary, URL) {
+            var configuration = c
+            configuration.precision = precision
+            let output = root.appendingPathComponent(name)
+            var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data, output: output)
+            run.device = device
+            run.stopAfterStep = 20
+            return (try Trainer(configuration: configuration, run: run).train(), output)
+        }
+        let (cpu, _) = try train(.cpu, .fp32, "cpu")
+        let (gpu, output) = try train(.cuda(index: 0), .bf16, "gpu-bf16")
+        #expect(cpu.losses.count == 20 && gpu.losses.count == 20)
+        let worst = zip(gpu.losses, cpu.losses).map { abs($0 - $1) / max(abs($1), 1e-3) }.max() ?? .infinity
+        #expect(worst <= 2e-2, "CPU fp32 \(cpu.losses)\nGPU bf16 \(gpu.losses)")
+        // And bf16 products were used: fp32 ones track the CPU to about 1e-7 of the loss.
+        #expect(worst > 1e-4, "CPU fp32 \(cpu.losses)\nGPU bf16 \(gpu.losses)")
+        let trained = try #require(gpu.encoder)
+        let start = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
+        #expect(trained.values != start.values)
+        print("stage 2, 20 steps in bf16: losses within \(worst) of the CPU's fp32, relative (first loss \(cpu.losses[0]))")
+
+        // The checkpoint: the trained values under their names, served with the trainer's scores.
+        let written = try EncoderParameters.load(modelDirectory: output).parameters
+        #expect(written.values == trained.values)
+        #expect(try ListHeadParameters.load(modelDirectory: output) == gpu.parameters)
+        let query = Stage2TrainerTests.query, passages = Stage2TrainerTests.passages
+        let tokenizer = try BertTokenizer(directory: output)
+        let ids = ([query] + passages).map { tokenizer.encode($0, maxLength: c.maxLength).ids }
+        let pooled = try EncoderNetwork(layout: trained.layout).forward(ids, parameters: trained).pooled
+        let batch = try ListBatch(pooled: pooled, hidden: trained.shape.hidden, listLengths: [ids.count])
+        let ours = try ListHeadNetwork(layout: gpu.parameters.layout).forward(batch, parameters: gpu.parameters).scores
+        let served = try Reranker(modelDirectory: output, options: RerankerOptions(maxLength: c.maxLength))
+            .scores(query: query, passages: passages)
+        #expect(maxAbsoluteError(served, ours) <= 1e-5)
+    }
+
+    /// A bf16 run on the device stopped after 2 steps and resumed there reaches the uninterrupted
+    /// run's weights and losses bit for bit (the copies are made from the restored fp32 weights
+    /// as from any others); resuming it in fp32 is refused, naming the precision.
+    @Test func bf16ResumeOnTheDeviceReachesTheSameWeights() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let root = try TrainerTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = try TrainerTests.firstQueries(8, as: root.appendingPathComponent("data.jsonl"))
+        var c = Stage2TrainerTests.configuration()
+        c.epochs = 2
+        c.batchSize = 4
+        c.microBatchSize = 2
+        c.dropout = 0.1
+        c.precision = .bf16
+        func train(_ output: URL, _ c: TrainingConfiguration, _ configure: (inout TrainingRun) -> Void) throws -> TrainingSummary {
+            var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data, output: output)
+            run.device = .cuda(index: 0)
+            configure(&run)
+            return try Trainer(configuration: c, run: run).train()
+        }
+        let whole = try train(root.appendingPathComponent("whole"), c) { _ in }
+        let cut = root.appendingPathComponent("cut")
+        let first = try train(cut, c) { $0.stopAfterStep = 2 }
+        #expect(first.step == 2 && whole.totalSteps > 2)
+        var fp32 = c
+        fp32.precision = .fp32
+        #expect { try train(cut, fp32) { $0.resume = true } } throws: { "\($0)".contains("precision: bf16 → fp32") }
+        let resumed = try train(cut, c) { $0.resume = true }
+        #expect(resumed.step == whole.totalSteps)
+        #expect(resumed.parameters.values == whole.parameters.values)
+        #expect(resumed.encoder?.values == whole.encoder?.values)
+        #expect(resumed.losses == Array(whole.losses.dropFirst(2)))
+    }
+}
+
+/// `bf16_from_float_rows` against a CPU reference that rounds by arithmetic, not by bit tricks:
+/// the value scaled to an 8-bit significand, rounded to nearest even in Double, scaled back.
+@Suite(.serialized) struct CUDATrainingKernelParityBF16Tests {
+    let module: CUDAKernelModule?
+
+    init() throws {
+        module = SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) == nil ? nil
+            : try CUDATrainingBackend(index: 0).module
+    }
+
+    /// bf16's bit pattern of `x` rounded to nearest even (as `x.to(torch.bfloat16)`); nil for a NaN
+    /// (any NaN pattern will do).
+    static func reference(_ x: Float) -> UInt16? {
+        if x.isNaN { return nil }
+        if x.isInfinite { return UInt16(x.bitPattern >> 16) }
+        // Spacing of bf16 values near x: 2^(exponent − 7); below the normal range, 2^(−126 − 7).
+        let spacing = Double(sign: .plus, exponent: max(x.exponent, -126) - 7, significand: 1)
+        let rounded = (Double(x) / spacing).rounded(.toNearestOrEven) * spacing
+        // Past the largest finite bf16 (and its half spacing): infinity, as IEEE rounding does.
+        if abs(rounded) >= 0x1p128 { return UInt16((x < 0 ? -Float.infinity : Float.infinity).bitPattern >> 16) }
+        let bits = Float(rounded).bitPattern
+        precondition(bits & 0xffff == 0, "\(x) did not round to a bf16 value")
+        return UInt16(bits >> 16)
+    }
+
+    /// Values at every edge: exact bf16 values, ties (rounding to the even neighbour both ways),
+    /// one unit either side of a tie, signs, subnormals, the largest finite float (to infinity),
+    /// infinities and NaNs (a signalling NaN's low payload must not round into an infinity), then
+    /// random values of every magnitude.
+    static func values() -> [Float] {
+        let patterns: [UInt32] = [
+            0x3F80_0000, 0x3F80_8000, 0x3F81_8000, 0x3F80_7FFF, 0x3F80_8001, 0x3F81_7FFF, 0x3F81_8001,
+            0xBF80_8000, 0xBF81_8000, 0x0000_0000, 0x8000_0000, 0x0000_0001, 0x0000_8000, 0x0001_8000,
+            0x0000_8001, 0x007F_FFFF, 0x0080_0000, 0x7F7F_0000, 0x7F7F_7FFF, 0x7F7F_8000, 0x7F7F_FFFF,
+            0xFF7F_FFFF, 0x7F80_0000, 0xFF80_0000, 0x7FC0_0000, 0x7F80_0001, 0xFF80_0001, 0x7FFF_FFFF,
+        ]
+        var generator = SeededGenerator(seed: 12)
+        let random = (0..<2_000).map { _ -> Float in
+            // Any finite float: a random bit pattern outside the NaN/infinity exponent.
+            var bits = UInt32(truncatingIfNeeded: generator.next())
+            if bits & 0x7F80_0000 == 0x7F80_0000 { bits &= 0xBFFF_FFFF }
+            return Float(bitPattern: bits)
+        }
+        return patterns.map { Float(bitPattern: $0) } + random
+    }
+
+    /// The bf16 patterns of a `count`-element copy at `address` (two to a Float32 slot, little-endian).
+    static func download(_ address: UInt64, count: Int, device: CUDADevice) throws -> [UInt16] {
+        let slots = try device.download(address, count: (count + 1) / 2)
+        return Array(slots.flatMap { [UInt16($0.bitPattern & 0xffff), UInt16($0.bitPattern >> 16)] }.prefix(count))
+    }
+
+    /// Every value of ``values()`` converts to the reference's pattern; NaNs stay NaNs.
+    @Test func bf16CopiesRoundToNearestEvenAsTorch() throws {
+        guard let module else { return }
+        let device = module.device
+        let values = Self.values()
+        let x = try CUDAFloatArray(zeros: values.count, on: device)
+        try device.upload(values, to: x.address)
+        let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
+        let copy = try backend.bf16Copy(x.address, ld: values.count, rows: 1, columns: values.count)
+        let bits = try Self.download(copy.address, count: values.count, device: device)
+        var mismatches: [String] = []
+        for (value, got) in zip(values, bits) {
+            if let expected = Self.reference(value) {
+                if got != expected {
+                    mismatches.append("\(String(value.bitPattern, radix: 16)): \(String(got, radix: 16)) not \(String(expected, radix: 16))")
+                }
+            } else if !Float(bitPattern: UInt32(got) << 16).isNaN {
+                mismatches.append("NaN \(String(value.bitPattern, radix: 16)) became \(String(got, radix: 16))")
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
+        // The ties themselves, spelled out: 1 + 2⁻⁸ rounds down to 1 (even), 1 + 3·2⁻⁸ up to 1 + 2⁻⁶.
+        #expect(bits[1] == 0x3F80 && bits[2] == 0x3F82)
+    }
+
+    /// A copy of rows of a wider matrix (leading dimension past the row: half of the score head's
+    /// weight) is dense and holds those elements alone.
+    @Test func stridedRowsCopyDense() throws {
+        guard let module else { return }
+        let device = module.device
+        let rows = 3, columns = 5, ld = 11, offset = 4
+        let values = (0..<rows * ld).map { Float($0) * 1.001 + 0.5 }
+        let x = try CUDAFloatArray(zeros: values.count, on: device)
+        try device.upload(values, to: x.address)
+        let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
+        let copy = try backend.bf16Copy(x.address + UInt64(offset * 4), ld: ld, rows: rows, columns: columns)
+        let expected = (0..<rows).flatMap { r in (0..<columns).map { Self.reference(values[r * ld + offset + $0])! } }
+        #expect(try Self.download(copy.address, count: rows * columns, device: device) == expected)
+    }
+}
