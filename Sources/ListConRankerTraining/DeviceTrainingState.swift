@@ -87,6 +87,15 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
         return taken
     }
 
+    /// The gradients of `range` of the flat (head, then encoder) values as they stand: a bucket
+    /// handed to the sum across ranks while the backward goes on below it.
+    func downloadGradients(_ range: Range<Int>) throws -> [Float] {
+        guard range.lowerBound >= 0, range.upperBound <= total else {
+            throw TrainingError.invalidInput("gradients \(range) of \(total)")
+        }
+        return try backend.download(gradients.pointer + range.lowerBound, count: range.count)
+    }
+
     /// Puts the step's summed gradients (from the host) in place of the device's.
     func replaceGradients(head: [Float], encoder: [Float]) throws {
         guard head.count == headCount, encoder.count == encoderCount else {

@@ -92,6 +92,19 @@ final class GradientSum: @unchecked Sendable {
         enqueue()
     }
 
+    /// Overlap, for gradients that are not in host memory (a GPU's): where the next bucket lies in
+    /// the flat (head, then encoder) values, nil once every bucket is handed over.
+    var nextBucket: Range<Int>? { submitted < buckets.count ? buckets[submitted] : nil }
+
+    /// Overlap: the next bucket's values (``nextBucket``'s count of them) are complete.
+    func bucketFinished(_ values: UnsafeBufferPointer<Float>) throws {
+        guard let range = nextBucket, values.count == range.count else {
+            throw TrainingError.invalidInput("\(values.count) gradients for the bucket \(nextBucket.map { "\($0)" } ?? "after the last")")
+        }
+        add(UnsafeMutableBufferPointer(mutating: values), at: range.lowerBound, zeroing: false)
+        enqueue()
+    }
+
     /// Sums across ranks what is not summed yet, waits for every bucket, writes the sums
     /// (rounded to fp32) into `head` and `encoder`, and sums the step's loss; then starts afresh.
     func finish(head: inout [Float], encoder: inout [Float], loss: inout Double) throws {

@@ -298,15 +298,25 @@ public final class Trainer {
                     stepLoss += Double(result.loss)
                     return result.logitGradients
                 }
+                // Several ranks: the last micro-batch completes each bucket of gradients; hand them over
+                // as they come, so the sums across ranks overlap the backward below them.
+                let overlapped = first + c.microBatchSize >= share.endIndex && sum?.overlapsBackward == true
                 if let gpu, let gpuStage2, let encoder {
+                    let handOver = overlapped ? sum.map { sum in
+                        { (_: Int?) in
+                            guard let bucket = sum.nextBucket else { return }
+                            try gpu.downloadGradients(bucket).withUnsafeBufferPointer { try sum.bucketFinished($0) }
+                        }
+                    } : nil
                     _ = try gpuStage2.run(texts: texts.map(encoder.ids), listLengths: lengths, encoderSeed: encoderSeed,
-                                          headSeed: headSeed, state: gpu, clock: clock, logitGradients: logitGradients)
+                                          headSeed: headSeed, state: gpu, clock: clock, finished: handOver,
+                                          logitGradients: logitGradients)
                     if gpuStage2.lastRecomputation != reportedRecomputation {
                         reportedRecomputation = gpuStage2.lastRecomputation
                         onMessage?("step \(step + 1): a micro-batch of \(texts.count) texts fits the GPU's free memory when "
                                    + gpuStage2.lastRecomputation.summary)
                     }
-                    try endGPUMicroBatch(gpu)
+                    if overlapped { try clock?.lap("gradient_sum") } else { try endGPUMicroBatch(gpu) }
                     continue
                 }
                 let encoderPass = try encoder?.forward(texts, dropoutSeed: encoderSeed)
@@ -330,8 +340,6 @@ public final class Trainer {
                     let pooledGradients = try network.backwardToPooled(pass, logitGradients: dlogits,
                                                                        parameters: parameters, gradients: &gradients)
                     try clock?.lap("list_head")
-                    // The last micro-batch completes each bucket of gradients: hand them over as they come.
-                    let overlapped = first + c.microBatchSize >= share.endIndex && sum?.overlapsBackward == true
                     if overlapped, let sum {
                         gradients.values.withUnsafeBufferPointer { if let base = $0.baseAddress { sum.headFinished(base) } }
                     }

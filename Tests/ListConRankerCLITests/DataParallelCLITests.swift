@@ -13,13 +13,21 @@ import Testing
 struct DataParallelCLITests {
     /// A stage-`stage` run on the tiny model: batches of 8 lists in micro-batches of 2, dropout on
     /// (the list head's 0.1 and BERT's own in stage 2), 10 steps (the first epoch's end, step 7, evaluates on the dev set sharded over the ranks).
+    /// On the software CUDA device, which is slow, 4 steps of 4 lists and no evaluation: one
+    /// process sums 2 micro-batches on the device, each of two ranks hands its one micro-batch's
+    /// gradients over as its backward completes them.
     func trainArguments(stage: Int, output: String, cache: String, log: String, device: String = "cpu") -> [String] {
-        ["train", "--stage", "\(stage)", "--device", device, "--model", CLIFixtures.tinyModel, "--data", CLIFixtures.evaluationData,
-         "--eval-data", CLIFixtures.evaluationData, "--output", output, "--feature-cache", cache, "--log", log,
-         "--epochs", "2", "--batch-size", "8", "--micro-batch-size", "2", "--list-size", "4", "--seed", "11",
-         "--stop-after-step", "10"]
+        let emulated = device != "cpu"
+        return ["train", "--stage", "\(stage)", "--device", device, "--model", CLIFixtures.tinyModel,
+                "--data", CLIFixtures.evaluationData, "--output", output, "--feature-cache", cache, "--log", log,
+                "--epochs", "2", "--batch-size", emulated ? "4" : "8", "--micro-batch-size", "2", "--list-size", "4",
+                "--seed", "11", "--stop-after-step", "\(Self.steps(device))"]
+            + (emulated ? [] : ["--eval-data", CLIFixtures.evaluationData])
             + (stage == 2 ? ["--max-length", "32", "--no-recompute"] : [])
     }
+
+    /// Steps of a run on `device`.
+    static func steps(_ device: String) -> Int { device == "cpu" ? 10 : 4 }
 
     /// `device` "cuda": on the software CUDA device (skipped where it is not built), each rank's
     /// step on its own device after the gradients' sum across ranks on the host.
@@ -48,14 +56,15 @@ struct DataParallelCLITests {
         let log = try String(contentsOfFile: path("two.jsonl"), encoding: .utf8)
         #expect(log.contains("\"ranks\":2"), "\(log.prefix(500))")
         let a = try StateFile(directory: path("one")), b = try StateFile(directory: path("two"))
-        #expect(a.step == 10 && b.step == 10)
+        let steps = Self.steps(device)
+        #expect(a.step == steps && b.step == steps)
         try #require(a.parameters.count == b.parameters.count && !a.parameters.isEmpty)
         let difference = zip(a.parameters, b.parameters).map { abs($0 - $1) }.max() ?? .infinity
         #expect(difference <= 1e-6, "largest weight difference \(difference)")
         // The same losses step by step (each rank's share summed), and the weights moved: the
         // moments are not zero, so equal weights are not two untouched copies.
         let lossesOne = Self.losses(path("one.jsonl")), lossesTwo = Self.losses(path("two.jsonl"))
-        #expect(lossesOne.count == 10 && lossesTwo.count == 10)
+        #expect(lossesOne.count == steps && lossesTwo.count == steps)
         #expect(zip(lossesOne, lossesTwo).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($0)) }, "\(lossesOne) \(lossesTwo)")
         #expect((a.firstMoments.map(abs).max() ?? 0) > 0)
         // Sharded dev evaluation gives one process's metrics.
@@ -82,6 +91,10 @@ struct DataParallelCLITests {
     /// On a GPU one process sums its micro-batches on the device, two ranks on the host, and
     /// every rank clips and steps on its own device: still one process's weights.
     @Test func stageOneTwoRanksOnTheDeviceTakeTheStepsOfOneProcess() throws { try sameWeights(stage: 1, device: "cuda") }
+
+    /// Stage 2 on the device over two ranks: each bucket of the last micro-batch's gradients goes
+    /// down to the host and into the sum across ranks as the backward completes it.
+    @Test func stageTwoTwoRanksOnTheDeviceTakeTheStepsOfOneProcess() throws { try sameWeights(stage: 2, device: "cuda") }
 
     /// Passages for `index`: some ids repeated (the last line wins), so that the shares differ.
     func passages(_ directory: TemporaryDirectory) throws -> URL {

@@ -47,15 +47,19 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
     /// list, `listLengths` texts a list) through the encoder (masks of `encoderSeed`) and the head
     /// (masks of `headSeed`), asks `logitGradients` for the loss's gradient given the logits, runs
     /// both backwards, and adds the parameters' gradients to `state`'s. Returns the logits. `clock`
-    /// (`train --profile`) hears of each phase's end.
+    /// (`train --profile`) hears of each phase's end; `finished`, of each part whose gradients are
+    /// complete: nil for the list head, then the encoder's layers from the last down, -1 for the
+    /// embeddings (so that several ranks can sum them while the backward goes on).
     /// A GPU without room for the micro-batch is an error that says what makes training fit first
     /// (the memory pool's own message, kept after it, names inference options).
     func run(texts: [[Int32]], listLengths: [Int], encoderSeed: UInt64, headSeed: UInt64,
              state: DeviceTrainingState<Backend>, clock: PhaseClock? = nil,
+             finished: ((_ part: Int?) throws -> Void)? = nil,
              logitGradients: ([Float]) throws -> [Float]) throws -> [Float] {
         do {
             return try forwardAndBackward(texts: texts, listLengths: listLengths, encoderSeed: encoderSeed,
-                                          headSeed: headSeed, state: state, clock: clock, logitGradients: logitGradients)
+                                          headSeed: headSeed, state: state, clock: clock, finished: finished,
+                                          logitGradients: logitGradients)
         } catch let error as CUDAError where error.description.contains("CUDA_ERROR_OUT_OF_MEMORY") {
             // Still a CUDAError: the command line reports a GPU's failures in one line with exit status 2.
             throw CUDAError("a micro-batch of \(listLengths.count) lists (\(texts.count) texts) does not fit on the GPU "
@@ -66,6 +70,7 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
 
     private func forwardAndBackward(texts: [[Int32]], listLengths: [Int], encoderSeed: UInt64, headSeed: UInt64,
                                     state: DeviceTrainingState<Backend>, clock: PhaseClock?,
+                                    finished: ((_ part: Int?) throws -> Void)?,
                                     logitGradients: ([Float]) throws -> [Float]) throws -> [Float] {
         guard let encoderLayout = state.encoderLayout else {
             throw TrainingError.invalidInput("stage 2 needs the encoder's parameters on the device")
@@ -86,8 +91,9 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
                                                  gradients: state.headGradients, pooledGradients: dpooled,
                                                  backend: backend, logitGradients: logitGradients)
         try clock?.lap("list_head")
+        try finished?(nil)
         try encoder.backward(encoded, pooledGradients: dpooled.pointer, parameters: state.encoderParameters,
-                             gradients: state.encoderGradients, backend: backend, finished: nil)
+                             gradients: state.encoderGradients, backend: backend, finished: finished.map { report in { try report($0) } })
         try clock?.lap("encoder_backward")
         return logits
     }
