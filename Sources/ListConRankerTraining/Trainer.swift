@@ -48,7 +48,8 @@ public final class Trainer {
         let c = configuration
         let ranks = run.communicator
         // A GPU that cannot open says so (what was looked for, and where) before any work.
-        if case .cuda(let index) = run.device { _ = try CUDADevice.shared(index: index) }
+        var trainedOn = "cpu"
+        if case .cuda(let index) = run.device { trainedOn = "GPU " + (try CUDADevice.shared(index: index)).name }
         // 1. Data, before anything is written.
         let dataset = try RerankingDataset(contentsOf: run.data)
         if let bad = dataset.samples.first(where: { $0.query.isEmpty }) {
@@ -138,6 +139,11 @@ public final class Trainer {
             }
             header = state.header
             onMessage?("resuming at step \(header.step) of \(totalSteps)")
+            if let saved = header.device, saved != trainedOn {
+                onMessage?("the saved steps were trained on \(saved), these run on \(trainedOn): the run goes on from the "
+                           + "saved state, its steps the same to rounding but not bit for bit (a run resumes bit-exact "
+                           + "on the device it was saved on)")
+            }
         }
         let log = try ranks.isRoot ? run.log.map { try TrainingLog(url: $0) } : nil
         let board = try ranks.isRoot ? run.tensorboard.map { try TensorBoardWriter(directory: $0) } : nil
@@ -170,6 +176,7 @@ public final class Trainer {
         }
         func save(epochFolder: String?) throws {
             header.step = optimizer.step
+            header.device = trainedOn
             // Every rank must hold the weights rank 0 writes: a cheap proof at each save.
             try DataParallel.requireSameWeights(ranks, parameters.values, encoder?.parameters.values ?? [])
             guard ranks.isRoot else { return }

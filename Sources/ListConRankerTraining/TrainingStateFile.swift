@@ -37,6 +37,10 @@ public struct TrainingStateFile: Sendable {
         /// Processes of the data-parallel job that wrote it (nil: one, from before MPI); a resumed
         /// run must have as many, so that each rank takes the share of every batch it took.
         public var ranks: Int?
+        /// What trained the saved steps: `cpu`, or `GPU` and the card's name (nil: from before
+        /// GPUs trained). A run resumes anywhere, bit-exact where it was saved (other devices
+        /// round differently).
+        public var device: String?
         /// How the sampler and dropout generators are derived (for people reading the file).
         public var randomState = "counter-based: RandomStreams(seed, purpose, epoch|step, …); next step = step"
     }

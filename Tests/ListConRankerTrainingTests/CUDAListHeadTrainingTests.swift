@@ -77,7 +77,25 @@ import Testing
         #expect(cpu.count == 20 && gpu.count == 20)
         #expect(maxAbsoluteError(gpu, cpu) <= 1e-3, "CPU \(cpu)\nGPU \(gpu)")
         print("20 steps: losses within \(maxAbsoluteError(gpu, cpu)) (first loss \(cpu[0]))")
+
+        // The GPU run's state resumes on the CPU (with the CPU's features), which says that its
+        // steps are the GPU's to rounding, not bit for bit.
+        var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data, output: root.appendingPathComponent("gpu"))
+        run.featureCache = root.appendingPathComponent("cache-cpu")
+        run.resume = true
+        run.stopAfterStep = 22
+        let trainer = try Trainer(configuration: c, run: run)
+        let messages = Messages()
+        trainer.onMessage = { messages.append($0) }
+        #expect(try trainer.train().step == 22)
+        #expect(messages.all.contains { $0.contains("trained on GPU") && $0.contains("not bit for bit") }, "\(messages.all)")
     }
+}
+
+/// Lines a trainer's `onMessage` reported.
+final class Messages: @unchecked Sendable {
+    private(set) var all: [String] = []
+    func append(_ line: String) { all.append(line) }
 }
 
 /// The dropout generator's kernels against their CPU twins, element for element (the optimizer's:
