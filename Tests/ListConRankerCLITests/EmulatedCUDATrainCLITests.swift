@@ -8,6 +8,36 @@ import Testing
     /// The emulator's environment and the rerank output reader.
     let cuda = EmulatedCUDACLITests()
 
+    /// `train --stage 2` of the tiny model on the first 8 queries of the fixture data, on `device`
+    /// in `precision` (2 steps an epoch): the result, the logged losses, and the output folder.
+    func trainStageTwo(_ device: String, _ precision: String, epochs: Int, scratch: URL,
+                       environment: [String: String]) throws -> (CLIResult, [Double], String) {
+        let data = scratch.appendingPathComponent("data.jsonl")
+        if !FileManager.default.fileExists(atPath: data.path) {
+            let lines = try String(contentsOfFile: CLIFixtures.evaluationData, encoding: .utf8).split(separator: "\n").prefix(8)
+            try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        }
+        let output = scratch.appendingPathComponent("out-\(device)-\(precision)").path
+        let log = scratch.appendingPathComponent("log-\(device)-\(precision).jsonl").path
+        let result = try CLI.run(["train", "--stage", "2", "--device", device, "--precision", precision,
+                                  "--model", CLIFixtures.tinyModel, "--data", data.path, "--output", output,
+                                  "--epochs", "\(epochs)", "--batch-size", "4", "--micro-batch-size", "2", "--list-size", "4",
+                                  "--max-length", "32", "--seed", "7", "--log", log],
+                                 environment: environment, timeLimit: 300)
+        struct Line: Decodable { let event: String; let loss: Double? }
+        let losses = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+            try? JSONDecoder().decode(Line.self, from: Data($0.utf8))
+        }.filter { $0.event == "step" }.compactMap(\.loss)
+        return (result, losses, output)
+    }
+
+    /// `rerank` on the CPU serves the checkpoint in `output`.
+    func expectServed(_ output: String) throws {
+        let served = try CLI.run(["rerank", "--json", "--model", output, "高血压患者应该注意什么？", "多吃蔬菜，少吃盐。", "今天天气很好"])
+        #expect(served.status == 0, "\(served)")
+        #expect(try cuda.scores(served).count == 2)
+    }
+
     /// `train --stage 2 --device cuda` (the encoder and the head on the device) runs to its end on
     /// the software device, and `rerank` on the CPU serves what it wrote; its losses are the CPU
     /// run's to 1e-3 (the same data, seed and dropout masks).
@@ -15,33 +45,14 @@ import Testing
         let scratch = try TemporaryDirectory()
         defer { scratch.remove() }
         guard let environment = cuda.environment(scratch.url) else { return }
-        let lines = try String(contentsOfFile: CLIFixtures.evaluationData, encoding: .utf8).split(separator: "\n").prefix(8)
-        let data = scratch.url.appendingPathComponent("data.jsonl")
-        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
-        func train(_ device: String) throws -> (CLIResult, [Double], String) {
-            let output = scratch.url.appendingPathComponent("out-\(device)").path
-            let log = scratch.url.appendingPathComponent("log-\(device).jsonl").path
-            let result = try CLI.run(["train", "--stage", "2", "--device", device, "--model", CLIFixtures.tinyModel,
-                                      "--data", data.path, "--output", output, "--epochs", "2", "--batch-size", "4",
-                                      "--micro-batch-size", "2", "--list-size", "4", "--max-length", "32",
-                                      "--seed", "7", "--log", log],
-                                     environment: environment, timeLimit: 300)
-            struct Line: Decodable { let event: String; let loss: Double? }
-            let losses = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
-                try? JSONDecoder().decode(Line.self, from: Data($0.utf8))
-            }.filter { $0.event == "step" }.compactMap(\.loss)
-            return (result, losses, output)
-        }
-        let (gpu, gpuLosses, output) = try train("cuda")
+        let (gpu, gpuLosses, output) = try trainStageTwo("cuda", "fp32", epochs: 2, scratch: scratch.url, environment: environment)
         #expect(gpu.status == 0, "\(gpu)")
-        let (cpu, cpuLosses, _) = try train("cpu")
+        let (cpu, cpuLosses, _) = try trainStageTwo("cpu", "fp32", epochs: 2, scratch: scratch.url, environment: environment)
         #expect(cpu.status == 0, "\(cpu)")
         #expect(gpuLosses.count == cpuLosses.count && !gpuLosses.isEmpty, "GPU \(gpuLosses), CPU \(cpuLosses)")
         let worst = zip(gpuLosses, cpuLosses).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst <= 1e-3, "GPU \(gpuLosses), CPU \(cpuLosses)")
-        let served = try CLI.run(["rerank", "--json", "--model", output, "高血压患者应该注意什么？", "多吃蔬菜，少吃盐。", "今天天气很好"])
-        #expect(served.status == 0, "\(served)")
-        #expect(try cuda.scores(served).count == 2)
+        try expectServed(output)
     }
 
     /// `train --stage 2 --device cuda --precision bf16` (bf16 products, fp32 master weights) runs on
@@ -52,35 +63,16 @@ import Testing
         let scratch = try TemporaryDirectory()
         defer { scratch.remove() }
         guard let environment = cuda.environment(scratch.url) else { return }
-        let lines = try String(contentsOfFile: CLIFixtures.evaluationData, encoding: .utf8).split(separator: "\n").prefix(8)
-        let data = scratch.url.appendingPathComponent("data.jsonl")
-        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
-        func train(_ device: String, _ precision: String) throws -> (CLIResult, [Double], String) {
-            let output = scratch.url.appendingPathComponent("out-\(device)-\(precision)").path
-            let log = scratch.url.appendingPathComponent("log-\(device)-\(precision).jsonl").path
-            let result = try CLI.run(["train", "--stage", "2", "--device", device, "--precision", precision,
-                                      "--model", CLIFixtures.tinyModel, "--data", data.path, "--output", output,
-                                      "--epochs", "1", "--batch-size", "4", "--micro-batch-size", "2", "--list-size", "4",
-                                      "--max-length", "32", "--seed", "7", "--log", log],
-                                     environment: environment, timeLimit: 300)
-            struct Line: Decodable { let event: String; let loss: Double? }
-            let losses = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
-                try? JSONDecoder().decode(Line.self, from: Data($0.utf8))
-            }.filter { $0.event == "step" }.compactMap(\.loss)
-            return (result, losses, output)
-        }
-        let (gpu, gpuLosses, output) = try train("cuda", "bf16")
+        let (gpu, gpuLosses, output) = try trainStageTwo("cuda", "bf16", epochs: 1, scratch: scratch.url, environment: environment)
         #expect(gpu.status == 0, "\(gpu)")
-        let (cpu, cpuLosses, _) = try train("cpu", "fp32")
+        let (cpu, cpuLosses, _) = try trainStageTwo("cpu", "fp32", epochs: 1, scratch: scratch.url, environment: environment)
         #expect(cpu.status == 0, "\(cpu)")
         #expect(gpuLosses.count == cpuLosses.count && !gpuLosses.isEmpty, "GPU \(gpuLosses), CPU \(cpuLosses)")
         let worst = zip(gpuLosses, cpuLosses).map { abs($0 - $1) / max(abs($1), 1e-3) }.max() ?? .infinity
         #expect(worst <= 2e-2, "GPU bf16 \(gpuLosses), CPU fp32 \(cpuLosses)")
         #expect(worst > 1e-4, "bf16 products differ from fp32 ones: GPU \(gpuLosses), CPU \(cpuLosses)")
         print("train --stage 2 --precision bf16 on the software device: losses within \(worst) of the CPU's fp32, relative")
-        let served = try CLI.run(["rerank", "--json", "--model", output, "高血压患者应该注意什么？", "多吃蔬菜，少吃盐。", "今天天气很好"])
-        #expect(served.status == 0, "\(served)")
-        #expect(try cuda.scores(served).count == 2)
+        try expectServed(output)
 
         let help = try CLI.run(["train", "--help"])
         let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")

@@ -91,21 +91,10 @@ import Testing
         let data = try TrainerTests.firstQueries(12, as: root.appendingPathComponent("data.jsonl"))
         // A small dev set: evaluations run at every epoch's end (3 steps here), on the emulated device.
         let dev = try TrainerTests.firstQueries(3, as: root.appendingPathComponent("dev.jsonl"))
-        var c = Stage2TrainerTests.configuration()
-        c.epochs = 20
-        c.batchSize = 4
-        c.microBatchSize = 2
-        c.dropout = 0.1
-        func train(_ device: Device, _ name: String) throws -> (TrainingSummary, URL) {
-            let output = root.appendingPathComponent(name)
-            var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data, output: output)
-            run.device = device
-            run.stopAfterStep = 20
-            run.evaluationData = dev
-            return (try Trainer(configuration: c, run: run).train(), output)
-        }
-        let (cpu, _) = try train(.cpu, "cpu")
-        let (gpu, output) = try train(.cuda(index: 0), "gpu")
+        let c = Self.twentyStepConfiguration(epochs: 20)
+        let (cpu, _) = try Self.twentySteps(c, on: .cpu, data: data, into: root.appendingPathComponent("cpu"), dev: dev)
+        let (gpu, output) = try Self.twentySteps(c, on: .cuda(index: 0), data: data, into: root.appendingPathComponent("gpu"),
+                                                  dev: dev)
         #expect(cpu.losses.count == 20 && gpu.losses.count == 20)
         #expect(maxAbsoluteError(gpu.losses, cpu.losses) <= 1e-3, "CPU \(cpu.losses)\nGPU \(gpu.losses)")
         let start = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
@@ -118,22 +107,53 @@ import Testing
             #expect(abs(g.map - c.map) <= 1e-3 && abs(g.mrrAt10 - c.mrrAt10) <= 1e-3, "step \(c.step): \(g.map) vs \(c.map)")
         }
 
-        let written = try EncoderParameters.load(modelDirectory: output).parameters
-        #expect(written.values == trained.values)
+        try Self.expectCheckpointServes(output, trained: gpu, maxLength: c.maxLength)
+    }
+
+    /// Stage 2 of the tiny model: `epochs` epochs of 4 lists a step in micro-batches of 2, dropout on.
+    static func twentyStepConfiguration(epochs: Int) -> TrainingConfiguration {
+        var c = Stage2TrainerTests.configuration()
+        c.epochs = epochs
+        c.batchSize = 4
+        c.microBatchSize = 2
+        c.dropout = 0.1
+        return c
+    }
+
+    /// The first 20 steps of `c` on `device` from the tiny model, into `output` (`dev`: evaluated
+    /// at each epoch's end).
+    static func twentySteps(_ c: TrainingConfiguration, on device: Device, data: URL, into output: URL,
+                            dev: URL? = nil) throws -> (TrainingSummary, URL) {
+        var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data, output: output)
+        run.device = device
+        run.stopAfterStep = 20
+        run.evaluationData = dev
+        return (try Trainer(configuration: c, run: run).train(), output)
+    }
+
+    /// A stage-2 checkpoint in `output`: the trained values under their names, served by the
+    /// unchanged inference code with the scores of the trainer's own forward on the same weights.
+    static func expectCheckpointServes(_ output: URL, trained summary: TrainingSummary, maxLength: Int) throws {
+        let trained = try #require(summary.encoder)
+        #expect(try EncoderParameters.load(modelDirectory: output).parameters.values == trained.values)
+        #expect(try ListHeadParameters.load(modelDirectory: output) == summary.parameters)
         let query = Stage2TrainerTests.query, passages = Stage2TrainerTests.passages
         let tokenizer = try BertTokenizer(directory: output)
-        let ids = ([query] + passages).map { tokenizer.encode($0, maxLength: c.maxLength).ids }
+        let ids = ([query] + passages).map { tokenizer.encode($0, maxLength: maxLength).ids }
         let pooled = try EncoderNetwork(layout: trained.layout).forward(ids, parameters: trained).pooled
         let batch = try ListBatch(pooled: pooled, hidden: trained.shape.hidden, listLengths: [ids.count])
-        let ours = try ListHeadNetwork(layout: gpu.parameters.layout).forward(batch, parameters: gpu.parameters).scores
-        let served = try Reranker(modelDirectory: output, options: RerankerOptions(maxLength: c.maxLength))
+        let ours = try ListHeadNetwork(layout: summary.parameters.layout).forward(batch, parameters: summary.parameters).scores
+        let served = try Reranker(modelDirectory: output, options: RerankerOptions(maxLength: maxLength))
             .scores(query: query, passages: passages)
         #expect(maxAbsoluteError(served, ours) <= 1e-5)
     }
 
     /// A stage-2 run on the device stopped after 2 steps and resumed there reaches the
-    /// uninterrupted run's weights and losses bit for bit (dropout on, 2 micro-batches a step).
-    @Test func resumeOnTheDeviceReachesTheSameWeights() throws {
+    /// uninterrupted run's weights and losses bit for bit (dropout on, 2 micro-batches a step), in
+    /// either precision (bf16's copies are made from the restored fp32 weights as from any
+    /// others); a bf16 run resumed in fp32 is refused, naming the precision.
+    @Test(arguments: [Precision.fp32, .bf16])
+    func resumeOnTheDeviceReachesTheSameWeights(precision: Precision) throws {
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
         let root = try TrainerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
@@ -143,17 +163,23 @@ import Testing
         c.batchSize = 4
         c.microBatchSize = 2
         c.dropout = 0.1
-        func train(_ output: URL, _ configure: (inout TrainingRun) -> Void) throws -> TrainingSummary {
+        c.precision = precision
+        func train(_ output: URL, _ c: TrainingConfiguration, _ configure: (inout TrainingRun) -> Void) throws -> TrainingSummary {
             var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data, output: output)
             run.device = .cuda(index: 0)
             configure(&run)
             return try Trainer(configuration: c, run: run).train()
         }
-        let whole = try train(root.appendingPathComponent("whole")) { _ in }
+        let whole = try train(root.appendingPathComponent("whole"), c) { _ in }
         let cut = root.appendingPathComponent("cut")
-        let first = try train(cut) { $0.stopAfterStep = 2 }
+        let first = try train(cut, c) { $0.stopAfterStep = 2 }
         #expect(first.step == 2 && whole.totalSteps > 2)
-        let resumed = try train(cut) { $0.resume = true }
+        if precision == .bf16 {
+            var fp32 = c
+            fp32.precision = .fp32
+            #expect { try train(cut, fp32) { $0.resume = true } } throws: { "\($0)".contains("precision: bf16 → fp32") }
+        }
+        let resumed = try train(cut, c) { $0.resume = true }
         #expect(resumed.step == whole.totalSteps)
         #expect(resumed.parameters.values == whole.parameters.values)
         #expect(resumed.encoder?.values == whole.encoder?.values)

@@ -168,22 +168,12 @@ import Testing
         let root = try TrainerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let data = try TrainerTests.firstQueries(8, as: root.appendingPathComponent("data.jsonl"))
-        var c = Stage2TrainerTests.configuration()
-        c.epochs = 10
-        c.batchSize = 4
-        c.microBatchSize = 2
-        c.dropout = 0.1
-        func train(_ device: Device, _ precision: Precision, _ name: String) throws -> (TrainingSummary, URL) {
-            var configuration = c
-            configuration.precision = precision
-            let output = root.appendingPathComponent(name)
-            var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data, output: output)
-            run.device = device
-            run.stopAfterStep = 20
-            return (try Trainer(configuration: configuration, run: run).train(), output)
-        }
-        let (cpu, _) = try train(.cpu, .fp32, "cpu")
-        let (gpu, output) = try train(.cuda(index: 0), .bf16, "gpu-bf16")
+        let c = CUDAEncoderTrainingTests.twentyStepConfiguration(epochs: 10)
+        var bf16 = c
+        bf16.precision = .bf16
+        let (cpu, _) = try CUDAEncoderTrainingTests.twentySteps(c, on: .cpu, data: data, into: root.appendingPathComponent("cpu"))
+        let (gpu, output) = try CUDAEncoderTrainingTests.twentySteps(bf16, on: .cuda(index: 0), data: data,
+                                                                     into: root.appendingPathComponent("gpu-bf16"))
         #expect(cpu.losses.count == 20 && gpu.losses.count == 20)
         let worst = zip(gpu.losses, cpu.losses).map { abs($0 - $1) / max(abs($1), 1e-3) }.max() ?? .infinity
         #expect(worst <= 2e-2, "CPU fp32 \(cpu.losses)\nGPU bf16 \(gpu.losses)")
@@ -193,54 +183,7 @@ import Testing
         let start = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
         #expect(trained.values != start.values)
         print("stage 2, 20 steps in bf16: losses within \(worst) of the CPU's fp32, relative (first loss \(cpu.losses[0]))")
-
-        // The checkpoint: the trained values under their names, served with the trainer's scores.
-        let written = try EncoderParameters.load(modelDirectory: output).parameters
-        #expect(written.values == trained.values)
-        #expect(try ListHeadParameters.load(modelDirectory: output) == gpu.parameters)
-        let query = Stage2TrainerTests.query, passages = Stage2TrainerTests.passages
-        let tokenizer = try BertTokenizer(directory: output)
-        let ids = ([query] + passages).map { tokenizer.encode($0, maxLength: c.maxLength).ids }
-        let pooled = try EncoderNetwork(layout: trained.layout).forward(ids, parameters: trained).pooled
-        let batch = try ListBatch(pooled: pooled, hidden: trained.shape.hidden, listLengths: [ids.count])
-        let ours = try ListHeadNetwork(layout: gpu.parameters.layout).forward(batch, parameters: gpu.parameters).scores
-        let served = try Reranker(modelDirectory: output, options: RerankerOptions(maxLength: c.maxLength))
-            .scores(query: query, passages: passages)
-        #expect(maxAbsoluteError(served, ours) <= 1e-5)
-    }
-
-    /// A bf16 run on the device stopped after 2 steps and resumed there reaches the uninterrupted
-    /// run's weights and losses bit for bit (the copies are made from the restored fp32 weights
-    /// as from any others); resuming it in fp32 is refused, naming the precision.
-    @Test func bf16ResumeOnTheDeviceReachesTheSameWeights() throws {
-        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
-        let root = try TrainerTests.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: root) }
-        let data = try TrainerTests.firstQueries(8, as: root.appendingPathComponent("data.jsonl"))
-        var c = Stage2TrainerTests.configuration()
-        c.epochs = 2
-        c.batchSize = 4
-        c.microBatchSize = 2
-        c.dropout = 0.1
-        c.precision = .bf16
-        func train(_ output: URL, _ c: TrainingConfiguration, _ configure: (inout TrainingRun) -> Void) throws -> TrainingSummary {
-            var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data, output: output)
-            run.device = .cuda(index: 0)
-            configure(&run)
-            return try Trainer(configuration: c, run: run).train()
-        }
-        let whole = try train(root.appendingPathComponent("whole"), c) { _ in }
-        let cut = root.appendingPathComponent("cut")
-        let first = try train(cut, c) { $0.stopAfterStep = 2 }
-        #expect(first.step == 2 && whole.totalSteps > 2)
-        var fp32 = c
-        fp32.precision = .fp32
-        #expect { try train(cut, fp32) { $0.resume = true } } throws: { "\($0)".contains("precision: bf16 → fp32") }
-        let resumed = try train(cut, c) { $0.resume = true }
-        #expect(resumed.step == whole.totalSteps)
-        #expect(resumed.parameters.values == whole.parameters.values)
-        #expect(resumed.encoder?.values == whole.encoder?.values)
-        #expect(resumed.losses == Array(whole.losses.dropFirst(2)))
+        try CUDAEncoderTrainingTests.expectCheckpointServes(output, trained: gpu, maxLength: c.maxLength)
     }
 }
 
