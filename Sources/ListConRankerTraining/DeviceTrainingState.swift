@@ -16,9 +16,9 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
     /// The encoder's (stage 2).
     let encoderLayout: EncoderParameterLayout?
     /// The list head's elements, first in each buffer.
-    let headCount: Int
+    var headCount: Int { headLayout.count }
     /// The encoder's elements after them (0 in stage 1).
-    let encoderCount: Int
+    var encoderCount: Int { encoderLayout?.count ?? 0 }
     private let values: Backend.Buffer
     private let gradients: Backend.Buffer
     private let firstMoments: Backend.Buffer
@@ -39,8 +39,6 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
         self.backend = backend
         headLayout = head.layout
         encoderLayout = encoder?.layout
-        headCount = head.values.count
-        encoderCount = encoder?.values.count ?? 0
         headDecaying = headOptimizer.decayingRanges
         encoderDecaying = encoderOptimizer?.decayingRanges ?? []
         let total = head.values.count + (encoder?.values.count ?? 0)

@@ -78,18 +78,14 @@ final class GradientSum: @unchecked Sendable {
     /// Overlap: the list head's gradients are complete (the last micro-batch's head backward).
     func headFinished(_ head: UnsafePointer<Float>) {
         guard submitted == 0 else { return }
-        add(UnsafeMutableBufferPointer(mutating: UnsafeBufferPointer(start: head, count: headCount)), at: 0, zeroing: false)
-        enqueue()
+        submitNext(UnsafeBufferPointer(start: head, count: headCount))
     }
 
     /// Overlap: encoder part `part` (a layer, or -1 for the embeddings) is complete; `gradients`
     /// is the encoder's gradient base address. Parts arrive in bucket order.
     func encoderFinished(part: Int, _ gradients: UnsafePointer<Float>) {
-        guard submitted > 0, submitted < buckets.count else { return }
-        let range = buckets[submitted]
-        let local = UnsafeBufferPointer(start: gradients + (range.lowerBound - headCount), count: range.count)
-        add(UnsafeMutableBufferPointer(mutating: local), at: range.lowerBound, zeroing: false)
-        enqueue()
+        guard submitted > 0, let range = nextBucket else { return }
+        submitNext(UnsafeBufferPointer(start: gradients + (range.lowerBound - headCount), count: range.count))
     }
 
     /// Overlap, for gradients that are not in host memory (a GPU's): where the next bucket lies in
@@ -101,7 +97,12 @@ final class GradientSum: @unchecked Sendable {
         guard let range = nextBucket, values.count == range.count else {
             throw TrainingError.invalidInput("\(values.count) gradients for the bucket \(nextBucket.map { "\($0)" } ?? "after the last")")
         }
-        add(UnsafeMutableBufferPointer(mutating: values), at: range.lowerBound, zeroing: false)
+        submitNext(values)
+    }
+
+    /// Adds the next bucket's values to the sums and hands the bucket to the communication thread.
+    private func submitNext(_ values: UnsafeBufferPointer<Float>) {
+        add(UnsafeMutableBufferPointer(mutating: values), at: buckets[submitted].lowerBound, zeroing: false)
         enqueue()
     }
 
