@@ -20,29 +20,62 @@ import Testing
         return (texts, (0..<passages).map { _ in generator.normal() })
     }
 
-    /// One micro-batch through ``Stage2DeviceStep`` on the CPU backend and on the software device
-    /// (encoder and head masks of `seeds`, the loss's logit gradients fixed): each side's logits
-    /// and both networks' gradients.
+    /// One micro-batch through ``Stage2DeviceStep`` on `backend` (encoder and head masks of
+    /// `seeds`, the loss's logit gradients fixed): the logits and both networks' gradients.
+    static func step<Backend: TrainingBackend>(
+        _ backend: Backend, encoder: EncoderNetwork, encoderParameters: EncoderParameters, head: ListHeadNetwork,
+        headParameters: ListHeadParameters, recomputation: EncoderRecomputation, texts: [[Int32]], lists: [Int],
+        logitGradients: [Float], seeds: (encoder: UInt64, head: UInt64)
+    ) throws -> ([Float], ListHeadGradients, EncoderGradients) {
+        let step = Stage2DeviceStep(encoder: encoder, head: head, recomputation: recomputation, backend: backend)
+        let state = try DeviceTrainingState(
+            backend: backend, head: headParameters, headOptimizer: try AdamW(layout: headParameters.layout),
+            encoder: encoderParameters,
+            encoderOptimizer: try AdamW(entries: encoderParameters.layout.entries, count: encoderParameters.layout.count),
+            sumsMicroBatches: false)
+        let logits = try step.run(texts: texts, listLengths: lists, encoderSeed: seeds.encoder, headSeed: seeds.head,
+                                  state: state) { _ in logitGradients }
+        var headGradients = ListHeadGradients(layout: headParameters.layout)
+        var encoderGradients = EncoderGradients(layout: encoderParameters.layout)
+        (headGradients.values, encoderGradients.values) = try state.takeGradients()
+        return (logits, headGradients, encoderGradients)
+    }
+
+    /// ``step(_:encoder:encoderParameters:head:headParameters:recomputation:texts:lists:logitGradients:seeds:)``
+    /// on the CPU backend and on the software device.
     static func stepOnBothDevices(
         encoder: EncoderNetwork, encoderParameters: EncoderParameters, head: ListHeadNetwork,
         headParameters: ListHeadParameters, recomputation: EncoderRecomputation, texts: [[Int32]], lists: [Int],
         logitGradients: [Float], seeds: (encoder: UInt64, head: UInt64)
     ) throws -> (cpu: ([Float], ListHeadGradients, EncoderGradients), gpu: ([Float], ListHeadGradients, EncoderGradients)) {
         func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients, EncoderGradients) {
-            let step = Stage2DeviceStep(encoder: encoder, head: head, recomputation: recomputation, backend: backend)
-            let state = try DeviceTrainingState(
-                backend: backend, head: headParameters, headOptimizer: try AdamW(layout: headParameters.layout),
-                encoder: encoderParameters,
-                encoderOptimizer: try AdamW(entries: encoderParameters.layout.entries, count: encoderParameters.layout.count),
-                sumsMicroBatches: false)
-            let logits = try step.run(texts: texts, listLengths: lists, encoderSeed: seeds.encoder, headSeed: seeds.head,
-                                      state: state) { _ in logitGradients }
-            var headGradients = ListHeadGradients(layout: headParameters.layout)
-            var encoderGradients = EncoderGradients(layout: encoderParameters.layout)
-            (headGradients.values, encoderGradients.values) = try state.takeGradients()
-            return (logits, headGradients, encoderGradients)
+            try step(backend, encoder: encoder, encoderParameters: encoderParameters, head: head,
+                     headParameters: headParameters, recomputation: recomputation, texts: texts, lists: lists,
+                     logitGradients: logitGradients, seeds: seeds)
         }
         return (try run(CPUTrainingBackend()), try run(try CUDATrainingBackend(index: 0)))
+    }
+
+    /// m3e-small's encoder (downloaded) under a small new head, both with dropout on, and one
+    /// micro-batch at its real shapes: one long text (the longest attention blocks) among short
+    /// ones, 243 tokens, so that the software device takes seconds, not minutes.
+    struct M3ESmallCase {
+        let encoderParameters: EncoderParameters, headParameters: ListHeadParameters
+        let encoder: EncoderNetwork, head: ListHeadNetwork
+        let texts: [[Int32]], lists: [Int], logitGradients: [Float]
+
+        init() throws {
+            let directory = try #require(EncoderFixtures.downloadedModel("m3e-small"), "run tools/fetch-test-models.sh")
+            encoderParameters = try EncoderParameters.load(modelDirectory: directory).parameters
+            headParameters = ListHeadParameters.initialised(
+                shape: try ListHeadShape(hidden: 512, width: 64, feedForward: 96, heads: 4, layers: 2), seed: 9)
+            encoder = EncoderNetwork(layout: encoderParameters.layout, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1))
+            head = try ListHeadNetwork(layout: headParameters.layout, dropout: 0.1)
+            lists = [3, 2]
+            var generator = SeededGenerator(seed: 21)
+            texts = [118, 12, 40, 9, 64].map { length in (0..<length).map { _ in Int32(generator.next() % 21_128) } }
+            logitGradients = (0..<lists.reduce(0) { $0 + $1 - 1 }).map { _ in generator.normal() }
+        }
     }
 
     /// Logits within 1e-5 and every encoder and head gradient tensor within 1e-4 of the CPU's
@@ -194,24 +227,11 @@ import Testing
     @Test(.enabled(if: EncoderFixtures.realModelTestsRun("m3e-small"), "needs .models/m3e-small"))
     func m3eSmallGradientsAreTheCPUs() throws {
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
-        let directory = try #require(EncoderFixtures.downloadedModel("m3e-small"), "run tools/fetch-test-models.sh")
-        let encoderParameters = try EncoderParameters.load(modelDirectory: directory).parameters
-        let headParameters = ListHeadParameters.initialised(
-            shape: try ListHeadShape(hidden: 512, width: 64, feedForward: 96, heads: 4, layers: 2), seed: 9)
-        let encoder = EncoderNetwork(layout: encoderParameters.layout, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1))
-        let head = try ListHeadNetwork(layout: headParameters.layout, dropout: 0.1)
-        // One long text (the longest attention blocks) among short ones: 243 tokens, so the
-        // software device takes seconds, not minutes.
-        let lists = [3, 2]
-        var generator = SeededGenerator(seed: 21)
-        let texts = [118, 12, 40, 9, 64].map { length in
-            (0..<length).map { _ in Int32(generator.next() % 21_128) }
-        }
-        let weights = (0..<lists.reduce(0) { $0 + $1 - 1 }).map { _ in generator.normal() }
-
+        let m3e = try M3ESmallCase()
+        let (encoderParameters, headParameters, texts) = (m3e.encoderParameters, m3e.headParameters, m3e.texts)
         let ((cpuLogits, cpuHead, cpuEncoder), (gpuLogits, gpuHead, gpuEncoder)) = try Self.stepOnBothDevices(
-            encoder: encoder, encoderParameters: encoderParameters, head: head, headParameters: headParameters,
-            recomputation: .attention, texts: texts, lists: lists, logitGradients: weights, seeds: (5, 6))
+            encoder: m3e.encoder, encoderParameters: encoderParameters, head: m3e.head, headParameters: headParameters,
+            recomputation: .attention, texts: texts, lists: m3e.lists, logitGradients: m3e.logitGradients, seeds: (5, 6))
         #expect(maxAbsoluteError(gpuLogits, cpuLogits) <= 1e-5)
         func largest(_ values: [Float]) -> Float { values.map { abs($0) }.max() ?? 0 }
         func norm(_ values: [Float]) -> Double { values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }

@@ -40,25 +40,6 @@ import Testing
         return reference == 0 ? (difference == 0 ? 0 : .infinity) : (difference / reference).squareRoot()
     }
 
-    /// One micro-batch through ``Stage2DeviceStep`` on `backend`: logits and both networks' gradients.
-    static func step<Backend: TrainingBackend>(
-        _ backend: Backend, encoder: EncoderNetwork, encoderParameters: EncoderParameters, head: ListHeadNetwork,
-        headParameters: ListHeadParameters, texts: [[Int32]], lists: [Int], logitGradients: [Float]
-    ) throws -> ([Float], ListHeadGradients, EncoderGradients) {
-        let step = Stage2DeviceStep(encoder: encoder, head: head, recomputation: .attention, backend: backend)
-        let state = try DeviceTrainingState(
-            backend: backend, head: headParameters, headOptimizer: try AdamW(layout: headParameters.layout),
-            encoder: encoderParameters,
-            encoderOptimizer: try AdamW(entries: encoderParameters.layout.entries, count: encoderParameters.layout.count),
-            sumsMicroBatches: false)
-        let logits = try step.run(texts: texts, listLengths: lists, encoderSeed: 17, headSeed: 18,
-                                  state: state) { _ in logitGradients }
-        var headGradients = ListHeadGradients(layout: headParameters.layout)
-        var encoderGradients = EncoderGradients(layout: encoderParameters.layout)
-        (headGradients.values, encoderGradients.values) = try state.takeGradients()
-        return (logits, headGradients, encoderGradients)
-    }
-
     /// Stage 2's gradients with bf16 products on the device against the CPU trainer's fp32 ones
     /// (dropout on, the same Philox masks): each tensor within ``gradientBound`` and the logits
     /// within ``logitBound``, normwise. And the bf16 run is not the fp32 one: against the device's
@@ -73,8 +54,9 @@ import Testing
         let lists = [4, 2, 5]
         let (texts, weights) = CUDAEncoderTrainingTests.micro(seed: 3, vocabulary: encoderParameters.shape.vocabulary, lists: lists)
         func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients, EncoderGradients) {
-            try Self.step(backend, encoder: encoder, encoderParameters: encoderParameters, head: head,
-                          headParameters: headParameters, texts: texts, lists: lists, logitGradients: weights)
+            try CUDAEncoderTrainingTests.step(backend, encoder: encoder, encoderParameters: encoderParameters, head: head,
+                                              headParameters: headParameters, recomputation: .attention, texts: texts,
+                                              lists: lists, logitGradients: weights, seeds: (17, 18))
         }
         let (cpuLogits, cpuHead, cpuEncoder) = try run(CPUTrainingBackend())
         let (bf16Logits, bf16Head, bf16Encoder) = try run(try CUDATrainingBackend(index: 0, productPrecision: .bf16))
@@ -122,19 +104,13 @@ import Testing
     @Test(.enabled(if: EncoderFixtures.realModelTestsRun("m3e-small"), "needs .models/m3e-small"))
     func m3eSmallBF16GradientsStayWithinTheirBudget() throws {
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
-        let directory = try #require(EncoderFixtures.downloadedModel("m3e-small"), "run tools/fetch-test-models.sh")
-        let encoderParameters = try EncoderParameters.load(modelDirectory: directory).parameters
-        let headParameters = ListHeadParameters.initialised(
-            shape: try ListHeadShape(hidden: 512, width: 64, feedForward: 96, heads: 4, layers: 2), seed: 9)
-        let encoder = EncoderNetwork(layout: encoderParameters.layout, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1))
-        let head = try ListHeadNetwork(layout: headParameters.layout, dropout: 0.1)
-        let lists = [3, 2]
-        var generator = SeededGenerator(seed: 21)
-        let texts = [118, 12, 40, 9, 64].map { length in (0..<length).map { _ in Int32(generator.next() % 21_128) } }
-        let weights = (0..<lists.reduce(0) { $0 + $1 - 1 }).map { _ in generator.normal() }
+        let m3e = try CUDAEncoderTrainingTests.M3ESmallCase()
+        let (encoderParameters, headParameters) = (m3e.encoderParameters, m3e.headParameters)
         func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients, EncoderGradients) {
-            try Self.step(backend, encoder: encoder, encoderParameters: encoderParameters, head: head,
-                          headParameters: headParameters, texts: texts, lists: lists, logitGradients: weights)
+            try CUDAEncoderTrainingTests.step(backend, encoder: m3e.encoder, encoderParameters: encoderParameters,
+                                              head: m3e.head, headParameters: headParameters, recomputation: .attention,
+                                              texts: m3e.texts, lists: m3e.lists, logitGradients: m3e.logitGradients,
+                                              seeds: (17, 18))
         }
         let (cpuLogits, cpuHead, cpuEncoder) = try run(CPUTrainingBackend())
         let (bf16Logits, bf16Head, bf16Encoder) = try run(try CUDATrainingBackend(index: 0, productPrecision: .bf16))
