@@ -221,11 +221,11 @@ int lcr_cublaslt_linear(lcr_cublaslt *handle, void *stream, uint64_t x, uint64_t
 // is) and its B is our A likewise. One descriptor set per call, the algorithm from the heuristic:
 // training shapes change with every batch, and a product of a training step dwarfs this set-up.
 //
-// A and B may be bf16 (or fp16) instead (lcr_cublaslt_gemm_typed): mixed precision as autocast does it,
+// A and B may be bf16 (or fp16) instead: mixed precision as autocast does it,
 // 16-bit inputs with Float32 accumulation into a Float32 C (beta = 1 still adds to it).
-int lcr_cublaslt_gemm_typed(lcr_cublaslt *handle, void *stream, int trans_a, int trans_b, int64_t m, int64_t n,
-                            int64_t k, lcr_cuda_type input_type, uint64_t a, int64_t lda, uint64_t b, int64_t ldb,
-                            float beta, uint64_t c, int64_t ldc, char *err, size_t err_len) {
+int lcr_cublaslt_gemm(lcr_cublaslt *handle, void *stream, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                      lcr_cuda_type input_type, uint64_t a, int64_t lda, uint64_t b, int64_t ldb, float beta,
+                      uint64_t c, int64_t ldc, char *err, size_t err_len) {
     if (m == 0 || n == 0) return 0;
     if (input_type != LCR_CUDA_F32 && input_type != LCR_CUDA_BF16 && input_type != LCR_CUDA_F16) {
         if (err && err_len) snprintf(err, err_len, "a training product's inputs must be fp32, bf16 or fp16, not type %d",
@@ -283,11 +283,4 @@ done:
     if (la) lt.layout_destroy(la);
     if (desc) lt.desc_destroy(desc);
     return status;
-}
-
-int lcr_cublaslt_gemm(lcr_cublaslt *handle, void *stream, int trans_a, int trans_b, int64_t m, int64_t n,
-                      int64_t k, uint64_t a, int64_t lda, uint64_t b, int64_t ldb, float beta, uint64_t c,
-                      int64_t ldc, char *err, size_t err_len) {
-    return lcr_cublaslt_gemm_typed(handle, stream, trans_a, trans_b, m, n, k, LCR_CUDA_F32, a, lda, b, ldb, beta, c,
-                                   ldc, err, err_len);
 }

@@ -126,8 +126,8 @@ extension CUDADevice {
         guard inputs != .int32 else { throw CUDAError("a matrix product's inputs must be floating point") }
         try bind()
         try cudaCall("a matrix product on the GPU") {
-            lcr_cublaslt_gemm_typed(blas, stream, transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k),
-                                    inputs.code, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc), $0, $1)
+            lcr_cublaslt_gemm(blas, stream, transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k),
+                              inputs.code, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc), $0, $1)
         }
     }
 
