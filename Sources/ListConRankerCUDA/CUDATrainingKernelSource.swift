@@ -15,20 +15,19 @@
 /// so recomputation redraws a mask instead of storing it, and no generator state crosses kernels.
 public enum CUDATrainingKernelSource {
     /// Every kernel the module exports.
-    public static let kernelNames = productKernelNames + [
+    public static let kernelNames = productKernelNames + attentionKernelNames + [
         "philox_uniform", "dropout_mask",
         "layer_norm_forward_train", "layer_norm_backward_input", "layer_norm_parameter_chunk_sums",
         "gelu_forward_train", "gelu_backward", "relu_forward_rows", "relu_backward_rows",
         "elementwise_copy", "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
         "bias_add", "column_chunk_sums", "add_chunk_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
         "add_row_tags", "row_tag_gradients",
-        "attention_forward_train", "attention_backward",
         "elementwise_zero", "embed_tokens", "table_rows_backward", "mean_pool", "mean_pool_backward",
         "adamw_update", "squared_sum_blocks", "accumulate_in_double", "round_from_double",
     ]
 
     /// The CUDA C source.
-    public static let source = CUDAKernelSource.blockReductions + productSource + #"""
+    public static let source = CUDAKernelSource.blockReductions + productSource + attentionSource + #"""
 // ---- Philox-4x32-10 and dropout masks -------------------------------------------------------------
 struct philox4 { unsigned x, y, z, w; };
 __device__ __forceinline__ unsigned mul_hi_u32(unsigned a, unsigned b) {
@@ -244,115 +243,6 @@ extern "C" __global__ void add_broadcast_rows(float *y, const float *source, con
     long i = blockIdx.x;
     for (int j = threadIdx.x; j < width; j += blockDim.x)
         y[i * width + j] += source[(long)rows[i] * width + j] + bias[j];
-}
-
-// ---- Attention with stored probabilities (ListAttentionOps, EncoderAttentionOps) -------------------------
-// qkv [rows, 3·width] (q, k, v side by side per row); segment s is rows starts[s] ..< starts[s] + lengths[s];
-// the probabilities of (segment s, head h) are the [L, L] block at offsets[s] + h·L², row-major, zero where
-// masked. first_row_alone: a segment's first row attends to itself only (ListAttention's query row).
-// context may be null: the probabilities (and nothing else) are computed.
-// mask (optional, same layout): the dropout mask applied to the probabilities before the product with V.
-// Grid: (heads, segments); any block size. Each block owns its head's columns of its segment's rows.
-__device__ __forceinline__ int visible_keys(int i, int length, int first_row_alone) {
-    return first_row_alone && i == 0 ? 1 : length;
-}
-extern "C" __global__ void attention_forward_train(const float *qkv, const int *starts, const int *lengths,
-                                                   const long long *offsets, int width, int heads,
-                                                   int first_row_alone, const float *mask, float *probabilities,
-                                                   float *context) {
-    int h = blockIdx.x, s = blockIdx.y;
-    int length = lengths[s], d = width / heads;
-    long first = starts[s], stride = 3L * width;
-    long block = offsets[s] + (long long)h * length * length;
-    float scale = 1.0f / sqrtf((float)d);
-    float *p = probabilities + block;
-    // Scores, then each row's softmax over its visible keys.
-    for (long e = threadIdx.x; e < (long)length * length; e += blockDim.x) {
-        int i = (int)(e / length), j = (int)(e % length);
-        float logit = 0.0f;
-        if (j < visible_keys(i, length, first_row_alone)) {
-            const float *q = qkv + (first + i) * stride + (long)h * d, *k = qkv + (first + j) * stride + width + (long)h * d;
-            for (int c = 0; c < d; c++) logit += q[c] * k[c];
-            logit *= scale;
-        }
-        p[e] = logit;
-    }
-    __syncthreads();
-    for (int i = threadIdx.x; i < length; i += blockDim.x) {
-        float *row = p + (long)i * length;
-        int visible = visible_keys(i, length, first_row_alone);
-        float maximum = row[0];
-        for (int j = 1; j < visible; j++) maximum = fmaxf(maximum, row[j]);
-        float sum = 0.0f;
-        for (int j = 0; j < visible; j++) { row[j] = expf(row[j] - maximum); sum += row[j]; }
-        for (int j = 0; j < visible; j++) row[j] /= sum;
-    }
-    __syncthreads();
-    if (!context) return;   // recomputation restoring P alone (the encoder kept its context)
-    // context[i, c] = Σ_j P̃_ij v_j[c].
-    for (long e = threadIdx.x; e < (long)length * d; e += blockDim.x) {
-        int i = (int)(e / d), c = (int)(e % d);
-        float sum = 0.0f;
-        for (int j = 0; j < visible_keys(i, length, first_row_alone); j++) {
-            float weight = p[(long)i * length + j] * (mask ? mask[block + (long)i * length + j] : 1.0f);
-            sum += weight * qkv[(first + j) * stride + 2L * width + (long)h * d + c];
-        }
-        context[(first + i) * width + (long)h * d + c] = sum;
-    }
-}
-// Accumulates dqkv from dcontext through the stored P (and mask M): dV += P̃ᵀ dC, dP = (dC Vᵀ) ⊙ M,
-// dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d, dQ += dS K, dK += dSᵀ Q. `scratch` has the probabilities' layout
-// (it holds dP, then dS).
-extern "C" __global__ void attention_backward(const float *qkv, const float *dcontext, const int *starts,
-                                              const int *lengths, const long long *offsets, int width, int heads,
-                                              int first_row_alone, const float *probabilities, const float *mask,
-                                              float *scratch, float *dqkv) {
-    int h = blockIdx.x, s = blockIdx.y;
-    int length = lengths[s], d = width / heads;
-    long first = starts[s], stride = 3L * width;
-    long block = offsets[s] + (long long)h * length * length;
-    float scale = 1.0f / sqrtf((float)d);
-    const float *p = probabilities + block;
-    float *ds = scratch + block;
-    for (long e = threadIdx.x; e < (long)length * length; e += blockDim.x) {
-        int i = (int)(e / length), j = (int)(e % length);
-        float dp = 0.0f;
-        if (j < visible_keys(i, length, first_row_alone)) {
-            const float *dc = dcontext + (first + i) * width + (long)h * d;
-            const float *v = qkv + (first + j) * stride + 2L * width + (long)h * d;
-            for (int c = 0; c < d; c++) dp += dc[c] * v[c];
-            if (mask) dp *= mask[block + e];
-        }
-        ds[e] = dp;
-    }
-    __syncthreads();
-    for (int i = threadIdx.x; i < length; i += blockDim.x) {
-        int visible = visible_keys(i, length, first_row_alone);
-        float weighted = 0.0f;
-        for (int j = 0; j < visible; j++) weighted += p[(long)i * length + j] * ds[(long)i * length + j];
-        for (int j = 0; j < visible; j++)
-            ds[(long)i * length + j] = p[(long)i * length + j] * (ds[(long)i * length + j] - weighted) * scale;
-    }
-    __syncthreads();
-    for (long e = threadIdx.x; e < (long)length * d; e += blockDim.x) {
-        int r = (int)(e / d), c = (int)(e % d);
-        long col = (long)h * d + c;
-        // Row r as a key/value: dV_r += Σ_i P̃_ir dC_i, dK_r += Σ_i dS_ir q_i (over the rows i that see r).
-        float dv = 0.0f, dk = 0.0f;
-        for (int i = 0; i < length; i++) {
-            if (r >= visible_keys(i, length, first_row_alone)) continue;
-            long ir = (long)i * length + r;
-            dv += p[ir] * (mask ? mask[block + ir] : 1.0f) * dcontext[(first + i) * width + col];
-            dk += ds[ir] * qkv[(first + i) * stride + col];
-        }
-        // Row r as a query: dQ_r += Σ_j dS_rj k_j.
-        float dq = 0.0f;
-        for (int j = 0; j < visible_keys(r, length, first_row_alone); j++)
-            dq += ds[(long)r * length + j] * qkv[(first + j) * stride + width + col];
-        dqkv[(first + r) * stride + col] += dq;
-        dqkv[(first + r) * stride + width + col] += dk;
-        dqkv[(first + r) * stride + 2L * width + col] += dv;
-    }
 }
 
 // ---- The encoder's embeddings and pooling (EncoderTokenOps) -------------------------------------------

@@ -76,26 +76,14 @@ extension CUDATrainingBackend {
 
     func encoderAttentionForward(context: Pointer?, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                                  segments: [Range<Int>], hidden: Int, heads: Int) throws {
-        let tables = try tables(segments)
-        let offsets = try probabilityOffsets(segments, heads: heads)
-        // Every row of a text sees the whole text (first_row_alone 0); a nil context stops after P.
-        try module.launch("attention_forward_train", grid: (heads, segments.count, 1), block: 128,
-                          [.address(qkv.address), .address(tables.starts.address), .address(tables.lengths.address),
-                           .address(offsets.address), .int32(Int32(hidden)), .int32(Int32(heads)), .int32(0),
-                           .address(mask?.address ?? 0), .address(probabilities.address),
-                           .address(context?.address ?? 0)])
+        try attentionForward(context: context, probabilities: probabilities, mask: mask, qkv: qkv, segments: segments,
+                             width: hidden, heads: heads, firstRowAlone: false)
     }
 
     func encoderAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?,
                                   qkv: Pointer, segments: [Range<Int>], hidden: Int, heads: Int) throws {
-        let tables = try tables(segments)
-        let offsets = try probabilityOffsets(segments, heads: heads)
-        let scratch = try zeros(EncoderAttentionOps.probabilityCount(segments: segments, heads: heads))
-        try module.launch("attention_backward", grid: (heads, segments.count, 1), block: 128,
-                          [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
-                           .address(tables.lengths.address), .address(offsets.address), .int32(Int32(hidden)),
-                           .int32(Int32(heads)), .int32(0), .address(probabilities.address), .address(mask?.address ?? 0),
-                           .address(scratch.pointer.address), .address(dqkv.address)])
+        try attentionBackward(dqkv: dqkv, dcontext: dcontext, probabilities: probabilities, mask: mask, qkv: qkv,
+                              segments: segments, width: hidden, heads: heads, firstRowAlone: false)
     }
 
     func meanPoolForward(pooled: Pointer, hidden: Pointer, segments: [Range<Int>], width: Int) throws {

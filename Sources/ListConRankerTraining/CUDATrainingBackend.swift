@@ -277,24 +277,14 @@ struct CUDATrainingBackend: TrainingBackend {
 
     func listAttentionForward(context: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                               segments: [Range<Int>], width: Int, heads: Int) throws {
-        let tables = try tables(segments)
-        let offsets = try tableCache.probabilityOffsets(segments, heads: heads, device: device)
-        try module.launch("attention_forward_train", grid: (heads, segments.count, 1), block: 128,
-                          [.address(qkv.address), .address(tables.starts.address), .address(tables.lengths.address),
-                           .address(offsets.address), .int32(Int32(width)), .int32(Int32(heads)), .int32(1),
-                           .address(mask?.address ?? 0), .address(probabilities.address), .address(context.address)])
+        try attentionForward(context: context, probabilities: probabilities, mask: mask, qkv: qkv, segments: segments,
+                             width: width, heads: heads, firstRowAlone: true)
     }
 
     func listAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                                segments: [Range<Int>], width: Int, heads: Int) throws {
-        let tables = try tables(segments)
-        let offsets = try tableCache.probabilityOffsets(segments, heads: heads, device: device)
-        let scratch = try zeros(ListAttentionOps.probabilityCount(segments: segments, heads: heads))
-        try module.launch("attention_backward", grid: (heads, segments.count, 1), block: 128,
-                          [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
-                           .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
-                           .int32(Int32(heads)), .int32(1), .address(probabilities.address), .address(mask?.address ?? 0),
-                           .address(scratch.pointer.address), .address(dqkv.address)])
+        try attentionBackward(dqkv: dqkv, dcontext: dcontext, probabilities: probabilities, mask: mask, qkv: qkv,
+                              segments: segments, width: width, heads: heads, firstRowAlone: true)
     }
 
     func splitQueryRows(rows: Pointer, queries: Pointer, passages: Pointer, segments: [Range<Int>], width: Int) throws {

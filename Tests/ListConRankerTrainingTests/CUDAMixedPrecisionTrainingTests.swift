@@ -129,16 +129,19 @@ import Testing
     }
 
     /// 20 steps of `train --stage 2 --device cuda --precision bf16` on the tiny model (dropout on)
-    /// against the CPU's fp32 run: each loss within 2e-2 of it, relative. A Circle loss this size
-    /// grows about linearly with the γ-scaled logit gaps, so on the first step (same weights) the
-    /// losses differ by about the logits' error (budget ``logitBound``; measured 2.2e-3); later steps
-    /// add the drift of weights updated with gradients whose bf16 errors differ, at the tests'
-    /// learning rate of 1e-3 (fifty times a fine-tune's 2e-5). That drift is chaotic: a weight one
-    /// ulp apart can round to another bf16 value (measured 3.3e-3 at worst over the 20 steps, and
-    /// 1.5e-2 before the gradient sum and AdamW moved onto the device). fp32 products stay within
-    /// 1e-3 absolute (about 1e-7 relative, so a bf16 run must also differ by
-    /// more than 1e-4 somewhere). The checkpoint it writes loads, and the inference code serves the
-    /// trainer's own scores.
+    /// against the CPU's fp32 run. On the first step (same weights) the losses differ by about the
+    /// logits' error (budget ``logitBound``; measured 2.2e-3). Later steps add the drift of weights
+    /// updated with gradients whose bf16 errors differ, at the tests' learning rate of 1e-3 (fifty
+    /// times a fine-tune's 2e-5), and that drift is chaotic: AdamW turns a gradient entry's bf16
+    /// error near zero into a whole step of the other sign, and a change of summation order in an
+    /// fp32 kernel, which leaves the fp32 run within 1e-7 of the CPU's, sends the bf16 run down
+    /// another path. The worst single step measured 3.3e-3, 1.5e-2, 2.2e-2 and 2.0e-2 across four
+    /// such changes (the last two: the tiled attention kernels, dividing or multiplying by the
+    /// reciprocal in their softmax), so one step's loss is no measure of the precision; the run's
+    /// mean loss is, within 1e-2 of the fp32 run's (measured 5.2e-3). fp32 products stay within
+    /// 1e-3 absolute (about 1e-7 relative), so a bf16 run must also differ by more than 1e-4
+    /// somewhere. The checkpoint it writes loads, and the inference code serves the trainer's own
+    /// scores.
     @Test func bf16StepsTrackTheFP32RunAndTheCheckpointServes() throws {
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
         let root = try TrainerTests.temporaryDirectory()
@@ -150,15 +153,20 @@ import Testing
         let (cpu, _) = try CUDAEncoderTrainingTests.twentySteps(c, on: .cpu, data: data, into: root.appendingPathComponent("cpu"))
         let (gpu, output) = try CUDAEncoderTrainingTests.twentySteps(bf16, on: .cuda(index: 0), data: data,
                                                                      into: root.appendingPathComponent("gpu-bf16"))
-        #expect(cpu.losses.count == 20 && gpu.losses.count == 20)
+        try #require(cpu.losses.count == 20 && gpu.losses.count == 20)
         let worst = zip(gpu.losses, cpu.losses).map { abs($0 - $1) / max(abs($1), 1e-3) }.max() ?? .infinity
-        #expect(worst <= 2e-2, "CPU fp32 \(cpu.losses)\nGPU bf16 \(gpu.losses)")
+        let firstStep = abs(gpu.losses[0] - cpu.losses[0]) / abs(cpu.losses[0])
+        let cpuMean = cpu.losses.reduce(0, +) / 20, gpuMean = gpu.losses.reduce(0, +) / 20
+        let meanError = abs(gpuMean - cpuMean) / abs(cpuMean)
+        #expect(Double(firstStep) <= Self.logitBound, "CPU fp32 \(cpu.losses)\nGPU bf16 \(gpu.losses)")
+        #expect(meanError <= 1e-2, "CPU fp32 \(cpu.losses)\nGPU bf16 \(gpu.losses)")
         // And bf16 products were used: fp32 ones track the CPU to about 1e-7 of the loss.
         #expect(worst > 1e-4, "CPU fp32 \(cpu.losses)\nGPU bf16 \(gpu.losses)")
         let trained = try #require(gpu.encoder)
         let start = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
         #expect(trained.values != start.values)
-        print("stage 2, 20 steps in bf16: losses within \(worst) of the CPU's fp32, relative (first loss \(cpu.losses[0]))")
+        print("stage 2, 20 steps in bf16: first loss within \(firstStep), mean loss within \(meanError), worst step "
+              + "within \(worst) of the CPU's fp32, relative (first loss \(cpu.losses[0]))")
         try CUDAEncoderTrainingTests.expectCheckpointServes(output, trained: gpu, maxLength: c.maxLength)
     }
 }

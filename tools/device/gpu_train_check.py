@@ -17,7 +17,8 @@ to run after tools/device/setup.sh (gpu-train-check.sh) with the CLI built here.
 Writes OUT/gpu-train-report.json. A dry run on a CPU machine: `--device cpu --quick`. `--stages 2`
 checks stage 2 alone (parity and both speed cases), for a call that must fit a few minutes of GPU.
 `--precisions fp32,bf16` runs stage 2's parity and speed for each (bf16: mixed-precision products,
-`train --precision bf16`; its parity is against the CPU's fp32 run, 2e-2 relative).
+`train --precision bf16`; its parity is against the CPU's fp32 run: the first loss within 2e-2, the
+mean of the 20 within 1e-2, relative).
 """
 import argparse
 import json
@@ -65,7 +66,7 @@ def main():
                         help="which stages to check (e.g. 2: stage 2 alone, to fit one call's time on the GPU)")
     parser.add_argument("--precisions", default="fp32",
                         help="stage 2's training precisions to check, e.g. fp32,bf16 (bf16: mixed-precision products "
-                             "on the GPU; its parity bound is relative, 2e-2, against the CPU's fp32 run)")
+                             "on the GPU; its parity is relative to the CPU's fp32 run)")
     args = parser.parse_args()
     report = StepReport(os.path.join(args.out, "gpu-train-report.json"))
     step = report.step
@@ -74,15 +75,22 @@ def main():
         with tempfile.TemporaryDirectory(prefix="lcr-train-parity-") as work:
             ours = train_steps(args, args.device, work, 20, "tested", stage, precision)
             cpu = train_steps(args, "cpu", work, 20, "cpu", stage)
-        # bf16 products against the CPU's fp32: relative differences within bf16's budget
-        # (Tests/ListConRankerTrainingTests/CUDAMixedPrecisionTrainingTests.swift); fp32: absolute, 1e-3.
-        bf16 = precision == "bf16"
-        diffs = [abs(a["loss"] - b["loss"]) / (max(abs(b["loss"]), 1e-3) if bf16 else 1) for a, b in zip(ours, cpu)]
-        bound = 2e-2 if bf16 else 1e-3
-        return {"precision": precision, "steps": len(ours), "maxLossDiff": max(diffs) if diffs else None, "bound": bound,
-                "relative": bf16, "pass": len(ours) == len(cpu) == 20 and max(diffs) < bound,
-                "losses": [a["loss"] for a in ours], "cpuLosses": [b["loss"] for b in cpu],
-                "gradNormDiff": max(abs(a["grad_norm"] - b["grad_norm"]) for a, b in zip(ours, cpu))}
+        # fp32: every step's loss within 1e-3 absolute of the CPU's. bf16 products against the CPU's
+        # fp32, as Tests/ListConRankerTrainingTests/CUDAMixedPrecisionTrainingTests.swift measures
+        # them: the first step (same weights) within 2e-2 relative, the mean loss of the 20 within
+        # 1e-2 (single later steps drift chaotically at the fixture's learning rate).
+        losses, cpu_losses = [a["loss"] for a in ours], [b["loss"] for b in cpu]
+        complete = len(ours) == len(cpu) == 20
+        if precision == "bf16":
+            first = abs(losses[0] - cpu_losses[0]) / abs(cpu_losses[0]) if complete else None
+            mean = abs(sum(losses) - sum(cpu_losses)) / abs(sum(cpu_losses)) if complete else None
+            verdict = {"firstLossDiff": first, "firstBound": 2e-2, "meanLossDiff": mean, "meanBound": 1e-2,
+                       "pass": complete and first <= 2e-2 and mean <= 1e-2}
+        else:
+            worst = max(abs(a - b) for a, b in zip(losses, cpu_losses)) if complete else None
+            verdict = {"maxLossDiff": worst, "bound": 1e-3, "pass": complete and worst < 1e-3}
+        return {"precision": precision, "steps": len(ours), **verdict, "losses": losses, "cpuLosses": cpu_losses,
+                "gradNormDiff": max((abs(a["grad_norm"] - b["grad_norm"]) for a, b in zip(ours, cpu)), default=None)}
 
     def synthetic_train():
         # Passages of ~160 tokens (compare_pytorch's characters of about one token each): the GPU
@@ -128,7 +136,7 @@ def main():
     if 2 in stages:
         for p in precisions:
             step(f"stage 2 parity ({p}): 20 steps of the tiny model, encoder training too, GPU against CPU fp32 "
-                 f"(bound {'2e-2 relative' if p == 'bf16' else '1e-3'})", lambda p=p: parity(stage=2, precision=p))
+                 f"({'first loss 2e-2, mean loss 1e-2, relative' if p == 'bf16' else 'bound 1e-3'})", lambda p=p: parity(stage=2, precision=p))
     if not args.quick or args.speed_anyway:
         if 1 in stages:
             step("stage 1 speed: 32 x (1 + 20), full-size head, against PyTorch bf16 autocast", speed)
@@ -140,7 +148,11 @@ def main():
                      lambda p=p: stage2_speed(args.model, "full", 8, p))
                 # EncoderActivationMemory's figures for these lists: the default --recompute peaks at about
                 # 31 GB of fp32 activations (besides 5.4 GB of weights, gradients and moments), over the
-                # issue's bound (60% of PyTorch's 31.9 GiB); recomputing whole layers, at about 7 GB.
+                # issue's bound (60% of PyTorch's 31.9 GiB). Two ways under it: micro-batches of 2 lists
+                # (a quarter of the activations, plus 2.7 GB of Double gradient sums, no extra compute),
+                # or recomputing whole layers (about 7 GB, one more forward).
+                step(f"stage 2 speed ({p}): BERT-large, 8 x (1 + 20), micro-batches of 2 lists, against PyTorch bf16 autocast",
+                     lambda p=p: stage2_speed(args.model, "full", 8, p, "--micro-batch-size 2"))
                 step(f"stage 2 speed ({p}): BERT-large, 8 x (1 + 20), --recompute-layers, against PyTorch bf16 autocast",
                      lambda p=p: stage2_speed(args.model, "full", 8, p, "--recompute-layers"))
     report.summary()

@@ -1,0 +1,297 @@
+/// The attention kernels of GPU training (issue 30): attention with stored probabilities, the GPU
+/// twins of `ListAttentionOps` and `EncoderAttentionOps`, for the encoder's texts and the list
+/// head's lists alike.
+///
+/// Each (segment, head) pair is a few small matrix products (`S = QKᵀ`, `C = P̃V` forward;
+/// `dP = dC·Vᵀ`, `dQ = dS·K`, `dK = dSᵀ·Q`, `dV = P̃ᵀ·dC` backward), so the kernels are tiled
+/// products through shared memory: a block of 128 threads owns a 32-row tile of one segment and
+/// head, and each thread a 4 × (up to 8) register tile of the block's output, so that every value
+/// read from shared memory feeds several multiply-adds and every global read is a coalesced row.
+/// The probabilities, which the backward needs anyway, are written once and re-read from global
+/// memory (the L2 holds a segment's), so nothing here bounds the segment length.
+///
+/// Sums run in Float32 in an order of their own, so results agree with the CPU ops to rounding, not
+/// bit for bit (the trainer's 1e-4 gradient checks cover them).
+extension CUDATrainingKernelSource {
+    /// The attention kernels' names.
+    public static let attentionKernelNames = ["attention_forward_train", "attention_backward_queries",
+                                              "attention_backward_keys"]
+    /// Rows (queries or keys) per tile: a block's share of a segment, and the grid's third dimension
+    /// is the number of tiles of the longest segment.
+    public static let attentionTile = 32
+    /// Threads per block of every attention kernel (the register tiles assume exactly this many).
+    public static let attentionThreads = 128
+    /// Widest attention head the kernels take (BERT's 64, the published list head's 112).
+    public static let maximumAttentionHeadWidth = 128
+
+    static let attentionSource = #"""
+// ---- Attention with stored probabilities (ListAttentionOps, EncoderAttentionOps) -------------------------
+// qkv [rows, 3·width] (q, k, v side by side per row); segment s is rows starts[s] ..< starts[s] + lengths[s];
+// the probabilities of (segment s, head h) are the [L, L] block at offsets[s] + h·L², row-major, zero where
+// masked. first_row_alone: a segment's first row attends to itself only (ListAttention's query row).
+// mask (optional, same layout): the dropout mask applied to the probabilities before the product with V.
+// Grid: (segments, heads, 32-row tiles of the longest segment); block: 128 threads.
+#define ATT_TILE 32
+#define ATT_MAX_HEAD 128
+#define ATT_PITCH (ATT_MAX_HEAD + 1)   // head rows padded by one word: column reads fall in distinct banks
+#define ATT_SQUARE (ATT_TILE + 1)      // [32, 32] tiles, padded the same way
+#define ATT_NEG_INF __int_as_float(0xff800000u)
+
+__device__ __forceinline__ int visible_keys(int i, int length, int first_row_alone) {
+    return first_row_alone && i == 0 ? 1 : length;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    return v;
+}
+
+// tile[r·pitch + c] = rows[r·stride + c] for r < 32, c < d; zero for the rows r ≥ valid (past the segment).
+__device__ void load_head_rows(float *tile, int pitch, const float *rows, long stride, int valid, int d) {
+    for (int e = threadIdx.x; e < ATT_TILE * d; e += blockDim.x) {
+        int r = e / d, c = e % d;
+        tile[r * pitch + c] = r < valid ? rows[r * stride + c] : 0.0f;
+    }
+}
+
+// tile[r·ATT_SQUARE + c] = m[i, j] · mask[i, j] (no mask: m[i, j]) for i = row0 + r, j = col0 + c of a
+// row-major [length, length] block; zero outside it.
+__device__ void load_square(float *tile, const float *m, const float *mask, int length, int row0, int col0) {
+    for (int e = threadIdx.x; e < ATT_TILE * ATT_TILE; e += blockDim.x) {
+        int r = e / ATT_TILE, c = e % ATT_TILE, i = row0 + r, j = col0 + c;
+        float value = 0.0f;
+        if (i < length && j < length) {
+            long at = (long)i * length + j;
+            value = mask ? m[at] * mask[at] : m[at];
+        }
+        tile[r * ATT_SQUARE + c] = value;
+    }
+}
+
+// The register tile of a 32-row block product: acc[r][x] += Σ_{c < depth} A(i, c) · B(c, j) for the rows
+// i = t/16 + 8r and the columns j = t%16 + 16x < columns of thread t, where A(i, c) = a[i·a_row + c·a_depth]
+// and B(c, j) = b[c·b_depth + j·b_column] in shared memory (the strides name the layout, so one routine
+// serves A·B, A·Bᵀ and Aᵀ·B). A warp reads two A values and sixteen consecutive B values per step.
+template <int COLUMNS>
+__device__ __forceinline__ void tile_product(const float *a, int a_row, int a_depth, const float *b, int b_depth,
+                                             int b_column, int depth, int columns, float (&acc)[4][COLUMNS]) {
+    int rows0 = threadIdx.x >> 4, columns0 = threadIdx.x & 15;
+    for (int c = 0; c < depth; c++) {
+        float av[4], bv[COLUMNS];
+#pragma unroll
+        for (int r = 0; r < 4; r++) av[r] = a[(rows0 + 8 * r) * a_row + c * a_depth];
+#pragma unroll
+        for (int x = 0; x < COLUMNS; x++)
+            bv[x] = columns0 + 16 * x < columns ? b[c * b_depth + (columns0 + 16 * x) * b_column] : 0.0f;
+#pragma unroll
+        for (int r = 0; r < 4; r++)
+#pragma unroll
+            for (int x = 0; x < COLUMNS; x++) acc[r][x] += av[r] * bv[x];
+    }
+}
+
+template <int COLUMNS> __device__ __forceinline__ void clear_tile(float (&acc)[4][COLUMNS]) {
+#pragma unroll
+    for (int r = 0; r < 4; r++)
+#pragma unroll
+        for (int x = 0; x < COLUMNS; x++) acc[r][x] = 0.0f;
+}
+
+// out[(row0 + i)·stride + j] += acc for this thread's rows i < valid and columns j < d.
+__device__ __forceinline__ void add_head_tile(float *out, long stride, int valid, int d,
+                                              const float (&acc)[4][ATT_MAX_HEAD / 16]) {
+    int rows0 = threadIdx.x >> 4, columns0 = threadIdx.x & 15;
+#pragma unroll
+    for (int r = 0; r < 4; r++) {
+        int i = rows0 + 8 * r;
+        if (i >= valid) continue;
+#pragma unroll
+        for (int x = 0; x < ATT_MAX_HEAD / 16; x++) {
+            int j = columns0 + 16 * x;
+            if (j < d) out[i * stride + j] += acc[r][x];
+        }
+    }
+}
+
+// Forward of 32 query rows: logits S = QKᵀ/√d into P (key tile by key tile), each row's softmax over its
+// visible keys in place, then context = (P ⊙ M)·V. With context null only P is computed (recomputation
+// restoring P for a backward whose layer kept its context).
+extern "C" __global__ void attention_forward_train(const float *qkv, const int *starts, const int *lengths,
+                                                   const long long *offsets, int width, int heads,
+                                                   int first_row_alone, const float *mask, float *probabilities,
+                                                   float *context) {
+    __shared__ float left[ATT_TILE * ATT_PITCH];    // Q tile, then P̃ tiles
+    __shared__ float right[ATT_TILE * ATT_PITCH];   // K tiles, then V tiles
+    int s = blockIdx.x, h = blockIdx.y, q0 = blockIdx.z * ATT_TILE;
+    int length = lengths[s], d = width / heads;
+    if (q0 >= length) return;
+    long first = starts[s], stride = 3L * width;
+    long block = offsets[s] + (long long)h * length * length;
+    const float *head = qkv + first * stride + (long)h * d;   // row 0's q; + width its k, + 2·width its v
+    float *p = probabilities + block;
+    const float *m = mask ? mask + block : 0;
+    float scale = 1.0f / sqrtf((float)d);
+    int rows0 = threadIdx.x >> 4, columns0 = threadIdx.x & 15;
+    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
+
+    load_head_rows(left, ATT_PITCH, head + q0 * stride, stride, length - q0, d);
+    for (int t = 0; t < tiles; t++) {
+        int k0 = t * ATT_TILE;
+        __syncthreads();
+        load_head_rows(right, ATT_PITCH, head + k0 * stride + width, stride, length - k0, d);
+        __syncthreads();
+        float dots[4][2];
+        clear_tile(dots);
+        tile_product(left, ATT_PITCH, 1, right, 1, ATT_PITCH, d, ATT_TILE, dots);
+#pragma unroll
+        for (int r = 0; r < 4; r++)
+#pragma unroll
+            for (int x = 0; x < 2; x++) {
+                int i = q0 + rows0 + 8 * r, j = k0 + columns0 + 16 * x;
+                if (i < length && j < length)
+                    p[(long)i * length + j] = j < visible_keys(i, length, first_row_alone) ? dots[r][x] * scale : 0.0f;
+            }
+    }
+    __syncthreads();
+    // Softmax: a warp per row.
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    for (int r = warp; r < ATT_TILE && q0 + r < length; r += blockDim.x >> 5) {
+        int i = q0 + r, visible = visible_keys(i, length, first_row_alone);
+        float *row = p + (long)i * length;
+        float maximum = ATT_NEG_INF;
+        for (int j = lane; j < visible; j += 32) maximum = fmaxf(maximum, row[j]);
+        maximum = warp_max(maximum);
+        float sum = 0.0f;
+        for (int j = lane; j < visible; j += 32) { float e = expf(row[j] - maximum); row[j] = e; sum += e; }
+        sum = warp_sum(sum);
+        for (int j = lane; j < visible; j += 32) row[j] /= sum;
+    }
+    if (!context) return;
+    float acc[4][ATT_MAX_HEAD / 16];
+    clear_tile(acc);
+    for (int t = 0; t < tiles; t++) {
+        int k0 = t * ATT_TILE;
+        __syncthreads();   // (the first also makes every warp's softmax rows visible to the block)
+        load_square(left, p, m, length, q0, k0);
+        load_head_rows(right, ATT_PITCH, head + k0 * stride + 2L * width, stride, length - k0, d);
+        __syncthreads();
+        tile_product(left, ATT_SQUARE, 1, right, ATT_PITCH, 1, ATT_TILE, d, acc);
+    }
+    // context is written (not added to), rows of this tile only.
+    float *out = context + (first + q0) * width + (long)h * d;
+#pragma unroll
+    for (int r = 0; r < 4; r++) {
+        int i = rows0 + 8 * r;
+        if (q0 + i >= length) continue;
+#pragma unroll
+        for (int x = 0; x < ATT_MAX_HEAD / 16; x++) {
+            int j = columns0 + 16 * x;
+            if (j < d) out[(long)i * width + j] = acc[r][x];
+        }
+    }
+}
+
+// Backward, first pass, for 32 query rows: dP = (dC·Vᵀ) ⊙ M into `scratch` (the probabilities' layout),
+// dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d in place, then dQ += dS·K. The second pass reads the finished dS.
+extern "C" __global__ void attention_backward_queries(const float *qkv, const float *dcontext, const int *starts,
+                                                      const int *lengths, const long long *offsets, int width,
+                                                      int heads, int first_row_alone, const float *probabilities,
+                                                      const float *mask, float *scratch, float *dqkv) {
+    __shared__ float left[ATT_TILE * ATT_PITCH];    // dC tile, then dS tiles
+    __shared__ float right[ATT_TILE * ATT_PITCH];   // V tiles, then K tiles
+    int s = blockIdx.x, h = blockIdx.y, q0 = blockIdx.z * ATT_TILE;
+    int length = lengths[s], d = width / heads;
+    if (q0 >= length) return;
+    long first = starts[s], stride = 3L * width;
+    long block = offsets[s] + (long long)h * length * length;
+    const float *head = qkv + first * stride + (long)h * d;
+    const float *p = probabilities + block;
+    float *ds = scratch + block;
+    float scale = 1.0f / sqrtf((float)d);
+    int rows0 = threadIdx.x >> 4, columns0 = threadIdx.x & 15;
+    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
+
+    load_head_rows(left, ATT_PITCH, dcontext + (first + q0) * width + (long)h * d, width, length - q0, d);
+    for (int t = 0; t < tiles; t++) {
+        int k0 = t * ATT_TILE;
+        __syncthreads();
+        load_head_rows(right, ATT_PITCH, head + k0 * stride + 2L * width, stride, length - k0, d);
+        __syncthreads();
+        float dots[4][2];
+        clear_tile(dots);
+        tile_product(left, ATT_PITCH, 1, right, 1, ATT_PITCH, d, ATT_TILE, dots);
+#pragma unroll
+        for (int r = 0; r < 4; r++)
+#pragma unroll
+            for (int x = 0; x < 2; x++) {
+                int i = q0 + rows0 + 8 * r, j = k0 + columns0 + 16 * x;
+                if (i >= length || j >= length) continue;
+                long at = (long)i * length + j;
+                float dp = 0.0f;
+                if (j < visible_keys(i, length, first_row_alone)) dp = mask ? dots[r][x] * mask[block + at] : dots[r][x];
+                ds[at] = dp;
+            }
+    }
+    __syncthreads();
+    // dS, a warp per row (masked keys have P = 0, so they stay 0).
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    for (int r = warp; r < ATT_TILE && q0 + r < length; r += blockDim.x >> 5) {
+        long row = (long)(q0 + r) * length;
+        float weighted = 0.0f;
+        for (int j = lane; j < length; j += 32) weighted += p[row + j] * ds[row + j];
+        weighted = warp_sum(weighted);
+        for (int j = lane; j < length; j += 32) ds[row + j] = p[row + j] * (ds[row + j] - weighted) * scale;
+    }
+    float acc[4][ATT_MAX_HEAD / 16];
+    clear_tile(acc);
+    for (int t = 0; t < tiles; t++) {
+        int k0 = t * ATT_TILE;
+        __syncthreads();   // (the first also makes every warp's dS rows visible to the block)
+        load_square(left, ds, 0, length, q0, k0);
+        load_head_rows(right, ATT_PITCH, head + k0 * stride + width, stride, length - k0, d);
+        __syncthreads();
+        tile_product(left, ATT_SQUARE, 1, right, ATT_PITCH, 1, ATT_TILE, d, acc);
+    }
+    add_head_tile(dqkv + (first + q0) * stride + (long)h * d, stride, length - q0, d, acc);
+}
+
+// Backward, second pass, for 32 key rows: dK += dSᵀ·Q and dV += (P ⊙ M)ᵀ·dC, query tile by query tile.
+extern "C" __global__ void attention_backward_keys(const float *qkv, const float *dcontext, const int *starts,
+                                                   const int *lengths, const long long *offsets, int width, int heads,
+                                                   const float *probabilities, const float *mask, const float *scratch,
+                                                   float *dqkv) {
+    __shared__ float weights[ATT_TILE * ATT_SQUARE];    // P̃ tile [query, key]
+    __shared__ float dscores[ATT_TILE * ATT_SQUARE];    // dS tile [query, key]
+    __shared__ float dctx[ATT_TILE * ATT_MAX_HEAD];     // dC rows of the query tile
+    __shared__ float queries[ATT_TILE * ATT_MAX_HEAD];  // Q rows of the query tile
+    int s = blockIdx.x, h = blockIdx.y, k0 = blockIdx.z * ATT_TILE;
+    int length = lengths[s], d = width / heads;
+    if (k0 >= length) return;
+    long first = starts[s], stride = 3L * width;
+    long block = offsets[s] + (long long)h * length * length;
+    const float *head = qkv + first * stride + (long)h * d;
+    const float *dc = dcontext + first * width + (long)h * d;
+    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
+
+    float dk[4][ATT_MAX_HEAD / 16], dv[4][ATT_MAX_HEAD / 16];
+    clear_tile(dk);
+    clear_tile(dv);
+    for (int t = 0; t < tiles; t++) {
+        int q0 = t * ATT_TILE;
+        __syncthreads();
+        load_square(weights, probabilities + block, mask ? mask + block : 0, length, q0, k0);
+        load_square(dscores, scratch + block, 0, length, q0, k0);
+        load_head_rows(dctx, ATT_MAX_HEAD, dc + q0 * width, width, length - q0, d);
+        load_head_rows(queries, ATT_MAX_HEAD, head + q0 * stride, stride, length - q0, d);
+        __syncthreads();
+        // A(key, query) is the tile's transpose: a_row 1, a_depth ATT_SQUARE.
+        tile_product(weights, 1, ATT_SQUARE, dctx, ATT_MAX_HEAD, 1, ATT_TILE, d, dv);
+        tile_product(dscores, 1, ATT_SQUARE, queries, ATT_MAX_HEAD, 1, ATT_TILE, d, dk);
+    }
+    float *out = dqkv + (first + k0) * stride + (long)h * d;
+    add_head_tile(out + width, stride, length - k0, d, dk);
+    add_head_tile(out + 2L * width, stride, length - k0, d, dv);
+}
+
+"""#
+}

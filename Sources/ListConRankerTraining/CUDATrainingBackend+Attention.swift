@@ -1,0 +1,57 @@
+import ListConRankerCUDA
+
+/// Attention with stored probabilities on the GPU, for the list head (a list's first row sees only
+/// itself) and the encoder (every row sees its whole text) alike: the launches of the tiled kernels
+/// of `CUDATrainingKernelSource+Attention.swift`.
+extension CUDATrainingBackend {
+    /// `context` (when given) and `probabilities` of `qkv` under the optional dropout `mask`, as
+    /// ``ListAttentionOps/forward`` (`firstRowAlone`) or ``EncoderAttentionOps/forward`` computes them;
+    /// without a context only the probabilities.
+    func attentionForward(context: Pointer?, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
+                          segments: [Range<Int>], width: Int, heads: Int, firstRowAlone: Bool) throws {
+        guard let grid = try attentionGrid(segments: segments, width: width, heads: heads) else { return }
+        let tables = try tables(segments)
+        let offsets = try probabilityOffsets(segments, heads: heads)
+        try module.launch("attention_forward_train", grid: grid, block: CUDATrainingKernelSource.attentionThreads,
+                          [.address(qkv.address), .address(tables.starts.address), .address(tables.lengths.address),
+                           .address(offsets.address), .int32(Int32(width)), .int32(Int32(heads)),
+                           .int32(firstRowAlone ? 1 : 0), .address(mask?.address ?? 0), .address(probabilities.address),
+                           .address(context?.address ?? 0)])
+    }
+
+    /// `dqkv += ` the gradient through the stored probabilities (and mask), in two passes: the
+    /// query rows' (dS, then dQ) and the key rows' (dK and dV), which reads the finished dS.
+    func attentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
+                           segments: [Range<Int>], width: Int, heads: Int, firstRowAlone: Bool) throws {
+        guard let grid = try attentionGrid(segments: segments, width: width, heads: heads) else { return }
+        let tables = try tables(segments)
+        let offsets = try probabilityOffsets(segments, heads: heads)
+        // dP, then dS, in the probabilities' layout; the first pass writes every entry.
+        let scratch = try CUDAFloatArray(uninitialised: ListAttentionOps.probabilityCount(segments: segments, heads: heads),
+                                         on: device)
+        let threads = CUDATrainingKernelSource.attentionThreads
+        try module.launch("attention_backward_queries", grid: grid, block: threads,
+                          [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
+                           .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
+                           .int32(Int32(heads)), .int32(firstRowAlone ? 1 : 0), .address(probabilities.address),
+                           .address(mask?.address ?? 0), .address(scratch.address), .address(dqkv.address)])
+        try module.launch("attention_backward_keys", grid: grid, block: threads,
+                          [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
+                           .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
+                           .int32(Int32(heads)), .address(probabilities.address), .address(mask?.address ?? 0),
+                           .address(scratch.address), .address(dqkv.address)])
+    }
+
+    /// (segments, heads, 32-row tiles of the longest segment), or nil when there is nothing to do;
+    /// throws for heads wider than the kernels take.
+    private func attentionGrid(segments: [Range<Int>], width: Int, heads: Int) throws -> (Int, Int, Int)? {
+        let longest = segments.map(\.count).max() ?? 0
+        guard longest > 0, heads > 0 else { return nil }
+        guard width % heads == 0, width / heads <= CUDATrainingKernelSource.maximumAttentionHeadWidth else {
+            throw TrainingError.invalidInput("GPU training attention takes heads of at most "
+                + "\(CUDATrainingKernelSource.maximumAttentionHeadWidth) columns; this model has \(heads) heads over \(width)")
+        }
+        let tile = CUDATrainingKernelSource.attentionTile
+        return (segments.count, heads, (longest + tile - 1) / tile)
+    }
+}
