@@ -16,33 +16,56 @@ extension CUDATrainingBackend {
         case bf16
     }
 
-    /// Row-major `C[m, n] = op(A)[m, k] · op(B)[k, n] + beta · C` (Float32 `A`, `B` and `C`, leading
-    /// dimensions in elements) in the backend's ``ProductPrecision``.
+    /// A matrix as the products read it: the Float32 matrix itself, or in bf16 mode its dense bf16
+    /// copy, so that a matrix that feeds two products (a backward's incoming gradient: `dX = dY·W`
+    /// and `dW = dYᵀ·X`) is converted once.
+    struct ProductInput {
+        /// Where the product reads it: the Float32 matrix, or its copy.
+        let address: UInt64
+        /// Its leading dimension as read, in elements.
+        let ld: Int
+        /// The bf16 copy this input owns, kept alive with it.
+        let copy: CUDAFloatArray?
+    }
+
+    /// The row-major Float32 matrix at `x` (`rows × columns` as stored, leading dimension `ld`) as
+    /// the backend's products read it.
     ///
     /// bf16 copies are made anew for every call, weights included: whatever updates the Float32
     /// weights between calls (the optimizer on the host or on the device), a product never reads a
     /// stale copy. The copies are dense (`ld` = their row length) so that a product on half of a
     /// wider matrix (the score head's `[out, 2W]` weight) converts that half alone.
+    func productInput(_ x: UInt64, ld: Int, rows: Int, columns: Int) throws -> ProductInput {
+        switch productPrecision {
+        case .fp32: return ProductInput(address: x, ld: ld, copy: nil)
+        case .bf16:
+            let copy = try bf16Copy(x, ld: ld, rows: rows, columns: columns)
+            return ProductInput(address: copy.address, ld: max(columns, 1), copy: copy)
+        }
+    }
+
+    /// Row-major `C[m, n] = op(A)[m, k] · op(B)[k, n] + beta · C` (Float32 `A`, `B` and `C`, leading
+    /// dimensions in elements) in the backend's ``ProductPrecision``.
     func product(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UInt64, lda: Int, b: UInt64, ldb: Int,
                  beta: Float, c: UInt64, ldc: Int) throws {
-        switch productPrecision {
-        case .fp32:
-            try device.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                            beta: beta, c: c, ldc: ldc)
-        case .bf16:
-            guard m > 0, n > 0 else { return }
-            // As stored (row-major): A is [m, k], or [k, m] when transposed; B is [k, n], or [n, k].
-            let aRows = transA ? k : m, aColumns = transA ? m : k
-            let bRows = transB ? n : k, bColumns = transB ? k : n
-            let aCopy = try bf16Copy(a, ld: lda, rows: aRows, columns: aColumns)
-            let bCopy = try bf16Copy(b, ld: ldb, rows: bRows, columns: bColumns)
-            // Both copies live until the product is enqueued (their memory is reused only by later
-            // work on the same stream, which runs after it).
-            try withExtendedLifetime((aCopy, bCopy)) {
-                try device.gemm(transA: transA, transB: transB, m: m, n: n, k: k, inputs: .bfloat16,
-                                a: aCopy.address, lda: max(aColumns, 1), b: bCopy.address, ldb: max(bColumns, 1),
-                                beta: beta, c: c, ldc: ldc)
-            }
+        guard m > 0, n > 0 else { return }
+        // As stored (row-major): A is [m, k], or [k, m] when transposed; B is [k, n], or [n, k].
+        let a = try productInput(a, ld: lda, rows: transA ? k : m, columns: transA ? m : k)
+        let b = try productInput(b, ld: ldb, rows: transB ? n : k, columns: transB ? k : n)
+        try product(transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// `C[m, n] = op(A)[m, k] · op(B)[k, n] + beta · C` of two inputs made by ``productInput(_:ld:rows:columns:)``
+    /// (Float32 accumulation and output in either precision).
+    func product(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: ProductInput, b: ProductInput, beta: Float,
+                 c: UInt64, ldc: Int) throws {
+        guard m > 0, n > 0 else { return }
+        // A copy lives until the product is enqueued (its memory is reused only by later work on
+        // the same stream, which runs after it).
+        try withExtendedLifetime((a.copy, b.copy)) {
+            try device.gemm(transA: transA, transB: transB, m: m, n: n, k: k,
+                            inputs: productPrecision == .bf16 ? .bfloat16 : .float32, a: a.address, lda: a.ld,
+                            b: b.address, ldb: b.ld, beta: beta, c: c, ldc: ldc)
         }
     }
 

@@ -96,12 +96,16 @@ struct CUDATrainingBackend: TrainingBackend {
     func linearBackward(dx: Pointer?, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer, w: Pointer, rows: Int,
                         inFeatures: Int, outFeatures: Int) throws {
         guard rows > 0 else { return }
+        // dy feeds both products: converted once in bf16 mode.
+        let dyInput = try productInput(dy.address, ld: outFeatures, rows: rows, columns: outFeatures)
         if let dx {
-            try product(transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures, a: dy.address,
-                            lda: outFeatures, b: w.address, ldb: inFeatures, beta: 1, c: dx.address, ldc: inFeatures)
+            let wInput = try productInput(w.address, ld: inFeatures, rows: outFeatures, columns: inFeatures)
+            try product(transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures, a: dyInput, b: wInput,
+                        beta: 1, c: dx.address, ldc: inFeatures)
         }
-        try product(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows, a: dy.address,
-                        lda: outFeatures, b: x.address, ldb: inFeatures, beta: 1, c: dw.address, ldc: inFeatures)
+        let xInput = try productInput(x.address, ld: inFeatures, rows: rows, columns: inFeatures)
+        try product(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows, a: dyInput, b: xInput, beta: 1,
+                    c: dw.address, ldc: inFeatures)
         guard let db else { return }
         try columnSums(dy, rows: rows, width: outFeatures, into: db)
     }
@@ -335,15 +339,21 @@ struct CUDATrainingBackend: TrainingBackend {
                           [.address(dy.address), .address(passageStarts.address), .address(passageCounts.address),
                            .int32(Int32(outFeatures)), .address(querySums.address)])
         try columnSums(dy, rows: passageCount, width: outFeatures, into: db)
-        // Passage half: dW_x += dyᵀ · passages, dpassages = dy · W_x.
-        try product(transA: true, transB: false, m: outFeatures, n: width, k: passageCount, a: dy.address,
-                        lda: outFeatures, b: passages.address, ldb: width, beta: 1, c: (dw + width).address, ldc: 2 * width)
-        try product(transA: false, transB: false, m: passageCount, n: width, k: outFeatures, a: dy.address,
-                        lda: outFeatures, b: (w + width).address, ldb: 2 * width, beta: 0, c: dpassages.address, ldc: width)
+        // Passage half: dW_x += dyᵀ · passages, dpassages = dy · W_x (dy converted once in bf16 mode).
+        let dyInput = try productInput(dy.address, ld: outFeatures, rows: passageCount, columns: outFeatures)
+        try product(transA: true, transB: false, m: outFeatures, n: width, k: passageCount, a: dyInput,
+                    b: try productInput(passages.address, ld: width, rows: passageCount, columns: width), beta: 1,
+                    c: (dw + width).address, ldc: 2 * width)
+        try product(transA: false, transB: false, m: passageCount, n: width, k: outFeatures, a: dyInput,
+                    b: try productInput((w + width).address, ld: 2 * width, rows: outFeatures, columns: width), beta: 0,
+                    c: dpassages.address, ldc: width)
         // Query half: dW_q += sumsᵀ · queries, dqueries = sums · W_q.
-        try product(transA: true, transB: false, m: outFeatures, n: width, k: lists, a: querySums.address,
-                        lda: outFeatures, b: queries.address, ldb: width, beta: 1, c: dw.address, ldc: 2 * width)
-        try product(transA: false, transB: false, m: lists, n: width, k: outFeatures, a: querySums.address,
-                        lda: outFeatures, b: w.address, ldb: 2 * width, beta: 0, c: dqueries.address, ldc: width)
+        let sumsInput = try productInput(querySums.address, ld: outFeatures, rows: lists, columns: outFeatures)
+        try product(transA: true, transB: false, m: outFeatures, n: width, k: lists, a: sumsInput,
+                    b: try productInput(queries.address, ld: width, rows: lists, columns: width), beta: 1,
+                    c: dw.address, ldc: 2 * width)
+        try product(transA: false, transB: false, m: lists, n: width, k: outFeatures, a: sumsInput,
+                    b: try productInput(w.address, ld: 2 * width, rows: outFeatures, columns: width), beta: 0,
+                    c: dqueries.address, ldc: width)
     }
 }
