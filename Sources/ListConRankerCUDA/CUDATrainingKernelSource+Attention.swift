@@ -46,6 +46,36 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
+// Softmax in place of the raw logits in rows q0 ..< q0 + 32 of a block's P, over each row's visible keys
+// (the others stay 0): a warp per row.
+__device__ void softmax_rows(float *p, int q0, int length, int first_row_alone) {
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    for (int r = warp; r < ATT_TILE && q0 + r < length; r += blockDim.x >> 5) {
+        int i = q0 + r, visible = visible_keys(i, length, first_row_alone);
+        float *row = p + (long)i * length;
+        float maximum = ATT_NEG_INF;
+        for (int j = lane; j < visible; j += 32) maximum = fmaxf(maximum, row[j]);
+        maximum = warp_max(maximum);
+        float sum = 0.0f;
+        for (int j = lane; j < visible; j += 32) { float e = expf(row[j] - maximum); row[j] = e; sum += e; }
+        sum = warp_sum(sum);
+        for (int j = lane; j < visible; j += 32) row[j] /= sum;
+    }
+}
+
+// dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d in place of dP in rows q0 ..< q0 + 32 of a block (masked keys have
+// P = 0, so they stay 0): a warp per row.
+__device__ void score_gradient_rows(const float *p, float *ds, int q0, int length, float scale) {
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    for (int r = warp; r < ATT_TILE && q0 + r < length; r += blockDim.x >> 5) {
+        long row = (long)(q0 + r) * length;
+        float weighted = 0.0f;
+        for (int j = lane; j < length; j += 32) weighted += p[row + j] * ds[row + j];
+        weighted = warp_sum(weighted);
+        for (int j = lane; j < length; j += 32) ds[row + j] = p[row + j] * (ds[row + j] - weighted) * scale;
+    }
+}
+
 // tile[r·pitch + c] = rows[r·stride + c] for r < 32, c < d; zero for the rows r ≥ valid (past the segment).
 __device__ void load_head_rows(float *tile, int pitch, const float *rows, long stride, int valid, int d) {
     for (int e = threadIdx.x; e < ATT_TILE * d; e += blockDim.x) {
@@ -153,19 +183,7 @@ extern "C" __global__ void attention_forward_train(const float *qkv, const int *
             }
     }
     __syncthreads();
-    // Softmax: a warp per row.
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    for (int r = warp; r < ATT_TILE && q0 + r < length; r += blockDim.x >> 5) {
-        int i = q0 + r, visible = visible_keys(i, length, first_row_alone);
-        float *row = p + (long)i * length;
-        float maximum = ATT_NEG_INF;
-        for (int j = lane; j < visible; j += 32) maximum = fmaxf(maximum, row[j]);
-        maximum = warp_max(maximum);
-        float sum = 0.0f;
-        for (int j = lane; j < visible; j += 32) { float e = expf(row[j] - maximum); row[j] = e; sum += e; }
-        sum = warp_sum(sum);
-        for (int j = lane; j < visible; j += 32) row[j] /= sum;
-    }
+    softmax_rows(p, q0, length, first_row_alone);
     if (!context) return;
     float acc[4][ATT_MAX_HEAD / 16];
     clear_tile(acc);
@@ -233,15 +251,7 @@ extern "C" __global__ void attention_backward_queries(const float *qkv, const fl
             }
     }
     __syncthreads();
-    // dS, a warp per row (masked keys have P = 0, so they stay 0).
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    for (int r = warp; r < ATT_TILE && q0 + r < length; r += blockDim.x >> 5) {
-        long row = (long)(q0 + r) * length;
-        float weighted = 0.0f;
-        for (int j = lane; j < length; j += 32) weighted += p[row + j] * ds[row + j];
-        weighted = warp_sum(weighted);
-        for (int j = lane; j < length; j += 32) ds[row + j] = p[row + j] * (ds[row + j] - weighted) * scale;
-    }
+    score_gradient_rows(p, ds, q0, length, scale);
     float acc[4][ATT_MAX_HEAD / 16];
     clear_tile(acc);
     for (int t = 0; t < tiles; t++) {

@@ -14,14 +14,17 @@ extension CUDATrainingKernelSource {
     /// into an infinity; values past bf16's largest finite round to infinity, as in PyTorch.
     static let productSource = #"""
 // ---- bf16 copies for the products (CUDATrainingBackend+Products) ---------------------------------------
+// The bf16 bit pattern of x, rounded to nearest even (a NaN stays a quiet NaN).
+__device__ __forceinline__ unsigned short bf16_bits(float x) {
+    unsigned u = __float_as_uint(x);
+    return (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40u)
+                                           : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
 // out[r·cols + j] = bf16(x[r·ld + j]) for r < rows, j < cols (grid-stride over rows·cols).
 extern "C" __global__ void bf16_from_float_rows(const float *x, long ld, long rows, long cols, unsigned short *out) {
     long count = rows * cols;
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
-        unsigned u = __float_as_uint(x[(i / cols) * ld + i % cols]);
-        out[i] = (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40u)
-                                                 : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-    }
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        out[i] = bf16_bits(x[(i / cols) * ld + i % cols]);
 }
 
 """#

@@ -15,7 +15,7 @@
 /// so recomputation redraws a mask instead of storing it, and no generator state crosses kernels.
 public enum CUDATrainingKernelSource {
     /// Every kernel the module exports.
-    public static let kernelNames = productKernelNames + attentionKernelNames + [
+    public static let kernelNames = productKernelNames + attentionKernelNames + attentionBF16KernelNames + [
         "philox_uniform", "dropout_mask",
         "layer_norm_forward_train", "layer_norm_backward_input", "layer_norm_parameter_chunk_sums",
         "gelu_forward_train", "gelu_backward", "relu_forward_rows", "relu_backward_rows",
@@ -27,7 +27,7 @@ public enum CUDATrainingKernelSource {
     ]
 
     /// The CUDA C source.
-    public static let source = CUDAKernelSource.blockReductions + productSource + attentionSource + #"""
+    public static let source = CUDAKernelSource.blockReductions + productSource + attentionSource + attentionBF16Source + #"""
 // ---- Philox-4x32-10 and dropout masks -------------------------------------------------------------
 struct philox4 { unsigned x, y, z, w; };
 __device__ __forceinline__ unsigned mul_hi_u32(unsigned a, unsigned b) {

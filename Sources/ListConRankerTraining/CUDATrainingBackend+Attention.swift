@@ -2,7 +2,8 @@ import ListConRankerCUDA
 
 /// Attention with stored probabilities on the GPU, for the list head (a list's first row sees only
 /// itself) and the encoder (every row sees its whole text) alike: the launches of the tiled kernels
-/// of `CUDATrainingKernelSource+Attention.swift`.
+/// of `CUDATrainingKernelSource+Attention.swift` (Float32), or in bf16 mode of their tensor-core
+/// twins (`+AttentionBF16.swift`), whose products read bf16 as the other products do.
 extension CUDATrainingBackend {
     /// `context` (when given) and `probabilities` of `qkv` under the optional dropout `mask`, as
     /// ``ListAttentionOps/forward`` (`firstRowAlone`) or ``EncoderAttentionOps/forward`` computes them;
@@ -12,7 +13,7 @@ extension CUDATrainingBackend {
         guard let grid = try attentionGrid(segments: segments, width: width, heads: heads) else { return }
         let tables = try tables(segments)
         let offsets = try probabilityOffsets(segments, heads: heads)
-        try module.launch("attention_forward_train", grid: grid, block: CUDATrainingKernelSource.attentionThreads,
+        try module.launch(attentionKernel("attention_forward_train"), grid: grid, block: CUDATrainingKernelSource.attentionThreads,
                           [.address(qkv.address), .address(tables.starts.address), .address(tables.lengths.address),
                            .address(offsets.address), .int32(Int32(width)), .int32(Int32(heads)),
                            .int32(firstRowAlone ? 1 : 0), .address(mask?.address ?? 0), .address(probabilities.address),
@@ -30,16 +31,24 @@ extension CUDATrainingBackend {
         let scratch = try CUDAFloatArray(uninitialised: ListAttentionOps.probabilityCount(segments: segments, heads: heads),
                                          on: device)
         let threads = CUDATrainingKernelSource.attentionThreads
-        try module.launch("attention_backward_queries", grid: grid, block: threads,
+        try module.launch(attentionKernel("attention_backward_queries"), grid: grid, block: threads,
                           [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
                            .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
                            .int32(Int32(heads)), .int32(firstRowAlone ? 1 : 0), .address(probabilities.address),
                            .address(mask?.address ?? 0), .address(scratch.address), .address(dqkv.address)])
-        try module.launch("attention_backward_keys", grid: grid, block: threads,
+        try module.launch(attentionKernel("attention_backward_keys"), grid: grid, block: threads,
                           [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
                            .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
                            .int32(Int32(heads)), .address(probabilities.address), .address(mask?.address ?? 0),
                            .address(scratch.address), .address(dqkv.address)])
+    }
+
+    /// The attention kernel `name` of the backend's product precision.
+    private func attentionKernel(_ name: String) -> String {
+        switch productPrecision {
+        case .fp32: name
+        case .bf16: name + "_bf16"
+        }
     }
 
     /// (segments, heads, 32-row tiles of the longest segment), or nil when there is nothing to do;

@@ -4,8 +4,9 @@ import ListConRankerCUDA
 /// autocast does it for `nn.Linear`. In bf16 mode each product reads bf16 copies of its two Float32
 /// inputs (rounded to nearest even by `bf16_from_float_rows`, as `.to(torch.bfloat16)` rounds) and
 /// accumulates in Float32 into its Float32 output, so `beta = 1` still adds dX and dW into Float32
-/// gradients. Master weights, gradients, LayerNorm, GELU, softmax, attention and the optimizer stay
-/// Float32 whatever the mode.
+/// gradients. Attention's own products follow the same mode in their kernels
+/// (`CUDATrainingBackend+Attention.swift`). Master weights, gradients, LayerNorm, GELU, softmax and
+/// the optimizer stay Float32 whatever the mode.
 extension CUDATrainingBackend {
     /// What the matrix products of a ``CUDATrainingBackend`` read.
     enum ProductPrecision: String, Sendable {

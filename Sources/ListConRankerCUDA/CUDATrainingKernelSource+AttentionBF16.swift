@@ -1,0 +1,289 @@
+/// The attention kernels of bf16 training (issue 30): the same passes, the same arguments and the
+/// same Float32 probabilities as `CUDATrainingKernelSource+Attention.swift`, with each tile product
+/// on the tensor cores (`mma.sync` m16n8k16, bf16 inputs, Float32 accumulation), as PyTorch's
+/// autocast runs attention in bf16: q, k, v, the dropped-out probabilities P̃, dC and dS are
+/// rounded to bf16 where a product reads them; softmax, dS and the probabilities stay Float32.
+///
+/// Tiles go to shared memory as bf16 with their depth contiguous (a product's A as [rows, depth],
+/// its B as [columns, depth]), so every fragment register is one 32-bit load; the loaders transpose
+/// where the source is the other way round. Off the tensor cores (the software CUDA device of
+/// `tools/cuda-emulator`, and GPUs before sm_80) the same fragments are multiplied by warp
+/// shuffles, so the tests run these kernels, fragment layout included, on the CPU.
+extension CUDATrainingKernelSource {
+    /// The bf16 attention kernels' names: the Float32 kernels' names with `_bf16`.
+    public static let attentionBF16KernelNames = attentionKernelNames.map { $0 + "_bf16" }
+
+    static let attentionBF16Source = #"""
+// ---- Attention on tensor cores (bf16 products; CUDATrainingBackend+Attention) ---------------------------
+#define ATT_BF_PITCH (ATT_MAX_HEAD + 8)   // bf16 per row of a [rows, head] tile: 68 words, so a fragment's
+                                          // 8 rows × 4 words fall in 32 distinct banks
+#define ATT_BF_SQUARE (ATT_TILE + 8)      // bf16 per row of a [rows, 32] tile: 20 words, likewise
+
+__device__ __forceinline__ float bf16_low(unsigned v) { return __uint_as_float(v << 16); }
+__device__ __forceinline__ float bf16_high(unsigned v) { return __uint_as_float(v & 0xffff0000u); }
+
+// d += A·B for one 16 × 8 × 16 tile (bf16 inputs, Float32 accumulation) in PTX's fragment layout for
+// mma.m16n8k16: lane 4g + t holds A's rows g and g + 8 at depths 2t, 2t + 1 (a[0], a[1]) and 2t + 8,
+// 2t + 9 (a[2], a[3]); B's column g at depths 2t, 2t + 1 (b[0]) and 2t + 8, 2t + 9 (b[1]); D's rows g
+// (d[0], d[1]) and g + 8 (d[2], d[3]) at columns 2t, 2t + 1. A register holds two bf16, the lower
+// index in its low half. Every lane of the warp calls it together.
+__device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+    // Each lane gathers what its four outputs need from the lanes that hold it: A's rows g, g + 8 from
+    // lanes 4g + q, B's columns 2t, 2t + 1 from lanes 4·2t + q and 4·(2t + 1) + q, q = 0 … 3 (depths
+    // 2q, 2q + 1 and 2q + 8, 2q + 9).
+    int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int q = 0; q < 4; q++) {
+        unsigned a0 = __shfl_sync(0xffffffffu, a[0], 4 * g + q), a1 = __shfl_sync(0xffffffffu, a[1], 4 * g + q);
+        unsigned a2 = __shfl_sync(0xffffffffu, a[2], 4 * g + q), a3 = __shfl_sync(0xffffffffu, a[3], 4 * g + q);
+        unsigned b00 = __shfl_sync(0xffffffffu, b[0], 8 * t + q), b01 = __shfl_sync(0xffffffffu, b[1], 8 * t + q);
+        unsigned b10 = __shfl_sync(0xffffffffu, b[0], 8 * t + 4 + q), b11 = __shfl_sync(0xffffffffu, b[1], 8 * t + 4 + q);
+        sum[0] += bf16_low(a0) * bf16_low(b00) + bf16_high(a0) * bf16_high(b00)
+                + bf16_low(a2) * bf16_low(b01) + bf16_high(a2) * bf16_high(b01);
+        sum[1] += bf16_low(a0) * bf16_low(b10) + bf16_high(a0) * bf16_high(b10)
+                + bf16_low(a2) * bf16_low(b11) + bf16_high(a2) * bf16_high(b11);
+        sum[2] += bf16_low(a1) * bf16_low(b00) + bf16_high(a1) * bf16_high(b00)
+                + bf16_low(a3) * bf16_low(b01) + bf16_high(a3) * bf16_high(b01);
+        sum[3] += bf16_low(a1) * bf16_low(b10) + bf16_high(a1) * bf16_high(b10)
+                + bf16_low(a3) * bf16_low(b11) + bf16_high(a3) * bf16_high(b11);
+    }
+    for (int i = 0; i < 4; i++) d[i] += sum[i];
+#endif
+}
+
+// tile[r·pitch + c] = bf16(src[r·row_step + c·column_step], times mask at the same index when given) for
+// r < rows, c < columns; zero where r ≥ valid_rows or c ≥ valid_columns (padding to whole fragments).
+// Threads run along whichever index has the unit step in src, so global reads are coalesced.
+__device__ void load_bf16_tile(unsigned short *tile, int pitch, int rows, int columns, const float *src,
+                               const float *mask, long row_step, long column_step, int valid_rows, int valid_columns) {
+    for (int e = threadIdx.x; e < rows * columns; e += blockDim.x) {
+        int r = column_step == 1 ? e / columns : e % rows, c = column_step == 1 ? e % columns : e / rows;
+        float value = 0.0f;
+        if (r < valid_rows && c < valid_columns) {
+            long at = r * row_step + c * column_step;
+            value = mask ? src[at] * mask[at] : src[at];
+        }
+        tile[r * pitch + c] = bf16_bits(value);
+    }
+}
+
+// acc[m][j] += the 16 × 8 block (rows 16m, columns n = 8·(warp + 4j)) of A·Bᵀ, for A [32, depth] and B
+// [columns, depth] bf16 tiles (depth a multiple of 16, zero-padded); blocks past `columns` are skipped.
+template <int BLOCKS>
+__device__ __forceinline__ void warp_tile_mma(float (&acc)[2][BLOCKS][4], const unsigned short *a, int a_pitch,
+                                              const unsigned short *b, int b_pitch, int depth, int columns) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    for (int k0 = 0; k0 < depth; k0 += 16) {
+        unsigned fa[2][4];
+#pragma unroll
+        for (int m = 0; m < 2; m++) {
+            const unsigned short *row = a + (16 * m + g) * a_pitch + k0 + 2 * t;
+            fa[m][0] = *(const unsigned *)row;
+            fa[m][1] = *(const unsigned *)(row + 8 * a_pitch);
+            fa[m][2] = *(const unsigned *)(row + 8);
+            fa[m][3] = *(const unsigned *)(row + 8 * a_pitch + 8);
+        }
+#pragma unroll
+        for (int j = 0; j < BLOCKS; j++) {
+            int n0 = 8 * (warp + 4 * j);
+            if (n0 >= columns) break;   // the same for the whole warp
+            const unsigned short *column = b + (n0 + g) * b_pitch + k0 + 2 * t;
+            unsigned fb[2] = {*(const unsigned *)column, *(const unsigned *)(column + 8)};
+            mma_bf16_16816(acc[0][j], fa[0], fb);
+            mma_bf16_16816(acc[1][j], fa[1], fb);
+        }
+    }
+}
+
+template <int BLOCKS> __device__ __forceinline__ void clear_fragments(float (&acc)[2][BLOCKS][4]) {
+#pragma unroll
+    for (int m = 0; m < 2; m++)
+#pragma unroll
+        for (int j = 0; j < BLOCKS; j++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) acc[m][j][i] = 0.0f;
+}
+
+// Where element i of fragment (m, j) lies in the warp tile: row 16m + g + 8·(i / 2), column
+// 8·(warp + 4j) + 2t + i % 2.
+__device__ __forceinline__ int fragment_row(int m, int i) { return 16 * m + ((threadIdx.x & 31) >> 2) + 8 * (i >> 1); }
+__device__ __forceinline__ int fragment_column(int j, int i) {
+    return 8 * ((threadIdx.x >> 5) + 4 * j) + 2 * (threadIdx.x & 3) + (i & 1);
+}
+
+// out[row·stride + column] (+)= acc for rows < valid_rows and columns < columns.
+template <int BLOCKS>
+__device__ __forceinline__ void store_fragments(float *out, long stride, int valid_rows, int columns,
+                                                const float (&acc)[2][BLOCKS][4], bool add) {
+#pragma unroll
+    for (int m = 0; m < 2; m++)
+#pragma unroll
+        for (int j = 0; j < BLOCKS; j++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                int r = fragment_row(m, i), c = fragment_column(j, i);
+                if (r >= valid_rows || c >= columns) continue;
+                if (add) out[r * stride + c] += acc[m][j][i]; else out[r * stride + c] = acc[m][j][i];
+            }
+}
+
+__device__ __forceinline__ int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+#define ATT_BLOCKS (ATT_MAX_HEAD / 32)   // 8-column blocks per warp across a head (4 warps)
+
+extern "C" __global__ void attention_forward_train_bf16(const float *qkv, const int *starts, const int *lengths,
+                                                        const long long *offsets, int width, int heads,
+                                                        int first_row_alone, const float *mask, float *probabilities,
+                                                        float *context) {
+    __shared__ __align__(16) unsigned short queries[ATT_TILE * ATT_BF_PITCH];   // Q [query, c]
+    __shared__ __align__(16) unsigned short keys[ATT_TILE * ATT_BF_PITCH];      // K [key, c]
+    __shared__ __align__(16) unsigned short weights[ATT_TILE * ATT_BF_SQUARE];  // P̃ [query, key]
+    __shared__ __align__(16) unsigned short values[ATT_MAX_HEAD * ATT_BF_SQUARE];  // Vᵀ [c, key]
+    int s = blockIdx.x, h = blockIdx.y, q0 = blockIdx.z * ATT_TILE;
+    int length = lengths[s], d = width / heads;
+    if (q0 >= length) return;
+    long first = starts[s], stride = 3L * width;
+    long block = offsets[s] + (long long)h * length * length;
+    const float *head = qkv + first * stride + (long)h * d;
+    float *p = probabilities + block;
+    const float *m = mask ? mask + block : 0;
+    float scale = 1.0f / sqrtf((float)d);
+    int depth = round_up(d, 16), tiles = (length + ATT_TILE - 1) / ATT_TILE;
+
+    load_bf16_tile(queries, ATT_BF_PITCH, ATT_TILE, depth, head + q0 * stride, 0, stride, 1, length - q0, d);
+    for (int t = 0; t < tiles; t++) {
+        int k0 = t * ATT_TILE;
+        __syncthreads();
+        load_bf16_tile(keys, ATT_BF_PITCH, ATT_TILE, depth, head + k0 * stride + width, 0, stride, 1, length - k0, d);
+        __syncthreads();
+        float dots[2][1][4];
+        clear_fragments(dots);
+        warp_tile_mma(dots, queries, ATT_BF_PITCH, keys, ATT_BF_PITCH, depth, ATT_TILE);
+        for (int mm = 0; mm < 2; mm++)
+            for (int e = 0; e < 4; e++) {
+                int i = q0 + fragment_row(mm, e), j = k0 + fragment_column(0, e);
+                if (i < length && j < length)
+                    p[(long)i * length + j] = j < visible_keys(i, length, first_row_alone) ? dots[mm][0][e] * scale : 0.0f;
+            }
+    }
+    __syncthreads();
+    softmax_rows(p, q0, length, first_row_alone);
+    if (!context) return;
+    float acc[2][ATT_BLOCKS][4];
+    clear_fragments(acc);
+    for (int t = 0; t < tiles; t++) {
+        int k0 = t * ATT_TILE;
+        __syncthreads();   // (the first also makes every warp's softmax rows visible to the block)
+        load_bf16_tile(weights, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, p + (long)q0 * length + k0, m ? m + (long)q0 * length + k0 : 0,
+                       length, 1, length - q0, length - k0);
+        load_bf16_tile(values, ATT_BF_SQUARE, round_up(d, 8), ATT_TILE, head + k0 * stride + 2L * width, 0, 1, stride, d,
+                       length - k0);
+        __syncthreads();
+        warp_tile_mma(acc, weights, ATT_BF_SQUARE, values, ATT_BF_SQUARE, ATT_TILE, d);
+    }
+    store_fragments(context + (first + q0) * width + (long)h * d, width, length - q0, d, acc, false);
+}
+
+extern "C" __global__ void attention_backward_queries_bf16(const float *qkv, const float *dcontext, const int *starts,
+                                                           const int *lengths, const long long *offsets, int width,
+                                                           int heads, int first_row_alone, const float *probabilities,
+                                                           const float *mask, float *scratch, float *dqkv) {
+    __shared__ __align__(16) unsigned short gradients[ATT_TILE * ATT_BF_PITCH];   // dC [query, c]
+    __shared__ __align__(16) unsigned short values[ATT_TILE * ATT_BF_PITCH];      // V [key, c]
+    __shared__ __align__(16) unsigned short dscores[ATT_TILE * ATT_BF_SQUARE];    // dS [query, key]
+    __shared__ __align__(16) unsigned short keys[ATT_MAX_HEAD * ATT_BF_SQUARE];   // Kᵀ [c, key]
+    int s = blockIdx.x, h = blockIdx.y, q0 = blockIdx.z * ATT_TILE;
+    int length = lengths[s], d = width / heads;
+    if (q0 >= length) return;
+    long first = starts[s], stride = 3L * width;
+    long block = offsets[s] + (long long)h * length * length;
+    const float *head = qkv + first * stride + (long)h * d;
+    const float *p = probabilities + block;
+    float *ds = scratch + block;
+    float scale = 1.0f / sqrtf((float)d);
+    int depth = round_up(d, 16), tiles = (length + ATT_TILE - 1) / ATT_TILE;
+
+    load_bf16_tile(gradients, ATT_BF_PITCH, ATT_TILE, depth, dcontext + (first + q0) * width + (long)h * d, 0, width, 1,
+                   length - q0, d);
+    for (int t = 0; t < tiles; t++) {
+        int k0 = t * ATT_TILE;
+        __syncthreads();
+        load_bf16_tile(values, ATT_BF_PITCH, ATT_TILE, depth, head + k0 * stride + 2L * width, 0, stride, 1, length - k0, d);
+        __syncthreads();
+        float dots[2][1][4];
+        clear_fragments(dots);
+        warp_tile_mma(dots, gradients, ATT_BF_PITCH, values, ATT_BF_PITCH, depth, ATT_TILE);
+        for (int mm = 0; mm < 2; mm++)
+            for (int e = 0; e < 4; e++) {
+                int i = q0 + fragment_row(mm, e), j = k0 + fragment_column(0, e);
+                if (i >= length || j >= length) continue;
+                long at = (long)i * length + j;
+                float dp = 0.0f;
+                if (j < visible_keys(i, length, first_row_alone)) dp = mask ? dots[mm][0][e] * mask[block + at] : dots[mm][0][e];
+                ds[at] = dp;
+            }
+    }
+    __syncthreads();
+    score_gradient_rows(p, ds, q0, length, scale);
+    float acc[2][ATT_BLOCKS][4];
+    clear_fragments(acc);
+    for (int t = 0; t < tiles; t++) {
+        int k0 = t * ATT_TILE;
+        __syncthreads();   // (the first also makes every warp's dS rows visible to the block)
+        load_bf16_tile(dscores, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, ds + (long)q0 * length + k0, 0, length, 1, length - q0,
+                       length - k0);
+        load_bf16_tile(keys, ATT_BF_SQUARE, round_up(d, 8), ATT_TILE, head + k0 * stride + width, 0, 1, stride, d, length - k0);
+        __syncthreads();
+        warp_tile_mma(acc, dscores, ATT_BF_SQUARE, keys, ATT_BF_SQUARE, ATT_TILE, d);
+    }
+    store_fragments(dqkv + (first + q0) * stride + (long)h * d, stride, length - q0, d, acc, true);
+}
+
+extern "C" __global__ void attention_backward_keys_bf16(const float *qkv, const float *dcontext, const int *starts,
+                                                        const int *lengths, const long long *offsets, int width,
+                                                        int heads, const float *probabilities, const float *mask,
+                                                        const float *scratch, float *dqkv) {
+    __shared__ __align__(16) unsigned short weights[ATT_TILE * ATT_BF_SQUARE];       // P̃ᵀ [key, query]
+    __shared__ __align__(16) unsigned short dscores[ATT_TILE * ATT_BF_SQUARE];       // dSᵀ [key, query]
+    __shared__ __align__(16) unsigned short gradients[ATT_MAX_HEAD * ATT_BF_SQUARE]; // dCᵀ [c, query]
+    __shared__ __align__(16) unsigned short queries[ATT_MAX_HEAD * ATT_BF_SQUARE];   // Qᵀ [c, query]
+    int s = blockIdx.x, h = blockIdx.y, k0 = blockIdx.z * ATT_TILE;
+    int length = lengths[s], d = width / heads;
+    if (k0 >= length) return;
+    long first = starts[s], stride = 3L * width;
+    long block = offsets[s] + (long long)h * length * length;
+    const float *head = qkv + first * stride + (long)h * d;
+    const float *dc = dcontext + first * width + (long)h * d;
+    int columns = round_up(d, 8), tiles = (length + ATT_TILE - 1) / ATT_TILE;
+
+    float dk[2][ATT_BLOCKS][4], dv[2][ATT_BLOCKS][4];
+    clear_fragments(dk);
+    clear_fragments(dv);
+    for (int t = 0; t < tiles; t++) {
+        int q0 = t * ATT_TILE;
+        __syncthreads();
+        // [key, query] tiles of the row-major [query, key] blocks: row step 1, column step L.
+        long corner = (long)q0 * length + k0;
+        load_bf16_tile(weights, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, probabilities + block + corner,
+                       mask ? mask + block + corner : 0, 1, length, length - k0, length - q0);
+        load_bf16_tile(dscores, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, scratch + block + corner, 0, 1, length, length - k0,
+                       length - q0);
+        load_bf16_tile(gradients, ATT_BF_SQUARE, columns, ATT_TILE, dc + q0 * width, 0, 1, width, d, length - q0);
+        load_bf16_tile(queries, ATT_BF_SQUARE, columns, ATT_TILE, head + q0 * stride, 0, 1, stride, d, length - q0);
+        __syncthreads();
+        warp_tile_mma(dv, weights, ATT_BF_SQUARE, gradients, ATT_BF_SQUARE, ATT_TILE, d);
+        warp_tile_mma(dk, dscores, ATT_BF_SQUARE, queries, ATT_BF_SQUARE, ATT_TILE, d);
+    }
+    float *out = dqkv + (first + k0) * stride + (long)h * d;
+    store_fragments(out + width, stride, length - k0, d, dk, true);
+    store_fragments(out + 2L * width, stride, length - k0, d, dv, true);
+}
+
+"""#
+}
