@@ -13,6 +13,7 @@ typedef struct CUctx_st *CUcontext;
 typedef struct CUmod_st *CUmodule;
 typedef struct CUfunc_st *CUfunction;
 typedef struct CUstream_st *CUstream;
+typedef struct CUevent_st *CUevent;
 typedef unsigned long long CUdeviceptr;
 
 enum {
@@ -46,6 +47,10 @@ typedef CUresult (*cuLaunchKernel_t)(CUfunction, unsigned, unsigned, unsigned, u
 typedef CUresult (*cuFuncSetAttribute_t)(CUfunction, int, int);
 typedef CUresult (*cuGetErrorString_t)(CUresult, const char **);
 typedef CUresult (*cuGetErrorName_t)(CUresult, const char **);
+typedef CUresult (*cuEventCreate_t)(CUevent *, unsigned int);
+typedef CUresult (*cuEventRecord_t)(CUevent, CUstream);
+typedef CUresult (*cuEventElapsedTime_t)(float *, CUevent, CUevent);
+typedef CUresult (*cuEventDestroy_t)(CUevent);
 
 typedef int cublasStatus_t;                 // CUBLAS_STATUS_SUCCESS = 0
 typedef struct cublasLtContext *cublasLtHandle_t;

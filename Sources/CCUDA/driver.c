@@ -31,6 +31,10 @@ static struct {
     cuFuncSetAttribute_t function_attribute;
     cuGetErrorString_t error_string;
     cuGetErrorName_t error_name;
+    cuEventCreate_t event_create;
+    cuEventRecord_t event_record;
+    cuEventElapsedTime_t event_elapsed;
+    cuEventDestroy_t event_destroy;
 } cu;
 
 int lcr_cuda_resolve_driver(char *err, size_t err_len) {
@@ -39,7 +43,8 @@ int lcr_cuda_resolve_driver(char *err, size_t err_len) {
         "cuDeviceTotalMem_v2", "cuDevicePrimaryCtxRetain", "cuCtxSetCurrent", "cuMemAlloc_v2", "cuMemFree_v2",
         "cuMemcpyHtoDAsync_v2", "cuMemcpyDtoHAsync_v2", "cuMemsetD8Async", "cuMemGetInfo_v2", "cuStreamCreate",
         "cuStreamSynchronize", "cuStreamDestroy_v2", "cuModuleLoadData", "cuModuleGetFunction", "cuLaunchKernel",
-        "cuFuncSetAttribute", "cuGetErrorString", "cuGetErrorName"};
+        "cuFuncSetAttribute", "cuGetErrorString", "cuGetErrorName", "cuEventCreate", "cuEventRecord",
+        "cuEventElapsedTime", "cuEventDestroy_v2"};
     return lcr_cuda_resolve(LCR_LIB_DRIVER, names, (void **)&cu, sizeof names / sizeof names[0], err, err_len);
 }
 
@@ -261,4 +266,28 @@ int lcr_cuda_function_shared_limit(void *function, int bytes, char *err, size_t 
     CHECK(cu.function_attribute((CUfunction)function, LCR_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
           "cuFuncSetAttribute");
     return 0;
+}
+
+int lcr_cuda_event_create(void **event, char *err, size_t err_len) {
+    if (require_driver(err, err_len)) return 1;
+    CUevent created = NULL;
+    CHECK(cu.event_create(&created, 0), "cuEventCreate");   // CU_EVENT_DEFAULT: it keeps time
+    *event = created;
+    return 0;
+}
+
+int lcr_cuda_event_record(void *event, void *stream, char *err, size_t err_len) {
+    if (require_driver(err, err_len)) return 1;
+    CHECK(cu.event_record((CUevent)event, (CUstream)stream), "cuEventRecord");
+    return 0;
+}
+
+int lcr_cuda_event_elapsed(float *milliseconds, void *start, void *end, char *err, size_t err_len) {
+    if (require_driver(err, err_len)) return 1;
+    CHECK(cu.event_elapsed(milliseconds, (CUevent)start, (CUevent)end), "cuEventElapsedTime");
+    return 0;
+}
+
+void lcr_cuda_event_destroy(void *event) {
+    if (cu.event_destroy && event) cu.event_destroy((CUevent)event);
 }

@@ -152,6 +152,7 @@ public struct CUDABackend: ComputeBackend {
                                 product.bias?.address ?? 0, out.address, Int64(input.rows), Int64(n), Int64(k),
                                 productElement.code, product.output.code, epilogue, $0, $1)
         }
+        try device.kernelTimes.enqueued("cublaslt_linear_\(productElement.suffix)", on: device.stream)
         if product.activation == .gelu {
             // GELU in its erf form, as BERT defines it (cuBLASLt's GELU epilogue is the tanh one).
             let count = out.rows * out.columns

@@ -16,6 +16,8 @@ public final class CUDADevice: @unchecked Sendable {
     let stream: UnsafeMutableRawPointer
     let blas: OpaquePointer
     let pool = CUDAMemoryPool()
+    /// Per-kernel times for profiling, when started.
+    let kernelTimes = CUDAKernelTimes()
     private let functions: [String: UnsafeMutableRawPointer]
 
     private static let lock = NSLock()
@@ -100,6 +102,7 @@ public final class CUDADevice: @unchecked Sendable {
                 }
             }
         }
+        try kernelTimes.enqueued(name, on: stream)
     }
 }
 

@@ -129,6 +129,7 @@ extension CUDADevice {
             lcr_cublaslt_gemm(blas, stream, transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k),
                               inputs.code, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc), $0, $1)
         }
+        try kernelTimes.enqueued("cublaslt_gemm_\(inputs.suffix)", on: stream)
     }
 
     /// Bytes new buffers can take: the driver's free memory and what the pool caches (an

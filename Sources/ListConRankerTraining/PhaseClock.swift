@@ -6,19 +6,32 @@ import Foundation
 /// A lap ends a phase and starts the next. On a GPU each lap first waits for the device, so that
 /// a phase is charged for its own kernels rather than for those still queued when it ended; that
 /// wait costs a little, which is why profiling is asked for, not always on.
+///
+/// On a GPU it also times each kernel of the step (`"kernels"`: seconds by kernel name, from events
+/// on the device's stream, which do not slow it): which kernels a phase's time is made of.
 final class PhaseClock {
-    private var seconds: [String: Double] = [:]
-    private let waitForDevice: () throws -> Void
-    private var last: UInt64 = 0
-
-    /// A clock that calls `waitForDevice` before reading the time.
-    init(waitForDevice: @escaping () throws -> Void) {
-        self.waitForDevice = waitForDevice
+    /// Starting and ending a device's per-kernel timeline (``CUDAKernelTimes``).
+    struct KernelTimeline {
+        let start: () throws -> Void
+        let take: () throws -> [String: Double]
     }
 
-    /// Starts the step's first phase.
+    private var seconds: [String: Double] = [:]
+    private let waitForDevice: () throws -> Void
+    private let kernels: KernelTimeline?
+    private var last: UInt64 = 0
+
+    /// A clock that calls `waitForDevice` before reading the time, and times kernels on
+    /// `kernels` when given.
+    init(waitForDevice: @escaping () throws -> Void, kernels: KernelTimeline? = nil) {
+        self.waitForDevice = waitForDevice
+        self.kernels = kernels
+    }
+
+    /// Starts the step's first phase (and its kernel timeline).
     func start() throws {
         try waitForDevice()
+        try kernels?.start()
         last = DispatchTime.now().uptimeNanoseconds
     }
 
@@ -34,5 +47,10 @@ final class PhaseClock {
     func take() -> [String: Double] {
         defer { seconds = [:] }
         return seconds
+    }
+
+    /// The step's seconds per kernel since ``start()``; nil without a kernel timeline.
+    func takeKernels() throws -> [String: Double]? {
+        try kernels?.take()
     }
 }

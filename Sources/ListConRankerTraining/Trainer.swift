@@ -235,7 +235,11 @@ public final class Trainer {
                                               secondMoments: second.encoder)
             }
         }
-        let clock = run.profilesPhases ? PhaseClock(waitForDevice: { try gpuBackend?.device.synchronize() }) : nil
+        let kernels = gpuBackend.map { backend in
+            PhaseClock.KernelTimeline(start: { try backend.device.startTimingKernels() },
+                                      take: { try backend.device.takeKernelSeconds() })
+        }
+        let clock = run.profilesPhases ? PhaseClock(waitForDevice: { try gpuBackend?.device.synchronize() }, kernels: kernels) : nil
         let loss = try CircleLoss(margin: c.margin, scale: c.gamma)
         var gradients = ListHeadGradients(layout: initial.layout)
         var losses: [Float] = []
@@ -394,7 +398,8 @@ public final class Trainer {
             try log?.write(["event": "step", "step": report.step, "epoch": report.epoch, "loss": Double(report.loss),
                             "lr": Double(rate), "grad_norm": Double(norm), "lists": lists.count, "seconds": seconds]
                             .merging(ranks.isDistributed ? ["ranks": ranks.size, "reduce_seconds": reduceSeconds] : [:]) { a, _ in a }
-                            .merging(clock.map { ["phases": $0.take()] } ?? [:]) { a, _ in a })
+                            .merging(clock.map { ["phases": $0.take()] } ?? [:]) { a, _ in a }
+                            .merging(try clock?.takeKernels().map { ["kernels": $0] } ?? [:]) { a, _ in a })
             try board?.scalar("train/loss", report.loss, step: report.step)
             try board?.scalar("train/learning_rate", rate, step: report.step)
             try board?.scalar("train/grad_norm", norm, step: report.step)

@@ -80,7 +80,8 @@ import Testing
         #expect(text.contains("On the CPU stage 2 trains in fp32 only"), "\(help)")
     }
 
-    /// `--profile` on the device: each phase waits for the device, and every phase is charged.
+    /// `--profile` on the device: each phase waits for the device, every phase is charged, and the
+    /// step lines say which kernels the time went to.
     @Test func profileOnTheDeviceChargesEachPhase() throws {
         let scratch = try TemporaryDirectory()
         defer { scratch.remove() }
@@ -92,7 +93,7 @@ import Testing
                                   "--max-length", "32", "--stop-after-step", "2", "--log", log, "--profile"],
                                  environment: environment, timeLimit: 300)
         try #require(result.status == 0, "\(result)")
-        try TrainCLITests.expectStageTwoPhases(log)
+        try TrainCLITests.expectStageTwoPhases(log, onDevice: true)
     }
 
     /// A run that chose no recomputation mode recomputes more for micro-batches its GPU has no room

@@ -104,16 +104,22 @@ import Testing
     }
 
     /// `--profile`'s step lines: each phase's seconds, each step's from `--log` (phases keyed by name).
-    static func profiledSteps(_ log: String) throws -> [(seconds: Double, phases: [String: Double])] {
-        struct Line: Decodable { let event: String; let seconds: Double?; let phases: [String: Double]? }
+    static func profiledSteps(_ log: String) throws -> [(seconds: Double, phases: [String: Double], kernels: [String: Double]?)] {
+        struct Line: Decodable {
+            let event: String
+            let seconds: Double?
+            let phases: [String: Double]?
+            let kernels: [String: Double]?
+        }
         return try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
             .map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
-            .filter { $0.event == "step" }.map { ($0.seconds ?? -1, $0.phases ?? [:]) }
+            .filter { $0.event == "step" }.map { ($0.seconds ?? -1, $0.phases ?? [:], $0.kernels) }
     }
 
     /// Stage 2's phases, every one of them in every step line, none negative, and together no
-    /// more than the step's time.
-    static func expectStageTwoPhases(_ log: String) throws {
+    /// more than the step's time. On a GPU the step's kernels too (products, attention, LayerNorm,
+    /// AdamW among them), their seconds no more than the step's; on the CPU none.
+    static func expectStageTwoPhases(_ log: String, onDevice: Bool = false) throws {
         let steps = try profiledSteps(log)
         #expect(!steps.isEmpty)
         for step in steps {
@@ -122,6 +128,16 @@ import Testing
             #expect(step.phases.values.allSatisfy { $0 >= 0 } && step.phases.values.reduce(0, +) <= step.seconds + 1e-6,
                     "\(step)")
             #expect(step.phases["encoder_forward", default: 0] > 0 && step.phases["encoder_backward", default: 0] > 0)
+            guard onDevice else {
+                #expect(step.kernels == nil)
+                continue
+            }
+            let kernels = try #require(step.kernels)
+            #expect(Set(kernels.keys).isSuperset(of: ["cublaslt_gemm_f32", "attention_forward_train", "attention_backward_queries",
+                                                      "attention_backward_keys", "layer_norm_forward_train", "adamw_update"]),
+                    "\(kernels.keys.sorted())")
+            #expect(kernels.values.allSatisfy { $0 >= 0 } && kernels.values.reduce(0, +) <= step.seconds + 1e-3, "\(step)")
+            #expect(kernels["cublaslt_gemm_f32", default: 0] > 0)
         }
     }
 

@@ -80,6 +80,12 @@ def ours(args, work):
         phases = sorted({name for s in later for name in s.get("phases", {})})
         result["phase_seconds"] = {name: sum(s.get("phases", {}).get(name, 0) for s in later) / len(later)
                                    for name in phases}
+        # On a GPU, each kernel's mean seconds a step (events on the stream: which kernels the
+        # phases are made of), largest first.
+        kernels = {name for s in later for name in s.get("kernels", {})}
+        means = {name: sum(s.get("kernels", {}).get(name, 0) for s in later) / len(later) for name in kernels}
+        if means:
+            result["kernel_seconds"] = dict(sorted(means.items(), key=lambda item: -item[1]))
     return result
 
 
@@ -110,8 +116,8 @@ def main():
     p.add_argument("--gpu", type=int, default=0)
     p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "listconranker"))
     p.add_argument("--profile", action="store_true",
-                   help="run ours with train --profile and report each phase's mean seconds (each phase then waits "
-                        "for the GPU: a few synchronisations a step)")
+                   help="run ours with train --profile and report each phase's and each GPU kernel's mean seconds "
+                        "(each phase then waits for the GPU: a few synchronisations a step)")
     p.add_argument("--extra", default="", help="more options for our train (e.g. --recompute-layers)")
     p.add_argument("--timeout", type=int, default=600)
     args = p.parse_args()

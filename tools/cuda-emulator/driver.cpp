@@ -34,6 +34,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -65,6 +66,9 @@ constexpr unsigned kDefaultShared = 48 * 1024, kMaxShared = 227 * 1024;
 
 struct Context { int device; };
 struct Stream { int id; };
+// An event's time: kernels run when launched here, so the moment of recording is when the work
+// enqueued before it finished.
+struct Event { std::chrono::steady_clock::time_point at; bool recorded = false; };
 struct Function {
     std::string name;
     lcr_emu_launcher launcher;
@@ -87,6 +91,7 @@ size_t used_bytes = 0;
 size_t limit_bytes = 0;
 CUresult sticky = CUDA_SUCCESS;
 std::set<Stream *> streams;
+std::set<Event *> events;
 std::vector<std::string> sources;   // lcr_emulator_add_source
 unsigned long long allocation_count = 0, free_count = 0, launch_count = 0;
 
@@ -378,6 +383,45 @@ EXPORT CUresult cuStreamDestroy_v2(void *stream) {
     Stream *s = static_cast<Stream *>(stream);
     if (!s || !streams.erase(s)) return CUDA_ERROR_INVALID_HANDLE;
     delete s;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuEventCreate(void **event, unsigned flags) {
+    std::lock_guard<std::recursive_mutex> guard(lock);
+    if (CUresult r = ready()) return r;
+    if (!event || flags != 0) return CUDA_ERROR_INVALID_VALUE;   // only timing events are emulated
+    Event *created = new Event;
+    events.insert(created);
+    *event = created;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuEventRecord(void *event, void *stream) {
+    std::lock_guard<std::recursive_mutex> guard(lock);
+    if (CUresult r = ready()) return r;
+    Event *e = static_cast<Event *>(event);
+    if (!events.count(e) || !valid_stream(stream)) return CUDA_ERROR_INVALID_HANDLE;
+    e->at = std::chrono::steady_clock::now();
+    e->recorded = true;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuEventElapsedTime(float *milliseconds, void *start, void *end) {
+    std::lock_guard<std::recursive_mutex> guard(lock);
+    if (CUresult r = ready()) return r;
+    Event *a = static_cast<Event *>(start), *b = static_cast<Event *>(end);
+    if (!milliseconds) return CUDA_ERROR_INVALID_VALUE;
+    if (!events.count(a) || !events.count(b) || !a->recorded || !b->recorded) return CUDA_ERROR_INVALID_HANDLE;
+    *milliseconds = std::chrono::duration<float, std::milli>(b->at - a->at).count();
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuEventDestroy_v2(void *event) {
+    std::lock_guard<std::recursive_mutex> guard(lock);
+    if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+    Event *e = static_cast<Event *>(event);
+    if (!e || !events.erase(e)) return CUDA_ERROR_INVALID_HANDLE;
+    delete e;
     return CUDA_SUCCESS;
 }
 

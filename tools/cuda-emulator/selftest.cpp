@@ -83,6 +83,7 @@ int main(int argc, char **argv) {
     S(cu, cuInit); S(cu, cuDevicePrimaryCtxRetain); S(cu, cuCtxSetCurrent); S(cu, cuMemAlloc_v2);
     S(cu, cuMemcpyHtoDAsync_v2); S(cu, cuMemcpyDtoHAsync_v2); S(cu, cuModuleLoadData); S(cu, cuModuleGetFunction);
     S(cu, cuLaunchKernel); S(cu, cuFuncSetAttribute); S(cu, cuStreamSynchronize);
+    S(cu, cuEventCreate); S(cu, cuEventRecord); S(cu, cuEventElapsedTime); S(cu, cuEventDestroy_v2);
     S(nv, nvrtcCreateProgram); S(nv, nvrtcCompileProgram); S(nv, nvrtcGetCUBINSize); S(nv, nvrtcGetCUBIN);
     S(nv, nvrtcGetProgramLog);
     S(lt, cublasLtCreate); S(lt, cublasLtMatmulDescCreate); S(lt, cublasLtMatmulDescSetAttribute);
@@ -138,6 +139,20 @@ int main(int argc, char **argv) {
         sums_ok = sums_ok && fabs(out[r] - expected) < 1e-3 * (1 + fabs(expected));
     }
     check(sums_ok, "__syncthreads, shuffles, static and dynamic shared memory: block sums are right");
+    // Timing events (train --profile): the time between two recorded around a launch.
+    void *before = nullptr, *after = nullptr, *unrecorded = nullptr;
+    check(cuEventCreate(&before, 0u) == 0 && cuEventCreate(&after, 0u) == 0 && cuEventCreate(&unrecorded, 0u) == 0,
+          "timing events");
+    float milliseconds = -1;
+    check(cuEventRecord(before, nullptr) == 0 && cuLaunchKernel(sums, rows, 1, 1, 256, 1, 1, n * 4, nullptr, params, nullptr) == 0
+              && cuEventRecord(after, nullptr) == 0 && cuEventElapsedTime(&milliseconds, before, after) == 0
+              && milliseconds >= 0,
+          "the milliseconds between two events recorded around a launch");
+    check(cuEventElapsedTime(&milliseconds, before, unrecorded) == 400,
+          "an event never recorded has no time (CUDA_ERROR_INVALID_HANDLE)");
+    check(cuEventDestroy_v2(before) == 0 && cuEventDestroy_v2(after) == 0 && cuEventDestroy_v2(unrecorded) == 0
+              && cuEventDestroy_v2(before) == 400,
+          "events are destroyed once");
     cuLaunchKernel(racy, rows, 1, 1, 256, 1, 1, 0, nullptr, params, nullptr);
     cuMemcpyDtoHAsync_v2(out, dout, sizeof out, nullptr);
     check(isnan(out[0]) || isnan(out[1]) || isnan(out[2]), "a missing __syncthreads shows (NaN from unwritten shared memory)");

@@ -69,6 +69,13 @@ int lcr_cuda_stream_create(void **stream, char *err, size_t err_len);
 int lcr_cuda_stream_synchronize(void *stream, char *err, size_t err_len);
 void lcr_cuda_stream_destroy(void *stream);
 
+/// Events that keep time on a stream (for profiling): the milliseconds between two recorded events
+/// once both have completed.
+int lcr_cuda_event_create(void **event, char *err, size_t err_len);
+int lcr_cuda_event_record(void *event, void *stream, char *err, size_t err_len);
+int lcr_cuda_event_elapsed(float *milliseconds, void *start, void *end, char *err, size_t err_len);
+void lcr_cuda_event_destroy(void *event);
+
 /// Loads a cubin and looks up kernels by name.
 int lcr_cuda_module_load(void **module, const void *cubin, char *err, size_t err_len);
 int lcr_cuda_module_function(void **function, void *module, const char *name, char *err, size_t err_len);
