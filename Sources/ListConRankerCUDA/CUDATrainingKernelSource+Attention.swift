@@ -8,7 +8,9 @@
 /// head, and each thread a 4 × (up to 8) register tile of the block's output, so that every value
 /// read from shared memory feeds several multiply-adds and every global read is a coalesced row.
 /// The probabilities, which the backward needs anyway, are written once and re-read from global
-/// memory (the L2 holds a segment's), so nothing here bounds the segment length.
+/// memory (the L2 holds a segment's), so nothing here bounds the segment length; a head wider than
+/// 128 columns (an m3e-small list head's 1792 / 8 = 224) goes through shared memory 128 columns at a
+/// time, so nothing bounds the head width either.
 ///
 /// Sums run in Float32 in an order of their own, so results agree with the CPU ops to rounding, not
 /// bit for bit (the trainer's 1e-4 gradient checks cover them).
@@ -21,8 +23,6 @@ extension CUDATrainingKernelSource {
     public static let attentionTile = 32
     /// Threads per block of every attention kernel (the register tiles assume exactly this many).
     public static let attentionThreads = 128
-    /// Widest attention head the kernels take (BERT's 64, the published list head's 112).
-    public static let maximumAttentionHeadWidth = 128
 
     static let attentionSource = #"""
 // ---- Attention with stored probabilities (ListAttentionOps, EncoderAttentionOps) -------------------------
@@ -30,10 +30,11 @@ extension CUDATrainingKernelSource {
 // the probabilities of (segment s, head h) are the [L, L] block at offsets[s] + h·L², row-major, zero where
 // masked. first_row_alone: a segment's first row attends to itself only (ListAttention's query row).
 // mask (optional, same layout): the dropout mask applied to the probabilities before the product with V.
-// Grid: (segments, heads, 32-row tiles of the longest segment); block: 128 threads.
+// Grid: (segments, heads, 32-row tiles of the longest segment); block: 128 threads. A head's columns go
+// through shared memory ATT_CHUNK at a time.
 #define ATT_TILE 32
-#define ATT_MAX_HEAD 128
-#define ATT_PITCH (ATT_MAX_HEAD + 1)   // head rows padded by one word: column reads fall in distinct banks
+#define ATT_CHUNK 128
+#define ATT_PITCH (ATT_CHUNK + 1)      // head rows padded by one word: column reads fall in distinct banks
 #define ATT_SQUARE (ATT_TILE + 1)      // [32, 32] tiles, padded the same way
 #define ATT_NEG_INF __int_as_float(0xff800000u)
 
@@ -127,19 +128,57 @@ template <int COLUMNS> __device__ __forceinline__ void clear_tile(float (&acc)[4
         for (int x = 0; x < COLUMNS; x++) acc[r][x] = 0.0f;
 }
 
-// out[(row0 + i)·stride + j] += acc for this thread's rows i < valid and columns j < d.
-__device__ __forceinline__ void add_head_tile(float *out, long stride, int valid, int d,
-                                              const float (&acc)[4][ATT_MAX_HEAD / 16]) {
+// out[i·stride + j] (+)= acc for this thread's rows i < valid and columns j < columns.
+__device__ __forceinline__ void store_head_tile(float *out, long stride, int valid, int columns,
+                                                const float (&acc)[4][ATT_CHUNK / 16], bool add) {
     int rows0 = threadIdx.x >> 4, columns0 = threadIdx.x & 15;
 #pragma unroll
     for (int r = 0; r < 4; r++) {
         int i = rows0 + 8 * r;
         if (i >= valid) continue;
 #pragma unroll
-        for (int x = 0; x < ATT_MAX_HEAD / 16; x++) {
+        for (int x = 0; x < ATT_CHUNK / 16; x++) {
             int j = columns0 + 16 * x;
-            if (j < d) out[i * stride + j] += acc[r][x];
+            if (j >= columns) continue;
+            if (add) out[i * stride + j] += acc[r][x]; else out[i * stride + j] = acc[r][x];
         }
+    }
+}
+
+// dots = A·Bᵀ for 32 rows of A (a_rows, row stride a_stride, a_valid of them real) against 32 of B,
+// over the d columns of a head, ATT_CHUNK at a time. A's chunk stays in `left` from call to call when the
+// head is one chunk: load_a says whether to load it anyway (the first call).
+__device__ void head_dots(float *left, float *right, const float *a_rows, long a_stride, int a_valid,
+                          const float *b_rows, long b_stride, int b_valid, int d, bool load_a, float (&dots)[4][2]) {
+    clear_tile(dots);
+    for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
+        int w = min(ATT_CHUNK, d - c0);
+        __syncthreads();
+        if (load_a || d > ATT_CHUNK) load_head_rows(left, ATT_PITCH, a_rows + c0, a_stride, a_valid, w);
+        load_head_rows(right, ATT_PITCH, b_rows + c0, b_stride, b_valid, w);
+        __syncthreads();
+        tile_product(left, ATT_PITCH, 1, right, 1, ATT_PITCH, w, ATT_TILE, dots);
+    }
+}
+
+// out (+)= (W ⊙ M)·B for the block's 32 rows row0 … of the [length, length] block w (mask optional), B the
+// head's rows b_rows (row stride b_stride), ATT_CHUNK output columns at a time; out has row stride out_stride.
+__device__ void rows_times_head(float *left, float *right, const float *w, const float *mask, int length, int row0,
+                                const float *b_rows, long b_stride, int d, float *out, long out_stride, bool add) {
+    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
+    for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
+        int columns = min(ATT_CHUNK, d - c0);
+        float acc[4][ATT_CHUNK / 16];
+        clear_tile(acc);
+        for (int t = 0; t < tiles; t++) {
+            int k0 = t * ATT_TILE;
+            __syncthreads();   // (the first also makes the rows of w this block wrote visible to all of it)
+            load_square(left, w, mask, length, row0, k0);
+            load_head_rows(right, ATT_PITCH, b_rows + k0 * b_stride + c0, b_stride, length - k0, columns);
+            __syncthreads();
+            tile_product(left, ATT_SQUARE, 1, right, ATT_PITCH, 1, ATT_TILE, columns, acc);
+        }
+        store_head_tile(out + c0, out_stride, length - row0, columns, acc, add);
     }
 }
 
@@ -150,8 +189,8 @@ extern "C" __global__ void attention_forward_train(const float *qkv, const int *
                                                    const long long *offsets, int width, int heads,
                                                    int first_row_alone, const float *mask, float *probabilities,
                                                    float *context) {
-    __shared__ float left[ATT_TILE * ATT_PITCH];    // Q tile, then P̃ tiles
-    __shared__ float right[ATT_TILE * ATT_PITCH];   // K tiles, then V tiles
+    __shared__ float left[ATT_TILE * ATT_PITCH];    // Q chunks, then P̃ tiles
+    __shared__ float right[ATT_TILE * ATT_PITCH];   // K chunks, then V chunks
     int s = blockIdx.x, h = blockIdx.y, q0 = blockIdx.z * ATT_TILE;
     int length = lengths[s], d = width / heads;
     if (q0 >= length) return;
@@ -159,20 +198,15 @@ extern "C" __global__ void attention_forward_train(const float *qkv, const int *
     long block = offsets[s] + (long long)h * length * length;
     const float *head = qkv + first * stride + (long)h * d;   // row 0's q; + width its k, + 2·width its v
     float *p = probabilities + block;
-    const float *m = mask ? mask + block : 0;
     float scale = 1.0f / sqrtf((float)d);
     int rows0 = threadIdx.x >> 4, columns0 = threadIdx.x & 15;
     int tiles = (length + ATT_TILE - 1) / ATT_TILE;
 
-    load_head_rows(left, ATT_PITCH, head + q0 * stride, stride, length - q0, d);
     for (int t = 0; t < tiles; t++) {
         int k0 = t * ATT_TILE;
-        __syncthreads();
-        load_head_rows(right, ATT_PITCH, head + k0 * stride + width, stride, length - k0, d);
-        __syncthreads();
         float dots[4][2];
-        clear_tile(dots);
-        tile_product(left, ATT_PITCH, 1, right, 1, ATT_PITCH, d, ATT_TILE, dots);
+        head_dots(left, right, head + q0 * stride, stride, length - q0, head + k0 * stride + width, stride, length - k0, d,
+                  t == 0, dots);
 #pragma unroll
         for (int r = 0; r < 4; r++)
 #pragma unroll
@@ -185,28 +219,8 @@ extern "C" __global__ void attention_forward_train(const float *qkv, const int *
     __syncthreads();
     softmax_rows(p, q0, length, first_row_alone);
     if (!context) return;
-    float acc[4][ATT_MAX_HEAD / 16];
-    clear_tile(acc);
-    for (int t = 0; t < tiles; t++) {
-        int k0 = t * ATT_TILE;
-        __syncthreads();   // (the first also makes every warp's softmax rows visible to the block)
-        load_square(left, p, m, length, q0, k0);
-        load_head_rows(right, ATT_PITCH, head + k0 * stride + 2L * width, stride, length - k0, d);
-        __syncthreads();
-        tile_product(left, ATT_SQUARE, 1, right, ATT_PITCH, 1, ATT_TILE, d, acc);
-    }
-    // context is written (not added to), rows of this tile only.
-    float *out = context + (first + q0) * width + (long)h * d;
-#pragma unroll
-    for (int r = 0; r < 4; r++) {
-        int i = rows0 + 8 * r;
-        if (q0 + i >= length) continue;
-#pragma unroll
-        for (int x = 0; x < ATT_MAX_HEAD / 16; x++) {
-            int j = columns0 + 16 * x;
-            if (j < d) out[(long)i * width + j] = acc[r][x];
-        }
-    }
+    rows_times_head(left, right, p, mask ? mask + block : 0, length, q0, head + 2L * width, stride, d,
+                    context + (first + q0) * width + (long)h * d, width, false);
 }
 
 // Backward, first pass, for 32 query rows: dP = (dC·Vᵀ) ⊙ M into `scratch` (the probabilities' layout),
@@ -215,29 +229,24 @@ extern "C" __global__ void attention_backward_queries(const float *qkv, const fl
                                                       const int *lengths, const long long *offsets, int width,
                                                       int heads, int first_row_alone, const float *probabilities,
                                                       const float *mask, float *scratch, float *dqkv) {
-    __shared__ float left[ATT_TILE * ATT_PITCH];    // dC tile, then dS tiles
-    __shared__ float right[ATT_TILE * ATT_PITCH];   // V tiles, then K tiles
+    __shared__ float left[ATT_TILE * ATT_PITCH];    // dC chunks, then dS tiles
+    __shared__ float right[ATT_TILE * ATT_PITCH];   // V chunks, then K chunks
     int s = blockIdx.x, h = blockIdx.y, q0 = blockIdx.z * ATT_TILE;
     int length = lengths[s], d = width / heads;
     if (q0 >= length) return;
     long first = starts[s], stride = 3L * width;
     long block = offsets[s] + (long long)h * length * length;
     const float *head = qkv + first * stride + (long)h * d;
-    const float *p = probabilities + block;
     float *ds = scratch + block;
     float scale = 1.0f / sqrtf((float)d);
     int rows0 = threadIdx.x >> 4, columns0 = threadIdx.x & 15;
     int tiles = (length + ATT_TILE - 1) / ATT_TILE;
 
-    load_head_rows(left, ATT_PITCH, dcontext + (first + q0) * width + (long)h * d, width, length - q0, d);
     for (int t = 0; t < tiles; t++) {
         int k0 = t * ATT_TILE;
-        __syncthreads();
-        load_head_rows(right, ATT_PITCH, head + k0 * stride + 2L * width, stride, length - k0, d);
-        __syncthreads();
         float dots[4][2];
-        clear_tile(dots);
-        tile_product(left, ATT_PITCH, 1, right, 1, ATT_PITCH, d, ATT_TILE, dots);
+        head_dots(left, right, dcontext + (first + q0) * width + (long)h * d, width, length - q0,
+                  head + k0 * stride + 2L * width, stride, length - k0, d, t == 0, dots);
 #pragma unroll
         for (int r = 0; r < 4; r++)
 #pragma unroll
@@ -251,29 +260,21 @@ extern "C" __global__ void attention_backward_queries(const float *qkv, const fl
             }
     }
     __syncthreads();
-    score_gradient_rows(p, ds, q0, length, scale);
-    float acc[4][ATT_MAX_HEAD / 16];
-    clear_tile(acc);
-    for (int t = 0; t < tiles; t++) {
-        int k0 = t * ATT_TILE;
-        __syncthreads();   // (the first also makes every warp's dS rows visible to the block)
-        load_square(left, ds, 0, length, q0, k0);
-        load_head_rows(right, ATT_PITCH, head + k0 * stride + width, stride, length - k0, d);
-        __syncthreads();
-        tile_product(left, ATT_SQUARE, 1, right, ATT_PITCH, 1, ATT_TILE, d, acc);
-    }
-    add_head_tile(dqkv + (first + q0) * stride + (long)h * d, stride, length - q0, d, acc);
+    score_gradient_rows(probabilities + block, ds, q0, length, scale);
+    rows_times_head(left, right, ds, 0, length, q0, head + width, stride, d, dqkv + (first + q0) * stride + (long)h * d,
+                    stride, true);
 }
 
-// Backward, second pass, for 32 key rows: dK += dSᵀ·Q and dV += (P ⊙ M)ᵀ·dC, query tile by query tile.
+// Backward, second pass, for 32 key rows: dK += dSᵀ·Q and dV += (P ⊙ M)ᵀ·dC, query tile by query tile,
+// ATT_CHUNK head columns at a time.
 extern "C" __global__ void attention_backward_keys(const float *qkv, const float *dcontext, const int *starts,
                                                    const int *lengths, const long long *offsets, int width, int heads,
                                                    const float *probabilities, const float *mask, const float *scratch,
                                                    float *dqkv) {
     __shared__ float weights[ATT_TILE * ATT_SQUARE];    // P̃ tile [query, key]
     __shared__ float dscores[ATT_TILE * ATT_SQUARE];    // dS tile [query, key]
-    __shared__ float dctx[ATT_TILE * ATT_MAX_HEAD];     // dC rows of the query tile
-    __shared__ float queries[ATT_TILE * ATT_MAX_HEAD];  // Q rows of the query tile
+    __shared__ float dctx[ATT_TILE * ATT_CHUNK];        // dC rows of the query tile, one chunk
+    __shared__ float queries[ATT_TILE * ATT_CHUNK];     // Q rows of the query tile, one chunk
     int s = blockIdx.x, h = blockIdx.y, k0 = blockIdx.z * ATT_TILE;
     int length = lengths[s], d = width / heads;
     if (k0 >= length) return;
@@ -281,26 +282,29 @@ extern "C" __global__ void attention_backward_keys(const float *qkv, const float
     long block = offsets[s] + (long long)h * length * length;
     const float *head = qkv + first * stride + (long)h * d;
     const float *dc = dcontext + first * width + (long)h * d;
+    float *out = dqkv + (first + k0) * stride + (long)h * d;
     int tiles = (length + ATT_TILE - 1) / ATT_TILE;
 
-    float dk[4][ATT_MAX_HEAD / 16], dv[4][ATT_MAX_HEAD / 16];
-    clear_tile(dk);
-    clear_tile(dv);
-    for (int t = 0; t < tiles; t++) {
-        int q0 = t * ATT_TILE;
-        __syncthreads();
-        load_square(weights, probabilities + block, mask ? mask + block : 0, length, q0, k0);
-        load_square(dscores, scratch + block, 0, length, q0, k0);
-        load_head_rows(dctx, ATT_MAX_HEAD, dc + q0 * width, width, length - q0, d);
-        load_head_rows(queries, ATT_MAX_HEAD, head + q0 * stride, stride, length - q0, d);
-        __syncthreads();
-        // A(key, query) is the tile's transpose: a_row 1, a_depth ATT_SQUARE.
-        tile_product(weights, 1, ATT_SQUARE, dctx, ATT_MAX_HEAD, 1, ATT_TILE, d, dv);
-        tile_product(dscores, 1, ATT_SQUARE, queries, ATT_MAX_HEAD, 1, ATT_TILE, d, dk);
+    for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
+        int columns = min(ATT_CHUNK, d - c0);
+        float dk[4][ATT_CHUNK / 16], dv[4][ATT_CHUNK / 16];
+        clear_tile(dk);
+        clear_tile(dv);
+        for (int t = 0; t < tiles; t++) {
+            int q0 = t * ATT_TILE;
+            __syncthreads();
+            load_square(weights, probabilities + block, mask ? mask + block : 0, length, q0, k0);
+            load_square(dscores, scratch + block, 0, length, q0, k0);
+            load_head_rows(dctx, ATT_CHUNK, dc + q0 * width + c0, width, length - q0, columns);
+            load_head_rows(queries, ATT_CHUNK, head + q0 * stride + c0, stride, length - q0, columns);
+            __syncthreads();
+            // A(key, query) is the tile's transpose: a_row 1, a_depth ATT_SQUARE.
+            tile_product(weights, 1, ATT_SQUARE, dctx, ATT_CHUNK, 1, ATT_TILE, columns, dv);
+            tile_product(dscores, 1, ATT_SQUARE, queries, ATT_CHUNK, 1, ATT_TILE, columns, dk);
+        }
+        store_head_tile(out + width + c0, stride, length - k0, columns, dk, true);
+        store_head_tile(out + 2L * width + c0, stride, length - k0, columns, dv, true);
     }
-    float *out = dqkv + (first + k0) * stride + (long)h * d;
-    add_head_tile(out + width, stride, length - k0, d, dk);
-    add_head_tile(out + 2L * width, stride, length - k0, d, dv);
 }
 
 """#

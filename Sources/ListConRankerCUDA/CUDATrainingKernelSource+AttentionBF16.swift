@@ -15,7 +15,7 @@ extension CUDATrainingKernelSource {
 
     static let attentionBF16Source = #"""
 // ---- Attention on tensor cores (bf16 products; CUDATrainingBackend+Attention) ---------------------------
-#define ATT_BF_PITCH (ATT_MAX_HEAD + 8)   // bf16 per row of a [rows, head] tile: 68 words, so a fragment's
+#define ATT_BF_PITCH (ATT_CHUNK + 8)      // bf16 per row of a [rows, head chunk] tile: 68 words, so a fragment's
                                           // 8 rows × 4 words fall in 32 distinct banks
 #define ATT_BF_SQUARE (ATT_TILE + 8)      // bf16 per row of a [rows, 32] tile: 20 words, likewise
 
@@ -135,16 +135,59 @@ __device__ __forceinline__ void store_fragments(float *out, long stride, int val
 
 __device__ __forceinline__ int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
-#define ATT_BLOCKS (ATT_MAX_HEAD / 32)   // 8-column blocks per warp across a head (4 warps)
+#define ATT_BLOCKS (ATT_CHUNK / 32)   // 8-column blocks per warp across a head chunk (4 warps)
+
+// dots = A·Bᵀ (bf16 products) for 32 rows of A (a_rows, row stride a_stride, a_valid real) against 32 of B
+// over the d columns of a head, ATT_CHUNK at a time (each chunk's depth zero-padded to whole fragments). A's
+// chunk stays in `a_tile` from call to call when the head is one chunk: load_a says whether to load it anyway.
+__device__ void head_dots_bf16(unsigned short *a_tile, unsigned short *b_tile, const float *a_rows, long a_stride,
+                               int a_valid, const float *b_rows, long b_stride, int b_valid, int d, bool load_a,
+                               float (&dots)[2][1][4]) {
+    clear_fragments(dots);
+    for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
+        int w = min(ATT_CHUNK, d - c0), depth = round_up(w, 16);
+        __syncthreads();
+        if (load_a || d > ATT_CHUNK)
+            load_bf16_tile(a_tile, ATT_BF_PITCH, ATT_TILE, depth, a_rows + c0, 0, a_stride, 1, a_valid, w);
+        load_bf16_tile(b_tile, ATT_BF_PITCH, ATT_TILE, depth, b_rows + c0, 0, b_stride, 1, b_valid, w);
+        __syncthreads();
+        warp_tile_mma(dots, a_tile, ATT_BF_PITCH, b_tile, ATT_BF_PITCH, depth, ATT_TILE);
+    }
+}
+
+// out (+)= (W ⊙ M)·B (bf16 products) for the block's 32 rows row0 … of the [length, length] block w (mask
+// optional), B the head's rows b_rows (row stride b_stride), ATT_CHUNK output columns at a time.
+__device__ void rows_times_head_bf16(unsigned short *w_tile, unsigned short *b_tile, const float *w, const float *mask,
+                                     int length, int row0, const float *b_rows, long b_stride, int d, float *out,
+                                     long out_stride, bool add) {
+    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
+    for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
+        int columns = min(ATT_CHUNK, d - c0);
+        float acc[2][ATT_BLOCKS][4];
+        clear_fragments(acc);
+        for (int t = 0; t < tiles; t++) {
+            int k0 = t * ATT_TILE;
+            __syncthreads();   // (the first also makes the rows of w this block wrote visible to all of it)
+            load_bf16_tile(w_tile, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, w + (long)row0 * length + k0,
+                           mask ? mask + (long)row0 * length + k0 : 0, length, 1, length - row0, length - k0);
+            // Bᵀ [column, key]: row step 1, column step b_stride.
+            load_bf16_tile(b_tile, ATT_BF_SQUARE, round_up(columns, 8), ATT_TILE, b_rows + k0 * b_stride + c0, 0, 1,
+                           b_stride, columns, length - k0);
+            __syncthreads();
+            warp_tile_mma(acc, w_tile, ATT_BF_SQUARE, b_tile, ATT_BF_SQUARE, ATT_TILE, columns);
+        }
+        store_fragments(out + c0, out_stride, length - row0, columns, acc, add);
+    }
+}
 
 extern "C" __global__ void attention_forward_train_bf16(const float *qkv, const int *starts, const int *lengths,
                                                         const long long *offsets, int width, int heads,
                                                         int first_row_alone, const float *mask, float *probabilities,
                                                         float *context) {
-    __shared__ __align__(16) unsigned short queries[ATT_TILE * ATT_BF_PITCH];   // Q [query, c]
-    __shared__ __align__(16) unsigned short keys[ATT_TILE * ATT_BF_PITCH];      // K [key, c]
-    __shared__ __align__(16) unsigned short weights[ATT_TILE * ATT_BF_SQUARE];  // P̃ [query, key]
-    __shared__ __align__(16) unsigned short values[ATT_MAX_HEAD * ATT_BF_SQUARE];  // Vᵀ [c, key]
+    __shared__ __align__(16) unsigned short queries[ATT_TILE * ATT_BF_PITCH];      // Q [query, c]
+    __shared__ __align__(16) unsigned short keys[ATT_TILE * ATT_BF_PITCH];         // K [key, c]
+    __shared__ __align__(16) unsigned short weights[ATT_TILE * ATT_BF_SQUARE];     // P̃ [query, key]
+    __shared__ __align__(16) unsigned short values[ATT_CHUNK * ATT_BF_SQUARE];     // Vᵀ [c, key]
     int s = blockIdx.x, h = blockIdx.y, q0 = blockIdx.z * ATT_TILE;
     int length = lengths[s], d = width / heads;
     if (q0 >= length) return;
@@ -152,19 +195,14 @@ extern "C" __global__ void attention_forward_train_bf16(const float *qkv, const 
     long block = offsets[s] + (long long)h * length * length;
     const float *head = qkv + first * stride + (long)h * d;
     float *p = probabilities + block;
-    const float *m = mask ? mask + block : 0;
     float scale = 1.0f / sqrtf((float)d);
-    int depth = round_up(d, 16), tiles = (length + ATT_TILE - 1) / ATT_TILE;
+    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
 
-    load_bf16_tile(queries, ATT_BF_PITCH, ATT_TILE, depth, head + q0 * stride, 0, stride, 1, length - q0, d);
     for (int t = 0; t < tiles; t++) {
         int k0 = t * ATT_TILE;
-        __syncthreads();
-        load_bf16_tile(keys, ATT_BF_PITCH, ATT_TILE, depth, head + k0 * stride + width, 0, stride, 1, length - k0, d);
-        __syncthreads();
         float dots[2][1][4];
-        clear_fragments(dots);
-        warp_tile_mma(dots, queries, ATT_BF_PITCH, keys, ATT_BF_PITCH, depth, ATT_TILE);
+        head_dots_bf16(queries, keys, head + q0 * stride, stride, length - q0, head + k0 * stride + width, stride,
+                       length - k0, d, t == 0, dots);
         for (int mm = 0; mm < 2; mm++)
             for (int e = 0; e < 4; e++) {
                 int i = q0 + fragment_row(mm, e), j = k0 + fragment_column(0, e);
@@ -175,19 +213,8 @@ extern "C" __global__ void attention_forward_train_bf16(const float *qkv, const 
     __syncthreads();
     softmax_rows(p, q0, length, first_row_alone);
     if (!context) return;
-    float acc[2][ATT_BLOCKS][4];
-    clear_fragments(acc);
-    for (int t = 0; t < tiles; t++) {
-        int k0 = t * ATT_TILE;
-        __syncthreads();   // (the first also makes every warp's softmax rows visible to the block)
-        load_bf16_tile(weights, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, p + (long)q0 * length + k0, m ? m + (long)q0 * length + k0 : 0,
-                       length, 1, length - q0, length - k0);
-        load_bf16_tile(values, ATT_BF_SQUARE, round_up(d, 8), ATT_TILE, head + k0 * stride + 2L * width, 0, 1, stride, d,
-                       length - k0);
-        __syncthreads();
-        warp_tile_mma(acc, weights, ATT_BF_SQUARE, values, ATT_BF_SQUARE, ATT_TILE, d);
-    }
-    store_fragments(context + (first + q0) * width + (long)h * d, width, length - q0, d, acc, false);
+    rows_times_head_bf16(weights, values, p, mask ? mask + block : 0, length, q0, head + 2L * width, stride, d,
+                         context + (first + q0) * width + (long)h * d, width, false);
 }
 
 extern "C" __global__ void attention_backward_queries_bf16(const float *qkv, const float *dcontext, const int *starts,
@@ -197,28 +224,22 @@ extern "C" __global__ void attention_backward_queries_bf16(const float *qkv, con
     __shared__ __align__(16) unsigned short gradients[ATT_TILE * ATT_BF_PITCH];   // dC [query, c]
     __shared__ __align__(16) unsigned short values[ATT_TILE * ATT_BF_PITCH];      // V [key, c]
     __shared__ __align__(16) unsigned short dscores[ATT_TILE * ATT_BF_SQUARE];    // dS [query, key]
-    __shared__ __align__(16) unsigned short keys[ATT_MAX_HEAD * ATT_BF_SQUARE];   // Kᵀ [c, key]
+    __shared__ __align__(16) unsigned short keys[ATT_CHUNK * ATT_BF_SQUARE];      // Kᵀ [c, key]
     int s = blockIdx.x, h = blockIdx.y, q0 = blockIdx.z * ATT_TILE;
     int length = lengths[s], d = width / heads;
     if (q0 >= length) return;
     long first = starts[s], stride = 3L * width;
     long block = offsets[s] + (long long)h * length * length;
     const float *head = qkv + first * stride + (long)h * d;
-    const float *p = probabilities + block;
     float *ds = scratch + block;
     float scale = 1.0f / sqrtf((float)d);
-    int depth = round_up(d, 16), tiles = (length + ATT_TILE - 1) / ATT_TILE;
+    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
 
-    load_bf16_tile(gradients, ATT_BF_PITCH, ATT_TILE, depth, dcontext + (first + q0) * width + (long)h * d, 0, width, 1,
-                   length - q0, d);
     for (int t = 0; t < tiles; t++) {
         int k0 = t * ATT_TILE;
-        __syncthreads();
-        load_bf16_tile(values, ATT_BF_PITCH, ATT_TILE, depth, head + k0 * stride + 2L * width, 0, stride, 1, length - k0, d);
-        __syncthreads();
         float dots[2][1][4];
-        clear_fragments(dots);
-        warp_tile_mma(dots, gradients, ATT_BF_PITCH, values, ATT_BF_PITCH, depth, ATT_TILE);
+        head_dots_bf16(gradients, values, dcontext + (first + q0) * width + (long)h * d, width, length - q0,
+                       head + k0 * stride + 2L * width, stride, length - k0, d, t == 0, dots);
         for (int mm = 0; mm < 2; mm++)
             for (int e = 0; e < 4; e++) {
                 int i = q0 + fragment_row(mm, e), j = k0 + fragment_column(0, e);
@@ -230,19 +251,9 @@ extern "C" __global__ void attention_backward_queries_bf16(const float *qkv, con
             }
     }
     __syncthreads();
-    score_gradient_rows(p, ds, q0, length, scale);
-    float acc[2][ATT_BLOCKS][4];
-    clear_fragments(acc);
-    for (int t = 0; t < tiles; t++) {
-        int k0 = t * ATT_TILE;
-        __syncthreads();   // (the first also makes every warp's dS rows visible to the block)
-        load_bf16_tile(dscores, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, ds + (long)q0 * length + k0, 0, length, 1, length - q0,
-                       length - k0);
-        load_bf16_tile(keys, ATT_BF_SQUARE, round_up(d, 8), ATT_TILE, head + k0 * stride + width, 0, 1, stride, d, length - k0);
-        __syncthreads();
-        warp_tile_mma(acc, dscores, ATT_BF_SQUARE, keys, ATT_BF_SQUARE, ATT_TILE, d);
-    }
-    store_fragments(dqkv + (first + q0) * stride + (long)h * d, stride, length - q0, d, acc, true);
+    score_gradient_rows(probabilities + block, ds, q0, length, scale);
+    rows_times_head_bf16(dscores, keys, ds, 0, length, q0, head + width, stride, d,
+                         dqkv + (first + q0) * stride + (long)h * d, stride, true);
 }
 
 extern "C" __global__ void attention_backward_keys_bf16(const float *qkv, const float *dcontext, const int *starts,
@@ -251,8 +262,8 @@ extern "C" __global__ void attention_backward_keys_bf16(const float *qkv, const 
                                                         const float *scratch, float *dqkv) {
     __shared__ __align__(16) unsigned short weights[ATT_TILE * ATT_BF_SQUARE];       // P̃ᵀ [key, query]
     __shared__ __align__(16) unsigned short dscores[ATT_TILE * ATT_BF_SQUARE];       // dSᵀ [key, query]
-    __shared__ __align__(16) unsigned short gradients[ATT_MAX_HEAD * ATT_BF_SQUARE]; // dCᵀ [c, query]
-    __shared__ __align__(16) unsigned short queries[ATT_MAX_HEAD * ATT_BF_SQUARE];   // Qᵀ [c, query]
+    __shared__ __align__(16) unsigned short gradients[ATT_CHUNK * ATT_BF_SQUARE];    // dCᵀ [c, query]
+    __shared__ __align__(16) unsigned short queries[ATT_CHUNK * ATT_BF_SQUARE];      // Qᵀ [c, query]
     int s = blockIdx.x, h = blockIdx.y, k0 = blockIdx.z * ATT_TILE;
     int length = lengths[s], d = width / heads;
     if (k0 >= length) return;
@@ -260,29 +271,34 @@ extern "C" __global__ void attention_backward_keys_bf16(const float *qkv, const 
     long block = offsets[s] + (long long)h * length * length;
     const float *head = qkv + first * stride + (long)h * d;
     const float *dc = dcontext + first * width + (long)h * d;
-    int columns = round_up(d, 8), tiles = (length + ATT_TILE - 1) / ATT_TILE;
-
-    float dk[2][ATT_BLOCKS][4], dv[2][ATT_BLOCKS][4];
-    clear_fragments(dk);
-    clear_fragments(dv);
-    for (int t = 0; t < tiles; t++) {
-        int q0 = t * ATT_TILE;
-        __syncthreads();
-        // [key, query] tiles of the row-major [query, key] blocks: row step 1, column step L.
-        long corner = (long)q0 * length + k0;
-        load_bf16_tile(weights, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, probabilities + block + corner,
-                       mask ? mask + block + corner : 0, 1, length, length - k0, length - q0);
-        load_bf16_tile(dscores, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, scratch + block + corner, 0, 1, length, length - k0,
-                       length - q0);
-        load_bf16_tile(gradients, ATT_BF_SQUARE, columns, ATT_TILE, dc + q0 * width, 0, 1, width, d, length - q0);
-        load_bf16_tile(queries, ATT_BF_SQUARE, columns, ATT_TILE, head + q0 * stride, 0, 1, stride, d, length - q0);
-        __syncthreads();
-        warp_tile_mma(dv, weights, ATT_BF_SQUARE, gradients, ATT_BF_SQUARE, ATT_TILE, d);
-        warp_tile_mma(dk, dscores, ATT_BF_SQUARE, queries, ATT_BF_SQUARE, ATT_TILE, d);
-    }
     float *out = dqkv + (first + k0) * stride + (long)h * d;
-    store_fragments(out + width, stride, length - k0, d, dk, true);
-    store_fragments(out + 2L * width, stride, length - k0, d, dv, true);
+    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
+
+    for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
+        int columns = min(ATT_CHUNK, d - c0), rows = round_up(columns, 8);
+        float dk[2][ATT_BLOCKS][4], dv[2][ATT_BLOCKS][4];
+        clear_fragments(dk);
+        clear_fragments(dv);
+        for (int t = 0; t < tiles; t++) {
+            int q0 = t * ATT_TILE;
+            __syncthreads();
+            // [key, query] tiles of the row-major [query, key] blocks: row step 1, column step L.
+            long corner = (long)q0 * length + k0;
+            load_bf16_tile(weights, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, probabilities + block + corner,
+                           mask ? mask + block + corner : 0, 1, length, length - k0, length - q0);
+            load_bf16_tile(dscores, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, scratch + block + corner, 0, 1, length,
+                           length - k0, length - q0);
+            load_bf16_tile(gradients, ATT_BF_SQUARE, rows, ATT_TILE, dc + q0 * width + c0, 0, 1, width, columns,
+                           length - q0);
+            load_bf16_tile(queries, ATT_BF_SQUARE, rows, ATT_TILE, head + q0 * stride + c0, 0, 1, stride, columns,
+                           length - q0);
+            __syncthreads();
+            warp_tile_mma(dv, weights, ATT_BF_SQUARE, gradients, ATT_BF_SQUARE, ATT_TILE, columns);
+            warp_tile_mma(dk, dscores, ATT_BF_SQUARE, queries, ATT_BF_SQUARE, ATT_TILE, columns);
+        }
+        store_fragments(out + width + c0, stride, length - k0, columns, dk, true);
+        store_fragments(out + 2L * width + c0, stride, length - k0, columns, dv, true);
+    }
 }
 
 """#

@@ -52,13 +52,12 @@ extension CUDATrainingBackend {
     }
 
     /// (segments, heads, 32-row tiles of the longest segment), or nil when there is nothing to do;
-    /// throws for heads wider than the kernels take.
+    /// throws when the heads do not split the width.
     private func attentionGrid(segments: [Range<Int>], width: Int, heads: Int) throws -> (Int, Int, Int)? {
         let longest = segments.map(\.count).max() ?? 0
         guard longest > 0, heads > 0 else { return nil }
-        guard width % heads == 0, width / heads <= CUDATrainingKernelSource.maximumAttentionHeadWidth else {
-            throw TrainingError.invalidInput("GPU training attention takes heads of at most "
-                + "\(CUDATrainingKernelSource.maximumAttentionHeadWidth) columns; this model has \(heads) heads over \(width)")
+        guard width % heads == 0 else {
+            throw TrainingError.invalidInput("attention: a width of \(width) does not split into \(heads) heads")
         }
         let tile = CUDATrainingKernelSource.attentionTile
         return (segments.count, heads, (longest + tile - 1) / tile)
