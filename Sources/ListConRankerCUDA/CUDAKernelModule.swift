@@ -132,6 +132,20 @@ extension CUDADevice {
         try kernelTimes.enqueued("cublaslt_gemm_\(inputs.suffix)", on: stream)
     }
 
+    /// Row-major `y[rows, n] = x[rows, k] · W[n, k]ᵀ + bias` (dense `x` and `W` of `inputs`, Float32
+    /// accumulation without TF32 into a Float32 `y`; `bias` 0 for none), the bias added in the
+    /// product's epilogue on cuBLASLt, so that no second pass over `y` adds it.
+    package func linear(x: UInt64, weight: UInt64, bias: UInt64, y: UInt64, rows: Int, n: Int, k: Int,
+                        inputs: CUDAElement) throws {
+        guard inputs != .int32 else { throw CUDAError("a matrix product's inputs must be floating point") }
+        try bind()
+        try cudaCall("a linear layer on the GPU") {
+            lcr_cublaslt_linear(blas, stream, x, weight, bias, y, Int64(rows), Int64(n), Int64(k), inputs.code,
+                                LCR_CUDA_F32, LCR_EPILOGUE_BIAS, $0, $1)
+        }
+        try kernelTimes.enqueued("cublaslt_linear_\(inputs.suffix)", on: stream)
+    }
+
     /// Bytes new buffers can take: the driver's free memory and what the pool caches (an
     /// allocation that finds no room gives the cache back to the driver first).
     package func availableBytes() throws -> Int {

@@ -20,7 +20,7 @@ public enum CUDATrainingKernelSource {
         "layer_norm_forward_train", "layer_norm_backward_input", "layer_norm_parameter_chunk_sums",
         "gelu_forward_train", "gelu_backward", "relu_forward_rows", "relu_backward_rows",
         "elementwise_copy", "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
-        "bias_add", "column_chunk_sums", "add_chunk_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
+        "column_chunk_sums", "add_chunk_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
         "add_row_tags", "row_tag_gradients",
         "elementwise_zero", "embed_tokens", "table_rows_backward", "mean_pool", "mean_pool_backward",
         "adamw_update", "squared_sum_blocks", "accumulate_in_double", "round_from_double",
@@ -178,11 +178,6 @@ extern "C" __global__ void elementwise_scale(float *x, float factor, long count)
 }
 
 // ---- Rows: bias gradients, the score head's pairs (ScorePairs) -------------------------------------------
-// y[r, j] += bias[j] (LinearOps adds the bias after the product).
-extern "C" __global__ void bias_add(float *y, const float *bias, long rows, int width) {
-    for (long e = blockIdx.x * (long)blockDim.x + threadIdx.x; e < rows * width; e += (long)gridDim.x * blockDim.x)
-        y[e] += bias[e % width];
-}
 // out[r] = x[r] + tags[tag_of_row[r]]: the list head's query tag (1 on each list's first row, else 0).
 extern "C" __global__ void add_row_tags(const float *x, const float *tags, const int *tag_of_row, int width,
                                         float *out) {

@@ -17,6 +17,9 @@ extension CUDATrainingBackend {
         case bf16
     }
 
+    /// The element type the products read: Float32, or bf16 copies.
+    var productElement: CUDAElement { productPrecision == .bf16 ? .bfloat16 : .float32 }
+
     /// A matrix as the products read it: the Float32 matrix itself, or in bf16 mode its dense bf16
     /// copy, so that a matrix that feeds two products (a backward's incoming gradient: `dX = dY·W`
     /// and `dW = dYᵀ·X`) is converted once.
@@ -64,8 +67,7 @@ extension CUDATrainingBackend {
         // A copy lives until the product is enqueued (its memory is reused only by later work on
         // the same stream, which runs after it).
         try withExtendedLifetime((a.copy, b.copy)) {
-            try device.gemm(transA: transA, transB: transB, m: m, n: n, k: k,
-                            inputs: productPrecision == .bf16 ? .bfloat16 : .float32, a: a.address, lda: a.ld,
+            try device.gemm(transA: transA, transB: transB, m: m, n: n, k: k, inputs: productElement, a: a.address, lda: a.ld,
                             b: b.address, ldb: b.ld, beta: beta, c: c, ldc: ldc)
         }
     }

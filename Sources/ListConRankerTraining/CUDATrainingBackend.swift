@@ -86,11 +86,13 @@ struct CUDATrainingBackend: TrainingBackend {
     func linearForward(y: Pointer, x: Pointer, w: Pointer, b: Pointer?, rows: Int, inFeatures: Int,
                        outFeatures: Int) throws {
         guard rows > 0 else { return }
-        try product(transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures, a: x.address, lda: inFeatures,
-                        b: w.address, ldb: inFeatures, beta: 0, c: y.address, ldc: outFeatures)
-        guard let b else { return }
-        try module.launch("bias_add", elements: rows * outFeatures,
-                          [.address(y.address), .address(b.address), .int64(rows), .int32(Int32(outFeatures))])
+        // The bias is added in the product's epilogue: no second pass over y.
+        let xInput = try productInput(x.address, ld: inFeatures, rows: rows, columns: inFeatures)
+        let wInput = try productInput(w.address, ld: inFeatures, rows: outFeatures, columns: inFeatures)
+        try withExtendedLifetime((xInput.copy, wInput.copy)) {
+            try device.linear(x: xInput.address, weight: wInput.address, bias: b?.address ?? 0, y: y.address, rows: rows,
+                              n: outFeatures, k: inFeatures, inputs: productElement)
+        }
     }
 
     func linearBackward(dx: Pointer?, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer, w: Pointer, rows: Int,
