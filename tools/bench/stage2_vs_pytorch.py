@@ -6,13 +6,15 @@ autocast, fused AdamW, clipping, as GPU users train) on the same model, data and
   python3 tools/bench/stage2_vs_pytorch.py --model /tmp/full-model --train train.jsonl \\
       --batch-size 8 --steps 6 [--binary .build/release/listconranker]
 
-Both train `--steps` steps of `--batch-size` lists of 1 + `--list-size` texts (one micro-batch a
-step); lists/s is over the steps after the first (start-up, kernel compilation and the allocators'
-first growth excluded): ours from its log's step lines, PyTorch's from the script's timing of the
-same steps. Peak memory is the GPU's `memory.used` (nvidia-smi, polled every 0.1 s) above what it
-used before the run, for both (the same measure); PyTorch's own torch.cuda.max_memory_allocated is
-reported beside it. Ours trains in fp32 (bf16 products for training are not built yet).
-Prints one JSON line.
+Both train `--steps` steps of `--batch-size` lists of 1 + `--list-size` texts (PyTorch in one
+micro-batch a step; ours in `--micro-batch-size` lists, the whole batch unless named); lists/s is
+over the steps after the first (start-up, kernel compilation and the allocators' first growth
+excluded): ours from its log's step lines, PyTorch's from the script's timing of the same steps.
+Peak memory is the GPU's `memory.used` (nvidia-smi, polled every 0.1 s) above what it used before
+the run, for both (the same measure); PyTorch's own torch.cuda.max_memory_allocated is reported
+beside it. Ours trains in fp32 unless `--extra` says `--precision bf16`. `--pytorch-from FILE`
+takes PyTorch's figures from an earlier run's output line for the same model and batch instead of
+running it again (a GPU call's minutes are few). Prints one JSON line.
 """
 import argparse
 import json
@@ -35,8 +37,11 @@ class MemoryPoll:
         self.thread = threading.Thread(target=self.poll, daemon=True)
 
     def sample(self):
-        out = subprocess.run(["nvidia-smi", "-i", str(self.index), "--query-gpu=memory.used",
-                              "--format=csv,noheader,nounits"], capture_output=True, text=True).stdout
+        try:
+            out = subprocess.run(["nvidia-smi", "-i", str(self.index), "--query-gpu=memory.used",
+                                  "--format=csv,noheader,nounits"], capture_output=True, text=True).stdout
+        except FileNotFoundError:   # no NVIDIA driver tools: a dry run on the software CUDA device
+            return 0
         return int(out.strip().splitlines()[0]) if out.strip() else 0
 
     def poll(self):
@@ -62,7 +67,8 @@ def ours(args, work):
     with MemoryPoll(args.gpu) as memory:
         run = subprocess.run([args.binary, "train", "--stage", "2", "--device", f"cuda:{args.gpu}", "--model", args.model,
                               "--data", args.train, "--output", output, "--epochs", "1",
-                              "--batch-size", str(args.batch_size), "--micro-batch-size", str(args.batch_size),
+                              "--batch-size", str(args.batch_size),
+                              "--micro-batch-size", str(args.micro_batch_size or args.batch_size),
                               "--list-size", str(args.list_size), "--max-length", str(args.max_length),
                               "--seed", "42", "--stop-after-step", str(args.steps), "--log", log,
                               *(["--profile"] if args.profile else []), *args.extra.split()],
@@ -118,13 +124,20 @@ def main():
     p.add_argument("--profile", action="store_true",
                    help="run ours with train --profile and report each phase's and each GPU kernel's mean seconds "
                         "(each phase then waits for the GPU: a few synchronisations a step)")
+    p.add_argument("--micro-batch-size", type=int, default=0, help="ours: lists a micro-batch (default: the batch)")
     p.add_argument("--extra", default="", help="more options for our train (e.g. --recompute-layers)")
+    p.add_argument("--pytorch-from", help="an earlier run's output (JSON) whose PyTorch figures to reuse")
     p.add_argument("--timeout", type=int, default=600)
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="lcr-stage2-bench-") as work:
         swift = ours(args, work)
-    torch = pytorch(args)
+    if args.pytorch_from:
+        with open(args.pytorch_from) as f:
+            torch = dict(json.loads(f.read().strip().splitlines()[-1])["pytorch_bf16"], reused=True)
+    else:
+        torch = pytorch(args)
     print(json.dumps({"batch_size": args.batch_size, "list_size": args.list_size, "steps": args.steps,
+                      "micro_batch_size": args.micro_batch_size or args.batch_size,
                       "ours": swift, "pytorch_bf16": torch,
                       "lists_per_second_ratio": swift["lists_per_second"] / torch["lists_per_second"],
                       "peak_memory_ratio": swift["peak_memory_bytes"] / max(1, torch["peak_memory_bytes"])}))

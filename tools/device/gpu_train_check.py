@@ -117,17 +117,27 @@ def main():
             raise RuntimeError(f"train_step_vs_pytorch exited {run.returncode}: {run.stderr.strip()[-2000:]}")
         return json.loads(run.stdout.strip().splitlines()[-1])
 
-    def stage2_speed(model, shape, batch_size, precision="fp32", extra=""):
+    pytorch_runs = {}   # (model, batch size) -> the file of the first run's output, whose PyTorch figures later runs reuse
+
+    def stage2_speed(model, shape, batch_size, precision="fp32", extra="", micro_batch_size=0):
         full_size_model(model, shape)
+        earlier = pytorch_runs.get((model, batch_size))
         run = subprocess.run([sys.executable, os.path.join(ROOT, "tools/bench/stage2_vs_pytorch.py"), "--model", model,
                               "--train", synthetic_train(), "--batch-size", str(batch_size),
+                              "--micro-batch-size", str(micro_batch_size),
                               f"--extra=--precision {precision} {extra}".rstrip(),
                               "--steps", "3" if args.quick else "6", "--binary", args.binary, "--profile",
-                              "--timeout", str(args.step_timeout * 2)],
+                              "--timeout", str(args.step_timeout * 2), *(["--pytorch-from", earlier] if earlier else [])],
                              capture_output=True, text=True, timeout=args.step_timeout * 5)
         if run.returncode != 0:
             raise RuntimeError(f"stage2_vs_pytorch exited {run.returncode}: {run.stderr.strip()[-2000:]}")
-        return json.loads(run.stdout.strip().splitlines()[-1])
+        line = run.stdout.strip().splitlines()[-1]
+        if not earlier:
+            earlier = os.path.join(args.out, f"pytorch-{len(pytorch_runs)}.json")
+            with open(earlier, "w") as f:
+                f.write(line + "\n")
+            pytorch_runs[(model, batch_size)] = earlier
+        return json.loads(line)
 
     stages = {int(x) for x in args.stages.split(",")}
     if 1 in stages:
@@ -152,7 +162,7 @@ def main():
                 # (a quarter of the activations, plus 2.7 GB of Double gradient sums, no extra compute),
                 # or recomputing whole layers (about 7 GB, one more forward).
                 step(f"stage 2 speed ({p}): BERT-large, 8 x (1 + 20), micro-batches of 2 lists, against PyTorch bf16 autocast",
-                     lambda p=p: stage2_speed(args.model, "full", 8, p, "--micro-batch-size 2"))
+                     lambda p=p: stage2_speed(args.model, "full", 8, p, micro_batch_size=2))
                 step(f"stage 2 speed ({p}): BERT-large, 8 x (1 + 20), --recompute-layers, against PyTorch bf16 autocast",
                      lambda p=p: stage2_speed(args.model, "full", 8, p, "--recompute-layers"))
     report.summary()
