@@ -32,6 +32,16 @@ extension CUDATrainingKernelSource {
 // mask (optional, same layout): the dropout mask applied to the probabilities before the product with V.
 // Grid: (segments, heads, 32-row tiles of the longest segment); block: 128 threads. A head's columns go
 // through shared memory ATT_CHUNK at a time.
+//
+// The three passes are written once (attention_forward_pass, attention_queries_pass, attention_keys_pass)
+// over the tile arithmetic of a precision: FloatTiles and FloatKeyTiles here (Float32 on the CUDA cores),
+// BF16Tiles and BF16KeyTiles in the bf16 source (tensor cores). A Tiles type gives
+//   Dots                            a thread's share of a 32 × 32 tile of A·Bᵀ,
+//   head_dots(…)                    that tile over a head's columns, for 32 rows of A against 32 of B,
+//   each_dot(dots, f)               f(row, column, value) for each of this thread's entries,
+//   rows_times_head(…)              out (+)= (W ⊙ M)·B for the block's 32 rows of an [L, L] block W;
+// a KeyTiles type, for dK and dV of 32 key rows, Head (a thread's share of 32 rows of a head chunk),
+// clear, load (one query tile's P̃, dS, dC and Q), products and add.
 #define ATT_TILE 32
 #define ATT_CHUNK 128
 #define ATT_PITCH (ATT_CHUNK + 1)      // head rows padded by one word: column reads fall in distinct banks
@@ -76,6 +86,120 @@ __device__ void score_gradient_rows(const float *p, float *ds, int q0, int lengt
         for (int j = lane; j < length; j += 32) ds[row + j] = p[row + j] * (ds[row + j] - weighted) * scale;
     }
 }
+
+// Where a block's (segment, head) lies: the segment's length, the head's width, its q columns in row 0
+// (+ width: k, + 2·width: v), the (segment, head) probability block's offset, 1/√d, and the 32-row tiles.
+struct AttentionBlock {
+    int length, d, tiles;
+    long first, stride, block;
+    const float *head;
+    float scale;
+};
+__device__ __forceinline__ AttentionBlock attention_block(const float *qkv, const int *starts, const int *lengths,
+                                                          const long long *offsets, int width, int heads) {
+    AttentionBlock b;
+    int s = blockIdx.x, h = blockIdx.y;
+    b.length = lengths[s];
+    b.d = width / heads;
+    b.tiles = (b.length + ATT_TILE - 1) / ATT_TILE;
+    b.first = starts[s];
+    b.stride = 3L * width;
+    b.block = offsets[s] + (long long)h * b.length * b.length;
+    b.head = qkv + b.first * b.stride + (long)h * b.d;
+    b.scale = 1.0f / sqrtf((float)b.d);
+    return b;
+}
+
+// Forward of 32 query rows: logits S = QKᵀ/√d into P (key tile by key tile), each row's softmax over its
+// visible keys in place, then context = (P ⊙ M)·V. With context null only P is computed (recomputation
+// restoring P for a backward whose layer kept its context).
+template <class Tiles>
+__device__ void attention_forward_pass(Tiles tiles, const float *qkv, const int *starts, const int *lengths,
+                                       const long long *offsets, int width, int heads, int first_row_alone,
+                                       const float *mask, float *probabilities, float *context) {
+    AttentionBlock b = attention_block(qkv, starts, lengths, offsets, width, heads);
+    int q0 = blockIdx.z * ATT_TILE;
+    if (q0 >= b.length) return;
+    float *p = probabilities + b.block;
+    for (int t = 0; t < b.tiles; t++) {
+        int k0 = t * ATT_TILE;
+        typename Tiles::Dots dots;
+        tiles.head_dots(b.head + q0 * b.stride, b.stride, b.length - q0, b.head + k0 * b.stride + width, b.stride,
+                        b.length - k0, b.d, t == 0, dots);
+        tiles.each_dot(dots, [&](int r, int c, float dot) {
+            int i = q0 + r, j = k0 + c;
+            if (i < b.length && j < b.length)
+                p[(long)i * b.length + j] = j < visible_keys(i, b.length, first_row_alone) ? dot * b.scale : 0.0f;
+        });
+    }
+    __syncthreads();
+    softmax_rows(p, q0, b.length, first_row_alone);
+    if (!context) return;
+    tiles.rows_times_head(p, mask ? mask + b.block : 0, b.length, q0, b.head + 2L * width, b.stride, b.d,
+                          context + (b.first + q0) * width + (long)blockIdx.y * b.d, width, false);
+}
+
+// Backward, first pass, for 32 query rows: dP = (dC·Vᵀ) ⊙ M into `scratch` (the probabilities' layout),
+// dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d in place, then dQ += dS·K. The second pass reads the finished dS.
+template <class Tiles>
+__device__ void attention_queries_pass(Tiles tiles, const float *qkv, const float *dcontext, const int *starts,
+                                       const int *lengths, const long long *offsets, int width, int heads,
+                                       int first_row_alone, const float *probabilities, const float *mask,
+                                       float *scratch, float *dqkv) {
+    AttentionBlock b = attention_block(qkv, starts, lengths, offsets, width, heads);
+    int q0 = blockIdx.z * ATT_TILE;
+    if (q0 >= b.length) return;
+    float *ds = scratch + b.block;
+    for (int t = 0; t < b.tiles; t++) {
+        int k0 = t * ATT_TILE;
+        typename Tiles::Dots dots;
+        tiles.head_dots(dcontext + (b.first + q0) * width + (long)blockIdx.y * b.d, width, b.length - q0,
+                        b.head + k0 * b.stride + 2L * width, b.stride, b.length - k0, b.d, t == 0, dots);
+        tiles.each_dot(dots, [&](int r, int c, float dot) {
+            int i = q0 + r, j = k0 + c;
+            if (i >= b.length || j >= b.length) return;
+            long at = (long)i * b.length + j;
+            float dp = 0.0f;
+            if (j < visible_keys(i, b.length, first_row_alone)) dp = mask ? dot * mask[b.block + at] : dot;
+            ds[at] = dp;
+        });
+    }
+    __syncthreads();
+    score_gradient_rows(probabilities + b.block, ds, q0, b.length, b.scale);
+    tiles.rows_times_head(ds, 0, b.length, q0, b.head + width, b.stride, b.d,
+                          dqkv + (b.first + q0) * b.stride + (long)blockIdx.y * b.d, b.stride, true);
+}
+
+// Backward, second pass, for 32 key rows: dK += dSᵀ·Q and dV += (P ⊙ M)ᵀ·dC, query tile by query tile,
+// ATT_CHUNK head columns at a time.
+template <class KeyTiles>
+__device__ void attention_keys_pass(KeyTiles tiles, const float *qkv, const float *dcontext, const int *starts,
+                                    const int *lengths, const long long *offsets, int width, int heads,
+                                    const float *probabilities, const float *mask, const float *scratch, float *dqkv) {
+    AttentionBlock b = attention_block(qkv, starts, lengths, offsets, width, heads);
+    int k0 = blockIdx.z * ATT_TILE;
+    if (k0 >= b.length) return;
+    const float *dc = dcontext + b.first * width + (long)blockIdx.y * b.d;
+    float *out = dqkv + (b.first + k0) * b.stride + (long)blockIdx.y * b.d;
+    for (int c0 = 0; c0 < b.d; c0 += ATT_CHUNK) {
+        int columns = min(ATT_CHUNK, b.d - c0);
+        typename KeyTiles::Head dk, dv;
+        tiles.clear(dk);
+        tiles.clear(dv);
+        for (int t = 0; t < b.tiles; t++) {
+            int q0 = t * ATT_TILE;
+            __syncthreads();
+            tiles.load(probabilities + b.block, mask ? mask + b.block : 0, scratch + b.block, b.length, q0, k0,
+                       dc + q0 * width + c0, width, b.head + q0 * b.stride + c0, b.stride, columns);
+            __syncthreads();
+            tiles.products(dk, dv, columns);
+        }
+        tiles.add(out + width + c0, b.stride, b.length - k0, columns, dk);
+        tiles.add(out + 2L * width + c0, b.stride, b.length - k0, columns, dv);
+    }
+}
+
+// ---- Float32 tiles (the parity mode) ----------------------------------------------------------------------
 
 // tile[r·pitch + c] = rows[r·stride + c] for r < 32, c < d; zero for the rows r ≥ valid (past the segment).
 __device__ void load_head_rows(float *tile, int pitch, const float *rows, long stride, int valid, int d) {
@@ -145,166 +269,108 @@ __device__ __forceinline__ void store_head_tile(float *out, long stride, int val
     }
 }
 
-// dots = A·Bᵀ for 32 rows of A (a_rows, row stride a_stride, a_valid of them real) against 32 of B,
-// over the d columns of a head, ATT_CHUNK at a time. A's chunk stays in `left` from call to call when the
-// head is one chunk: load_a says whether to load it anyway (the first call).
-__device__ void head_dots(float *left, float *right, const float *a_rows, long a_stride, int a_valid,
-                          const float *b_rows, long b_stride, int b_valid, int d, bool load_a, float (&dots)[4][2]) {
-    clear_tile(dots);
-    for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
-        int w = min(ATT_CHUNK, d - c0);
-        __syncthreads();
-        if (load_a || d > ATT_CHUNK) load_head_rows(left, ATT_PITCH, a_rows + c0, a_stride, a_valid, w);
-        load_head_rows(right, ATT_PITCH, b_rows + c0, b_stride, b_valid, w);
-        __syncthreads();
-        tile_product(left, ATT_PITCH, 1, right, 1, ATT_PITCH, w, ATT_TILE, dots);
-    }
-}
+// Float32 tiles in two [32, ATT_PITCH] shared arrays: A's rows (or a [32, 32] block of W) on the left,
+// B's on the right.
+struct FloatTiles {
+    float *left, *right;
+    typedef float Dots[4][2];
 
-// out (+)= (W ⊙ M)·B for the block's 32 rows row0 … of the [length, length] block w (mask optional), B the
-// head's rows b_rows (row stride b_stride), ATT_CHUNK output columns at a time; out has row stride out_stride.
-__device__ void rows_times_head(float *left, float *right, const float *w, const float *mask, int length, int row0,
-                                const float *b_rows, long b_stride, int d, float *out, long out_stride, bool add) {
-    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
-    for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
-        int columns = min(ATT_CHUNK, d - c0);
-        float acc[4][ATT_CHUNK / 16];
-        clear_tile(acc);
-        for (int t = 0; t < tiles; t++) {
-            int k0 = t * ATT_TILE;
-            __syncthreads();   // (the first also makes the rows of w this block wrote visible to all of it)
-            load_square(left, w, mask, length, row0, k0);
-            load_head_rows(right, ATT_PITCH, b_rows + k0 * b_stride + c0, b_stride, length - k0, columns);
+    // A's chunk stays in `left` from call to call when the head is one chunk: load_a says whether to load
+    // it anyway (the first call).
+    __device__ void head_dots(const float *a_rows, long a_stride, int a_valid, const float *b_rows, long b_stride,
+                              int b_valid, int d, bool load_a, Dots &dots) {
+        clear_tile(dots);
+        for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
+            int w = min(ATT_CHUNK, d - c0);
             __syncthreads();
-            tile_product(left, ATT_SQUARE, 1, right, ATT_PITCH, 1, ATT_TILE, columns, acc);
+            if (load_a || d > ATT_CHUNK) load_head_rows(left, ATT_PITCH, a_rows + c0, a_stride, a_valid, w);
+            load_head_rows(right, ATT_PITCH, b_rows + c0, b_stride, b_valid, w);
+            __syncthreads();
+            tile_product(left, ATT_PITCH, 1, right, 1, ATT_PITCH, w, ATT_TILE, dots);
         }
-        store_head_tile(out + c0, out_stride, length - row0, columns, acc, add);
     }
-}
 
-// Forward of 32 query rows: logits S = QKᵀ/√d into P (key tile by key tile), each row's softmax over its
-// visible keys in place, then context = (P ⊙ M)·V. With context null only P is computed (recomputation
-// restoring P for a backward whose layer kept its context).
+    template <class F> __device__ void each_dot(const Dots &dots, F f) {
+        int rows0 = threadIdx.x >> 4, columns0 = threadIdx.x & 15;
+#pragma unroll
+        for (int r = 0; r < 4; r++)
+#pragma unroll
+            for (int x = 0; x < 2; x++) f(rows0 + 8 * r, columns0 + 16 * x, dots[r][x]);
+    }
+
+    __device__ void rows_times_head(const float *w, const float *mask, int length, int row0, const float *b_rows,
+                                    long b_stride, int d, float *out, long out_stride, bool add) {
+        int tiles = (length + ATT_TILE - 1) / ATT_TILE;
+        for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
+            int columns = min(ATT_CHUNK, d - c0);
+            float acc[4][ATT_CHUNK / 16];
+            clear_tile(acc);
+            for (int t = 0; t < tiles; t++) {
+                int k0 = t * ATT_TILE;
+                __syncthreads();   // (the first also makes the rows of w this block wrote visible to all of it)
+                load_square(left, w, mask, length, row0, k0);
+                load_head_rows(right, ATT_PITCH, b_rows + k0 * b_stride + c0, b_stride, length - k0, columns);
+                __syncthreads();
+                tile_product(left, ATT_SQUARE, 1, right, ATT_PITCH, 1, ATT_TILE, columns, acc);
+            }
+            store_head_tile(out + c0, out_stride, length - row0, columns, acc, add);
+        }
+    }
+};
+
+// Float32 tiles of the keys pass: a query tile's P̃ and dS ([query, key] blocks) and its dC and Q rows
+// (one head chunk).
+struct FloatKeyTiles {
+    float *weights, *dscores, *dctx, *queries;
+    typedef float Head[4][ATT_CHUNK / 16];
+
+    __device__ void clear(Head &h) { clear_tile(h); }
+
+    __device__ void load(const float *p, const float *mask, const float *ds, int length, int q0, int k0,
+                         const float *dc_rows, long dc_stride, const float *q_rows, long q_stride, int columns) {
+        load_square(weights, p, mask, length, q0, k0);
+        load_square(dscores, ds, 0, length, q0, k0);
+        load_head_rows(dctx, ATT_CHUNK, dc_rows, dc_stride, length - q0, columns);
+        load_head_rows(queries, ATT_CHUNK, q_rows, q_stride, length - q0, columns);
+    }
+
+    // A(key, query) is a square tile's transpose: a_row 1, a_depth ATT_SQUARE.
+    __device__ void products(Head &dk, Head &dv, int columns) {
+        tile_product(weights, 1, ATT_SQUARE, dctx, ATT_CHUNK, 1, ATT_TILE, columns, dv);
+        tile_product(dscores, 1, ATT_SQUARE, queries, ATT_CHUNK, 1, ATT_TILE, columns, dk);
+    }
+
+    __device__ void add(float *out, long stride, int valid, int columns, const Head &h) {
+        store_head_tile(out, stride, valid, columns, h, true);
+    }
+};
+
 extern "C" __global__ void attention_forward_train(const float *qkv, const int *starts, const int *lengths,
                                                    const long long *offsets, int width, int heads,
                                                    int first_row_alone, const float *mask, float *probabilities,
                                                    float *context) {
-    __shared__ float left[ATT_TILE * ATT_PITCH];    // Q chunks, then P̃ tiles
-    __shared__ float right[ATT_TILE * ATT_PITCH];   // K chunks, then V chunks
-    int s = blockIdx.x, h = blockIdx.y, q0 = blockIdx.z * ATT_TILE;
-    int length = lengths[s], d = width / heads;
-    if (q0 >= length) return;
-    long first = starts[s], stride = 3L * width;
-    long block = offsets[s] + (long long)h * length * length;
-    const float *head = qkv + first * stride + (long)h * d;   // row 0's q; + width its k, + 2·width its v
-    float *p = probabilities + block;
-    float scale = 1.0f / sqrtf((float)d);
-    int rows0 = threadIdx.x >> 4, columns0 = threadIdx.x & 15;
-    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
-
-    for (int t = 0; t < tiles; t++) {
-        int k0 = t * ATT_TILE;
-        float dots[4][2];
-        head_dots(left, right, head + q0 * stride, stride, length - q0, head + k0 * stride + width, stride, length - k0, d,
-                  t == 0, dots);
-#pragma unroll
-        for (int r = 0; r < 4; r++)
-#pragma unroll
-            for (int x = 0; x < 2; x++) {
-                int i = q0 + rows0 + 8 * r, j = k0 + columns0 + 16 * x;
-                if (i < length && j < length)
-                    p[(long)i * length + j] = j < visible_keys(i, length, first_row_alone) ? dots[r][x] * scale : 0.0f;
-            }
-    }
-    __syncthreads();
-    softmax_rows(p, q0, length, first_row_alone);
-    if (!context) return;
-    rows_times_head(left, right, p, mask ? mask + block : 0, length, q0, head + 2L * width, stride, d,
-                    context + (first + q0) * width + (long)h * d, width, false);
+    __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
+    attention_forward_pass(FloatTiles{left, right}, qkv, starts, lengths, offsets, width, heads, first_row_alone, mask,
+                           probabilities, context);
 }
 
-// Backward, first pass, for 32 query rows: dP = (dC·Vᵀ) ⊙ M into `scratch` (the probabilities' layout),
-// dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d in place, then dQ += dS·K. The second pass reads the finished dS.
 extern "C" __global__ void attention_backward_queries(const float *qkv, const float *dcontext, const int *starts,
                                                       const int *lengths, const long long *offsets, int width,
                                                       int heads, int first_row_alone, const float *probabilities,
                                                       const float *mask, float *scratch, float *dqkv) {
-    __shared__ float left[ATT_TILE * ATT_PITCH];    // dC chunks, then dS tiles
-    __shared__ float right[ATT_TILE * ATT_PITCH];   // V chunks, then K chunks
-    int s = blockIdx.x, h = blockIdx.y, q0 = blockIdx.z * ATT_TILE;
-    int length = lengths[s], d = width / heads;
-    if (q0 >= length) return;
-    long first = starts[s], stride = 3L * width;
-    long block = offsets[s] + (long long)h * length * length;
-    const float *head = qkv + first * stride + (long)h * d;
-    float *ds = scratch + block;
-    float scale = 1.0f / sqrtf((float)d);
-    int rows0 = threadIdx.x >> 4, columns0 = threadIdx.x & 15;
-    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
-
-    for (int t = 0; t < tiles; t++) {
-        int k0 = t * ATT_TILE;
-        float dots[4][2];
-        head_dots(left, right, dcontext + (first + q0) * width + (long)h * d, width, length - q0,
-                  head + k0 * stride + 2L * width, stride, length - k0, d, t == 0, dots);
-#pragma unroll
-        for (int r = 0; r < 4; r++)
-#pragma unroll
-            for (int x = 0; x < 2; x++) {
-                int i = q0 + rows0 + 8 * r, j = k0 + columns0 + 16 * x;
-                if (i >= length || j >= length) continue;
-                long at = (long)i * length + j;
-                float dp = 0.0f;
-                if (j < visible_keys(i, length, first_row_alone)) dp = mask ? dots[r][x] * mask[block + at] : dots[r][x];
-                ds[at] = dp;
-            }
-    }
-    __syncthreads();
-    score_gradient_rows(probabilities + block, ds, q0, length, scale);
-    rows_times_head(left, right, ds, 0, length, q0, head + width, stride, d, dqkv + (first + q0) * stride + (long)h * d,
-                    stride, true);
+    __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
+    attention_queries_pass(FloatTiles{left, right}, qkv, dcontext, starts, lengths, offsets, width, heads,
+                           first_row_alone, probabilities, mask, scratch, dqkv);
 }
 
-// Backward, second pass, for 32 key rows: dK += dSᵀ·Q and dV += (P ⊙ M)ᵀ·dC, query tile by query tile,
-// ATT_CHUNK head columns at a time.
 extern "C" __global__ void attention_backward_keys(const float *qkv, const float *dcontext, const int *starts,
                                                    const int *lengths, const long long *offsets, int width, int heads,
                                                    const float *probabilities, const float *mask, const float *scratch,
                                                    float *dqkv) {
-    __shared__ float weights[ATT_TILE * ATT_SQUARE];    // P̃ tile [query, key]
-    __shared__ float dscores[ATT_TILE * ATT_SQUARE];    // dS tile [query, key]
-    __shared__ float dctx[ATT_TILE * ATT_CHUNK];        // dC rows of the query tile, one chunk
-    __shared__ float queries[ATT_TILE * ATT_CHUNK];     // Q rows of the query tile, one chunk
-    int s = blockIdx.x, h = blockIdx.y, k0 = blockIdx.z * ATT_TILE;
-    int length = lengths[s], d = width / heads;
-    if (k0 >= length) return;
-    long first = starts[s], stride = 3L * width;
-    long block = offsets[s] + (long long)h * length * length;
-    const float *head = qkv + first * stride + (long)h * d;
-    const float *dc = dcontext + first * width + (long)h * d;
-    float *out = dqkv + (first + k0) * stride + (long)h * d;
-    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
-
-    for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
-        int columns = min(ATT_CHUNK, d - c0);
-        float dk[4][ATT_CHUNK / 16], dv[4][ATT_CHUNK / 16];
-        clear_tile(dk);
-        clear_tile(dv);
-        for (int t = 0; t < tiles; t++) {
-            int q0 = t * ATT_TILE;
-            __syncthreads();
-            load_square(weights, probabilities + block, mask ? mask + block : 0, length, q0, k0);
-            load_square(dscores, scratch + block, 0, length, q0, k0);
-            load_head_rows(dctx, ATT_CHUNK, dc + q0 * width + c0, width, length - q0, columns);
-            load_head_rows(queries, ATT_CHUNK, head + q0 * stride + c0, stride, length - q0, columns);
-            __syncthreads();
-            // A(key, query) is the tile's transpose: a_row 1, a_depth ATT_SQUARE.
-            tile_product(weights, 1, ATT_SQUARE, dctx, ATT_CHUNK, 1, ATT_TILE, columns, dv);
-            tile_product(dscores, 1, ATT_SQUARE, queries, ATT_CHUNK, 1, ATT_TILE, columns, dk);
-        }
-        store_head_tile(out + width + c0, stride, length - k0, columns, dk, true);
-        store_head_tile(out + 2L * width + c0, stride, length - k0, columns, dv, true);
-    }
+    __shared__ float weights[ATT_TILE * ATT_SQUARE], dscores[ATT_TILE * ATT_SQUARE];
+    __shared__ float dctx[ATT_TILE * ATT_CHUNK], queries[ATT_TILE * ATT_CHUNK];
+    attention_keys_pass(FloatKeyTiles{weights, dscores, dctx, queries}, qkv, dcontext, starts, lengths, offsets, width,
+                        heads, probabilities, mask, scratch, dqkv);
 }
 
 """#

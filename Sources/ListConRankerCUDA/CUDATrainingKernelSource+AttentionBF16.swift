@@ -1,6 +1,6 @@
-/// The attention kernels of bf16 training (issue 30): the same passes, the same arguments and the
-/// same Float32 probabilities as `CUDATrainingKernelSource+Attention.swift`, with each tile product
-/// on the tensor cores (`mma.sync` m16n8k16, bf16 inputs, Float32 accumulation), as PyTorch's
+/// The attention kernels of bf16 training (issue 30): the same passes (the templates of
+/// `CUDATrainingKernelSource+Attention.swift`, here over bf16 tiles), the same arguments and the
+/// same Float32 probabilities as the Float32 kernels, with each tile product on the tensor cores (`mma.sync` m16n8k16, bf16 inputs, Float32 accumulation), as PyTorch's
 /// autocast runs attention in bf16: q, k, v, the dropped-out probabilities P̃, dC and dS are
 /// rounded to bf16 where a product reads them; softmax, dS and the probabilities stay Float32.
 ///
@@ -137,168 +137,114 @@ __device__ __forceinline__ int round_up(int x, int m) { return (x + m - 1) / m *
 
 #define ATT_BLOCKS (ATT_CHUNK / 32)   // 8-column blocks per warp across a head chunk (4 warps)
 
-// dots = A·Bᵀ (bf16 products) for 32 rows of A (a_rows, row stride a_stride, a_valid real) against 32 of B
-// over the d columns of a head, ATT_CHUNK at a time (each chunk's depth zero-padded to whole fragments). A's
-// chunk stays in `a_tile` from call to call when the head is one chunk: load_a says whether to load it anyway.
-__device__ void head_dots_bf16(unsigned short *a_tile, unsigned short *b_tile, const float *a_rows, long a_stride,
-                               int a_valid, const float *b_rows, long b_stride, int b_valid, int d, bool load_a,
-                               float (&dots)[2][1][4]) {
-    clear_fragments(dots);
-    for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
-        int w = min(ATT_CHUNK, d - c0), depth = round_up(w, 16);
-        __syncthreads();
-        if (load_a || d > ATT_CHUNK)
-            load_bf16_tile(a_tile, ATT_BF_PITCH, ATT_TILE, depth, a_rows + c0, 0, a_stride, 1, a_valid, w);
-        load_bf16_tile(b_tile, ATT_BF_PITCH, ATT_TILE, depth, b_rows + c0, 0, b_stride, 1, b_valid, w);
-        __syncthreads();
-        warp_tile_mma(dots, a_tile, ATT_BF_PITCH, b_tile, ATT_BF_PITCH, depth, ATT_TILE);
-    }
-}
+// bf16 tiles (the passes' Tiles, see the Float32 source): A's rows [32, depth] and B's rows [32, depth] for
+// the head's dots; a [32, 32] block of W and Bᵀ [head chunk, 32] for W·B.
+struct BF16Tiles {
+    unsigned short *a_rows, *b_rows, *w_block, *b_columns;
+    typedef float Dots[2][1][4];
 
-// out (+)= (W ⊙ M)·B (bf16 products) for the block's 32 rows row0 … of the [length, length] block w (mask
-// optional), B the head's rows b_rows (row stride b_stride), ATT_CHUNK output columns at a time.
-__device__ void rows_times_head_bf16(unsigned short *w_tile, unsigned short *b_tile, const float *w, const float *mask,
-                                     int length, int row0, const float *b_rows, long b_stride, int d, float *out,
-                                     long out_stride, bool add) {
-    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
-    for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
-        int columns = min(ATT_CHUNK, d - c0);
-        float acc[2][ATT_BLOCKS][4];
-        clear_fragments(acc);
-        for (int t = 0; t < tiles; t++) {
-            int k0 = t * ATT_TILE;
-            __syncthreads();   // (the first also makes the rows of w this block wrote visible to all of it)
-            load_bf16_tile(w_tile, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, w + (long)row0 * length + k0,
-                           mask ? mask + (long)row0 * length + k0 : 0, length, 1, length - row0, length - k0);
-            // Bᵀ [column, key]: row step 1, column step b_stride.
-            load_bf16_tile(b_tile, ATT_BF_SQUARE, round_up(columns, 8), ATT_TILE, b_rows + k0 * b_stride + c0, 0, 1,
-                           b_stride, columns, length - k0);
+    // A's chunk stays in a_rows from call to call when the head is one chunk: load_a says whether to load it
+    // anyway (the first call). Each chunk's depth is zero-padded to whole fragments.
+    __device__ void head_dots(const float *a, long a_stride, int a_valid, const float *b, long b_stride, int b_valid,
+                              int d, bool load_a, Dots &dots) {
+        clear_fragments(dots);
+        for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
+            int w = min(ATT_CHUNK, d - c0), depth = round_up(w, 16);
             __syncthreads();
-            warp_tile_mma(acc, w_tile, ATT_BF_SQUARE, b_tile, ATT_BF_SQUARE, ATT_TILE, columns);
+            if (load_a || d > ATT_CHUNK)
+                load_bf16_tile(a_rows, ATT_BF_PITCH, ATT_TILE, depth, a + c0, 0, a_stride, 1, a_valid, w);
+            load_bf16_tile(b_rows, ATT_BF_PITCH, ATT_TILE, depth, b + c0, 0, b_stride, 1, b_valid, w);
+            __syncthreads();
+            warp_tile_mma(dots, a_rows, ATT_BF_PITCH, b_rows, ATT_BF_PITCH, depth, ATT_TILE);
         }
-        store_fragments(out + c0, out_stride, length - row0, columns, acc, add);
     }
-}
+
+    template <class F> __device__ void each_dot(const Dots &dots, F f) {
+        for (int m = 0; m < 2; m++)
+            for (int e = 0; e < 4; e++) f(fragment_row(m, e), fragment_column(0, e), dots[m][0][e]);
+    }
+
+    __device__ void rows_times_head(const float *w, const float *mask, int length, int row0, const float *b,
+                                    long b_stride, int d, float *out, long out_stride, bool add) {
+        int tiles = (length + ATT_TILE - 1) / ATT_TILE;
+        for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
+            int columns = min(ATT_CHUNK, d - c0);
+            float acc[2][ATT_BLOCKS][4];
+            clear_fragments(acc);
+            for (int t = 0; t < tiles; t++) {
+                int k0 = t * ATT_TILE;
+                __syncthreads();   // (the first also makes the rows of w this block wrote visible to all of it)
+                load_bf16_tile(w_block, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, w + (long)row0 * length + k0,
+                               mask ? mask + (long)row0 * length + k0 : 0, length, 1, length - row0, length - k0);
+                // Bᵀ [column, key]: row step 1, column step b_stride.
+                load_bf16_tile(b_columns, ATT_BF_SQUARE, round_up(columns, 8), ATT_TILE, b + k0 * b_stride + c0, 0, 1,
+                               b_stride, columns, length - k0);
+                __syncthreads();
+                warp_tile_mma(acc, w_block, ATT_BF_SQUARE, b_columns, ATT_BF_SQUARE, ATT_TILE, columns);
+            }
+            store_fragments(out + c0, out_stride, length - row0, columns, acc, add);
+        }
+    }
+};
+
+// bf16 tiles of the keys pass: P̃ᵀ and dSᵀ ([key, query]), dCᵀ and Qᵀ ([head chunk, query]).
+struct BF16KeyTiles {
+    unsigned short *weights, *dscores, *gradients, *queries;
+    typedef float Head[2][ATT_BLOCKS][4];
+
+    __device__ void clear(Head &h) { clear_fragments(h); }
+
+    // [key, query] tiles of the row-major [query, key] blocks (row step 1, column step L), and the
+    // transposed head rows (row step 1, column step the rows' stride).
+    __device__ void load(const float *p, const float *mask, const float *ds, int length, int q0, int k0,
+                         const float *dc_rows, long dc_stride, const float *q_rows, long q_stride, int columns) {
+        long corner = (long)q0 * length + k0;
+        int rows = round_up(columns, 8);
+        load_bf16_tile(weights, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, p + corner, mask ? mask + corner : 0, 1, length,
+                       length - k0, length - q0);
+        load_bf16_tile(dscores, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, ds + corner, 0, 1, length, length - k0, length - q0);
+        load_bf16_tile(gradients, ATT_BF_SQUARE, rows, ATT_TILE, dc_rows, 0, 1, dc_stride, columns, length - q0);
+        load_bf16_tile(queries, ATT_BF_SQUARE, rows, ATT_TILE, q_rows, 0, 1, q_stride, columns, length - q0);
+    }
+
+    __device__ void products(Head &dk, Head &dv, int columns) {
+        warp_tile_mma(dv, weights, ATT_BF_SQUARE, gradients, ATT_BF_SQUARE, ATT_TILE, columns);
+        warp_tile_mma(dk, dscores, ATT_BF_SQUARE, queries, ATT_BF_SQUARE, ATT_TILE, columns);
+    }
+
+    __device__ void add(float *out, long stride, int valid, int columns, const Head &h) {
+        store_fragments(out, stride, valid, columns, h, true);
+    }
+};
 
 extern "C" __global__ void attention_forward_train_bf16(const float *qkv, const int *starts, const int *lengths,
                                                         const long long *offsets, int width, int heads,
                                                         int first_row_alone, const float *mask, float *probabilities,
                                                         float *context) {
-    __shared__ __align__(16) unsigned short queries[ATT_TILE * ATT_BF_PITCH];      // Q [query, c]
-    __shared__ __align__(16) unsigned short keys[ATT_TILE * ATT_BF_PITCH];         // K [key, c]
-    __shared__ __align__(16) unsigned short weights[ATT_TILE * ATT_BF_SQUARE];     // P̃ [query, key]
-    __shared__ __align__(16) unsigned short values[ATT_CHUNK * ATT_BF_SQUARE];     // Vᵀ [c, key]
-    int s = blockIdx.x, h = blockIdx.y, q0 = blockIdx.z * ATT_TILE;
-    int length = lengths[s], d = width / heads;
-    if (q0 >= length) return;
-    long first = starts[s], stride = 3L * width;
-    long block = offsets[s] + (long long)h * length * length;
-    const float *head = qkv + first * stride + (long)h * d;
-    float *p = probabilities + block;
-    float scale = 1.0f / sqrtf((float)d);
-    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
-
-    for (int t = 0; t < tiles; t++) {
-        int k0 = t * ATT_TILE;
-        float dots[2][1][4];
-        head_dots_bf16(queries, keys, head + q0 * stride, stride, length - q0, head + k0 * stride + width, stride,
-                       length - k0, d, t == 0, dots);
-        for (int mm = 0; mm < 2; mm++)
-            for (int e = 0; e < 4; e++) {
-                int i = q0 + fragment_row(mm, e), j = k0 + fragment_column(0, e);
-                if (i < length && j < length)
-                    p[(long)i * length + j] = j < visible_keys(i, length, first_row_alone) ? dots[mm][0][e] * scale : 0.0f;
-            }
-    }
-    __syncthreads();
-    softmax_rows(p, q0, length, first_row_alone);
-    if (!context) return;
-    rows_times_head_bf16(weights, values, p, mask ? mask + block : 0, length, q0, head + 2L * width, stride, d,
-                         context + (first + q0) * width + (long)h * d, width, false);
+    __shared__ __align__(16) unsigned short a_rows[ATT_TILE * ATT_BF_PITCH], b_rows[ATT_TILE * ATT_BF_PITCH];
+    __shared__ __align__(16) unsigned short w_block[ATT_TILE * ATT_BF_SQUARE], b_columns[ATT_CHUNK * ATT_BF_SQUARE];
+    attention_forward_pass(BF16Tiles{a_rows, b_rows, w_block, b_columns}, qkv, starts, lengths, offsets, width, heads,
+                           first_row_alone, mask, probabilities, context);
 }
 
 extern "C" __global__ void attention_backward_queries_bf16(const float *qkv, const float *dcontext, const int *starts,
                                                            const int *lengths, const long long *offsets, int width,
                                                            int heads, int first_row_alone, const float *probabilities,
                                                            const float *mask, float *scratch, float *dqkv) {
-    __shared__ __align__(16) unsigned short gradients[ATT_TILE * ATT_BF_PITCH];   // dC [query, c]
-    __shared__ __align__(16) unsigned short values[ATT_TILE * ATT_BF_PITCH];      // V [key, c]
-    __shared__ __align__(16) unsigned short dscores[ATT_TILE * ATT_BF_SQUARE];    // dS [query, key]
-    __shared__ __align__(16) unsigned short keys[ATT_CHUNK * ATT_BF_SQUARE];      // Kᵀ [c, key]
-    int s = blockIdx.x, h = blockIdx.y, q0 = blockIdx.z * ATT_TILE;
-    int length = lengths[s], d = width / heads;
-    if (q0 >= length) return;
-    long first = starts[s], stride = 3L * width;
-    long block = offsets[s] + (long long)h * length * length;
-    const float *head = qkv + first * stride + (long)h * d;
-    float *ds = scratch + block;
-    float scale = 1.0f / sqrtf((float)d);
-    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
-
-    for (int t = 0; t < tiles; t++) {
-        int k0 = t * ATT_TILE;
-        float dots[2][1][4];
-        head_dots_bf16(gradients, values, dcontext + (first + q0) * width + (long)h * d, width, length - q0,
-                       head + k0 * stride + 2L * width, stride, length - k0, d, t == 0, dots);
-        for (int mm = 0; mm < 2; mm++)
-            for (int e = 0; e < 4; e++) {
-                int i = q0 + fragment_row(mm, e), j = k0 + fragment_column(0, e);
-                if (i >= length || j >= length) continue;
-                long at = (long)i * length + j;
-                float dp = 0.0f;
-                if (j < visible_keys(i, length, first_row_alone)) dp = mask ? dots[mm][0][e] * mask[block + at] : dots[mm][0][e];
-                ds[at] = dp;
-            }
-    }
-    __syncthreads();
-    score_gradient_rows(probabilities + block, ds, q0, length, scale);
-    rows_times_head_bf16(dscores, keys, ds, 0, length, q0, head + width, stride, d,
-                         dqkv + (first + q0) * stride + (long)h * d, stride, true);
+    __shared__ __align__(16) unsigned short a_rows[ATT_TILE * ATT_BF_PITCH], b_rows[ATT_TILE * ATT_BF_PITCH];
+    __shared__ __align__(16) unsigned short w_block[ATT_TILE * ATT_BF_SQUARE], b_columns[ATT_CHUNK * ATT_BF_SQUARE];
+    attention_queries_pass(BF16Tiles{a_rows, b_rows, w_block, b_columns}, qkv, dcontext, starts, lengths, offsets, width,
+                           heads, first_row_alone, probabilities, mask, scratch, dqkv);
 }
 
 extern "C" __global__ void attention_backward_keys_bf16(const float *qkv, const float *dcontext, const int *starts,
                                                         const int *lengths, const long long *offsets, int width,
                                                         int heads, const float *probabilities, const float *mask,
                                                         const float *scratch, float *dqkv) {
-    __shared__ __align__(16) unsigned short weights[ATT_TILE * ATT_BF_SQUARE];       // P̃ᵀ [key, query]
-    __shared__ __align__(16) unsigned short dscores[ATT_TILE * ATT_BF_SQUARE];       // dSᵀ [key, query]
-    __shared__ __align__(16) unsigned short gradients[ATT_CHUNK * ATT_BF_SQUARE];    // dCᵀ [c, query]
-    __shared__ __align__(16) unsigned short queries[ATT_CHUNK * ATT_BF_SQUARE];      // Qᵀ [c, query]
-    int s = blockIdx.x, h = blockIdx.y, k0 = blockIdx.z * ATT_TILE;
-    int length = lengths[s], d = width / heads;
-    if (k0 >= length) return;
-    long first = starts[s], stride = 3L * width;
-    long block = offsets[s] + (long long)h * length * length;
-    const float *head = qkv + first * stride + (long)h * d;
-    const float *dc = dcontext + first * width + (long)h * d;
-    float *out = dqkv + (first + k0) * stride + (long)h * d;
-    int tiles = (length + ATT_TILE - 1) / ATT_TILE;
-
-    for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
-        int columns = min(ATT_CHUNK, d - c0), rows = round_up(columns, 8);
-        float dk[2][ATT_BLOCKS][4], dv[2][ATT_BLOCKS][4];
-        clear_fragments(dk);
-        clear_fragments(dv);
-        for (int t = 0; t < tiles; t++) {
-            int q0 = t * ATT_TILE;
-            __syncthreads();
-            // [key, query] tiles of the row-major [query, key] blocks: row step 1, column step L.
-            long corner = (long)q0 * length + k0;
-            load_bf16_tile(weights, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, probabilities + block + corner,
-                           mask ? mask + block + corner : 0, 1, length, length - k0, length - q0);
-            load_bf16_tile(dscores, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, scratch + block + corner, 0, 1, length,
-                           length - k0, length - q0);
-            load_bf16_tile(gradients, ATT_BF_SQUARE, rows, ATT_TILE, dc + q0 * width + c0, 0, 1, width, columns,
-                           length - q0);
-            load_bf16_tile(queries, ATT_BF_SQUARE, rows, ATT_TILE, head + q0 * stride + c0, 0, 1, stride, columns,
-                           length - q0);
-            __syncthreads();
-            warp_tile_mma(dv, weights, ATT_BF_SQUARE, gradients, ATT_BF_SQUARE, ATT_TILE, columns);
-            warp_tile_mma(dk, dscores, ATT_BF_SQUARE, queries, ATT_BF_SQUARE, ATT_TILE, columns);
-        }
-        store_fragments(out + width + c0, stride, length - k0, columns, dk, true);
-        store_fragments(out + 2L * width + c0, stride, length - k0, columns, dv, true);
-    }
+    __shared__ __align__(16) unsigned short weights[ATT_TILE * ATT_BF_SQUARE], dscores[ATT_TILE * ATT_BF_SQUARE];
+    __shared__ __align__(16) unsigned short gradients[ATT_CHUNK * ATT_BF_SQUARE], queries[ATT_CHUNK * ATT_BF_SQUARE];
+    attention_keys_pass(BF16KeyTiles{weights, dscores, gradients, queries}, qkv, dcontext, starts, lengths, offsets, width,
+                        heads, probabilities, mask, scratch, dqkv);
 }
 
 """#
