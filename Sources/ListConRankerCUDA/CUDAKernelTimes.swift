@@ -27,11 +27,12 @@ package final class CUDAKernelTimes: @unchecked Sendable {
         }
     }
 
-    /// Notes that `name` was just enqueued on `stream` (nothing when no timeline runs).
-    func enqueued(_ name: String, on stream: UnsafeMutableRawPointer) throws {
+    /// Notes that `name` was just enqueued on `stream` (nothing when no timeline runs: the name is
+    /// not even built, as this runs after every launch).
+    func enqueued(_ name: @autoclosure () -> String, on stream: UnsafeMutableRawPointer) throws {
         try lock.withLock {
             guard armed else { return }
-            names.append(name)
+            names.append(name())
             try record(names.count, on: stream)
         }
     }

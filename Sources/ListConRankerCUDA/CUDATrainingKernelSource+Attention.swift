@@ -110,6 +110,24 @@ __device__ __forceinline__ AttentionBlock attention_block(const float *qkv, cons
     return b;
 }
 
+// f(i, j, a_i · b_j) for the block's rows i = q0 … of A (a_rows: row q0, row stride a_stride) against every
+// row j of the segment's B (b_rows: its row 0, row stride b.stride), i and j inside the segment; key tile by
+// key tile, the dots over the whole head.
+template <class Tiles, class F>
+__device__ void each_row_dot(Tiles &tiles, const AttentionBlock &b, int q0, const float *a_rows, long a_stride,
+                             const float *b_rows, F f) {
+    for (int t = 0; t < b.tiles; t++) {
+        int k0 = t * ATT_TILE;
+        typename Tiles::Dots dots;
+        tiles.head_dots(a_rows, a_stride, b.length - q0, b_rows + k0 * b.stride, b.stride, b.length - k0, b.d, t == 0,
+                        dots);
+        tiles.each_dot(dots, [&](int r, int c, float dot) {
+            int i = q0 + r, j = k0 + c;
+            if (i < b.length && j < b.length) f(i, j, dot);
+        });
+    }
+}
+
 // Forward of 32 query rows: logits S = QKᵀ/√d into P (key tile by key tile), each row's softmax over its
 // visible keys in place, then context = (P ⊙ M)·V. With context null only P is computed (recomputation
 // restoring P for a backward whose layer kept its context).
@@ -121,17 +139,9 @@ __device__ void attention_forward_pass(Tiles tiles, const float *qkv, const int 
     int q0 = blockIdx.z * ATT_TILE;
     if (q0 >= b.length) return;
     float *p = probabilities + b.block;
-    for (int t = 0; t < b.tiles; t++) {
-        int k0 = t * ATT_TILE;
-        typename Tiles::Dots dots;
-        tiles.head_dots(b.head + q0 * b.stride, b.stride, b.length - q0, b.head + k0 * b.stride + width, b.stride,
-                        b.length - k0, b.d, t == 0, dots);
-        tiles.each_dot(dots, [&](int r, int c, float dot) {
-            int i = q0 + r, j = k0 + c;
-            if (i < b.length && j < b.length)
-                p[(long)i * b.length + j] = j < visible_keys(i, b.length, first_row_alone) ? dot * b.scale : 0.0f;
-        });
-    }
+    each_row_dot(tiles, b, q0, b.head + q0 * b.stride, b.stride, b.head + width, [&](int i, int j, float dot) {
+        p[(long)i * b.length + j] = j < visible_keys(i, b.length, first_row_alone) ? dot * b.scale : 0.0f;
+    });
     __syncthreads();
     softmax_rows(p, q0, b.length, first_row_alone);
     if (!context) return;
@@ -150,20 +160,13 @@ __device__ void attention_queries_pass(Tiles tiles, const float *qkv, const floa
     int q0 = blockIdx.z * ATT_TILE;
     if (q0 >= b.length) return;
     float *ds = scratch + b.block;
-    for (int t = 0; t < b.tiles; t++) {
-        int k0 = t * ATT_TILE;
-        typename Tiles::Dots dots;
-        tiles.head_dots(dcontext + (b.first + q0) * width + (long)blockIdx.y * b.d, width, b.length - q0,
-                        b.head + k0 * b.stride + 2L * width, b.stride, b.length - k0, b.d, t == 0, dots);
-        tiles.each_dot(dots, [&](int r, int c, float dot) {
-            int i = q0 + r, j = k0 + c;
-            if (i >= b.length || j >= b.length) return;
-            long at = (long)i * b.length + j;
-            float dp = 0.0f;
-            if (j < visible_keys(i, b.length, first_row_alone)) dp = mask ? dot * mask[b.block + at] : dot;
-            ds[at] = dp;
-        });
-    }
+    each_row_dot(tiles, b, q0, dcontext + (b.first + q0) * width + (long)blockIdx.y * b.d, width, b.head + 2L * width,
+                 [&](int i, int j, float dot) {
+        long at = (long)i * b.length + j;
+        float dp = 0.0f;
+        if (j < visible_keys(i, b.length, first_row_alone)) dp = mask ? dot * mask[b.block + at] : dot;
+        ds[at] = dp;
+    });
     __syncthreads();
     score_gradient_rows(probabilities + b.block, ds, q0, b.length, b.scale);
     tiles.rows_times_head(ds, 0, b.length, q0, b.head + width, b.stride, b.d,

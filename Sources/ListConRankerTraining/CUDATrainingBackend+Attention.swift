@@ -28,8 +28,7 @@ extension CUDATrainingBackend {
         let tables = try tables(segments)
         let offsets = try probabilityOffsets(segments, heads: heads)
         // dP, then dS, in the probabilities' layout; the first pass writes every entry.
-        let scratch = try CUDAFloatArray(uninitialised: ListAttentionOps.probabilityCount(segments: segments, heads: heads),
-                                         on: device)
+        let scratch = try scratch(ListAttentionOps.probabilityCount(segments: segments, heads: heads)).array
         let threads = CUDATrainingKernelSource.attentionThreads
         try module.launch(attentionKernel("attention_backward_queries"), grid: grid, block: threads,
                           [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),

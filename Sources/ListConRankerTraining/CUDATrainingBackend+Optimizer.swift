@@ -16,7 +16,7 @@ extension CUDATrainingBackend {
     func squaredSumBlocks(_ x: Pointer, count: Int) throws -> [Double] {
         let blocks = (count + GradientClipping.block - 1) / GradientClipping.block
         guard blocks > 0 else { return [] }
-        let sums = try zeros(2 * blocks)
+        let sums = try scratch(2 * blocks)   // one Double per block, each written
         try module.launch("squared_sum_blocks", grid: (blocks, 1, 1), block: 256,
                           [.address(x.address), .int64(count), .int64(GradientClipping.block), .address(sums.array.address)])
         let words = try withExtendedLifetime(sums) { try download(sums.pointer, count: 2 * blocks).map(\.bitPattern) }

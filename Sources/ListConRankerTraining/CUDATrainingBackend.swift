@@ -59,8 +59,12 @@ struct CUDATrainingBackend: TrainingBackend {
 
     func zeros(_ count: Int) throws -> Buffer { Buffer(try CUDAFloatArray(zeros: count, on: device)) }
 
+    /// `count` slots, not cleared: for an output that what comes next writes whole (a kernel, an
+    /// upload) before anything reads it, where clearing would be a wasted pass.
+    func scratch(_ count: Int) throws -> Buffer { Buffer(try CUDAFloatArray(uninitialised: count, on: device)) }
+
     func upload(_ values: [Float]) throws -> Buffer {
-        let buffer = try zeros(values.count)
+        let buffer = try scratch(values.count)
         try device.upload(values, to: buffer.array.address)
         return buffer
     }
@@ -116,7 +120,7 @@ struct CUDATrainingBackend: TrainingBackend {
     func columnSums(_ x: Pointer, rows: Int, width: Int, into out: Pointer) throws {
         guard rows > 0 else { return }
         let (chunk, count) = Self.rowChunks(rows)
-        let chunks = try zeros(count * width)
+        let chunks = try scratch(count * width)   // every (chunk, column) is written
         try module.launch("column_chunk_sums", grid: ((width + 127) / 128, count, 1), block: 128,
                           [.address(x.address), .int32(Int32(rows)), .int32(Int32(width)), .int32(Int32(chunk)),
                            .address(chunks.array.address)])
@@ -153,7 +157,7 @@ struct CUDATrainingBackend: TrainingBackend {
                            .address(gamma.address), .int32(Int32(width)), .address(dx.address)])
         guard rows > 0 else { return }
         let (chunk, count) = Self.rowChunks(rows)
-        let gammaChunks = try zeros(count * width), betaChunks = try zeros(count * width)
+        let gammaChunks = try scratch(count * width), betaChunks = try scratch(count * width)
         try module.launch("layer_norm_parameter_chunk_sums", grid: ((width + 127) / 128, count, 1), block: 128,
                           [.address(dy.address), .address(x.address), .address(mean.address), .address(rstd.address),
                            .int32(Int32(rows)), .int32(Int32(width)), .int32(Int32(chunk)),
