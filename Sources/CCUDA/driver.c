@@ -198,9 +198,13 @@ int lcr_cuda_download(void *host, uint64_t device, size_t bytes, void *stream, c
 }
 
 int lcr_cuda_zero(uint64_t device, size_t bytes, void *stream, char *err, size_t err_len) {
+    return lcr_cuda_fill(device, 0, bytes, stream, err, err_len);
+}
+
+int lcr_cuda_fill(uint64_t device, unsigned char value, size_t bytes, void *stream, char *err, size_t err_len) {
     if (require_driver(err, err_len)) return 1;
     if (!bytes) return 0;
-    CHECK(cu.memset((CUdeviceptr)device, 0, bytes, (CUstream)stream), "cuMemsetD8Async");
+    CHECK(cu.memset((CUdeviceptr)device, value, bytes, (CUstream)stream), "cuMemsetD8Async");
     return 0;
 }
 

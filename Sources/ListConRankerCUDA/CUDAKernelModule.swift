@@ -62,13 +62,23 @@ package final class CUDAFloatArray: @unchecked Sendable {
     }
 
     /// `count` slots on `device`, not cleared: for scratch that a kernel writes whole before
-    /// anything reads it (the bf16 copies of training's products), where clearing would cost as
-    /// much memory traffic as the kernel itself.
+    /// anything reads it (the bf16 copies of training's products, the trainer's activations), where
+    /// clearing would cost as much memory traffic as the kernel itself. Under
+    /// ``poisonsUninitialisedMemory`` they come filled with NaN instead.
     package init(uninitialised count: Int, on device: CUDADevice) throws {
         self.count = count
         pool = device.pool
         (address, size) = try pool.allocate(max(count, 1) * 4)
+        if Self.poisonsUninitialisedMemory {
+            try cudaCall("filling GPU memory") { lcr_cuda_fill(address, 0xff, size, device.stream, $0, $1) }
+        }
     }
+
+    /// Whether uninitialised arrays come filled with 0xff bytes (NaN in every element), so that a
+    /// kernel that reads a slot nobody wrote shows in its results: set by the tests. A fresh block
+    /// from the software CUDA device comes so filled anyway; this covers the blocks the pool
+    /// hands out again, which hold whatever their last user left.
+    nonisolated(unsafe) package static var poisonsUninitialisedMemory = false
 
     deinit { pool.recycle(address, size: size) }
 }

@@ -7,6 +7,8 @@ struct CPUTrainingBackend: TrainingBackend {
     init() {}
 
     func zeros(_ count: Int) -> FloatBuffer { FloatBuffer(count: count) }
+    /// Zeros from `calloc`: fresh pages cost no clearing pass here.
+    func scratch(_ count: Int) -> FloatBuffer { FloatBuffer(count: count) }
     func upload(_ values: [Float]) -> FloatBuffer { FloatBuffer(values) }
     func upload(_ values: [Float], to target: Pointer) {
         values.withUnsafeBufferPointer { if let base = $0.baseAddress { target.update(from: base, count: $0.count) } }

@@ -29,25 +29,25 @@ final class LayerActivations<Backend: TrainingBackend> {
     init(input: FloatBuffer, rows r: Int, width w: Int, feedForward f: Int, probabilityCount: Int, dropout: Bool,
          backend: Backend) throws {
         self.input = input
-        qkv = try backend.zeros(r * 3 * w)
-        probabilities = try backend.zeros(probabilityCount)
-        attentionMask = dropout ? try backend.zeros(probabilityCount) : nil
-        context = try backend.zeros(r * w)
-        attended = try backend.zeros(r * w)
-        attendedMask = dropout ? try backend.zeros(r * w) : nil
-        residual1 = try backend.zeros(r * w)
-        mean1 = try backend.zeros(r)
-        rstd1 = try backend.zeros(r)
-        normed1 = try backend.zeros(r * w)
-        preActivation = try backend.zeros(r * f)
-        activated = try backend.zeros(r * f)
-        activatedMask = dropout ? try backend.zeros(r * f) : nil
-        fed = try backend.zeros(r * w)
-        fedMask = dropout ? try backend.zeros(r * w) : nil
-        residual2 = try backend.zeros(r * w)
-        mean2 = try backend.zeros(r)
-        rstd2 = try backend.zeros(r)
-        output = try backend.zeros(r * w)
+        qkv = try backend.scratch(r * 3 * w)
+        probabilities = try backend.scratch(probabilityCount)
+        attentionMask = dropout ? try backend.scratch(probabilityCount) : nil
+        context = try backend.scratch(r * w)
+        attended = try backend.scratch(r * w)
+        attendedMask = dropout ? try backend.scratch(r * w) : nil
+        residual1 = try backend.scratch(r * w)
+        mean1 = try backend.scratch(r)
+        rstd1 = try backend.scratch(r)
+        normed1 = try backend.scratch(r * w)
+        preActivation = try backend.scratch(r * f)
+        activated = try backend.scratch(r * f)
+        activatedMask = dropout ? try backend.scratch(r * f) : nil
+        fed = try backend.scratch(r * w)
+        fedMask = dropout ? try backend.scratch(r * w) : nil
+        residual2 = try backend.scratch(r * w)
+        mean2 = try backend.scratch(r)
+        rstd2 = try backend.scratch(r)
+        output = try backend.scratch(r * w)
     }
 }
 
@@ -77,13 +77,13 @@ final class ListHeadActivations<Backend: TrainingBackend> {
         self.batch = batch
         self.dropout = dropout
         pooled = try backend.upload(batch.pooled)
-        f = try backend.zeros(r * w)
-        tagged = try backend.zeros(r * w)
-        tagMean = try backend.zeros(r)
-        tagRstd = try backend.zeros(r)
+        f = try backend.scratch(r * w)
+        tagged = try backend.scratch(r * w)
+        tagMean = try backend.scratch(r)
+        tagRstd = try backend.scratch(r)
         let probabilityCount = ListAttentionOps.probabilityCount(segments: batch.segments, heads: shape.heads)
         var layers: [LayerActivations<Backend>] = []
-        var input = try backend.zeros(r * w)
+        var input = try backend.scratch(r * w)
         for _ in 0..<shape.layers {
             let layer = try LayerActivations(input: input, rows: r, width: w, feedForward: shape.feedForward,
                                              probabilityCount: probabilityCount, dropout: dropout > 0, backend: backend)
@@ -92,14 +92,14 @@ final class ListHeadActivations<Backend: TrainingBackend> {
         }
         self.layers = layers
         let lists = batch.listLengths.count
-        queryFeatures = try backend.zeros(lists * w)
-        passageFeatures = try backend.zeros(p * w)
-        scorePre = try backend.zeros(p * w)
-        queryOutputs = try backend.zeros(lists * w)
-        passageOutputs = try backend.zeros(p * w)
-        scorePost = try backend.zeros(p * w)
-        joined = try backend.zeros(p * 2 * w)
-        logitBuffer = try backend.zeros(p)
+        queryFeatures = try backend.scratch(lists * w)
+        passageFeatures = try backend.scratch(p * w)
+        scorePre = try backend.scratch(p * w)
+        queryOutputs = try backend.scratch(lists * w)
+        passageOutputs = try backend.scratch(p * w)
+        scorePost = try backend.scratch(p * w)
+        joined = try backend.scratch(p * 2 * w)
+        logitBuffer = try backend.scratch(p)
     }
 
     /// The transformer's output `g`: `[R, W]`.

@@ -85,7 +85,7 @@ extension ListHeadNetwork {
                                           dbeta: g + layer.norm2.bias, dy: doutput.pointer, x: l.residual2.pointer,
                                           mean: l.mean2.pointer, rstd: l.rstd2.pointer, gamma: p + layer.norm2.weight,
                                           rows: r, width: w)
-            let dnormed1 = try backend.zeros(r * w)
+            let dnormed1 = try backend.scratch(r * w)
             try backend.copy(dresidual2.pointer, to: dnormed1.pointer, count: r * w)
             if let mask = l.fedMask { try backend.multiply(dresidual2.pointer, by: mask.pointer, count: r * w) }
             let dactivated = try backend.zeros(r * ff)                // [R, F]
@@ -95,7 +95,7 @@ extension ListHeadNetwork {
             if let mask = l.activatedMask {
                 try backend.multiply(dactivated.pointer, by: mask.pointer, count: r * ff)
             }
-            let dpreActivation = try backend.zeros(r * ff)            // [R, F]
+            let dpreActivation = try backend.scratch(r * ff)          // [R, F]
             try backend.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer, x: l.preActivation.pointer,
                                      count: r * ff)
             try backend.linearBackward(dx: dnormed1.pointer, dw: g + layer.linear1.weight, db: g + layer.linear1.bias,
@@ -108,7 +108,7 @@ extension ListHeadNetwork {
                                           dbeta: g + layer.norm1.bias, dy: dnormed1.pointer, x: l.residual1.pointer,
                                           mean: l.mean1.pointer, rstd: l.rstd1.pointer, gamma: p + layer.norm1.weight,
                                           rows: r, width: w)
-            let dinput = try backend.zeros(r * w)
+            let dinput = try backend.scratch(r * w)
             try backend.copy(dresidual1.pointer, to: dinput.pointer, count: r * w)
             if let mask = l.attendedMask { try backend.multiply(dresidual1.pointer, by: mask.pointer, count: r * w) }
             let dcontext = try backend.zeros(r * w)

@@ -75,7 +75,7 @@ extension ListHeadNetwork {
 
         // Score head: a = ReLU(linear_score2([f_0; f_i])), b = ReLU(linear_score3([g_0; g_i])),
         // logit = linear_score1([a; b]).
-        let queryProducts = try backend.zeros(segments.count * w)      // [L, W] scratch
+        let queryProducts = try backend.scratch(segments.count * w)    // [L, W] scratch
         try backend.splitQueryRows(rows: a.f.pointer, queries: a.queryFeatures.pointer,
                                    passages: a.passageFeatures.pointer, segments: segments, width: w)
         try backend.splitQueryRows(rows: a.transformerOutput.pointer, queries: a.queryOutputs.pointer,

@@ -17,6 +17,10 @@ protocol TrainingBackend: Sendable {
 
     /// `count` zeros.
     func zeros(_ count: Int) throws -> Buffer
+    /// `count` elements whose values are unspecified until written: for a buffer that an operation
+    /// writes whole before anything reads it (an activation), which on a GPU would otherwise be
+    /// cleared for nothing, a pass over its memory. The CPU's are zeros all the same.
+    func scratch(_ count: Int) throws -> Buffer
     /// A copy of `values` on the device.
     func upload(_ values: [Float]) throws -> Buffer
     /// `target[0 ..< values.count] = values`.

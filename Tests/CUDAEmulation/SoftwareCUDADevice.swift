@@ -46,6 +46,8 @@ public final class SoftwareCUDADevice: @unchecked Sendable {
         guard CUDALibraries.loadedPaths.driver.hasPrefix(folder.path) else {
             throw CUDAError("a real CUDA driver is loaded (\(CUDALibraries.loadedPaths.driver)): not emulated here")
         }
+        // Every buffer handed out uncleared is NaN until written, reused or not.
+        CUDAFloatArray.poisonsUninitialisedMemory = true
         return device
     }
 

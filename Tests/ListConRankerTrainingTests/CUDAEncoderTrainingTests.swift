@@ -113,6 +113,24 @@ import Testing
               + "gradients within \(worst) of each tensor's largest")
     }
 
+    /// The activations are allocated uncleared (``TrainingBackend/scratch(_:)``), so the parity
+    /// tests above prove that every one is written whole before it is read only if a slot nobody
+    /// wrote would show: under test, such a buffer is NaN, also when the pool hands a used block
+    /// out again.
+    @Test func unclearedBuffersAreNaNUntilWritten() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let backend = try CUDATrainingBackend(index: 0)
+        let count = 3000
+        let first = try backend.scratch(count)
+        #expect(try backend.download(first.pointer, count: count).allSatisfy(\.isNaN))
+        try backend.upload([Float](repeating: 1, count: count), to: first.pointer)
+        let address = first.pointer.address
+        _ = consume first
+        let again = try backend.scratch(count)
+        #expect(again.pointer.address == address, "the pool hands the block out again")
+        #expect(try backend.download(again.pointer, count: count).allSatisfy(\.isNaN))
+    }
+
     /// `train --stage 2 --device cuda`'s first 20 steps on the tiny model (dropout on) against the
     /// CPU's, its dev evaluations (each epoch's end, the dev texts encoded on the device) against
     /// the CPU's, and the checkpoint it writes served by the unchanged inference code with the scores

@@ -62,6 +62,9 @@ void lcr_cuda_release(uint64_t address);
 int lcr_cuda_upload(uint64_t device, const void *host, size_t bytes, void *stream, char *err, size_t err_len);
 int lcr_cuda_download(void *host, uint64_t device, size_t bytes, void *stream, char *err, size_t err_len);
 int lcr_cuda_zero(uint64_t device, size_t bytes, void *stream, char *err, size_t err_len);
+/// Every byte of `device[0 ..< bytes]` set to `value` (0xff: NaN in every Float32, to show reads of memory
+/// nobody wrote).
+int lcr_cuda_fill(uint64_t device, unsigned char value, size_t bytes, void *stream, char *err, size_t err_len);
 int lcr_cuda_free_memory(size_t *free_bytes, size_t *total_bytes, char *err, size_t err_len);
 
 /// A stream of its own for a backend (non-blocking with respect to the legacy stream).

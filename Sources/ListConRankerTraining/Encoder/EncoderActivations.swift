@@ -14,13 +14,13 @@ final class EncoderLayerProducts<Backend: TrainingBackend> {
 
     init(tokens n: Int, shape: EncoderShape, backend: Backend) throws {
         let h = shape.hidden
-        qkv = try backend.zeros(n * 3 * h)
-        context = try backend.zeros(n * h)
-        residual1 = try backend.zeros(n * h)
-        preActivation = try backend.zeros(n * shape.intermediate)
-        residual2 = try backend.zeros(n * h)
-        mean2 = try backend.zeros(n)
-        rstd2 = try backend.zeros(n)
+        qkv = try backend.scratch(n * 3 * h)
+        context = try backend.scratch(n * h)
+        residual1 = try backend.scratch(n * h)
+        preActivation = try backend.scratch(n * shape.intermediate)
+        residual2 = try backend.scratch(n * h)
+        mean2 = try backend.scratch(n)
+        rstd2 = try backend.scratch(n)
     }
 
     /// Elements of its buffers.
@@ -66,14 +66,14 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
         let h = shape.hidden, f = shape.intermediate
         self.input = input
         self.products = try products ?? EncoderLayerProducts(tokens: n, shape: shape, backend: backend)
-        probabilities = try backend.zeros(probabilityCount)
-        probabilityMask = dropout.attention > 0 ? try backend.zeros(probabilityCount) : nil
-        attentionMask = dropout.hidden > 0 ? try backend.zeros(n * h) : nil
-        mean1 = try backend.zeros(n)
-        rstd1 = try backend.zeros(n)
-        normed1 = try backend.zeros(n * h)
-        activated = try backend.zeros(n * f)
-        outputMask = dropout.hidden > 0 ? try backend.zeros(n * h) : nil
+        probabilities = try backend.scratch(probabilityCount)
+        probabilityMask = dropout.attention > 0 ? try backend.scratch(probabilityCount) : nil
+        attentionMask = dropout.hidden > 0 ? try backend.scratch(n * h) : nil
+        mean1 = try backend.scratch(n)
+        rstd1 = try backend.scratch(n)
+        normed1 = try backend.scratch(n * h)
+        activated = try backend.scratch(n * f)
+        outputMask = dropout.hidden > 0 ? try backend.scratch(n * h) : nil
         self.output = output
     }
 
@@ -122,14 +122,14 @@ final class EncoderActivations<Backend: TrainingBackend> {
         self.segments = segments
         self.recomputation = recomputation
         self.dropoutSeed = dropoutSeed
-        embeddingSum = try backend.zeros(n * h)
-        embeddingMean = try backend.zeros(n)
-        embeddingRstd = try backend.zeros(n)
-        embeddingMask = dropout.hidden > 0 ? try backend.zeros(n * h) : nil
+        embeddingSum = try backend.scratch(n * h)
+        embeddingMean = try backend.scratch(n)
+        embeddingRstd = try backend.scratch(n)
+        embeddingMask = dropout.hidden > 0 ? try backend.scratch(n * h) : nil
         let probabilityCount = EncoderAttentionOps.probabilityCount(segments: segments, heads: shape.heads)
         switch recomputation {
         case .none:
-            let inputs = try (0...shape.layers).map { _ in try backend.zeros(n * h) }
+            let inputs = try (0...shape.layers).map { _ in try backend.scratch(n * h) }
             layerInputs = inputs
             layers = try (0..<shape.layers).map { l in
                 try EncoderLayerActivations(input: inputs[l], output: inputs[l + 1], tokens: n, shape: shape,
@@ -137,12 +137,12 @@ final class EncoderActivations<Backend: TrainingBackend> {
             }
             products = []
         case .attention, .layers:
-            layerInputs = try (0..<shape.layers).map { _ in try backend.zeros(n * h) }
+            layerInputs = try (0..<shape.layers).map { _ in try backend.scratch(n * h) }
             layers = []
             products = recomputation == .attention
                 ? try (0..<shape.layers).map { _ in try EncoderLayerProducts(tokens: n, shape: shape, backend: backend) } : []
         }
-        pooled = try backend.zeros(texts.count * h)
+        pooled = try backend.scratch(texts.count * h)
     }
 
     /// Bytes held for the backward (``EncoderActivationMemory/savedBytes``).

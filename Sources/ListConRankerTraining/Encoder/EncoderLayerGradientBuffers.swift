@@ -16,19 +16,20 @@ final class EncoderLayerGradientBuffers<Backend: TrainingBackend> {
 
     init(tokens n: Int, shape: EncoderShape, backend: Backend) throws {
         let h = shape.hidden, f = shape.intermediate
-        doutput = try backend.zeros(n * h)
-        dinput = try backend.zeros(n * h)
-        dresidual2 = try backend.zeros(n * h)
-        dnormed1 = try backend.zeros(n * h)
-        dactivated = try backend.zeros(n * f)
-        dpreActivation = try backend.zeros(n * f)
-        dresidual1 = try backend.zeros(n * h)
-        dcontext = try backend.zeros(n * h)
-        dqkv = try backend.zeros(n * 3 * h)
+        doutput = try backend.scratch(n * h)
+        dinput = try backend.scratch(n * h)
+        dresidual2 = try backend.scratch(n * h)
+        dnormed1 = try backend.scratch(n * h)
+        dactivated = try backend.scratch(n * f)
+        dpreActivation = try backend.scratch(n * f)
+        dresidual1 = try backend.scratch(n * h)
+        dcontext = try backend.scratch(n * h)
+        dqkv = try backend.scratch(n * 3 * h)
     }
 
     /// Zeroes the buffers a layer's backward adds into (LayerNorm's dx, the products' dx and the
-    /// attention's dqkv accumulate); the others are overwritten whole before they are read.
+    /// attention's dqkv accumulate); the others are overwritten whole before they are read, so
+    /// none is cleared when allocated.
     func zeroAccumulated(_ backend: Backend) throws {
         for buffer in [dresidual2, dactivated, dresidual1, dcontext, dqkv] {
             try backend.clear(buffer.pointer, count: buffer.count)

@@ -36,7 +36,7 @@ extension EncoderNetwork {
             let scratch = try layerScratch(a, backend: backend)
             for l in 0..<shape.layers {
                 scratch.input = a.layerInputs[l]
-                scratch.output = l + 1 < shape.layers ? a.layerInputs[l + 1] : try backend.zeros(n * shape.hidden)
+                scratch.output = l + 1 < shape.layers ? a.layerInputs[l + 1] : try backend.scratch(n * shape.hidden)
                 if a.recomputation == .attention { scratch.products = a.products[l] }
                 try forwardLayer(scratch, index: l, p, segments: a.segments, seed: a.dropoutSeed, backend)
             }
@@ -56,7 +56,7 @@ extension EncoderNetwork {
     func layerScratch<Backend: TrainingBackend>(_ a: EncoderActivations<Backend>,
                                                 backend: Backend) throws -> EncoderLayerActivations<Backend> {
         let n = a.segments.last?.upperBound ?? 0
-        return try EncoderLayerActivations(input: a.layerInputs[0], output: try backend.zeros(n * shape.hidden),
+        return try EncoderLayerActivations(input: a.layerInputs[0], output: try backend.scratch(n * shape.hidden),
                                            products: a.products.first, tokens: n, shape: shape,
                                            probabilityCount: EncoderAttentionOps.probabilityCount(segments: a.segments,
                                                                                                   heads: shape.heads),
