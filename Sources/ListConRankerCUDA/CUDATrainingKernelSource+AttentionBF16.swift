@@ -26,7 +26,8 @@ __device__ __forceinline__ float bf16_high(unsigned v) { return __uint_as_float(
 // mma.m16n8k16: lane 4g + t holds A's rows g and g + 8 at depths 2t, 2t + 1 (a[0], a[1]) and 2t + 8,
 // 2t + 9 (a[2], a[3]); B's column g at depths 2t, 2t + 1 (b[0]) and 2t + 8, 2t + 9 (b[1]); D's rows g
 // (d[0], d[1]) and g + 8 (d[2], d[3]) at columns 2t, 2t + 1. A register holds two bf16, the lower
-// index in its low half. Every lane of the warp calls it together.
+// index in its low half (PTX ISA, "Matrix Fragments for mma.m16n8k16 with floating point type": A, B
+// and C/D each checked against its row and column formulas). Every lane of the warp calls it together.
 __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
