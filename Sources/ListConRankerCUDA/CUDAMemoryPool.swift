@@ -86,7 +86,7 @@ public enum CUDAElement: Sendable, Equatable {
     case int32
 
     /// Bytes per element.
-    var size: Int { self == .float32 || self == .int32 ? 4 : 2 }
+    package var size: Int { self == .float32 || self == .int32 ? 4 : 2 }
     /// The C layer's type code of a float element.
     var code: lcr_cuda_type {
         switch self {

@@ -18,7 +18,7 @@ public enum CUDATrainingKernelSource {
     public static let kernelNames = productKernelNames + attentionKernelNames + attentionBF16KernelNames + [
         "philox_uniform", "dropout_mask",
         "layer_norm_forward_train", "layer_norm_backward_input", "layer_norm_parameter_chunk_sums",
-        "gelu_forward_train", "gelu_backward", "relu_forward_rows", "relu_backward_rows",
+        "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "relu_forward_rows", "relu_backward_rows",
         "elementwise_copy", "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
         "column_chunk_sums", "add_chunk_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
         "add_row_tags", "row_tag_gradients",
@@ -124,9 +124,15 @@ extern "C" __global__ void layer_norm_parameter_chunk_sums(const float *dy, cons
 }
 
 // ---- Activations (ActivationOps) ----------------------------------------------------------------------
+__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 extern "C" __global__ void gelu_forward_train(const float *x, long count, float *y) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        y[i] = gelu_erf(x[i]);
+}
+// The same, stored in bf16 for an output only bf16 products read: what rounding a Float32 output gives.
+extern "C" __global__ void gelu_forward_train_bf16(const float *x, long count, unsigned short *y) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        y[i] = bf16_bits(gelu_erf(x[i]));
 }
 // dx = dy·(Φ(x) + x·φ(x)), overwritten.
 extern "C" __global__ void gelu_backward(const float *dy, const float *x, long count, float *dx) {
@@ -294,7 +300,8 @@ extern "C" __global__ void mean_pool_backward(const float *dpooled, const int *s
 extern "C" __global__ void adamw_update(float *parameters, float *first, float *second, const float *gradients,
                                         long count, const long long *decaying, int range_count, float decay,
                                         float beta1_complement, float beta2, float beta2_complement,
-                                        float step_size, float correction2_root, float epsilon) {
+                                        float step_size, float correction2_root, float epsilon,
+                                        unsigned short *copy) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
         int low = 0, high = range_count;                    // the first range starting after i is `low`
         while (low < high) {
@@ -307,7 +314,9 @@ extern "C" __global__ void adamw_update(float *parameters, float *first, float *
         float m = __fadd_rn(first[i], __fmul_rn(__fsub_rn(g, first[i]), beta1_complement));
         float v = __fadd_rn(__fmul_rn(second[i], beta2), __fmul_rn(__fmul_rn(beta2_complement, g), g));
         float denominator = __fadd_rn(__fdiv_rn(__fsqrt_rn(v), correction2_root), epsilon);
-        parameters[i] = __fsub_rn(p, __fdiv_rn(__fmul_rn(step_size, m), denominator));
+        float updated = __fsub_rn(p, __fdiv_rn(__fmul_rn(step_size, m), denominator));
+        parameters[i] = updated;
+        if (copy) copy[i] = bf16_bits(updated);   // the parameters' bf16 copy, which bf16 products read
         first[i] = m;
         second[i] = v;
     }

@@ -9,6 +9,10 @@ struct CPUTrainingBackend: TrainingBackend {
     func zeros(_ count: Int) -> FloatBuffer { FloatBuffer(count: count) }
     /// Zeros from `calloc`: fresh pages cost no clearing pass here.
     func scratch(_ count: Int) -> FloatBuffer { FloatBuffer(count: count) }
+    /// The CPU's products read Float32: a Float32 buffer.
+    func productOperand(_ count: Int) -> FloatBuffer { scratch(count) }
+    /// The CPU's products read Float32: plain zeros.
+    func parameters(_ count: Int) -> FloatBuffer { zeros(count) }
     func upload(_ values: [Float]) -> FloatBuffer { FloatBuffer(values) }
     func upload(_ values: [Float], to target: Pointer) {
         values.withUnsafeBufferPointer { if let base = $0.baseAddress { target.update(from: base, count: $0.count) } }

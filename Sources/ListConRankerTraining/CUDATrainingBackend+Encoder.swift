@@ -6,10 +6,12 @@ import ListConRankerCUDA
 /// Double), so only the products and the attention's softmax round differently.
 extension CUDATrainingBackend {
     func clear(_ x: Pointer, count: Int) throws {
+        try written(x, "a cleared buffer")
         try module.launch("elementwise_zero", elements: count, [.address(x.address), .int64(count)])
     }
 
     func add(_ x: Pointer, _ y: Pointer, count: Int) throws {
+        try written(x, "a sum's target")
         try module.launch("elementwise_add", elements: count, [.address(x.address), .address(y.address), .int64(count)])
     }
 

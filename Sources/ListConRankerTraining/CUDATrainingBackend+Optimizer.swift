@@ -24,6 +24,7 @@ extension CUDATrainingBackend {
     }
 
     func scale(_ x: Pointer, by factor: Float, count: Int) throws {
+        try written(x, "a scaled buffer")
         try module.launch("elementwise_scale", elements: count, [.address(x.address), .float(factor), .int64(count)])
     }
 
@@ -35,6 +36,7 @@ extension CUDATrainingBackend {
                           [.address(parameters.address), .address(firstMoments.address), .address(secondMoments.address),
                            .address(gradients.address), .int64(count), .address(table.address),
                            .int32(Int32(decaying.count)), .float(s.decay), .float(s.beta1Complement), .float(s.beta2),
-                           .float(s.beta2Complement), .float(s.stepSize), .float(s.correction2Root), .float(s.epsilon)])
+                           .float(s.beta2Complement), .float(s.stepSize), .float(s.correction2Root), .float(s.epsilon),
+                           .address(parameters.copy)])
     }
 }

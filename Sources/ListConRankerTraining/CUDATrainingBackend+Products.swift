@@ -72,6 +72,34 @@ extension CUDATrainingBackend {
         }
     }
 
+    /// `x` as the products read it: a ``productOperand(_:)`` (already bf16 in bf16 mode) as it is, and
+    /// master parameters through their bf16 copy (``parameters(_:)``).
+    func productInput(_ x: Pointer, ld: Int, rows: Int, columns: Int) throws -> ProductInput {
+        if x.copy != 0, productPrecision == .bf16 { return ProductInput(address: x.copy, ld: ld, copy: nil) }
+        guard x.element == .bfloat16 else { return try productInput(x.address, ld: ld, rows: rows, columns: columns) }
+        guard productPrecision == .bf16 else {
+            throw TrainingError.invalidInput("a bf16 operand for a product in \(productPrecision.rawValue)")
+        }
+        return ProductInput(address: x.address, ld: ld, copy: nil)
+    }
+
+    /// Throws unless `x` points at Float32 elements: an operation other than a product was handed a
+    /// bf16 product operand.
+    func float32(_ x: Pointer, _ role: String) throws {
+        guard x.element == .float32 else {
+            throw TrainingError.invalidInput("\(role) is a bf16 product operand; only products read those")
+        }
+    }
+
+    /// Throws unless an element-wise operation may write `x`: Float32, and not master parameters,
+    /// whose bf16 copy only an upload and the AdamW step keep current.
+    func written(_ x: Pointer, _ role: String) throws {
+        try float32(x, role)
+        guard x.copy == 0 else {
+            throw TrainingError.invalidInput("\(role) is the master parameters, which only uploads and AdamW write")
+        }
+    }
+
     /// A dense bf16 copy (`rows × columns` 2-byte elements, in a Float32 array of half as many
     /// slots) of the row-major Float32 matrix at `x` with leading dimension `ld`.
     func bf16Copy(_ x: UInt64, ld: Int, rows: Int, columns: Int) throws -> CUDAFloatArray {

@@ -8,18 +8,36 @@ import ListConRankerCUDA
 /// are the CPU's, so GPU and CPU runs agree to rounding with dropout on too (in fp32 products). The
 /// encoder's operations are in `CUDATrainingBackend+Encoder.swift`.
 struct CUDATrainingBackend: TrainingBackend {
-    /// A device address; `+ n` moves n Float32 elements.
+    /// A device address of Float32 elements, or of bf16 ones in a ``productOperand(_:)``; `+ n`
+    /// moves n elements.
     struct Pointer: TrainingPointer {
         let address: UInt64
-        static func + (base: Pointer, offset: Int) -> Pointer { Pointer(address: base.address &+ UInt64(offset * 4)) }
+        /// What it points at: `.float32` everywhere but a product operand in bf16 mode.
+        var element: CUDAElement = .float32
+        /// Master parameters' bf16 copy at the same element (``parameters(_:)`` in bf16 mode), or 0.
+        var copy: UInt64 = 0
+        static func + (base: Pointer, offset: Int) -> Pointer {
+            Pointer(address: base.address &+ UInt64(offset * base.element.size), element: base.element,
+                    copy: base.copy == 0 ? 0 : base.copy &+ UInt64(offset * 2))
+        }
     }
 
-    /// A Float32 buffer on the GPU.
+    /// A buffer on the GPU: Float32 elements, or bf16 ones (a product operand in bf16 mode); master
+    /// parameters in bf16 mode carry a bf16 copy besides.
     final class Buffer: TrainingBuffer {
         let array: CUDAFloatArray
-        init(_ array: CUDAFloatArray) { self.array = array }
-        var count: Int { array.count }
-        var pointer: Pointer { Pointer(address: array.address) }
+        let element: CUDAElement
+        let count: Int
+        /// The bf16 copy of master parameters (``parameters(_:)``).
+        let copy: CUDAFloatArray?
+        init(_ array: CUDAFloatArray, copy: CUDAFloatArray? = nil) {
+            (self.array, element, count, self.copy) = (array, .float32, array.count, copy)
+        }
+        /// `count` bf16 elements in `array` (of at least half as many Float32 slots).
+        init(bf16 array: CUDAFloatArray, count: Int) {
+            (self.array, element, self.count, copy) = (array, .bfloat16, count, nil)
+        }
+        var pointer: Pointer { Pointer(address: array.address, element: element, copy: copy?.address ?? 0) }
     }
 
     /// One pass's dropout masks: mask k of the pass is Philox stream k under the pass's seed.
@@ -63,6 +81,23 @@ struct CUDATrainingBackend: TrainingBackend {
     /// upload) before anything reads it, where clearing would be a wasted pass.
     func scratch(_ count: Int) throws -> Buffer { Buffer(try CUDAFloatArray(uninitialised: count, on: device)) }
 
+    /// Zeros for master parameters; in bf16 mode with a bf16 copy, which ``upload(_:to:)`` and
+    /// ``adamWUpdate(parameters:firstMoments:secondMoments:gradients:count:decaying:scalars:)`` keep
+    /// current and the products read, instead of converting every weight at every call.
+    func parameters(_ count: Int) throws -> Buffer {
+        let copy = productPrecision == .bf16 ? try CUDAFloatArray(zeros: (count + 1) / 2, on: device) : nil
+        return Buffer(try CUDAFloatArray(zeros: count, on: device), copy: copy)
+    }
+
+    /// In bf16 mode a bf16 buffer (uncleared): its writer rounds once, as the conversion before each
+    /// product would, and the products read it as it is; otherwise ``scratch(_:)``.
+    func productOperand(_ count: Int) throws -> Buffer {
+        switch productPrecision {
+        case .fp32: return try scratch(count)
+        case .bf16: return Buffer(bf16: try CUDAFloatArray(uninitialised: (count + 1) / 2, on: device), count: count)
+        }
+    }
+
     func upload(_ values: [Float]) throws -> Buffer {
         let buffer = try scratch(values.count)
         try device.upload(values, to: buffer.array.address)
@@ -70,7 +105,13 @@ struct CUDATrainingBackend: TrainingBackend {
     }
 
     func upload(_ values: [Float], to target: Pointer) throws {
+        try float32(target, "an upload's target")
         try device.upload(values, to: target.address)
+        // Master parameters: their bf16 copy follows.
+        guard target.copy != 0, !values.isEmpty else { return }
+        try module.launch("bf16_from_float_rows", elements: values.count,
+                          [.address(target.address), .int64(values.count), .int64(1), .int64(values.count),
+                           .address(target.copy)])
     }
 
     func download(_ pointer: Pointer, count: Int) throws -> [Float] {
@@ -78,6 +119,7 @@ struct CUDATrainingBackend: TrainingBackend {
     }
 
     func copy(_ source: Pointer, to target: Pointer, count: Int) throws {
+        try written(target, "a copy's target")
         try module.launch("elementwise_copy", elements: count, [.address(target.address), .address(source.address), .int64(count)])
     }
 
@@ -90,9 +132,10 @@ struct CUDATrainingBackend: TrainingBackend {
     func linearForward(y: Pointer, x: Pointer, w: Pointer, b: Pointer?, rows: Int, inFeatures: Int,
                        outFeatures: Int) throws {
         guard rows > 0 else { return }
+        try float32(y, "a linear layer's output")
         // The bias is added in the product's epilogue: no second pass over y.
-        let xInput = try productInput(x.address, ld: inFeatures, rows: rows, columns: inFeatures)
-        let wInput = try productInput(w.address, ld: inFeatures, rows: outFeatures, columns: inFeatures)
+        let xInput = try productInput(x, ld: inFeatures, rows: rows, columns: inFeatures)
+        let wInput = try productInput(w, ld: inFeatures, rows: outFeatures, columns: inFeatures)
         try withExtendedLifetime((xInput.copy, wInput.copy)) {
             try device.linear(x: xInput.address, weight: wInput.address, bias: b?.address ?? 0, y: y.address, rows: rows,
                               n: outFeatures, k: inFeatures, inputs: productElement)
@@ -102,14 +145,15 @@ struct CUDATrainingBackend: TrainingBackend {
     func linearBackward(dx: Pointer?, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer, w: Pointer, rows: Int,
                         inFeatures: Int, outFeatures: Int) throws {
         guard rows > 0 else { return }
+        try float32(dy, "a linear layer's output gradient")   // its column sums read it too
         // dy feeds both products: converted once in bf16 mode.
-        let dyInput = try productInput(dy.address, ld: outFeatures, rows: rows, columns: outFeatures)
+        let dyInput = try productInput(dy, ld: outFeatures, rows: rows, columns: outFeatures)
         if let dx {
-            let wInput = try productInput(w.address, ld: inFeatures, rows: outFeatures, columns: inFeatures)
+            let wInput = try productInput(w, ld: inFeatures, rows: outFeatures, columns: inFeatures)
             try product(transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures, a: dyInput, b: wInput,
                         beta: 1, c: dx.address, ldc: inFeatures)
         }
-        let xInput = try productInput(x.address, ld: inFeatures, rows: rows, columns: inFeatures)
+        let xInput = try productInput(x, ld: inFeatures, rows: rows, columns: inFeatures)
         try product(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows, a: dyInput, b: xInput, beta: 1,
                     c: dw.address, ldc: inFeatures)
         guard let db else { return }
@@ -167,7 +211,9 @@ struct CUDATrainingBackend: TrainingBackend {
     }
 
     func geluForward(y: Pointer, x: Pointer, count: Int) throws {
-        try module.launch("gelu_forward_train", elements: count, [.address(x.address), .int64(count), .address(y.address)])
+        try float32(x, "GELU's input")
+        let kernel = y.element == .bfloat16 ? "gelu_forward_train_bf16" : "gelu_forward_train"
+        try module.launch(kernel, elements: count, [.address(x.address), .int64(count), .address(y.address)])
     }
 
     func geluBackward(dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws {
@@ -194,6 +240,7 @@ struct CUDATrainingBackend: TrainingBackend {
     }
 
     func multiply(_ x: Pointer, by y: Pointer, count: Int) throws {
+        try written(x, "a product's factor")
         try module.launch("elementwise_multiply", elements: count, [.address(x.address), .address(y.address), .int64(count)])
     }
 

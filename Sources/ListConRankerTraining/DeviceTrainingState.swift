@@ -42,13 +42,13 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
         headDecaying = headOptimizer.decayingRanges
         encoderDecaying = encoderOptimizer?.decayingRanges ?? []
         let total = head.values.count + (encoder?.values.count ?? 0)
-        func place(_ head: [Float], _ encoder: [Float]?) throws -> Backend.Buffer {
-            let buffer = try backend.zeros(total)
+        func place(_ head: [Float], _ encoder: [Float]?, parameters: Bool = false) throws -> Backend.Buffer {
+            let buffer = parameters ? try backend.parameters(total) : try backend.zeros(total)
             try backend.upload(head, to: buffer.pointer)
             if let encoder { try backend.upload(encoder, to: buffer.pointer + head.count) }
             return buffer
         }
-        values = try place(head.values, encoder?.values)
+        values = try place(head.values, encoder?.values, parameters: true)
         firstMoments = try place(headOptimizer.firstMoments, encoderOptimizer?.firstMoments)
         secondMoments = try place(headOptimizer.secondMoments, encoderOptimizer?.secondMoments)
         gradients = try backend.zeros(total)

@@ -21,6 +21,16 @@ protocol TrainingBackend: Sendable {
     /// writes whole before anything reads it (an activation), which on a GPU would otherwise be
     /// cleared for nothing, a pass over its memory. The CPU's are zeros all the same.
     func scratch(_ count: Int) throws -> Buffer
+    /// `count` uncleared elements that only the matrix products read, besides the one operation
+    /// that writes them (GELU's output, read by the next layer's product and its weight gradient):
+    /// where the products read bf16, they are stored in bf16, so the writer rounds once and no
+    /// product converts them again. Elsewhere ``scratch(_:)``.
+    func productOperand(_ count: Int) throws -> Buffer
+    /// `count` zeros for master parameters, which only ``upload(_:to:)`` and
+    /// ``adamWUpdate(parameters:firstMoments:secondMoments:gradients:count:decaying:scalars:)``
+    /// write: where the products read bf16, those keep a bf16 copy that the products read, so no
+    /// product converts a weight. Elsewhere ``zeros(_:)``.
+    func parameters(_ count: Int) throws -> Buffer
     /// A copy of `values` on the device.
     func upload(_ values: [Float]) throws -> Buffer
     /// `target[0 ..< values.count] = values`.

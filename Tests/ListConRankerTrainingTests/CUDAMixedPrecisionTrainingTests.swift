@@ -264,4 +264,65 @@ import Testing
         let expected = (0..<rows).flatMap { r in (0..<columns).map { Self.reference(values[r * ld + offset + $0])! } }
         #expect(try Self.download(copy.address, count: rows * columns, device: device) == expected)
     }
+    /// GELU's output in bf16 mode is a product operand stored in bf16: exactly the rounding of the
+    /// Float32 GELU the conversion before a product would make, read by the products as it is (GELU
+    /// and a linear layer refuse it as their input or output); in fp32 mode a Float32 buffer.
+    @Test func geluWritesItsProductOperandInBF16() throws {
+        guard let module else { return }
+        let device = module.device
+        let values = Self.values().filter { $0.isFinite && abs($0) < 1e30 }
+        let bf16 = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
+        let x = try bf16.upload(values)
+        let operand = try bf16.productOperand(values.count)
+        #expect(operand.element == .bfloat16 && operand.count == values.count)
+        #expect(operand.array.count == (values.count + 1) / 2, "two bf16 elements a slot")
+        try bf16.geluForward(y: operand.pointer, x: x.pointer, count: values.count)
+        let exact = try bf16.scratch(values.count)
+        try bf16.geluForward(y: exact.pointer, x: x.pointer, count: values.count)
+        let rounded = try bf16.bf16Copy(exact.pointer.address, ld: values.count, rows: 1, columns: values.count)
+        let written = try Self.download(operand.pointer.address, count: values.count, device: device)
+        #expect(written == (try Self.download(rounded.address, count: values.count, device: device)))
+        #expect((operand.pointer + 3).address == operand.pointer.address + 6, "a bf16 pointer moves 2 bytes an element")
+        #expect(throws: TrainingError.self) { try bf16.geluForward(y: exact.pointer, x: operand.pointer, count: 4) }
+        #expect(throws: TrainingError.self) {
+            try bf16.linearForward(y: operand.pointer, x: x.pointer, w: x.pointer, b: nil, rows: 1, inFeatures: 2,
+                                   outFeatures: 2)
+        }
+
+        let fp32 = try CUDATrainingBackend(index: 0, productPrecision: .fp32)
+        let float = try fp32.productOperand(values.count)
+        #expect(float.element == .float32 && float.array.count == values.count)
+    }
+    /// Master parameters in bf16 mode carry a bf16 copy for the products: an upload and every AdamW
+    /// step leave it the rounding of the Float32 values (so the products read what converting the
+    /// weight would give), a pointer into them moves through both, and nothing else may write them.
+    @Test func masterParametersKeepTheirBF16CopyCurrent() throws {
+        guard let module else { return }
+        let device = module.device
+        let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
+        let count = 1001, offset = 7
+        let values = (0..<count).map { Float($0) * 0.0137 - 6.1 }
+        let parameters = try backend.parameters(count)
+        try backend.upload(values, to: parameters.pointer)
+        func copyIsCurrent() throws {
+            let copy = try Self.download(parameters.pointer.copy, count: count, device: device)
+            let rounded = try backend.bf16Copy(parameters.pointer.address, ld: count, rows: 1, columns: count)
+            #expect(copy == (try Self.download(rounded.address, count: count, device: device)))
+        }
+        try copyIsCurrent()
+        let gradients = try backend.upload((0..<count).map { sin(Float($0)) })
+        let first = try backend.zeros(count), second = try backend.zeros(count)
+        var optimizer = try AdamW(entries: [ParameterLayout.Entry(name: "w", shape: [count], offset: 0, decays: true)], count: count)
+        let scalars = try optimizer.beginStep(learningRate: 1e-2)
+        try backend.adamWUpdate(parameters: parameters.pointer, firstMoments: first.pointer, secondMoments: second.pointer,
+                                gradients: gradients.pointer, count: count, decaying: [0..<count], scalars: scalars)
+        #expect(try backend.download(parameters.pointer, count: count) != values, "the step moved them")
+        try copyIsCurrent()
+        let inner = parameters.pointer + offset
+        #expect(inner.address == parameters.pointer.address + UInt64(4 * offset)
+                    && inner.copy == parameters.pointer.copy + UInt64(2 * offset))
+        #expect(throws: TrainingError.self) { try backend.clear(inner, count: 3) }
+        #expect(throws: TrainingError.self) { try backend.scale(parameters.pointer, by: 2, count: count) }
+        #expect(try CUDATrainingBackend(index: 0, productPrecision: .fp32).parameters(count).pointer.copy == 0)
+    }
 }

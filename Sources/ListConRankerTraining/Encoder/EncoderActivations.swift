@@ -48,7 +48,7 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
     let mean1: Buffer                      // [N]     attention.output.LayerNorm statistics of residual1
     let rstd1: Buffer                      // [N]
     let normed1: Buffer                    // [N, H]  attention.output.LayerNorm output
-    let activated: Buffer                  // [N, F]  GELU(preActivation)
+    let activated: Buffer                  // [N, F]  GELU(preActivation): only products read it (bf16 on a GPU in bf16)
     let outputMask: Buffer?                // [N, H]  hidden dropout after output.dense
     var output: Buffer                     // [N, H]  output.LayerNorm output
 
@@ -72,7 +72,7 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
         mean1 = try backend.scratch(n)
         rstd1 = try backend.scratch(n)
         normed1 = try backend.scratch(n * h)
-        activated = try backend.scratch(n * f)
+        activated = try backend.productOperand(n * f)
         outputMask = dropout.hidden > 0 ? try backend.scratch(n * h) : nil
         self.output = output
     }
