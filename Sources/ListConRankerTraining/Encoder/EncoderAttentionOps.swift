@@ -34,9 +34,11 @@ enum EncoderAttentionOps {
         return blocks
     }
 
-    /// Elements of the probability store (and of its dropout mask) for texts `segments`: `Σ heads · L²`.
+    /// Elements of the probability store (and of its dropout mask) for texts `segments`: `Σ heads · L²`,
+    /// the list head's layout (one `[L, L]` block per segment and head), which the GPU's attention
+    /// kernels share.
     static func probabilityCount(segments: [Range<Int>], heads: Int) -> Int {
-        segments.reduce(0) { $0 + heads * $1.count * $1.count }
+        ListAttentionOps.probabilityCount(segments: segments, heads: heads)
     }
 
     /// `context[tokens, H]` = the heads of `P̃ V` side by side. `probabilities` receives `P`;
