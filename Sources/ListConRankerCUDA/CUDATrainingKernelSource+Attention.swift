@@ -29,7 +29,8 @@ extension CUDATrainingKernelSource {
 // qkv [rows, 3·width] (q, k, v side by side per row); segment s is rows starts[s] ..< starts[s] + lengths[s];
 // the probabilities of (segment s, head h) are the [L, L] block at offsets[s] + h·L², row-major, zero where
 // masked. first_row_alone: a segment's first row attends to itself only (ListAttention's query row).
-// mask (optional, same layout): the dropout mask applied to the probabilities before the product with V.
+// mask (optional, same layout): the dropout mask applied to the probabilities before the product with V,
+// a byte per element (DropoutMask).
 // Grid: (segments, heads, 32-row tiles of the longest segment); block: 128 threads. A head's columns go
 // through shared memory ATT_CHUNK at a time.
 //
@@ -47,6 +48,18 @@ extension CUDATrainingKernelSource {
 #define ATT_PITCH (ATT_CHUNK + 1)      // head rows padded by one word: column reads fall in distinct banks
 #define ATT_SQUARE (ATT_TILE + 1)      // [32, 32] tiles, padded the same way
 #define ATT_NEG_INF __int_as_float(0xff800000u)
+
+// A dropout mask as the GPU stores it: a byte per element, 1 where the element is kept, whose value
+// there is `scale` = 1/(1 − p) and 0 elsewhere: the Float32 mask's values (so a product with it is the
+// same), in a quarter of the memory traffic. No bytes (0, a null pointer): no dropout.
+struct DropoutMask {
+    const unsigned char *keep;
+    float scale;
+    __device__ DropoutMask(const unsigned char *keep = 0, float scale = 0.0f) : keep(keep), scale(scale) {}
+    __device__ explicit operator bool() const { return keep != 0; }
+    __device__ float operator[](long i) const { return keep[i] ? scale : 0.0f; }
+    __device__ DropoutMask operator+(long i) const { return DropoutMask(keep ? keep + i : 0, scale); }
+};
 
 __device__ __forceinline__ int visible_keys(int i, int length, int first_row_alone) {
     return first_row_alone && i == 0 ? 1 : length;
@@ -134,7 +147,7 @@ __device__ void each_row_dot(Tiles &tiles, const AttentionBlock &b, int q0, cons
 template <class Tiles>
 __device__ void attention_forward_pass(Tiles tiles, const float *qkv, const int *starts, const int *lengths,
                                        const long long *offsets, int width, int heads, int first_row_alone,
-                                       const float *mask, float *probabilities, float *context) {
+                                       DropoutMask mask, float *probabilities, float *context) {
     AttentionBlock b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int q0 = blockIdx.z * ATT_TILE;
     if (q0 >= b.length) return;
@@ -145,7 +158,7 @@ __device__ void attention_forward_pass(Tiles tiles, const float *qkv, const int 
     __syncthreads();
     softmax_rows(p, q0, b.length, first_row_alone);
     if (!context) return;
-    tiles.rows_times_head(p, mask ? mask + b.block : 0, b.length, q0, b.head + 2L * width, b.stride, b.d,
+    tiles.rows_times_head(p, mask + b.block, b.length, q0, b.head + 2L * width, b.stride, b.d,
                           context + (b.first + q0) * width + (long)blockIdx.y * b.d, width, false);
 }
 
@@ -154,7 +167,7 @@ __device__ void attention_forward_pass(Tiles tiles, const float *qkv, const int 
 template <class Tiles>
 __device__ void attention_queries_pass(Tiles tiles, const float *qkv, const float *dcontext, const int *starts,
                                        const int *lengths, const long long *offsets, int width, int heads,
-                                       int first_row_alone, const float *probabilities, const float *mask,
+                                       int first_row_alone, const float *probabilities, DropoutMask mask,
                                        float *scratch, float *dqkv) {
     AttentionBlock b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int q0 = blockIdx.z * ATT_TILE;
@@ -178,7 +191,7 @@ __device__ void attention_queries_pass(Tiles tiles, const float *qkv, const floa
 template <class KeyTiles>
 __device__ void attention_keys_pass(KeyTiles tiles, const float *qkv, const float *dcontext, const int *starts,
                                     const int *lengths, const long long *offsets, int width, int heads,
-                                    const float *probabilities, const float *mask, const float *scratch, float *dqkv) {
+                                    const float *probabilities, DropoutMask mask, const float *scratch, float *dqkv) {
     AttentionBlock b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int k0 = blockIdx.z * ATT_TILE;
     if (k0 >= b.length) return;
@@ -192,7 +205,7 @@ __device__ void attention_keys_pass(KeyTiles tiles, const float *qkv, const floa
         for (int t = 0; t < b.tiles; t++) {
             int q0 = t * ATT_TILE;
             __syncthreads();
-            tiles.load(probabilities + b.block, mask ? mask + b.block : 0, scratch + b.block, b.length, q0, k0,
+            tiles.load(probabilities + b.block, mask + b.block, scratch + b.block, b.length, q0, k0,
                        dc + q0 * width + c0, width, b.head + q0 * b.stride + c0, b.stride, columns);
             __syncthreads();
             tiles.products(dk, dv, columns);
@@ -214,7 +227,7 @@ __device__ void load_head_rows(float *tile, int pitch, const float *rows, long s
 
 // tile[r·ATT_SQUARE + c] = m[i, j] · mask[i, j] (no mask: m[i, j]) for i = row0 + r, j = col0 + c of a
 // row-major [length, length] block; zero outside it.
-__device__ void load_square(float *tile, const float *m, const float *mask, int length, int row0, int col0) {
+__device__ void load_square(float *tile, const float *m, DropoutMask mask, int length, int row0, int col0) {
     for (int e = threadIdx.x; e < ATT_TILE * ATT_TILE; e += blockDim.x) {
         int r = e / ATT_TILE, c = e % ATT_TILE, i = row0 + r, j = col0 + c;
         float value = 0.0f;
@@ -301,7 +314,7 @@ struct FloatTiles {
             for (int x = 0; x < 2; x++) f(rows0 + 8 * r, columns0 + 16 * x, dots[r][x]);
     }
 
-    __device__ void rows_times_head(const float *w, const float *mask, int length, int row0, const float *b_rows,
+    __device__ void rows_times_head(const float *w, DropoutMask mask, int length, int row0, const float *b_rows,
                                     long b_stride, int d, float *out, long out_stride, bool add) {
         int tiles = (length + ATT_TILE - 1) / ATT_TILE;
         for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
@@ -329,7 +342,7 @@ struct FloatKeyTiles {
 
     __device__ void clear(Head &h) { clear_tile(h); }
 
-    __device__ void load(const float *p, const float *mask, const float *ds, int length, int q0, int k0,
+    __device__ void load(const float *p, DropoutMask mask, const float *ds, int length, int q0, int k0,
                          const float *dc_rows, long dc_stride, const float *q_rows, long q_stride, int columns) {
         load_square(weights, p, mask, length, q0, k0);
         load_square(dscores, ds, 0, length, q0, k0);
@@ -350,30 +363,30 @@ struct FloatKeyTiles {
 
 extern "C" __global__ void attention_forward_train(const float *qkv, const int *starts, const int *lengths,
                                                    const long long *offsets, int width, int heads,
-                                                   int first_row_alone, const float *mask, float *probabilities,
-                                                   float *context) {
+                                                   int first_row_alone, const unsigned char *mask, float mask_scale,
+                                                   float *probabilities, float *context) {
     __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
-    attention_forward_pass(FloatTiles{left, right}, qkv, starts, lengths, offsets, width, heads, first_row_alone, mask,
-                           probabilities, context);
+    attention_forward_pass(FloatTiles{left, right}, qkv, starts, lengths, offsets, width, heads, first_row_alone,
+                           DropoutMask(mask, mask_scale), probabilities, context);
 }
 
 extern "C" __global__ void attention_backward_queries(const float *qkv, const float *dcontext, const int *starts,
                                                       const int *lengths, const long long *offsets, int width,
                                                       int heads, int first_row_alone, const float *probabilities,
-                                                      const float *mask, float *scratch, float *dqkv) {
+                                                      const unsigned char *mask, float mask_scale, float *scratch, float *dqkv) {
     __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
     attention_queries_pass(FloatTiles{left, right}, qkv, dcontext, starts, lengths, offsets, width, heads,
-                           first_row_alone, probabilities, mask, scratch, dqkv);
+                           first_row_alone, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv);
 }
 
 extern "C" __global__ void attention_backward_keys(const float *qkv, const float *dcontext, const int *starts,
                                                    const int *lengths, const long long *offsets, int width, int heads,
-                                                   const float *probabilities, const float *mask, const float *scratch,
-                                                   float *dqkv) {
+                                                   const float *probabilities, const unsigned char *mask, float mask_scale,
+                                                   const float *scratch, float *dqkv) {
     __shared__ float weights[ATT_TILE * ATT_SQUARE], dscores[ATT_TILE * ATT_SQUARE];
     __shared__ float dctx[ATT_TILE * ATT_CHUNK], queries[ATT_TILE * ATT_CHUNK];
     attention_keys_pass(FloatKeyTiles{weights, dscores, dctx, queries}, qkv, dcontext, starts, lengths, offsets, width,
-                        heads, probabilities, mask, scratch, dqkv);
+                        heads, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv);
 }
 
 """#

@@ -58,11 +58,11 @@ __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const unsigned (&a
 #endif
 }
 
-// tile[r·pitch + c] = bf16(src[r·row_step + c·column_step], times mask at the same index when given) for
+// tile[r·pitch + c] = bf16(src[r·row_step + c·column_step], times mask's value at the same index when given) for
 // r < rows, c < columns; zero where r ≥ valid_rows or c ≥ valid_columns (padding to whole fragments).
 // Threads run along whichever index has the unit step in src, so global reads are coalesced.
 __device__ void load_bf16_tile(unsigned short *tile, int pitch, int rows, int columns, const float *src,
-                               const float *mask, long row_step, long column_step, int valid_rows, int valid_columns) {
+                               DropoutMask mask, long row_step, long column_step, int valid_rows, int valid_columns) {
     for (int e = threadIdx.x; e < rows * columns; e += blockDim.x) {
         int r = column_step == 1 ? e / columns : e % rows, c = column_step == 1 ? e % columns : e / rows;
         float value = 0.0f;
@@ -165,7 +165,7 @@ struct BF16Tiles {
             for (int e = 0; e < 4; e++) f(fragment_row(m, e), fragment_column(0, e), dots[m][0][e]);
     }
 
-    __device__ void rows_times_head(const float *w, const float *mask, int length, int row0, const float *b,
+    __device__ void rows_times_head(const float *w, DropoutMask mask, int length, int row0, const float *b,
                                     long b_stride, int d, float *out, long out_stride, bool add) {
         int tiles = (length + ATT_TILE - 1) / ATT_TILE;
         for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
@@ -176,7 +176,7 @@ struct BF16Tiles {
                 int k0 = t * ATT_TILE;
                 __syncthreads();   // (the first also makes the rows of w this block wrote visible to all of it)
                 load_bf16_tile(w_block, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, w + (long)row0 * length + k0,
-                               mask ? mask + (long)row0 * length + k0 : 0, length, 1, length - row0, length - k0);
+                               mask + ((long)row0 * length + k0), length, 1, length - row0, length - k0);
                 // Bᵀ [column, key]: row step 1, column step b_stride.
                 load_bf16_tile(b_columns, ATT_BF_SQUARE, round_up(columns, 8), ATT_TILE, b + k0 * b_stride + c0, 0, 1,
                                b_stride, columns, length - k0);
@@ -197,11 +197,11 @@ struct BF16KeyTiles {
 
     // [key, query] tiles of the row-major [query, key] blocks (row step 1, column step L), and the
     // transposed head rows (row step 1, column step the rows' stride).
-    __device__ void load(const float *p, const float *mask, const float *ds, int length, int q0, int k0,
+    __device__ void load(const float *p, DropoutMask mask, const float *ds, int length, int q0, int k0,
                          const float *dc_rows, long dc_stride, const float *q_rows, long q_stride, int columns) {
         long corner = (long)q0 * length + k0;
         int rows = round_up(columns, 8);
-        load_bf16_tile(weights, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, p + corner, mask ? mask + corner : 0, 1, length,
+        load_bf16_tile(weights, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, p + corner, mask + corner, 1, length,
                        length - k0, length - q0);
         load_bf16_tile(dscores, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, ds + corner, 0, 1, length, length - k0, length - q0);
         load_bf16_tile(gradients, ATT_BF_SQUARE, rows, ATT_TILE, dc_rows, 0, 1, dc_stride, columns, length - q0);
@@ -220,32 +220,34 @@ struct BF16KeyTiles {
 
 extern "C" __global__ void attention_forward_train_bf16(const float *qkv, const int *starts, const int *lengths,
                                                         const long long *offsets, int width, int heads,
-                                                        int first_row_alone, const float *mask, float *probabilities,
-                                                        float *context) {
+                                                        int first_row_alone, const unsigned char *mask,
+                                                        float mask_scale, float *probabilities, float *context) {
     __shared__ __align__(16) unsigned short a_rows[ATT_TILE * ATT_BF_PITCH], b_rows[ATT_TILE * ATT_BF_PITCH];
     __shared__ __align__(16) unsigned short w_block[ATT_TILE * ATT_BF_SQUARE], b_columns[ATT_CHUNK * ATT_BF_SQUARE];
     attention_forward_pass(BF16Tiles{a_rows, b_rows, w_block, b_columns}, qkv, starts, lengths, offsets, width, heads,
-                           first_row_alone, mask, probabilities, context);
+                           first_row_alone, DropoutMask(mask, mask_scale), probabilities, context);
 }
 
 extern "C" __global__ void attention_backward_queries_bf16(const float *qkv, const float *dcontext, const int *starts,
                                                            const int *lengths, const long long *offsets, int width,
                                                            int heads, int first_row_alone, const float *probabilities,
-                                                           const float *mask, float *scratch, float *dqkv) {
+                                                           const unsigned char *mask, float mask_scale, float *scratch,
+                                                           float *dqkv) {
     __shared__ __align__(16) unsigned short a_rows[ATT_TILE * ATT_BF_PITCH], b_rows[ATT_TILE * ATT_BF_PITCH];
     __shared__ __align__(16) unsigned short w_block[ATT_TILE * ATT_BF_SQUARE], b_columns[ATT_CHUNK * ATT_BF_SQUARE];
     attention_queries_pass(BF16Tiles{a_rows, b_rows, w_block, b_columns}, qkv, dcontext, starts, lengths, offsets, width,
-                           heads, first_row_alone, probabilities, mask, scratch, dqkv);
+                           heads, first_row_alone, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv);
 }
 
 extern "C" __global__ void attention_backward_keys_bf16(const float *qkv, const float *dcontext, const int *starts,
                                                         const int *lengths, const long long *offsets, int width,
-                                                        int heads, const float *probabilities, const float *mask,
+                                                        int heads, const float *probabilities,
+                                                        const unsigned char *mask, float mask_scale,
                                                         const float *scratch, float *dqkv) {
     __shared__ __align__(16) unsigned short weights[ATT_TILE * ATT_BF_SQUARE], dscores[ATT_TILE * ATT_BF_SQUARE];
     __shared__ __align__(16) unsigned short gradients[ATT_CHUNK * ATT_BF_SQUARE], queries[ATT_CHUNK * ATT_BF_SQUARE];
     attention_keys_pass(BF16KeyTiles{weights, dscores, gradients, queries}, qkv, dcontext, starts, lengths, offsets, width,
-                        heads, probabilities, mask, scratch, dqkv);
+                        heads, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv);
 }
 
 """#

@@ -16,7 +16,7 @@
 public enum CUDATrainingKernelSource {
     /// Every kernel the module exports.
     public static let kernelNames = productKernelNames + attentionKernelNames + attentionBF16KernelNames + [
-        "philox_uniform", "dropout_mask",
+        "philox_uniform", "dropout_mask", "dropout_keep", "multiply_by_dropout_mask",
         "layer_norm_forward_train", "layer_norm_backward_input", "layer_norm_parameter_chunk_sums",
         "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "relu_forward_rows", "relu_backward_rows",
         "elementwise_copy", "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
@@ -65,6 +65,12 @@ extern "C" __global__ void dropout_mask(unsigned long long seed, unsigned long l
     float scale = 1.0f / (1.0f - p);
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
         mask[i] = philox_unit(seed, stream, i) >= p ? scale : 0.0f;
+}
+// The same mask as bytes (DropoutMask): keep[i] = 1 where the uniform ≥ p, else 0.
+extern "C" __global__ void dropout_keep(unsigned long long seed, unsigned long long stream, long count, float p,
+                                        unsigned char *keep) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        keep[i] = philox_unit(seed, stream, i) >= p ? 1 : 0;
 }
 
 // ---- LayerNorm (LayerNormOps) -------------------------------------------------------------------------
@@ -177,6 +183,12 @@ extern "C" __global__ void elementwise_sum(float *z, const float *x, const float
 extern "C" __global__ void elementwise_multiply(float *x, const float *y, long count) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
         x[i] *= y[i];
+}
+// x ⊙= a byte dropout mask's values: the product with the Float32 mask, to the bit.
+extern "C" __global__ void multiply_by_dropout_mask(float *x, const unsigned char *keep, float scale, long count) {
+    DropoutMask mask(keep, scale);
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        x[i] *= mask[i];
 }
 extern "C" __global__ void elementwise_scale(float *x, float factor, long count) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)

@@ -11,12 +11,13 @@ extension CUDATrainingBackend {
     func attentionForward(context: Pointer?, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                           segments: [Range<Int>], width: Int, heads: Int, firstRowAlone: Bool) throws {
         guard let grid = try attentionGrid(segments: segments, width: width, heads: heads) else { return }
+        let mask = try maskArguments(mask)
         let tables = try tables(segments)
         let offsets = try probabilityOffsets(segments, heads: heads)
         try module.launch(attentionKernel("attention_forward_train"), grid: grid, block: CUDATrainingKernelSource.attentionThreads,
                           [.address(qkv.address), .address(tables.starts.address), .address(tables.lengths.address),
                            .address(offsets.address), .int32(Int32(width)), .int32(Int32(heads)),
-                           .int32(firstRowAlone ? 1 : 0), .address(mask?.address ?? 0), .address(probabilities.address),
+                           .int32(firstRowAlone ? 1 : 0)] + mask + [.address(probabilities.address),
                            .address(context?.address ?? 0)])
     }
 
@@ -25,6 +26,7 @@ extension CUDATrainingBackend {
     func attentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                            segments: [Range<Int>], width: Int, heads: Int, firstRowAlone: Bool) throws {
         guard let grid = try attentionGrid(segments: segments, width: width, heads: heads) else { return }
+        let mask = try maskArguments(mask)
         let tables = try tables(segments)
         let offsets = try probabilityOffsets(segments, heads: heads)
         // dP, then dS, in the probabilities' layout; the first pass writes every entry.
@@ -33,13 +35,23 @@ extension CUDATrainingBackend {
         try module.launch(attentionKernel("attention_backward_queries"), grid: grid, block: threads,
                           [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
                            .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
-                           .int32(Int32(heads)), .int32(firstRowAlone ? 1 : 0), .address(probabilities.address),
-                           .address(mask?.address ?? 0), .address(scratch.address), .address(dqkv.address)])
+                           .int32(Int32(heads)), .int32(firstRowAlone ? 1 : 0), .address(probabilities.address)]
+                          + mask + [.address(scratch.address), .address(dqkv.address)])
         try module.launch(attentionKernel("attention_backward_keys"), grid: grid, block: threads,
                           [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
                            .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
-                           .int32(Int32(heads)), .address(probabilities.address), .address(mask?.address ?? 0),
-                           .address(scratch.address), .address(dqkv.address)])
+                           .int32(Int32(heads)), .address(probabilities.address)] + mask
+                          + [.address(scratch.address), .address(dqkv.address)])
+    }
+
+    /// A dropout mask as the kernels take it, its bytes and its kept value (none: 0 and 0); throws for
+    /// a Float32 mask, which they no longer read.
+    private func maskArguments(_ mask: Pointer?) throws -> [KernelArgument] {
+        guard let mask else { return [.address(0), .float(0)] }
+        guard let scale = mask.dropoutScale else {
+            throw TrainingError.invalidInput("attention reads a dropout mask of bytes (dropoutMask(_:probability:))")
+        }
+        return [.address(mask.address), .float(scale)]
     }
 
     /// The attention kernel `name` of the backend's product precision.

@@ -16,9 +16,7 @@ extension CUDATrainingBackend {
     }
 
     func drawDropoutMask(_ mask: Pointer, count: Int, probability p: Float, seed: UInt64, stream: UInt64) throws {
-        try module.launch("dropout_mask", elements: count,
-                          [.int64(Int(bitPattern: UInt(seed))), .int64(Int(bitPattern: UInt(stream))), .int64(count),
-                           .float(p), .address(mask.address)])
+        try Self.drawMask(mask, count: count, probability: p, seed: seed, stream: stream, module: module)
     }
 
     /// Each token's word id and position, uploaded for one embedding kernel.

@@ -76,6 +76,7 @@ extension CUDATrainingBackend {
     /// master parameters through their bf16 copy (``parameters(_:)``).
     func productInput(_ x: Pointer, ld: Int, rows: Int, columns: Int) throws -> ProductInput {
         if x.copy != 0, productPrecision == .bf16 { return ProductInput(address: x.copy, ld: ld, copy: nil) }
+        guard x.dropoutScale == nil else { throw TrainingError.invalidInput("a product's input is a dropout mask") }
         guard x.element == .bfloat16 else { return try productInput(x.address, ld: ld, rows: rows, columns: columns) }
         guard productPrecision == .bf16 else {
             throw TrainingError.invalidInput("a bf16 operand for a product in \(productPrecision.rawValue)")
@@ -88,6 +89,9 @@ extension CUDATrainingBackend {
     func float32(_ x: Pointer, _ role: String) throws {
         guard x.element == .float32 else {
             throw TrainingError.invalidInput("\(role) is a bf16 product operand; only products read those")
+        }
+        guard x.dropoutScale == nil else {
+            throw TrainingError.invalidInput("\(role) is a dropout mask; only multiply and attention read those")
         }
     }
 

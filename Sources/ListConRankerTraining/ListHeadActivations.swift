@@ -26,24 +26,25 @@ final class LayerActivations<Backend: TrainingBackend> {
     let rstd2: FloatBuffer          // [R]
     let output: FloatBuffer         // [R, W]  norm2 output
 
-    init(input: FloatBuffer, rows r: Int, width w: Int, feedForward f: Int, probabilityCount: Int, dropout: Bool,
+    init(input: FloatBuffer, rows r: Int, width w: Int, feedForward f: Int, probabilityCount: Int, dropout p: Float,
          backend: Backend) throws {
+        let dropout = p > 0
         self.input = input
         qkv = try backend.scratch(r * 3 * w)
         probabilities = try backend.scratch(probabilityCount)
-        attentionMask = dropout ? try backend.scratch(probabilityCount) : nil
+        attentionMask = dropout ? try backend.dropoutMask(probabilityCount, probability: p) : nil
         context = try backend.scratch(r * w)
         attended = try backend.scratch(r * w)
-        attendedMask = dropout ? try backend.scratch(r * w) : nil
+        attendedMask = dropout ? try backend.dropoutMask(r * w, probability: p) : nil
         residual1 = try backend.scratch(r * w)
         mean1 = try backend.scratch(r)
         rstd1 = try backend.scratch(r)
         normed1 = try backend.scratch(r * w)
         preActivation = try backend.scratch(r * f)
         activated = try backend.scratch(r * f)
-        activatedMask = dropout ? try backend.scratch(r * f) : nil
+        activatedMask = dropout ? try backend.dropoutMask(r * f, probability: p) : nil
         fed = try backend.scratch(r * w)
-        fedMask = dropout ? try backend.scratch(r * w) : nil
+        fedMask = dropout ? try backend.dropoutMask(r * w, probability: p) : nil
         residual2 = try backend.scratch(r * w)
         mean2 = try backend.scratch(r)
         rstd2 = try backend.scratch(r)
@@ -86,7 +87,7 @@ final class ListHeadActivations<Backend: TrainingBackend> {
         var input = try backend.scratch(r * w)
         for _ in 0..<shape.layers {
             let layer = try LayerActivations(input: input, rows: r, width: w, feedForward: shape.feedForward,
-                                             probabilityCount: probabilityCount, dropout: dropout > 0, backend: backend)
+                                             probabilityCount: probabilityCount, dropout: dropout, backend: backend)
             layers.append(layer)
             input = layer.output
         }

@@ -31,6 +31,11 @@ protocol TrainingBackend: Sendable {
     /// write: where the products read bf16, those keep a bf16 copy that the products read, so no
     /// product converts a weight. Elsewhere ``zeros(_:)``.
     func parameters(_ count: Int) throws -> Buffer
+    /// An uncleared dropout mask of `count` elements at probability `p`, which
+    /// ``drawDropoutMask(_:count:probability:seed:stream:)`` or a ``TrainingDropout`` fills (at the
+    /// same `p`) and only ``multiply(_:by:count:)`` and the attention operations read: its elements are
+    /// 0 or 1/(1 − p), however the backend stores them (a GPU: a byte each).
+    func dropoutMask(_ count: Int, probability p: Float) throws -> Buffer
     /// A copy of `values` on the device.
     func upload(_ values: [Float]) throws -> Buffer
     /// `target[0 ..< values.count] = values`.

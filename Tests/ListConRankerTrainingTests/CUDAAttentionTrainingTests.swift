@@ -21,12 +21,13 @@ import Testing
                         Case(headWidth: 112, heads: 1, masked: true), Case(headWidth: 224, heads: 2, masked: true)]
     static let lengths = [1, 5, 32, 33, 70]
 
-    /// One case's inputs: qkv, the incoming dcontext, a non-zero start for dqkv, and the mask.
+    /// One case's inputs: qkv, the incoming dcontext, a non-zero start for dqkv, and whether a dropout
+    /// mask applies.
     struct Inputs {
         let segments: [Range<Int>]
         let rows: Int, width: Int, heads: Int, probabilityCount: Int
         let qkv: [Float], dcontext: [Float], dqkvStart: [Float]
-        let mask: [Float]?
+        let masked: Bool
 
         init(_ c: Case) {
             var segments: [Range<Int>] = [], rows = 0
@@ -40,15 +41,20 @@ import Testing
             qkv = (0..<rows * 3 * width).map { _ in generator.normal() }
             dcontext = (0..<rows * width).map { _ in generator.normal() }
             dqkvStart = (0..<rows * 3 * width).map { _ in generator.normal() }
-            // Inverted dropout at p = 0.2: zeros and 1.25s.
-            let count = probabilityCount
-            mask = c.masked ? (0..<count).map { _ in generator.unit() < 0.2 ? 0 : 1.25 } : nil
+            masked = c.masked
         }
 
         /// (probabilities, context, dqkv) of one forward and backward on `backend`.
         func run<Backend: TrainingBackend>(_ backend: Backend, listHead: Bool) throws -> [(String, [Float])] {
             let qkvBuffer = try backend.upload(qkv), dcontextBuffer = try backend.upload(dcontext)
-            let dqkv = try backend.upload(dqkvStart), maskBuffer = try mask.map { try backend.upload($0) }
+            let dqkv = try backend.upload(dqkvStart)
+            // Inverted dropout at p = 0.2 (zeros and 1.25s), the same Philox mask on every backend, stored as
+            // each stores its masks (the GPU: a byte an element).
+            let maskBuffer = masked ? try backend.dropoutMask(probabilityCount, probability: 0.2) : nil
+            if let maskBuffer {
+                try backend.drawDropoutMask(maskBuffer.pointer, count: probabilityCount, probability: 0.2, seed: 5,
+                                            stream: UInt64(width))
+            }
             let probabilities = try backend.zeros(probabilityCount), context = try backend.zeros(rows * width)
             if listHead {
                 try backend.listAttentionForward(context: context.pointer, probabilities: probabilities.pointer,

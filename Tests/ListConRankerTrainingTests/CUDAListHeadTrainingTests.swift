@@ -109,7 +109,8 @@ final class Messages: @unchecked Sendable {
     }
 
     /// `philox_uniform` gives ``Philox/unit(seed:stream:element:)`` bit for bit, across a block
-    /// boundary and past 2³² elements; `dropout_mask` gives the CPU's mask.
+    /// boundary and past 2³² elements; `dropout_mask` gives the CPU's mask, and so does a byte mask's
+    /// product (`dropout_keep`, `multiply_by_dropout_mask`).
     @Test func theGeneratorIsTheCPUs() throws {
         guard let module else { return }
         let device = module.device
@@ -126,6 +127,20 @@ final class Messages: @unchecked Sendable {
         var cpu = [Float](repeating: 0, count: count)
         cpu.withUnsafeMutableBufferPointer { Philox.dropoutMask($0.baseAddress!, count: count, probability: 0.25, seed: 99, stream: 2) }
         #expect(try device.download(mask.address, count: count) == cpu)
+
+        // The masks the trainer keeps are bytes (`dropout_keep`): multiplied into a tensor, the same values.
+        let backend = try CUDATrainingBackend(index: 0)
+        let bytes = try backend.dropoutMask(count, probability: 0.25)
+        #expect(bytes.array.count == (count + 3) / 4, "a byte an element")
+        try backend.drawDropoutMask(bytes.pointer, count: count, probability: 0.25, seed: 99, stream: 2)
+        let values = (0..<count).map { Float($0) - 500.5 }
+        let x = try backend.upload(values)
+        try backend.multiply(x.pointer, by: bytes.pointer, count: count)
+        #expect(try backend.download(x.pointer, count: count) == zip(values, cpu).map { $0 * $1 })
+        #expect(throws: TrainingError.self) {
+            try backend.drawDropoutMask(bytes.pointer, count: count, probability: 0.1, seed: 99, stream: 2)
+        }
+        #expect(throws: TrainingError.self) { try backend.geluForward(y: x.pointer, x: bytes.pointer, count: 4) }
     }
 
     /// Column sums over many rows run in chunks of rows (a bias's, LayerNorm's γ and β): several

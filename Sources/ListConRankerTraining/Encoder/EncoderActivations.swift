@@ -67,13 +67,13 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
         self.input = input
         self.products = try products ?? EncoderLayerProducts(tokens: n, shape: shape, backend: backend)
         probabilities = try backend.scratch(probabilityCount)
-        probabilityMask = dropout.attention > 0 ? try backend.scratch(probabilityCount) : nil
-        attentionMask = dropout.hidden > 0 ? try backend.scratch(n * h) : nil
+        probabilityMask = dropout.attention > 0 ? try backend.dropoutMask(probabilityCount, probability: dropout.attention) : nil
+        attentionMask = dropout.hidden > 0 ? try backend.dropoutMask(n * h, probability: dropout.hidden) : nil
         mean1 = try backend.scratch(n)
         rstd1 = try backend.scratch(n)
         normed1 = try backend.scratch(n * h)
         activated = try backend.productOperand(n * f)
-        outputMask = dropout.hidden > 0 ? try backend.scratch(n * h) : nil
+        outputMask = dropout.hidden > 0 ? try backend.dropoutMask(n * h, probability: dropout.hidden) : nil
         self.output = output
     }
 
@@ -125,7 +125,7 @@ final class EncoderActivations<Backend: TrainingBackend> {
         embeddingSum = try backend.scratch(n * h)
         embeddingMean = try backend.scratch(n)
         embeddingRstd = try backend.scratch(n)
-        embeddingMask = dropout.hidden > 0 ? try backend.scratch(n * h) : nil
+        embeddingMask = dropout.hidden > 0 ? try backend.dropoutMask(n * h, probability: dropout.hidden) : nil
         let probabilityCount = EncoderAttentionOps.probabilityCount(segments: segments, heads: shape.heads)
         switch recomputation {
         case .none:
