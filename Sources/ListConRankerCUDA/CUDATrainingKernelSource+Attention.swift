@@ -42,7 +42,7 @@ extension CUDATrainingKernelSource {
 //   each_dot(dots, f)               f(row, column, value) for each of this thread's entries,
 //   rows_times_head(…)              out (+)= (W ⊙ M)·B for the block's 32 rows of an [L, L] block W;
 // a KeyTiles type, for dK and dV of 32 key rows, Head (a thread's share of 32 rows of a head chunk),
-// clear, load (one query tile's P̃, dS, dC and Q), products and add.
+// clear, load (one query tile's P̃, dS, dC and Q), products and store (written or added).
 #define ATT_TILE 32
 #define ATT_CHUNK 128
 #define ATT_PITCH (ATT_CHUNK + 1)      // head rows padded by one word: column reads fall in distinct banks
@@ -163,12 +163,13 @@ __device__ void attention_forward_pass(Tiles tiles, const float *qkv, const int 
 }
 
 // Backward, first pass, for 32 query rows: dP = (dC·Vᵀ) ⊙ M into `scratch` (the probabilities' layout),
-// dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d in place, then dQ += dS·K. The second pass reads the finished dS.
+// dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d in place, then dQ += dS·K (replace: dQ =, each entry written by one
+// block). The second pass reads the finished dS.
 template <class Tiles>
 __device__ void attention_queries_pass(Tiles tiles, const float *qkv, const float *dcontext, const int *starts,
                                        const int *lengths, const long long *offsets, int width, int heads,
                                        int first_row_alone, const float *probabilities, DropoutMask mask,
-                                       float *scratch, float *dqkv) {
+                                       float *scratch, float *dqkv, bool replace) {
     AttentionBlock b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int q0 = blockIdx.z * ATT_TILE;
     if (q0 >= b.length) return;
@@ -183,15 +184,16 @@ __device__ void attention_queries_pass(Tiles tiles, const float *qkv, const floa
     __syncthreads();
     score_gradient_rows(probabilities + b.block, ds, q0, b.length, b.scale);
     tiles.rows_times_head(ds, 0, b.length, q0, b.head + width, b.stride, b.d,
-                          dqkv + (b.first + q0) * b.stride + (long)blockIdx.y * b.d, b.stride, true);
+                          dqkv + (b.first + q0) * b.stride + (long)blockIdx.y * b.d, b.stride, !replace);
 }
 
-// Backward, second pass, for 32 key rows: dK += dSᵀ·Q and dV += (P ⊙ M)ᵀ·dC, query tile by query tile,
-// ATT_CHUNK head columns at a time.
+// Backward, second pass, for 32 key rows: dK += dSᵀ·Q and dV += (P ⊙ M)ᵀ·dC (replace: =), query tile by
+// query tile, ATT_CHUNK head columns at a time.
 template <class KeyTiles>
 __device__ void attention_keys_pass(KeyTiles tiles, const float *qkv, const float *dcontext, const int *starts,
                                     const int *lengths, const long long *offsets, int width, int heads,
-                                    const float *probabilities, DropoutMask mask, const float *scratch, float *dqkv) {
+                                    const float *probabilities, DropoutMask mask, const float *scratch, float *dqkv,
+                                    bool replace) {
     AttentionBlock b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int k0 = blockIdx.z * ATT_TILE;
     if (k0 >= b.length) return;
@@ -210,8 +212,8 @@ __device__ void attention_keys_pass(KeyTiles tiles, const float *qkv, const floa
             __syncthreads();
             tiles.products(dk, dv, columns);
         }
-        tiles.add(out + width + c0, b.stride, b.length - k0, columns, dk);
-        tiles.add(out + 2L * width + c0, b.stride, b.length - k0, columns, dv);
+        tiles.store(out + width + c0, b.stride, b.length - k0, columns, dk, !replace);
+        tiles.store(out + 2L * width + c0, b.stride, b.length - k0, columns, dv, !replace);
     }
 }
 
@@ -356,8 +358,8 @@ struct FloatKeyTiles {
         tile_product(dscores, 1, ATT_SQUARE, queries, ATT_CHUNK, 1, ATT_TILE, columns, dk);
     }
 
-    __device__ void add(float *out, long stride, int valid, int columns, const Head &h) {
-        store_head_tile(out, stride, valid, columns, h, true);
+    __device__ void store(float *out, long stride, int valid, int columns, const Head &h, bool add) {
+        store_head_tile(out, stride, valid, columns, h, add);
     }
 };
 
@@ -373,20 +375,20 @@ extern "C" __global__ void attention_forward_train(const float *qkv, const int *
 extern "C" __global__ void attention_backward_queries(const float *qkv, const float *dcontext, const int *starts,
                                                       const int *lengths, const long long *offsets, int width,
                                                       int heads, int first_row_alone, const float *probabilities,
-                                                      const unsigned char *mask, float mask_scale, float *scratch, float *dqkv) {
+                                                      const unsigned char *mask, float mask_scale, float *scratch, float *dqkv, int replace) {
     __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
     attention_queries_pass(FloatTiles{left, right}, qkv, dcontext, starts, lengths, offsets, width, heads,
-                           first_row_alone, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv);
+                           first_row_alone, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv, replace != 0);
 }
 
 extern "C" __global__ void attention_backward_keys(const float *qkv, const float *dcontext, const int *starts,
                                                    const int *lengths, const long long *offsets, int width, int heads,
                                                    const float *probabilities, const unsigned char *mask, float mask_scale,
-                                                   const float *scratch, float *dqkv) {
+                                                   const float *scratch, float *dqkv, int replace) {
     __shared__ float weights[ATT_TILE * ATT_SQUARE], dscores[ATT_TILE * ATT_SQUARE];
     __shared__ float dctx[ATT_TILE * ATT_CHUNK], queries[ATT_TILE * ATT_CHUNK];
     attention_keys_pass(FloatKeyTiles{weights, dscores, dctx, queries}, qkv, dcontext, starts, lengths, offsets, width,
-                        heads, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv);
+                        heads, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv, replace != 0);
 }
 
 """#

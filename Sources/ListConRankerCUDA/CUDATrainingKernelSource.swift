@@ -91,8 +91,10 @@ extern "C" __global__ void layer_norm_forward_train(const float *x, const float 
         y[r * width + j] = (float)(((double)row[j] - m) * s) * gamma[j] + beta[j];
 }
 // One block per row: dx += rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ.
+// dx += (replace: dx =) the gradient of each row's input.
 extern "C" __global__ void layer_norm_backward_input(const float *dy, const float *x, const float *mean,
-                                                     const float *rstd, const float *gamma, int width, float *dx) {
+                                                     const float *rstd, const float *gamma, int width, int replace,
+                                                     float *dx) {
     __shared__ float scratch[32];
     long r = blockIdx.x;
     const float *row = x + r * width, *grad = dy + r * width;
@@ -107,7 +109,8 @@ extern "C" __global__ void layer_norm_backward_input(const float *dy, const floa
     float mean_dxhat_xhat = block_sum(b, scratch) / width;
     for (int j = threadIdx.x; j < width; j += blockDim.x) {
         float xhat = (row[j] - m) * s;
-        dx[r * width + j] += s * (grad[j] * gamma[j] - mean_dxhat - xhat * mean_dxhat_xhat);
+        float d = s * (grad[j] * gamma[j] - mean_dxhat - xhat * mean_dxhat_xhat);
+        if (replace) dx[r * width + j] = d; else dx[r * width + j] += d;
     }
 }
 // dγ and dβ of each chunk of `chunk` rows (rows in order within it): pass 1 of the two-pass column

@@ -27,8 +27,10 @@ extension CPUTrainingBackend {
                                         segments: segments, hidden: hidden, heads: heads)
     }
 
-    func encoderAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?,
-                                  qkv: Pointer, segments: [Range<Int>], hidden: Int, heads: Int) throws {
+    /// `.replace` clears dqkv first: the CPU's op adds.
+    func encoderAttentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
+                                  mask: Pointer?, qkv: Pointer, segments: [Range<Int>], hidden: Int, heads: Int) throws {
+        if dqkvWrite == .replace { clear(dqkv, count: (segments.last?.upperBound ?? 0) * 3 * hidden) }
         try EncoderAttentionOps.backward(dqkv: dqkv, dcontext: dcontext, probabilities: probabilities,
                                          dropoutMask: mask, qkv: qkv, segments: segments, hidden: hidden, heads: heads)
     }

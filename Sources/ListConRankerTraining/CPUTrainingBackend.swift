@@ -33,8 +33,10 @@ struct CPUTrainingBackend: TrainingBackend {
         try LinearOps.forward(y: y, x: x, w: w, b: b, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
     }
 
-    func linearBackward(dx: Pointer?, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer, w: Pointer,
-                               rows: Int, inFeatures: Int, outFeatures: Int) throws {
+    /// `.replace` clears dx first: the CPU's ops add, and their results stay what they were.
+    func linearBackward(dx: Pointer?, dxWrite: GradientWrite, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer,
+                        w: Pointer, rows: Int, inFeatures: Int, outFeatures: Int) throws {
+        if dxWrite == .replace, let dx { clear(dx, count: rows * inFeatures) }
         try LinearOps.backward(dx: dx, dw: dw, db: db, dy: dy, x: x, w: w, rows: rows, inFeatures: inFeatures,
                                outFeatures: outFeatures)
     }
@@ -45,8 +47,10 @@ struct CPUTrainingBackend: TrainingBackend {
                              eps: eps)
     }
 
-    func layerNormBackward(dx: Pointer, dgamma: Pointer, dbeta: Pointer, dy: Pointer, x: Pointer,
-                                  mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int, width: Int) {
+    /// `.replace` clears dx first, as ``linearBackward(dx:dxWrite:dw:db:dy:x:w:rows:inFeatures:outFeatures:)``.
+    func layerNormBackward(dx: Pointer, dxWrite: GradientWrite, dgamma: Pointer, dbeta: Pointer, dy: Pointer,
+                           x: Pointer, mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int, width: Int) {
+        if dxWrite == .replace { clear(dx, count: rows * width) }
         LayerNormOps.backward(dx: dx, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, mean: mean, rstd: rstd,
                               gamma: gamma, rows: rows, width: width)
     }

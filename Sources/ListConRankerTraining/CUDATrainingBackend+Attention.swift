@@ -21,10 +21,12 @@ extension CUDATrainingBackend {
                            .address(context?.address ?? 0)])
     }
 
-    /// `dqkv += ` the gradient through the stored probabilities (and mask), in two passes: the
-    /// query rows' (dS, then dQ) and the key rows' (dK and dV), which reads the finished dS.
-    func attentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
-                           segments: [Range<Int>], width: Int, heads: Int, firstRowAlone: Bool) throws {
+    /// `dqkv += ` (`.replace`: `=`) the gradient through the stored probabilities (and mask), in two
+    /// passes: the query rows' (dS, then dQ) and the key rows' (dK and dV), which reads the finished
+    /// dS. Each entry of a segment's rows is written by one block, so replacing needs no cleared buffer.
+    func attentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
+                           mask: Pointer?, qkv: Pointer, segments: [Range<Int>], width: Int, heads: Int,
+                           firstRowAlone: Bool) throws {
         guard let grid = try attentionGrid(segments: segments, width: width, heads: heads) else { return }
         let mask = try maskArguments(mask)
         let tables = try tables(segments)
@@ -32,16 +34,17 @@ extension CUDATrainingBackend {
         // dP, then dS, in the probabilities' layout; the first pass writes every entry.
         let scratch = try scratch(ListAttentionOps.probabilityCount(segments: segments, heads: heads)).array
         let threads = CUDATrainingKernelSource.attentionThreads
+        let replace = KernelArgument.int32(dqkvWrite == .replace ? 1 : 0)
         try module.launch(attentionKernel("attention_backward_queries"), grid: grid, block: threads,
                           [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
                            .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
                            .int32(Int32(heads)), .int32(firstRowAlone ? 1 : 0), .address(probabilities.address)]
-                          + mask + [.address(scratch.address), .address(dqkv.address)])
+                          + mask + [.address(scratch.address), .address(dqkv.address), replace])
         try module.launch(attentionKernel("attention_backward_keys"), grid: grid, block: threads,
                           [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
                            .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
                            .int32(Int32(heads)), .address(probabilities.address)] + mask
-                          + [.address(scratch.address), .address(dqkv.address)])
+                          + [.address(scratch.address), .address(dqkv.address), replace])
     }
 
     /// A dropout mask as the kernels take it, its bytes and its kept value (none: 0 and 0); throws for

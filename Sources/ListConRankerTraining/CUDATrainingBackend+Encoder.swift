@@ -80,10 +80,10 @@ extension CUDATrainingBackend {
                              width: hidden, heads: heads, firstRowAlone: false)
     }
 
-    func encoderAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?,
-                                  qkv: Pointer, segments: [Range<Int>], hidden: Int, heads: Int) throws {
-        try attentionBackward(dqkv: dqkv, dcontext: dcontext, probabilities: probabilities, mask: mask, qkv: qkv,
-                              segments: segments, width: hidden, heads: heads, firstRowAlone: false)
+    func encoderAttentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
+                                  mask: Pointer?, qkv: Pointer, segments: [Range<Int>], hidden: Int, heads: Int) throws {
+        try attentionBackward(dqkv: dqkv, dqkvWrite: dqkvWrite, dcontext: dcontext, probabilities: probabilities,
+                              mask: mask, qkv: qkv, segments: segments, width: hidden, heads: heads, firstRowAlone: false)
     }
 
     func meanPoolForward(pooled: Pointer, hidden: Pointer, segments: [Range<Int>], width: Int) throws {

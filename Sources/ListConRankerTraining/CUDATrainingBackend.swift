@@ -171,8 +171,8 @@ struct CUDATrainingBackend: TrainingBackend {
         }
     }
 
-    func linearBackward(dx: Pointer?, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer, w: Pointer, rows: Int,
-                        inFeatures: Int, outFeatures: Int) throws {
+    func linearBackward(dx: Pointer?, dxWrite: GradientWrite, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer,
+                        w: Pointer, rows: Int, inFeatures: Int, outFeatures: Int) throws {
         guard rows > 0 else { return }
         try float32(dy, "a linear layer's output gradient")   // its column sums read it too
         // dy feeds both products: converted once in bf16 mode.
@@ -180,7 +180,7 @@ struct CUDATrainingBackend: TrainingBackend {
         if let dx {
             let wInput = try productInput(w, ld: inFeatures, rows: outFeatures, columns: inFeatures)
             try product(transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures, a: dyInput, b: wInput,
-                        beta: 1, c: dx.address, ldc: inFeatures)
+                        beta: dxWrite == .add ? 1 : 0, c: dx.address, ldc: inFeatures)
         }
         let xInput = try productInput(x, ld: inFeatures, rows: rows, columns: inFeatures)
         try product(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows, a: dyInput, b: xInput, beta: 1,
@@ -223,11 +223,12 @@ struct CUDATrainingBackend: TrainingBackend {
                            .int32(Int32(width)), .address(y.address), .address(mean.address), .address(rstd.address)])
     }
 
-    func layerNormBackward(dx: Pointer, dgamma: Pointer, dbeta: Pointer, dy: Pointer, x: Pointer, mean: Pointer,
-                           rstd: Pointer, gamma: Pointer, rows: Int, width: Int) throws {
+    func layerNormBackward(dx: Pointer, dxWrite: GradientWrite, dgamma: Pointer, dbeta: Pointer, dy: Pointer,
+                           x: Pointer, mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int, width: Int) throws {
         try module.launch("layer_norm_backward_input", grid: (rows, 1, 1), block: 256,
                           [.address(dy.address), .address(x.address), .address(mean.address), .address(rstd.address),
-                           .address(gamma.address), .int32(Int32(width)), .address(dx.address)])
+                           .address(gamma.address), .int32(Int32(width)), .int32(dxWrite == .replace ? 1 : 0),
+                           .address(dx.address)])
         guard rows > 0 else { return }
         let (chunk, count) = Self.rowChunks(rows)
         let gammaChunks = try scratch(count * width), betaChunks = try scratch(count * width)
@@ -374,8 +375,8 @@ struct CUDATrainingBackend: TrainingBackend {
 
     func listAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                                segments: [Range<Int>], width: Int, heads: Int) throws {
-        try attentionBackward(dqkv: dqkv, dcontext: dcontext, probabilities: probabilities, mask: mask, qkv: qkv,
-                              segments: segments, width: width, heads: heads, firstRowAlone: true)
+        try attentionBackward(dqkv: dqkv, dqkvWrite: .add, dcontext: dcontext, probabilities: probabilities, mask: mask,
+                              qkv: qkv, segments: segments, width: width, heads: heads, firstRowAlone: true)
     }
 
     func splitQueryRows(rows: Pointer, queries: Pointer, passages: Pointer, segments: [Range<Int>], width: Int) throws {

@@ -80,16 +80,16 @@ extension ListHeadNetwork {
         // Transformer layers, last first. `doutput` is the gradient of the layer's output.
         for (layer, l) in zip(o.layers, a.layers).reversed() {
             // out = norm2(residual2), residual2 = normed1 + dropout2(linear2(…)).
-            let dresidual2 = try backend.zeros(r * w)
-            try backend.layerNormBackward(dx: dresidual2.pointer, dgamma: g + layer.norm2.weight,
+            let dresidual2 = try backend.scratch(r * w)
+            try backend.layerNormBackward(dx: dresidual2.pointer, dxWrite: .replace, dgamma: g + layer.norm2.weight,
                                           dbeta: g + layer.norm2.bias, dy: doutput.pointer, x: l.residual2.pointer,
                                           mean: l.mean2.pointer, rstd: l.rstd2.pointer, gamma: p + layer.norm2.weight,
                                           rows: r, width: w)
             let dnormed1 = try backend.scratch(r * w)
             try backend.copy(dresidual2.pointer, to: dnormed1.pointer, count: r * w)
             if let mask = l.fedMask { try backend.multiply(dresidual2.pointer, by: mask.pointer, count: r * w) }
-            let dactivated = try backend.zeros(r * ff)                // [R, F]
-            try backend.linearBackward(dx: dactivated.pointer, dw: g + layer.linear2.weight,
+            let dactivated = try backend.scratch(r * ff)              // [R, F]
+            try backend.linearBackward(dx: dactivated.pointer, dxWrite: .replace, dw: g + layer.linear2.weight,
                                        db: g + layer.linear2.bias, dy: dresidual2.pointer, x: l.activated.pointer,
                                        w: p + layer.linear2.weight, rows: r, inFeatures: ff, outFeatures: w)
             if let mask = l.activatedMask {
@@ -103,16 +103,16 @@ extension ListHeadNetwork {
                                        rows: r, inFeatures: w, outFeatures: ff)
 
             // normed1 = norm1(residual1), residual1 = input + dropout1(out_proj(attention(in_proj(input)))).
-            let dresidual1 = try backend.zeros(r * w)
-            try backend.layerNormBackward(dx: dresidual1.pointer, dgamma: g + layer.norm1.weight,
+            let dresidual1 = try backend.scratch(r * w)
+            try backend.layerNormBackward(dx: dresidual1.pointer, dxWrite: .replace, dgamma: g + layer.norm1.weight,
                                           dbeta: g + layer.norm1.bias, dy: dnormed1.pointer, x: l.residual1.pointer,
                                           mean: l.mean1.pointer, rstd: l.rstd1.pointer, gamma: p + layer.norm1.weight,
                                           rows: r, width: w)
             let dinput = try backend.scratch(r * w)
             try backend.copy(dresidual1.pointer, to: dinput.pointer, count: r * w)
             if let mask = l.attendedMask { try backend.multiply(dresidual1.pointer, by: mask.pointer, count: r * w) }
-            let dcontext = try backend.zeros(r * w)
-            try backend.linearBackward(dx: dcontext.pointer, dw: g + layer.outProjection.weight,
+            let dcontext = try backend.scratch(r * w)
+            try backend.linearBackward(dx: dcontext.pointer, dxWrite: .replace, dw: g + layer.outProjection.weight,
                                        db: g + layer.outProjection.bias, dy: dresidual1.pointer, x: l.context.pointer,
                                        w: p + layer.outProjection.weight, rows: r, inFeatures: w, outFeatures: w)
             let dqkv = try backend.zeros(r * 3 * w)                   // [R, 3W]
@@ -126,10 +126,11 @@ extension ListHeadNetwork {
         }
 
         // Layer 0's input = LayerNorm(f + tag[t]).
-        let dtagged = try backend.zeros(r * w)
-        try backend.layerNormBackward(dx: dtagged.pointer, dgamma: g + o.tagNorm.weight, dbeta: g + o.tagNorm.bias,
-                                      dy: doutput.pointer, x: a.tagged.pointer, mean: a.tagMean.pointer,
-                                      rstd: a.tagRstd.pointer, gamma: p + o.tagNorm.weight, rows: r, width: w)
+        let dtagged = try backend.scratch(r * w)
+        try backend.layerNormBackward(dx: dtagged.pointer, dxWrite: .replace, dgamma: g + o.tagNorm.weight,
+                                      dbeta: g + o.tagNorm.bias, dy: doutput.pointer, x: a.tagged.pointer,
+                                      mean: a.tagMean.pointer, rstd: a.tagRstd.pointer, gamma: p + o.tagNorm.weight,
+                                      rows: r, width: w)
         try backend.queryTagsBackward(df: df.pointer, dtags: g + o.tags, dout: dtagged.pointer, segments: segments,
                                       width: w)
 

@@ -55,18 +55,19 @@ protocol TrainingBackend: Sendable {
     /// `y[rows, out] = x[rows, in] · w[out, in]ᵀ + b` (no bias when `b` is nil).
     func linearForward(y: Pointer, x: Pointer, w: Pointer, b: Pointer?, rows: Int, inFeatures: Int,
                        outFeatures: Int) throws
-    /// `dx += dy · w` (skipped when nil), `dw += dyᵀ · x`, `db += Σ_rows dy` (when given).
-    func linearBackward(dx: Pointer?, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer, w: Pointer, rows: Int,
-                        inFeatures: Int, outFeatures: Int) throws
+    /// `dx += dy · w` (skipped when nil; with `dxWrite` `.replace`, `dx = dy · w`), `dw += dyᵀ · x`,
+    /// `db += Σ_rows dy` (when given).
+    func linearBackward(dx: Pointer?, dxWrite: GradientWrite, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer,
+                        w: Pointer, rows: Int, inFeatures: Int, outFeatures: Int) throws
 
     // MARK: Normalisation, activations, element-wise (LayerNormOps, ActivationOps, ElementOps)
 
     /// LayerNorm of each row, keeping each row's mean and reciprocal standard deviation.
     func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, x: Pointer, gamma: Pointer, beta: Pointer,
                           rows: Int, width: Int, eps: Float) throws
-    /// `dx += …`, `dgamma += …`, `dbeta += …`.
-    func layerNormBackward(dx: Pointer, dgamma: Pointer, dbeta: Pointer, dy: Pointer, x: Pointer, mean: Pointer,
-                           rstd: Pointer, gamma: Pointer, rows: Int, width: Int) throws
+    /// `dx += …` (with `dxWrite` `.replace`, `dx = …`), `dgamma += …`, `dbeta += …`.
+    func layerNormBackward(dx: Pointer, dxWrite: GradientWrite, dgamma: Pointer, dbeta: Pointer, dy: Pointer,
+                           x: Pointer, mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int, width: Int) throws
     /// `y = GELU(x)` (erf form).
     func geluForward(y: Pointer, x: Pointer, count: Int) throws
     /// `dx = dy · GELU′(x)` (overwritten).
@@ -127,9 +128,10 @@ protocol TrainingBackend: Sendable {
     /// drawn); a nil `context` stops after the probabilities: ``EncoderAttentionOps/forward``.
     func encoderAttentionForward(context: Pointer?, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                                  segments: [Range<Int>], hidden: Int, heads: Int) throws
-    /// `dqkv += …` through the stored probabilities and mask: ``EncoderAttentionOps/backward``.
-    func encoderAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?,
-                                  qkv: Pointer, segments: [Range<Int>], hidden: Int, heads: Int) throws
+    /// `dqkv += …` (with `dqkvWrite` `.replace`, `dqkv = …`) through the stored probabilities and mask:
+    /// ``EncoderAttentionOps/backward``.
+    func encoderAttentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
+                                  mask: Pointer?, qkv: Pointer, segments: [Range<Int>], hidden: Int, heads: Int) throws
     /// `pooled[t]` = the mean of segment t's rows (summed in Double): ``EncoderTokenOps/meanPool``.
     func meanPoolForward(pooled: Pointer, hidden: Pointer, segments: [Range<Int>], width: Int) throws
     /// `dhidden[row] = dpooled[t] / L_t` for each row of segment t (overwritten).
@@ -150,6 +152,37 @@ protocol TrainingBackend: Sendable {
     /// `decaying` ranges decayed first: ``AdamW/update(parameters:firstMoments:secondMoments:gradients:count:decaying:scalars:)``.
     func adamWUpdate(parameters: Pointer, firstMoments: Pointer, secondMoments: Pointer, gradients: Pointer,
                      count: Int, decaying: [Range<Int>], scalars: AdamW.StepScalars) throws
+}
+
+/// How a backward operation writes the gradient of its input: added to what the buffer holds (where
+/// several contributions meet), or in place of it (the only contribution, into a buffer that was not
+/// cleared: on a GPU a pass over memory saved).
+enum GradientWrite: Sendable {
+    case add, replace
+}
+
+extension TrainingBackend {
+    /// ``linearBackward(dx:dxWrite:dw:db:dy:x:w:rows:inFeatures:outFeatures:)`` adding to `dx`.
+    func linearBackward(dx: Pointer?, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer, w: Pointer, rows: Int,
+                        inFeatures: Int, outFeatures: Int) throws {
+        try linearBackward(dx: dx, dxWrite: .add, dw: dw, db: db, dy: dy, x: x, w: w, rows: rows,
+                           inFeatures: inFeatures, outFeatures: outFeatures)
+    }
+
+    /// ``encoderAttentionBackward(dqkv:dqkvWrite:dcontext:probabilities:mask:qkv:segments:hidden:heads:)``
+    /// adding to `dqkv`.
+    func encoderAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?,
+                                  qkv: Pointer, segments: [Range<Int>], hidden: Int, heads: Int) throws {
+        try encoderAttentionBackward(dqkv: dqkv, dqkvWrite: .add, dcontext: dcontext, probabilities: probabilities,
+                                     mask: mask, qkv: qkv, segments: segments, hidden: hidden, heads: heads)
+    }
+
+    /// ``layerNormBackward(dx:dxWrite:dgamma:dbeta:dy:x:mean:rstd:gamma:rows:width:)`` adding to `dx`.
+    func layerNormBackward(dx: Pointer, dgamma: Pointer, dbeta: Pointer, dy: Pointer, x: Pointer, mean: Pointer,
+                           rstd: Pointer, gamma: Pointer, rows: Int, width: Int) throws {
+        try layerNormBackward(dx: dx, dxWrite: .add, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, mean: mean, rstd: rstd,
+                              gamma: gamma, rows: rows, width: width)
+    }
 }
 
 /// A device address of Float32 elements.

@@ -1,7 +1,9 @@
 /// The activation gradients of one layer's backward (N tokens, H hidden, F intermediate) on the
 /// backend's device, allocated once per backward and reused layer after layer: fresh buffers for
 /// every layer cost the CPU a page fault and a cleared page for each of their pages (a few per
-/// cent of BERT-large's backward).
+/// cent of BERT-large's backward). None is cleared, at allocation or between layers: each is
+/// written whole before it is read (LayerNorm's, the products' and attention's input gradients by
+/// `GradientWrite.replace`; dnormed1 and dinput by a copy, before their products add to them).
 final class EncoderLayerGradientBuffers<Backend: TrainingBackend> {
     typealias Buffer = Backend.Buffer
     private(set) var doutput: Buffer   // [N, H] gradient of the layer's output (from the layer above)
@@ -25,15 +27,6 @@ final class EncoderLayerGradientBuffers<Backend: TrainingBackend> {
         dresidual1 = try backend.scratch(n * h)
         dcontext = try backend.scratch(n * h)
         dqkv = try backend.scratch(n * 3 * h)
-    }
-
-    /// Zeroes the buffers a layer's backward adds into (LayerNorm's dx, the products' dx and the
-    /// attention's dqkv accumulate); the others are overwritten whole before they are read, so
-    /// none is cleared when allocated.
-    func zeroAccumulated(_ backend: Backend) throws {
-        for buffer in [dresidual2, dactivated, dresidual1, dcontext, dqkv] {
-            try backend.clear(buffer.pointer, count: buffer.count)
-        }
     }
 
     /// After a layer: its input's gradient becomes the output gradient of the layer below.

@@ -85,12 +85,11 @@ extension EncoderNetwork {
                                                          segments: [Range<Int>], _ backend: Backend) throws {
         let n = segments.last?.upperBound ?? 0, h = shape.hidden, f = shape.intermediate
         let o = offsets.layers[index]
-        try buffers.zeroAccumulated(backend)
         let doutput = buffers.doutput, dinput = buffers.dinput
 
         // out = LN(residual2), residual2 = normed1 + dropout(output.dense(activated)).
         let dresidual2 = buffers.dresidual2                           // [N, H]
-        try backend.layerNormBackward(dx: dresidual2.pointer, dgamma: g + o.outputNorm.weight,
+        try backend.layerNormBackward(dx: dresidual2.pointer, dxWrite: .replace, dgamma: g + o.outputNorm.weight,
                                       dbeta: g + o.outputNorm.bias, dy: doutput.pointer, x: l.residual2.pointer,
                                       mean: l.mean2.pointer, rstd: l.rstd2.pointer, gamma: p + o.outputNorm.weight,
                                       rows: n, width: h)
@@ -98,9 +97,9 @@ extension EncoderNetwork {
         try backend.copy(dresidual2.pointer, to: dnormed1.pointer, count: n * h)
         if let mask = l.outputMask { try backend.multiply(dresidual2.pointer, by: mask.pointer, count: n * h) }
         let dactivated = buffers.dactivated                           // [N, F]
-        try backend.linearBackward(dx: dactivated.pointer, dw: g + o.output.weight, db: g + o.output.bias,
-                                   dy: dresidual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
-                                   rows: n, inFeatures: f, outFeatures: h)
+        try backend.linearBackward(dx: dactivated.pointer, dxWrite: .replace, dw: g + o.output.weight,
+                                   db: g + o.output.bias, dy: dresidual2.pointer, x: l.activated.pointer,
+                                   w: p + o.output.weight, rows: n, inFeatures: f, outFeatures: h)
         let dpreActivation = buffers.dpreActivation                   // [N, F]
         try backend.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer, x: l.preActivation.pointer,
                                  count: n * f)
@@ -110,18 +109,18 @@ extension EncoderNetwork {
 
         // normed1 = LN(residual1), residual1 = input + dropout(attention.output.dense(context)).
         let dresidual1 = buffers.dresidual1                           // [N, H]
-        try backend.layerNormBackward(dx: dresidual1.pointer, dgamma: g + o.attentionNorm.weight,
+        try backend.layerNormBackward(dx: dresidual1.pointer, dxWrite: .replace, dgamma: g + o.attentionNorm.weight,
                                       dbeta: g + o.attentionNorm.bias, dy: dnormed1.pointer, x: l.residual1.pointer,
                                       mean: l.mean1.pointer, rstd: l.rstd1.pointer, gamma: p + o.attentionNorm.weight,
                                       rows: n, width: h)
         try backend.copy(dresidual1.pointer, to: dinput.pointer, count: n * h)
         if let mask = l.attentionMask { try backend.multiply(dresidual1.pointer, by: mask.pointer, count: n * h) }
         let dcontext = buffers.dcontext                               // [N, H]
-        try backend.linearBackward(dx: dcontext.pointer, dw: g + o.attentionOutput.weight,
+        try backend.linearBackward(dx: dcontext.pointer, dxWrite: .replace, dw: g + o.attentionOutput.weight,
                                    db: g + o.attentionOutput.bias, dy: dresidual1.pointer, x: l.context.pointer,
                                    w: p + o.attentionOutput.weight, rows: n, inFeatures: h, outFeatures: h)
         let dqkv = buffers.dqkv                                       // [N, 3H]
-        try backend.encoderAttentionBackward(dqkv: dqkv.pointer, dcontext: dcontext.pointer,
+        try backend.encoderAttentionBackward(dqkv: dqkv.pointer, dqkvWrite: .replace, dcontext: dcontext.pointer,
                                              probabilities: l.probabilities.pointer, mask: l.probabilityMask?.pointer,
                                              qkv: l.qkv.pointer, segments: segments, hidden: h, heads: shape.heads)
         try backend.linearBackward(dx: dinput.pointer, dw: g + o.qkv.weight, db: g + o.qkv.bias, dy: dqkv.pointer,
@@ -140,8 +139,7 @@ extension EncoderNetwork {
         let doutput = buffers.doutput
         if let mask = a.embeddingMask { try backend.multiply(doutput.pointer, by: mask.pointer, count: n * h) }
         let dsum = buffers.dresidual1                                 // [N, H], free after the layers
-        try backend.clear(dsum.pointer, count: dsum.count)
-        try backend.layerNormBackward(dx: dsum.pointer, dgamma: g + o.embeddingNorm.weight,
+        try backend.layerNormBackward(dx: dsum.pointer, dxWrite: .replace, dgamma: g + o.embeddingNorm.weight,
                                       dbeta: g + o.embeddingNorm.bias, dy: doutput.pointer, x: a.embeddingSum.pointer,
                                       mean: a.embeddingMean.pointer, rstd: a.embeddingRstd.pointer,
                                       gamma: p + o.embeddingNorm.weight, rows: n, width: h)
