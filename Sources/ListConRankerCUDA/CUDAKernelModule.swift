@@ -59,6 +59,7 @@ package final class CUDAFloatArray: @unchecked Sendable {
         pool = device.pool
         (address, size) = try pool.allocate(max(count, 1) * 4)
         try cudaCall("clearing GPU memory") { lcr_cuda_zero(address, max(count, 1) * 4, device.stream, $0, $1) }
+        try device.kernelTimes.enqueued("memset", on: device.stream)
     }
 
     /// `count` slots on `device`, not cleared: for scratch that a kernel writes whole before
@@ -93,6 +94,7 @@ extension CUDADevice {
                 lcr_cuda_upload(address, bytes.baseAddress, bytes.count, stream, $0, $1)
             }
         }
+        try kernelTimes.enqueued("copy_to_device", on: stream)
     }
 
     /// `count` Float32 values from `address`, after everything enqueued before.
@@ -110,21 +112,22 @@ extension CUDADevice {
 
     /// `count` Int32 values to a new buffer (row indices, lengths), as raw Float32 storage.
     package func upload(int32 values: [Int32]) throws -> CUDAFloatArray {
-        let array = try CUDAFloatArray(zeros: values.count, on: self)
-        guard !values.isEmpty else { return array }
-        try values.withUnsafeBytes { bytes in
-            try cudaCall("copying to the GPU") { lcr_cuda_upload(array.address, bytes.baseAddress, bytes.count, stream, $0, $1) }
-        }
-        return array
+        try upload(raw: values, slots: values.count)
     }
 
     /// `count` Int64 values to a new buffer (offsets), as raw storage of `2·count` Float32 slots.
     package func upload(int64 values: [Int64]) throws -> CUDAFloatArray {
-        let array = try CUDAFloatArray(zeros: 2 * values.count, on: self)
+        try upload(raw: values, slots: 2 * values.count)
+    }
+
+    /// `values`' bytes in a new buffer of `slots` Float32 slots, which the copy fills (not cleared first).
+    private func upload<Element>(raw values: [Element], slots: Int) throws -> CUDAFloatArray {
+        let array = try CUDAFloatArray(uninitialised: slots, on: self)
         guard !values.isEmpty else { return array }
         try values.withUnsafeBytes { bytes in
             try cudaCall("copying to the GPU") { lcr_cuda_upload(array.address, bytes.baseAddress, bytes.count, stream, $0, $1) }
         }
+        try kernelTimes.enqueued("copy_to_device", on: stream)
         return array
     }
 

@@ -135,7 +135,8 @@ import Testing
             let kernels = try #require(step.kernels)
             #expect(Set(kernels.keys).isSuperset(of: ["cublaslt_linear_f32", "cublaslt_gemm_f32", "attention_forward_train",
                                                       "attention_backward_queries", "attention_backward_keys",
-                                                      "layer_norm_forward_train", "adamw_update"]),
+                                                      "layer_norm_forward_train", "adamw_update", "memset",
+                                                      "copy_to_device"]),
                     "\(kernels.keys.sorted())")
             #expect(kernels.values.allSatisfy { $0 >= 0 } && kernels.values.reduce(0, +) <= step.seconds + 1e-3, "\(step)")
             #expect(kernels["cublaslt_gemm_f32", default: 0] > 0)
