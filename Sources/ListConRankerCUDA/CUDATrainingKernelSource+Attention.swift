@@ -143,11 +143,12 @@ __device__ void each_row_dot(Tiles &tiles, const AttentionBlock &b, int q0, cons
 
 // Forward of 32 query rows: logits S = QKᵀ/√d into P (key tile by key tile), each row's softmax over its
 // visible keys in place, then context = (P ⊙ M)·V. With context null only P is computed (recomputation
-// restoring P for a backward whose layer kept its context).
-template <class Tiles>
+// restoring P for a backward whose layer kept its context). Context: float, or in the bf16 tiles' pass
+// unsigned short (bf16 bits: a context only products read).
+template <class Tiles, class Context>
 __device__ void attention_forward_pass(Tiles tiles, const float *qkv, const int *starts, const int *lengths,
                                        const long long *offsets, int width, int heads, int first_row_alone,
-                                       DropoutMask mask, float *probabilities, float *context) {
+                                       DropoutMask mask, float *probabilities, Context *context) {
     AttentionBlock b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int q0 = blockIdx.z * ATT_TILE;
     if (q0 >= b.length) return;

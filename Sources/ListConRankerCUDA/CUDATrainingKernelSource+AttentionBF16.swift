@@ -118,9 +118,13 @@ __device__ __forceinline__ int fragment_column(int j, int i) {
     return 8 * ((threadIdx.x >> 5) + 4 * j) + 2 * (threadIdx.x & 3) + (i & 1);
 }
 
+// One output element: Float32 written or added, or bf16 (rounded once, only ever written).
+__device__ __forceinline__ void store_element(float *out, float value, bool add) { *out = add ? *out + value : value; }
+__device__ __forceinline__ void store_element(unsigned short *out, float value, bool) { *out = bf16_bits(value); }
+
 // out[row·stride + column] (+)= acc for rows < valid_rows and columns < columns.
-template <int BLOCKS>
-__device__ __forceinline__ void store_fragments(float *out, long stride, int valid_rows, int columns,
+template <int BLOCKS, class Out>
+__device__ __forceinline__ void store_fragments(Out *out, long stride, int valid_rows, int columns,
                                                 const float (&acc)[2][BLOCKS][4], bool add) {
 #pragma unroll
     for (int m = 0; m < 2; m++)
@@ -130,7 +134,7 @@ __device__ __forceinline__ void store_fragments(float *out, long stride, int val
             for (int i = 0; i < 4; i++) {
                 int r = fragment_row(m, i), c = fragment_column(j, i);
                 if (r >= valid_rows || c >= columns) continue;
-                if (add) out[r * stride + c] += acc[m][j][i]; else out[r * stride + c] = acc[m][j][i];
+                store_element(out + r * stride + c, acc[m][j][i], add);
             }
 }
 
@@ -165,8 +169,9 @@ struct BF16Tiles {
             for (int e = 0; e < 4; e++) f(fragment_row(m, e), fragment_column(0, e), dots[m][0][e]);
     }
 
+    template <class Out>
     __device__ void rows_times_head(const float *w, DropoutMask mask, int length, int row0, const float *b,
-                                    long b_stride, int d, float *out, long out_stride, bool add) {
+                                    long b_stride, int d, Out *out, long out_stride, bool add) {
         int tiles = (length + ATT_TILE - 1) / ATT_TILE;
         for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
             int columns = min(ATT_CHUNK, d - c0);
@@ -221,11 +226,19 @@ struct BF16KeyTiles {
 extern "C" __global__ void attention_forward_train_bf16(const float *qkv, const int *starts, const int *lengths,
                                                         const long long *offsets, int width, int heads,
                                                         int first_row_alone, const unsigned char *mask,
-                                                        float mask_scale, float *probabilities, float *context) {
+                                                        float mask_scale, float *probabilities, void *context,
+                                                        int context_bf16) {
     __shared__ __align__(16) unsigned short a_rows[ATT_TILE * ATT_BF_PITCH], b_rows[ATT_TILE * ATT_BF_PITCH];
     __shared__ __align__(16) unsigned short w_block[ATT_TILE * ATT_BF_SQUARE], b_columns[ATT_CHUNK * ATT_BF_SQUARE];
-    attention_forward_pass(BF16Tiles{a_rows, b_rows, w_block, b_columns}, qkv, starts, lengths, offsets, width, heads,
-                           first_row_alone, DropoutMask(mask, mask_scale), probabilities, context);
+    BF16Tiles tiles{a_rows, b_rows, w_block, b_columns};
+    DropoutMask dropout(mask, mask_scale);
+    // A context only products read is stored in bf16 (the encoder's in bf16 mode), else in Float32.
+    if (context_bf16)
+        attention_forward_pass(tiles, qkv, starts, lengths, offsets, width, heads, first_row_alone, dropout,
+                               probabilities, (unsigned short *)context);
+    else
+        attention_forward_pass(tiles, qkv, starts, lengths, offsets, width, heads, first_row_alone, dropout,
+                               probabilities, (float *)context);
 }
 
 extern "C" __global__ void attention_backward_queries_bf16(const float *qkv, const float *dcontext, const int *starts,

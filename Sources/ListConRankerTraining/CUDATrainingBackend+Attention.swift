@@ -7,18 +7,26 @@ import ListConRankerCUDA
 extension CUDATrainingBackend {
     /// `context` (when given) and `probabilities` of `qkv` under the optional dropout `mask`, as
     /// ``ListAttentionOps/forward`` (`firstRowAlone`) or ``EncoderAttentionOps/forward`` computes them;
-    /// without a context only the probabilities.
+    /// without a context only the probabilities. In bf16 mode the context may be a bf16 product operand.
     func attentionForward(context: Pointer?, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                           segments: [Range<Int>], width: Int, heads: Int, firstRowAlone: Bool) throws {
         guard let grid = try attentionGrid(segments: segments, width: width, heads: heads) else { return }
         let mask = try maskArguments(mask)
+        // The bf16 kernel stores a context in either type; the Float32 one in Float32 only.
+        let contextElement: [KernelArgument]
+        switch productPrecision {
+        case .fp32:
+            if let context { try float32(context, "attention's context") }
+            contextElement = []
+        case .bf16: contextElement = [.int32(context?.element == .bfloat16 ? 1 : 0)]
+        }
         let tables = try tables(segments)
         let offsets = try probabilityOffsets(segments, heads: heads)
         try module.launch(attentionKernel("attention_forward_train"), grid: grid, block: CUDATrainingKernelSource.attentionThreads,
                           [.address(qkv.address), .address(tables.starts.address), .address(tables.lengths.address),
                            .address(offsets.address), .int32(Int32(width)), .int32(Int32(heads)),
                            .int32(firstRowAlone ? 1 : 0)] + mask + [.address(probabilities.address),
-                           .address(context?.address ?? 0)])
+                           .address(context?.address ?? 0)] + contextElement)
     }
 
     /// `dqkv += ` (`.replace`: `=`) the gradient through the stored probabilities (and mask), in two

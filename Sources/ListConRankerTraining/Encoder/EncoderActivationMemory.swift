@@ -3,7 +3,8 @@
 /// the backward adds on top while it runs. Parameters, gradients and optimizer moments are not
 /// included (4 bytes × ``EncoderParameterLayout/count`` each). Every element counts 4 bytes: on a
 /// GPU dropout masks take 1 (``TrainingBackend/dropoutMask(_:probability:)``) and, training in bf16,
-/// GELU's outputs 2 (``TrainingBackend/productOperand(_:)``), so there the figures are a bound.
+/// GELU's outputs and attention's contexts 2 (``TrainingBackend/productOperand(_:)``), so there the
+/// figures are a bound.
 public struct EncoderActivationMemory: Sendable, Equatable {
     /// Bytes an ``EncoderForwardPass`` holds until its backward (equals its
     /// ``EncoderForwardPass/savedActivationBytes``).

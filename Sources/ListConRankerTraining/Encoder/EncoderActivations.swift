@@ -5,7 +5,7 @@
 final class EncoderLayerProducts<Backend: TrainingBackend> {
     typealias Buffer = Backend.Buffer
     let qkv: Buffer                   // [N, 3H] query, key, value projections per row
-    let context: Buffer               // [N, H]  heads side by side, before attention.output.dense
+    let context: Buffer               // [N, H]  heads side by side, before attention.output.dense (only products read it)
     let residual1: Buffer             // [N, H]  input + dropout(dense(context)): the first LayerNorm's input
     let preActivation: Buffer         // [N, F]  intermediate.dense(normed1)
     let residual2: Buffer             // [N, H]  normed1 + dropout(output.dense(activated))
@@ -15,7 +15,7 @@ final class EncoderLayerProducts<Backend: TrainingBackend> {
     init(tokens n: Int, shape: EncoderShape, backend: Backend) throws {
         let h = shape.hidden
         qkv = try backend.scratch(n * 3 * h)
-        context = try backend.scratch(n * h)
+        context = try backend.productOperand(n * h)
         residual1 = try backend.scratch(n * h)
         preActivation = try backend.scratch(n * shape.intermediate)
         residual2 = try backend.scratch(n * h)
