@@ -125,7 +125,9 @@ extension CUDADevice {
         let array = try CUDAFloatArray(uninitialised: slots, on: self)
         guard !values.isEmpty else { return array }
         try values.withUnsafeBytes { bytes in
-            try cudaCall("copying to the GPU") { lcr_cuda_upload(array.address, bytes.baseAddress, bytes.count, stream, $0, $1) }
+            try cudaCall("copying to the GPU") {
+                lcr_cuda_upload(array.address, bytes.baseAddress, bytes.count, stream, $0, $1)
+            }
         }
         try kernelTimes.enqueued("copy_to_device", on: stream)
         return array

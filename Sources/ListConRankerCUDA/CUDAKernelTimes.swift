@@ -4,8 +4,9 @@ import Foundation
 /// Where a GPU's time goes, kernel by kernel, for `train --profile`: while armed, an event is
 /// recorded on the device's stream after every kernel, every product, every clearing of new memory
 /// (`memset`) and every copy to the device (`copy_to_device`), so the time between two consecutive
-/// events is the later one's (with any time the GPU sat waiting for the host to enqueue it). Events cost the host about a microsecond
-/// each and the GPU nothing measurable, so the step's own speed stands.
+/// events is the later one's (with any time the GPU sat waiting for the host to enqueue it). Events
+/// cost the host about a microsecond each and the GPU nothing measurable, so the step's own speed
+/// stands.
 package final class CUDAKernelTimes: @unchecked Sendable {
     private let lock = NSLock()
     private var armed = false

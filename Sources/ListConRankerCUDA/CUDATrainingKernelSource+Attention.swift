@@ -376,16 +376,18 @@ extern "C" __global__ void attention_forward_train(const float *qkv, const int *
 extern "C" __global__ void attention_backward_queries(const float *qkv, const float *dcontext, const int *starts,
                                                       const int *lengths, const long long *offsets, int width,
                                                       int heads, int first_row_alone, const float *probabilities,
-                                                      const unsigned char *mask, float mask_scale, float *scratch, float *dqkv, int replace) {
+                                                      const unsigned char *mask, float mask_scale, float *scratch,
+                                                      float *dqkv, int replace) {
     __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
     attention_queries_pass(FloatTiles{left, right}, qkv, dcontext, starts, lengths, offsets, width, heads,
-                           first_row_alone, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv, replace != 0);
+                           first_row_alone, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv,
+                           replace != 0);
 }
 
 extern "C" __global__ void attention_backward_keys(const float *qkv, const float *dcontext, const int *starts,
                                                    const int *lengths, const long long *offsets, int width, int heads,
-                                                   const float *probabilities, const unsigned char *mask, float mask_scale,
-                                                   const float *scratch, float *dqkv, int replace) {
+                                                   const float *probabilities, const unsigned char *mask,
+                                                   float mask_scale, const float *scratch, float *dqkv, int replace) {
     __shared__ float weights[ATT_TILE * ATT_SQUARE], dscores[ATT_TILE * ATT_SQUARE];
     __shared__ float dctx[ATT_TILE * ATT_CHUNK], queries[ATT_TILE * ATT_CHUNK];
     attention_keys_pass(FloatKeyTiles{weights, dscores, dctx, queries}, qkv, dcontext, starts, lengths, offsets, width,

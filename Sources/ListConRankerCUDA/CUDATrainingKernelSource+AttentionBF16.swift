@@ -249,7 +249,8 @@ extern "C" __global__ void attention_backward_queries_bf16(const float *qkv, con
     __shared__ __align__(16) unsigned short a_rows[ATT_TILE * ATT_BF_PITCH], b_rows[ATT_TILE * ATT_BF_PITCH];
     __shared__ __align__(16) unsigned short w_block[ATT_TILE * ATT_BF_SQUARE], b_columns[ATT_CHUNK * ATT_BF_SQUARE];
     attention_queries_pass(BF16Tiles{a_rows, b_rows, w_block, b_columns}, qkv, dcontext, starts, lengths, offsets, width,
-                           heads, first_row_alone, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv, replace != 0);
+                           heads, first_row_alone, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv,
+                           replace != 0);
 }
 
 extern "C" __global__ void attention_backward_keys_bf16(const float *qkv, const float *dcontext, const int *starts,
