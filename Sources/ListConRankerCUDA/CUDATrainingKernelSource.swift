@@ -336,11 +336,12 @@ extern "C" __global__ void adamw_update(float *parameters, float *first, float *
         second[i] = v;
     }
 }
-// GradientSum on the device: a micro-batch's gradients added to the step's sums in Double, and
-// zeroed for the next micro-batch; then the sums rounded once to Float32.
-extern "C" __global__ void accumulate_in_double(double *sums, float *values, long count) {
+// GradientSum on the device: a micro-batch's gradients added to the step's sums in Double (the step's
+// first, replace: stored in place of whatever the sums held), and zeroed for the next micro-batch; then
+// the sums rounded once to Float32.
+extern "C" __global__ void accumulate_in_double(double *sums, float *values, long count, int replace) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
-        sums[i] += (double)values[i];
+        sums[i] = replace ? (double)values[i] : sums[i] + (double)values[i];
         values[i] = 0.0f;
     }
 }

@@ -1,10 +1,10 @@
 /// The step's tail on the CPU backend: the host's own ``GradientSum``, ``GradientClipping`` and
 /// ``AdamW`` loops, on buffers addressed like every other operation's.
 extension CPUTrainingBackend {
-    func accumulateInDouble(_ sums: Pointer, _ x: Pointer, count: Int) {
+    func accumulateInDouble(_ sums: Pointer, _ x: Pointer, count: Int, write: GradientWrite) {
         let sums = UnsafeMutableRawPointer(sums).bindMemory(to: Double.self, capacity: count)
         for i in 0..<count {
-            sums[i] += Double(x[i])
+            sums[i] = write == .replace ? Double(x[i]) : sums[i] + Double(x[i])
             x[i] = 0
         }
     }

@@ -4,9 +4,9 @@ import ListConRankerCUDA
 /// `squared_sum_blocks`, `elementwise_scale` and `adamw_update` (one launch over a whole flat
 /// buffer), each computing what the CPU backend's loop computes.
 extension CUDATrainingBackend {
-    func accumulateInDouble(_ sums: Pointer, _ x: Pointer, count: Int) throws {
+    func accumulateInDouble(_ sums: Pointer, _ x: Pointer, count: Int, write: GradientWrite) throws {
         try module.launch("accumulate_in_double", elements: count,
-                          [.address(sums.address), .address(x.address), .int64(count)])
+                          [.address(sums.address), .address(x.address), .int64(count), .int32(write == .replace ? 1 : 0)])
     }
 
     func roundFromDouble(_ x: Pointer, _ sums: Pointer, count: Int) throws {

@@ -65,16 +65,23 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
     /// Where micro-batches add the encoder's gradients.
     var encoderGradients: Backend.Pointer { gradients.pointer + headCount }
 
-    /// Zeroes the gradients (and their sums) for a new step.
+    /// Zeroes the gradients for a new step. The sums are not cleared: the step's first micro-batch
+    /// stores its gradients in place of theirs (a pass over 8 bytes a parameter saved, and its read).
     func beginStep() throws {
         try backend.clear(gradients.pointer, count: total)
-        if let sums { try backend.clear(sums.pointer, count: 2 * total) }
+        summedMicroBatches = 0
     }
 
-    /// A micro-batch's gradients are complete: added to the step's sums in Double and zeroed (a
-    /// step of one micro-batch keeps them where they are).
+    /// Micro-batches of this step in the sums.
+    private var summedMicroBatches = 0
+
+    /// A micro-batch's gradients are complete: added to the step's sums in Double (the first stored)
+    /// and zeroed (a step of one micro-batch keeps them where they are).
     func endMicroBatch() throws {
-        if let sums { try backend.accumulateInDouble(sums.pointer, gradients.pointer, count: total) }
+        guard let sums else { return }
+        try backend.accumulateInDouble(sums.pointer, gradients.pointer, count: total,
+                                       write: summedMicroBatches == 0 ? .replace : .add)
+        summedMicroBatches += 1
     }
 
     /// The gradients as they stand, zeroed on the device: what a job of several processes sums
@@ -109,7 +116,9 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
     /// not finite.
     func clip(maxNorm: Float) throws -> Float {
         try GradientClipping.checkMaximum(maxNorm)
-        if let sums { try backend.roundFromDouble(gradients.pointer, sums.pointer, count: total) }
+        // No micro-batch summed: the gradients are as they stand (beginStep()'s zeros in a step), which
+        // is what rounding cleared sums gave.
+        if let sums, summedMicroBatches > 0 { try backend.roundFromDouble(gradients.pointer, sums.pointer, count: total) }
         let head = try backend.squaredSumBlocks(headGradients, count: headCount).reduce(0, +)
         let encoder = try backend.squaredSumBlocks(encoderGradients, count: encoderCount).reduce(0, +)
         let norm = Float((head + encoder).squareRoot())

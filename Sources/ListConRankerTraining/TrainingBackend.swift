@@ -140,9 +140,10 @@ protocol TrainingBackend: Sendable {
 
     // MARK: The step's tail (GradientSum, GradientClipping, AdamW), for state resident on the device
 
-    /// `sums[i] += x[i]` in Double, then `x[i] = 0`, for `i < count`: `sums` holds `count` Doubles
-    /// (the storage of `2·count` elements).
-    func accumulateInDouble(_ sums: Pointer, _ x: Pointer, count: Int) throws
+    /// `sums[i] += x[i]` in Double (`.replace`: `sums[i] = x[i]`, so a step's first micro-batch needs
+    /// no cleared sums), then `x[i] = 0`, for `i < count`: `sums` holds `count` Doubles (the storage of
+    /// `2·count` elements).
+    func accumulateInDouble(_ sums: Pointer, _ x: Pointer, count: Int, write: GradientWrite) throws
     /// `x[i] = Float(sums[i])` (rounded to nearest) for `i < count`.
     func roundFromDouble(_ x: Pointer, _ sums: Pointer, count: Int) throws
     /// Σ x² in Double of each block of ``GradientClipping/block`` elements of `x[0 ..< count]`, in order.
