@@ -75,22 +75,27 @@ extension CUDATrainingBackend {
     /// `x` as the products read it: a ``productOperand(_:)`` (already bf16 in bf16 mode) as it is, and
     /// master parameters through their bf16 copy (``parameters(_:)``).
     func productInput(_ x: Pointer, ld: Int, rows: Int, columns: Int) throws -> ProductInput {
-        if x.copy != 0, productPrecision == .bf16 { return ProductInput(address: x.copy, ld: ld, copy: nil) }
-        guard x.dropoutScale == nil else { throw TrainingError.invalidInput("a product's input is a dropout mask") }
-        guard x.element == .bfloat16 else { return try productInput(x.address, ld: ld, rows: rows, columns: columns) }
-        guard productPrecision == .bf16 else {
-            throw TrainingError.invalidInput("a bf16 operand for a product in \(productPrecision.rawValue)")
+        switch x.contents {
+        case .masterParameters(let copy) where productPrecision == .bf16:
+            return ProductInput(address: copy, ld: ld, copy: nil)
+        case .float32, .masterParameters: return try productInput(x.address, ld: ld, rows: rows, columns: columns)
+        case .bf16Operand:
+            guard productPrecision == .bf16 else {
+                throw TrainingError.invalidInput("a bf16 operand for a product in \(productPrecision.rawValue)")
+            }
+            return ProductInput(address: x.address, ld: ld, copy: nil)
+        case .dropoutMask: throw TrainingError.invalidInput("a product's input is a dropout mask")
         }
-        return ProductInput(address: x.address, ld: ld, copy: nil)
     }
 
     /// Throws unless `x` points at Float32 elements: an operation other than a product was handed a
-    /// bf16 product operand.
+    /// bf16 product operand, or one other than multiply and attention a dropout mask.
     func float32(_ x: Pointer, _ role: String) throws {
-        guard x.element == .float32 else {
+        switch x.contents {
+        case .float32, .masterParameters: return
+        case .bf16Operand:
             throw TrainingError.invalidInput("\(role) is a bf16 product operand; only products read those")
-        }
-        guard x.dropoutScale == nil else {
+        case .dropoutMask:
             throw TrainingError.invalidInput("\(role) is a dropout mask; only multiply and attention read those")
         }
     }
@@ -99,7 +104,7 @@ extension CUDATrainingBackend {
     /// whose bf16 copy only an upload and the AdamW step keep current.
     func written(_ x: Pointer, _ role: String) throws {
         try float32(x, role)
-        guard x.copy == 0 else {
+        guard case .float32 = x.contents else {
             throw TrainingError.invalidInput("\(role) is the master parameters, which only uploads and AdamW write")
         }
     }

@@ -8,48 +8,71 @@ import ListConRankerCUDA
 /// are the CPU's, so GPU and CPU runs agree to rounding with dropout on too (in fp32 products). The
 /// encoder's operations are in `CUDATrainingBackend+Encoder.swift`.
 struct CUDATrainingBackend: TrainingBackend {
-    /// A device address of Float32 elements, or of bf16 ones in a ``productOperand(_:)``; `+ n`
-    /// moves n elements.
-    struct Pointer: TrainingPointer {
-        let address: UInt64
-        /// What it points at: `.float32` everywhere but a product operand in bf16 mode.
-        var element: CUDAElement = .float32
-        /// Master parameters' bf16 copy at the same element (``parameters(_:)`` in bf16 mode), or 0.
-        var copy: UInt64 = 0
-        /// For a dropout mask (``dropoutMask(_:probability:)``), a byte an element (1 where kept):
-        /// the value of a kept element, 1/(1 − p). Nil elsewhere.
-        var dropoutScale: Float? = nil
-        static func + (base: Pointer, offset: Int) -> Pointer {
-            Pointer(address: base.address &+ UInt64(offset * (base.dropoutScale == nil ? base.element.size : 1)),
-                    element: base.element, copy: base.copy == 0 ? 0 : base.copy &+ UInt64(offset * 2),
-                    dropoutScale: base.dropoutScale)
+    /// What a buffer holds: one of these, so no pointer can be two at once.
+    enum Contents: Equatable {
+        /// Float32 elements: every buffer but the three below.
+        case float32
+        /// bf16 elements, a ``productOperand(_:)`` in bf16 mode.
+        case bf16Operand
+        /// Float32 master parameters with their bf16 copy at `bf16Copy` (``parameters(_:)`` in bf16 mode).
+        case masterParameters(bf16Copy: UInt64)
+        /// A dropout mask of a byte an element, 1 where kept, whose kept value is `keptValue` = 1/(1 − p)
+        /// (``dropoutMask(_:probability:)``).
+        case dropoutMask(keptValue: Float)
+
+        /// Bytes an element.
+        var elementSize: Int {
+            switch self {
+            case .float32, .masterParameters: 4
+            case .bf16Operand: 2
+            case .dropoutMask: 1
+            }
         }
     }
 
-    /// A buffer on the GPU: Float32 elements, or bf16 ones (a product operand in bf16 mode), or a
-    /// byte each (a dropout mask); master parameters in bf16 mode carry a bf16 copy besides.
+    /// A device address into a buffer of some ``Contents``; `+ n` moves n elements (and a master
+    /// parameter's copy with them).
+    struct Pointer: TrainingPointer {
+        let address: UInt64
+        var contents: Contents = .float32
+
+        /// The element type: `.bfloat16` for a bf16 product operand, else `.float32`.
+        var element: CUDAElement { contents == .bf16Operand ? .bfloat16 : .float32 }
+        /// Master parameters' bf16 copy at the same element, or 0.
+        var copy: UInt64 {
+            if case .masterParameters(let copy) = contents { return copy }
+            return 0
+        }
+        /// A dropout mask's kept value; nil for anything else.
+        var dropoutScale: Float? {
+            if case .dropoutMask(let value) = contents { return value }
+            return nil
+        }
+
+        static func + (base: Pointer, offset: Int) -> Pointer {
+            let moved: Contents
+            if case .masterParameters(let copy) = base.contents {
+                moved = .masterParameters(bf16Copy: copy &+ UInt64(offset * 2))
+            } else {
+                moved = base.contents
+            }
+            return Pointer(address: base.address &+ UInt64(offset * base.contents.elementSize), contents: moved)
+        }
+    }
+
+    /// A buffer on the GPU of some ``Contents``.
     final class Buffer: TrainingBuffer {
         let array: CUDAFloatArray
-        let element: CUDAElement
+        /// Elements (of ``Contents/elementSize`` bytes each).
         let count: Int
-        /// The bf16 copy of master parameters (``parameters(_:)``).
+        let contents: Contents
+        /// The bf16 copy of master parameters, owned with them.
         let copy: CUDAFloatArray?
-        /// A dropout mask's kept value (``dropoutMask(_:probability:)``).
-        let dropoutScale: Float?
-        init(_ array: CUDAFloatArray, copy: CUDAFloatArray? = nil) {
-            (self.array, element, count, self.copy, dropoutScale) = (array, .float32, array.count, copy, nil)
+        init(_ array: CUDAFloatArray, count: Int? = nil, contents: Contents = .float32, copy: CUDAFloatArray? = nil) {
+            (self.array, self.count, self.contents, self.copy) = (array, count ?? array.count, contents, copy)
         }
-        /// `count` bf16 elements in `array` (of at least half as many Float32 slots).
-        init(bf16 array: CUDAFloatArray, count: Int) {
-            (self.array, element, self.count, copy, dropoutScale) = (array, .bfloat16, count, nil, nil)
-        }
-        /// A dropout mask of `count` bytes in `array` (of at least a quarter as many Float32 slots).
-        init(mask array: CUDAFloatArray, count: Int, scale: Float) {
-            (self.array, element, self.count, copy, dropoutScale) = (array, .float32, count, nil, scale)
-        }
-        var pointer: Pointer {
-            Pointer(address: array.address, element: element, copy: copy?.address ?? 0, dropoutScale: dropoutScale)
-        }
+        var element: CUDAElement { pointer.element }
+        var pointer: Pointer { Pointer(address: array.address, contents: contents) }
     }
 
     /// One pass's dropout masks: mask k of the pass is Philox stream k under the pass's seed.
@@ -94,7 +117,8 @@ struct CUDATrainingBackend: TrainingBackend {
     /// A dropout mask of probability `p` as bytes (uncleared): 1 where an element is kept, its value
     /// there 1/(1 − p), as the CPU computes it; a quarter of a Float32 mask's memory and traffic.
     func dropoutMask(_ count: Int, probability p: Float) throws -> Buffer {
-        Buffer(mask: try CUDAFloatArray(uninitialised: (count + 3) / 4, on: device), count: count, scale: 1 / (1 - p))
+        Buffer(try CUDAFloatArray(uninitialised: (count + 3) / 4, on: device), count: count,
+               contents: .dropoutMask(keptValue: 1 / (1 - p)))
     }
 
     /// Mask `stream` of `seed` (Philox) into `mask`: a byte mask drawn at its own probability, or a
@@ -114,8 +138,10 @@ struct CUDATrainingBackend: TrainingBackend {
     /// ``adamWUpdate(parameters:firstMoments:secondMoments:gradients:count:decaying:scalars:)`` keep
     /// current and the products read, instead of converting every weight at every call.
     func parameters(_ count: Int) throws -> Buffer {
-        let copy = productPrecision == .bf16 ? try CUDAFloatArray(zeros: (count + 1) / 2, on: device) : nil
-        return Buffer(try CUDAFloatArray(zeros: count, on: device), copy: copy)
+        let values = try CUDAFloatArray(zeros: count, on: device)
+        guard productPrecision == .bf16 else { return Buffer(values) }
+        let copy = try CUDAFloatArray(zeros: (count + 1) / 2, on: device)
+        return Buffer(values, contents: .masterParameters(bf16Copy: copy.address), copy: copy)
     }
 
     /// In bf16 mode a bf16 buffer (uncleared): its writer rounds once, as the conversion before each
@@ -123,7 +149,9 @@ struct CUDATrainingBackend: TrainingBackend {
     func productOperand(_ count: Int) throws -> Buffer {
         switch productPrecision {
         case .fp32: return try scratch(count)
-        case .bf16: return Buffer(bf16: try CUDAFloatArray(uninitialised: (count + 1) / 2, on: device), count: count)
+        case .bf16:
+            return Buffer(try CUDAFloatArray(uninitialised: (count + 1) / 2, on: device), count: count,
+                          contents: .bf16Operand)
         }
     }
 

@@ -23,9 +23,8 @@ protocol TrainingBackend: Sendable {
     func scratch(_ count: Int) throws -> Buffer
     /// `count` uncleared elements that only the matrix products read, besides the one operation
     /// that writes them (GELU's output and attention's context in the encoder, each read by the next
-    /// product and its weight gradient):
-    /// where the products read bf16, they are stored in bf16, so the writer rounds once and no
-    /// product converts them again. Elsewhere ``scratch(_:)``.
+    /// product and its weight gradient): where the products read bf16, they are stored in bf16, so
+    /// the writer rounds once and no product converts them again. Elsewhere ``scratch(_:)``.
     func productOperand(_ count: Int) throws -> Buffer
     /// `count` zeros for master parameters, which only ``upload(_:to:)`` and
     /// ``adamWUpdate(parameters:firstMoments:secondMoments:gradients:count:decaying:scalars:)``
