@@ -345,9 +345,10 @@ extern "C" __global__ void accumulate_in_double(double *sums, float *values, lon
         values[i] = 0.0f;
     }
 }
-extern "C" __global__ void round_from_double(float *values, const double *sums, long count) {
+// values = (float)sums, or with add_values (float)(sums + values): the last micro-batch summed as it is rounded.
+extern "C" __global__ void round_from_double(float *values, const double *sums, long count, int add_values) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        values[i] = (float)sums[i];
+        values[i] = (float)(add_values ? sums[i] + (double)values[i] : sums[i]);
 }
 // sums[b] = Σ g² (in Double) over elements b·block ..< min(count, (b + 1)·block): one block per b.
 extern "C" __global__ void squared_sum_blocks(const float *values, long count, long block, double *sums) {

@@ -9,9 +9,9 @@ extension CPUTrainingBackend {
         }
     }
 
-    func roundFromDouble(_ x: Pointer, _ sums: Pointer, count: Int) {
+    func roundFromDouble(_ x: Pointer, _ sums: Pointer, count: Int, addingX: Bool) {
         let sums = UnsafeMutableRawPointer(sums).bindMemory(to: Double.self, capacity: count)
-        for i in 0..<count { x[i] = Float(sums[i]) }
+        for i in 0..<count { x[i] = Float(addingX ? sums[i] + Double(x[i]) : sums[i]) }
     }
 
     func squaredSumBlocks(_ x: Pointer, count: Int) -> [Double] {

@@ -9,8 +9,9 @@ extension CUDATrainingBackend {
                           [.address(sums.address), .address(x.address), .int64(count), .int32(write == .replace ? 1 : 0)])
     }
 
-    func roundFromDouble(_ x: Pointer, _ sums: Pointer, count: Int) throws {
-        try module.launch("round_from_double", elements: count, [.address(x.address), .address(sums.address), .int64(count)])
+    func roundFromDouble(_ x: Pointer, _ sums: Pointer, count: Int, addingX: Bool) throws {
+        try module.launch("round_from_double", elements: count,
+                          [.address(x.address), .address(sums.address), .int64(count), .int32(addingX ? 1 : 0)])
     }
 
     func squaredSumBlocks(_ x: Pointer, count: Int) throws -> [Double] {

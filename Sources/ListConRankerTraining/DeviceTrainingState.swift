@@ -70,15 +70,26 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
     func beginStep() throws {
         try backend.clear(gradients.pointer, count: total)
         summedMicroBatches = 0
+        lastMicroBatchPending = false
     }
 
     /// Micro-batches of this step in the sums.
     private var summedMicroBatches = 0
+    /// The step's last micro-batch's gradients wait where they are, for ``clip(maxNorm:)`` to add them
+    /// to the sums as it rounds.
+    private var lastMicroBatchPending = false
 
     /// A micro-batch's gradients are complete: added to the step's sums in Double (the first stored)
-    /// and zeroed (a step of one micro-batch keeps them where they are).
-    func endMicroBatch() throws {
+    /// and zeroed. The step's `last` stays where it is (so does a step of one micro-batch):
+    /// ``clip(maxNorm:)`` adds it while rounding the sums, the same sum in one pass over them instead
+    /// of two (20 bytes a parameter less).
+    func endMicroBatch(last: Bool = false) throws {
+        guard !lastMicroBatchPending else { throw TrainingError.invalidInput("a micro-batch after the step's last") }
         guard let sums else { return }
+        if last {
+            lastMicroBatchPending = true
+            return
+        }
         try backend.accumulateInDouble(sums.pointer, gradients.pointer, count: total,
                                        write: summedMicroBatches == 0 ? .replace : .add)
         summedMicroBatches += 1
@@ -116,9 +127,11 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
     /// not finite.
     func clip(maxNorm: Float) throws -> Float {
         try GradientClipping.checkMaximum(maxNorm)
-        // No micro-batch summed: the gradients are as they stand (beginStep()'s zeros in a step), which
-        // is what rounding cleared sums gave.
-        if let sums, summedMicroBatches > 0 { try backend.roundFromDouble(gradients.pointer, sums.pointer, count: total) }
+        // No micro-batch summed: the gradients are as they stand (beginStep()'s zeros in a step, or a
+        // step's only micro-batch), which is what rounding their sum in Double gives.
+        if let sums, summedMicroBatches > 0 {
+            try backend.roundFromDouble(gradients.pointer, sums.pointer, count: total, addingX: lastMicroBatchPending)
+        }
         let head = try backend.squaredSumBlocks(headGradients, count: headCount).reduce(0, +)
         let encoder = try backend.squaredSumBlocks(encoderGradients, count: encoderCount).reduce(0, +)
         let norm = Float((head + encoder).squareRoot())

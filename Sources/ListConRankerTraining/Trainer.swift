@@ -266,13 +266,14 @@ public final class Trainer {
                 gradients.zero()
                 encoder?.gradients.zero()
             }
-            /// A micro-batch's gradients on the GPU are complete: summed there, or across ranks here.
-            func endGPUMicroBatch(_ gpu: DeviceTrainingState<CUDATrainingBackend>) throws {
+            /// A micro-batch's gradients on the GPU are complete: summed there (the step's `last` as the
+            /// sums are rounded), or across ranks here.
+            func endGPUMicroBatch(_ gpu: DeviceTrainingState<CUDATrainingBackend>, last: Bool) throws {
                 if let sum {
                     var (head, encoder) = try gpu.takeGradients()
                     sum.add(head: &head, encoder: &encoder)
                 } else {
-                    try gpu.endMicroBatch()
+                    try gpu.endMicroBatch(last: last)
                 }
                 try clock?.lap("gradient_sum")
             }
@@ -311,7 +312,8 @@ public final class Trainer {
                 }
                 // Several ranks: the last micro-batch completes each bucket of gradients; hand them over
                 // as they come, so the sums across ranks overlap the backward below them.
-                let overlapped = first + c.microBatchSize >= share.endIndex && sum?.overlapsBackward == true
+                let last = first + c.microBatchSize >= share.endIndex
+                let overlapped = last && sum?.overlapsBackward == true
                 if let gpu, let gpuStage2, let encoder {
                     let handOver = overlapped ? sum.map { sum in
                         { (_: Int?) in
@@ -327,7 +329,7 @@ public final class Trainer {
                         onMessage?("step \(step + 1): a micro-batch of \(texts.count) texts fits the GPU's free memory when "
                                    + gpuStage2.lastRecomputation.summary)
                     }
-                    if overlapped { try clock?.lap("gradient_sum") } else { try endGPUMicroBatch(gpu) }
+                    if overlapped { try clock?.lap("gradient_sum") } else { try endGPUMicroBatch(gpu, last: last) }
                     continue
                 }
                 let encoderPass = try encoder?.forward(texts, dropoutSeed: encoderSeed)
@@ -342,7 +344,7 @@ public final class Trainer {
                                                        gradients: gpu.headGradients, pooledGradients: nil,
                                                        backend: gpu.backend, logitGradients: logitGradients)
                     try clock?.lap("list_head")
-                    try endGPUMicroBatch(gpu)
+                    try endGPUMicroBatch(gpu, last: last)
                     continue
                 }
                 let pass = try network.forward(batch, parameters: parameters, dropoutSeed: headSeed)

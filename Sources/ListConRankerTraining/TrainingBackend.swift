@@ -143,8 +143,10 @@ protocol TrainingBackend: Sendable {
     /// no cleared sums), then `x[i] = 0`, for `i < count`: `sums` holds `count` Doubles (the storage of
     /// `2·count` elements).
     func accumulateInDouble(_ sums: Pointer, _ x: Pointer, count: Int, write: GradientWrite) throws
-    /// `x[i] = Float(sums[i])` (rounded to nearest) for `i < count`.
-    func roundFromDouble(_ x: Pointer, _ sums: Pointer, count: Int) throws
+    /// `x[i] = Float(sums[i])` (rounded to nearest) for `i < count`; with `addingX`,
+    /// `x[i] = Float(sums[i] + Double(x[i]))`: a step's last micro-batch summed as it is rounded, what
+    /// ``accumulateInDouble(_:_:count:write:)`` and then the rounding give, in one pass.
+    func roundFromDouble(_ x: Pointer, _ sums: Pointer, count: Int, addingX: Bool) throws
     /// Σ x² in Double of each block of ``GradientClipping/block`` elements of `x[0 ..< count]`, in order.
     func squaredSumBlocks(_ x: Pointer, count: Int) throws -> [Double]
     /// `x *= factor`.

@@ -8,8 +8,8 @@ import Testing
 /// the CPU backend and on the software CUDA device, against the host's double sum (``GradientSum``),
 /// ``GradientClipping`` and ``AdamW``: the same parameters and moments, bit for bit.
 @Suite(.serialized) struct DeviceTrainingStateTests {
-    /// Three steps of three micro-batches; the gradients' scale makes the first two steps clip
-    /// (global norm well over 1) and the last one not.
+    /// Three steps, of three, three and one micro-batches; the gradients' scale makes the first two
+    /// steps clip (global norm well over 1) and the last one not.
     static let scales: [Float] = [1, 0.5, 1e-4]
     static let rates: [Float] = [1e-3, 2e-3, 5e-4]
     static let maxNorm: Float = 1
@@ -30,8 +30,8 @@ import Testing
             encoderOptimizer = try AdamW(entries: encoder.layout.entries, count: encoder.layout.count, weightDecay: 0.05)
             var generator = SeededGenerator(seed: 21)
             let (headCount, encoderCount) = (head.values.count, encoder.values.count)
-            gradients = DeviceTrainingStateTests.scales.map { scale in
-                (0..<3).map { _ in
+            gradients = DeviceTrainingStateTests.scales.enumerated().map { step, scale in
+                (0..<(step < 2 ? 3 : 1)).map { _ in
                     ((0..<headCount).map { _ in generator.normal() * scale * 0.05 },
                      (0..<encoderCount).map { _ in generator.normal() * scale * 0.01 })
                 }
@@ -71,8 +71,10 @@ import Testing
                    secondMoments: headOptimizer.secondMoments + encoderOptimizer.secondMoments, norms: norms)
     }
 
-    /// The same steps on `backend`'s device.
-    static func onTheDevice<Backend: TrainingBackend>(_ start: Start, _ backend: Backend) throws -> End {
+    /// The same steps on `backend`'s device; `marksLast`: the trainer says which micro-batch is a step's
+    /// last (added to the sums as they are rounded), or it does not (every one summed as it ends).
+    static func onTheDevice<Backend: TrainingBackend>(_ start: Start, _ backend: Backend, marksLast: Bool = true) throws
+        -> End {
         var headOptimizer = start.headOptimizer, encoderOptimizer = start.encoderOptimizer
         let state = try DeviceTrainingState(backend: backend, head: start.head, headOptimizer: headOptimizer,
                                             encoder: start.encoder, encoderOptimizer: encoderOptimizer,
@@ -80,9 +82,9 @@ import Testing
         var norms: [Float] = []
         for (step, micro) in start.gradients.enumerated() {
             try state.beginStep()
-            for (h, e) in micro {
+            for (index, (h, e)) in micro.enumerated() {
                 try state.replaceGradients(head: h, encoder: e)
-                try state.endMicroBatch()
+                try state.endMicroBatch(last: marksLast && index == micro.count - 1)
             }
             norms.append(try state.clip(maxNorm: maxNorm))
             try state.update(head: try headOptimizer.beginStep(learningRate: rates[step]),
@@ -105,6 +107,20 @@ import Testing
             #expect(decaying > 0 && decaying < optimizer.parameterCount)
         }
         #expect(try Self.onTheDevice(start, CPUTrainingBackend()) == host)
+        #expect(try Self.onTheDevice(start, CPUTrainingBackend(), marksLast: false) == host)
+    }
+
+    /// A micro-batch after the one said to be the step's last is refused, not summed twice or lost.
+    @Test func aMicroBatchAfterTheLastIsRefused() throws {
+        let start = try Start()
+        let state = try DeviceTrainingState(backend: CPUTrainingBackend(), head: start.head,
+                                            headOptimizer: start.headOptimizer, encoder: start.encoder,
+                                            encoderOptimizer: start.encoderOptimizer, sumsMicroBatches: true)
+        try state.beginStep()
+        try state.endMicroBatch(last: true)
+        #expect(throws: TrainingError.self) { try state.endMicroBatch() }
+        try state.beginStep()
+        try state.endMicroBatch()
     }
 
     /// The kernels round every operation as the CPU does (no fused multiply-adds), and the norm's
@@ -112,7 +128,9 @@ import Testing
     @Test func theGPUsStepIsTheHosts() throws {
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
         let start = try Start()
-        #expect(try Self.onTheDevice(start, try CUDATrainingBackend(index: 0)) == Self.onTheHost(start))
+        let host = try Self.onTheHost(start)
+        #expect(try Self.onTheDevice(start, try CUDATrainingBackend(index: 0)) == host)
+        #expect(try Self.onTheDevice(start, try CUDATrainingBackend(index: 0), marksLast: false) == host)
     }
 
     /// Each block's Σ g² in Double, as GradientClipping's, across a block boundary and a short last block.
