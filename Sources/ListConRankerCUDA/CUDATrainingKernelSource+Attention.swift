@@ -165,12 +165,13 @@ __device__ void attention_forward_pass(Tiles tiles, const float *qkv, const int 
 
 // Backward, first pass, for 32 query rows: dP = (dC·Vᵀ) ⊙ M into `scratch` (the probabilities' layout),
 // dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d in place, then dQ += dS·K (replace: dQ =, each entry written by one
-// block). The second pass reads the finished dS.
-template <class Tiles>
+// block). The second pass reads the finished dS. Gradient: float, or in the bf16 tiles' passes unsigned
+// short (bf16 bits, replaced only: a dqkv only products read).
+template <class Tiles, class Gradient>
 __device__ void attention_queries_pass(Tiles tiles, const float *qkv, const float *dcontext, const int *starts,
                                        const int *lengths, const long long *offsets, int width, int heads,
                                        int first_row_alone, const float *probabilities, DropoutMask mask,
-                                       float *scratch, float *dqkv, bool replace) {
+                                       float *scratch, Gradient *dqkv, bool replace) {
     AttentionBlock b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int q0 = blockIdx.z * ATT_TILE;
     if (q0 >= b.length) return;
@@ -190,16 +191,16 @@ __device__ void attention_queries_pass(Tiles tiles, const float *qkv, const floa
 
 // Backward, second pass, for 32 key rows: dK += dSᵀ·Q and dV += (P ⊙ M)ᵀ·dC (replace: =), query tile by
 // query tile, ATT_CHUNK head columns at a time.
-template <class KeyTiles>
+template <class KeyTiles, class Gradient>
 __device__ void attention_keys_pass(KeyTiles tiles, const float *qkv, const float *dcontext, const int *starts,
                                     const int *lengths, const long long *offsets, int width, int heads,
-                                    const float *probabilities, DropoutMask mask, const float *scratch, float *dqkv,
-                                    bool replace) {
+                                    const float *probabilities, DropoutMask mask, const float *scratch,
+                                    Gradient *dqkv, bool replace) {
     AttentionBlock b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int k0 = blockIdx.z * ATT_TILE;
     if (k0 >= b.length) return;
     const float *dc = dcontext + b.first * width + (long)blockIdx.y * b.d;
-    float *out = dqkv + (b.first + k0) * b.stride + (long)blockIdx.y * b.d;
+    Gradient *out = dqkv + (b.first + k0) * b.stride + (long)blockIdx.y * b.d;
     for (int c0 = 0; c0 < b.d; c0 += ATT_CHUNK) {
         int columns = min(ATT_CHUNK, b.d - c0);
         typename KeyTiles::Head dk, dv;

@@ -218,7 +218,7 @@ struct BF16KeyTiles {
         warp_tile_mma(dk, dscores, ATT_BF_SQUARE, queries, ATT_BF_SQUARE, ATT_TILE, columns);
     }
 
-    __device__ void store(float *out, long stride, int valid, int columns, const Head &h, bool add) {
+    template <class Out> __device__ void store(Out *out, long stride, int valid, int columns, const Head &h, bool add) {
         store_fragments(out, stride, valid, columns, h, add);
     }
 };
@@ -245,23 +245,35 @@ extern "C" __global__ void attention_backward_queries_bf16(const float *qkv, con
                                                            const int *lengths, const long long *offsets, int width,
                                                            int heads, int first_row_alone, const float *probabilities,
                                                            const unsigned char *mask, float mask_scale, float *scratch,
-                                                           float *dqkv, int replace) {
+                                                           void *dqkv, int replace, int dqkv_bf16) {
     __shared__ __align__(16) unsigned short a_rows[ATT_TILE * ATT_BF_PITCH], b_rows[ATT_TILE * ATT_BF_PITCH];
     __shared__ __align__(16) unsigned short w_block[ATT_TILE * ATT_BF_SQUARE], b_columns[ATT_CHUNK * ATT_BF_SQUARE];
-    attention_queries_pass(BF16Tiles{a_rows, b_rows, w_block, b_columns}, qkv, dcontext, starts, lengths, offsets, width,
-                           heads, first_row_alone, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv,
-                           replace != 0);
+    BF16Tiles tiles{a_rows, b_rows, w_block, b_columns};
+    DropoutMask dropout(mask, mask_scale);
+    // A dqkv only products read is stored in bf16 (the encoder's in bf16 mode, replaced), else in Float32.
+    if (dqkv_bf16)
+        attention_queries_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, first_row_alone,
+                               probabilities, dropout, scratch, (unsigned short *)dqkv, true);
+    else
+        attention_queries_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, first_row_alone,
+                               probabilities, dropout, scratch, (float *)dqkv, replace != 0);
 }
 
 extern "C" __global__ void attention_backward_keys_bf16(const float *qkv, const float *dcontext, const int *starts,
                                                         const int *lengths, const long long *offsets, int width,
                                                         int heads, const float *probabilities,
                                                         const unsigned char *mask, float mask_scale,
-                                                        const float *scratch, float *dqkv, int replace) {
+                                                        const float *scratch, void *dqkv, int replace, int dqkv_bf16) {
     __shared__ __align__(16) unsigned short weights[ATT_TILE * ATT_BF_SQUARE], dscores[ATT_TILE * ATT_BF_SQUARE];
     __shared__ __align__(16) unsigned short gradients[ATT_CHUNK * ATT_BF_SQUARE], queries[ATT_CHUNK * ATT_BF_SQUARE];
-    attention_keys_pass(BF16KeyTiles{weights, dscores, gradients, queries}, qkv, dcontext, starts, lengths, offsets, width,
-                        heads, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv, replace != 0);
+    BF16KeyTiles tiles{weights, dscores, gradients, queries};
+    DropoutMask dropout(mask, mask_scale);
+    if (dqkv_bf16)
+        attention_keys_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, probabilities, dropout,
+                            scratch, (unsigned short *)dqkv, true);
+    else
+        attention_keys_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, probabilities, dropout,
+                            scratch, (float *)dqkv, replace != 0);
 }
 
 """#

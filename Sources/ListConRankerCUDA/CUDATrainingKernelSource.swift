@@ -16,11 +16,12 @@
 public enum CUDATrainingKernelSource {
     /// Every kernel the module exports.
     public static let kernelNames = productKernelNames + attentionKernelNames + attentionBF16KernelNames + [
-        "philox_uniform", "dropout_mask", "dropout_keep", "multiply_by_dropout_mask",
+        "philox_uniform", "dropout_mask", "dropout_keep", "multiply_by_dropout_mask", "dropout_mask_product",
+        "dropout_mask_product_bf16", "dropout_mask_residual",
         "layer_norm_forward_train", "layer_norm_backward_input", "layer_norm_parameter_chunk_sums",
-        "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "relu_forward_rows", "relu_backward_rows",
+        "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "gelu_backward_bf16", "relu_forward_rows", "relu_backward_rows",
         "elementwise_copy", "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
-        "column_chunk_sums", "add_chunk_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
+        "column_chunk_sums", "column_chunk_sums_bf16", "add_chunk_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
         "add_row_tags", "row_tag_gradients",
         "elementwise_zero", "embed_tokens", "table_rows_backward", "mean_pool", "mean_pool_backward",
         "adamw_update", "squared_sum_blocks", "accumulate_in_double", "round_from_double",
@@ -143,14 +144,21 @@ extern "C" __global__ void gelu_forward_train_bf16(const float *x, long count, u
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
         y[i] = bf16_bits(gelu_erf(x[i]));
 }
-// dx = dy·(Φ(x) + x·φ(x)), overwritten.
+// GELU′(x) = Φ(x) + x·φ(x).
+__device__ __forceinline__ float gelu_erf_slope(float v) {
+    float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+    float pdf = 0.39894228040143268f * expf(-0.5f * v * v);
+    return cdf + v * pdf;
+}
+// dx = dy·GELU′(x), overwritten.
 extern "C" __global__ void gelu_backward(const float *dy, const float *x, long count, float *dx) {
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
-        float v = x[i];
-        float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
-        float pdf = 0.39894228040143268f * expf(-0.5f * v * v);
-        dx[i] = dy[i] * (cdf + v * pdf);
-    }
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        dx[i] = dy[i] * gelu_erf_slope(x[i]);
+}
+// The same, stored in bf16 for a gradient only bf16 products read (and the bias's column sums).
+extern "C" __global__ void gelu_backward_bf16(const float *dy, const float *x, long count, unsigned short *dx) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        dx[i] = bf16_bits(dy[i] * gelu_erf_slope(x[i]));
 }
 // y[r, j] = max(x[r, j], 0) for rows of their own strides (the score head writes halves of [P, 2W] rows).
 extern "C" __global__ void relu_forward_rows(const float *x, long x_stride, long rows, int width, float *y,
@@ -193,6 +201,28 @@ extern "C" __global__ void multiply_by_dropout_mask(float *x, const unsigned cha
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
         x[i] *= mask[i];
 }
+// z = x ⊙ a byte dropout mask's values (the products of multiply_by_dropout_mask, x left as it is), in
+// Float32 or, for a gradient only bf16 products read, bf16.
+extern "C" __global__ void dropout_mask_product(const float *x, const unsigned char *keep, float scale, long count,
+                                                float *z) {
+    DropoutMask mask(keep, scale);
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        z[i] = x[i] * mask[i];
+}
+extern "C" __global__ void dropout_mask_product_bf16(const float *x, const unsigned char *keep, float scale, long count,
+                                                     unsigned short *z) {
+    DropoutMask mask(keep, scale);
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        z[i] = bf16_bits(x[i] * mask[i]);
+}
+// x = x ⊙ mask + residual, rounded after the product and after the sum (never fused), as the CPU's
+// multiply and then add: a dropout branch joining its residual in one pass.
+extern "C" __global__ void dropout_mask_residual(float *x, const unsigned char *keep, float scale,
+                                                 const float *residual, long count) {
+    DropoutMask mask(keep, scale);
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        x[i] = __fadd_rn(__fmul_rn(x[i], mask[i]), residual[i]);
+}
 extern "C" __global__ void elementwise_scale(float *x, float factor, long count) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
         x[i] *= factor;
@@ -219,13 +249,26 @@ extern "C" __global__ void row_tag_gradients(const float *dout, const int *tag_o
 // chunks' sums to out in order. The chunk depends only on the row count, so a run's sums are the
 // same on every card and every run (the CPU adds the rows one by one: the same sum, rounded in
 // another order).
-extern "C" __global__ void column_chunk_sums(const float *x, int rows, int width, int chunk, float *chunks) {
+__device__ __forceinline__ float element_value(const float *x, long i) { return x[i]; }
+__device__ __forceinline__ float element_value(const unsigned short *x, long i) {
+    return __uint_as_float((unsigned)x[i] << 16);
+}
+template <class Element>
+__device__ void column_chunk_sums_of(const Element *x, int rows, int width, int chunk, float *chunks) {
     int c = blockIdx.y, j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= width) return;
     int end = (c + 1) * chunk < rows ? (c + 1) * chunk : rows;
     float sum = 0.0f;
-    for (int r = c * chunk; r < end; r++) sum += x[(long)r * width + j];
+    for (int r = c * chunk; r < end; r++) sum += element_value(x, (long)r * width + j);
     chunks[(long)c * width + j] = sum;
+}
+extern "C" __global__ void column_chunk_sums(const float *x, int rows, int width, int chunk, float *chunks) {
+    column_chunk_sums_of(x, rows, width, chunk, chunks);
+}
+// The same over a bf16 matrix (a gradient stored for bf16 products), summed in Float32.
+extern "C" __global__ void column_chunk_sums_bf16(const unsigned short *x, int rows, int width, int chunk,
+                                                  float *chunks) {
+    column_chunk_sums_of(x, rows, width, chunk, chunks);
 }
 extern "C" __global__ void add_chunk_sums(const float *chunks, int count, int width, float *out) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;

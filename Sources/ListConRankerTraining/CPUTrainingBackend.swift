@@ -80,6 +80,12 @@ struct CPUTrainingBackend: TrainingBackend {
 
     func sum(_ z: Pointer, _ x: Pointer, _ y: Pointer, count: Int) { ElementOps.sum(z, x, y, count: count) }
     func multiply(_ x: Pointer, by y: Pointer, count: Int) { ElementOps.multiply(x, by: y, count: count) }
+    func multiply(_ x: Pointer, by y: Pointer, into z: Pointer, count: Int) {
+        ElementOps.product(z, x, y, count: count)
+    }
+    func multiply(_ x: Pointer, by y: Pointer, adding z: Pointer, count: Int) {
+        ElementOps.multiplyAdd(x, by: y, adding: z, count: count)
+    }
 
     func addQueryTags(out: Pointer, f: Pointer, tags: Pointer, segments: [Range<Int>], width w: Int) {
         let rows = segments.last?.upperBound ?? 0

@@ -32,11 +32,25 @@ extension CUDATrainingBackend {
     /// `dqkv += ` (`.replace`: `=`) the gradient through the stored probabilities (and mask), in two
     /// passes: the query rows' (dS, then dQ) and the key rows' (dK and dV), which reads the finished
     /// dS. Each entry of a segment's rows is written by one block, so replacing needs no cleared buffer.
+    /// In bf16 mode a replaced dqkv may be a bf16 product operand (the encoder's, read only by its
+    /// linear layer's backward).
     func attentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
                            mask: Pointer?, qkv: Pointer, segments: [Range<Int>], width: Int, heads: Int,
                            firstRowAlone: Bool) throws {
         guard let grid = try attentionGrid(segments: segments, width: width, heads: heads) else { return }
         let mask = try maskArguments(mask)
+        try operand(dqkv, "attention's input gradient")
+        let dqkvElement: [KernelArgument]
+        switch productPrecision {
+        case .fp32:
+            try float32(dqkv, "attention's input gradient")
+            dqkvElement = []
+        case .bf16:
+            guard dqkv.element == .float32 || dqkvWrite == .replace else {
+                throw TrainingError.invalidInput("attention adds its input gradient into Float32 only")
+            }
+            dqkvElement = [.int32(dqkv.element == .bfloat16 ? 1 : 0)]
+        }
         let tables = try tables(segments)
         let offsets = try probabilityOffsets(segments, heads: heads)
         // dP, then dS, in the probabilities' layout; the first pass writes every entry.
@@ -47,12 +61,12 @@ extension CUDATrainingBackend {
                           [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
                            .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
                            .int32(Int32(heads)), .int32(firstRowAlone ? 1 : 0), .address(probabilities.address)]
-                          + mask + [.address(scratch.address), .address(dqkv.address), replace])
+                          + mask + [.address(scratch.address), .address(dqkv.address), replace] + dqkvElement)
         try module.launch(attentionKernel("attention_backward_keys"), grid: grid, block: threads,
                           [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
                            .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
                            .int32(Int32(heads)), .address(probabilities.address)] + mask
-                          + [.address(scratch.address), .address(dqkv.address), replace])
+                          + [.address(scratch.address), .address(dqkv.address), replace] + dqkvElement)
     }
 
     /// A dropout mask as the kernels take it, its bytes and its kept value (none: 0 and 0); throws for

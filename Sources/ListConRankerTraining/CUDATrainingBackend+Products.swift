@@ -100,6 +100,17 @@ extension CUDATrainingBackend {
         }
     }
 
+    /// Throws unless `x` is Float32 or a bf16 product operand: an operation that reads or writes
+    /// either (a gradient that only products and column sums read) was handed a mask or parameters.
+    func operand(_ x: Pointer, _ role: String) throws {
+        switch x.contents {
+        case .float32, .bf16Operand: return
+        case .masterParameters: throw TrainingError.invalidInput("\(role) is the master parameters")
+        case .dropoutMask:
+            throw TrainingError.invalidInput("\(role) is a dropout mask; only multiply and attention read those")
+        }
+    }
+
     /// Throws unless an element-wise operation may write `x`: Float32, and not master parameters,
     /// whose bf16 copy only an upload and the AdamW step keep current.
     func written(_ x: Pointer, _ role: String) throws {

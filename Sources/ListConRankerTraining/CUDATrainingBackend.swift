@@ -202,8 +202,8 @@ struct CUDATrainingBackend: TrainingBackend {
     func linearBackward(dx: Pointer?, dxWrite: GradientWrite, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer,
                         w: Pointer, rows: Int, inFeatures: Int, outFeatures: Int) throws {
         guard rows > 0 else { return }
-        try float32(dy, "a linear layer's output gradient")   // its column sums read it too
-        // dy feeds both products: converted once in bf16 mode.
+        // dy feeds both products: converted once in bf16 mode, unless it is a bf16 operand already,
+        // which the column sums read too.
         let dyInput = try productInput(dy, ld: outFeatures, rows: rows, columns: outFeatures)
         if let dx {
             let wInput = try productInput(w, ld: inFeatures, rows: outFeatures, columns: inFeatures)
@@ -217,12 +217,15 @@ struct CUDATrainingBackend: TrainingBackend {
         try columnSums(dy, rows: rows, width: outFeatures, into: db)
     }
 
-    /// `out[j] += Σ_r x[r, j]` in two passes (`column_chunk_sums`, then `add_chunk_sums`).
+    /// `out[j] += Σ_r x[r, j]` in two passes (`column_chunk_sums`, then `add_chunk_sums`) of a Float32
+    /// or bf16 `x`, summed in Float32.
     func columnSums(_ x: Pointer, rows: Int, width: Int, into out: Pointer) throws {
         guard rows > 0 else { return }
+        try operand(x, "a column sum's input")
         let (chunk, count) = Self.rowChunks(rows)
         let chunks = try scratch(count * width)   // every (chunk, column) is written
-        try module.launch("column_chunk_sums", grid: ((width + 127) / 128, count, 1), block: 128,
+        let kernel = x.element == .bfloat16 ? "column_chunk_sums_bf16" : "column_chunk_sums"
+        try module.launch(kernel, grid: ((width + 127) / 128, count, 1), block: 128,
                           [.address(x.address), .int32(Int32(rows)), .int32(Int32(width)), .int32(Int32(chunk)),
                            .address(chunks.array.address)])
         try addChunkSums(chunks, count: count, width: width, into: out)
@@ -275,7 +278,11 @@ struct CUDATrainingBackend: TrainingBackend {
     }
 
     func geluBackward(dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws {
-        try module.launch("gelu_backward", elements: count,
+        try float32(dy, "GELU's output gradient")
+        try float32(x, "GELU's input")
+        try operand(dx, "GELU's input gradient")
+        let kernel = dx.element == .bfloat16 ? "gelu_backward_bf16" : "gelu_backward"
+        try module.launch(kernel, elements: count,
                           [.address(dy.address), .address(x.address), .int64(count), .address(dx.address)])
     }
 
@@ -305,6 +312,32 @@ struct CUDATrainingBackend: TrainingBackend {
             return
         }
         try module.launch("elementwise_multiply", elements: count, [.address(x.address), .address(y.address), .int64(count)])
+    }
+
+    func multiply(_ x: Pointer, by y: Pointer, into z: Pointer, count: Int) throws {
+        try float32(x, "a product's factor")
+        try operand(z, "a product's output")
+        let scale = try byteMaskScale(y)
+        let kernel = z.element == .bfloat16 ? "dropout_mask_product_bf16" : "dropout_mask_product"
+        try module.launch(kernel, elements: count,
+                          [.address(x.address), .address(y.address), .float(scale), .int64(count), .address(z.address)])
+    }
+
+    func multiply(_ x: Pointer, by y: Pointer, adding z: Pointer, count: Int) throws {
+        try written(x, "a product's factor")
+        try float32(z, "a residual")
+        let scale = try byteMaskScale(y)
+        try module.launch("dropout_mask_residual", elements: count,
+                          [.address(x.address), .address(y.address), .float(scale), .address(z.address), .int64(count)])
+    }
+
+    /// The kept value of a byte dropout mask; throws for anything else, which the fused mask kernels
+    /// do not read.
+    private func byteMaskScale(_ mask: Pointer) throws -> Float {
+        guard let scale = mask.dropoutScale else {
+            throw TrainingError.invalidInput("a dropout mask of bytes (dropoutMask(_:probability:)) was expected")
+        }
+        return scale
     }
 
     // MARK: The list head's layers

@@ -23,8 +23,10 @@ protocol TrainingBackend: Sendable {
     func scratch(_ count: Int) throws -> Buffer
     /// `count` uncleared elements that only the matrix products read, besides the one operation
     /// that writes them (GELU's output and attention's context in the encoder, each read by the next
-    /// product and its weight gradient): where the products read bf16, they are stored in bf16, so
-    /// the writer rounds once and no product converts them again. Elsewhere ``scratch(_:)``.
+    /// product and its weight gradient; in the encoder's backward, the output gradients of its linear
+    /// layers, which their bias gradients' column sums read too): where the products read bf16, they
+    /// are stored in bf16, so the writer rounds once and no product converts them again. Elsewhere
+    /// ``scratch(_:)``.
     func productOperand(_ count: Int) throws -> Buffer
     /// `count` zeros for master parameters, which only ``upload(_:to:)`` and
     /// ``adamWUpdate(parameters:firstMoments:secondMoments:gradients:count:decaying:scalars:)``
@@ -56,7 +58,7 @@ protocol TrainingBackend: Sendable {
     func linearForward(y: Pointer, x: Pointer, w: Pointer, b: Pointer?, rows: Int, inFeatures: Int,
                        outFeatures: Int) throws
     /// `dx += dy · w` (skipped when nil; with `dxWrite` `.replace`, `dx = dy · w`), `dw += dyᵀ · x`,
-    /// `db += Σ_rows dy` (when given).
+    /// `db += Σ_rows dy` (when given). `dy` may be a ``productOperand(_:)``.
     func linearBackward(dx: Pointer?, dxWrite: GradientWrite, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer,
                         w: Pointer, rows: Int, inFeatures: Int, outFeatures: Int) throws
 
@@ -70,7 +72,7 @@ protocol TrainingBackend: Sendable {
                            x: Pointer, mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int, width: Int) throws
     /// `y = GELU(x)` (erf form).
     func geluForward(y: Pointer, x: Pointer, count: Int) throws
-    /// `dx = dy · GELU′(x)` (overwritten).
+    /// `dx = dy · GELU′(x)` (overwritten; `dx` may be a ``productOperand(_:)``).
     func geluBackward(dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws
     /// `y[r, 0 ..< width] = max(x[r, 0 ..< width], 0)` for `rows` rows of the given row strides.
     func reluForward(y: Pointer, yStride: Int, x: Pointer, xStride: Int, rows: Int, width: Int) throws
@@ -81,6 +83,13 @@ protocol TrainingBackend: Sendable {
     func sum(_ z: Pointer, _ x: Pointer, _ y: Pointer, count: Int) throws
     /// `x ⊙= y` (a dropout mask applied, forward or backward).
     func multiply(_ x: Pointer, by y: Pointer, count: Int) throws
+    /// `z = x ⊙ y`, `x` left as it is (a dropout mask applied to a gradient that also goes on
+    /// unmasked, along a residual); `z` may be a ``productOperand(_:)``, `y` a ``dropoutMask(_:probability:)``.
+    func multiply(_ x: Pointer, by y: Pointer, into z: Pointer, count: Int) throws
+    /// `x = x ⊙ y + z`, rounded after the product and after the sum, as ``multiply(_:by:count:)`` and
+    /// then ``add(_:_:count:)`` (a dropout branch joining its residual, in one pass on a GPU); `y` a
+    /// ``dropoutMask(_:probability:)``.
+    func multiply(_ x: Pointer, by y: Pointer, adding z: Pointer, count: Int) throws
 
     // MARK: The list head's own layers (ListAttentionOps, ScorePairs, the query tag)
 
@@ -129,7 +138,7 @@ protocol TrainingBackend: Sendable {
     func encoderAttentionForward(context: Pointer?, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                                  segments: [Range<Int>], hidden: Int, heads: Int) throws
     /// `dqkv += …` (with `dqkvWrite` `.replace`, `dqkv = …`) through the stored probabilities and mask:
-    /// ``EncoderAttentionOps/backward``.
+    /// ``EncoderAttentionOps/backward``. `dqkv` may be a ``productOperand(_:)`` when it is replaced.
     func encoderAttentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
                                   mask: Pointer?, qkv: Pointer, segments: [Range<Int>], hidden: Int, heads: Int) throws
     /// `pooled[t]` = the mean of segment t's rows (summed in Double): ``EncoderTokenOps/meanPool``.

@@ -293,6 +293,121 @@ import Testing
         let float = try fp32.productOperand(values.count)
         #expect(float.element == .float32 && float.array.count == values.count)
     }
+
+    /// The encoder's backward stores the gradients that only a linear layer's backward reads in bf16
+    /// (bf16 mode): a dropout branch's masked gradient, GELU's input gradient and attention's dqkv are
+    /// each exactly the rounding of the Float32 the same operation writes (so its two products read
+    /// what converting gave), and a bias's column sums over such a gradient are the sums of its bf16
+    /// values. The fused residual join is the CPU's multiply and then add, to the bit.
+    @Test func backwardGradientsForProductsAreStoredInBF16() throws {
+        guard let module else { return }
+        let device = module.device
+        let rows = 37, width = 24, count = rows * width, p: Float = 0.1
+        var generator = SeededGenerator(seed: 31)
+        let values = (0..<count).map { _ in generator.normal() * 3 }
+        let others = (0..<count).map { _ in generator.normal() }
+        let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
+        let cpu = CPUTrainingBackend()
+        let x = try backend.upload(values), y = try backend.upload(others)
+        let mask = try backend.dropoutMask(count, probability: p)
+        try backend.drawDropoutMask(mask.pointer, count: count, probability: p, seed: 9, stream: 4)
+        let cpuMask = cpu.dropoutMask(count, probability: p)
+        cpu.drawDropoutMask(cpuMask.pointer, count: count, probability: p, seed: 9, stream: 4)
+        let cpuX = cpu.upload(values), cpuY = cpu.upload(others)
+        /// The bf16 bits of a Float32 buffer's rounding, and of a bf16 operand as it is.
+        func rounded(_ exact: CUDATrainingBackend.Buffer) throws -> [UInt16] {
+            let copy = try backend.bf16Copy(exact.pointer.address, ld: count, rows: 1, columns: count)
+            return try Self.download(copy.address, count: count, device: device)
+        }
+        func bits(_ operand: CUDATrainingBackend.Buffer) throws -> [UInt16] {
+            #expect(operand.element == .bfloat16)
+            return try Self.download(operand.pointer.address, count: operand.count, device: device)
+        }
+
+        // z = x ⊙ mask: Float32 as the CPU's, and a bf16 operand its rounding; x is left as it is.
+        let masked = try backend.scratch(count), maskedOperand = try backend.productOperand(count)
+        try backend.multiply(x.pointer, by: mask.pointer, into: masked.pointer, count: count)
+        try backend.multiply(x.pointer, by: mask.pointer, into: maskedOperand.pointer, count: count)
+        let cpuMasked = cpu.scratch(count)
+        cpu.multiply(cpuX.pointer, by: cpuMask.pointer, into: cpuMasked.pointer, count: count)
+        #expect(try backend.download(masked.pointer, count: count) == cpu.download(cpuMasked.pointer, count: count))
+        #expect(try backend.download(x.pointer, count: count) == values)
+        #expect(try bits(maskedOperand) == rounded(masked))
+        let maskValues = cpu.download(cpuMask.pointer, count: count)
+        #expect(maskValues.contains(0) && maskValues.contains(1 / (1 - p)), "some elements dropped, some kept")
+
+        // x ⊙= mask, then += y, in one pass: the CPU's two operations.
+        try backend.multiply(x.pointer, by: mask.pointer, adding: y.pointer, count: count)
+        cpu.multiply(cpuX.pointer, by: cpuMask.pointer, adding: cpuY.pointer, count: count)
+        let joined = cpu.download(cpuX.pointer, count: count)
+        #expect(try backend.download(x.pointer, count: count) == joined)
+        #expect(joined == values.indices.map { values[$0] * maskValues[$0] + others[$0] })
+
+        // GELU's input gradient into a bf16 operand: the rounding of the Float32 one.
+        let slope = try backend.scratch(count), slopeOperand = try backend.productOperand(count)
+        try backend.geluBackward(dx: slope.pointer, dy: y.pointer, x: masked.pointer, count: count)
+        try backend.geluBackward(dx: slopeOperand.pointer, dy: y.pointer, x: masked.pointer, count: count)
+        #expect(try bits(slopeOperand) == rounded(slope))
+
+        // A bias's column sums over a bf16 gradient: those of its values widened to Float32 (the same
+        // two-pass order), which differ from the Float32 gradient's.
+        let widened = try backend.upload(try bits(slopeOperand).map { Float(bitPattern: UInt32($0) << 16) })
+        let fromOperand = try backend.zeros(width), fromWidened = try backend.zeros(width), fromExact = try backend.zeros(width)
+        try backend.columnSums(slopeOperand.pointer, rows: rows, width: width, into: fromOperand.pointer)
+        try backend.columnSums(widened.pointer, rows: rows, width: width, into: fromWidened.pointer)
+        try backend.columnSums(slope.pointer, rows: rows, width: width, into: fromExact.pointer)
+        let sums = try backend.download(fromOperand.pointer, count: width)
+        #expect(sums == (try backend.download(fromWidened.pointer, count: width)))
+        #expect(sums != (try backend.download(fromExact.pointer, count: width)))
+
+        // Refused: a Float32 mask for the fused kernels, a mask or the parameters as a gradient.
+        let floatMask = try backend.scratch(count)
+        #expect(throws: TrainingError.self) {
+            try backend.multiply(y.pointer, by: floatMask.pointer, into: masked.pointer, count: count)
+        }
+        #expect(throws: TrainingError.self) {
+            try backend.geluBackward(dx: mask.pointer, dy: y.pointer, x: masked.pointer, count: count)
+        }
+        let parameters = try backend.parameters(count)
+        #expect(throws: TrainingError.self) {
+            try backend.columnSums(parameters.pointer, rows: rows, width: width, into: fromOperand.pointer)
+        }
+    }
+
+    /// Attention's backward writes a replaced dqkv in bf16 (the encoder's, in bf16 mode): the rounding
+    /// of the Float32 dqkv the same kernels write, every entry (none left unwritten); adding into a
+    /// bf16 dqkv is refused.
+    @Test func attentionWritesAReplacedBF16Dqkv() throws {
+        guard module != nil else { return }
+        let device = try #require(module).device
+        let segments = [0..<5, 5..<40, 40..<41, 41..<75], hidden = 48, heads = 3
+        let n = segments.last!.upperBound
+        var generator = SeededGenerator(seed: 44)
+        let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
+        let qkv = try backend.upload((0..<n * 3 * hidden).map { _ in generator.normal() })
+        let dcontext = try backend.upload((0..<n * hidden).map { _ in generator.normal() })
+        let probabilities = try backend.scratch(EncoderAttentionOps.probabilityCount(segments: segments, heads: heads))
+        let mask = try backend.dropoutMask(probabilities.count, probability: 0.1)
+        try backend.drawDropoutMask(mask.pointer, count: mask.count, probability: 0.1, seed: 2, stream: 7)
+        try backend.encoderAttentionForward(context: nil, probabilities: probabilities.pointer, mask: mask.pointer,
+                                            qkv: qkv.pointer, segments: segments, hidden: hidden, heads: heads)
+        let exact = try backend.scratch(n * 3 * hidden), operand = try backend.productOperand(n * 3 * hidden)
+        for dqkv in [exact, operand] {
+            try backend.encoderAttentionBackward(dqkv: dqkv.pointer, dqkvWrite: .replace, dcontext: dcontext.pointer,
+                                                 probabilities: probabilities.pointer, mask: mask.pointer, qkv: qkv.pointer,
+                                                 segments: segments, hidden: hidden, heads: heads)
+        }
+        let copy = try backend.bf16Copy(exact.pointer.address, ld: n * 3 * hidden, rows: 1, columns: n * 3 * hidden)
+        let written = try Self.download(operand.pointer.address, count: n * 3 * hidden, device: device)
+        #expect(written == (try Self.download(copy.address, count: n * 3 * hidden, device: device)))
+        #expect(try backend.download(exact.pointer, count: n * 3 * hidden).allSatisfy(\.isFinite), "every entry written")
+        #expect(throws: TrainingError.self) {
+            try backend.encoderAttentionBackward(dqkv: operand.pointer, dqkvWrite: .add, dcontext: dcontext.pointer,
+                                                 probabilities: probabilities.pointer, mask: mask.pointer, qkv: qkv.pointer,
+                                                 segments: segments, hidden: hidden, heads: heads)
+        }
+    }
+
     /// Master parameters in bf16 mode carry a bf16 copy for the products: an upload and every AdamW
     /// step leave it the rounding of the Float32 values (so the products read what converting the
     /// weight would give), a pointer into them moves through both, and nothing else may write them.

@@ -3,30 +3,30 @@
 /// every layer cost the CPU a page fault and a cleared page for each of their pages (a few per
 /// cent of BERT-large's backward). None is cleared, at allocation or between layers: each is
 /// written whole before it is read (LayerNorm's, the products' and attention's input gradients by
-/// `GradientWrite.replace`; dnormed1 and dinput by a copy, before their products add to them).
+/// `GradientWrite.replace`, the masked branch gradients by their multiply, before any product adds
+/// to dnormed1 or dinput). The gradients that only a linear layer's backward reads (its products
+/// and its bias's column sums) are product operands: bf16 on a GPU in bf16 mode.
 final class EncoderLayerGradientBuffers<Backend: TrainingBackend> {
     typealias Buffer = Backend.Buffer
     private(set) var doutput: Buffer   // [N, H] gradient of the layer's output (from the layer above)
     private(set) var dinput: Buffer    // [N, H] gradient of its input: the next layer down's doutput
-    let dresidual2: Buffer             // [N, H]
-    let dnormed1: Buffer               // [N, H]
+    let dnormed1: Buffer               // [N, H] of the first LayerNorm's output (the second's input)
+    let dbranch: Buffer                // [N, H] of a dropout branch's dense output: the masked gradient of its sum
     let dactivated: Buffer             // [N, F]
-    let dpreActivation: Buffer         // [N, F]
-    let dresidual1: Buffer             // [N, H]
+    let dpreActivation: Buffer         // [N, F] product operand
     let dcontext: Buffer               // [N, H]
-    let dqkv: Buffer                   // [N, 3H]
+    let dqkv: Buffer                   // [N, 3H] product operand
 
     init(tokens n: Int, shape: EncoderShape, backend: Backend) throws {
         let h = shape.hidden, f = shape.intermediate
         doutput = try backend.scratch(n * h)
         dinput = try backend.scratch(n * h)
-        dresidual2 = try backend.scratch(n * h)
         dnormed1 = try backend.scratch(n * h)
+        dbranch = try backend.productOperand(n * h)
         dactivated = try backend.scratch(n * f)
-        dpreActivation = try backend.scratch(n * f)
-        dresidual1 = try backend.scratch(n * h)
+        dpreActivation = try backend.productOperand(n * f)
         dcontext = try backend.scratch(n * h)
-        dqkv = try backend.scratch(n * 3 * h)
+        dqkv = try backend.productOperand(n * 3 * h)
     }
 
     /// After a layer: its input's gradient becomes the output gradient of the layer below.

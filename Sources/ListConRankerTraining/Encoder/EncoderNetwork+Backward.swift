@@ -87,18 +87,17 @@ extension EncoderNetwork {
         let o = offsets.layers[index]
         let doutput = buffers.doutput, dinput = buffers.dinput
 
-        // out = LN(residual2), residual2 = normed1 + dropout(output.dense(activated)).
-        let dresidual2 = buffers.dresidual2                           // [N, H]
-        try backend.layerNormBackward(dx: dresidual2.pointer, dxWrite: .replace, dgamma: g + o.outputNorm.weight,
+        // out = LN(residual2), residual2 = normed1 + dropout(output.dense(activated)): the residual
+        // branch's gradient is LayerNorm's input gradient as it is, the dense layer's the same masked.
+        let dnormed1 = buffers.dnormed1                               // [N, H]
+        try backend.layerNormBackward(dx: dnormed1.pointer, dxWrite: .replace, dgamma: g + o.outputNorm.weight,
                                       dbeta: g + o.outputNorm.bias, dy: doutput.pointer, x: l.residual2.pointer,
                                       mean: l.mean2.pointer, rstd: l.rstd2.pointer, gamma: p + o.outputNorm.weight,
                                       rows: n, width: h)
-        let dnormed1 = buffers.dnormed1                               // [N, H] residual branch first
-        try backend.copy(dresidual2.pointer, to: dnormed1.pointer, count: n * h)
-        if let mask = l.outputMask { try backend.multiply(dresidual2.pointer, by: mask.pointer, count: n * h) }
+        let dOutputDense = try masked(dnormed1, by: l.outputMask, into: buffers.dbranch, count: n * h, backend)
         let dactivated = buffers.dactivated                           // [N, F]
         try backend.linearBackward(dx: dactivated.pointer, dxWrite: .replace, dw: g + o.output.weight,
-                                   db: g + o.output.bias, dy: dresidual2.pointer, x: l.activated.pointer,
+                                   db: g + o.output.bias, dy: dOutputDense, x: l.activated.pointer,
                                    w: p + o.output.weight, rows: n, inFeatures: f, outFeatures: h)
         let dpreActivation = buffers.dpreActivation                   // [N, F]
         try backend.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer, x: l.preActivation.pointer,
@@ -108,16 +107,14 @@ extension EncoderNetwork {
                                    rows: n, inFeatures: h, outFeatures: f)
 
         // normed1 = LN(residual1), residual1 = input + dropout(attention.output.dense(context)).
-        let dresidual1 = buffers.dresidual1                           // [N, H]
-        try backend.layerNormBackward(dx: dresidual1.pointer, dxWrite: .replace, dgamma: g + o.attentionNorm.weight,
+        try backend.layerNormBackward(dx: dinput.pointer, dxWrite: .replace, dgamma: g + o.attentionNorm.weight,
                                       dbeta: g + o.attentionNorm.bias, dy: dnormed1.pointer, x: l.residual1.pointer,
                                       mean: l.mean1.pointer, rstd: l.rstd1.pointer, gamma: p + o.attentionNorm.weight,
                                       rows: n, width: h)
-        try backend.copy(dresidual1.pointer, to: dinput.pointer, count: n * h)
-        if let mask = l.attentionMask { try backend.multiply(dresidual1.pointer, by: mask.pointer, count: n * h) }
+        let dAttentionDense = try masked(dinput, by: l.attentionMask, into: buffers.dbranch, count: n * h, backend)
         let dcontext = buffers.dcontext                               // [N, H]
         try backend.linearBackward(dx: dcontext.pointer, dxWrite: .replace, dw: g + o.attentionOutput.weight,
-                                   db: g + o.attentionOutput.bias, dy: dresidual1.pointer, x: l.context.pointer,
+                                   db: g + o.attentionOutput.bias, dy: dAttentionDense, x: l.context.pointer,
                                    w: p + o.attentionOutput.weight, rows: n, inFeatures: h, outFeatures: h)
         let dqkv = buffers.dqkv                                       // [N, 3H]
         try backend.encoderAttentionBackward(dqkv: dqkv.pointer, dqkvWrite: .replace, dcontext: dcontext.pointer,
@@ -125,6 +122,16 @@ extension EncoderNetwork {
                                              qkv: l.qkv.pointer, segments: segments, hidden: h, heads: shape.heads)
         try backend.linearBackward(dx: dinput.pointer, dw: g + o.qkv.weight, db: g + o.qkv.bias, dy: dqkv.pointer,
                                    x: l.input.pointer, w: p + o.qkv.weight, rows: n, inFeatures: h, outFeatures: 3 * h)
+    }
+
+    /// The gradient of a dropout branch's dense output, from `gradient`, that of the residual sum it
+    /// joins: `gradient ⊙ mask` into `branch` (a product operand), or `gradient` itself without dropout.
+    private func masked<Backend: TrainingBackend>(_ gradient: Backend.Buffer, by mask: Backend.Buffer?,
+                                                  into branch: Backend.Buffer, count: Int,
+                                                  _ backend: Backend) throws -> Backend.Pointer {
+        guard let mask else { return gradient.pointer }
+        try backend.multiply(gradient.pointer, by: mask.pointer, into: branch.pointer, count: count)
+        return branch.pointer
     }
 
     /// Layer 0's input = dropout(LN(word[id] + token_type[0] + position[i])): the gradient of the
@@ -138,7 +145,7 @@ extension EncoderNetwork {
         let n = a.segments.last?.upperBound ?? 0
         let doutput = buffers.doutput
         if let mask = a.embeddingMask { try backend.multiply(doutput.pointer, by: mask.pointer, count: n * h) }
-        let dsum = buffers.dresidual1                                 // [N, H], free after the layers
+        let dsum = buffers.dnormed1                                   // [N, H], free after the layers
         try backend.layerNormBackward(dx: dsum.pointer, dxWrite: .replace, dgamma: g + o.embeddingNorm.weight,
                                       dbeta: g + o.embeddingNorm.bias, dy: doutput.pointer, x: a.embeddingSum.pointer,
                                       mean: a.embeddingMean.pointer, rstd: a.embeddingRstd.pointer,

@@ -96,11 +96,8 @@ extension EncoderNetwork {
         // residual1[N, H] = x + dropout(context · Woᵀ + bo)
         try backend.linearForward(y: l.residual1.pointer, x: l.context.pointer, w: p + o.attentionOutput.weight,
                                   b: p + o.attentionOutput.bias, rows: n, inFeatures: h, outFeatures: h)
-        if let mask = l.attentionMask {
-            try drawHiddenMask(mask, site: .attentionOutput, index: index, seed: seed, backend)
-            try backend.multiply(l.residual1.pointer, by: mask.pointer, count: n * h)
-        }
-        try backend.add(l.residual1.pointer, l.input.pointer, count: n * h)
+        try joinResidual(l.residual1, dropout: l.attentionMask, site: .attentionOutput, residual: l.input, index: index,
+                         seed: seed, count: n * h, backend)
         try normalizeAttentionOutput(l, index: index, p, rows: n, backend)
         // activated[N, F] = GELU(normed1 · Wiᵀ + bi)
         try backend.linearForward(y: l.preActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,
@@ -109,11 +106,8 @@ extension EncoderNetwork {
         // residual2[N, H] = normed1 + dropout(activated · Wᵀ + b)
         try backend.linearForward(y: l.residual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
                                   b: p + o.output.bias, rows: n, inFeatures: f, outFeatures: h)
-        if let mask = l.outputMask {
-            try drawHiddenMask(mask, site: .output, index: index, seed: seed, backend)
-            try backend.multiply(l.residual2.pointer, by: mask.pointer, count: n * h)
-        }
-        try backend.add(l.residual2.pointer, l.normed1.pointer, count: n * h)
+        try joinResidual(l.residual2, dropout: l.outputMask, site: .output, residual: l.normed1, index: index,
+                         seed: seed, count: n * h, backend)
         try backend.layerNormForward(y: l.output.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer,
                                      x: l.residual2.pointer, gamma: p + o.outputNorm.weight, beta: p + o.outputNorm.bias,
                                      rows: n, width: h, eps: eps)
@@ -157,6 +151,16 @@ extension EncoderNetwork {
                                      x: l.residual1.pointer, gamma: p + o.attentionNorm.weight,
                                      beta: p + o.attentionNorm.bias, rows: rows, width: shape.hidden,
                                      eps: shape.layerNormEpsilon)
+    }
+
+    /// `branch = residual + dropout(branch)`: the hidden dropout mask of `site` in layer `index` drawn and
+    /// applied, then the residual added (one operation), or the residual alone without dropout.
+    private func joinResidual<Backend: TrainingBackend>(_ branch: Backend.Buffer, dropout mask: Backend.Buffer?,
+                                                        site: DropoutSite, residual: Backend.Buffer, index: Int,
+                                                        seed: UInt64, count: Int, _ backend: Backend) throws {
+        guard let mask else { return try backend.add(branch.pointer, residual.pointer, count: count) }
+        try drawHiddenMask(mask, site: site, index: index, seed: seed, backend)
+        try backend.multiply(branch.pointer, by: mask.pointer, adding: residual.pointer, count: count)
     }
 
     /// Draws the hidden dropout mask of `site` in layer `index` without applying it (the forward
