@@ -35,10 +35,12 @@ int lcr_cuda_resolve_cublaslt(char *err, size_t err_len) {
 }
 
 // One product shape, planned once: descriptors and the algorithm the heuristic chose. Packed
-// batches round their rows up to a multiple of 32, so a service meets few distinct shapes.
+// batches round their rows up to a multiple of 32, so a service meets few distinct shapes. The
+// operands' alignments are part of the shape: an algorithm chosen for one may not run on less.
 typedef struct {
     int64_t rows, n, k;
     int input_type, output_type, epilogue;
+    uint32_t align_weight, align_x, align_y;
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t a, b, c;
     cublasLtMatmulAlgo_t algo;
@@ -56,6 +58,24 @@ struct lcr_cublaslt {
     unsigned long long clock;
     pthread_mutex_t lock;
 };
+
+// The largest power of two, up to 256, that divides `address`: the alignment cuBLASLt may assume of an
+// operand. Its heuristic assumes 256 bytes unless told less (CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_*),
+// and an algorithm chosen for 256 need not run on a pointer into a flat buffer of parameters at an
+// offset of a few floats, or a bf16 copy's at 2 bytes. Told the truth, it picks one that does.
+static uint32_t alignment_of(uint64_t address) {
+    uint32_t alignment = 256;
+    while (alignment > 1 && (address & (alignment - 1)) != 0) alignment >>= 1;
+    return alignment;
+}
+
+// The preference's minimum alignments of cuBLASLt's A, B, C and D.
+static void prefer_alignments(cublasLtMatmulPreference_t preference, uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+    lt.preference_set(preference, LCR_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &a, sizeof a);
+    lt.preference_set(preference, LCR_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &b, sizeof b);
+    lt.preference_set(preference, LCR_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &c, sizeof c);
+    lt.preference_set(preference, LCR_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &d, sizeof d);
+}
 
 static void describe_status(cublasStatus_t status, const char *context, char *err, size_t err_len) {
     char number[32];
@@ -138,6 +158,7 @@ static int make_plan(lcr_cublaslt *handle, plan *p, char *err, size_t err_len) {
     }
     size_t workspace = handle->workspace_bytes;
     lt.preference_set(preference, LCR_CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof workspace);
+    prefer_alignments(preference, p->align_weight, p->align_x, p->align_y, p->align_y);
     cublasLtMatmulHeuristicResult_t result;
     int found = 0;
     s = lt.heuristic(handle->handle, p->desc, p->a, p->b, p->c, p->c, preference, 1, &result, &found);
@@ -157,13 +178,15 @@ static int make_plan(lcr_cublaslt *handle, plan *p, char *err, size_t err_len) {
 
 // The plan for a shape: found, or made in the least recently used slot.
 static plan *find_plan(lcr_cublaslt *handle, int64_t rows, int64_t n, int64_t k, int input_type, int output_type,
-                       int epilogue, char *err, size_t err_len) {
+                       int epilogue, uint32_t align_weight, uint32_t align_x, uint32_t align_y, char *err,
+                       size_t err_len) {
     plan *oldest = &handle->plans[0];
     handle->clock++;
     for (int i = 0; i < PLAN_SLOTS; i++) {
         plan *p = &handle->plans[i];
         if (p->used && p->rows == rows && p->n == n && p->k == k && p->input_type == input_type &&
-            p->output_type == output_type && p->epilogue == epilogue) {
+            p->output_type == output_type && p->epilogue == epilogue && p->align_weight == align_weight &&
+            p->align_x == align_x && p->align_y == align_y) {
             p->last_use = handle->clock;
             return p;
         }
@@ -173,6 +196,7 @@ static plan *find_plan(lcr_cublaslt *handle, int64_t rows, int64_t n, int64_t k,
     memset(oldest, 0, sizeof *oldest);
     oldest->rows = rows; oldest->n = n; oldest->k = k;
     oldest->input_type = input_type; oldest->output_type = output_type; oldest->epilogue = epilogue;
+    oldest->align_weight = align_weight; oldest->align_x = align_x; oldest->align_y = align_y;
     if (make_plan(handle, oldest, err, err_len)) {
         release_plan(oldest);
         memset(oldest, 0, sizeof *oldest);
@@ -191,7 +215,8 @@ int lcr_cublaslt_linear(lcr_cublaslt *handle, void *stream, uint64_t x, uint64_t
     lcr_cuda_epilogue effective = bias ? epilogue
                                 : epilogue == LCR_EPILOGUE_RELU_BIAS || epilogue == LCR_EPILOGUE_RELU ? LCR_EPILOGUE_RELU
                                 : LCR_EPILOGUE_NONE;
-    plan *p = find_plan(handle, rows, n, k, input_type, output_type, effective, err, err_len);
+    plan *p = find_plan(handle, rows, n, k, input_type, output_type, effective, alignment_of(weight), alignment_of(x),
+                        alignment_of(y), err, err_len);
     if (!p) {
         pthread_mutex_unlock(&handle->lock);
         return 1;
@@ -257,6 +282,7 @@ int lcr_cublaslt_gemm(lcr_cublaslt *handle, void *stream, int trans_a, int trans
     }
     lt.preference_set(preference, LCR_CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &handle->workspace_bytes,
                       sizeof handle->workspace_bytes);
+    prefer_alignments(preference, alignment_of(b), alignment_of(a), alignment_of(c), alignment_of(c));
     cublasLtMatmulHeuristicResult_t result;
     int found = 0;
     if ((s = lt.heuristic(handle->handle, desc, la, lb, lc, lc, preference, 1, &result, &found)) != 0 || found == 0) {

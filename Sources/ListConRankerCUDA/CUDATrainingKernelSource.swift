@@ -22,7 +22,7 @@ public enum CUDATrainingKernelSource {
         "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "gelu_backward_bf16", "relu_forward_rows", "relu_backward_rows",
         "elementwise_copy", "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
         "column_chunk_sums", "column_chunk_sums_bf16", "add_chunk_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
-        "add_row_tags", "row_tag_gradients",
+        "add_row_tags", "row_tag_gradients", "add_bias_rows",
         "elementwise_zero", "embed_tokens", "table_rows_backward", "mean_pool", "mean_pool_backward",
         "adamw_update", "squared_sum_blocks", "accumulate_in_double", "round_from_double",
     ]
@@ -229,6 +229,12 @@ extern "C" __global__ void elementwise_scale(float *x, float factor, long count)
 }
 
 // ---- Rows: bias gradients, the score head's pairs (ScorePairs) -------------------------------------------
+// y[r, j] += bias[j]: a linear layer's bias that the product's epilogue could not take (one under its
+// 16-byte alignment), the same single rounding as the epilogue's.
+extern "C" __global__ void add_bias_rows(float *y, const float *bias, long rows, int width) {
+    for (long e = blockIdx.x * (long)blockDim.x + threadIdx.x; e < rows * width; e += (long)gridDim.x * blockDim.x)
+        y[e] += bias[e % width];
+}
 // out[r] = x[r] + tags[tag_of_row[r]]: the list head's query tag (1 on each list's first row, else 0).
 extern "C" __global__ void add_row_tags(const float *x, const float *tags, const int *tag_of_row, int width,
                                         float *out) {

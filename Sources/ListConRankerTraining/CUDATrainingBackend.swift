@@ -190,12 +190,18 @@ struct CUDATrainingBackend: TrainingBackend {
                        outFeatures: Int) throws {
         guard rows > 0 else { return }
         try float32(y, "a linear layer's output")
-        // The bias is added in the product's epilogue: no second pass over y.
+        // The bias is added in the product's epilogue (no second pass over y) when it is 16-byte
+        // aligned, as the epilogue needs; otherwise by a kernel after it, the same single rounding.
+        let epilogueBias = b.flatMap { $0.address % 16 == 0 ? $0 : nil }
         let xInput = try productInput(x, ld: inFeatures, rows: rows, columns: inFeatures)
         let wInput = try productInput(w, ld: inFeatures, rows: outFeatures, columns: inFeatures)
         try withExtendedLifetime((xInput.copy, wInput.copy)) {
-            try device.linear(x: xInput.address, weight: wInput.address, bias: b?.address ?? 0, y: y.address, rows: rows,
-                              n: outFeatures, k: inFeatures, inputs: productElement)
+            try device.linear(x: xInput.address, weight: wInput.address, bias: epilogueBias?.address ?? 0, y: y.address,
+                              rows: rows, n: outFeatures, k: inFeatures, inputs: productElement)
+        }
+        if let b, epilogueBias == nil {
+            try module.launch("add_bias_rows", elements: rows * outFeatures,
+                              [.address(y.address), .address(b.address), .int64(rows), .int32(Int32(outFeatures))])
         }
     }
 

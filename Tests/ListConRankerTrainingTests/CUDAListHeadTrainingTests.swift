@@ -166,4 +166,50 @@ final class Messages: @unchecked Sendable {
             #expect(count <= 65_535 && chunk * count >= huge && chunk * (count - 1) < huge)
         }
     }
+
+    /// Products on pointers into the middle of buffers, a float or a few off cuBLASLt's default
+    /// 256-byte alignment (a tensor of a flat parameter buffer, half of the score head's weight): the
+    /// software cuBLASLt runs an algorithm only on the alignment it was chosen for, so these run
+    /// because the backend states each pointer's, and give what the same product on aligned copies
+    /// gives, bit for bit, in both precisions. A bias under 16-byte alignment, which the epilogue is
+    /// not given, is added after the product with the same single rounding.
+    @Test func productsRunOnPointersAtAnyAlignment() throws {
+        guard module != nil else { return }
+        let (rows, inFeatures, outFeatures) = (19, 12, 10)
+        var generator = SeededGenerator(seed: 6)
+        let x = (0..<rows * inFeatures).map { _ in generator.normal() }
+        let w = (0..<outFeatures * inFeatures).map { _ in generator.normal() }
+        let b = (0..<outFeatures).map { _ in generator.normal() }
+        let dy = (0..<rows * outFeatures).map { _ in generator.normal() }
+        for precision in [CUDATrainingBackend.ProductPrecision.fp32, .bf16] {
+            let backend = try CUDATrainingBackend(index: 0, productPrecision: precision)
+            /// The forward and both gradients, every operand `shift` elements into its buffer.
+            func run(shift: Int) throws -> [[Float]] {
+                func placed(_ values: [Float]) throws -> CUDATrainingBackend.Buffer {
+                    try backend.upload([Float](repeating: 0, count: shift) + values)
+                }
+                let parameters = try backend.parameters(shift + w.count + b.count)
+                try backend.upload(w + b, to: parameters.pointer + shift)
+                let (input, gradient) = (try placed(x), try placed(dy))
+                let (y, dx, dw, db) = (try placed([Float](repeating: 0, count: rows * outFeatures)),
+                                       try placed([Float](repeating: 0, count: rows * inFeatures)),
+                                       try placed([Float](repeating: 0, count: w.count)),
+                                       try placed([Float](repeating: 0, count: b.count)))
+                let weight = parameters.pointer + shift, bias = parameters.pointer + (shift + w.count)
+                try backend.linearForward(y: y.pointer + shift, x: input.pointer + shift, w: weight, b: bias, rows: rows,
+                                          inFeatures: inFeatures, outFeatures: outFeatures)
+                try backend.linearBackward(dx: dx.pointer + shift, dw: dw.pointer + shift, db: db.pointer + shift,
+                                           dy: gradient.pointer + shift, x: input.pointer + shift, w: weight, rows: rows,
+                                           inFeatures: inFeatures, outFeatures: outFeatures)
+                return try [(y, rows * outFeatures), (dx, rows * inFeatures), (dw, w.count), (db, b.count)].map {
+                    try backend.download($0.0.pointer + shift, count: $0.1)
+                }
+            }
+            let aligned = try run(shift: 0)
+            #expect(aligned[0].contains { $0 != 0 } && aligned[2].contains { $0 != 0 })
+            for shift in [1, 2, 3, 5] {
+                #expect(try run(shift: shift) == aligned, "\(precision), \(shift) elements in")
+            }
+        }
+    }
 }

@@ -18,6 +18,12 @@
 //   CUBLAS_STATUS_NOT_SUPPORTED; inconsistent shapes are CUBLAS_STATUS_INVALID_VALUE.
 // - A layout that reaches past its matrix's allocation faults on the driver's guard page: the call
 //   returns CUBLAS_STATUS_EXECUTION_FAILED.
+// - Alignment: the heuristic chooses an algorithm for the preference's minimum alignments of A, B,
+//   C and D (CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_*_BYTES, 256 unless set), and cublasLtMatmul runs it
+//   only on pointers that have them: a pointer aligned to less is CUBLAS_STATUS_NOT_SUPPORTED here
+//   (on a GPU, an error or a misaligned-address fault), so a caller must state what its pointers
+//   have. A bias is held to 16 bytes (what users of the epilogue found it needs; stricter than any
+//   documented rule, so that the backend never depends on less).
 #include "fault_guard.h"
 
 #include <math.h>
@@ -58,7 +64,13 @@ struct Desc {
     int bias_type = -1;
 };
 struct Layout { int type; uint64_t rows, cols; int64_t ld; int order = 0; int batch = 1; };
-struct Preference { uint64_t workspace = 0; };
+struct Preference {
+    uint64_t workspace = 0;
+    uint32_t alignment[4] = {256, 256, 256, 256};   // A, B, C, D
+};
+
+// Whether `p` is a multiple of `alignment` bytes.
+bool aligned(const void *p, uint64_t alignment) { return alignment == 0 || uintptr_t(p) % alignment == 0; }
 
 struct cublasLtMatmulAlgo_t { uint64_t data[8]; };
 struct cublasLtMatmulHeuristicResult_t {
@@ -209,6 +221,13 @@ EXPORT cublasStatus_t cublasLtMatmulPreferenceSetAttribute(Preference *p, int at
                                                            size_t size) {
     if (!p) return CUBLAS_STATUS_INVALID_VALUE;
     if (attribute == 1) return set(p->workspace, buffer, size);   // MAX_WORKSPACE_BYTES
+    if (attribute >= 5 && attribute <= 8) {                       // MIN_ALIGNMENT_{A,B,C,D}_BYTES
+        uint32_t value;
+        if (cublasStatus_t s = set(value, buffer, size)) return s;
+        if (value == 0 || (value & (value - 1)) != 0) return CUBLAS_STATUS_INVALID_VALUE;
+        p->alignment[attribute - 5] = value;
+        return CUBLAS_STATUS_SUCCESS;
+    }
     return CUBLAS_STATUS_INVALID_VALUE;
 }
 
@@ -224,6 +243,8 @@ EXPORT cublasStatus_t cublasLtMatmulAlgoGetHeuristic(Handle *handle, Desc *d, La
         return status;
     }
     memset(&results[0], 0, sizeof results[0]);
+    // The algorithm is one for these alignments (kept in its opaque words).
+    for (int i = 0; i < 4; i++) results[0].algo.data[i] = preference->alignment[i];
     results[0].workspaceSize = 0;
     results[0].state = CUBLAS_STATUS_SUCCESS;
     results[0].wavesCount = 1.0f;
@@ -233,13 +254,28 @@ EXPORT cublasStatus_t cublasLtMatmulAlgoGetHeuristic(Handle *handle, Desc *d, La
 
 EXPORT cublasStatus_t cublasLtMatmul(Handle *handle, Desc *d, const void *alpha, const void *A, Layout *a,
                                      const void *B, Layout *b, const void *beta, const void *C, Layout *c, void *D,
-                                     Layout *dl, const cublasLtMatmulAlgo_t *, void *, size_t, void *) {
+                                     Layout *dl, const cublasLtMatmulAlgo_t *algo, void *, size_t, void *) {
     if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
     uint64_t m, n, k;
     cublasStatus_t status = check(d, a, b, c, dl, &m, &n, &k);
     if (status != CUBLAS_STATUS_SUCCESS) return status;
     if (!alpha || !beta || !D || (k && (!A || !B))) return CUBLAS_STATUS_INVALID_VALUE;
     if (has_bias(d->epilogue) && !d->bias) return CUBLAS_STATUS_INVALID_VALUE;
+    // Without an algorithm, cuBLASLt asks its heuristic with the default preference: 256 bytes each.
+    const Preference defaults;
+    const void *operands[4] = {A, B, C, D};
+    for (int i = 0; i < 4; i++) {
+        uint64_t required = algo ? algo->data[i] : defaults.alignment[i];
+        if (operands[i] && !aligned(operands[i], required)) {
+            fprintf(stderr, "software cuBLASLt: %c at %p is not %llu-byte aligned, as its algorithm was chosen for\n",
+                    "ABCD"[i], operands[i], (unsigned long long)required);
+            return CUBLAS_STATUS_NOT_SUPPORTED;
+        }
+    }
+    if (has_bias(d->epilogue) && !aligned(d->bias, 16)) {
+        fprintf(stderr, "software cuBLASLt: the bias at %p is not 16-byte aligned\n", d->bias);
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    }
     const float alpha_value = *static_cast<const float *>(alpha), beta_value = *static_cast<const float *>(beta);
     if (beta_value != 0.0f && !C) return CUBLAS_STATUS_INVALID_VALUE;
     int bias_type = d->bias_type == -1 ? dl->type : d->bias_type;

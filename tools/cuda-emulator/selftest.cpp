@@ -87,7 +87,8 @@ int main(int argc, char **argv) {
     S(nv, nvrtcCreateProgram); S(nv, nvrtcCompileProgram); S(nv, nvrtcGetCUBINSize); S(nv, nvrtcGetCUBIN);
     S(nv, nvrtcGetProgramLog);
     S(lt, cublasLtCreate); S(lt, cublasLtMatmulDescCreate); S(lt, cublasLtMatmulDescSetAttribute);
-    S(lt, cublasLtMatrixLayoutCreate); S(lt, cublasLtMatmul);
+    S(lt, cublasLtMatrixLayoutCreate); S(lt, cublasLtMatmul); S(lt, cublasLtMatmulPreferenceCreate);
+    S(lt, cublasLtMatmulPreferenceSetAttribute); S(lt, cublasLtMatmulAlgoGetHeuristic);
 
     unsigned long long probe = 0;
     check(cuMemAlloc_v2(&probe, 16) == 3, "a call before cuInit is CUDA_ERROR_NOT_INITIALIZED");
@@ -234,6 +235,36 @@ int main(int argc, char **argv) {
     check(cublasLtMatmul(handle, desc, &alpha, (void *)(uintptr_t)da, la, (void *)(uintptr_t)db, lb, &beta,
                          (void *)(uintptr_t)dd, bad, (void *)(uintptr_t)dd, bad, nullptr, nullptr, (size_t)0, nullptr) == 7,
           "cuBLASLt: shapes that do not chain are CUBLAS_STATUS_INVALID_VALUE");
+
+    // Alignment: an algorithm is chosen for the preference's minimum alignments (256 bytes unless
+    // set) and runs only on pointers that have them. B 4 bytes into its buffer (as a tensor in a flat
+    // buffer of parameters is): refused by default, run once the preference says 4 bytes.
+    unsigned long long dwide;
+    cuMemAlloc_v2(&dwide, sizeof b16 + 4);
+    cuMemcpyHtoDAsync_v2(dwide + 4, b16, sizeof b16, nullptr);
+    check(cublasLtMatmul(handle, desc, &alpha, (void *)(uintptr_t)da, la, (void *)(uintptr_t)(dwide + 4), lb, &beta,
+                         (void *)(uintptr_t)dd, lc, (void *)(uintptr_t)dd, lc, nullptr, nullptr, (size_t)0, nullptr) == 15,
+          "cuBLASLt: a pointer under the default 256-byte alignment is CUBLAS_STATUS_NOT_SUPPORTED");
+    void *preference;
+    cublasLtMatmulPreferenceCreate(&preference);
+    uint32_t four = 4, three = 3;
+    check(cublasLtMatmulPreferenceSetAttribute(preference, 6, &three, sizeof three) == 7,
+          "cuBLASLt: an alignment that is no power of two is CUBLAS_STATUS_INVALID_VALUE");
+    cublasLtMatmulPreferenceSetAttribute(preference, 6, &four, sizeof four);
+    uint64_t heuristic[16] = {};   // cublasLtMatmulHeuristicResult_t: the algorithm first
+    int returned = 0;
+    cublasLtMatmulAlgoGetHeuristic(handle, desc, la, lb, lc, lc, preference, 1, heuristic, &returned);
+    status = cublasLtMatmul(handle, desc, &alpha, (void *)(uintptr_t)da, la, (void *)(uintptr_t)(dwide + 4), lb, &beta,
+                            (void *)(uintptr_t)dd, lc, (void *)(uintptr_t)dd, lc, heuristic, nullptr, (size_t)0, nullptr);
+    cuMemcpyDtoHAsync_v2(d, dd, sizeof d, nullptr);
+    check(returned == 1 && status == 0 && d[0] == 0x3FC0 && d[2] == 0x4020,
+          "... and runs, the same product, with an algorithm chosen for 4-byte aligned B");
+    cuMemcpyHtoDAsync_v2(dbias + 4, bias, 4, nullptr);
+    bias_pointer = (const void *)(uintptr_t)(dbias + 4);
+    cublasLtMatmulDescSetAttribute(desc, 8, &bias_pointer, sizeof bias_pointer);
+    check(cublasLtMatmul(handle, desc, &alpha, (void *)(uintptr_t)da, la, (void *)(uintptr_t)db, lb, &beta,
+                         (void *)(uintptr_t)dd, lc, (void *)(uintptr_t)dd, lc, nullptr, nullptr, (size_t)0, nullptr) == 15,
+          "cuBLASLt: a bias under 16-byte alignment is refused");
 
     // Writing past an allocation faults (in a child process: the error sticks to the context).
     void *past;
