@@ -1,9 +1,15 @@
 /// A run's training state resident on a backend's device across steps (issue 30): the fp32
-/// master parameters — the list head's, then in stage 2 the encoder's, in one flat buffer as the
-/// training state file holds them — their gradients, and AdamW's moments. A GPU step then moves no
+/// master parameters — the list head's, then in stage 2 the encoder's, in one flat buffer in the
+/// training state file's order — their gradients, and AdamW's moments. A GPU step then moves no
 /// parameters: micro-batches add their gradients here, and the step's tail runs on the device —
 /// the sum over micro-batches in Double, clipping by global norm, AdamW — with the same operations,
 /// in the same order, as the host's ``GradientSum``, ``GradientClipping`` and ``AdamW``.
+///
+/// The encoder's part starts at ``encoderOffset``, the head's count rounded up to whole 512-byte
+/// blocks: the head ends in a one-element bias, and an encoder placed right after it would put every
+/// weight, and its bf16 copy, a few bytes off the alignment the products are fastest at (cuBLASLt is
+/// told each pointer's alignment, so they would still run, on slower algorithms). The gap's elements
+/// are zeros that no optimizer step touches.
 ///
 /// The host's copies go stale during the run and are brought up to date when they are read
 /// (``downloadParameters()``, ``downloadMoments()``): for an evaluation, a
@@ -41,11 +47,12 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
         encoderLayout = encoder?.layout
         headDecaying = headOptimizer.decayingRanges
         encoderDecaying = encoderOptimizer?.decayingRanges ?? []
-        let total = head.values.count + (encoder?.values.count ?? 0)
+        let total = Self.total(head: head.values.count, encoder: encoder?.values.count ?? 0)
+        let encoderOffset = Self.encoderOffset(head: head.values.count)
         func place(_ head: [Float], _ encoder: [Float]?, parameters: Bool = false) throws -> Backend.Buffer {
             let buffer = parameters ? try backend.parameters(total) : try backend.zeros(total)
             try backend.upload(head, to: buffer.pointer)
-            if let encoder { try backend.upload(encoder, to: buffer.pointer + head.count) }
+            if let encoder { try backend.upload(encoder, to: buffer.pointer + encoderOffset) }
             return buffer
         }
         values = try place(head.values, encoder?.values, parameters: true)
@@ -55,15 +62,22 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
         sums = sumsMicroBatches ? try backend.zeros(2 * total) : nil
     }
 
-    private var total: Int { headCount + encoderCount }
+    /// Elements a buffer holds: the head's, then from ``encoderOffset`` the encoder's.
+    private var total: Int { Self.total(head: headCount, encoder: encoderCount) }
+    /// Where the encoder's elements start in each buffer: the head's count rounded up to a multiple of
+    /// 128 elements (512 bytes of Float32, 256 of a bf16 copy).
+    var encoderOffset: Int { Self.encoderOffset(head: headCount) }
+
+    static func encoderOffset(head: Int) -> Int { (head + 127) / 128 * 128 }
+    static func total(head: Int, encoder: Int) -> Int { encoder > 0 ? encoderOffset(head: head) + encoder : head }
     /// The list head's parameters on the device.
     var headParameters: Backend.Pointer { values.pointer }
     /// The encoder's parameters on the device.
-    var encoderParameters: Backend.Pointer { values.pointer + headCount }
+    var encoderParameters: Backend.Pointer { values.pointer + encoderOffset }
     /// Where micro-batches add the list head's gradients.
     var headGradients: Backend.Pointer { gradients.pointer }
     /// Where micro-batches add the encoder's gradients.
-    var encoderGradients: Backend.Pointer { gradients.pointer + headCount }
+    var encoderGradients: Backend.Pointer { gradients.pointer + encoderOffset }
 
     /// Zeroes the gradients for a new step. The sums are not cleared: the step's first micro-batch
     /// stores its gradients in place of theirs (a pass over 8 bytes a parameter saved, and its read).
@@ -103,13 +117,16 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
         return taken
     }
 
-    /// The gradients of `range` of the flat (head, then encoder) values as they stand: a bucket
-    /// handed to the sum across ranks while the backward goes on below it.
+    /// The gradients of `range` of the flat (head, then encoder, without the gap between them) values
+    /// as they stand: a bucket handed to the sum across ranks while the backward goes on below it.
     func downloadGradients(_ range: Range<Int>) throws -> [Float] {
-        guard range.lowerBound >= 0, range.upperBound <= total else {
-            throw TrainingError.invalidInput("gradients \(range) of \(total)")
+        guard range.lowerBound >= 0, range.upperBound <= headCount + encoderCount else {
+            throw TrainingError.invalidInput("gradients \(range) of \(headCount + encoderCount)")
         }
-        return try backend.download(gradients.pointer + range.lowerBound, count: range.count)
+        let head = range.clamped(to: 0..<headCount)
+        let encoder = range.clamped(to: headCount..<headCount + encoderCount)
+        return try backend.download(gradients.pointer + head.lowerBound, count: head.count)
+            + backend.download(encoderGradients + (encoder.lowerBound - headCount), count: encoder.count)
     }
 
     /// Puts the step's summed gradients (from the host) in place of the device's.
@@ -147,8 +164,8 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
                                 decaying: headDecaying, scalars: head)
         guard encoderCount > 0 else { return }
         guard let encoder else { throw TrainingError.invalidInput("the encoder's step needs its optimizer's scalars") }
-        try backend.adamWUpdate(parameters: encoderParameters, firstMoments: firstMoments.pointer + headCount,
-                                secondMoments: secondMoments.pointer + headCount, gradients: encoderGradients,
+        try backend.adamWUpdate(parameters: encoderParameters, firstMoments: firstMoments.pointer + encoderOffset,
+                                secondMoments: secondMoments.pointer + encoderOffset, gradients: encoderGradients,
                                 count: encoderCount, decaying: encoderDecaying, scalars: encoder)
     }
 
@@ -161,6 +178,7 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
     }
 
     private func parts(_ buffer: Backend.Buffer) throws -> (head: [Float], encoder: [Float]) {
-        (try backend.download(buffer.pointer, count: headCount), try backend.download(buffer.pointer + headCount, count: encoderCount))
+        (try backend.download(buffer.pointer, count: headCount),
+         try backend.download(buffer.pointer + encoderOffset, count: encoderCount))
     }
 }

@@ -110,6 +110,36 @@ import Testing
         #expect(try Self.onTheDevice(start, CPUTrainingBackend(), marksLast: false) == host)
     }
 
+    /// The encoder's part starts on a 512-byte boundary of every buffer (its bf16 copy on 256), past the
+    /// head's odd count; a bucket of gradients that spans the head's end and the encoder's start reads
+    /// across the gap as if there were none, and every part reads back what was put there.
+    @Test func theEncoderStartsAligned() throws {
+        let start = try Start()
+        #expect(start.head.values.count % 128 != 0, "the head ends off a boundary")
+        let (h, e) = start.gradients[0][0]
+        func check<Backend: TrainingBackend>(_ backend: Backend) throws -> DeviceTrainingState<Backend> {
+            let state = try DeviceTrainingState(backend: backend, head: start.head, headOptimizer: start.headOptimizer,
+                                                encoder: start.encoder, encoderOptimizer: start.encoderOptimizer,
+                                                sumsMicroBatches: false)
+            #expect(state.encoderOffset % 128 == 0 && state.encoderOffset >= state.headCount
+                    && state.encoderOffset < state.headCount + 128)
+            try state.replaceGradients(head: h, encoder: e)
+            let flat = h + e
+            for range in [0..<5, h.count - 3..<h.count + 4, h.count..<h.count + 9, 0..<flat.count] {
+                #expect(try state.downloadGradients(range) == Array(flat[range]), "\(range)")
+            }
+            #expect(throws: TrainingError.self) { try state.downloadGradients(0..<flat.count + 1) }
+            let values = try state.downloadParameters()
+            #expect(values.head == start.head.values && values.encoder == start.encoder.values)
+            return state
+        }
+        _ = try check(CPUTrainingBackend())
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let state = try check(try CUDATrainingBackend(index: 0, productPrecision: .bf16))
+        #expect(state.encoderParameters.address % 512 == 0 && state.encoderGradients.address % 512 == 0)
+        #expect(state.encoderParameters.copy % 256 == 0)
+    }
+
     /// A micro-batch after the one said to be the step's last is refused, not summed twice or lost.
     @Test func aMicroBatchAfterTheLastIsRefused() throws {
         let start = try Start()
