@@ -8,6 +8,15 @@ import Foundation
 /// cost the host about a microsecond each and the GPU nothing measurable, so the step's own speed
 /// stands.
 package final class CUDAKernelTimes: @unchecked Sendable {
+    /// A timeline's seconds and launches by name (products as `cublaslt_gemm_f32`, …).
+    package struct Profile: Sendable {
+        /// Seconds summed over each name's runs.
+        package var seconds: [String: Double] = [:]
+        /// How many times each name ran: with the seconds, whether a step is made of a few long
+        /// kernels or of many short ones whose launches the host cannot keep up with.
+        package var launches: [String: Int] = [:]
+    }
+
     private let lock = NSLock()
     private var armed = false
     /// Created as needed and reused from step to step.
@@ -38,21 +47,23 @@ package final class CUDAKernelTimes: @unchecked Sendable {
         }
     }
 
-    /// Ends the timeline: waits for `stream`, then gives each name's seconds, summed over its runs.
-    func take(waitingFor stream: UnsafeMutableRawPointer) throws -> [String: Double] {
+    /// Ends the timeline: waits for `stream`, then gives each name's seconds, summed over its runs,
+    /// and its number of runs.
+    func take(waitingFor stream: UnsafeMutableRawPointer) throws -> Profile {
         try lock.withLock {
-            guard armed else { return [:] }
+            guard armed else { return Profile() }
             armed = false
             try cudaCall("waiting for the GPU") { lcr_cuda_stream_synchronize(stream, $0, $1) }
-            var seconds: [String: Double] = [:]
+            var profile = Profile()
             for (i, name) in names.enumerated() {
                 var milliseconds: Float = 0
                 try cudaCall("reading a kernel's time") {
                     lcr_cuda_event_elapsed(&milliseconds, events[i], events[i + 1], $0, $1)
                 }
-                seconds[name, default: 0] += Double(milliseconds) / 1000
+                profile.seconds[name, default: 0] += Double(milliseconds) / 1000
+                profile.launches[name, default: 0] += 1
             }
-            return seconds
+            return profile
         }
     }
 
@@ -73,9 +84,9 @@ extension CUDADevice {
         try kernelTimes.start(on: stream)
     }
 
-    /// Stops timing: each kernel's seconds since ``startTimingKernels()`` by name (products as
-    /// `cublaslt_gemm_f32` or `cublaslt_gemm_bf16`), once the GPU has run them.
-    package func takeKernelSeconds() throws -> [String: Double] {
+    /// Stops timing: each kernel's seconds and launches since ``startTimingKernels()`` by name
+    /// (products as `cublaslt_gemm_f32` or `cublaslt_gemm_bf16`), once the GPU has run them.
+    package func takeKernelProfile() throws -> CUDAKernelTimes.Profile {
         try bind()
         return try kernelTimes.take(waitingFor: stream)
     }

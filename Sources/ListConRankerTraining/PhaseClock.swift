@@ -8,12 +8,13 @@ import Foundation
 /// wait costs a little, which is why profiling is asked for, not always on.
 ///
 /// On a GPU it also times each kernel of the step (`"kernels"`: seconds by kernel name, from events
-/// on the device's stream, which do not slow it): which kernels a phase's time is made of.
+/// on the device's stream, which do not slow it; `"kernel_launches"`: how many of each): which
+/// kernels a phase's time is made of.
 final class PhaseClock {
     /// Starting and ending a device's per-kernel timeline (``CUDAKernelTimes``).
     struct KernelTimeline {
         let start: () throws -> Void
-        let take: () throws -> [String: Double]
+        let take: () throws -> (seconds: [String: Double], launches: [String: Int])
     }
 
     private var seconds: [String: Double] = [:]
@@ -49,8 +50,10 @@ final class PhaseClock {
         return seconds
     }
 
-    /// The step's seconds per kernel since ``start()``; nil without a kernel timeline.
-    func takeKernels() throws -> [String: Double]? {
-        try kernels?.take()
+    /// The step's seconds and launches per kernel since ``start()``, as log fields; none without a
+    /// kernel timeline.
+    func takeKernels() throws -> [String: Any] {
+        guard let taken = try kernels?.take() else { return [:] }
+        return ["kernels": taken.seconds, "kernel_launches": taken.launches]
     }
 }

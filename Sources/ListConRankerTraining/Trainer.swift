@@ -237,7 +237,10 @@ public final class Trainer {
         }
         let kernels = gpuBackend.map { backend in
             PhaseClock.KernelTimeline(start: { try backend.device.startTimingKernels() },
-                                      take: { try backend.device.takeKernelSeconds() })
+                                      take: {
+                                          let profile = try backend.device.takeKernelProfile()
+                                          return (profile.seconds, profile.launches)
+                                      })
         }
         let clock = run.profilesPhases ? PhaseClock(waitForDevice: { try gpuBackend?.device.synchronize() }, kernels: kernels) : nil
         let loss = try CircleLoss(margin: c.margin, scale: c.gamma)
@@ -401,7 +404,7 @@ public final class Trainer {
                             "lr": Double(rate), "grad_norm": Double(norm), "lists": lists.count, "seconds": seconds]
                             .merging(ranks.isDistributed ? ["ranks": ranks.size, "reduce_seconds": reduceSeconds] : [:]) { a, _ in a }
                             .merging(clock.map { ["phases": $0.take()] } ?? [:]) { a, _ in a }
-                            .merging(try clock?.takeKernels().map { ["kernels": $0] } ?? [:]) { a, _ in a })
+                            .merging(try clock?.takeKernels() ?? [:]) { a, _ in a })
             try board?.scalar("train/loss", report.loss, step: report.step)
             try board?.scalar("train/learning_rate", rate, step: report.step)
             try board?.scalar("train/grad_norm", norm, step: report.step)

@@ -104,21 +104,24 @@ import Testing
     }
 
     /// `--profile`'s step lines: each phase's seconds, each step's from `--log` (phases keyed by name).
-    static func profiledSteps(_ log: String) throws -> [(seconds: Double, phases: [String: Double], kernels: [String: Double]?)] {
+    static func profiledSteps(_ log: String) throws
+        -> [(seconds: Double, phases: [String: Double], kernels: [String: Double]?, launches: [String: Int]?)] {
         struct Line: Decodable {
             let event: String
             let seconds: Double?
             let phases: [String: Double]?
             let kernels: [String: Double]?
+            let kernel_launches: [String: Int]?
         }
         return try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
             .map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
-            .filter { $0.event == "step" }.map { ($0.seconds ?? -1, $0.phases ?? [:], $0.kernels) }
+            .filter { $0.event == "step" }.map { ($0.seconds ?? -1, $0.phases ?? [:], $0.kernels, $0.kernel_launches) }
     }
 
     /// Stage 2's phases, every one of them in every step line, none negative, and together no
     /// more than the step's time. On a GPU the step's kernels too (products, attention, LayerNorm,
-    /// AdamW among them), their seconds no more than the step's; on the CPU none.
+    /// AdamW among them), their seconds no more than the step's, and how many times each ran (AdamW
+    /// twice, once for the head's part and once for the encoder's); on the CPU none.
     static func expectStageTwoPhases(_ log: String, onDevice: Bool = false) throws {
         let steps = try profiledSteps(log)
         #expect(!steps.isEmpty)
@@ -129,9 +132,12 @@ import Testing
                     "\(step)")
             #expect(step.phases["encoder_forward", default: 0] > 0 && step.phases["encoder_backward", default: 0] > 0)
             guard onDevice else {
-                #expect(step.kernels == nil)
+                #expect(step.kernels == nil && step.launches == nil)
                 continue
             }
+            let launches = try #require(step.launches)
+            #expect(Set(launches.keys) == Set(step.kernels?.keys ?? [:].keys) && launches.values.allSatisfy { $0 >= 1 })
+            #expect(launches["adamw_update"] == 2, "\(launches)")
             let kernels = try #require(step.kernels)
             #expect(Set(kernels.keys).isSuperset(of: ["cublaslt_linear_f32", "cublaslt_gemm_f32", "attention_forward_train",
                                                       "attention_backward_queries", "attention_backward_keys",

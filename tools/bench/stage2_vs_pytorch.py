@@ -92,6 +92,11 @@ def ours(args, work):
         means = {name: sum(s.get("kernels", {}).get(name, 0) for s in later) / len(later) for name in kernels}
         if means:
             result["kernel_seconds"] = dict(sorted(means.items(), key=lambda item: -item[1]))
+            # And how many launches a step makes, each kernel's and in all: many short kernels whose
+            # seconds add up to the step's say the host's launching is the bound, not the GPU.
+            launches = {name: sum(s.get("kernel_launches", {}).get(name, 0) for s in later) / len(later) for name in kernels}
+            result["kernel_launches"] = dict(sorted(launches.items(), key=lambda item: -item[1]))
+            result["kernel_launches_per_step"] = sum(launches.values())
     return result
 
 

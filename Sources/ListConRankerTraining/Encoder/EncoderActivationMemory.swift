@@ -34,11 +34,11 @@ public struct EncoderActivationMemory: Sendable, Equatable {
         case .attention: (saved, rerun) = (embeddings + shape.layers * (n * h + products), own + n * h)
         case .layers: (saved, rerun) = (embeddings + shape.layers * n * h, own + products + n * h)
         }
-        // Backward of one layer: the incoming gradient, dresidual2, dnormed1, dresidual1, dinput,
-        // dcontext ([N, H] each), dactivated and dpreActivation ([N, F]), dqkv ([N, 3H]), and the
-        // attention's two [L, L] scratch blocks; with recomputation the re-run layer's buffers
-        // (the ones not kept) and its output.
-        let gradients = 6 * n * h + 2 * n * f + 3 * n * h + 2 * longest * longest
+        // Backward of one layer (EncoderLayerGradientBuffers): the incoming gradient, dinput,
+        // dnormed1, dbranch, dcontext ([N, H] each), dactivated and dpreActivation ([N, F]), dqkv
+        // ([N, 3H]), and the attention's two [L, L] scratch blocks; with recomputation the re-run
+        // layer's buffers (the ones not kept) and its output.
+        let gradients = 5 * n * h + 2 * n * f + 3 * n * h + 2 * longest * longest
         savedBytes = 4 * saved
         backwardWorkingBytes = 4 * (gradients + rerun)
     }
