@@ -76,8 +76,10 @@ extern "C" __global__ void dropout_keep(unsigned long long seed, unsigned long l
 
 // ---- LayerNorm (LayerNormOps) -------------------------------------------------------------------------
 // One block per row: y = (x − mean)·rstd·γ + β, keeping mean and rstd; statistics in Double, two passes.
+// With y16, y's bf16 rounding too (an activation's copy for the products).
 extern "C" __global__ void layer_norm_forward_train(const float *x, const float *gamma, const float *beta,
-                                                    float eps, int width, float *y, float *mean, float *rstd) {
+                                                    float eps, int width, float *y, float *mean, float *rstd,
+                                                    unsigned short *y16) {
     __shared__ double scratch[32];
     long r = blockIdx.x;
     const float *row = x + r * width;
@@ -88,8 +90,11 @@ extern "C" __global__ void layer_norm_forward_train(const float *x, const float 
     for (int j = threadIdx.x; j < width; j += blockDim.x) { double d = (double)row[j] - m; squares += d * d; }
     double s = 1.0 / sqrt(block_sum(squares, scratch) / width + (double)eps);
     if (threadIdx.x == 0) { mean[r] = (float)m; rstd[r] = (float)s; }
-    for (int j = threadIdx.x; j < width; j += blockDim.x)
-        y[r * width + j] = (float)(((double)row[j] - m) * s) * gamma[j] + beta[j];
+    for (int j = threadIdx.x; j < width; j += blockDim.x) {
+        float value = (float)(((double)row[j] - m) * s) * gamma[j] + beta[j];
+        y[r * width + j] = value;
+        if (y16) y16[r * width + j] = bf16_bits(value);
+    }
 }
 // One block per row: dx += rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ.
 // dx += (replace: dx =) the gradient of each row's input.
@@ -195,11 +200,16 @@ extern "C" __global__ void elementwise_multiply(float *x, const float *y, long c
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
         x[i] *= y[i];
 }
-// x ⊙= a byte dropout mask's values: the product with the Float32 mask, to the bit.
-extern "C" __global__ void multiply_by_dropout_mask(float *x, const unsigned char *keep, float scale, long count) {
+// x ⊙= a byte dropout mask's values: the product with the Float32 mask, to the bit. With x16, x's bf16
+// rounding too (an activation's copy for the products).
+extern "C" __global__ void multiply_by_dropout_mask(float *x, const unsigned char *keep, float scale, long count,
+                                                    unsigned short *x16) {
     DropoutMask mask(keep, scale);
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        x[i] *= mask[i];
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
+        float value = x[i] * mask[i];
+        x[i] = value;
+        if (x16) x16[i] = bf16_bits(value);
+    }
 }
 // z = x ⊙ a byte dropout mask's values (the products of multiply_by_dropout_mask, x left as it is), in
 // Float32 or, for a gradient only bf16 products read, bf16.

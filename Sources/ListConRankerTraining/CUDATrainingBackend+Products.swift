@@ -76,9 +76,10 @@ extension CUDATrainingBackend {
     /// master parameters through their bf16 copy (``parameters(_:)``).
     func productInput(_ x: Pointer, ld: Int, rows: Int, columns: Int) throws -> ProductInput {
         switch x.contents {
-        case .masterParameters(let copy) where productPrecision == .bf16:
+        case .masterParameters(let copy) where productPrecision == .bf16, .activationWithCopy(let copy) where productPrecision == .bf16:
             return ProductInput(address: copy, ld: ld, copy: nil)
-        case .float32, .masterParameters: return try productInput(x.address, ld: ld, rows: rows, columns: columns)
+        case .float32, .masterParameters, .activationWithCopy:
+            return try productInput(x.address, ld: ld, rows: rows, columns: columns)
         case .bf16Operand:
             guard productPrecision == .bf16 else {
                 throw TrainingError.invalidInput("a bf16 operand for a product in \(productPrecision.rawValue)")
@@ -92,7 +93,7 @@ extension CUDATrainingBackend {
     /// bf16 product operand, or one other than multiply and attention a dropout mask.
     func float32(_ x: Pointer, _ role: String) throws {
         switch x.contents {
-        case .float32, .masterParameters: return
+        case .float32, .masterParameters, .activationWithCopy: return
         case .bf16Operand:
             throw TrainingError.invalidInput("\(role) is a bf16 product operand; only products read those")
         case .dropoutMask:
@@ -106,18 +107,30 @@ extension CUDATrainingBackend {
         switch x.contents {
         case .float32, .bf16Operand: return
         case .masterParameters: throw TrainingError.invalidInput("\(role) is the master parameters")
+        case .activationWithCopy: throw TrainingError.invalidInput("\(role) keeps a bf16 copy; only LayerNorm and a mask write it")
         case .dropoutMask:
             throw TrainingError.invalidInput("\(role) is a dropout mask; only multiply and attention read those")
         }
     }
 
     /// Throws unless an element-wise operation may write `x`: Float32, and not master parameters,
-    /// whose bf16 copy only an upload and the AdamW step keep current.
+    /// whose bf16 copy only an upload and the AdamW step keep current, nor an activation with a copy.
     func written(_ x: Pointer, _ role: String) throws {
         try float32(x, role)
-        guard case .float32 = x.contents else {
+        switch x.contents {
+        case .float32: return
+        case .activationWithCopy:
+            throw TrainingError.invalidInput("\(role) keeps a bf16 copy, which only LayerNorm and a dropout mask write")
+        default:
             throw TrainingError.invalidInput("\(role) is the master parameters, which only uploads and AdamW write")
         }
+    }
+
+    /// Throws unless an operation that keeps a product copy current (LayerNorm's forward, a byte
+    /// mask's multiply) may write `x`: Float32, or an activation with its copy.
+    func writtenWithCopy(_ x: Pointer, _ role: String) throws {
+        if case .activationWithCopy = x.contents { return }
+        try written(x, role)
     }
 
     /// A dense bf16 copy (`rows × columns` 2-byte elements, in a Float32 array of half as many

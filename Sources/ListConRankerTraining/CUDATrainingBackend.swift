@@ -16,6 +16,9 @@ struct CUDATrainingBackend: TrainingBackend {
         case bf16Operand
         /// Float32 master parameters with their bf16 copy at `bf16Copy` (``parameters(_:)`` in bf16 mode).
         case masterParameters(bf16Copy: UInt64)
+        /// A Float32 activation with the bf16 copy its writers keep at `bf16Copy` (``withProductCopy(_:)``
+        /// in bf16 mode): LayerNorm's forward and a dropout mask's multiply, nothing else.
+        case activationWithCopy(bf16Copy: UInt64)
         /// A dropout mask of a byte an element, 1 where kept, whose kept value is `keptValue` = 1/(1 − p)
         /// (``dropoutMask(_:probability:)``).
         case dropoutMask(keptValue: Float)
@@ -23,7 +26,7 @@ struct CUDATrainingBackend: TrainingBackend {
         /// Bytes an element.
         var elementSize: Int {
             switch self {
-            case .float32, .masterParameters: 4
+            case .float32, .masterParameters, .activationWithCopy: 4
             case .bf16Operand: 2
             case .dropoutMask: 1
             }
@@ -38,10 +41,12 @@ struct CUDATrainingBackend: TrainingBackend {
 
         /// The element type: `.bfloat16` for a bf16 product operand, else `.float32`.
         var element: CUDAElement { contents == .bf16Operand ? .bfloat16 : .float32 }
-        /// Master parameters' bf16 copy at the same element, or 0.
+        /// The bf16 copy at the same element (master parameters', an activation's), or 0.
         var copy: UInt64 {
-            if case .masterParameters(let copy) = contents { return copy }
-            return 0
+            switch contents {
+            case .masterParameters(let copy), .activationWithCopy(let copy): copy
+            case .float32, .bf16Operand, .dropoutMask: 0
+            }
         }
         /// A dropout mask's kept value; nil for anything else.
         var dropoutScale: Float? {
@@ -51,10 +56,10 @@ struct CUDATrainingBackend: TrainingBackend {
 
         static func + (base: Pointer, offset: Int) -> Pointer {
             let moved: Contents
-            if case .masterParameters(let copy) = base.contents {
-                moved = .masterParameters(bf16Copy: copy &+ UInt64(offset * 2))
-            } else {
-                moved = base.contents
+            switch base.contents {
+            case .masterParameters(let copy): moved = .masterParameters(bf16Copy: copy &+ UInt64(offset * 2))
+            case .activationWithCopy(let copy): moved = .activationWithCopy(bf16Copy: copy &+ UInt64(offset * 2))
+            case .float32, .bf16Operand, .dropoutMask: moved = base.contents
             }
             return Pointer(address: base.address &+ UInt64(offset * base.contents.elementSize), contents: moved)
         }
@@ -142,6 +147,15 @@ struct CUDATrainingBackend: TrainingBackend {
         guard productPrecision == .bf16 else { return Buffer(values) }
         let copy = try CUDAFloatArray(zeros: (count + 1) / 2, on: device)
         return Buffer(values, contents: .masterParameters(bf16Copy: copy.address), copy: copy)
+    }
+
+    /// In bf16 mode an uncleared Float32 buffer with an uncleared bf16 copy, which LayerNorm's forward
+    /// and a dropout mask's multiply write with it and the products read; otherwise ``scratch(_:)``.
+    func withProductCopy(_ count: Int) throws -> Buffer {
+        guard productPrecision == .bf16 else { return try scratch(count) }
+        let values = try CUDAFloatArray(uninitialised: count, on: device)
+        let copy = try CUDAFloatArray(uninitialised: (count + 1) / 2, on: device)
+        return Buffer(values, contents: .activationWithCopy(bf16Copy: copy.address), copy: copy)
     }
 
     /// In bf16 mode a bf16 buffer (uncleared): its writer rounds once, as the conversion before each
@@ -253,11 +267,14 @@ struct CUDATrainingBackend: TrainingBackend {
 
     // MARK: Normalisation, activations, element-wise
 
+    /// An activation with a product copy gets its copy written too.
     func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, x: Pointer, gamma: Pointer, beta: Pointer,
                           rows: Int, width: Int, eps: Float) throws {
+        try writtenWithCopy(y, "LayerNorm's output")
         try module.launch("layer_norm_forward_train", grid: (rows, 1, 1), block: 256,
                           [.address(x.address), .address(gamma.address), .address(beta.address), .float(eps),
-                           .int32(Int32(width)), .address(y.address), .address(mean.address), .address(rstd.address)])
+                           .int32(Int32(width)), .address(y.address), .address(mean.address), .address(rstd.address),
+                           .address(y.copy)])
     }
 
     func layerNormBackward(dx: Pointer, dxWrite: GradientWrite, dgamma: Pointer, dbeta: Pointer, dy: Pointer,
@@ -310,13 +327,15 @@ struct CUDATrainingBackend: TrainingBackend {
                           [.address(z.address), .address(x.address), .address(y.address), .int64(count)])
     }
 
+    /// A byte mask's multiply keeps an activation's product copy current.
     func multiply(_ x: Pointer, by y: Pointer, count: Int) throws {
-        try written(x, "a product's factor")
         if let scale = y.dropoutScale {
+            try writtenWithCopy(x, "a product's factor")
             try module.launch("multiply_by_dropout_mask", elements: count,
-                              [.address(x.address), .address(y.address), .float(scale), .int64(count)])
+                              [.address(x.address), .address(y.address), .float(scale), .int64(count), .address(x.copy)])
             return
         }
+        try written(x, "a product's factor")
         try module.launch("elementwise_multiply", elements: count, [.address(x.address), .address(y.address), .int64(count)])
     }
 

@@ -28,6 +28,13 @@ protocol TrainingBackend: Sendable {
     /// are stored in bf16, so the writer rounds once and no product converts them again. Elsewhere
     /// ``scratch(_:)``.
     func productOperand(_ count: Int) throws -> Buffer
+    /// `count` uncleared elements of an activation that products read besides other operations (a
+    /// LayerNorm's output: the next residual sum reads it too): where the products read bf16, it
+    /// carries a bf16 copy that its writers, ``layerNormForward(y:mean:rstd:x:gamma:beta:rows:width:eps:)``
+    /// and ``multiply(_:by:count:)`` with a ``dropoutMask(_:probability:)``, write with it and the
+    /// products read (no conversion before its forward product and again before its weight
+    /// gradient), and other writers refuse it. Elsewhere ``scratch(_:)``.
+    func withProductCopy(_ count: Int) throws -> Buffer
     /// `count` zeros for master parameters, which only ``upload(_:to:)`` and
     /// ``adamWUpdate(parameters:firstMoments:secondMoments:gradients:count:decaying:scalars:)``
     /// write: where the products read bf16, those keep a bf16 copy that the products read, so no

@@ -374,6 +374,57 @@ import Testing
         }
     }
 
+    /// A LayerNorm output that products read (a layer's input, the first LayerNorm's output) keeps a
+    /// bf16 copy in bf16 mode: LayerNorm writes it, a byte mask's multiply keeps it current, both
+    /// exactly the rounding of the Float32 values, and a product reads it, giving the bits a product
+    /// converting the Float32 values gives; an element-wise writer that would leave it stale is
+    /// refused. In fp32 mode the buffer is plain Float32.
+    @Test func layerNormOutputsKeepTheirProductCopy() throws {
+        guard let module else { return }
+        let device = module.device
+        let (rows, width, outFeatures) = (23, 40, 12)
+        var generator = SeededGenerator(seed: 51)
+        let input = (0..<rows * width).map { _ in generator.normal() * 2 + 0.3 }
+        let gamma = (0..<width).map { _ in 1 + 0.1 * generator.normal() }, beta = (0..<width).map { _ in 0.1 * generator.normal() }
+        let weights = (0..<outFeatures * width).map { _ in generator.normal() }
+        let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
+        let x = try backend.upload(input), g = try backend.upload(gamma), b = try backend.upload(beta)
+        let w = try backend.upload(weights)
+        let mean = try backend.scratch(rows), rstd = try backend.scratch(rows)
+        let copied = try backend.withProductCopy(rows * width), plain = try backend.scratch(rows * width)
+        #expect(copied.pointer.copy != 0 && (copied.pointer + 3).copy == copied.pointer.copy + 6)
+        func copyIsCurrent() throws {
+            let rounded = try backend.bf16Copy(copied.pointer.address, ld: rows * width, rows: 1, columns: rows * width)
+            #expect(try Self.download(copied.pointer.copy, count: rows * width, device: device)
+                    == Self.download(rounded.address, count: rows * width, device: device))
+        }
+        for y in [copied, plain] {
+            try backend.layerNormForward(y: y.pointer, mean: mean.pointer, rstd: rstd.pointer, x: x.pointer, gamma: g.pointer,
+                                         beta: b.pointer, rows: rows, width: width, eps: 1e-12)
+        }
+        #expect(try backend.download(copied.pointer, count: rows * width) == backend.download(plain.pointer, count: rows * width))
+        try copyIsCurrent()
+        let mask = try backend.dropoutMask(rows * width, probability: 0.25)
+        try backend.drawDropoutMask(mask.pointer, count: rows * width, probability: 0.25, seed: 3, stream: 1)
+        try backend.multiply(copied.pointer, by: mask.pointer, count: rows * width)
+        try backend.multiply(plain.pointer, by: mask.pointer, count: rows * width)
+        #expect(try backend.download(copied.pointer, count: rows * width) == backend.download(plain.pointer, count: rows * width))
+        try copyIsCurrent()
+        // A product reads the copy: the bits converting the Float32 values gives.
+        let fromCopy = try backend.scratch(rows * outFeatures), fromPlain = try backend.scratch(rows * outFeatures)
+        try backend.linearForward(y: fromCopy.pointer, x: copied.pointer, w: w.pointer, b: nil, rows: rows,
+                                  inFeatures: width, outFeatures: outFeatures)
+        try backend.linearForward(y: fromPlain.pointer, x: plain.pointer, w: w.pointer, b: nil, rows: rows,
+                                  inFeatures: width, outFeatures: outFeatures)
+        #expect(try backend.download(fromCopy.pointer, count: rows * outFeatures)
+                == backend.download(fromPlain.pointer, count: rows * outFeatures))
+        #expect(throws: TrainingError.self) { try backend.add(copied.pointer, x.pointer, count: 4) }
+        #expect(throws: TrainingError.self) { try backend.copy(x.pointer, to: copied.pointer, count: 4) }
+        #expect(throws: TrainingError.self) { try backend.multiply(copied.pointer, by: x.pointer, count: 4) }
+        let fp32 = try CUDATrainingBackend(index: 0, productPrecision: .fp32).withProductCopy(8)
+        #expect(fp32.pointer.copy == 0 && fp32.element == .float32)
+    }
+
     /// Attention's backward writes a replaced dqkv in bf16 (the encoder's, in bf16 mode): the rounding
     /// of the Float32 dqkv the same kernels write, every entry (none left unwritten); adding into a
     /// bf16 dqkv is refused.

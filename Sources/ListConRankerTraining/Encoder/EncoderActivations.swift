@@ -47,7 +47,7 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
     let attentionMask: Buffer?             // [N, H]  hidden dropout after attention.output.dense
     let mean1: Buffer                      // [N]     attention.output.LayerNorm statistics of residual1
     let rstd1: Buffer                      // [N]
-    let normed1: Buffer                    // [N, H]  attention.output.LayerNorm output
+    let normed1: Buffer                    // [N, H]  attention.output.LayerNorm output (with a product copy)
     let activated: Buffer                  // [N, F]  GELU(preActivation): only products read it (bf16 on a GPU in bf16)
     let outputMask: Buffer?                // [N, H]  hidden dropout after output.dense
     var output: Buffer                     // [N, H]  output.LayerNorm output
@@ -71,7 +71,7 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
         attentionMask = dropout.hidden > 0 ? try backend.dropoutMask(n * h, probability: dropout.hidden) : nil
         mean1 = try backend.scratch(n)
         rstd1 = try backend.scratch(n)
-        normed1 = try backend.scratch(n * h)
+        normed1 = try backend.withProductCopy(n * h)
         activated = try backend.productOperand(n * f)
         outputMask = dropout.hidden > 0 ? try backend.dropoutMask(n * h, probability: dropout.hidden) : nil
         self.output = output
@@ -109,7 +109,8 @@ final class EncoderActivations<Backend: TrainingBackend> {
     let embeddingRstd: Buffer               // [N]
     let embeddingMask: Buffer?              // [N, H] hidden dropout after the embedding LayerNorm
     /// Each layer's input, `[N, H]` (layer 0's is the embeddings' output), and last the final
-    /// hidden states when the layers are kept; with recomputation only the layer inputs.
+    /// hidden states when the layers are kept; with recomputation only the layer inputs. Each with a
+    /// product copy (``TrainingBackend/withProductCopy(_:)``): its layer's first product reads it.
     let layerInputs: [Buffer]
     let layers: [EncoderLayerActivations<Backend>]   // every layer's activations; empty with recomputation
     let products: [EncoderLayerProducts<Backend>]    // each layer's, with `.attention` only
@@ -129,7 +130,7 @@ final class EncoderActivations<Backend: TrainingBackend> {
         let probabilityCount = EncoderAttentionOps.probabilityCount(segments: segments, heads: shape.heads)
         switch recomputation {
         case .none:
-            let inputs = try (0...shape.layers).map { _ in try backend.scratch(n * h) }
+            let inputs = try (0...shape.layers).map { _ in try backend.withProductCopy(n * h) }
             layerInputs = inputs
             layers = try (0..<shape.layers).map { l in
                 try EncoderLayerActivations(input: inputs[l], output: inputs[l + 1], tokens: n, shape: shape,
@@ -137,7 +138,7 @@ final class EncoderActivations<Backend: TrainingBackend> {
             }
             products = []
         case .attention, .layers:
-            layerInputs = try (0..<shape.layers).map { _ in try backend.scratch(n * h) }
+            layerInputs = try (0..<shape.layers).map { _ in try backend.withProductCopy(n * h) }
             layers = []
             products = recomputation == .attention
                 ? try (0..<shape.layers).map { _ in try EncoderLayerProducts(tokens: n, shape: shape, backend: backend) } : []
