@@ -73,10 +73,7 @@ extension CUDATrainingBackend {
     /// a Float32 mask, which they no longer read.
     private func maskArguments(_ mask: Pointer?) throws -> [KernelArgument] {
         guard let mask else { return [.address(0), .float(0)] }
-        guard let scale = mask.dropoutScale else {
-            throw TrainingError.invalidInput("attention reads a dropout mask of bytes (dropoutMask(_:probability:))")
-        }
-        return [.address(mask.address), .float(scale)]
+        return [.address(mask.address), .float(try byteMaskScale(mask))]
     }
 
     /// The attention kernel `name` of the backend's product precision.

@@ -101,8 +101,9 @@ extension CUDATrainingBackend {
         }
     }
 
-    /// Throws unless `x` is Float32 or a bf16 product operand: an operation that reads or writes
-    /// either (a gradient that only products and column sums read) was handed a mask or parameters.
+    /// Throws unless `x` is Float32 or a bf16 product operand: an operation that writes either (a
+    /// gradient that only products and column sums read) was handed a mask, parameters or an
+    /// activation whose copy it would leave stale.
     func operand(_ x: Pointer, _ role: String) throws {
         switch x.contents {
         case .float32, .bf16Operand: return

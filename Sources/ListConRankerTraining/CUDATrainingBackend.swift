@@ -241,7 +241,7 @@ struct CUDATrainingBackend: TrainingBackend {
     /// or bf16 `x`, summed in Float32.
     func columnSums(_ x: Pointer, rows: Int, width: Int, into out: Pointer) throws {
         guard rows > 0 else { return }
-        try operand(x, "a column sum's input")
+        guard x.dropoutScale == nil else { throw TrainingError.invalidInput("a column sum's input is a dropout mask") }
         let (chunk, count) = Self.rowChunks(rows)
         let chunks = try scratch(count * width)   // every (chunk, column) is written
         let kernel = x.element == .bfloat16 ? "column_chunk_sums_bf16" : "column_chunk_sums"
@@ -356,9 +356,9 @@ struct CUDATrainingBackend: TrainingBackend {
                           [.address(x.address), .address(y.address), .float(scale), .address(z.address), .int64(count)])
     }
 
-    /// The kept value of a byte dropout mask; throws for anything else, which the fused mask kernels
-    /// do not read.
-    private func byteMaskScale(_ mask: Pointer) throws -> Float {
+    /// The kept value of a byte dropout mask; throws for anything else (a Float32 mask), which the
+    /// fused mask kernels and attention do not read.
+    func byteMaskScale(_ mask: Pointer) throws -> Float {
         guard let scale = mask.dropoutScale else {
             throw TrainingError.invalidInput("a dropout mask of bytes (dropoutMask(_:probability:)) was expected")
         }

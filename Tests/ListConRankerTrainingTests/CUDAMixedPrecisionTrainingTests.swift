@@ -360,7 +360,8 @@ import Testing
         #expect(sums == (try backend.download(fromWidened.pointer, count: width)))
         #expect(sums != (try backend.download(fromExact.pointer, count: width)))
 
-        // Refused: a Float32 mask for the fused kernels, a mask or the parameters as a gradient.
+        // Refused: a Float32 mask for the fused kernels, a mask as a gradient or summed, the parameters
+        // as a written gradient.
         let floatMask = try backend.scratch(count)
         #expect(throws: TrainingError.self) {
             try backend.multiply(y.pointer, by: floatMask.pointer, into: masked.pointer, count: count)
@@ -368,9 +369,12 @@ import Testing
         #expect(throws: TrainingError.self) {
             try backend.geluBackward(dx: mask.pointer, dy: y.pointer, x: masked.pointer, count: count)
         }
+        #expect(throws: TrainingError.self) {
+            try backend.columnSums(mask.pointer, rows: rows, width: width, into: fromOperand.pointer)
+        }
         let parameters = try backend.parameters(count)
         #expect(throws: TrainingError.self) {
-            try backend.columnSums(parameters.pointer, rows: rows, width: width, into: fromOperand.pointer)
+            try backend.geluBackward(dx: parameters.pointer, dy: y.pointer, x: masked.pointer, count: count)
         }
     }
 
