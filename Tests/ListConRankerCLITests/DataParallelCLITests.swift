@@ -183,10 +183,12 @@ struct DataParallelCLITests {
             outcome.result = try? MPIRun.run(2, launch, environment: ["LCR_TEST_MARKER": marker])
             finished.signal()
         }
-        // Wait for a few steps, then kill rank 1.
+        // Wait for four logged steps, then kill rank 1. Step 3's state is then saved: a step's line is
+        // logged before its save, whose weight check needs every rank, and step 4 starts after it, so
+        // a kill just after step 3's line could still stop that save (the run then rightly keeps 2).
         let deadline = Date().addingTimeInterval(240)
         while Date() < deadline, (try? String(contentsOfFile: path("log.jsonl"), encoding: .utf8))?
-            .components(separatedBy: "\"event\":\"step\"").count ?? 0 < 4 {
+            .components(separatedBy: "\"event\":\"step\"").count ?? 0 < 5 {
             Thread.sleep(forTimeInterval: 0.05)
         }
         let victim = try #require(MPIRun.process(marker: marker, rank: 1), "no rank 1 found")
