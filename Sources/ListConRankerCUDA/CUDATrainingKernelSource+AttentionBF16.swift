@@ -120,7 +120,7 @@ __device__ __forceinline__ int fragment_column(int j, int i) {
 
 // One output element: Float32 written or added, or bf16 (rounded once, only ever written).
 __device__ __forceinline__ void store_element(float *out, float value, bool add) { *out = add ? *out + value : value; }
-__device__ __forceinline__ void store_element(unsigned short *out, float value, bool) { *out = bf16_bits(value); }
+__device__ __forceinline__ void store_element(unsigned short *out, float value, bool) { store_as(out, value); }
 
 // out[row·stride + column] (+)= acc for rows < valid_rows and columns < columns.
 template <int BLOCKS, class Out>

@@ -20,6 +20,10 @@ __device__ __forceinline__ unsigned short bf16_bits(float x) {
     return (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40u)
                                            : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
+// A Float32 result stored as it is, or rounded once to bf16 (an output only bf16 products read): the
+// kernels that write either are one template over the output's type.
+__device__ __forceinline__ void store_as(float *out, float value) { *out = value; }
+__device__ __forceinline__ void store_as(unsigned short *out, float value) { *out = bf16_bits(value); }
 // out[r·cols + j] = bf16(x[r·ld + j]) for r < rows, j < cols (grid-stride over rows·cols).
 extern "C" __global__ void bf16_from_float_rows(const float *x, long ld, long rows, long cols, unsigned short *out) {
     long count = rows * cols;

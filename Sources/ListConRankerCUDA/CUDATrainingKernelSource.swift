@@ -140,14 +140,14 @@ extern "C" __global__ void layer_norm_parameter_chunk_sums(const float *dy, cons
 
 // ---- Activations (ActivationOps) ----------------------------------------------------------------------
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
-extern "C" __global__ void gelu_forward_train(const float *x, long count, float *y) {
+template <class Out> __device__ void gelu_forward_into(const float *x, long count, Out *y) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        y[i] = gelu_erf(x[i]);
+        store_as(y + i, gelu_erf(x[i]));
 }
+extern "C" __global__ void gelu_forward_train(const float *x, long count, float *y) { gelu_forward_into(x, count, y); }
 // The same, stored in bf16 for an output only bf16 products read: what rounding a Float32 output gives.
 extern "C" __global__ void gelu_forward_train_bf16(const float *x, long count, unsigned short *y) {
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        y[i] = bf16_bits(gelu_erf(x[i]));
+    gelu_forward_into(x, count, y);
 }
 // GELU′(x) = Φ(x) + x·φ(x).
 __device__ __forceinline__ float gelu_erf_slope(float v) {
@@ -156,14 +156,16 @@ __device__ __forceinline__ float gelu_erf_slope(float v) {
     return cdf + v * pdf;
 }
 // dx = dy·GELU′(x), overwritten.
-extern "C" __global__ void gelu_backward(const float *dy, const float *x, long count, float *dx) {
+template <class Out> __device__ void gelu_backward_into(const float *dy, const float *x, long count, Out *dx) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        dx[i] = dy[i] * gelu_erf_slope(x[i]);
+        store_as(dx + i, dy[i] * gelu_erf_slope(x[i]));
+}
+extern "C" __global__ void gelu_backward(const float *dy, const float *x, long count, float *dx) {
+    gelu_backward_into(dy, x, count, dx);
 }
 // The same, stored in bf16 for a gradient only bf16 products read (and the bias's column sums).
 extern "C" __global__ void gelu_backward_bf16(const float *dy, const float *x, long count, unsigned short *dx) {
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        dx[i] = bf16_bits(dy[i] * gelu_erf_slope(x[i]));
+    gelu_backward_into(dy, x, count, dx);
 }
 // y[r, j] = max(x[r, j], 0) for rows of their own strides (the score head writes halves of [P, 2W] rows).
 extern "C" __global__ void relu_forward_rows(const float *x, long x_stride, long rows, int width, float *y,
@@ -213,17 +215,17 @@ extern "C" __global__ void multiply_by_dropout_mask(float *x, const unsigned cha
 }
 // z = x ⊙ a byte dropout mask's values (the products of multiply_by_dropout_mask, x left as it is), in
 // Float32 or, for a gradient only bf16 products read, bf16.
+template <class Out> __device__ void dropout_mask_product_into(const float *x, DropoutMask mask, long count, Out *z) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
+        store_as(z + i, x[i] * mask[i]);
+}
 extern "C" __global__ void dropout_mask_product(const float *x, const unsigned char *keep, float scale, long count,
                                                 float *z) {
-    DropoutMask mask(keep, scale);
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        z[i] = x[i] * mask[i];
+    dropout_mask_product_into(x, DropoutMask(keep, scale), count, z);
 }
 extern "C" __global__ void dropout_mask_product_bf16(const float *x, const unsigned char *keep, float scale, long count,
                                                      unsigned short *z) {
-    DropoutMask mask(keep, scale);
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        z[i] = bf16_bits(x[i] * mask[i]);
+    dropout_mask_product_into(x, DropoutMask(keep, scale), count, z);
 }
 // x = x ⊙ mask + residual, rounded after the product and after the sum (never fused), as the CPU's
 // multiply and then add: a dropout branch joining its residual in one pass.
