@@ -76,10 +76,10 @@ extension CUDATrainingBackend {
     /// master parameters through their bf16 copy (``parameters(_:)``).
     func productInput(_ x: Pointer, ld: Int, rows: Int, columns: Int) throws -> ProductInput {
         switch x.contents {
-        case .masterParameters(let copy) where productPrecision == .bf16, .activationWithCopy(let copy) where productPrecision == .bf16:
+        case .masterParameters(let copy), .activationWithCopy(let copy):
+            // Only bf16 mode makes copies (``parameters(_:)``, ``withProductCopy(_:)``).
             return ProductInput(address: copy, ld: ld, copy: nil)
-        case .float32, .masterParameters, .activationWithCopy:
-            return try productInput(x.address, ld: ld, rows: rows, columns: columns)
+        case .float32: return try productInput(x.address, ld: ld, rows: rows, columns: columns)
         case .bf16Operand:
             guard productPrecision == .bf16 else {
                 throw TrainingError.invalidInput("a bf16 operand for a product in \(productPrecision.rawValue)")

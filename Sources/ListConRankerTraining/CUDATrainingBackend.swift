@@ -10,7 +10,7 @@ import ListConRankerCUDA
 struct CUDATrainingBackend: TrainingBackend {
     /// What a buffer holds: one of these, so no pointer can be two at once.
     enum Contents: Equatable {
-        /// Float32 elements: every buffer but the three below.
+        /// Float32 elements: every buffer but the four below.
         case float32
         /// bf16 elements, a ``productOperand(_:)`` in bf16 mode.
         case bf16Operand
@@ -33,8 +33,8 @@ struct CUDATrainingBackend: TrainingBackend {
         }
     }
 
-    /// A device address into a buffer of some ``Contents``; `+ n` moves n elements (and a master
-    /// parameter's copy with them).
+    /// A device address into a buffer of some ``Contents``; `+ n` moves n elements (and a bf16 copy's
+    /// address with them).
     struct Pointer: TrainingPointer {
         let address: UInt64
         var contents: Contents = .float32
@@ -71,7 +71,7 @@ struct CUDATrainingBackend: TrainingBackend {
         /// Elements (of ``Contents/elementSize`` bytes each).
         let count: Int
         let contents: Contents
-        /// The bf16 copy of master parameters, owned with them.
+        /// The bf16 copy of master parameters or of an activation, owned with them.
         let copy: CUDAFloatArray?
         init(_ array: CUDAFloatArray, count: Int? = nil, contents: Contents = .float32, copy: CUDAFloatArray? = nil) {
             (self.array, self.count, self.contents, self.copy) = (array, count ?? array.count, contents, copy)

@@ -123,10 +123,13 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
         guard range.lowerBound >= 0, range.upperBound <= headCount + encoderCount else {
             throw TrainingError.invalidInput("gradients \(range) of \(headCount + encoderCount)")
         }
-        let head = range.clamped(to: 0..<headCount)
-        let encoder = range.clamped(to: headCount..<headCount + encoderCount)
-        return try backend.download(gradients.pointer + head.lowerBound, count: head.count)
-            + backend.download(encoderGradients + (encoder.lowerBound - headCount), count: encoder.count)
+        // Each part's share of the range, read where that part lies (an empty share is not read).
+        func part(_ part: Range<Int>, at base: Backend.Pointer, from first: Int) throws -> [Float] {
+            let share = range.clamped(to: part)
+            return share.isEmpty ? [] : try backend.download(base + (share.lowerBound - first), count: share.count)
+        }
+        return try part(0..<headCount, at: gradients.pointer, from: 0)
+            + part(headCount..<headCount + encoderCount, at: encoderGradients, from: headCount)
     }
 
     /// Puts the step's summed gradients (from the host) in place of the device's.

@@ -1,4 +1,5 @@
 import Foundation
+import ListConRankerCUDA
 
 /// Seconds of each phase of a training step, for `train --profile` (written to the log's step
 /// lines as `"phases"`): where a step's time goes, on the CPU or on a GPU, without a profiler.
@@ -14,7 +15,7 @@ final class PhaseClock {
     /// Starting and ending a device's per-kernel timeline (``CUDAKernelTimes``).
     struct KernelTimeline {
         let start: () throws -> Void
-        let take: () throws -> (seconds: [String: Double], launches: [String: Int])
+        let take: () throws -> CUDAKernelTimes.Profile
     }
 
     private var seconds: [String: Double] = [:]

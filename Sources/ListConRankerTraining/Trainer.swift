@@ -237,10 +237,7 @@ public final class Trainer {
         }
         let kernels = gpuBackend.map { backend in
             PhaseClock.KernelTimeline(start: { try backend.device.startTimingKernels() },
-                                      take: {
-                                          let profile = try backend.device.takeKernelProfile()
-                                          return (profile.seconds, profile.launches)
-                                      })
+                                      take: { try backend.device.takeKernelProfile() })
         }
         let clock = run.profilesPhases ? PhaseClock(waitForDevice: { try gpuBackend?.device.synchronize() }, kernels: kernels) : nil
         let loss = try CircleLoss(margin: c.margin, scale: c.gamma)
