@@ -148,15 +148,19 @@ extension CUDADevice {
     }
 
     /// Row-major `y[rows, n] = x[rows, k] · W[n, k]ᵀ + bias` (dense `x` and `W` of `inputs`, Float32
-    /// accumulation without TF32 into a Float32 `y`; `bias` 0 for none), the bias added in the
-    /// product's epilogue on cuBLASLt, so that no second pass over `y` adds it.
+    /// accumulation without TF32, a Float32 bias; `bias` 0 for none), the bias added in the product's
+    /// epilogue on cuBLASLt, so that no second pass over `y` adds it. `y` is Float32, or for bf16
+    /// inputs bf16 too: the Float32 sum rounded once.
     package func linear(x: UInt64, weight: UInt64, bias: UInt64, y: UInt64, rows: Int, n: Int, k: Int,
-                        inputs: CUDAElement) throws {
+                        inputs: CUDAElement, output: CUDAElement = .float32) throws {
         guard inputs != .int32 else { throw CUDAError("a matrix product's inputs must be floating point") }
+        guard output == .float32 || output == inputs else {
+            throw CUDAError("a linear layer's output is Float32 or of its inputs' type")
+        }
         try bind()
         try cudaCall("a linear layer on the GPU") {
             lcr_cublaslt_linear(blas, stream, x, weight, bias, y, Int64(rows), Int64(n), Int64(k), inputs.code,
-                                LCR_CUDA_F32, LCR_EPILOGUE_BIAS, $0, $1)
+                                output.code, LCR_EPILOGUE_BIAS, $0, $1)
         }
         try kernelTimes.enqueued("cublaslt_linear_\(inputs.suffix)", on: stream)
     }

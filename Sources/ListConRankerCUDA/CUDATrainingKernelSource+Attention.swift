@@ -26,11 +26,11 @@ extension CUDATrainingKernelSource {
 
     static let attentionSource = #"""
 // ---- Attention with stored probabilities (ListAttentionOps, EncoderAttentionOps) -------------------------
-// qkv [rows, 3·width] (q, k, v side by side per row); segment s is rows starts[s] ..< starts[s] + lengths[s];
-// the probabilities of (segment s, head h) are the [L, L] block at offsets[s] + h·L², row-major, zero where
-// masked. first_row_alone: a segment's first row attends to itself only (ListAttention's query row).
-// mask (optional, same layout): the dropout mask applied to the probabilities before the product with V,
-// a byte per element (DropoutMask).
+// qkv [rows, 3·width] (q, k, v side by side per row; bf16 for the bf16 kernels); segment s is rows
+// starts[s] ..< starts[s] + lengths[s]; the probabilities of (segment s, head h) are the [L, L] block at
+// offsets[s] + h·L², row-major, zero where masked. first_row_alone: a segment's first row attends to itself
+// only (ListAttention's query row). mask (optional, same layout): the dropout mask applied to the
+// probabilities before the product with V, a byte per element (DropoutMask).
 // Grid: (segments, heads, 32-row tiles of the longest segment); block: 128 threads. A head's columns go
 // through shared memory ATT_CHUNK at a time.
 //
@@ -102,15 +102,17 @@ __device__ void score_gradient_rows(const float *p, float *ds, int q0, int lengt
 
 // Where a block's (segment, head) lies: the segment's length, the head's width, its q columns in row 0
 // (+ width: k, + 2·width: v), the (segment, head) probability block's offset, 1/√d, and the 32-row tiles.
-struct AttentionBlock {
+// QKV: float, or in the bf16 tiles' passes unsigned short (bf16 bits: a qkv only their products read).
+template <class QKV> struct AttentionBlock {
     int length, d, tiles;
     long first, stride, block;
-    const float *head;
+    const QKV *head;
     float scale;
 };
-__device__ __forceinline__ AttentionBlock attention_block(const float *qkv, const int *starts, const int *lengths,
-                                                          const long long *offsets, int width, int heads) {
-    AttentionBlock b;
+template <class QKV>
+__device__ __forceinline__ AttentionBlock<QKV> attention_block(const QKV *qkv, const int *starts, const int *lengths,
+                                                               const long long *offsets, int width, int heads) {
+    AttentionBlock<QKV> b;
     int s = blockIdx.x, h = blockIdx.y;
     b.length = lengths[s];
     b.d = width / heads;
@@ -126,9 +128,9 @@ __device__ __forceinline__ AttentionBlock attention_block(const float *qkv, cons
 // f(i, j, a_i · b_j) for the block's rows i = q0 … of A (a_rows: row q0, row stride a_stride) against every
 // row j of the segment's B (b_rows: its row 0, row stride b.stride), i and j inside the segment; key tile by
 // key tile, the dots over the whole head.
-template <class Tiles, class F>
-__device__ void each_row_dot(Tiles &tiles, const AttentionBlock &b, int q0, const float *a_rows, long a_stride,
-                             const float *b_rows, F f) {
+template <class Tiles, class QKV, class A, class F>
+__device__ void each_row_dot(Tiles &tiles, const AttentionBlock<QKV> &b, int q0, const A *a_rows, long a_stride,
+                             const QKV *b_rows, F f) {
     for (int t = 0; t < b.tiles; t++) {
         int k0 = t * ATT_TILE;
         typename Tiles::Dots dots;
@@ -145,11 +147,11 @@ __device__ void each_row_dot(Tiles &tiles, const AttentionBlock &b, int q0, cons
 // visible keys in place, then context = (P ⊙ M)·V. With context null only P is computed (recomputation
 // restoring P for a backward whose layer kept its context). Context: float, or in the bf16 tiles' pass
 // unsigned short (bf16 bits: a context only products read).
-template <class Tiles, class Context>
-__device__ void attention_forward_pass(Tiles tiles, const float *qkv, const int *starts, const int *lengths,
+template <class Tiles, class QKV, class Context>
+__device__ void attention_forward_pass(Tiles tiles, const QKV *qkv, const int *starts, const int *lengths,
                                        const long long *offsets, int width, int heads, int first_row_alone,
                                        DropoutMask mask, float *probabilities, Context *context) {
-    AttentionBlock b = attention_block(qkv, starts, lengths, offsets, width, heads);
+    AttentionBlock<QKV> b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int q0 = blockIdx.z * ATT_TILE;
     if (q0 >= b.length) return;
     float *p = probabilities + b.block;
@@ -167,12 +169,12 @@ __device__ void attention_forward_pass(Tiles tiles, const float *qkv, const int 
 // dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d in place, then dQ += dS·K (replace: dQ =, each entry written by one
 // block). The second pass reads the finished dS. Gradient: float, or in the bf16 tiles' passes unsigned
 // short (bf16 bits, replaced only: a dqkv only products read).
-template <class Tiles, class Gradient>
-__device__ void attention_queries_pass(Tiles tiles, const float *qkv, const float *dcontext, const int *starts,
+template <class Tiles, class QKV, class Gradient>
+__device__ void attention_queries_pass(Tiles tiles, const QKV *qkv, const float *dcontext, const int *starts,
                                        const int *lengths, const long long *offsets, int width, int heads,
                                        int first_row_alone, const float *probabilities, DropoutMask mask,
                                        float *scratch, Gradient *dqkv, bool replace) {
-    AttentionBlock b = attention_block(qkv, starts, lengths, offsets, width, heads);
+    AttentionBlock<QKV> b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int q0 = blockIdx.z * ATT_TILE;
     if (q0 >= b.length) return;
     float *ds = scratch + b.block;
@@ -191,12 +193,12 @@ __device__ void attention_queries_pass(Tiles tiles, const float *qkv, const floa
 
 // Backward, second pass, for 32 key rows: dK += dSᵀ·Q and dV += (P ⊙ M)ᵀ·dC (replace: =), query tile by
 // query tile, ATT_CHUNK head columns at a time.
-template <class KeyTiles, class Gradient>
-__device__ void attention_keys_pass(KeyTiles tiles, const float *qkv, const float *dcontext, const int *starts,
+template <class KeyTiles, class QKV, class Gradient>
+__device__ void attention_keys_pass(KeyTiles tiles, const QKV *qkv, const float *dcontext, const int *starts,
                                     const int *lengths, const long long *offsets, int width, int heads,
                                     const float *probabilities, DropoutMask mask, const float *scratch,
                                     Gradient *dqkv, bool replace) {
-    AttentionBlock b = attention_block(qkv, starts, lengths, offsets, width, heads);
+    AttentionBlock<QKV> b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int k0 = blockIdx.z * ATT_TILE;
     if (k0 >= b.length) return;
     const float *dc = dcontext + b.first * width + (long)blockIdx.y * b.d;

@@ -1,8 +1,11 @@
 /// The attention kernels of bf16 training (issue 30): the same passes (the templates of
 /// `CUDATrainingKernelSource+Attention.swift`, here over bf16 tiles), the same arguments and the
-/// same Float32 probabilities as the Float32 kernels, with each tile product on the tensor cores (`mma.sync` m16n8k16, bf16 inputs, Float32 accumulation), as PyTorch's
-/// autocast runs attention in bf16: q, k, v, the dropped-out probabilities P̃, dC and dS are
-/// rounded to bf16 where a product reads them; softmax, dS and the probabilities stay Float32.
+/// same Float32 probabilities as the Float32 kernels, with each tile product on the tensor cores
+/// (`mma.sync` m16n8k16, bf16 inputs, Float32 accumulation), as PyTorch's autocast runs attention
+/// in bf16: q, k, v, the dropped-out probabilities P̃, dC and dS are rounded to bf16 where a
+/// product reads them; softmax, dS and the probabilities stay Float32. The qkv they read is bf16
+/// already (its product wrote it so, a ``CUDATrainingKernelSource`` caller's product operand), so
+/// its tiles are copies, and it takes half the memory and traffic of a Float32 one.
 ///
 /// Tiles go to shared memory as bf16 with their depth contiguous (a product's A as [rows, depth],
 /// its B as [columns, depth]), so every fragment register is one 32-bit load; the loaders transpose
@@ -59,16 +62,18 @@ __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const unsigned (&a
 }
 
 // tile[r·pitch + c] = bf16(src[r·row_step + c·column_step], times mask's value at the same index when given) for
-// r < rows, c < columns; zero where r ≥ valid_rows or c ≥ valid_columns (padding to whole fragments).
+// r < rows, c < columns; zero where r ≥ valid_rows or c ≥ valid_columns (padding to whole fragments). A bf16
+// src (the qkv a product wrote in bf16) is copied as it is: rounding a bf16 value gives its own bits.
 // Threads run along whichever index has the unit step in src, so global reads are coalesced.
-__device__ void load_bf16_tile(unsigned short *tile, int pitch, int rows, int columns, const float *src,
+template <class Source>
+__device__ void load_bf16_tile(unsigned short *tile, int pitch, int rows, int columns, const Source *src,
                                DropoutMask mask, long row_step, long column_step, int valid_rows, int valid_columns) {
     for (int e = threadIdx.x; e < rows * columns; e += blockDim.x) {
         int r = column_step == 1 ? e / columns : e % rows, c = column_step == 1 ? e % columns : e / rows;
         float value = 0.0f;
         if (r < valid_rows && c < valid_columns) {
             long at = r * row_step + c * column_step;
-            value = mask ? src[at] * mask[at] : src[at];
+            value = mask ? element_value(src, at) * mask[at] : element_value(src, at);
         }
         tile[r * pitch + c] = bf16_bits(value);
     }
@@ -150,7 +155,8 @@ struct BF16Tiles {
 
     // A's chunk stays in a_rows from call to call when the head is one chunk: load_a says whether to load it
     // anyway (the first call). Each chunk's depth is zero-padded to whole fragments.
-    __device__ void head_dots(const float *a, long a_stride, int a_valid, const float *b, long b_stride, int b_valid,
+    template <class A, class B>
+    __device__ void head_dots(const A *a, long a_stride, int a_valid, const B *b, long b_stride, int b_valid,
                               int d, bool load_a, Dots &dots) {
         clear_fragments(dots);
         for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
@@ -169,8 +175,8 @@ struct BF16Tiles {
             for (int e = 0; e < 4; e++) f(fragment_row(m, e), fragment_column(0, e), dots[m][0][e]);
     }
 
-    template <class Out>
-    __device__ void rows_times_head(const float *w, DropoutMask mask, int length, int row0, const float *b,
+    template <class B, class Out>
+    __device__ void rows_times_head(const float *w, DropoutMask mask, int length, int row0, const B *b,
                                     long b_stride, int d, Out *out, long out_stride, bool add) {
         int tiles = (length + ATT_TILE - 1) / ATT_TILE;
         for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
@@ -202,8 +208,9 @@ struct BF16KeyTiles {
 
     // [key, query] tiles of the row-major [query, key] blocks (row step 1, column step L), and the
     // transposed head rows (row step 1, column step the rows' stride).
+    template <class Q>
     __device__ void load(const float *p, DropoutMask mask, const float *ds, int length, int q0, int k0,
-                         const float *dc_rows, long dc_stride, const float *q_rows, long q_stride, int columns) {
+                         const float *dc_rows, long dc_stride, const Q *q_rows, long q_stride, int columns) {
         long corner = (long)q0 * length + k0;
         int rows = round_up(columns, 8);
         load_bf16_tile(weights, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, p + corner, mask + corner, 1, length,
@@ -223,7 +230,7 @@ struct BF16KeyTiles {
     }
 };
 
-extern "C" __global__ void attention_forward_train_bf16(const float *qkv, const int *starts, const int *lengths,
+extern "C" __global__ void attention_forward_train_bf16(const unsigned short *qkv, const int *starts, const int *lengths,
                                                         const long long *offsets, int width, int heads,
                                                         int first_row_alone, const unsigned char *mask,
                                                         float mask_scale, float *probabilities, void *context,
@@ -241,7 +248,7 @@ extern "C" __global__ void attention_forward_train_bf16(const float *qkv, const 
                                probabilities, (float *)context);
 }
 
-extern "C" __global__ void attention_backward_queries_bf16(const float *qkv, const float *dcontext, const int *starts,
+extern "C" __global__ void attention_backward_queries_bf16(const unsigned short *qkv, const float *dcontext, const int *starts,
                                                            const int *lengths, const long long *offsets, int width,
                                                            int heads, int first_row_alone, const float *probabilities,
                                                            const unsigned char *mask, float mask_scale, float *scratch,
@@ -259,7 +266,7 @@ extern "C" __global__ void attention_backward_queries_bf16(const float *qkv, con
                                probabilities, dropout, scratch, (float *)dqkv, replace != 0);
 }
 
-extern "C" __global__ void attention_backward_keys_bf16(const float *qkv, const float *dcontext, const int *starts,
+extern "C" __global__ void attention_backward_keys_bf16(const unsigned short *qkv, const float *dcontext, const int *starts,
                                                         const int *lengths, const long long *offsets, int width,
                                                         int heads, const float *probabilities,
                                                         const unsigned char *mask, float mask_scale,

@@ -24,6 +24,12 @@ __device__ __forceinline__ unsigned short bf16_bits(float x) {
 // kernels that write either are one template over the output's type.
 __device__ __forceinline__ void store_as(float *out, float value) { *out = value; }
 __device__ __forceinline__ void store_as(unsigned short *out, float value) { *out = bf16_bits(value); }
+// Element i of a Float32 matrix, or of a bf16 one (its bits widened: exact), read by the kernels that
+// take either.
+__device__ __forceinline__ float element_value(const float *x, long i) { return x[i]; }
+__device__ __forceinline__ float element_value(const unsigned short *x, long i) {
+    return __uint_as_float((unsigned)x[i] << 16);
+}
 // out[r·cols + j] = bf16(x[r·ld + j]) for r < rows, j < cols (grid-stride over rows·cols).
 extern "C" __global__ void bf16_from_float_rows(const float *x, long ld, long rows, long cols, unsigned short *out) {
     long count = rows * cols;

@@ -22,7 +22,7 @@ public enum CUDATrainingKernelSource {
         "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "gelu_backward_bf16", "relu_forward_rows", "relu_backward_rows",
         "elementwise_copy", "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
         "column_chunk_sums", "column_chunk_sums_bf16", "add_chunk_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
-        "add_row_tags", "row_tag_gradients", "add_bias_rows",
+        "add_row_tags", "row_tag_gradients", "add_bias_rows", "add_bias_rows_bf16",
         "elementwise_zero", "embed_tokens", "table_rows_backward", "mean_pool", "mean_pool_backward",
         "adamw_update", "squared_sum_blocks", "accumulate_in_double", "round_from_double",
     ]
@@ -241,11 +241,18 @@ extern "C" __global__ void elementwise_scale(float *x, float factor, long count)
 }
 
 // ---- Rows: bias gradients, the score head's pairs (ScorePairs) -------------------------------------------
-// y[r, j] += bias[j]: a linear layer's bias that the product's epilogue could not take (one under its
-// 16-byte alignment), the same single rounding as the epilogue's.
-extern "C" __global__ void add_bias_rows(float *y, const float *bias, long rows, int width) {
+// y[r, j] = x[r, j] + bias[j]: a linear layer's bias that the product's epilogue could not take (one under
+// its 16-byte alignment), added to the product's Float32 result x and rounded once to y's type, as the
+// epilogue rounds its Float32 sum; x may be y.
+template <class Out> __device__ void add_bias_rows_into(const float *x, const float *bias, long rows, int width, Out *y) {
     for (long e = blockIdx.x * (long)blockDim.x + threadIdx.x; e < rows * width; e += (long)gridDim.x * blockDim.x)
-        y[e] += bias[e % width];
+        store_as(y + e, x[e] + bias[e % width]);
+}
+extern "C" __global__ void add_bias_rows(float *y, const float *bias, long rows, int width) {
+    add_bias_rows_into(y, bias, rows, width, y);
+}
+extern "C" __global__ void add_bias_rows_bf16(const float *x, const float *bias, long rows, int width, unsigned short *y) {
+    add_bias_rows_into(x, bias, rows, width, y);
 }
 // out[r] = x[r] + tags[tag_of_row[r]]: the list head's query tag (1 on each list's first row, else 0).
 extern "C" __global__ void add_row_tags(const float *x, const float *tags, const int *tag_of_row, int width,
@@ -267,10 +274,6 @@ extern "C" __global__ void row_tag_gradients(const float *dout, const int *tag_o
 // chunks' sums to out in order. The chunk depends only on the row count, so a run's sums are the
 // same on every card and every run (the CPU adds the rows one by one: the same sum, rounded in
 // another order).
-__device__ __forceinline__ float element_value(const float *x, long i) { return x[i]; }
-__device__ __forceinline__ float element_value(const unsigned short *x, long i) {
-    return __uint_as_float((unsigned)x[i] << 16);
-}
 template <class Element>
 __device__ void column_chunk_sums_of(const Element *x, int rows, int width, int chunk, float *chunks) {
     int c = blockIdx.y, j = blockIdx.x * blockDim.x + threadIdx.x;

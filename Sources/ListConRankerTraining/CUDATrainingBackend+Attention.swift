@@ -7,11 +7,13 @@ import ListConRankerCUDA
 extension CUDATrainingBackend {
     /// `context` (when given) and `probabilities` of `qkv` under the optional dropout `mask`, as
     /// ``ListAttentionOps/forward`` (`firstRowAlone`) or ``EncoderAttentionOps/forward`` computes them;
-    /// without a context only the probabilities. In bf16 mode the context may be a bf16 product operand.
+    /// without a context only the probabilities. In bf16 mode the context may be a bf16 product operand,
+    /// and `qkv` is read in bf16 (``attentionInput(_:segments:width:)``).
     func attentionForward(context: Pointer?, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                           segments: [Range<Int>], width: Int, heads: Int, firstRowAlone: Bool) throws {
         guard let grid = try attentionGrid(segments: segments, width: width, heads: heads) else { return }
         let mask = try maskArguments(mask)
+        let qkv = try attentionInput(qkv, segments: segments, width: width)
         // The bf16 kernel stores a context in either type; the Float32 one in Float32 only.
         let contextElement: [KernelArgument]
         switch productPrecision {
@@ -22,23 +24,27 @@ extension CUDATrainingBackend {
         }
         let tables = try tables(segments)
         let offsets = try probabilityOffsets(segments, heads: heads)
-        try module.launch(attentionKernel("attention_forward_train"), grid: grid, block: CUDATrainingKernelSource.attentionThreads,
-                          [.address(qkv.address), .address(tables.starts.address), .address(tables.lengths.address),
-                           .address(offsets.address), .int32(Int32(width)), .int32(Int32(heads)),
-                           .int32(firstRowAlone ? 1 : 0)] + mask + [.address(probabilities.address),
-                           .address(context?.address ?? 0)] + contextElement)
+        try withExtendedLifetime(qkv.copy) {
+            try module.launch(attentionKernel("attention_forward_train"), grid: grid,
+                              block: CUDATrainingKernelSource.attentionThreads,
+                              [.address(qkv.address), .address(tables.starts.address), .address(tables.lengths.address),
+                               .address(offsets.address), .int32(Int32(width)), .int32(Int32(heads)),
+                               .int32(firstRowAlone ? 1 : 0)] + mask + [.address(probabilities.address),
+                               .address(context?.address ?? 0)] + contextElement)
+        }
     }
 
     /// `dqkv += ` (`.replace`: `=`) the gradient through the stored probabilities (and mask), in two
     /// passes: the query rows' (dS, then dQ) and the key rows' (dK and dV), which reads the finished
     /// dS. Each entry of a segment's rows is written by one block, so replacing needs no cleared buffer.
     /// In bf16 mode a replaced dqkv may be a bf16 product operand (the encoder's, read only by its
-    /// linear layer's backward).
+    /// linear layer's backward), and `qkv` is read in bf16 (``attentionInput(_:segments:width:)``).
     func attentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
                            mask: Pointer?, qkv: Pointer, segments: [Range<Int>], width: Int, heads: Int,
                            firstRowAlone: Bool) throws {
         guard let grid = try attentionGrid(segments: segments, width: width, heads: heads) else { return }
         let mask = try maskArguments(mask)
+        let qkv = try attentionInput(qkv, segments: segments, width: width)
         try operand(dqkv, "attention's input gradient")
         let dqkvElement: [KernelArgument]
         switch productPrecision {
@@ -57,16 +63,25 @@ extension CUDATrainingBackend {
         let scratch = try scratch(ListAttentionOps.probabilityCount(segments: segments, heads: heads)).array
         let threads = CUDATrainingKernelSource.attentionThreads
         let replace = KernelArgument.int32(dqkvWrite == .replace ? 1 : 0)
-        try module.launch(attentionKernel("attention_backward_queries"), grid: grid, block: threads,
-                          [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
-                           .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
-                           .int32(Int32(heads)), .int32(firstRowAlone ? 1 : 0), .address(probabilities.address)]
-                          + mask + [.address(scratch.address), .address(dqkv.address), replace] + dqkvElement)
-        try module.launch(attentionKernel("attention_backward_keys"), grid: grid, block: threads,
-                          [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
-                           .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
-                           .int32(Int32(heads)), .address(probabilities.address)] + mask
-                          + [.address(scratch.address), .address(dqkv.address), replace] + dqkvElement)
+        try withExtendedLifetime(qkv.copy) {
+            try module.launch(attentionKernel("attention_backward_queries"), grid: grid, block: threads,
+                              [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
+                               .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
+                               .int32(Int32(heads)), .int32(firstRowAlone ? 1 : 0), .address(probabilities.address)]
+                              + mask + [.address(scratch.address), .address(dqkv.address), replace] + dqkvElement)
+            try module.launch(attentionKernel("attention_backward_keys"), grid: grid, block: threads,
+                              [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
+                               .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
+                               .int32(Int32(heads)), .address(probabilities.address)] + mask
+                              + [.address(scratch.address), .address(dqkv.address), replace] + dqkvElement)
+        }
+    }
+
+    /// `qkv` (`[rows, 3·width]`) as the attention kernels read it, like a product's input: Float32 in
+    /// fp32 mode; bf16 in bf16 mode, where a product operand (what the trainers' qkv products write)
+    /// is read as it is and a Float32 qkv through a bf16 copy, the same bits either way.
+    private func attentionInput(_ qkv: Pointer, segments: [Range<Int>], width: Int) throws -> ProductInput {
+        try productInput(qkv, ld: 3 * width, rows: segments.last?.upperBound ?? 0, columns: 3 * width)
     }
 
     /// A dropout mask as the kernels take it, its bytes and its kept value (none: 0 and 0); throws for

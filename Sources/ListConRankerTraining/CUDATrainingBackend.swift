@@ -203,19 +203,32 @@ struct CUDATrainingBackend: TrainingBackend {
     func linearForward(y: Pointer, x: Pointer, w: Pointer, b: Pointer?, rows: Int, inFeatures: Int,
                        outFeatures: Int) throws {
         guard rows > 0 else { return }
-        try float32(y, "a linear layer's output")
+        // A bf16 product operand (in bf16 mode, an output only products read: attention's qkv) is
+        // written rounded once from the Float32 sum, as converting a Float32 output would round it.
+        try operand(y, "a linear layer's output")
+        guard y.element == .float32 || productPrecision == .bf16 else {
+            throw TrainingError.invalidInput("a linear layer's output is a bf16 operand, but its products are fp32")
+        }
         // The bias is added in the product's epilogue (no second pass over y) when it is 16-byte
-        // aligned, as the epilogue needs; otherwise by a kernel after it, the same single rounding.
+        // aligned, as the epilogue needs; otherwise by a kernel after it, the same single rounding
+        // (of a bf16 output, from a Float32 product written first).
         let epilogueBias = b.flatMap { $0.address % 16 == 0 ? $0 : nil }
+        let sum = b != nil && epilogueBias == nil && y.element == .bfloat16
+            ? try scratch(rows * outFeatures).array : nil
         let xInput = try productInput(x, ld: inFeatures, rows: rows, columns: inFeatures)
         let wInput = try productInput(w, ld: inFeatures, rows: outFeatures, columns: inFeatures)
         try withExtendedLifetime((xInput.copy, wInput.copy)) {
-            try device.linear(x: xInput.address, weight: wInput.address, bias: epilogueBias?.address ?? 0, y: y.address,
-                              rows: rows, n: outFeatures, k: inFeatures, inputs: productElement)
+            try device.linear(x: xInput.address, weight: wInput.address, bias: epilogueBias?.address ?? 0,
+                              y: sum?.address ?? y.address, rows: rows, n: outFeatures, k: inFeatures,
+                              inputs: productElement, output: sum == nil ? y.element : .float32)
         }
-        if let b, epilogueBias == nil {
-            try module.launch("add_bias_rows", elements: rows * outFeatures,
-                              [.address(y.address), .address(b.address), .int64(rows), .int32(Int32(outFeatures))])
+        guard let b, epilogueBias == nil else { return }
+        let shape: [KernelArgument] = [.address(b.address), .int64(rows), .int32(Int32(outFeatures))]
+        if let sum {
+            try module.launch("add_bias_rows_bf16", elements: rows * outFeatures,
+                              [.address(sum.address)] + shape + [.address(y.address)])
+        } else {
+            try module.launch("add_bias_rows", elements: rows * outFeatures, [.address(y.address)] + shape)
         }
     }
 

@@ -6,7 +6,7 @@ import Foundation
 final class LayerActivations<Backend: TrainingBackend> {
     typealias FloatBuffer = Backend.Buffer
     let input: FloatBuffer          // [R, W]  the layer's input (the previous layer's output)
-    let qkv: FloatBuffer            // [R, 3W] in_proj(x): q, k, v per row
+    let qkv: FloatBuffer            // [R, 3W] in_proj(x): q, k, v per row (only attention reads it)
     let probabilities: FloatBuffer  // [Σ heads·L²] attention softmax per list and head
     let attentionMask: FloatBuffer? // same layout: dropout on attention weights
     let context: FloatBuffer        // [R, W]  heads concatenated, before out_proj
@@ -30,7 +30,7 @@ final class LayerActivations<Backend: TrainingBackend> {
          backend: Backend) throws {
         let dropout = p > 0
         self.input = input
-        qkv = try backend.scratch(r * 3 * w)
+        qkv = try backend.productOperand(r * 3 * w)
         probabilities = try backend.scratch(probabilityCount)
         attentionMask = dropout ? try backend.dropoutMask(probabilityCount, probability: p) : nil
         context = try backend.scratch(r * w)

@@ -23,7 +23,8 @@ protocol TrainingBackend: Sendable {
     func scratch(_ count: Int) throws -> Buffer
     /// `count` uncleared elements that only the matrix products read, besides the one operation
     /// that writes them (GELU's output and attention's context in the encoder, each read by the next
-    /// product and its weight gradient; in the encoder's backward, the output gradients of its linear
+    /// product and its weight gradient; attention's qkv, written by a linear layer, whose products
+    /// are attention's own; in the encoder's backward, the output gradients of its linear
     /// layers, which their bias gradients' column sums read too): where the products read bf16, they
     /// are stored in bf16, so the writer rounds once and no product converts them again. Elsewhere
     /// ``scratch(_:)``.

@@ -266,7 +266,8 @@ import Testing
     }
     /// GELU's output in bf16 mode is a product operand stored in bf16: exactly the rounding of the
     /// Float32 GELU the conversion before a product would make, read by the products as it is (GELU
-    /// and a linear layer refuse it as their input or output); in fp32 mode a Float32 buffer.
+    /// refuses it as its input, and a linear layer in fp32 mode as its output); in fp32 mode a Float32
+    /// buffer.
     @Test func geluWritesItsProductOperandInBF16() throws {
         guard let module else { return }
         let device = module.device
@@ -284,14 +285,14 @@ import Testing
         #expect(written == (try Self.download(rounded.address, count: values.count, device: device)))
         #expect((operand.pointer + 3).address == operand.pointer.address + 6, "a bf16 pointer moves 2 bytes an element")
         #expect(throws: TrainingError.self) { try bf16.geluForward(y: exact.pointer, x: operand.pointer, count: 4) }
-        #expect(throws: TrainingError.self) {
-            try bf16.linearForward(y: operand.pointer, x: x.pointer, w: x.pointer, b: nil, rows: 1, inFeatures: 2,
-                                   outFeatures: 2)
-        }
 
         let fp32 = try CUDATrainingBackend(index: 0, productPrecision: .fp32)
         let float = try fp32.productOperand(values.count)
         #expect(float.element == .float32 && float.array.count == values.count)
+        #expect(throws: TrainingError.self) {
+            try fp32.linearForward(y: operand.pointer, x: x.pointer, w: x.pointer, b: nil, rows: 1, inFeatures: 2,
+                                   outFeatures: 2)
+        }
     }
 
     /// The encoder's backward stores the gradients that only a linear layer's backward reads in bf16
@@ -460,6 +461,87 @@ import Testing
             try backend.encoderAttentionBackward(dqkv: operand.pointer, dqkvWrite: .add, dcontext: dcontext.pointer,
                                                  probabilities: probabilities.pointer, mask: mask.pointer, qkv: qkv.pointer,
                                                  segments: segments, hidden: hidden, heads: heads)
+        }
+    }
+
+    /// A linear layer writes a bf16 product operand (attention's qkv in bf16 mode) as the rounding of its
+    /// Float32 output, whether the bias goes through the product's epilogue or, at an offset under
+    /// its 16 bytes, through the kernel after it; and attention reads a bf16 qkv to the same bits
+    /// as the Float32 one it converts (probabilities, context and dqkv, the list head's attention
+    /// and the encoder's).
+    @Test func aBF16QKVIsWrittenByItsProductAndReadByAttention() throws {
+        guard module != nil else { return }
+        let device = try #require(module).device
+        let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
+        var generator = SeededGenerator(seed: 45)
+        let (rows, inFeatures, outFeatures) = (23, 16, 12)
+        let x = try backend.upload((0..<rows * inFeatures).map { _ in generator.normal() })
+        let w = (0..<outFeatures * inFeatures).map { _ in generator.normal() }
+        let b = (0..<outFeatures).map { _ in generator.normal() }
+        // The Float32 output with the bias in the epilogue (the weight's and the bias's offsets 16-byte
+        // aligned), rounded: what every bf16 output must be.
+        var expected: [UInt16] = []
+        for shift in [0, 1, 2, 3, 4] {
+            let parameters = try backend.parameters(shift + w.count + b.count)
+            try backend.upload(w + b, to: parameters.pointer + shift)
+            let weight = parameters.pointer + shift, bias = parameters.pointer + (shift + w.count)
+            if shift == 0 {
+                #expect(bias.address % 16 == 0)
+                let exact = try backend.scratch(rows * outFeatures)
+                try backend.linearForward(y: exact.pointer, x: x.pointer, w: weight, b: bias, rows: rows,
+                                          inFeatures: inFeatures, outFeatures: outFeatures)
+                expected = try backend.download(exact.pointer, count: rows * outFeatures).map { Self.reference($0)! }
+            }
+            let operand = try backend.productOperand(shift + rows * outFeatures)
+            try backend.linearForward(y: operand.pointer + shift, x: x.pointer, w: weight, b: bias, rows: rows,
+                                      inFeatures: inFeatures, outFeatures: outFeatures)
+            let written = try Self.download((operand.pointer + shift).address, count: rows * outFeatures, device: device)
+            #expect(written == expected, "bias \(4 * (shift + w.count)) bytes into the parameters")
+        }
+
+        let segments = [0..<1, 1..<6, 6..<40, 40..<75], hidden = 48, heads = 3
+        let n = segments.last!.upperBound
+        let values = (0..<n * 3 * hidden).map { _ in generator.normal() }
+        let float = try backend.upload(values)
+        let rounded = try backend.bf16Copy(float.pointer.address, ld: values.count, rows: 1, columns: values.count)
+        let operand = CUDATrainingBackend.Buffer(rounded, count: values.count, contents: .bf16Operand)
+        let dcontext = try backend.upload((0..<n * hidden).map { _ in generator.normal() })
+        let probabilityCount = EncoderAttentionOps.probabilityCount(segments: segments, heads: heads)
+        let mask = try backend.dropoutMask(probabilityCount, probability: 0.1)
+        try backend.drawDropoutMask(mask.pointer, count: mask.count, probability: 0.1, seed: 3, stream: 1)
+        for listHead in [false, true] {
+            /// Probabilities, context and dqkv (added to zeros) from `qkv`, all as Float32 bits.
+            func attention(_ qkv: CUDATrainingBackend.Buffer) throws -> [[UInt32]] {
+                let probabilities = try backend.scratch(probabilityCount), context = try backend.scratch(n * hidden)
+                let dqkv = try backend.zeros(n * 3 * hidden)
+                if listHead {
+                    try backend.listAttentionForward(context: context.pointer, probabilities: probabilities.pointer,
+                                                     mask: mask.pointer, qkv: qkv.pointer, segments: segments,
+                                                     width: hidden, heads: heads)
+                    try backend.listAttentionBackward(dqkv: dqkv.pointer, dcontext: dcontext.pointer,
+                                                      probabilities: probabilities.pointer, mask: mask.pointer,
+                                                      qkv: qkv.pointer, segments: segments, width: hidden, heads: heads)
+                } else {
+                    try backend.encoderAttentionForward(context: context.pointer, probabilities: probabilities.pointer,
+                                                        mask: mask.pointer, qkv: qkv.pointer, segments: segments,
+                                                        hidden: hidden, heads: heads)
+                    try backend.encoderAttentionBackward(dqkv: dqkv.pointer, dqkvWrite: .add, dcontext: dcontext.pointer,
+                                                         probabilities: probabilities.pointer, mask: mask.pointer,
+                                                         qkv: qkv.pointer, segments: segments, hidden: hidden,
+                                                         heads: heads)
+                }
+                return try [(probabilities, probabilityCount), (context, n * hidden), (dqkv, n * 3 * hidden)].map {
+                    try backend.download($0.0.pointer, count: $0.1).map(\.bitPattern)
+                }
+            }
+            let fromOperand = try attention(operand)
+            #expect(fromOperand[2].contains { $0 != 0 })
+            #expect(fromOperand == (try attention(float)), "list head: \(listHead)")
+        }
+        let fp32 = try CUDATrainingBackend(index: 0, productPrecision: .fp32)
+        #expect(throws: TrainingError.self) {
+            try fp32.encoderAttentionForward(context: nil, probabilities: fp32.scratch(probabilityCount).pointer, mask: nil,
+                                             qkv: operand.pointer, segments: segments, hidden: hidden, heads: heads)
         }
     }
 

@@ -4,7 +4,7 @@
 /// weight products again.
 final class EncoderLayerProducts<Backend: TrainingBackend> {
     typealias Buffer = Backend.Buffer
-    let qkv: Buffer                   // [N, 3H] query, key, value projections per row
+    let qkv: Buffer                   // [N, 3H] query, key, value projections per row (only attention reads it)
     let context: Buffer               // [N, H]  heads side by side, before attention.output.dense (only products read it)
     let residual1: Buffer             // [N, H]  input + dropout(dense(context)): the first LayerNorm's input
     let preActivation: Buffer         // [N, F]  intermediate.dense(normed1)
@@ -14,7 +14,7 @@ final class EncoderLayerProducts<Backend: TrainingBackend> {
 
     init(tokens n: Int, shape: EncoderShape, backend: Backend) throws {
         let h = shape.hidden
-        qkv = try backend.scratch(n * 3 * h)
+        qkv = try backend.productOperand(n * 3 * h)
         context = try backend.productOperand(n * h)
         residual1 = try backend.scratch(n * h)
         preActivation = try backend.scratch(n * shape.intermediate)
