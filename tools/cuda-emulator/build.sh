@@ -13,7 +13,7 @@ mkdir -p "$out"
 flags=(-std=c++20 -O2 -fPIC -shared -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter)
 "$cxx" "${flags[@]}" -DLCR_EMU_CXX="\"$cxx\"" -o "$out/libcuda.so.1.tmp" \
     "$here/driver.cpp" "$here/module_compiler.cpp" -ldl
-"$cxx" "${flags[@]}" -o "$out/libcublasLt.so.13.tmp" "$here/cublaslt.cpp"
+"$cxx" "${flags[@]}" -o "$out/libcublasLt.so.13.tmp" "$here/cublaslt.cpp" -ldl
 "$cxx" "${flags[@]}" -DLCR_EMU_CXX="\"$cxx\"" -o "$out/libnvrtc.so.13.tmp" \
     "$here/nvrtc.cpp" "$here/module_compiler.cpp" -ldl
 cp "$here/runtime.h" "$here/module_abi.h" "$out/"

@@ -24,7 +24,12 @@
 //   (on a GPU, an error or a misaligned-address fault), so a caller must state what its pointers
 //   have. A bias is held to 16 bytes (what users of the epilogue found it needs; stricter than any
 //   documented rule, so that the backend never depends on less).
+// - A product's time is the device's: it is added to the software driver's clock, which its events
+//   read (lcr_emulator_device_work in the libcuda.so.1 loaded beside this library).
 #include "fault_guard.h"
+
+#include <dlfcn.h>
+#include <link.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +38,8 @@
 #include <string.h>
 
 #include <algorithm>
+#include <chrono>
+#include <string>
 
 typedef int cublasStatus_t;
 
@@ -53,6 +60,25 @@ enum {
 };
 
 namespace {
+
+// The software driver's lcr_emulator_device_work, from the libcuda.so.1 this process loaded (by
+// whatever path, and locally: its symbols are not global), or null without one.
+typedef void (*DeviceWork)(long long);
+DeviceWork device_work_reporter() {
+    static DeviceWork reporter = [] {
+        std::string path;
+        dl_iterate_phdr([](struct dl_phdr_info *info, size_t, void *found) {
+            std::string name = info->dlpi_name ? info->dlpi_name : "";
+            const std::string suffix = "/libcuda.so.1";
+            if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix)) return 0;
+            *static_cast<std::string *>(found) = name;
+            return 1;
+        }, &path);
+        void *driver = path.empty() ? nullptr : dlopen(path.c_str(), RTLD_NOLOAD | RTLD_LAZY);
+        return driver ? reinterpret_cast<DeviceWork>(dlsym(driver, "lcr_emulator_device_work")) : nullptr;
+    }();
+    return reporter;
+}
 
 struct Handle { int magic = 0x4c54; };
 struct Desc {
@@ -279,6 +305,7 @@ EXPORT cublasStatus_t cublasLtMatmul(Handle *handle, Desc *d, const void *alpha,
     const float alpha_value = *static_cast<const float *>(alpha), beta_value = *static_cast<const float *>(beta);
     if (beta_value != 0.0f && !C) return CUBLAS_STATUS_INVALID_VALUE;
     int bias_type = d->bias_type == -1 ? dl->type : d->bias_type;
+    auto start = std::chrono::steady_clock::now();
     bool fault = lcr_emu::faulted([&] {
     for (uint64_t j = 0; j < n; j++) {
         for (uint64_t i = 0; i < m; i++) {
@@ -300,6 +327,8 @@ EXPORT cublasStatus_t cublasLtMatmul(Handle *handle, Desc *d, const void *alpha,
         }
     }
     });
+    if (DeviceWork report = device_work_reporter())
+        report(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
     if (fault) {
         // A GPU would report an illegal address at the next synchronisation; here the call fails.
         fprintf(stderr, "software cuBLASLt: the product touched %p, past a matrix's memory\n", lcr_emu::fault_address);

@@ -19,6 +19,12 @@
 // - Launch limits as on sm_90: blocks of at most 1024 threads (64 in z), grids of at most
 //   2^31 - 1 x 65535 x 65535, dynamic shared memory up to 48 KiB unless raised with
 //   cuFuncSetAttribute (at most 227 KiB).
+// - Events tell the device's time: the time it spent running work (kernels, copies, memsets, and
+//   the products of the software cuBLASLt, which reports its own through lcr_emulator_device_work),
+//   not the host's. On a GPU that work runs apart from the host, which only enqueues it; here it runs
+//   inside the calls, so wall time would charge the host's own time between two launches to the
+//   later kernel. With this clock a step's wall time less its kernels' time is what the host
+//   spends on it (the CLI's `train --profile` shows both).
 // - LISTCONRANKER_CUDA_EMULATOR_FAIL_KERNEL=NAME makes every launch of kernel NAME fail as a
 //   faulting kernel does on a GPU (a sticky CUDA_ERROR_LAUNCH_FAILED): for testing how callers
 //   report it.
@@ -66,9 +72,9 @@ constexpr unsigned kDefaultShared = 48 * 1024, kMaxShared = 227 * 1024;
 
 struct Context { int device; };
 struct Stream { int id; };
-// An event's time: kernels run when launched here, so the moment of recording is when the work
-// enqueued before it finished.
-struct Event { std::chrono::steady_clock::time_point at; bool recorded = false; };
+// An event's time: the device's clock (device_busy) when it was recorded. Kernels run when launched
+// here, so that is when the work enqueued before it finished, on a clock that only runs while work does.
+struct Event { std::chrono::nanoseconds at{0}; bool recorded = false; };
 struct Function {
     std::string name;
     lcr_emu_launcher launcher;
@@ -94,6 +100,15 @@ std::set<Stream *> streams;
 std::set<Event *> events;
 std::vector<std::string> sources;   // lcr_emulator_add_source
 unsigned long long allocation_count = 0, free_count = 0, launch_count = 0;
+// The device's clock: the time spent running device work (see the events above).
+std::chrono::nanoseconds device_busy{0};
+
+// Runs `work` and adds its time to the device's clock.
+template <class Work> void device_work(Work work) {
+    auto start = std::chrono::steady_clock::now();
+    work();
+    device_busy += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+}
 
 size_t parse_size(const char *text, size_t fallback) {
     if (!text || !*text) return fallback;
@@ -337,7 +352,7 @@ EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr device, const void *host, size_
     if (!valid_stream(stream)) return CUDA_ERROR_INVALID_HANDLE;
     if (!bytes) return CUDA_SUCCESS;
     if (!host || !inside_allocation(device, bytes)) return CUDA_ERROR_INVALID_VALUE;
-    memcpy(reinterpret_cast<void *>(uintptr_t(device)), host, bytes);
+    device_work([&] { memcpy(reinterpret_cast<void *>(uintptr_t(device)), host, bytes); });
     return CUDA_SUCCESS;
 }
 
@@ -347,7 +362,7 @@ EXPORT CUresult cuMemcpyDtoHAsync_v2(void *host, CUdeviceptr device, size_t byte
     if (!valid_stream(stream)) return CUDA_ERROR_INVALID_HANDLE;
     if (!bytes) return CUDA_SUCCESS;
     if (!host || !inside_allocation(device, bytes)) return CUDA_ERROR_INVALID_VALUE;
-    memcpy(host, reinterpret_cast<const void *>(uintptr_t(device)), bytes);
+    device_work([&] { memcpy(host, reinterpret_cast<const void *>(uintptr_t(device)), bytes); });
     return CUDA_SUCCESS;
 }
 
@@ -357,7 +372,7 @@ EXPORT CUresult cuMemsetD8Async(CUdeviceptr device, unsigned char value, size_t 
     if (!valid_stream(stream)) return CUDA_ERROR_INVALID_HANDLE;
     if (!count) return CUDA_SUCCESS;
     if (!inside_allocation(device, count)) return CUDA_ERROR_INVALID_VALUE;
-    memset(reinterpret_cast<void *>(uintptr_t(device)), value, count);
+    device_work([&] { memset(reinterpret_cast<void *>(uintptr_t(device)), value, count); });
     return CUDA_SUCCESS;
 }
 
@@ -401,7 +416,7 @@ EXPORT CUresult cuEventRecord(void *event, void *stream) {
     if (CUresult r = ready()) return r;
     Event *e = static_cast<Event *>(event);
     if (!events.count(e) || !valid_stream(stream)) return CUDA_ERROR_INVALID_HANDLE;
-    e->at = std::chrono::steady_clock::now();
+    e->at = device_busy;
     e->recorded = true;
     return CUDA_SUCCESS;
 }
@@ -533,7 +548,9 @@ EXPORT CUresult cuLaunchKernel(Function *function, unsigned gx, unsigned gy, uns
         return CUDA_SUCCESS;
     }
     int failed = 0;
-    if (lcr_emu::faulted([&] { failed = function->launcher(&launch); })) {
+    bool fault = false;
+    device_work([&] { fault = lcr_emu::faulted([&] { failed = function->launcher(&launch); }); });
+    if (fault) {
         fprintf(stderr, "software CUDA device: kernel %s touched %p, outside device memory (or past an allocation's "
                         "end)\n", function->name.c_str(), lcr_emu::fault_address);
         sticky = CUDA_ERROR_ILLEGAL_ADDRESS;   // as on a GPU: the context is unusable from here on
@@ -602,6 +619,13 @@ EXPORT void lcr_emulator_set_memory_limit(size_t bytes) {
     std::lock_guard<std::recursive_mutex> guard(lock);
     limit_bytes = bytes;
     if (!bytes) memory_limit();
+}
+
+/// Adds `nanoseconds` of device work done outside this library (the software cuBLASLt's products)
+/// to the device's clock, which events read.
+EXPORT void lcr_emulator_device_work(long long nanoseconds) {
+    std::lock_guard<std::recursive_mutex> guard(lock);
+    if (nanoseconds > 0) device_busy += std::chrono::nanoseconds(nanoseconds);
 }
 
 /// Counters: allocations made and freed, bytes allocated now, kernels launched.

@@ -149,6 +149,12 @@ int main(int argc, char **argv) {
               && cuEventRecord(after, nullptr) == 0 && cuEventElapsedTime(&milliseconds, before, after) == 0
               && milliseconds >= 0,
           "the milliseconds between two events recorded around a launch");
+    // The events read the device's clock, which runs only while device work does: the host's own
+    // time between them (here a sleep) is not the device's.
+    float idle = -1;
+    check(cuEventRecord(before, nullptr) == 0 && usleep(20000) == 0 && cuEventRecord(after, nullptr) == 0
+              && cuEventElapsedTime(&idle, before, after) == 0 && idle == 0,
+          "events tell the device's time: none passes while only the host works");
     check(cuEventElapsedTime(&milliseconds, before, unrecorded) == 400,
           "an event never recorded has no time (CUDA_ERROR_INVALID_HANDLE)");
     check(cuEventDestroy_v2(before) == 0 && cuEventDestroy_v2(after) == 0 && cuEventDestroy_v2(unrecorded) == 0
@@ -218,8 +224,16 @@ int main(int argc, char **argv) {
     cublasLtMatrixLayoutCreate(&lb, 14, 2ull, 3ull, 2ll);
     cublasLtMatrixLayoutCreate(&lc, 14, 2ull, 3ull, 2ll);
     float alpha = 1.0f, beta = 0.0f;
+    void *product_start = nullptr, *product_end = nullptr;
+    cuEventCreate(&product_start, 0u);
+    cuEventCreate(&product_end, 0u);
+    cuEventRecord(product_start, nullptr);
     int status = cublasLtMatmul(handle, desc, &alpha, (void *)(uintptr_t)da, la, (void *)(uintptr_t)db, lb, &beta,
                                 (void *)(uintptr_t)dd, lc, (void *)(uintptr_t)dd, lc, nullptr, nullptr, (size_t)0, nullptr);
+    cuEventRecord(product_end, nullptr);
+    float product_milliseconds = -1;
+    check(cuEventElapsedTime(&product_milliseconds, product_start, product_end) == 0 && product_milliseconds > 0,
+          "cuBLASLt's products run on the device's clock (the driver's events see their time)");
     uint16_t d[6];
     cuMemcpyDtoHAsync_v2(d, dd, sizeof d, nullptr);
     float dv[6];
