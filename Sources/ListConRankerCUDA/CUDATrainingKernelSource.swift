@@ -19,7 +19,8 @@ public enum CUDATrainingKernelSource {
         "philox_uniform", "dropout_mask", "dropout_keep", "multiply_by_dropout_mask", "dropout_mask_product",
         "dropout_mask_product_bf16", "dropout_mask_residual",
         "layer_norm_forward_train", "layer_norm_backward_input", "layer_norm_parameter_chunk_sums",
-        "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "gelu_backward_bf16", "relu_forward_rows", "relu_backward_rows",
+        "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "gelu_backward_bf16", "gelu_forward_backward",
+        "relu_forward_rows", "relu_backward_rows",
         "elementwise_copy", "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
         "column_chunk_sums", "column_chunk_sums_bf16", "add_chunk_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
         "add_row_tags", "row_tag_gradients", "add_bias_rows", "add_bias_rows_bf16",
@@ -166,6 +167,24 @@ extern "C" __global__ void gelu_backward(const float *dy, const float *x, long c
 // The same, stored in bf16 for a gradient only bf16 products read (and the bias's column sums).
 extern "C" __global__ void gelu_backward_bf16(const float *dy, const float *x, long count, unsigned short *dx) {
     gelu_backward_into(dy, x, count, dx);
+}
+// Both in one pass over x (a backward that re-runs GELU: its output for the next layer's weight gradient,
+// and its input gradient): y = GELU(x), dx = dy·GELU′(x), each stored as the kernels above store it.
+template <class Y, class DX>
+__device__ void gelu_forward_backward_into(const float *dy, const float *x, long count, Y *y, DX *dx) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
+        float v = x[i];
+        store_as(y + i, gelu_erf(v));
+        store_as(dx + i, dy[i] * gelu_erf_slope(v));
+    }
+}
+// y and dx each Float32, or bf16 (y_bf16, dx_bf16: product operands).
+extern "C" __global__ void gelu_forward_backward(const float *dy, const float *x, long count, void *y, int y_bf16,
+                                                 void *dx, int dx_bf16) {
+    if (y_bf16 && dx_bf16) gelu_forward_backward_into(dy, x, count, (unsigned short *)y, (unsigned short *)dx);
+    else if (y_bf16) gelu_forward_backward_into(dy, x, count, (unsigned short *)y, (float *)dx);
+    else if (dx_bf16) gelu_forward_backward_into(dy, x, count, (float *)y, (unsigned short *)dx);
+    else gelu_forward_backward_into(dy, x, count, (float *)y, (float *)dx);
 }
 // y[r, j] = max(x[r, j], 0) for rows of their own strides (the score head writes halves of [P, 2W] rows).
 extern "C" __global__ void relu_forward_rows(const float *x, long x_stride, long rows, int width, float *y,

@@ -34,7 +34,7 @@ struct CPUTrainingBackend: TrainingBackend {
     }
 
     /// `.replace` clears dx first: the CPU's ops add, and their results stay what they were.
-    func linearBackward(dx: Pointer?, dxWrite: GradientWrite, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer,
+    func linearBackward(dx: Pointer?, dxWrite: GradientWrite, dw: Pointer?, db: Pointer?, dy: Pointer, x: Pointer,
                         w: Pointer, rows: Int, inFeatures: Int, outFeatures: Int) throws {
         if dxWrite == .replace, let dx { clear(dx, count: rows * inFeatures) }
         try LinearOps.backward(dx: dx, dw: dw, db: db, dy: dy, x: x, w: w, rows: rows, inFeatures: inFeatures,
@@ -60,6 +60,11 @@ struct CPUTrainingBackend: TrainingBackend {
     }
 
     func geluBackward(dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws {
+        try ActivationOps.geluBackward(dx: dx, dy: dy, x: x, count: count)
+    }
+
+    func geluForwardBackward(y: Pointer, dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws {
+        try ActivationOps.geluForward(y: y, x: x, count: count)
         try ActivationOps.geluBackward(dx: dx, dy: dy, x: x, count: count)
     }
 

@@ -232,7 +232,7 @@ struct CUDATrainingBackend: TrainingBackend {
         }
     }
 
-    func linearBackward(dx: Pointer?, dxWrite: GradientWrite, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer,
+    func linearBackward(dx: Pointer?, dxWrite: GradientWrite, dw: Pointer?, db: Pointer?, dy: Pointer, x: Pointer,
                         w: Pointer, rows: Int, inFeatures: Int, outFeatures: Int) throws {
         guard rows > 0 else { return }
         // dy feeds both products: converted once in bf16 mode, unless it is a bf16 operand already,
@@ -243,9 +243,11 @@ struct CUDATrainingBackend: TrainingBackend {
             try product(transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures, a: dyInput, b: wInput,
                         beta: dxWrite == .add ? 1 : 0, c: dx.address, ldc: inFeatures)
         }
-        let xInput = try productInput(x, ld: inFeatures, rows: rows, columns: inFeatures)
-        try product(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows, a: dyInput, b: xInput, beta: 1,
-                    c: dw.address, ldc: inFeatures)
+        if let dw {
+            let xInput = try productInput(x, ld: inFeatures, rows: rows, columns: inFeatures)
+            try product(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows, a: dyInput, b: xInput,
+                        beta: 1, c: dw.address, ldc: inFeatures)
+        }
         guard let db else { return }
         try columnSums(dy, rows: rows, width: outFeatures, into: db)
     }
@@ -320,6 +322,19 @@ struct CUDATrainingBackend: TrainingBackend {
         let kernel = dx.element == .bfloat16 ? "gelu_backward_bf16" : "gelu_backward"
         try module.launch(kernel, elements: count,
                           [.address(dy.address), .address(x.address), .int64(count), .address(dx.address)])
+    }
+
+    /// One kernel for the re-run and the backward: it reads `x` once, for both outputs (each Float32
+    /// or a bf16 product operand).
+    func geluForwardBackward(y: Pointer, dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws {
+        try float32(x, "GELU's input")
+        try float32(dy, "GELU's output gradient")
+        try operand(y, "GELU's output")
+        try operand(dx, "GELU's input gradient")
+        try module.launch("gelu_forward_backward", elements: count,
+                          [.address(dy.address), .address(x.address), .int64(count), .address(y.address),
+                           .int32(y.element == .bfloat16 ? 1 : 0), .address(dx.address),
+                           .int32(dx.element == .bfloat16 ? 1 : 0)])
     }
 
     func reluForward(y: Pointer, yStride: Int, x: Pointer, xStride: Int, rows: Int, width: Int) throws {

@@ -21,8 +21,9 @@ enum LinearOps {
 
     /// Accumulates the gradients of ``forward(y:x:w:b:rows:inFeatures:outFeatures:)`` given
     /// `dy[rows, out]`: `dx[rows, in] += dy · w`, `dw[out, in] += dyᵀ · x`, `db[out] += Σ_rows dy`.
-    /// `dx` may be nil when the input needs no gradient (the frozen encoder's pooled vectors).
-    static func backward(dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
+    /// `dx` may be nil when the input needs no gradient (the frozen encoder's pooled vectors), and `dw`
+    /// when the caller asks for the input's gradient alone first (then `x` is not read).
+    static func backward(dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?,
                          db: UnsafeMutablePointer<Float>?, dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
                          w: UnsafePointer<Float>, rows: Int, inFeatures: Int, outFeatures: Int) throws {
         guard rows > 0 else { return }
@@ -30,8 +31,10 @@ enum LinearOps {
             try sgemm(transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures,
                       a: dy, lda: outFeatures, b: w, ldb: inFeatures, beta: 1, c: dx, ldc: inFeatures)
         }
-        try sgemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows,
-                  a: dy, lda: outFeatures, b: x, ldb: inFeatures, beta: 1, c: dw, ldc: inFeatures)
+        if let dw {
+            try sgemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows,
+                      a: dy, lda: outFeatures, b: x, ldb: inFeatures, beta: 1, c: dw, ldc: inFeatures)
+        }
         guard let db else { return }
         // Split by output column; each column summed over the rows in order.
         ParallelLoop.shares(outFeatures, minimumPerShare: 64) { columns in

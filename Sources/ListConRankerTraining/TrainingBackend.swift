@@ -65,9 +65,12 @@ protocol TrainingBackend: Sendable {
     /// `y[rows, out] = x[rows, in] · w[out, in]ᵀ + b` (no bias when `b` is nil).
     func linearForward(y: Pointer, x: Pointer, w: Pointer, b: Pointer?, rows: Int, inFeatures: Int,
                        outFeatures: Int) throws
-    /// `dx += dy · w` (skipped when nil; with `dxWrite` `.replace`, `dx = dy · w`), `dw += dyᵀ · x`,
-    /// `db += Σ_rows dy` (when given). `dy` may be a ``productOperand(_:)``.
-    func linearBackward(dx: Pointer?, dxWrite: GradientWrite, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer,
+    /// `dx += dy · w` (skipped when nil; with `dxWrite` `.replace`, `dx = dy · w`), `dw += dyᵀ · x`
+    /// (skipped when nil, and then `x` is not read), `db += Σ_rows dy` (when given). `dy` may be a
+    /// ``productOperand(_:)``. A layer whose input gradient must come before its weight gradient (one
+    /// whose input the backward re-runs from the input gradient's pass: ``geluForwardBackward(y:dx:dy:x:count:)``)
+    /// calls it twice, the same sums either way.
+    func linearBackward(dx: Pointer?, dxWrite: GradientWrite, dw: Pointer?, db: Pointer?, dy: Pointer, x: Pointer,
                         w: Pointer, rows: Int, inFeatures: Int, outFeatures: Int) throws
 
     // MARK: Normalisation, activations, element-wise (LayerNormOps, ActivationOps, ElementOps)
@@ -82,6 +85,10 @@ protocol TrainingBackend: Sendable {
     func geluForward(y: Pointer, x: Pointer, count: Int) throws
     /// `dx = dy · GELU′(x)` (overwritten; `dx` may be a ``productOperand(_:)``).
     func geluBackward(dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws
+    /// ``geluForward(y:x:count:)`` and ``geluBackward(dx:dy:x:count:)`` in one pass over `x`: what a
+    /// backward that re-runs GELU needs (its output for the next layer's weight gradient, and its
+    /// input gradient), the same values as the two calls. `y` and `dx` may be product operands.
+    func geluForwardBackward(y: Pointer, dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws
     /// `y[r, 0 ..< width] = max(x[r, 0 ..< width], 0)` for `rows` rows of the given row strides.
     func reluForward(y: Pointer, yStride: Int, x: Pointer, xStride: Int, rows: Int, width: Int) throws
     /// `dx[r] += dy[r]` where `x[r] > 0`, for `rows` rows of the given row strides.
@@ -183,7 +190,7 @@ enum GradientWrite: Sendable {
 
 extension TrainingBackend {
     /// ``linearBackward(dx:dxWrite:dw:db:dy:x:w:rows:inFeatures:outFeatures:)`` adding to `dx`.
-    func linearBackward(dx: Pointer?, dw: Pointer, db: Pointer?, dy: Pointer, x: Pointer, w: Pointer, rows: Int,
+    func linearBackward(dx: Pointer?, dw: Pointer?, db: Pointer?, dy: Pointer, x: Pointer, w: Pointer, rows: Int,
                         inFeatures: Int, outFeatures: Int) throws {
         try linearBackward(dx: dx, dxWrite: .add, dw: dw, db: db, dy: dy, x: x, w: w, rows: rows,
                            inFeatures: inFeatures, outFeatures: outFeatures)

@@ -464,6 +464,43 @@ import Testing
         }
     }
 
+    /// GELU re-run with its backward in one kernel (the backward of a layer restored from its products)
+    /// writes what ``TrainingBackend/geluForward(y:x:count:)`` and ``TrainingBackend/geluBackward(dx:dy:x:count:)``
+    /// write, bit for bit, with each output Float32 or a bf16 product operand, in either precision; and
+    /// refuses what those refuse.
+    @Test func geluReRunWithItsBackwardIsTheTwoOperations() throws {
+        guard module != nil else { return }
+        var generator = SeededGenerator(seed: 46)
+        let count = 1_001
+        for precision in [CUDATrainingBackend.ProductPrecision.fp32, .bf16] {
+            let backend = try CUDATrainingBackend(index: 0, productPrecision: precision)
+            let x = try backend.upload((0..<count).map { _ in 3 * generator.normal() })
+            let dy = try backend.upload((0..<count).map { _ in generator.normal() })
+            for (yOperand, dxOperand) in [(false, false), (true, false), (false, true), (true, true)] {
+                func output(_ operand: Bool) throws -> CUDATrainingBackend.Buffer {
+                    operand ? try backend.productOperand(count) : try backend.scratch(count)
+                }
+                func bits(_ buffer: CUDATrainingBackend.Buffer) throws -> [UInt32] {
+                    let slots = buffer.element == .bfloat16 ? (count + 1) / 2 : count
+                    return try backend.device.download(buffer.array.address, count: slots).map(\.bitPattern)
+                }
+                let (y, dx, ySeparate, dxSeparate) = (try output(yOperand), try output(dxOperand), try output(yOperand),
+                                                      try output(dxOperand))
+                try backend.geluForwardBackward(y: y.pointer, dx: dx.pointer, dy: dy.pointer, x: x.pointer, count: count)
+                try backend.geluForward(y: ySeparate.pointer, x: x.pointer, count: count)
+                try backend.geluBackward(dx: dxSeparate.pointer, dy: dy.pointer, x: x.pointer, count: count)
+                let label = "\(precision): y bf16 \(y.element == .bfloat16), dx bf16 \(dx.element == .bfloat16)"
+                #expect(try bits(y) == bits(ySeparate), "\(label)")
+                #expect(try bits(dx) == bits(dxSeparate), "\(label)")
+                #expect(try bits(dx).contains { $0 != 0 } && bits(y).contains { $0 != 0 })
+            }
+            let mask = try backend.dropoutMask(count, probability: 0.5)
+            #expect(throws: TrainingError.self) {
+                try backend.geluForwardBackward(y: mask.pointer, dx: dy.pointer, dy: dy.pointer, x: x.pointer, count: count)
+            }
+        }
+    }
+
     /// A linear layer writes a bf16 product operand (attention's qkv in bf16 mode) as the rounding of its
     /// Float32 output, whether the bias goes through the product's epilogue or, at an offset under
     /// its 16 bytes, through the kernel after it; and attention reads a bf16 qkv to the same bits

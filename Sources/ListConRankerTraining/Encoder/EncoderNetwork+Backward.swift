@@ -55,6 +55,8 @@ extension EncoderNetwork {
         try backend.meanPoolBackward(dhidden: buffers.doutput.pointer, dpooled: dpooled, segments: segments, width: h)
 
         let scratch = a.recomputation.recomputes ? try layerScratch(a, backend: backend) : nil
+        // Restored from its products, a layer's GELU output is left to its backward (geluPending).
+        let geluPending = a.recomputation == .attention
         for l in stride(from: shape.layers - 1, through: 0, by: -1) {
             let activations: EncoderLayerActivations<Backend>
             if let scratch {
@@ -69,7 +71,7 @@ extension EncoderNetwork {
             } else {
                 activations = a.layers[l]
             }
-            try backwardLayer(activations, index: l, buffers, p, g, segments: segments, backend)
+            try backwardLayer(activations, index: l, buffers, p, g, segments: segments, geluPending: geluPending, backend)
             try finished?(l)
             buffers.descend()
         }
@@ -78,11 +80,14 @@ extension EncoderNetwork {
     }
 
     /// One layer in reverse: from `buffers.doutput`, the gradient of its output, to
-    /// `buffers.dinput`, the gradient of its input.
+    /// `buffers.dinput`, the gradient of its input. With `geluPending` the layer's GELU output is not
+    /// there yet (``restoreFromProducts(_:index:_:segments:seed:_:)``): it is re-run with GELU's
+    /// backward, after the output layer's input gradient and before its weight gradient, which reads it.
     private func backwardLayer<Backend: TrainingBackend>(_ l: EncoderLayerActivations<Backend>, index: Int,
                                                          _ buffers: EncoderLayerGradientBuffers<Backend>,
                                                          _ p: Backend.Pointer, _ g: Backend.Pointer,
-                                                         segments: [Range<Int>], _ backend: Backend) throws {
+                                                         segments: [Range<Int>], geluPending: Bool,
+                                                         _ backend: Backend) throws {
         let n = segments.last?.upperBound ?? 0, h = shape.hidden, f = shape.intermediate
         let o = offsets.layers[index]
         let doutput = buffers.doutput, dinput = buffers.dinput
@@ -96,12 +101,23 @@ extension EncoderNetwork {
                                       rows: n, width: h)
         let dOutputDense = try masked(dnormed1, by: l.outputMask, into: buffers.dbranch, count: n * h, backend)
         let dactivated = buffers.dactivated                           // [N, F]
-        try backend.linearBackward(dx: dactivated.pointer, dxWrite: .replace, dw: g + o.output.weight,
-                                   db: g + o.output.bias, dy: dOutputDense, x: l.activated.pointer,
-                                   w: p + o.output.weight, rows: n, inFeatures: f, outFeatures: h)
         let dpreActivation = buffers.dpreActivation                   // [N, F]
-        try backend.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer, x: l.preActivation.pointer,
-                                 count: n * f)
+        if geluPending {
+            try backend.linearBackward(dx: dactivated.pointer, dxWrite: .replace, dw: nil, db: nil, dy: dOutputDense,
+                                       x: l.activated.pointer, w: p + o.output.weight, rows: n, inFeatures: f,
+                                       outFeatures: h)
+            try backend.geluForwardBackward(y: l.activated.pointer, dx: dpreActivation.pointer, dy: dactivated.pointer,
+                                            x: l.preActivation.pointer, count: n * f)
+            try backend.linearBackward(dx: nil, dw: g + o.output.weight, db: g + o.output.bias, dy: dOutputDense,
+                                       x: l.activated.pointer, w: p + o.output.weight, rows: n, inFeatures: f,
+                                       outFeatures: h)
+        } else {
+            try backend.linearBackward(dx: dactivated.pointer, dxWrite: .replace, dw: g + o.output.weight,
+                                       db: g + o.output.bias, dy: dOutputDense, x: l.activated.pointer,
+                                       w: p + o.output.weight, rows: n, inFeatures: f, outFeatures: h)
+            try backend.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer, x: l.preActivation.pointer,
+                                     count: n * f)
+        }
         try backend.linearBackward(dx: dnormed1.pointer, dw: g + o.intermediate.weight, db: g + o.intermediate.bias,
                                    dy: dpreActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,
                                    rows: n, inFeatures: h, outFeatures: f)

@@ -115,8 +115,10 @@ extension EncoderNetwork {
 
     /// Restores what ``EncoderRecomputation/attention`` did not keep of a layer, from its kept
     /// products, as the forward computed it: the attention probabilities and their dropout mask
-    /// (scores and softmax again; the context is kept), the two hidden dropout masks, the first
-    /// LayerNorm and GELU. None of the layer's weight products runs again.
+    /// (scores and softmax again; the context is kept), the two hidden dropout masks and the first
+    /// LayerNorm. None of the layer's weight products runs again. GELU is left to the backward, which
+    /// re-runs it with its own backward in one pass over the pre-activation
+    /// (``TrainingBackend/geluForwardBackward(y:dx:dy:x:count:)``).
     func restoreFromProducts<Backend: TrainingBackend>(_ l: EncoderLayerActivations<Backend>, index: Int,
                                                        _ p: Backend.Pointer, segments: [Range<Int>], seed: UInt64,
                                                        _ backend: Backend) throws {
@@ -124,7 +126,6 @@ extension EncoderNetwork {
         try attend(l, context: nil, index: index, segments: segments, seed: seed, backend)
         if let mask = l.attentionMask { try drawHiddenMask(mask, site: .attentionOutput, index: index, seed: seed, backend) }
         try normalizeAttentionOutput(l, index: index, p, rows: n, backend)
-        try backend.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: n * shape.intermediate)
         if let mask = l.outputMask { try drawHiddenMask(mask, site: .output, index: index, seed: seed, backend) }
     }
 
