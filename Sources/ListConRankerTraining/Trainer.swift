@@ -201,9 +201,10 @@ public final class Trainer {
         // the run (the host's copies are brought up to date when read): stage 1 the head's forward
         // and backward, stage 2 the encoder's and the head's, then the sum over micro-batches,
         // clipping and AdamW. A job of several processes sums its gradients across ranks on the host.
-        // Stage 2 in bf16: every product on bf16 copies of its inputs (autocast's mixed precision).
-        // Stage 1's precision is its features' (encoded above); the head's products stay fp32.
-        let products: CUDATrainingBackend.ProductPrecision = encoder != nil && c.precision == .bf16 ? .bf16 : .fp32
+        // In bf16, either stage: every product on bf16 copies of its inputs (autocast's mixed
+        // precision), stage 1's on features encoded in bf16 (above). (The CPU trains in fp32; its
+        // stage 1 in bf16 is the features' precision alone.)
+        let products: CUDATrainingBackend.ProductPrecision = c.precision == .bf16 ? .bf16 : .fp32
         let gpuBackend: CUDATrainingBackend?
         if case .cuda(let index) = run.device {
             gpuBackend = try CUDATrainingBackend(index: index, productPrecision: products)

@@ -47,11 +47,12 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var headLayers = 2
     /// Most tokens per text when the frozen encoder computes features.
     public var maxLength = 512
-    /// `fp32` or `bf16`. Stage 1: the precision of the frozen encoder's features (the head trains
-    /// in fp32 on either). Stage 2: the training products' precision: `bf16` is mixed precision as
-    /// PyTorch's autocast does it (bf16 copies of each product's inputs, fp32 accumulation, fp32
-    /// master weights, gradients and AdamW state), on a GPU only (``TrainingRun/device``); the CPU
-    /// trains stage 2 in fp32 (its bf16 products need AVX-512 bf16, see BENCHMARKS.md).
+    /// `fp32` or `bf16`: on a GPU (``TrainingRun/device``), the training products' precision, where
+    /// `bf16` is mixed precision as PyTorch's autocast does it (bf16 copies of each product's
+    /// inputs, fp32 accumulation, fp32 master weights, gradients and AdamW state), in stage 1 (the
+    /// head, on features the encoder computed in bf16) and stage 2. The CPU trains in fp32: its
+    /// stage 1 in bf16 is the frozen encoder's features' precision alone, and it refuses stage 2 in
+    /// bf16 (its bf16 products need AVX-512 bf16, see BENCHMARKS.md).
     public var precision: Precision = .fp32
 
     /// The defaults above.

@@ -56,11 +56,13 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Circle Loss margin.") var margin = TrainingConfiguration().margin
     @Option(name: .long, help: "Seed of initialisation, sampling and dropout.") var seed: UInt64 = TrainingConfiguration().seed
     @Option(name: .long, help: ArgumentHelp(
-        "fp32 or bf16. Stage 1: the precision of the frozen encoder's features (the head trains in fp32). Stage 2: of the training products.",
-        discussion: "Stage 2 with --precision bf16 trains on a GPU only (--device cuda): mixed precision as PyTorch's "
-            + "autocast does it, bf16 copies of every matrix product's inputs with fp32 accumulation, fp32 master "
+        "fp32 or bf16: on a GPU, of the training products (and in stage 1 of the frozen encoder's features); on the CPU, of stage 1's features.",
+        discussion: "On a GPU (--device cuda) --precision bf16 is mixed precision as PyTorch's autocast does it, in "
+            + "both stages: bf16 copies of every matrix product's inputs with fp32 accumulation, fp32 master "
             + "weights, gradients, LayerNorm, softmax and AdamW; no loss scaling. --precision fp32 on a GPU is the "
-            + "parity mode (no TF32). On the CPU stage 2 trains in fp32 only. " + PrecisionChoice.emulationNote))
+            + "parity mode (no TF32). The CPU trains in fp32: in stage 1 --precision bf16 sets only the features' "
+            + "precision. Stage 2 with --precision bf16 trains on a GPU only (--device cuda). On the CPU stage 2 "
+            + "trains in fp32 only. " + PrecisionChoice.emulationNote))
     var precision: PrecisionChoice = .fp32
     @Option(name: .long, help: "Where to train: cpu, or cuda / cuda:N for a GPU (stage 1: the list head, and the features it lacks; stage 2: the encoder and the head).")
     var device: Device = .cpu

@@ -171,6 +171,57 @@ import Testing
               + "within \(worst) of the CPU's fp32, relative (first loss \(cpu.losses[0]))")
         try CUDAEncoderTrainingTests.expectCheckpointServes(output, trained: gpu, maxLength: c.maxLength)
     }
+
+    /// Stage 1 in bf16 on the device (`train --stage 1 --device cuda --precision bf16`) is the same
+    /// mixed precision for the head, on features the device's encoder computed in bf16: 20 steps of
+    /// the tiny model (dropout on) against the CPU's fp32 run, the first loss within ``logitBound``
+    /// and the mean loss within 1e-2, relative. fp32 on the device tracks the CPU within 1e-3
+    /// absolute (`CUDAListHeadTrainingTests`: about 1e-6 measured), so a run that differs by more
+    /// than 1e-4 of a loss somewhere did not train in fp32; and bf16 features alone would do that
+    /// too, so the run's profile must show the head's products on bf16 inputs (`cublaslt_*_bf16`)
+    /// and none on fp32 ones.
+    @Test func stageOneInBF16TracksTheFP32Run() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let root = try TrainerTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = try TrainerTests.firstQueries(12, as: root.appendingPathComponent("data.jsonl"))
+        var c = TrainerTests.configuration()
+        c.epochs = 20
+        c.batchSize = 4
+        c.microBatchSize = 2
+        c.dropout = 0.1
+        func losses(_ c: TrainingConfiguration, _ device: Device, _ name: String) throws -> [Float] {
+            var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data,
+                                  output: root.appendingPathComponent(name))
+            run.featureCache = root.appendingPathComponent("cache-\(name)")
+            run.device = device
+            run.stopAfterStep = 20
+            run.log = root.appendingPathComponent("\(name).jsonl")
+            run.profilesPhases = true
+            return try Trainer(configuration: c, run: run).train().losses
+        }
+        var bf16 = c
+        bf16.precision = .bf16
+        let cpu = try losses(c, .cpu, "cpu"), gpu = try losses(bf16, .cuda(index: 0), "gpu-bf16")
+        try #require(cpu.count == 20 && gpu.count == 20)
+        let relative = zip(gpu, cpu).map { abs($0 - $1) / max(abs($1), 1e-3) }
+        let cpuMean = cpu.reduce(0, +) / 20, gpuMean = gpu.reduce(0, +) / 20
+        let meanError = abs(gpuMean - cpuMean) / abs(cpuMean)
+        #expect(Double(relative[0]) <= Self.logitBound, "CPU fp32 \(cpu)\nGPU bf16 \(gpu)")
+        #expect(meanError <= 1e-2, "CPU fp32 \(cpu)\nGPU bf16 \(gpu)")
+        #expect((relative.max() ?? 0) > 1e-4, "CPU fp32 \(cpu)\nGPU bf16 \(gpu)")
+        // The products each step launched, by name, from the profiled step lines.
+        struct Step: Decodable { let event: String; let kernel_launches: [String: Int]? }
+        let steps = try String(contentsOf: root.appendingPathComponent("gpu-bf16.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map { try JSONDecoder().decode(Step.self, from: Data($0.utf8)) }
+            .filter { $0.event == "step" }
+        let launched = Set(steps.flatMap { $0.kernel_launches?.keys.map { $0 } ?? [] }.filter { $0.hasPrefix("cublaslt") })
+        #expect(steps.count == 20 && launched.contains("cublaslt_gemm_bf16") && launched.contains("cublaslt_linear_bf16"),
+                "\(launched)")
+        #expect(!launched.contains { $0.hasSuffix("f32") }, "\(launched)")
+        print("stage 1, 20 steps in bf16: first loss within \(relative[0]), mean loss within \(meanError), worst step "
+              + "within \(relative.max() ?? 0) of the CPU's fp32, relative (first loss \(cpu[0]))")
+    }
 }
 
 /// `bf16_from_float_rows` against a CPU reference that rounds by arithmetic, not by bit tricks:

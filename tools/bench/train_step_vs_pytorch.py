@@ -13,7 +13,8 @@ cached are what both sides train on). Swift's figure is Σ lists / Σ seconds ov
 its `--log`; PyTorch's is the script's `lists_per_second` (it times the same step the same way).
 Both are fp32: bf16 products need AVX-512 bf16 hardware, which `listconranker` reports. With
 `--device cuda` both train on the GPU (`--torch-bf16`: PyTorch under bf16 autocast with fused AdamW,
-as GPU users run it; ours is fp32 there).
+as GPU users run it; `--precision bf16`: ours in mixed precision, on features encoded in bf16,
+which both sides then train on).
 Prints one JSON line per round and the ratio of the medians.
 """
 import argparse
@@ -33,7 +34,8 @@ def swift_epoch(args, cache, work, name):
     subprocess.run([args.binary, "train", "--stage", "1", "--encoder", args.encoder, "--data", args.train,
                     "--output", output, "--feature-cache", cache, "--epochs", "1",
                     "--batch-size", str(args.batch_size), "--micro-batch-size", str(args.batch_size),
-                    "--list-size", str(args.list_size), "--seed", "42", "--log", log, "--device", args.device],
+                    "--list-size", str(args.list_size), "--seed", "42", "--log", log, "--device", args.device,
+                    "--precision", args.precision],
                    check=True, capture_output=True, text=True)
     lists = seconds = 0.0
     with open(log, encoding="utf-8") as f:
@@ -68,6 +70,8 @@ def main():
     p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "listconranker"))
     p.add_argument("--device", default="cpu", help="cpu or cuda: both trainers train there")
     p.add_argument("--torch-bf16", action="store_true", help="PyTorch autocasts to bf16 (the GPU peer users run)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                   help="ours: the features' precision, and on a GPU the products' (bf16: mixed precision)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="lcr-train-bench-") as work:
         cache = os.path.join(work, "cache")
@@ -81,7 +85,7 @@ def main():
             print(json.dumps({"round": r, "swift_lists_per_second": swift[-1],
                               "pytorch_lists_per_second": torch[-1]}), flush=True)
     s, t = statistics.median(swift), statistics.median(torch)
-    print(json.dumps({"device": args.device, "torch_bf16": args.torch_bf16,
+    print(json.dumps({"device": args.device, "torch_bf16": args.torch_bf16, "precision": args.precision,
                       "batch_size": args.batch_size, "list_size": args.list_size, "threads": args.threads,
                       "swift_lists_per_second": s, "pytorch_lists_per_second": t, "ratio": s / t}))
 

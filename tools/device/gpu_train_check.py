@@ -5,8 +5,9 @@ to run after tools/device/setup.sh (gpu-train-check.sh) with the CLI built here.
    seed: the head's dropout masks are the same on both (Philox), so the two runs' losses must agree
    step by step (bound 1e-3) and their trained heads closely.
 2. Speed: stage 1 on cached features of the full-size random model (BERT-large shape, head width
-   1792), 32 × (1 + 20) a step, on synthetic lists of ~160-token passages, ours (fp32) against PyTorch (bf16 autocast, fused AdamW) on the same
-   GPU (tools/bench/train_step_vs_pytorch.py --device cuda --torch-bf16).
+   1792), 32 × (1 + 20) a step, on synthetic lists of ~160-token passages, ours (bf16 mixed
+   precision, `--precision bf16`) against PyTorch (bf16 autocast, fused AdamW) on the same GPU
+   (tools/bench/train_step_vs_pytorch.py --device cuda --torch-bf16 --precision bf16).
 3. Stage 2 parity: the same 20 steps with the encoder training too (its dropout masks are Philox
    streams on both devices), losses bound 1e-3.
 4. Stage 2 speed and peak memory (tools/bench/stage2_vs_pytorch.py): BERT-large 8 × (1 + 20) a step
@@ -111,7 +112,8 @@ def main():
         run = subprocess.run([sys.executable, os.path.join(ROOT, "tools/bench/train_step_vs_pytorch.py"),
                               "--encoder", args.model, "--train", train, "--heads", str(heads),
                               "--batch-size", "32", "--rounds", "1" if args.quick else "2", "--device", args.device,
-                              "--binary", args.binary, *(["--torch-bf16"] if args.device != "cpu" else [])],
+                              "--binary", args.binary,
+                              *(["--torch-bf16", "--precision", "bf16"] if args.device != "cpu" else [])],
                              capture_output=True, text=True, timeout=args.step_timeout * 2)
         if run.returncode != 0:
             raise RuntimeError(f"train_step_vs_pytorch exited {run.returncode}: {run.stderr.strip()[-2000:]}")
