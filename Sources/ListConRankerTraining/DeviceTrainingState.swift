@@ -2,8 +2,9 @@
 /// master parameters — the list head's, then in stage 2 the encoder's, in one flat buffer in the
 /// training state file's order — their gradients, and AdamW's moments. A GPU step then moves no
 /// parameters: micro-batches add their gradients here, and the step's tail runs on the device —
-/// the sum over micro-batches in Double, clipping by global norm, AdamW — with the same operations,
-/// in the same order, as the host's ``GradientSum``, ``GradientClipping`` and ``AdamW``.
+/// the sum over micro-batches (in Double, or where the gradients are: ``MicroBatchSum``), clipping
+/// by global norm, AdamW — with the same operations, in the same order, as the host's
+/// ``GradientSum``, ``GradientClipping`` and ``AdamW``.
 ///
 /// The encoder's part starts at ``encoderOffset``, the head's count rounded up to whole 512-byte
 /// blocks: the head ends in a one-element bias, and an encoder placed right after it would put every
@@ -16,6 +17,18 @@
 /// checkpoint, the end of the run. The optimizers' step counts and hyperparameters stay on the
 /// host (``AdamW/beginStep(learningRate:)``), so the trainer's loop reads them as before.
 final class DeviceTrainingState<Backend: TrainingBackend> {
+    /// Where a step's micro-batches' gradients add up.
+    enum MicroBatchSum: Sendable {
+        /// In the Float32 gradients themselves: each micro-batch's backward adds to what the ones
+        /// before it left there, as PyTorch accumulates `.grad`. What a step of one micro-batch
+        /// needs, a job whose ranks take each micro-batch's gradients (``takeGradients()``), and
+        /// mixed precision (bf16 products), whose sums are no longer the CPU's to the bit anyway.
+        case inPlace
+        /// In Double beside them (8 bytes a parameter), rounded once when the step clips: the
+        /// CPU's ``GradientSum``, the same sum however the batch is split (fp32, the parity mode).
+        case inDouble
+    }
+
     let backend: Backend
     /// The list head's parameters' layout.
     let headLayout: ParameterLayout
@@ -29,15 +42,15 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
     private let gradients: Backend.Buffer
     private let firstMoments: Backend.Buffer
     private let secondMoments: Backend.Buffer
-    /// The step's gradient sums in Double (two elements each), when a step has several micro-batches.
+    /// The step's gradient sums in Double (two elements each), with ``MicroBatchSum/inDouble``.
     private let sums: Backend.Buffer?
     private let headDecaying: [Range<Int>]
     private let encoderDecaying: [Range<Int>]
 
-    /// Puts `head` (and `encoder`) with their optimizers' moments on the device. `sumsMicroBatches`:
-    /// a step runs several micro-batches, whose gradients are summed in Double (``endMicroBatch()``).
+    /// Puts `head` (and `encoder`) with their optimizers' moments on the device; `microBatches`: where
+    /// a step's micro-batches' gradients add up (``endMicroBatch(last:)``).
     init(backend: Backend, head: ListHeadParameters, headOptimizer: AdamW, encoder: EncoderParameters?,
-         encoderOptimizer: AdamW?, sumsMicroBatches: Bool) throws {
+         encoderOptimizer: AdamW?, microBatches: MicroBatchSum) throws {
         guard headOptimizer.parameterCount == head.values.count,
               encoder?.values.count == encoderOptimizer?.parameterCount else {
             throw TrainingError.invalidInput("an optimizer of another size than its parameters")
@@ -59,7 +72,7 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
         firstMoments = try place(headOptimizer.firstMoments, encoderOptimizer?.firstMoments)
         secondMoments = try place(headOptimizer.secondMoments, encoderOptimizer?.secondMoments)
         gradients = try backend.zeros(total)
-        sums = sumsMicroBatches ? try backend.zeros(2 * total) : nil
+        sums = microBatches == .inDouble ? try backend.zeros(2 * total) : nil
     }
 
     /// Elements a buffer holds: the head's, then from ``encoderOffset`` the encoder's.
@@ -93,8 +106,9 @@ final class DeviceTrainingState<Backend: TrainingBackend> {
     /// to the sums as it rounds.
     private var lastMicroBatchPending = false
 
-    /// A micro-batch's gradients are complete: added to the step's sums in Double (the first stored)
-    /// and zeroed. The step's `last` stays where it is (so does a step of one micro-batch):
+    /// A micro-batch's gradients are complete. Summed ``MicroBatchSum/inPlace``, they stay where the
+    /// next one adds to them. ``MicroBatchSum/inDouble``: added to the step's sums (the first stored)
+    /// and zeroed; the step's `last` stays where it is (so does a step of one micro-batch):
     /// ``clip(maxNorm:)`` adds it while rounding the sums, the same sum in one pass over them instead
     /// of two (20 bytes a parameter less).
     func endMicroBatch(last: Bool = false) throws {

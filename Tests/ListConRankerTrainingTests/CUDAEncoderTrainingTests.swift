@@ -32,7 +32,7 @@ import Testing
             backend: backend, head: headParameters, headOptimizer: try AdamW(layout: headParameters.layout),
             encoder: encoderParameters,
             encoderOptimizer: try AdamW(entries: encoderParameters.layout.entries, count: encoderParameters.layout.count),
-            sumsMicroBatches: false)
+            microBatches: .inPlace)
         let logits = try step.run(texts: texts, listLengths: lists, encoderSeed: seeds.encoder, headSeed: seeds.head,
                                   state: state) { _ in logitGradients }
         var headGradients = ListHeadGradients(layout: headParameters.layout)

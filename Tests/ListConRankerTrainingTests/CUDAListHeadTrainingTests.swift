@@ -31,7 +31,7 @@ import Testing
         func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients) {
             let state = try DeviceTrainingState(backend: backend, head: parameters,
                                                 headOptimizer: try AdamW(layout: parameters.layout), encoder: nil,
-                                                encoderOptimizer: nil, sumsMicroBatches: false)
+                                                encoderOptimizer: nil, microBatches: .inPlace)
             let logits = try network.forwardAndBackward(batch, parameters: state.headParameters, dropoutSeed: 99,
                                                         gradients: state.headGradients, pooledGradients: nil,
                                                         backend: backend) { _ in weights }

@@ -222,6 +222,60 @@ import Testing
         print("stage 1, 20 steps in bf16: first loss within \(relative[0]), mean loss within \(meanError), worst step "
               + "within \(relative.max() ?? 0) of the CPU's fp32, relative (first loss \(cpu[0]))")
     }
+
+    /// In mixed precision a step's micro-batches add up in the Float32 gradients, as PyTorch
+    /// accumulates `.grad` (``DeviceTrainingState/MicroBatchSum/inPlace``): two micro-batches of
+    /// stage 2 in bf16 give the gradients that the Double sums give, to within Float32 rounding
+    /// (1e-6 of each tensor's largest), and not the last micro-batch's alone. The trainer sums in
+    /// place in bf16 and in Double only for fp32 with several micro-batches in one process.
+    @Test func microBatchesAddUpWhereTheGradientsAre() throws {
+        #expect(Trainer.microBatchSum(products: .bf16, distributed: false, microBatchesPerStep: true) == .inPlace)
+        #expect(Trainer.microBatchSum(products: .fp32, distributed: false, microBatchesPerStep: true) == .inDouble)
+        #expect(Trainer.microBatchSum(products: .fp32, distributed: false, microBatchesPerStep: false) == .inPlace)
+        #expect(Trainer.microBatchSum(products: .fp32, distributed: true, microBatchesPerStep: true) == .inPlace)
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let encoderParameters = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
+        let headParameters = try ListHeadParameters.load(modelDirectory: TrainingFixtures.tinyModel)
+        let encoder = EncoderNetwork(layout: encoderParameters.layout, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1))
+        let head = try ListHeadNetwork(layout: headParameters.layout, dropout: 0.1)
+        let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
+        let step = Stage2DeviceStep(encoder: encoder, head: head, recomputation: .attention, backend: backend)
+        let micro = [(lists: [4, 2], seed: UInt64(3)), (lists: [5, 3], seed: UInt64(4))].map { micro in
+            (CUDAEncoderTrainingTests.micro(seed: micro.seed, vocabulary: encoderParameters.shape.vocabulary,
+                                            lists: micro.lists), micro.lists, micro.seed)
+        }
+        /// The step's gradients (after a clip that scales nothing) with `sum`, and `only` micro-batch alone.
+        func gradients(_ sum: DeviceTrainingState<CUDATrainingBackend>.MicroBatchSum, only: Int? = nil) throws -> [Float] {
+            let state = try DeviceTrainingState(
+                backend: backend, head: headParameters, headOptimizer: try AdamW(layout: headParameters.layout),
+                encoder: encoderParameters,
+                encoderOptimizer: try AdamW(entries: encoderParameters.layout.entries, count: encoderParameters.layout.count),
+                microBatches: sum)
+            try state.beginStep()
+            for (index, ((texts, weights), lists, seed)) in micro.enumerated() where only == nil || only == index {
+                _ = try step.run(texts: texts, listLengths: lists, encoderSeed: seed, headSeed: seed + 10,
+                                 state: state) { _ in weights }
+                try state.endMicroBatch(last: index == micro.count - 1)
+            }
+            _ = try state.clip(maxNorm: 1e9)
+            let (head, encoder) = try state.takeGradients()
+            return head + encoder
+        }
+        let inPlace = try gradients(.inPlace), inDouble = try gradients(.inDouble), last = try gradients(.inPlace, only: 1)
+        // Per tensor, against its largest (the head's, then the encoder's, in the flat order).
+        let tensors = headParameters.layout.entries.map { $0.range }
+            + encoderParameters.layout.entries.map { ($0.range.lowerBound + headParameters.values.count)..<($0.range.upperBound + headParameters.values.count) }
+        var worst: Float = 0, worstLast: Float = 0
+        for range in tensors {
+            let scale = max(inDouble[range].map { abs($0) }.max() ?? 0, 1e-6)
+            worst = max(worst, maxAbsoluteError(Array(inPlace[range]), Array(inDouble[range])) / scale)
+            worstLast = max(worstLast, maxAbsoluteError(Array(last[range]), Array(inDouble[range])) / scale)
+        }
+        #expect(worst <= 1e-6, "in place against Double sums: \(worst) of a tensor's largest")
+        #expect(worstLast > 1e-2, "the last micro-batch alone: \(worstLast)")
+        print("bf16, 2 micro-batches summed in place: gradients within \(worst) of the Double sums' (each tensor's "
+              + "largest); the last micro-batch alone is \(worstLast) away")
+    }
 }
 
 /// `bf16_from_float_rows` against a CPU reference that rounds by arithmetic, not by bit tricks:

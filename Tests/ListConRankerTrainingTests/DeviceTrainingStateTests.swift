@@ -78,7 +78,7 @@ import Testing
         var headOptimizer = start.headOptimizer, encoderOptimizer = start.encoderOptimizer
         let state = try DeviceTrainingState(backend: backend, head: start.head, headOptimizer: headOptimizer,
                                             encoder: start.encoder, encoderOptimizer: encoderOptimizer,
-                                            sumsMicroBatches: true)
+                                            microBatches: .inDouble)
         var norms: [Float] = []
         for (step, micro) in start.gradients.enumerated() {
             try state.beginStep()
@@ -120,7 +120,7 @@ import Testing
         func check<Backend: TrainingBackend>(_ backend: Backend) throws -> DeviceTrainingState<Backend> {
             let state = try DeviceTrainingState(backend: backend, head: start.head, headOptimizer: start.headOptimizer,
                                                 encoder: start.encoder, encoderOptimizer: start.encoderOptimizer,
-                                                sumsMicroBatches: false)
+                                                microBatches: .inPlace)
             #expect(state.encoderOffset % 128 == 0 && state.encoderOffset >= state.headCount
                     && state.encoderOffset < state.headCount + 128)
             try state.replaceGradients(head: h, encoder: e)
@@ -145,7 +145,7 @@ import Testing
         let start = try Start()
         let state = try DeviceTrainingState(backend: CPUTrainingBackend(), head: start.head,
                                             headOptimizer: start.headOptimizer, encoder: start.encoder,
-                                            encoderOptimizer: start.encoderOptimizer, sumsMicroBatches: true)
+                                            encoderOptimizer: start.encoderOptimizer, microBatches: .inDouble)
         try state.beginStep()
         try state.endMicroBatch(last: true)
         #expect(throws: TrainingError.self) { try state.endMicroBatch() }

@@ -161,7 +161,7 @@ def main():
                 # EncoderActivationMemory's figures for these lists: the default --recompute peaks at about
                 # 31 GB of fp32 activations (besides 5.4 GB of weights, gradients and moments), over the
                 # issue's bound (60% of PyTorch's 31.9 GiB). Two ways under it: micro-batches of 2 lists
-                # (a quarter of the activations, plus 2.7 GB of Double gradient sums, no extra compute),
+                # (a quarter of the activations, plus 2.7 GB of Double gradient sums in fp32, none in bf16; no extra compute),
                 # or recomputing whole layers (about 7 GB, one more forward).
                 step(f"stage 2 speed ({p}): BERT-large, 8 x (1 + 20), micro-batches of 2 lists, against PyTorch bf16 autocast",
                      lambda p=p: stage2_speed(args.model, "full", 8, p, micro_batch_size=2))
