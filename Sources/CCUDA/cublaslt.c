@@ -247,14 +247,20 @@ int lcr_cublaslt_linear(lcr_cublaslt *handle, void *stream, uint64_t x, uint64_t
 // training shapes change with every batch, and a product of a training step dwarfs this set-up.
 //
 // A and B may be bf16 (or fp16) instead: mixed precision as autocast does it,
-// 16-bit inputs with Float32 accumulation into a Float32 C (beta = 1 still adds to it).
+// 16-bit inputs with Float32 accumulation into a Float32 C (beta = 1 still adds to it), or into a
+// C of their own type when only products read it (the Float32 sum rounded once).
 int lcr_cublaslt_gemm(lcr_cublaslt *handle, void *stream, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                      lcr_cuda_type input_type, uint64_t a, int64_t lda, uint64_t b, int64_t ldb, float beta,
-                      uint64_t c, int64_t ldc, char *err, size_t err_len) {
+                      lcr_cuda_type input_type, lcr_cuda_type output_type, uint64_t a, int64_t lda, uint64_t b,
+                      int64_t ldb, float beta, uint64_t c, int64_t ldc, char *err, size_t err_len) {
     if (m == 0 || n == 0) return 0;
     if (input_type != LCR_CUDA_F32 && input_type != LCR_CUDA_BF16 && input_type != LCR_CUDA_F16) {
         if (err && err_len) snprintf(err, err_len, "a training product's inputs must be fp32, bf16 or fp16, not type %d",
                                      (int)input_type);
+        return 1;
+    }
+    if (output_type != LCR_CUDA_F32 && output_type != input_type) {
+        if (err && err_len) snprintf(err, err_len, "a training product's output must be fp32 or its inputs' type, not type %d",
+                                     (int)output_type);
         return 1;
     }
     cublasLtMatmulDesc_t desc = NULL;
@@ -272,7 +278,7 @@ int lcr_cublaslt_gemm(lcr_cublaslt *handle, void *stream, int trans_a, int trans
     lt.desc_set(desc, LCR_CUBLASLT_MATMUL_DESC_TRANSB, &transb, sizeof transb);
     if ((s = lt.layout_create(&la, input_type, (uint64_t)(trans_b ? k : n), (uint64_t)(trans_b ? n : k), ldb)) != 0 ||
         (s = lt.layout_create(&lb, input_type, (uint64_t)(trans_a ? m : k), (uint64_t)(trans_a ? k : m), lda)) != 0 ||
-        (s = lt.layout_create(&lc, LCR_CUDA_F32, (uint64_t)n, (uint64_t)m, ldc)) != 0) {
+        (s = lt.layout_create(&lc, output_type, (uint64_t)n, (uint64_t)m, ldc)) != 0) {
         describe_status(s, "cublasLtMatrixLayoutCreate", err, err_len);
         goto done;
     }

@@ -133,16 +133,22 @@ extension CUDADevice {
         return array
     }
 
-    /// Row-major `C[m, n] = op(A)[m, k] · op(B)[k, n] + beta · C` on cuBLASLt with Float32 accumulation
-    /// into a Float32 `C`: A and B of `inputs` (Float32 by default, then no TF32; `.bfloat16` for
-    /// mixed-precision training's bf16 copies; leading dimensions count elements of that type).
-    package func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, inputs: CUDAElement = .float32, a: UInt64,
-                      lda: Int, b: UInt64, ldb: Int, beta: Float, c: UInt64, ldc: Int) throws {
+    /// Row-major `C[m, n] = op(A)[m, k] · op(B)[k, n] + beta · C` on cuBLASLt with Float32 accumulation:
+    /// A and B of `inputs` (Float32 by default, then no TF32; `.bfloat16` for mixed-precision
+    /// training's bf16 copies; leading dimensions count elements of that type), `C` Float32 or, with
+    /// `output` the inputs' 16-bit type, that type (the Float32 sum rounded once: an output only
+    /// products read).
+    package func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, inputs: CUDAElement = .float32,
+                      output: CUDAElement = .float32, a: UInt64, lda: Int, b: UInt64, ldb: Int, beta: Float, c: UInt64,
+                      ldc: Int) throws {
         guard inputs != .int32 else { throw CUDAError("a matrix product's inputs must be floating point") }
+        guard output == .float32 || output == inputs else {
+            throw CUDAError("a matrix product's output is Float32 or of its inputs' type")
+        }
         try bind()
         try cudaCall("a matrix product on the GPU") {
             lcr_cublaslt_gemm(blas, stream, transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k),
-                              inputs.code, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc), $0, $1)
+                              inputs.code, output.code, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc), $0, $1)
         }
         try kernelTimes.enqueued("cublaslt_gemm_\(inputs.suffix)", on: stream)
     }

@@ -168,9 +168,10 @@ __device__ void attention_forward_pass(Tiles tiles, const QKV *qkv, const int *s
 // Backward, first pass, for 32 query rows: dP = (dC·Vᵀ) ⊙ M into `scratch` (the probabilities' layout),
 // dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d in place, then dQ += dS·K (replace: dQ =, each entry written by one
 // block). The second pass reads the finished dS. Gradient: float, or in the bf16 tiles' passes unsigned
-// short (bf16 bits, replaced only: a dqkv only products read).
-template <class Tiles, class QKV, class Gradient>
-__device__ void attention_queries_pass(Tiles tiles, const QKV *qkv, const float *dcontext, const int *starts,
+// short (bf16 bits, replaced only: a dqkv only products read). DContext: the type of QKV (only products
+// read dC).
+template <class Tiles, class QKV, class DContext, class Gradient>
+__device__ void attention_queries_pass(Tiles tiles, const QKV *qkv, const DContext *dcontext, const int *starts,
                                        const int *lengths, const long long *offsets, int width, int heads,
                                        int first_row_alone, const float *probabilities, DropoutMask mask,
                                        float *scratch, Gradient *dqkv, bool replace) {
@@ -193,15 +194,15 @@ __device__ void attention_queries_pass(Tiles tiles, const QKV *qkv, const float 
 
 // Backward, second pass, for 32 key rows: dK += dSᵀ·Q and dV += (P ⊙ M)ᵀ·dC (replace: =), query tile by
 // query tile, ATT_CHUNK head columns at a time.
-template <class KeyTiles, class QKV, class Gradient>
-__device__ void attention_keys_pass(KeyTiles tiles, const QKV *qkv, const float *dcontext, const int *starts,
+template <class KeyTiles, class QKV, class DContext, class Gradient>
+__device__ void attention_keys_pass(KeyTiles tiles, const QKV *qkv, const DContext *dcontext, const int *starts,
                                     const int *lengths, const long long *offsets, int width, int heads,
                                     const float *probabilities, DropoutMask mask, const float *scratch,
                                     Gradient *dqkv, bool replace) {
     AttentionBlock<QKV> b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int k0 = blockIdx.z * ATT_TILE;
     if (k0 >= b.length) return;
-    const float *dc = dcontext + b.first * width + (long)blockIdx.y * b.d;
+    const DContext *dc = dcontext + b.first * width + (long)blockIdx.y * b.d;
     Gradient *out = dqkv + (b.first + k0) * b.stride + (long)blockIdx.y * b.d;
     for (int c0 = 0; c0 < b.d; c0 += ATT_CHUNK) {
         int columns = min(ATT_CHUNK, b.d - c0);

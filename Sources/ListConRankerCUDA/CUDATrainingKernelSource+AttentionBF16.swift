@@ -3,9 +3,10 @@
 /// same Float32 probabilities as the Float32 kernels, with each tile product on the tensor cores
 /// (`mma.sync` m16n8k16, bf16 inputs, Float32 accumulation), as PyTorch's autocast runs attention
 /// in bf16: q, k, v, the dropped-out probabilities P̃, dC and dS are rounded to bf16 where a
-/// product reads them; softmax, dS and the probabilities stay Float32. The qkv they read is bf16
-/// already (its product wrote it so, a ``CUDATrainingKernelSource`` caller's product operand), so
-/// its tiles are copies, and it takes half the memory and traffic of a Float32 one.
+/// product reads them; softmax, dS and the probabilities stay Float32. The qkv and dC they read are
+/// bf16 already (their products wrote them so, a ``CUDATrainingKernelSource`` caller's product
+/// operands, or the caller converted them), so their tiles are copies, and they take half the memory
+/// and traffic of Float32 ones.
 ///
 /// Tiles go to shared memory as bf16 with their depth contiguous (a product's A as [rows, depth],
 /// its B as [columns, depth]), so every fragment register is one 32-bit load; the loaders transpose
@@ -208,9 +209,9 @@ struct BF16KeyTiles {
 
     // [key, query] tiles of the row-major [query, key] blocks (row step 1, column step L), and the
     // transposed head rows (row step 1, column step the rows' stride).
-    template <class Q>
+    template <class DC, class Q>
     __device__ void load(const float *p, DropoutMask mask, const float *ds, int length, int q0, int k0,
-                         const float *dc_rows, long dc_stride, const Q *q_rows, long q_stride, int columns) {
+                         const DC *dc_rows, long dc_stride, const Q *q_rows, long q_stride, int columns) {
         long corner = (long)q0 * length + k0;
         int rows = round_up(columns, 8);
         load_bf16_tile(weights, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, p + corner, mask + corner, 1, length,
@@ -248,8 +249,9 @@ extern "C" __global__ void attention_forward_train_bf16(const unsigned short *qk
                                probabilities, (float *)context);
 }
 
-extern "C" __global__ void attention_backward_queries_bf16(const unsigned short *qkv, const float *dcontext, const int *starts,
-                                                           const int *lengths, const long long *offsets, int width,
+extern "C" __global__ void attention_backward_queries_bf16(const unsigned short *qkv, const unsigned short *dcontext,
+                                                           const int *starts, const int *lengths,
+                                                           const long long *offsets, int width,
                                                            int heads, int first_row_alone, const float *probabilities,
                                                            const unsigned char *mask, float mask_scale, float *scratch,
                                                            void *dqkv, int replace, int dqkv_bf16) {
@@ -266,8 +268,9 @@ extern "C" __global__ void attention_backward_queries_bf16(const unsigned short 
                                probabilities, dropout, scratch, (float *)dqkv, replace != 0);
 }
 
-extern "C" __global__ void attention_backward_keys_bf16(const unsigned short *qkv, const float *dcontext, const int *starts,
-                                                        const int *lengths, const long long *offsets, int width,
+extern "C" __global__ void attention_backward_keys_bf16(const unsigned short *qkv, const unsigned short *dcontext,
+                                                        const int *starts, const int *lengths,
+                                                        const long long *offsets, int width,
                                                         int heads, const float *probabilities,
                                                         const unsigned char *mask, float mask_scale,
                                                         const float *scratch, void *dqkv, int replace, int dqkv_bf16) {

@@ -8,7 +8,7 @@ extension CUDATrainingBackend {
     /// `context` (when given) and `probabilities` of `qkv` under the optional dropout `mask`, as
     /// ``ListAttentionOps/forward`` (`firstRowAlone`) or ``EncoderAttentionOps/forward`` computes them;
     /// without a context only the probabilities. In bf16 mode the context may be a bf16 product operand,
-    /// and `qkv` is read in bf16 (``attentionInput(_:segments:width:)``).
+    /// and `qkv` is read in bf16 (``attentionInput(_:segments:width:columns:)``).
     func attentionForward(context: Pointer?, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                           segments: [Range<Int>], width: Int, heads: Int, firstRowAlone: Bool) throws {
         guard let grid = try attentionGrid(segments: segments, width: width, heads: heads) else { return }
@@ -38,13 +38,16 @@ extension CUDATrainingBackend {
     /// passes: the query rows' (dS, then dQ) and the key rows' (dK and dV), which reads the finished
     /// dS. Each entry of a segment's rows is written by one block, so replacing needs no cleared buffer.
     /// In bf16 mode a replaced dqkv may be a bf16 product operand (the encoder's, read only by its
-    /// linear layer's backward), and `qkv` is read in bf16 (``attentionInput(_:segments:width:)``).
+    /// linear layer's backward), and `qkv` and `dcontext` are read in bf16
+    /// (``attentionInput(_:segments:width:columns:)``): the encoder's dcontext is a bf16 operand that
+    /// its product wrote, the list head's a Float32 one converted here, the same bits either way.
     func attentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
                            mask: Pointer?, qkv: Pointer, segments: [Range<Int>], width: Int, heads: Int,
                            firstRowAlone: Bool) throws {
         guard let grid = try attentionGrid(segments: segments, width: width, heads: heads) else { return }
         let mask = try maskArguments(mask)
         let qkv = try attentionInput(qkv, segments: segments, width: width)
+        let dcontext = try attentionInput(dcontext, segments: segments, width: width, columns: width)
         try operand(dqkv, "attention's input gradient")
         let dqkvElement: [KernelArgument]
         switch productPrecision {
@@ -63,7 +66,7 @@ extension CUDATrainingBackend {
         let scratch = try scratch(ListAttentionOps.probabilityCount(segments: segments, heads: heads)).array
         let threads = CUDATrainingKernelSource.attentionThreads
         let replace = KernelArgument.int32(dqkvWrite == .replace ? 1 : 0)
-        try withExtendedLifetime(qkv.copy) {
+        try withExtendedLifetime((qkv.copy, dcontext.copy)) {
             try module.launch(attentionKernel("attention_backward_queries"), grid: grid, block: threads,
                               [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
                                .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
@@ -77,11 +80,14 @@ extension CUDATrainingBackend {
         }
     }
 
-    /// `qkv` (`[rows, 3·width]`) as the attention kernels read it, like a product's input: Float32 in
-    /// fp32 mode; bf16 in bf16 mode, where a product operand (what the trainers' qkv products write)
-    /// is read as it is and a Float32 qkv through a bf16 copy, the same bits either way.
-    private func attentionInput(_ qkv: Pointer, segments: [Range<Int>], width: Int) throws -> ProductInput {
-        try productInput(qkv, ld: 3 * width, rows: segments.last?.upperBound ?? 0, columns: 3 * width)
+    /// `qkv` (`[rows, 3·width]`; or with `columns` the context's gradient, `[rows, width]`) as the
+    /// attention kernels read it, like a product's input: Float32 in fp32 mode; bf16 in bf16 mode,
+    /// where a product operand (what the trainers' products write) is read as it is and a Float32
+    /// one through a bf16 copy, the same bits either way.
+    private func attentionInput(_ x: Pointer, segments: [Range<Int>], width: Int, columns: Int? = nil) throws
+        -> ProductInput {
+        let columns = columns ?? 3 * width
+        return try productInput(x, ld: columns, rows: segments.last?.upperBound ?? 0, columns: columns)
     }
 
     /// A dropout mask as the kernels take it, its bytes and its kept value (none: 0 and 0); throws for

@@ -60,15 +60,16 @@ extension CUDATrainingBackend {
     }
 
     /// `C[m, n] = op(A)[m, k] · op(B)[k, n] + beta · C` of two inputs made by ``productInput(_:ld:rows:columns:)``
-    /// (Float32 accumulation and output in either precision).
+    /// (Float32 accumulation in either precision; `output` Float32, or bf16 in bf16 mode: the sum
+    /// rounded once, an output only products read).
     func product(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: ProductInput, b: ProductInput, beta: Float,
-                 c: UInt64, ldc: Int) throws {
+                 c: UInt64, ldc: Int, output: CUDAElement = .float32) throws {
         guard m > 0, n > 0 else { return }
         // A copy lives until the product is enqueued (its memory is reused only by later work on
         // the same stream, which runs after it).
         try withExtendedLifetime((a.copy, b.copy)) {
-            try device.gemm(transA: transA, transB: transB, m: m, n: n, k: k, inputs: productElement, a: a.address, lda: a.ld,
-                            b: b.address, ldb: b.ld, beta: beta, c: c, ldc: ldc)
+            try device.gemm(transA: transA, transB: transB, m: m, n: n, k: k, inputs: productElement, output: output,
+                            a: a.address, lda: a.ld, b: b.address, ldb: b.ld, beta: beta, c: c, ldc: ldc)
         }
     }
 

@@ -239,9 +239,15 @@ struct CUDATrainingBackend: TrainingBackend {
         // which the column sums read too.
         let dyInput = try productInput(dy, ld: outFeatures, rows: rows, columns: outFeatures)
         if let dx {
+            // A bf16 product operand (in bf16 mode, an input gradient only products read: the
+            // encoder's dcontext, read by attention's) is written rounded once from the Float32 sum.
+            try operand(dx, "a linear layer's input gradient")
+            guard dx.element == .float32 || (productPrecision == .bf16 && dxWrite == .replace) else {
+                throw TrainingError.invalidInput("a linear layer's input gradient in bf16 is written, in bf16 mode only")
+            }
             let wInput = try productInput(w, ld: inFeatures, rows: outFeatures, columns: inFeatures)
             try product(transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures, a: dyInput, b: wInput,
-                        beta: dxWrite == .add ? 1 : 0, c: dx.address, ldc: inFeatures)
+                        beta: dxWrite == .add ? 1 : 0, c: dx.address, ldc: inFeatures, output: dx.element)
         }
         if let dw {
             let xInput = try productInput(x, ld: inFeatures, rows: rows, columns: inFeatures)

@@ -687,6 +687,82 @@ import Testing
         }
     }
 
+    /// A linear layer's backward writes a bf16 input gradient (the encoder's dcontext in bf16 mode) as
+    /// the rounding of its Float32 one, at any offset, written only and in bf16 mode only; and
+    /// attention's backward reads a bf16 dcontext to the same dqkv bits as the Float32 one it
+    /// converts (the encoder's and the list head's).
+    @Test func aBF16ContextGradientIsWrittenByItsProductAndReadByAttention() throws {
+        guard module != nil else { return }
+        let device = try #require(module).device
+        let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
+        var generator = SeededGenerator(seed: 47)
+        let (rows, inFeatures, outFeatures) = (23, 16, 12)
+        let x = try backend.upload((0..<rows * inFeatures).map { _ in generator.normal() })
+        let dy = try backend.upload((0..<rows * outFeatures).map { _ in generator.normal() })
+        let w = try backend.parameters(outFeatures * inFeatures)
+        try backend.upload((0..<outFeatures * inFeatures).map { _ in generator.normal() }, to: w.pointer)
+        let exact = try backend.scratch(rows * inFeatures)
+        try backend.linearBackward(dx: exact.pointer, dxWrite: .replace, dw: nil, db: nil, dy: dy.pointer, x: x.pointer,
+                                   w: w.pointer, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        let expected = try backend.download(exact.pointer, count: rows * inFeatures).map { Self.reference($0)! }
+        for shift in [0, 1, 3] {
+            let operand = try backend.productOperand(shift + rows * inFeatures)
+            try backend.linearBackward(dx: operand.pointer + shift, dxWrite: .replace, dw: nil, db: nil, dy: dy.pointer,
+                                       x: x.pointer, w: w.pointer, rows: rows, inFeatures: inFeatures,
+                                       outFeatures: outFeatures)
+            let written = try Self.download((operand.pointer + shift).address, count: rows * inFeatures, device: device)
+            #expect(written == expected, "dx \(2 * shift) bytes into its buffer")
+        }
+        let operand = try backend.productOperand(rows * inFeatures)
+        #expect(throws: TrainingError.self) {
+            try backend.linearBackward(dx: operand.pointer, dxWrite: .add, dw: nil, db: nil, dy: dy.pointer, x: x.pointer,
+                                       w: w.pointer, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        }
+        let fp32 = try CUDATrainingBackend(index: 0, productPrecision: .fp32)
+        let bf16InFP32 = CUDATrainingBackend.Buffer(try fp32.bf16Copy(exact.pointer.address, ld: rows * inFeatures, rows: 1,
+                                                                      columns: rows * inFeatures),
+                                                    count: rows * inFeatures, contents: .bf16Operand)
+        #expect(throws: TrainingError.self) {
+            try fp32.linearBackward(dx: bf16InFP32.pointer, dxWrite: .replace, dw: nil, db: nil, dy: dy.pointer,
+                                    x: x.pointer, w: w.pointer, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        }
+
+        let segments = [0..<1, 1..<6, 6..<40, 40..<75], hidden = 48, heads = 3
+        let n = segments.last!.upperBound
+        let qkv = try backend.upload((0..<n * 3 * hidden).map { _ in generator.normal() })
+        let gradients = (0..<n * hidden).map { _ in generator.normal() }
+        let float = try backend.upload(gradients)
+        let rounded = CUDATrainingBackend.Buffer(try backend.bf16Copy(float.pointer.address, ld: gradients.count, rows: 1,
+                                                                      columns: gradients.count),
+                                                 count: gradients.count, contents: .bf16Operand)
+        let probabilityCount = EncoderAttentionOps.probabilityCount(segments: segments, heads: heads)
+        let mask = try backend.dropoutMask(probabilityCount, probability: 0.1)
+        try backend.drawDropoutMask(mask.pointer, count: mask.count, probability: 0.1, seed: 5, stream: 1)
+        let probabilities = try backend.scratch(probabilityCount)
+        try backend.encoderAttentionForward(context: nil, probabilities: probabilities.pointer, mask: mask.pointer,
+                                            qkv: qkv.pointer, segments: segments, hidden: hidden, heads: heads)
+        for listHead in [false, true] {
+            /// dqkv (added to zeros) from `dcontext`, as Float32 bits.
+            func dqkv(_ dcontext: CUDATrainingBackend.Buffer) throws -> [UInt32] {
+                let dqkv = try backend.zeros(n * 3 * hidden)
+                if listHead {
+                    try backend.listAttentionBackward(dqkv: dqkv.pointer, dcontext: dcontext.pointer,
+                                                      probabilities: probabilities.pointer, mask: mask.pointer,
+                                                      qkv: qkv.pointer, segments: segments, width: hidden, heads: heads)
+                } else {
+                    try backend.encoderAttentionBackward(dqkv: dqkv.pointer, dqkvWrite: .add, dcontext: dcontext.pointer,
+                                                         probabilities: probabilities.pointer, mask: mask.pointer,
+                                                         qkv: qkv.pointer, segments: segments, hidden: hidden,
+                                                         heads: heads)
+                }
+                return try backend.download(dqkv.pointer, count: n * 3 * hidden).map(\.bitPattern)
+            }
+            let fromOperand = try dqkv(rounded)
+            #expect(fromOperand.contains { $0 != 0 })
+            #expect(fromOperand == (try dqkv(float)), "list head: \(listHead)")
+        }
+    }
+
     /// Master parameters in bf16 mode carry a bf16 copy for the products: an upload and every AdamW
     /// step leave it the rounding of the Float32 values (so the products read what converting the
     /// weight would give), a pointer into them moves through both, and nothing else may write them.

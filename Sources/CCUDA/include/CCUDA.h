@@ -110,10 +110,11 @@ int lcr_cublaslt_linear(lcr_cublaslt *lt, void *stream, uint64_t x, uint64_t wei
 
 /// Training's products: row-major `C[m, n] = op(A)[m, k] · op(B)[k, n] + beta · C` (op: transposed
 /// when `trans_*` is non-zero), leading dimensions in elements. A and B of `input_type` (Float32, or
-/// bf16 / fp16 copies for mixed precision); C Float32, Float32 accumulation (no TF32).
+/// bf16 / fp16 copies for mixed precision); C of `output_type`: Float32, or the inputs' 16-bit type
+/// (the Float32 sum rounded once); Float32 accumulation (no TF32).
 int lcr_cublaslt_gemm(lcr_cublaslt *lt, void *stream, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                      lcr_cuda_type input_type, uint64_t a, int64_t lda, uint64_t b, int64_t ldb, float beta,
-                      uint64_t c, int64_t ldc, char *err, size_t err_len);
+                      lcr_cuda_type input_type, lcr_cuda_type output_type, uint64_t a, int64_t lda, uint64_t b,
+                      int64_t ldb, float beta, uint64_t c, int64_t ldc, char *err, size_t err_len);
 
 #ifdef __cplusplus
 }

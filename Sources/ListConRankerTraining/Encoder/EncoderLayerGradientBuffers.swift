@@ -5,7 +5,8 @@
 /// written whole before it is read (LayerNorm's, the products' and attention's input gradients by
 /// `GradientWrite.replace`, the masked branch gradients by their multiply, before any product adds
 /// to dnormed1 or dinput). The gradients that only a linear layer's backward reads (its products
-/// and its bias's column sums) are product operands: bf16 on a GPU in bf16 mode.
+/// and its bias's column sums), and the context's, which only attention's products read, are
+/// product operands: bf16 on a GPU in bf16 mode.
 final class EncoderLayerGradientBuffers<Backend: TrainingBackend> {
     typealias Buffer = Backend.Buffer
     private(set) var doutput: Buffer   // [N, H] gradient of the layer's output (from the layer above)
@@ -14,7 +15,7 @@ final class EncoderLayerGradientBuffers<Backend: TrainingBackend> {
     let dbranch: Buffer                // [N, H] of a dropout branch's dense output: the masked gradient of its sum
     let dactivated: Buffer             // [N, F]
     let dpreActivation: Buffer         // [N, F] product operand
-    let dcontext: Buffer               // [N, H]
+    let dcontext: Buffer               // [N, H] product operand (only attention's products read it)
     let dqkv: Buffer                   // [N, 3H] product operand
 
     init(tokens n: Int, shape: EncoderShape, backend: Backend) throws {
@@ -25,7 +26,7 @@ final class EncoderLayerGradientBuffers<Backend: TrainingBackend> {
         dbranch = try backend.productOperand(n * h)
         dactivated = try backend.scratch(n * f)
         dpreActivation = try backend.productOperand(n * f)
-        dcontext = try backend.scratch(n * h)
+        dcontext = try backend.productOperand(n * h)
         dqkv = try backend.productOperand(n * 3 * h)
     }
 
