@@ -52,6 +52,32 @@ import Testing
         print("dropout \(dropout): logits within \(maxAbsoluteError(gpuLogits, cpuLogits)), gradients within \(worst) of each tensor's largest")
     }
 
+    /// Stage 1 of the tiny model for 20 steps: 4 lists a step in micro-batches of 2, dropout on.
+    static func twentyStepConfiguration() -> TrainingConfiguration {
+        var c = TrainerTests.configuration()
+        c.epochs = 20
+        c.batchSize = 4
+        c.microBatchSize = 2
+        c.dropout = 0.1
+        return c
+    }
+
+    /// The first 20 steps' losses of stage 1 under `c` on `device`, trained on `data` into
+    /// `root/name` (with its feature cache beside it); `profiled`: with `train --profile`'s step
+    /// lines in `root/name.jsonl`.
+    static func firstTwentyLosses(_ c: TrainingConfiguration, on device: Device, data: URL, in root: URL, name: String,
+                                  profiled: Bool = false) throws -> [Float] {
+        var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data, output: root.appendingPathComponent(name))
+        run.featureCache = root.appendingPathComponent("cache-\(name)")
+        run.device = device
+        run.stopAfterStep = 20
+        if profiled {
+            run.log = root.appendingPathComponent("\(name).jsonl")
+            run.profilesPhases = true
+        }
+        return try Trainer(configuration: c, run: run).train().losses
+    }
+
     /// `train --device cuda`'s first 20 steps on the tiny model (dropout on) against the CPU's, on
     /// the first 12 queries of the fixture dataset (the features of every text are encoded on the
     /// device first, which the software device does slowly).
@@ -60,20 +86,9 @@ import Testing
         let root = try TrainerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let data = try TrainerTests.firstQueries(12, as: root.appendingPathComponent("data.jsonl"))
-        var c = TrainerTests.configuration()
-        c.epochs = 20
-        c.batchSize = 4
-        c.microBatchSize = 2
-        c.dropout = 0.1
-        func losses(_ device: Device, _ name: String) throws -> [Float] {
-            var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data,
-                                  output: root.appendingPathComponent(name))
-            run.featureCache = root.appendingPathComponent("cache-\(name)")
-            run.device = device
-            run.stopAfterStep = 20
-            return try Trainer(configuration: c, run: run).train().losses
-        }
-        let cpu = try losses(.cpu, "cpu"), gpu = try losses(.cuda(index: 0), "gpu")
+        let c = Self.twentyStepConfiguration()
+        let cpu = try Self.firstTwentyLosses(c, on: .cpu, data: data, in: root, name: "cpu")
+        let gpu = try Self.firstTwentyLosses(c, on: .cuda(index: 0), data: data, in: root, name: "gpu")
         #expect(cpu.count == 20 && gpu.count == 20)
         #expect(maxAbsoluteError(gpu, cpu) <= 1e-3, "CPU \(cpu)\nGPU \(gpu)")
         print("20 steps: losses within \(maxAbsoluteError(gpu, cpu)) (first loss \(cpu[0]))")

@@ -185,24 +185,12 @@ import Testing
         let root = try TrainerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let data = try TrainerTests.firstQueries(12, as: root.appendingPathComponent("data.jsonl"))
-        var c = TrainerTests.configuration()
-        c.epochs = 20
-        c.batchSize = 4
-        c.microBatchSize = 2
-        c.dropout = 0.1
-        func losses(_ c: TrainingConfiguration, _ device: Device, _ name: String) throws -> [Float] {
-            var run = TrainingRun(start: .model(TrainingFixtures.tinyModel), data: data,
-                                  output: root.appendingPathComponent(name))
-            run.featureCache = root.appendingPathComponent("cache-\(name)")
-            run.device = device
-            run.stopAfterStep = 20
-            run.log = root.appendingPathComponent("\(name).jsonl")
-            run.profilesPhases = true
-            return try Trainer(configuration: c, run: run).train().losses
-        }
+        let c = CUDAListHeadTrainingTests.twentyStepConfiguration()
         var bf16 = c
         bf16.precision = .bf16
-        let cpu = try losses(c, .cpu, "cpu"), gpu = try losses(bf16, .cuda(index: 0), "gpu-bf16")
+        let cpu = try CUDAListHeadTrainingTests.firstTwentyLosses(c, on: .cpu, data: data, in: root, name: "cpu")
+        let gpu = try CUDAListHeadTrainingTests.firstTwentyLosses(bf16, on: .cuda(index: 0), data: data, in: root,
+                                                                  name: "gpu-bf16", profiled: true)
         try #require(cpu.count == 20 && gpu.count == 20)
         let relative = zip(gpu, cpu).map { abs($0 - $1) / max(abs($1), 1e-3) }
         let cpuMean = cpu.reduce(0, +) / 20, gpuMean = gpu.reduce(0, +) / 20
