@@ -169,22 +169,34 @@ extern "C" __global__ void gelu_backward_bf16(const float *dy, const float *x, l
     gelu_backward_into(dy, x, count, dx);
 }
 // Both in one pass over x (a backward that re-runs GELU: its output for the next layer's weight gradient,
-// and its input gradient): y = GELU(x), dx = dy·GELU′(x), each stored as the kernels above store it.
+// and its input gradient): y = GELU(x), dx = dy·GELU′(x), each stored as the kernels above store it; and
+// pass 1 of the bias gradient's column sums over dx as stored (column_chunk_sums' sums, in its order), so
+// that dx is not read again for them. x, dy, y, dx [rows, width]; grid (column blocks, chunks) as
+// column_chunk_sums: each thread walks its chunk's rows of one column (a warp's loads stay coalesced).
 template <class Y, class DX>
-__device__ void gelu_forward_backward_into(const float *dy, const float *x, long count, Y *y, DX *dx) {
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
+__device__ void gelu_forward_backward_into(const float *dy, const float *x, int rows, int width, int chunk, Y *y,
+                                           DX *dx, float *chunks) {
+    int c = blockIdx.y, j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= width) return;
+    int end = (c + 1) * chunk < rows ? (c + 1) * chunk : rows;
+    float sum = 0.0f;
+    for (int r = c * chunk; r < end; r++) {
+        long i = (long)r * width + j;
         float v = x[i];
         store_as(y + i, gelu_erf(v));
         store_as(dx + i, dy[i] * gelu_erf_slope(v));
+        sum += element_value(dx, i);   // as stored: a bf16 dx's rounded value
     }
+    chunks[(long)c * width + j] = sum;
 }
 // y and dx each Float32, or bf16 (y_bf16, dx_bf16: product operands).
-extern "C" __global__ void gelu_forward_backward(const float *dy, const float *x, long count, void *y, int y_bf16,
-                                                 void *dx, int dx_bf16) {
-    if (y_bf16 && dx_bf16) gelu_forward_backward_into(dy, x, count, (unsigned short *)y, (unsigned short *)dx);
-    else if (y_bf16) gelu_forward_backward_into(dy, x, count, (unsigned short *)y, (float *)dx);
-    else if (dx_bf16) gelu_forward_backward_into(dy, x, count, (float *)y, (unsigned short *)dx);
-    else gelu_forward_backward_into(dy, x, count, (float *)y, (float *)dx);
+extern "C" __global__ void gelu_forward_backward(const float *dy, const float *x, int rows, int width, int chunk,
+                                                 void *y, int y_bf16, void *dx, int dx_bf16, float *chunks) {
+    if (y_bf16 && dx_bf16)
+        gelu_forward_backward_into(dy, x, rows, width, chunk, (unsigned short *)y, (unsigned short *)dx, chunks);
+    else if (y_bf16) gelu_forward_backward_into(dy, x, rows, width, chunk, (unsigned short *)y, (float *)dx, chunks);
+    else if (dx_bf16) gelu_forward_backward_into(dy, x, rows, width, chunk, (float *)y, (unsigned short *)dx, chunks);
+    else gelu_forward_backward_into(dy, x, rows, width, chunk, (float *)y, (float *)dx, chunks);
 }
 // y[r, j] = max(x[r, j], 0) for rows of their own strides (the score head writes halves of [P, 2W] rows).
 extern "C" __global__ void relu_forward_rows(const float *x, long x_stride, long rows, int width, float *y,

@@ -63,9 +63,11 @@ struct CPUTrainingBackend: TrainingBackend {
         try ActivationOps.geluBackward(dx: dx, dy: dy, x: x, count: count)
     }
 
-    func geluForwardBackward(y: Pointer, dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws {
-        try ActivationOps.geluForward(y: y, x: x, count: count)
-        try ActivationOps.geluBackward(dx: dx, dy: dy, x: x, count: count)
+    func geluForwardBackward(y: Pointer, dx: Pointer, dy: Pointer, x: Pointer, rows: Int, width: Int,
+                             biasGradient: Pointer) throws {
+        try ActivationOps.geluForward(y: y, x: x, count: rows * width)
+        try ActivationOps.geluBackward(dx: dx, dy: dy, x: x, count: rows * width)
+        LinearOps.biasBackward(db: biasGradient, dy: dx, rows: rows, outFeatures: width)
     }
 
     func reluForward(y: Pointer, yStride: Int, x: Pointer, xStride: Int, rows: Int, width: Int) {

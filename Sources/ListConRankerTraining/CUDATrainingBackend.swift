@@ -330,17 +330,23 @@ struct CUDATrainingBackend: TrainingBackend {
                           [.address(dy.address), .address(x.address), .int64(count), .address(dx.address)])
     }
 
-    /// One kernel for the re-run and the backward: it reads `x` once, for both outputs (each Float32
-    /// or a bf16 product operand).
-    func geluForwardBackward(y: Pointer, dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws {
+    /// One kernel for the re-run, the backward and the bias gradient's first pass: it reads `x` once,
+    /// for both outputs (each Float32 or a bf16 product operand), and sums `dx` in the column chunks of
+    /// ``columnSums(_:rows:width:into:)`` as it writes it (the same sums, in the same order).
+    func geluForwardBackward(y: Pointer, dx: Pointer, dy: Pointer, x: Pointer, rows: Int, width: Int,
+                             biasGradient: Pointer) throws {
         try float32(x, "GELU's input")
         try float32(dy, "GELU's output gradient")
         try operand(y, "GELU's output")
         try operand(dx, "GELU's input gradient")
-        try module.launch("gelu_forward_backward", elements: count,
-                          [.address(dy.address), .address(x.address), .int64(count), .address(y.address),
-                           .int32(y.element == .bfloat16 ? 1 : 0), .address(dx.address),
-                           .int32(dx.element == .bfloat16 ? 1 : 0)])
+        guard rows > 0 else { return }
+        let (chunk, count) = Self.rowChunks(rows)
+        let chunks = try scratch(count * width)   // every (chunk, column) is written
+        try module.launch("gelu_forward_backward", grid: ((width + 127) / 128, count, 1), block: 128,
+                          [.address(dy.address), .address(x.address), .int32(Int32(rows)), .int32(Int32(width)),
+                           .int32(Int32(chunk)), .address(y.address), .int32(y.element == .bfloat16 ? 1 : 0),
+                           .address(dx.address), .int32(dx.element == .bfloat16 ? 1 : 0), .address(chunks.array.address)])
+        try addChunkSums(chunks, count: count, width: width, into: biasGradient)
     }
 
     func reluForward(y: Pointer, yStride: Int, x: Pointer, xStride: Int, rows: Int, width: Int) throws {

@@ -36,6 +36,11 @@ enum LinearOps {
                       a: dy, lda: outFeatures, b: x, ldb: inFeatures, beta: 1, c: dw, ldc: inFeatures)
         }
         guard let db else { return }
+        biasBackward(db: db, dy: dy, rows: rows, outFeatures: outFeatures)
+    }
+
+    /// `db[out] += Σ_rows dy[rows, out]`: the bias's part of ``backward(dx:dw:db:dy:x:w:rows:inFeatures:outFeatures:)``.
+    static func biasBackward(db: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, rows: Int, outFeatures: Int) {
         // Split by output column; each column summed over the rows in order.
         ParallelLoop.shares(outFeatures, minimumPerShare: 64) { columns in
             for r in 0..<rows {

@@ -68,7 +68,7 @@ protocol TrainingBackend: Sendable {
     /// `dx += dy · w` (skipped when nil; with `dxWrite` `.replace`, `dx = dy · w`), `dw += dyᵀ · x`
     /// (skipped when nil, and then `x` is not read), `db += Σ_rows dy` (when given). `dy` may be a
     /// ``productOperand(_:)``. A layer whose input gradient must come before its weight gradient (one
-    /// whose input the backward re-runs from the input gradient's pass: ``geluForwardBackward(y:dx:dy:x:count:)``)
+    /// whose input the backward re-runs from the input gradient's pass: ``geluForwardBackward(y:dx:dy:x:rows:width:biasGradient:)``)
     /// calls it twice, the same sums either way.
     func linearBackward(dx: Pointer?, dxWrite: GradientWrite, dw: Pointer?, db: Pointer?, dy: Pointer, x: Pointer,
                         w: Pointer, rows: Int, inFeatures: Int, outFeatures: Int) throws
@@ -85,10 +85,13 @@ protocol TrainingBackend: Sendable {
     func geluForward(y: Pointer, x: Pointer, count: Int) throws
     /// `dx = dy · GELU′(x)` (overwritten; `dx` may be a ``productOperand(_:)``).
     func geluBackward(dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws
-    /// ``geluForward(y:x:count:)`` and ``geluBackward(dx:dy:x:count:)`` in one pass over `x`: what a
-    /// backward that re-runs GELU needs (its output for the next layer's weight gradient, and its
-    /// input gradient), the same values as the two calls. `y` and `dx` may be product operands.
-    func geluForwardBackward(y: Pointer, dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws
+    /// ``geluForward(y:x:count:)`` and ``geluBackward(dx:dy:x:count:)`` in one pass over `x`
+    /// (`[rows, width]`): what a backward that re-runs GELU needs (its output for the next layer's
+    /// weight gradient, and its input gradient), the same values as the two calls; and the gradient of
+    /// the bias before it, `biasGradient += Σ_rows dx` (of `dx` as stored), as the product's backward
+    /// would sum it, so that `dx` is not read again for it. `y` and `dx` may be product operands.
+    func geluForwardBackward(y: Pointer, dx: Pointer, dy: Pointer, x: Pointer, rows: Int, width: Int,
+                             biasGradient: Pointer) throws
     /// `y[r, 0 ..< width] = max(x[r, 0 ..< width], 0)` for `rows` rows of the given row strides.
     func reluForward(y: Pointer, yStride: Int, x: Pointer, xStride: Int, rows: Int, width: Int) throws
     /// `dx[r] += dy[r]` where `x[r] > 0`, for `rows` rows of the given row strides.

@@ -559,12 +559,14 @@ import Testing
 
     /// GELU re-run with its backward in one kernel (the backward of a layer restored from its products)
     /// writes what ``TrainingBackend/geluForward(y:x:count:)`` and ``TrainingBackend/geluBackward(dx:dy:x:count:)``
-    /// write, bit for bit, with each output Float32 or a bf16 product operand, in either precision; and
-    /// refuses what those refuse.
+    /// write, and adds to the bias gradient what the product's backward adds (the column sums of dx as
+    /// stored), bit for bit, with each output Float32 or a bf16 product operand, in either precision,
+    /// over several row chunks and column blocks; and refuses what those refuse.
     @Test func geluReRunWithItsBackwardIsTheTwoOperations() throws {
         guard module != nil else { return }
         var generator = SeededGenerator(seed: 46)
-        let count = 1_001
+        let (rows, width) = (300, 133)   // 3 row chunks of the column sums, 2 column blocks
+        let count = rows * width
         for precision in [CUDATrainingBackend.ProductPrecision.fp32, .bf16] {
             let backend = try CUDATrainingBackend(index: 0, productPrecision: precision)
             let x = try backend.upload((0..<count).map { _ in 3 * generator.normal() })
@@ -579,17 +581,29 @@ import Testing
                 }
                 let (y, dx, ySeparate, dxSeparate) = (try output(yOperand), try output(dxOperand), try output(yOperand),
                                                       try output(dxOperand))
-                try backend.geluForwardBackward(y: y.pointer, dx: dx.pointer, dy: dy.pointer, x: x.pointer, count: count)
+                // Bias gradients that already hold a sum (a micro-batch's add to it).
+                let start = (0..<width).map { _ in generator.normal() }
+                let (db, dbSeparate) = (try backend.upload(start), try backend.upload(start))
+                try backend.geluForwardBackward(y: y.pointer, dx: dx.pointer, dy: dy.pointer, x: x.pointer, rows: rows,
+                                                width: width, biasGradient: db.pointer)
                 try backend.geluForward(y: ySeparate.pointer, x: x.pointer, count: count)
                 try backend.geluBackward(dx: dxSeparate.pointer, dy: dy.pointer, x: x.pointer, count: count)
+                try backend.linearBackward(dx: nil, dw: nil, db: dbSeparate.pointer, dy: dxSeparate.pointer, x: x.pointer,
+                                           w: x.pointer, rows: rows, inFeatures: width, outFeatures: width)
                 let label = "\(precision): y bf16 \(y.element == .bfloat16), dx bf16 \(dx.element == .bfloat16)"
                 #expect(try bits(y) == bits(ySeparate), "\(label)")
                 #expect(try bits(dx) == bits(dxSeparate), "\(label)")
                 #expect(try bits(dx).contains { $0 != 0 } && bits(y).contains { $0 != 0 })
+                let (sums, separateSums) = (try backend.download(db.pointer, count: width),
+                                            try backend.download(dbSeparate.pointer, count: width))
+                #expect(sums.map(\.bitPattern) == separateSums.map(\.bitPattern), "\(label)")
+                #expect(sums != start, "\(label)")
             }
             let mask = try backend.dropoutMask(count, probability: 0.5)
+            let db = try backend.zeros(width)
             #expect(throws: TrainingError.self) {
-                try backend.geluForwardBackward(y: mask.pointer, dx: dy.pointer, dy: dy.pointer, x: x.pointer, count: count)
+                try backend.geluForwardBackward(y: mask.pointer, dx: dy.pointer, dy: dy.pointer, x: x.pointer, rows: rows,
+                                                width: width, biasGradient: db.pointer)
             }
         }
     }

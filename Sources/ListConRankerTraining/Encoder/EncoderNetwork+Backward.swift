@@ -106,8 +106,10 @@ extension EncoderNetwork {
             try backend.linearBackward(dx: dactivated.pointer, dxWrite: .replace, dw: nil, db: nil, dy: dOutputDense,
                                        x: l.activated.pointer, w: p + o.output.weight, rows: n, inFeatures: f,
                                        outFeatures: h)
+            // GELU's re-run, its backward and the intermediate bias's gradient, in one pass.
             try backend.geluForwardBackward(y: l.activated.pointer, dx: dpreActivation.pointer, dy: dactivated.pointer,
-                                            x: l.preActivation.pointer, count: n * f)
+                                            x: l.preActivation.pointer, rows: n, width: f,
+                                            biasGradient: g + o.intermediate.bias)
             try backend.linearBackward(dx: nil, dw: g + o.output.weight, db: g + o.output.bias, dy: dOutputDense,
                                        x: l.activated.pointer, w: p + o.output.weight, rows: n, inFeatures: f,
                                        outFeatures: h)
@@ -118,9 +120,10 @@ extension EncoderNetwork {
             try backend.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer, x: l.preActivation.pointer,
                                      count: n * f)
         }
-        try backend.linearBackward(dx: dnormed1.pointer, dw: g + o.intermediate.weight, db: g + o.intermediate.bias,
-                                   dy: dpreActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,
-                                   rows: n, inFeatures: h, outFeatures: f)
+        try backend.linearBackward(dx: dnormed1.pointer, dw: g + o.intermediate.weight,
+                                   db: geluPending ? nil : g + o.intermediate.bias, dy: dpreActivation.pointer,
+                                   x: l.normed1.pointer, w: p + o.intermediate.weight, rows: n, inFeatures: h,
+                                   outFeatures: f)
 
         // normed1 = LN(residual1), residual1 = input + dropout(attention.output.dense(context)).
         try backend.layerNormBackward(dx: dinput.pointer, dxWrite: .replace, dgamma: g + o.attentionNorm.weight,

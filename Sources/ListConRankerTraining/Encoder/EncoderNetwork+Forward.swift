@@ -118,7 +118,8 @@ extension EncoderNetwork {
     /// (scores and softmax again; the context is kept), the two hidden dropout masks and the first
     /// LayerNorm. None of the layer's weight products runs again. GELU is left to the backward, which
     /// re-runs it with its own backward in one pass over the pre-activation
-    /// (``TrainingBackend/geluForwardBackward(y:dx:dy:x:count:)``).
+    /// (``TrainingBackend/geluForwardBackward(y:dx:dy:x:rows:width:biasGradient:)``), which adds the
+    /// intermediate bias's gradient too.
     func restoreFromProducts<Backend: TrainingBackend>(_ l: EncoderLayerActivations<Backend>, index: Int,
                                                        _ p: Backend.Pointer, segments: [Range<Int>], seed: UInt64,
                                                        _ backend: Backend) throws {
