@@ -39,8 +39,8 @@ extension CUDATrainingBackend {
     /// dS. Each entry of a segment's rows is written by one block, so replacing needs no cleared buffer.
     /// In bf16 mode a replaced dqkv may be a bf16 product operand (the encoder's, read only by its
     /// linear layer's backward), and `qkv` and `dcontext` are read in bf16
-    /// (``attentionInput(_:segments:width:columns:)``): the encoder's dcontext is a bf16 operand that
-    /// its product wrote, the list head's a Float32 one converted here, the same bits either way.
+    /// (``attentionInput(_:segments:width:columns:)``): the trainers' dcontext is a bf16 operand that
+    /// its product wrote, and a Float32 one is converted here, the same bits either way.
     func attentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
                            mask: Pointer?, qkv: Pointer, segments: [Range<Int>], width: Int, heads: Int,
                            firstRowAlone: Bool) throws {

@@ -261,22 +261,30 @@ struct CUDATrainingBackend: TrainingBackend {
     /// `out[j] += Σ_r x[r, j]` in two passes (`column_chunk_sums`, then `add_chunk_sums`) of a Float32
     /// or bf16 `x`, summed in Float32.
     func columnSums(_ x: Pointer, rows: Int, width: Int, into out: Pointer) throws {
-        guard rows > 0 else { return }
         guard x.dropoutScale == nil else { throw TrainingError.invalidInput("a column sum's input is a dropout mask") }
-        let (chunk, count) = Self.rowChunks(rows)
-        let chunks = try scratch(count * width)   // every (chunk, column) is written
         let kernel = x.element == .bfloat16 ? "column_chunk_sums_bf16" : "column_chunk_sums"
-        try module.launch(kernel, grid: ((width + 127) / 128, count, 1), block: 128,
-                          [.address(x.address), .int32(Int32(rows)), .int32(Int32(width)), .int32(Int32(chunk)),
-                           .address(chunks.array.address)])
-        try addChunkSums(chunks, count: count, width: width, into: out)
+        try chunkedColumnSums(rows: rows, width: width, into: [out]) { grid, chunk, chunks in
+            try module.launch(kernel, grid: grid, block: 128,
+                              [.address(x.address), .int32(Int32(rows)), .int32(Int32(width)), .int32(Int32(chunk)),
+                               .address(chunks[0].address)])
+        }
     }
 
-    /// Pass 2 of the column sums: `out[j] += Σ_c chunks[c, j]`, chunks in order.
-    private func addChunkSums(_ chunks: Buffer, count: Int, width: Int, into out: Pointer) throws {
-        try module.launch("add_chunk_sums", grid: ((width + 127) / 128, 1, 1), block: 128,
-                          [.address(chunks.array.address), .int32(Int32(count)), .int32(Int32(width)),
-                           .address(out.address)])
+    /// Column sums of `[rows, width]` matrices in two passes. `firstPass` launches a kernel on `grid`
+    /// (blocks of 128 columns, one per chunk of `chunk` rows: ``rowChunks(_:)``) that writes each
+    /// (chunk, column)'s sum of the i-th matrix into `chunks[i]`, `[count, width]`; then
+    /// `add_chunk_sums` adds them, chunk after chunk, to `outputs[i]`. Nothing runs for no rows.
+    private func chunkedColumnSums(rows: Int, width: Int, into outputs: [Pointer],
+                                   firstPass: (_ grid: (Int, Int, Int), _ chunk: Int, _ chunks: [CUDAFloatArray]) throws
+                                       -> Void) throws {
+        guard rows > 0 else { return }
+        let (chunk, count) = Self.rowChunks(rows)
+        let chunks = try outputs.map { _ in try scratch(count * width).array }   // every (chunk, column) is written
+        try firstPass(((width + 127) / 128, count, 1), chunk, chunks)
+        for (sums, out) in zip(chunks, outputs) {
+            try module.launch("add_chunk_sums", grid: ((width + 127) / 128, 1, 1), block: 128,
+                              [.address(sums.address), .int32(Int32(count)), .int32(Int32(width)), .address(out.address)])
+        }
     }
 
     /// The rows each chunk of a two-pass column sum adds (128, more when the chunks would
@@ -304,15 +312,12 @@ struct CUDATrainingBackend: TrainingBackend {
                           [.address(dy.address), .address(x.address), .address(mean.address), .address(rstd.address),
                            .address(gamma.address), .int32(Int32(width)), .int32(dxWrite == .replace ? 1 : 0),
                            .address(dx.address)])
-        guard rows > 0 else { return }
-        let (chunk, count) = Self.rowChunks(rows)
-        let gammaChunks = try scratch(count * width), betaChunks = try scratch(count * width)
-        try module.launch("layer_norm_parameter_chunk_sums", grid: ((width + 127) / 128, count, 1), block: 128,
-                          [.address(dy.address), .address(x.address), .address(mean.address), .address(rstd.address),
-                           .int32(Int32(rows)), .int32(Int32(width)), .int32(Int32(chunk)),
-                           .address(gammaChunks.array.address), .address(betaChunks.array.address)])
-        try addChunkSums(gammaChunks, count: count, width: width, into: dgamma)
-        try addChunkSums(betaChunks, count: count, width: width, into: dbeta)
+        try chunkedColumnSums(rows: rows, width: width, into: [dgamma, dbeta]) { grid, chunk, chunks in
+            try module.launch("layer_norm_parameter_chunk_sums", grid: grid, block: 128,
+                              [.address(dy.address), .address(x.address), .address(mean.address), .address(rstd.address),
+                               .int32(Int32(rows)), .int32(Int32(width)), .int32(Int32(chunk)),
+                               .address(chunks[0].address), .address(chunks[1].address)])
+        }
     }
 
     func geluForward(y: Pointer, x: Pointer, count: Int) throws {
@@ -339,14 +344,13 @@ struct CUDATrainingBackend: TrainingBackend {
         try float32(dy, "GELU's output gradient")
         try operand(y, "GELU's output")
         try operand(dx, "GELU's input gradient")
-        guard rows > 0 else { return }
-        let (chunk, count) = Self.rowChunks(rows)
-        let chunks = try scratch(count * width)   // every (chunk, column) is written
-        try module.launch("gelu_forward_backward", grid: ((width + 127) / 128, count, 1), block: 128,
-                          [.address(dy.address), .address(x.address), .int32(Int32(rows)), .int32(Int32(width)),
-                           .int32(Int32(chunk)), .address(y.address), .int32(y.element == .bfloat16 ? 1 : 0),
-                           .address(dx.address), .int32(dx.element == .bfloat16 ? 1 : 0), .address(chunks.array.address)])
-        try addChunkSums(chunks, count: count, width: width, into: biasGradient)
+        try chunkedColumnSums(rows: rows, width: width, into: [biasGradient]) { grid, chunk, chunks in
+            try module.launch("gelu_forward_backward", grid: grid, block: 128,
+                              [.address(dy.address), .address(x.address), .int32(Int32(rows)), .int32(Int32(width)),
+                               .int32(Int32(chunk)), .address(y.address), .int32(y.element == .bfloat16 ? 1 : 0),
+                               .address(dx.address), .int32(dx.element == .bfloat16 ? 1 : 0),
+                               .address(chunks[0].address)])
+        }
     }
 
     func reluForward(y: Pointer, yStride: Int, x: Pointer, xStride: Int, rows: Int, width: Int) throws {

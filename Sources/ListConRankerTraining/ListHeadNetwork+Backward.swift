@@ -111,7 +111,7 @@ extension ListHeadNetwork {
             let dinput = try backend.scratch(r * w)
             try backend.copy(dresidual1.pointer, to: dinput.pointer, count: r * w)
             if let mask = l.attendedMask { try backend.multiply(dresidual1.pointer, by: mask.pointer, count: r * w) }
-            let dcontext = try backend.scratch(r * w)
+            let dcontext = try backend.productOperand(r * w)          // only attention's products read it
             try backend.linearBackward(dx: dcontext.pointer, dxWrite: .replace, dw: g + layer.outProjection.weight,
                                        db: g + layer.outProjection.bias, dy: dresidual1.pointer, x: l.context.pointer,
                                        w: p + layer.outProjection.weight, rows: r, inFeatures: w, outFeatures: w)
