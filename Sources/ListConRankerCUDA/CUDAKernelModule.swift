@@ -180,6 +180,11 @@ extension CUDADevice {
         return free + pool.cachedBytes
     }
 
+    /// The most memory the pool has held from the driver at once since the device was opened (in
+    /// use or cached for reuse; the CUDA context's own not included): what `train --profile`
+    /// reports as a run's measured peak.
+    package var peakHeldBytes: Int { pool.peakHeldBytes }
+
     /// Waits for everything enqueued on the device's stream.
     package func synchronize() throws {
         try cudaCall("waiting for the GPU") { lcr_cuda_stream_synchronize(stream, $0, $1) }

@@ -14,7 +14,10 @@ final class CUDAMemoryPool: @unchecked Sendable {
     /// Bytes held from the driver (in use or cached).
     private(set) var reservedBytes = 0
     /// The most bytes ever held.
-    private(set) var peakReservedBytes = 0
+    private var peakReservedBytes = 0
+
+    /// The most bytes ever held from the driver at once.
+    var peakHeldBytes: Int { lock.withLock { peakReservedBytes } }
 
     /// A buffer of at least `bytes`; throws when the GPU has no room even after the cache is emptied.
     func allocate(_ bytes: Int) throws -> (address: UInt64, size: Int) {

@@ -27,6 +27,8 @@ struct CPUTrainingBackend: TrainingBackend {
     }
     func dropout(seed: UInt64) -> CPUDropout { CPUDropout(seed: seed) }
     func availableBytes() -> Int? { nil }
+    /// Everything Float32; attention's backward works one text and head at a time.
+    var activationStorage: ActivationStorage { .cpu }
 
     func linearForward(y: Pointer, x: Pointer, w: Pointer, b: Pointer?, rows: Int, inFeatures: Int,
                               outFeatures: Int) throws {
@@ -162,7 +164,10 @@ struct CPUTrainingBackend: TrainingBackend {
 
 extension UnsafeMutablePointer: TrainingPointer where Pointee == Float {}
 
-extension FloatBuffer: TrainingBuffer {}
+extension FloatBuffer: TrainingBuffer {
+    /// Float32 elements.
+    var bytes: Int { 4 * count }
+}
 
 /// One forward pass's dropout masks on the CPU: mask k of the pass is ``Philox`` stream k under
 /// the pass's seed, as the GPU draws it, so the masks are the same on every device.

@@ -78,6 +78,8 @@ struct CUDATrainingBackend: TrainingBackend {
         }
         var element: CUDAElement { pointer.element }
         var pointer: Pointer { Pointer(address: array.address, contents: contents) }
+        /// Its elements' bytes and its bf16 copy's (2 an element).
+        var bytes: Int { count * contents.elementSize + (copy == nil ? 0 : 2 * count) }
     }
 
     /// One pass's dropout masks: mask k of the pass is Philox stream k under the pass's seed.
@@ -197,6 +199,10 @@ struct CUDATrainingBackend: TrainingBackend {
     func dropout(seed: UInt64) -> Dropout { Dropout(module: module, seed: seed) }
 
     func availableBytes() throws -> Int? { try device.availableBytes() }
+
+    /// Byte masks, and in bf16 mode bf16 product operands and copies; attention's backward takes a
+    /// Float32 scratch per probability.
+    var activationStorage: ActivationStorage { productPrecision == .bf16 ? .gpuBF16 : .gpuFP32 }
 
     // MARK: Products
 

@@ -280,6 +280,7 @@ public final class Trainer {
                 try clock?.lap("gradient_sum")
             }
             var stepLoss = 0.0
+            var stepActivationBytes = 0     // the largest micro-batch's encoder activations by count (GPU stage 2)
             for first in stride(from: share.startIndex, to: share.endIndex, by: c.microBatchSize) {
                 let part = share[first..<min(first + c.microBatchSize, share.endIndex)]
                 let dropoutKey = DataParallel.dropoutKey(first: first, microBatchSize: c.microBatchSize)
@@ -326,6 +327,7 @@ public final class Trainer {
                     _ = try gpuStage2.run(texts: texts.map(encoder.ids), listLengths: lengths, encoderSeed: encoderSeed,
                                           headSeed: headSeed, state: gpu, clock: clock, finished: handOver,
                                           logitGradients: logitGradients)
+                    stepActivationBytes = max(stepActivationBytes, gpuStage2.lastActivationBytes)
                     if gpuStage2.lastRecomputation != reportedRecomputation {
                         reportedRecomputation = gpuStage2.lastRecomputation
                         onMessage?("step \(step + 1): a micro-batch of \(texts.count) texts fits the GPU's free memory when "
@@ -403,7 +405,8 @@ public final class Trainer {
                             "lr": Double(rate), "grad_norm": Double(norm), "lists": lists.count, "seconds": seconds]
                             .merging(ranks.isDistributed ? ["ranks": ranks.size, "reduce_seconds": reduceSeconds] : [:]) { a, _ in a }
                             .merging(clock.map { ["phases": $0.take()] } ?? [:]) { a, _ in a }
-                            .merging(try clock?.takeKernels() ?? [:]) { a, _ in a })
+                            .merging(try clock?.takeKernels() ?? [:]) { a, _ in a }
+                            .merging(clock == nil ? [:] : Self.deviceMemory(gpuBackend, activations: stepActivationBytes)) { a, _ in a })
             try board?.scalar("train/loss", report.loss, step: report.step)
             try board?.scalar("train/learning_rate", rate, step: report.step)
             try board?.scalar("train/grad_norm", norm, step: report.step)
@@ -426,6 +429,17 @@ public final class Trainer {
         return TrainingSummary(parameters: parameters, encoder: encoder?.parameters, step: optimizer.step,
                                totalSteps: totalSteps, encodedTexts: encoded, skippedSamples: skipped,
                                evaluations: evaluations, losses: losses)
+    }
+
+    /// A profiled GPU step's memory, as a log field: the most the device's pool has held at once so
+    /// far (measured: what the run's buffers took from the driver, the CUDA context's own not
+    /// included) and, in stage 2, the encoder's activation peak of the step's largest micro-batch by
+    /// ``EncoderActivationMemory``'s count, so that a GPU run checks the count the trainer fits
+    /// micro-batches by. None on the CPU.
+    static func deviceMemory(_ backend: CUDATrainingBackend?, activations: Int) -> [String: Any] {
+        guard let backend else { return [:] }
+        return ["device_memory": ["held_peak_bytes": backend.device.peakHeldBytes]
+                    .merging(activations > 0 ? ["encoder_activation_count_bytes": activations] : [:]) { a, _ in a }]
     }
 
     /// Where a GPU step's micro-batches add up: in Double as the CPU sums them, for the fp32 parity

@@ -59,6 +59,8 @@ protocol TrainingBackend: Sendable {
     /// Bytes new buffers can take on the device, when it has a fixed memory (a GPU); nil for the
     /// host's memory, which the trainer does not budget.
     func availableBytes() throws -> Int?
+    /// How this backend stores each kind of buffer, for ``EncoderActivationMemory``'s count.
+    var activationStorage: ActivationStorage { get }
 
     // MARK: Linear layers (LinearOps)
 
@@ -227,6 +229,8 @@ protocol TrainingBuffer: AnyObject {
     associatedtype Pointer: TrainingPointer
     /// Elements.
     var count: Int { get }
+    /// Bytes it holds on the device (a bf16 copy included), as ``ActivationStorage`` counts them.
+    var bytes: Int { get }
     /// The first element.
     var pointer: Pointer { get }
 }

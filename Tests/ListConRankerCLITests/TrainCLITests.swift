@@ -103,25 +103,30 @@ import Testing
         #expect(three.status == CLI.usageError && three.stderr.contains("--stage"), "\(three)")
     }
 
-    /// `--profile`'s step lines: each phase's seconds, each step's from `--log` (phases keyed by name).
+    /// `--profile`'s step lines: each phase's seconds, each step's from `--log` (phases keyed by name),
+    /// and on a GPU its kernels, their launches and the device's memory.
     static func profiledSteps(_ log: String) throws
-        -> [(seconds: Double, phases: [String: Double], kernels: [String: Double]?, launches: [String: Int]?)] {
+        -> [(seconds: Double, phases: [String: Double], kernels: [String: Double]?, launches: [String: Int]?,
+             memory: [String: Int]?)] {
         struct Line: Decodable {
             let event: String
             let seconds: Double?
             let phases: [String: Double]?
             let kernels: [String: Double]?
             let kernel_launches: [String: Int]?
+            let device_memory: [String: Int]?
         }
         return try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
             .map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
-            .filter { $0.event == "step" }.map { ($0.seconds ?? -1, $0.phases ?? [:], $0.kernels, $0.kernel_launches) }
+            .filter { $0.event == "step" }
+            .map { ($0.seconds ?? -1, $0.phases ?? [:], $0.kernels, $0.kernel_launches, $0.device_memory) }
     }
 
     /// Stage 2's phases, every one of them in every step line, none negative, and together no
     /// more than the step's time. On a GPU the step's kernels too (products, attention, LayerNorm,
-    /// AdamW among them), their seconds no more than the step's, and how many times each ran (AdamW
-    /// twice, once for the head's part and once for the encoder's); on the CPU none.
+    /// AdamW among them), their seconds no more than the step's, how many times each ran (AdamW
+    /// twice, once for the head's part and once for the encoder's), and the memory the device held at
+    /// its peak, at least the encoder's activations by count; on the CPU none of these.
     static func expectStageTwoPhases(_ log: String, onDevice: Bool = false) throws {
         let steps = try profiledSteps(log)
         #expect(!steps.isEmpty)
@@ -132,7 +137,7 @@ import Testing
                     "\(step)")
             #expect(step.phases["encoder_forward", default: 0] > 0 && step.phases["encoder_backward", default: 0] > 0)
             guard onDevice else {
-                #expect(step.kernels == nil && step.launches == nil)
+                #expect(step.kernels == nil && step.launches == nil && step.memory == nil)
                 continue
             }
             let launches = try #require(step.launches)
@@ -146,6 +151,9 @@ import Testing
                     "\(kernels.keys.sorted())")
             #expect(kernels.values.allSatisfy { $0 >= 0 } && kernels.values.reduce(0, +) <= step.seconds + 1e-3, "\(step)")
             #expect(kernels["cublaslt_gemm_f32", default: 0] > 0)
+            let memory = try #require(step.memory)
+            let held = try #require(memory["held_peak_bytes"]), counted = try #require(memory["encoder_activation_count_bytes"])
+            #expect(counted > 0 && held >= counted, "\(memory)")
         }
     }
 

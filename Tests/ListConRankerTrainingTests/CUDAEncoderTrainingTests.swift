@@ -131,6 +131,51 @@ import Testing
         #expect(try backend.download(again.pointer, count: count).allSatisfy(\.isNaN))
     }
 
+    /// The memory count the trainer fits micro-batches by (``EncoderActivationMemory`` with the
+    /// backend's ``ActivationStorage``) is what a forward on the device holds, in both precisions,
+    /// every recomputation mode, dropout on and off; so are its parts the backward allocates (one
+    /// layer's gradient buffers, a re-run layer's own buffers). The default mode's peak in bf16 is
+    /// below fp32's, and the GPU's count includes attention's scratch of a Float32 per probability,
+    /// where the CPU's has two blocks of the longest text.
+    @Test(arguments: [CUDATrainingBackend.ProductPrecision.fp32, .bf16])
+    func activationCountIsWhatTheDeviceHolds(precision: CUDATrainingBackend.ProductPrecision) throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let backend = try CUDATrainingBackend(index: 0, productPrecision: precision)
+        let storage = backend.activationStorage
+        #expect(storage == (precision == .bf16 ? .gpuBF16 : .gpuFP32))
+        let parameters = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
+        let shape = parameters.shape
+        let (texts, _) = Self.micro(seed: 5, vocabulary: shape.vocabulary, lists: [4, 3])
+        let lengths = texts.map(\.count), n = lengths.reduce(0, +)
+        let probabilities = lengths.reduce(0) { $0 + shape.heads * $1 * $1 }
+        for dropout in [EncoderDropout.off, try EncoderDropout(hidden: 0.1, attention: 0.1)] {
+            let encoder = EncoderNetwork(layout: parameters.layout, dropout: dropout)
+            for recomputation in EncoderRecomputation.allCases {
+                let pass = try encoder.activations(for: texts, dropoutSeed: 1, recomputation: recomputation, backend: backend)
+                let count = EncoderActivationMemory(lengths: lengths, shape: shape, dropout: dropout,
+                                                    recomputation: recomputation, storage: storage)
+                #expect(count.savedBytes == pass.savedBytes, "\(precision) \(dropout) \(recomputation)")
+                if recomputation.recomputes {
+                    let layer = try encoder.layerScratch(pass, backend: backend)
+                    #expect(layer.allocatedOwnBytes == EncoderLayerActivations<CUDATrainingBackend>.ownBytes(
+                        tokens: n, shape: shape, probabilityCount: probabilities, dropout: dropout, storage: storage))
+                }
+            }
+        }
+        let gradients = try EncoderLayerGradientBuffers(tokens: n, shape: shape, backend: backend)
+        #expect(gradients.allocatedBytes == EncoderLayerGradientBuffers<CUDATrainingBackend>.bytes(tokens: n, shape: shape,
+                                                                                                    storage: storage))
+        #expect(storage.attentionScratchBytes(lengths: lengths, heads: shape.heads) == 4 * probabilities)
+        // The default mode's peak in bf16 is below fp32's (operands in 2 bytes outweigh the copies).
+        func peak(_ storage: ActivationStorage) throws -> Int {
+            EncoderActivationMemory(lengths: lengths, shape: shape, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1),
+                                    recomputation: .attention, storage: storage).peakBytes
+        }
+        #expect(try peak(.gpuBF16) < peak(.gpuFP32))
+        #expect(ActivationStorage.cpu.attentionScratchBytes(lengths: lengths, heads: shape.heads)
+                    == 8 * (lengths.max() ?? 0) * (lengths.max() ?? 0))
+    }
+
     /// `train --stage 2 --device cuda`'s first 20 steps on the tiny model (dropout on) against the
     /// CPU's, its dev evaluations (each epoch's end, the dev texts encoded on the device) against
     /// the CPU's, and the checkpoint it writes served by the unchanged inference code with the scores

@@ -12,7 +12,9 @@ over the steps after the first (start-up, kernel compilation and the allocators'
 excluded): ours from its log's step lines, PyTorch's from the script's timing of the same steps.
 Peak memory is the GPU's `memory.used` (nvidia-smi, polled every 0.1 s) above what it used before
 the run, for both (the same measure); PyTorch's own torch.cuda.max_memory_allocated is reported
-beside it. Ours trains in fp32 unless `--extra` says `--precision bf16`. `--pytorch-from FILE`
+beside it; with `--profile` ours also reports the most its memory pool held (`held_peak_bytes`) and
+the encoder's activation peak by the count it fits micro-batches by
+(`encoder_activation_count_bytes`). Ours trains in fp32 unless `--extra` says `--precision bf16`. `--pytorch-from FILE`
 takes PyTorch's figures from an earlier run's output line for the same model and batch instead of
 running it again (a GPU call's minutes are few). Prints one JSON line.
 """
@@ -82,6 +84,14 @@ def ours(args, work):
               "steps": len(steps), "first_step_seconds": steps[0]["seconds"], "peak_memory_bytes": memory.peak_bytes,
               "losses": [s["loss"] for s in steps]}
     if args.profile:
+        # Memory from inside the run: the most our pool held from the driver at once (the context's
+        # own not included, unlike nvidia-smi's) and the encoder's activation peak by
+        # EncoderActivationMemory's count, which the trainer fits micro-batches by: a GPU run checks it.
+        memory = [s.get("device_memory", {}) for s in steps]
+        for key in ("held_peak_bytes", "encoder_activation_count_bytes"):
+            values = [m[key] for m in memory if key in m]
+            if values:
+                result[key] = max(values)
         # Where a step's time goes: each phase's mean seconds over the steps after the first.
         phases = sorted({name for s in later for name in s.get("phases", {})})
         result["phase_seconds"] = {name: sum(s.get("phases", {}).get(name, 0) for s in later) / len(later)

@@ -159,7 +159,8 @@ def main():
                 step(f"stage 2 speed ({p}): BERT-large, 8 x (1 + 20), against PyTorch bf16 autocast",
                      lambda p=p: stage2_speed(args.model, "full", 8, p))
                 # EncoderActivationMemory's figures for these lists: the default --recompute peaks at about
-                # 31 GB of fp32 activations (besides 5.4 GB of weights, gradients and moments), over the
+                # 32 GB of activations in fp32, 28 GB in bf16 (besides 5.4 GB of weights, gradients and
+                # moments; each profiled step line carries the count and the pool's measured peak), over the
                 # issue's bound (60% of PyTorch's 31.9 GiB). Two ways under it: micro-batches of 2 lists
                 # (a quarter of the activations, plus 2.7 GB of Double gradient sums in fp32, none in bf16; no extra compute),
                 # or recomputing whole layers (about 7 GB, one more forward).

@@ -23,11 +23,16 @@ final class EncoderLayerProducts<Backend: TrainingBackend> {
         rstd2 = try backend.scratch(n)
     }
 
-    /// Elements of its buffers.
-    static func elements(tokens n: Int, shape: EncoderShape) -> Int { n * (6 * shape.hidden + shape.intermediate) + 2 * n }
+    /// Bytes of its buffers where a backend stores them as `storage` says: qkv and the context
+    /// are product operands, the rest Float32.
+    static func bytes(tokens n: Int, shape: EncoderShape, storage: ActivationStorage) -> Int {
+        let h = shape.hidden
+        return storage.bytes(4 * n * h, .productOperand) + storage.bytes(n * (2 * h + shape.intermediate) + 2 * n, .float32)
+    }
 
-    var allocatedElements: Int {
-        [qkv, context, residual1, preActivation, residual2, mean2, rstd2].reduce(0) { $0 + $1.count }
+    /// Bytes of the buffers it holds (to check ``bytes(tokens:shape:storage:)``).
+    var allocatedBytes: Int {
+        [qkv, context, residual1, preActivation, residual2, mean2, rstd2].reduce(0) { $0 + $1.bytes }
     }
 }
 
@@ -77,20 +82,23 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
         self.output = output
     }
 
-    /// Elements this layer allocates itself besides its products (everything but the lent
-    /// `input`, `output` and `products`): with ``EncoderLayerProducts/elements(tokens:shape:)``
-    /// the formula ``EncoderActivationMemory`` reports with.
-    static func ownElements(tokens n: Int, shape: EncoderShape, probabilityCount: Int, dropout: EncoderDropout) -> Int {
+    /// Bytes this layer allocates itself besides its products (everything but the lent `input`,
+    /// `output` and `products`) where a backend stores them as `storage` says: with
+    /// ``EncoderLayerProducts/bytes(tokens:shape:storage:)`` the formula ``EncoderActivationMemory``
+    /// reports with.
+    static func ownBytes(tokens n: Int, shape: EncoderShape, probabilityCount: Int, dropout: EncoderDropout,
+                         storage: ActivationStorage) -> Int {
         let h = shape.hidden, f = shape.intermediate
         let masks = (dropout.attention > 0 ? probabilityCount : 0) + (dropout.hidden > 0 ? 2 * n * h : 0)
-        return probabilityCount + 2 * n + n * h + n * f + masks
+        return storage.bytes(probabilityCount + 2 * n, .float32) + storage.bytes(n * h, .withProductCopy)
+            + storage.bytes(n * f, .productOperand) + storage.bytes(masks, .dropoutMask)
     }
 
-    /// Elements of the buffers this layer holds besides `input`, `output` and `products` (to
-    /// check ``ownElements``).
-    var allocatedOwnElements: Int {
-        [probabilities, mean1, rstd1, normed1, activated].reduce(0) { $0 + $1.count }
-            + [probabilityMask, attentionMask, outputMask].reduce(0) { $0 + ($1?.count ?? 0) }
+    /// Bytes of the buffers this layer holds besides `input`, `output` and `products` (to check
+    /// ``ownBytes(tokens:shape:probabilityCount:dropout:storage:)``).
+    var allocatedOwnBytes: Int {
+        [probabilities, mean1, rstd1, normed1, activated].reduce(0) { $0 + $1.bytes }
+            + [probabilityMask, attentionMask, outputMask].reduce(0) { $0 + ($1?.bytes ?? 0) }
     }
 }
 
@@ -149,9 +157,9 @@ final class EncoderActivations<Backend: TrainingBackend> {
     /// Bytes held for the backward (``EncoderActivationMemory/savedBytes``).
     var savedBytes: Int {
         let buffers = [embeddingSum, embeddingMean, embeddingRstd] + (embeddingMask.map { [$0] } ?? []) + layerInputs
-        return 4 * (buffers.reduce(0) { $0 + $1.count }
-            + layers.reduce(0) { $0 + $1.allocatedOwnElements + $1.products.allocatedElements }
-            + products.reduce(0) { $0 + $1.allocatedElements })
+        return buffers.reduce(0) { $0 + $1.bytes }
+            + layers.reduce(0) { $0 + $1.allocatedOwnBytes + $1.products.allocatedBytes }
+            + products.reduce(0) { $0 + $1.allocatedBytes }
     }
 }
 

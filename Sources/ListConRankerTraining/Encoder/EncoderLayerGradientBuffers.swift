@@ -30,6 +30,18 @@ final class EncoderLayerGradientBuffers<Backend: TrainingBackend> {
         dqkv = try backend.productOperand(n * 3 * h)
     }
 
+    /// Bytes of its buffers where a backend stores them as `storage` says: doutput, dinput,
+    /// dnormed1 and dactivated Float32, the rest product operands.
+    static func bytes(tokens n: Int, shape: EncoderShape, storage: ActivationStorage) -> Int {
+        let h = shape.hidden, f = shape.intermediate
+        return storage.bytes(3 * n * h + n * f, .float32) + storage.bytes(5 * n * h + n * f, .productOperand)
+    }
+
+    /// Bytes of the buffers it holds (to check ``bytes(tokens:shape:storage:)``).
+    var allocatedBytes: Int {
+        [doutput, dinput, dnormed1, dbranch, dactivated, dpreActivation, dcontext, dqkv].reduce(0) { $0 + $1.bytes }
+    }
+
     /// After a layer: its input's gradient becomes the output gradient of the layer below.
     func descend() { (doutput, dinput) = (dinput, doutput) }
 }

@@ -18,6 +18,9 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
     let fitsMemory: Bool
     /// The mode the last micro-batch ran in.
     private(set) var lastRecomputation: EncoderRecomputation
+    /// The encoder's activation peak for the last micro-batch in that mode on this backend, by
+    /// ``EncoderActivationMemory``'s count (`train --profile` reports it beside the measured peak).
+    private(set) var lastActivationBytes = 0
 
     init(encoder: EncoderNetwork, head: ListHeadNetwork, recomputation: EncoderRecomputation, fitsMemory: Bool = false,
          backend: Backend) {
@@ -37,10 +40,16 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
         guard fitsMemory, let available = try backend.availableBytes() else { return recomputation }
         let lengths = texts.map(\.count), modes = recomputation.andLeaner
         return modes.first { mode in
-            let peak = EncoderActivationMemory(lengths: lengths, shape: encoder.shape, dropout: encoder.dropout,
-                                               recomputation: mode).peakBytes
+            let peak = activationMemory(lengths: lengths, recomputation: mode).peakBytes
             return peak + peak / 10 + (64 << 20) <= available
         } ?? modes.last ?? recomputation
+    }
+
+    /// The encoder's activation memory for texts of `lengths` tokens in `recomputation`, stored as
+    /// this backend stores them.
+    func activationMemory(lengths: [Int], recomputation: EncoderRecomputation) -> EncoderActivationMemory {
+        EncoderActivationMemory(lengths: lengths, shape: encoder.shape, dropout: encoder.dropout,
+                                recomputation: recomputation, storage: backend.activationStorage)
     }
 
     /// Runs one micro-batch: `texts` (token ids; each list's query, then its passages, list after
@@ -78,6 +87,7 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
         try encoder.check(encoderLayout)
         let hidden = encoder.shape.hidden
         lastRecomputation = try recomputation(for: texts)
+        lastActivationBytes = activationMemory(lengths: texts.map(\.count), recomputation: lastRecomputation).peakBytes
         let encoded = try encoder.activations(for: texts, dropoutSeed: encoderSeed, recomputation: lastRecomputation,
                                               backend: backend)
         try encoder.forward(encoded, parameters: state.encoderParameters, backend: backend)

@@ -1,0 +1,67 @@
+/// How a training backend stores the kinds of buffer a training pass allocates, in bytes an
+/// element, and how large its attention backward's scratch is: what ``EncoderActivationMemory``
+/// counts with, so that its figures are the bytes that backend holds rather than a Float32 bound
+/// (in bf16 on a GPU a Float32 count is about a sixth too high, and it missed the GPU's attention
+/// scratch, one Float32 per probability).
+public struct ActivationStorage: Sendable, Equatable {
+    /// The kinds of buffer (a ``TrainingBackend``'s allocators).
+    public enum Kind: Sendable, CaseIterable {
+        /// A Float32 activation or gradient (`scratch`, `zeros`).
+        case float32
+        /// A buffer only matrix products read besides its writer (`productOperand`).
+        case productOperand
+        /// A Float32 activation with the copy its products read (`withProductCopy`).
+        case withProductCopy
+        /// A dropout mask (`dropoutMask`).
+        case dropoutMask
+    }
+
+    /// What attention's backward allocates while it runs.
+    public enum AttentionScratch: Sendable, Equatable {
+        /// Two `[L, L]` blocks for the longest text (dP, then dS, and the dropped-out probabilities):
+        /// the CPU, which works one text and head at a time.
+        case twoBlocksOfTheLongestText
+        /// A Float32 per probability (dP, then dS, for every text and head at once): the GPU.
+        case onePerProbability
+    }
+
+    /// Bytes an element of a product operand: 4, or 2 where the products read bf16.
+    public let productOperandBytes: Int
+    /// Bytes an element of an activation with a product copy: 4, or 6 with a bf16 copy.
+    public let withProductCopyBytes: Int
+    /// Bytes an element of a dropout mask: 4 as Float32 values, 1 as a byte.
+    public let dropoutMaskBytes: Int
+    /// Attention's backward scratch.
+    public let attentionScratch: AttentionScratch
+
+    /// The CPU's: everything Float32, attention one text and head at a time.
+    public static let cpu = ActivationStorage(productOperandBytes: 4, withProductCopyBytes: 4, dropoutMaskBytes: 4,
+                                              attentionScratch: .twoBlocksOfTheLongestText)
+    /// A GPU's with Float32 products (the parity mode): masks are bytes.
+    public static let gpuFP32 = ActivationStorage(productOperandBytes: 4, withProductCopyBytes: 4, dropoutMaskBytes: 1,
+                                                  attentionScratch: .onePerProbability)
+    /// A GPU's with bf16 products: operands in bf16 and a bf16 copy beside each LayerNorm output.
+    public static let gpuBF16 = ActivationStorage(productOperandBytes: 2, withProductCopyBytes: 6, dropoutMaskBytes: 1,
+                                                  attentionScratch: .onePerProbability)
+
+    /// Bytes of a buffer of `count` elements of `kind`.
+    public func bytes(_ count: Int, _ kind: Kind) -> Int {
+        switch kind {
+        case .float32: 4 * count
+        case .productOperand: productOperandBytes * count
+        case .withProductCopy: withProductCopyBytes * count
+        case .dropoutMask: dropoutMaskBytes * count
+        }
+    }
+
+    /// Bytes attention's backward allocates for texts of `lengths` tokens over `heads` heads.
+    public func attentionScratchBytes(lengths: [Int], heads: Int) -> Int {
+        switch attentionScratch {
+        case .twoBlocksOfTheLongestText:
+            let longest = lengths.max() ?? 0
+            return bytes(2 * longest * longest, .float32)
+        case .onePerProbability:
+            return bytes(lengths.reduce(0) { $0 + heads * $1 * $1 }, .float32)
+        }
+    }
+}
