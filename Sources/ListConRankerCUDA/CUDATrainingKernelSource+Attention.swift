@@ -40,7 +40,9 @@ extension CUDATrainingKernelSource {
 //   Dots                            a thread's share of a 32 × 32 tile of A·Bᵀ,
 //   head_dots(…)                    that tile over a head's columns, for 32 rows of A against 32 of B,
 //   each_dot(dots, f)               f(row, column, value) for each of this thread's entries,
-//   rows_times_head(…)              out (+)= (W ⊙ M)·B for the block's 32 rows of an [L, L] block W;
+//   rows_times_head(…)              out (+)= (W ⊙ M)·B for the block's 32 rows of an [L, L] block W (its
+//                                   rows `w_stride` elements apart, M laid out as W);
+//   DScore                          the type the backward stores dS in (DScore below);
 // a KeyTiles type, for dK and dV of 32 key rows, Head (a thread's share of 32 rows of a head chunk),
 // clear, load (one query tile's P̃, dS, dC and Q), products and store (written or added).
 #define ATT_TILE 32
@@ -87,16 +89,33 @@ __device__ void softmax_rows(float *p, int q0, int length, int first_row_alone) 
     }
 }
 
+// dS is stored where dP was, in the tiles' DScore: Float32 element for element (row stride L), or, where
+// every reader rounds dS to bf16 as it loads it (the bf16 tiles), as bf16 bits over the first half of each
+// row's own bytes (row stride 2L bf16): the same bits for its readers in half the traffic to write and to
+// read twice. dscore_stride is a block's row stride in DScore elements.
+template <class DScore> __device__ __forceinline__ long dscore_stride(int length) {
+    return (long)(sizeof(float) / sizeof(DScore)) * length;
+}
+
 // dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d in place of dP in rows q0 ..< q0 + 32 of a block (masked keys have
-// P = 0, so they stay 0): a warp per row.
-__device__ void score_gradient_rows(const float *p, float *ds, int q0, int length, float scale) {
+// P = 0, so they stay 0), stored as DScore: a warp per row. In bf16, element j overwrites half of dP's
+// element j/2, which the warp has read by then: in an earlier step, or for j < 32 in the same one, whose
+// reads the __syncwarp puts before its writes.
+template <class DScore>
+__device__ void score_gradient_rows(const float *p, float *dp, int q0, int length, float scale) {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     for (int r = warp; r < ATT_TILE && q0 + r < length; r += blockDim.x >> 5) {
         long row = (long)(q0 + r) * length;
         float weighted = 0.0f;
-        for (int j = lane; j < length; j += 32) weighted += p[row + j] * ds[row + j];
+        for (int j = lane; j < length; j += 32) weighted += p[row + j] * dp[row + j];
         weighted = warp_sum(weighted);
-        for (int j = lane; j < length; j += 32) ds[row + j] = p[row + j] * (ds[row + j] - weighted) * scale;
+        DScore *ds = (DScore *)dp + (long)(q0 + r) * dscore_stride<DScore>(length);
+        for (int j0 = 0; j0 < length; j0 += 32) {   // the whole warp steps together
+            int j = j0 + lane;
+            float value = j < length ? p[row + j] * (dp[row + j] - weighted) * scale : 0.0f;
+            __syncwarp();
+            if (j < length) store_as(ds + j, value);
+        }
     }
 }
 
@@ -161,13 +180,13 @@ __device__ void attention_forward_pass(Tiles tiles, const QKV *qkv, const int *s
     __syncthreads();
     softmax_rows(p, q0, b.length, first_row_alone);
     if (!context) return;
-    tiles.rows_times_head(p, mask + b.block, b.length, q0, b.head + 2L * width, b.stride, b.d,
+    tiles.rows_times_head(p, b.length, mask + b.block, b.length, q0, b.head + 2L * width, b.stride, b.d,
                           context + (b.first + q0) * width + (long)blockIdx.y * b.d, width, false);
 }
 
 // Backward, first pass, for 32 query rows: dP = (dC·Vᵀ) ⊙ M into `scratch` (the probabilities' layout),
-// dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d in place, then dQ += dS·K (replace: dQ =, each entry written by one
-// block). The second pass reads the finished dS. Gradient: float, or in the bf16 tiles' passes unsigned
+// dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d in place (as the tiles' DScore), then dQ += dS·K (replace: dQ =, each
+// entry written by one block). The second pass reads the finished dS. Gradient: float, or in the bf16 tiles' passes unsigned
 // short (bf16 bits, replaced only: a dqkv only products read). DContext: the type of QKV (only products
 // read dC).
 template <class Tiles, class QKV, class DContext, class Gradient>
@@ -178,18 +197,19 @@ __device__ void attention_queries_pass(Tiles tiles, const QKV *qkv, const DConte
     AttentionBlock<QKV> b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int q0 = blockIdx.z * ATT_TILE;
     if (q0 >= b.length) return;
-    float *ds = scratch + b.block;
+    typedef typename Tiles::DScore DScore;
+    float *dp = scratch + b.block;
     each_row_dot(tiles, b, q0, dcontext + (b.first + q0) * width + (long)blockIdx.y * b.d, width, b.head + 2L * width,
                  [&](int i, int j, float dot) {
         long at = (long)i * b.length + j;
-        float dp = 0.0f;
-        if (j < visible_keys(i, b.length, first_row_alone)) dp = mask ? dot * mask[b.block + at] : dot;
-        ds[at] = dp;
+        float value = 0.0f;
+        if (j < visible_keys(i, b.length, first_row_alone)) value = mask ? dot * mask[b.block + at] : dot;
+        dp[at] = value;
     });
     __syncthreads();
-    score_gradient_rows(probabilities + b.block, ds, q0, b.length, b.scale);
-    tiles.rows_times_head(ds, 0, b.length, q0, b.head + width, b.stride, b.d,
-                          dqkv + (b.first + q0) * b.stride + (long)blockIdx.y * b.d, b.stride, !replace);
+    score_gradient_rows<DScore>(probabilities + b.block, dp, q0, b.length, b.scale);
+    tiles.rows_times_head((const DScore *)dp, dscore_stride<DScore>(b.length), 0, b.length, q0, b.head + width,
+                          b.stride, b.d, dqkv + (b.first + q0) * b.stride + (long)blockIdx.y * b.d, b.stride, !replace);
 }
 
 // Backward, second pass, for 32 key rows: dK += dSᵀ·Q and dV += (P ⊙ M)ᵀ·dC (replace: =), query tile by
@@ -212,8 +232,9 @@ __device__ void attention_keys_pass(KeyTiles tiles, const QKV *qkv, const DConte
         for (int t = 0; t < b.tiles; t++) {
             int q0 = t * ATT_TILE;
             __syncthreads();
-            tiles.load(probabilities + b.block, mask + b.block, scratch + b.block, b.length, q0, k0,
-                       dc + q0 * width + c0, width, b.head + q0 * b.stride + c0, b.stride, columns);
+            tiles.load(probabilities + b.block, mask + b.block, (const typename KeyTiles::DScore *)(scratch + b.block),
+                       dscore_stride<typename KeyTiles::DScore>(b.length), b.length, q0, k0, dc + q0 * width + c0,
+                       width, b.head + q0 * b.stride + c0, b.stride, columns);
             __syncthreads();
             tiles.products(dk, dv, columns);
         }
@@ -233,13 +254,13 @@ __device__ void load_head_rows(float *tile, int pitch, const float *rows, long s
 }
 
 // tile[r·ATT_SQUARE + c] = m[i, j] · mask[i, j] (no mask: m[i, j]) for i = row0 + r, j = col0 + c of a
-// row-major [length, length] block; zero outside it.
-__device__ void load_square(float *tile, const float *m, DropoutMask mask, int length, int row0, int col0) {
+// [length, length] block whose rows are `stride` elements apart (the mask laid out the same); zero outside it.
+__device__ void load_square(float *tile, const float *m, long stride, DropoutMask mask, int length, int row0, int col0) {
     for (int e = threadIdx.x; e < ATT_TILE * ATT_TILE; e += blockDim.x) {
         int r = e / ATT_TILE, c = e % ATT_TILE, i = row0 + r, j = col0 + c;
         float value = 0.0f;
         if (i < length && j < length) {
-            long at = (long)i * length + j;
+            long at = (long)i * stride + j;
             value = mask ? m[at] * mask[at] : m[at];
         }
         tile[r * ATT_SQUARE + c] = value;
@@ -297,6 +318,7 @@ __device__ __forceinline__ void store_head_tile(float *out, long stride, int val
 struct FloatTiles {
     float *left, *right;
     typedef float Dots[4][2];
+    typedef float DScore;
 
     // A's chunk stays in `left` from call to call when the head is one chunk: load_a says whether to load
     // it anyway (the first call).
@@ -321,8 +343,8 @@ struct FloatTiles {
             for (int x = 0; x < 2; x++) f(rows0 + 8 * r, columns0 + 16 * x, dots[r][x]);
     }
 
-    __device__ void rows_times_head(const float *w, DropoutMask mask, int length, int row0, const float *b_rows,
-                                    long b_stride, int d, float *out, long out_stride, bool add) {
+    __device__ void rows_times_head(const float *w, long w_stride, DropoutMask mask, int length, int row0,
+                                    const float *b_rows, long b_stride, int d, float *out, long out_stride, bool add) {
         int tiles = (length + ATT_TILE - 1) / ATT_TILE;
         for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
             int columns = min(ATT_CHUNK, d - c0);
@@ -331,7 +353,7 @@ struct FloatTiles {
             for (int t = 0; t < tiles; t++) {
                 int k0 = t * ATT_TILE;
                 __syncthreads();   // (the first also makes the rows of w this block wrote visible to all of it)
-                load_square(left, w, mask, length, row0, k0);
+                load_square(left, w, w_stride, mask, length, row0, k0);
                 load_head_rows(right, ATT_PITCH, b_rows + k0 * b_stride + c0, b_stride, length - k0, columns);
                 __syncthreads();
                 tile_product(left, ATT_SQUARE, 1, right, ATT_PITCH, 1, ATT_TILE, columns, acc);
@@ -346,13 +368,14 @@ struct FloatTiles {
 struct FloatKeyTiles {
     float *weights, *dscores, *dctx, *queries;
     typedef float Head[4][ATT_CHUNK / 16];
+    typedef float DScore;
 
     __device__ void clear(Head &h) { clear_tile(h); }
 
-    __device__ void load(const float *p, DropoutMask mask, const float *ds, int length, int q0, int k0,
+    __device__ void load(const float *p, DropoutMask mask, const float *ds, long ds_stride, int length, int q0, int k0,
                          const float *dc_rows, long dc_stride, const float *q_rows, long q_stride, int columns) {
-        load_square(weights, p, mask, length, q0, k0);
-        load_square(dscores, ds, 0, length, q0, k0);
+        load_square(weights, p, length, mask, length, q0, k0);
+        load_square(dscores, ds, ds_stride, 0, length, q0, k0);
         load_head_rows(dctx, ATT_CHUNK, dc_rows, dc_stride, length - q0, columns);
         load_head_rows(queries, ATT_CHUNK, q_rows, q_stride, length - q0, columns);
     }

@@ -3,7 +3,8 @@
 /// same Float32 probabilities as the Float32 kernels, with each tile product on the tensor cores
 /// (`mma.sync` m16n8k16, bf16 inputs, Float32 accumulation), as PyTorch's autocast runs attention
 /// in bf16: q, k, v, the dropped-out probabilities P̃, dC and dS are rounded to bf16 where a
-/// product reads them; softmax, dS and the probabilities stay Float32. The qkv and dC they read are
+/// product reads them; softmax and the probabilities stay Float32, and dS, which only products read,
+/// is stored in bf16 (rounded once where it is computed: the same bits in half the traffic). The qkv and dC they read are
 /// bf16 already (their products wrote them so, a ``CUDATrainingKernelSource`` caller's product
 /// operands, or the caller converted them), so their tiles are copies, and they take half the memory
 /// and traffic of Float32 ones.
@@ -153,6 +154,7 @@ __device__ __forceinline__ int round_up(int x, int m) { return (x + m - 1) / m *
 struct BF16Tiles {
     unsigned short *a_rows, *b_rows, *w_block, *b_columns;
     typedef float Dots[2][1][4];
+    typedef unsigned short DScore;   // only these tiles' products read dS, rounding it to bf16
 
     // A's chunk stays in a_rows from call to call when the head is one chunk: load_a says whether to load it
     // anyway (the first call). Each chunk's depth is zero-padded to whole fragments.
@@ -176,8 +178,8 @@ struct BF16Tiles {
             for (int e = 0; e < 4; e++) f(fragment_row(m, e), fragment_column(0, e), dots[m][0][e]);
     }
 
-    template <class B, class Out>
-    __device__ void rows_times_head(const float *w, DropoutMask mask, int length, int row0, const B *b,
+    template <class W, class B, class Out>
+    __device__ void rows_times_head(const W *w, long w_stride, DropoutMask mask, int length, int row0, const B *b,
                                     long b_stride, int d, Out *out, long out_stride, bool add) {
         int tiles = (length + ATT_TILE - 1) / ATT_TILE;
         for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
@@ -187,8 +189,8 @@ struct BF16Tiles {
             for (int t = 0; t < tiles; t++) {
                 int k0 = t * ATT_TILE;
                 __syncthreads();   // (the first also makes the rows of w this block wrote visible to all of it)
-                load_bf16_tile(w_block, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, w + (long)row0 * length + k0,
-                               mask + ((long)row0 * length + k0), length, 1, length - row0, length - k0);
+                load_bf16_tile(w_block, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, w + (long)row0 * w_stride + k0,
+                               mask + ((long)row0 * w_stride + k0), w_stride, 1, length - row0, length - k0);
                 // Bᵀ [column, key]: row step 1, column step b_stride.
                 load_bf16_tile(b_columns, ATT_BF_SQUARE, round_up(columns, 8), ATT_TILE, b + k0 * b_stride + c0, 0, 1,
                                b_stride, columns, length - k0);
@@ -204,19 +206,21 @@ struct BF16Tiles {
 struct BF16KeyTiles {
     unsigned short *weights, *dscores, *gradients, *queries;
     typedef float Head[2][ATT_BLOCKS][4];
+    typedef unsigned short DScore;
 
     __device__ void clear(Head &h) { clear_fragments(h); }
 
-    // [key, query] tiles of the row-major [query, key] blocks (row step 1, column step L), and the
-    // transposed head rows (row step 1, column step the rows' stride).
+    // [key, query] tiles of the row-major [query, key] blocks (row step 1, column step the block's row
+    // stride: L, dS's ds_stride), and the transposed head rows (row step 1, column step the rows' stride).
     template <class DC, class Q>
-    __device__ void load(const float *p, DropoutMask mask, const float *ds, int length, int q0, int k0,
+    __device__ void load(const float *p, DropoutMask mask, const DScore *ds, long ds_stride, int length, int q0, int k0,
                          const DC *dc_rows, long dc_stride, const Q *q_rows, long q_stride, int columns) {
         long corner = (long)q0 * length + k0;
         int rows = round_up(columns, 8);
         load_bf16_tile(weights, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, p + corner, mask + corner, 1, length,
                        length - k0, length - q0);
-        load_bf16_tile(dscores, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, ds + corner, 0, 1, length, length - k0, length - q0);
+        load_bf16_tile(dscores, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, ds + (long)q0 * ds_stride + k0, 0, 1, ds_stride,
+                       length - k0, length - q0);
         load_bf16_tile(gradients, ATT_BF_SQUARE, rows, ATT_TILE, dc_rows, 0, 1, dc_stride, columns, length - q0);
         load_bf16_tile(queries, ATT_BF_SQUARE, rows, ATT_TILE, q_rows, 0, 1, q_stride, columns, length - q0);
     }

@@ -62,7 +62,8 @@ extension CUDATrainingBackend {
         }
         let tables = try tables(segments)
         let offsets = try probabilityOffsets(segments, heads: heads)
-        // dP, then dS, in the probabilities' layout; the first pass writes every entry.
+        // dP, then dS in its place, in the probabilities' layout (in bf16 mode dS in bf16 over the first
+        // half of each row, which is all its readers, products, take); the first pass writes every entry.
         let scratch = try scratch(ListAttentionOps.probabilityCount(segments: segments, heads: heads)).array
         let threads = CUDATrainingKernelSource.attentionThreads
         let replace = KernelArgument.int32(dqkvWrite == .replace ? 1 : 0)
