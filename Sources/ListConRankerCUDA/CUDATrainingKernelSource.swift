@@ -19,7 +19,7 @@ public enum CUDATrainingKernelSource {
         "philox_uniform", "dropout_mask", "dropout_keep", "multiply_by_dropout_mask", "dropout_mask_product",
         "dropout_mask_product_bf16", "dropout_mask_residual",
         "layer_norm_forward_train", "layer_norm_backward_input", "layer_norm_parameter_chunk_sums",
-        "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "gelu_backward_bf16", "gelu_forward_backward",
+        "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "gelu_forward_backward",
         "relu_forward_rows", "relu_backward_rows",
         "elementwise_copy", "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
         "column_chunk_sums", "column_chunk_sums_bf16", "add_chunk_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
@@ -156,25 +156,28 @@ __device__ __forceinline__ float gelu_erf_slope(float v) {
     float pdf = 0.39894228040143268f * expf(-0.5f * v * v);
     return cdf + v * pdf;
 }
-// dx = dy·GELU′(x), overwritten.
-template <class Out> __device__ void gelu_backward_into(const float *dy, const float *x, long count, Out *dx) {
+// dx = dy·GELU′(x), overwritten. dy Float32, or bf16 (the gradient a bf16 product wrote: the output
+// layer's dX in bf16 mode, as autocast's is); dx Float32, or bf16 for a gradient only bf16 products read
+// (and the bias's column sums).
+template <class DY, class Out> __device__ void gelu_backward_into(const DY *dy, const float *x, long count, Out *dx) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        store_as(dx + i, dy[i] * gelu_erf_slope(x[i]));
+        store_as(dx + i, element_value(dy, i) * gelu_erf_slope(x[i]));
 }
-extern "C" __global__ void gelu_backward(const float *dy, const float *x, long count, float *dx) {
-    gelu_backward_into(dy, x, count, dx);
+template <class DY> __device__ void gelu_backward_to(const DY *dy, const float *x, long count, void *dx, int dx_bf16) {
+    if (dx_bf16) gelu_backward_into(dy, x, count, (unsigned short *)dx);
+    else gelu_backward_into(dy, x, count, (float *)dx);
 }
-// The same, stored in bf16 for a gradient only bf16 products read (and the bias's column sums).
-extern "C" __global__ void gelu_backward_bf16(const float *dy, const float *x, long count, unsigned short *dx) {
-    gelu_backward_into(dy, x, count, dx);
+extern "C" __global__ void gelu_backward(const void *dy, int dy_bf16, const float *x, long count, void *dx, int dx_bf16) {
+    if (dy_bf16) gelu_backward_to((const unsigned short *)dy, x, count, dx, dx_bf16);
+    else gelu_backward_to((const float *)dy, x, count, dx, dx_bf16);
 }
 // Both in one pass over x (a backward that re-runs GELU: its output for the next layer's weight gradient,
 // and its input gradient): y = GELU(x), dx = dy·GELU′(x), each stored as the kernels above store it; and
 // pass 1 of the bias gradient's column sums over dx as stored (column_chunk_sums' sums, in its order), so
 // that dx is not read again for them. x, dy, y, dx [rows, width]; grid (column blocks, chunks) as
 // column_chunk_sums: each thread walks its chunk's rows of one column (a warp's loads stay coalesced).
-template <class Y, class DX>
-__device__ void gelu_forward_backward_into(const float *dy, const float *x, int rows, int width, int chunk, Y *y,
+template <class DY, class Y, class DX>
+__device__ void gelu_forward_backward_into(const DY *dy, const float *x, int rows, int width, int chunk, Y *y,
                                            DX *dx, float *chunks) {
     int c = blockIdx.y, j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= width) return;
@@ -184,19 +187,27 @@ __device__ void gelu_forward_backward_into(const float *dy, const float *x, int 
         long i = (long)r * width + j;
         float v = x[i];
         store_as(y + i, gelu_erf(v));
-        store_as(dx + i, dy[i] * gelu_erf_slope(v));
+        store_as(dx + i, element_value(dy, i) * gelu_erf_slope(v));
         sum += element_value(dx, i);   // as stored: a bf16 dx's rounded value
     }
     chunks[(long)c * width + j] = sum;
 }
-// y and dx each Float32, or bf16 (y_bf16, dx_bf16: product operands).
-extern "C" __global__ void gelu_forward_backward(const float *dy, const float *x, int rows, int width, int chunk,
-                                                 void *y, int y_bf16, void *dx, int dx_bf16, float *chunks) {
+// dy, y and dx each Float32, or bf16 (dy_bf16: the output layer's dX a bf16 product wrote; y_bf16,
+// dx_bf16: product operands).
+template <class DY>
+__device__ void gelu_forward_backward_to(const DY *dy, const float *x, int rows, int width, int chunk, void *y,
+                                         int y_bf16, void *dx, int dx_bf16, float *chunks) {
     if (y_bf16 && dx_bf16)
         gelu_forward_backward_into(dy, x, rows, width, chunk, (unsigned short *)y, (unsigned short *)dx, chunks);
     else if (y_bf16) gelu_forward_backward_into(dy, x, rows, width, chunk, (unsigned short *)y, (float *)dx, chunks);
     else if (dx_bf16) gelu_forward_backward_into(dy, x, rows, width, chunk, (float *)y, (unsigned short *)dx, chunks);
     else gelu_forward_backward_into(dy, x, rows, width, chunk, (float *)y, (float *)dx, chunks);
+}
+extern "C" __global__ void gelu_forward_backward(const void *dy, int dy_bf16, const float *x, int rows, int width,
+                                                 int chunk, void *y, int y_bf16, void *dx, int dx_bf16, float *chunks) {
+    if (dy_bf16)
+        gelu_forward_backward_to((const unsigned short *)dy, x, rows, width, chunk, y, y_bf16, dx, dx_bf16, chunks);
+    else gelu_forward_backward_to((const float *)dy, x, rows, width, chunk, y, y_bf16, dx, dx_bf16, chunks);
 }
 // y[r, j] = max(x[r, j], 0) for rows of their own strides (the score head writes halves of [P, 2W] rows).
 extern "C" __global__ void relu_forward_rows(const float *x, long x_stride, long rows, int width, float *y,

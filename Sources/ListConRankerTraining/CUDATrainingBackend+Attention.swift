@@ -58,7 +58,7 @@ extension CUDATrainingBackend {
             guard dqkv.element == .float32 || dqkvWrite == .replace else {
                 throw TrainingError.invalidInput("attention adds its input gradient into Float32 only")
             }
-            dqkvElement = [.int32(dqkv.element == .bfloat16 ? 1 : 0)]
+            dqkvElement = [Self.isBF16(dqkv)]
         }
         let tables = try tables(segments)
         let offsets = try probabilityOffsets(segments, heads: heads)

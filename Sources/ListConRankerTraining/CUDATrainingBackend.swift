@@ -332,32 +332,37 @@ struct CUDATrainingBackend: TrainingBackend {
         try module.launch(kernel, elements: count, [.address(x.address), .int64(count), .address(y.address)])
     }
 
+    /// `dy` and `dx` each Float32 or a bf16 product operand (in the encoder's backward in bf16 mode both:
+    /// the output layer's product writes dy in bf16, as autocast's input gradient is).
     func geluBackward(dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws {
-        try float32(dy, "GELU's output gradient")
+        try operand(dy, "GELU's output gradient")
         try float32(x, "GELU's input")
         try operand(dx, "GELU's input gradient")
-        let kernel = dx.element == .bfloat16 ? "gelu_backward_bf16" : "gelu_backward"
-        try module.launch(kernel, elements: count,
-                          [.address(dy.address), .address(x.address), .int64(count), .address(dx.address)])
+        try module.launch("gelu_backward", elements: count,
+                          [.address(dy.address), Self.isBF16(dy), .address(x.address), .int64(count),
+                           .address(dx.address), Self.isBF16(dx)])
     }
 
     /// One kernel for the re-run, the backward and the bias gradient's first pass: it reads `x` once,
-    /// for both outputs (each Float32 or a bf16 product operand), and sums `dx` in the column chunks of
-    /// ``columnSums(_:rows:width:into:)`` as it writes it (the same sums, in the same order).
+    /// for both outputs (each Float32 or a bf16 product operand, as `dy` is), and sums `dx` in the
+    /// column chunks of ``columnSums(_:rows:width:into:)`` as it writes it (the same sums, in the same
+    /// order).
     func geluForwardBackward(y: Pointer, dx: Pointer, dy: Pointer, x: Pointer, rows: Int, width: Int,
                              biasGradient: Pointer) throws {
         try float32(x, "GELU's input")
-        try float32(dy, "GELU's output gradient")
+        try operand(dy, "GELU's output gradient")
         try operand(y, "GELU's output")
         try operand(dx, "GELU's input gradient")
         try chunkedColumnSums(rows: rows, width: width, into: [biasGradient]) { grid, chunk, chunks in
             try module.launch("gelu_forward_backward", grid: grid, block: 128,
-                              [.address(dy.address), .address(x.address), .int32(Int32(rows)), .int32(Int32(width)),
-                               .int32(Int32(chunk)), .address(y.address), .int32(y.element == .bfloat16 ? 1 : 0),
-                               .address(dx.address), .int32(dx.element == .bfloat16 ? 1 : 0),
-                               .address(chunks[0].address)])
+                              [.address(dy.address), Self.isBF16(dy), .address(x.address), .int32(Int32(rows)),
+                               .int32(Int32(width)), .int32(Int32(chunk)), .address(y.address), Self.isBF16(y),
+                               .address(dx.address), Self.isBF16(dx), .address(chunks[0].address)])
         }
     }
+
+    /// A kernel's flag for an operand that may be either type: 1 for a bf16 product operand, 0 for Float32.
+    static func isBF16(_ x: Pointer) -> KernelArgument { .int32(x.element == .bfloat16 ? 1 : 0) }
 
     func reluForward(y: Pointer, yStride: Int, x: Pointer, xStride: Int, rows: Int, width: Int) throws {
         try module.launch("relu_forward_rows", elements: rows * width,

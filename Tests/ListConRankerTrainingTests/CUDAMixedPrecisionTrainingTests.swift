@@ -561,7 +561,9 @@ import Testing
     /// writes what ``TrainingBackend/geluForward(y:x:count:)`` and ``TrainingBackend/geluBackward(dx:dy:x:count:)``
     /// write, and adds to the bias gradient what the product's backward adds (the column sums of dx as
     /// stored), bit for bit, with each output Float32 or a bf16 product operand, in either precision,
-    /// over several row chunks and column blocks; and refuses what those refuse.
+    /// over several row chunks and column blocks; a bf16 output gradient (what the output layer's
+    /// product writes in bf16 mode) gives, in both kernels, what its values widened to Float32 give;
+    /// and both refuse what those refuse.
     @Test func geluReRunWithItsBackwardIsTheTwoOperations() throws {
         guard module != nil else { return }
         var generator = SeededGenerator(seed: 46)
@@ -570,8 +572,18 @@ import Testing
         for precision in [CUDATrainingBackend.ProductPrecision.fp32, .bf16] {
             let backend = try CUDATrainingBackend(index: 0, productPrecision: precision)
             let x = try backend.upload((0..<count).map { _ in 3 * generator.normal() })
-            let dy = try backend.upload((0..<count).map { _ in generator.normal() })
-            for (yOperand, dxOperand) in [(false, false), (true, false), (false, true), (true, true)] {
+            let dyFloat = try backend.upload((0..<count).map { _ in generator.normal() })
+            // In bf16 mode a bf16 dy (GELU's own backward writes one) and its values widened to Float32.
+            let dyOperand = try backend.productOperand(count)
+            try backend.geluBackward(dx: dyOperand.pointer, dy: dyFloat.pointer, x: x.pointer, count: count)
+            let dyWidened = dyOperand.element == .bfloat16
+                ? try backend.upload(try backend.device.download(dyOperand.array.address, count: (count + 1) / 2)
+                    .flatMap { [Float(bitPattern: $0.bitPattern << 16), Float(bitPattern: $0.bitPattern & 0xffff0000)] }
+                    .prefix(count).map { $0 })
+                : dyFloat
+            let gradients = precision == .bf16 ? [(dyFloat, dyFloat), (dyOperand, dyWidened)] : [(dyFloat, dyFloat)]
+            let outputs = [(false, false), (true, false), (false, true), (true, true)]
+            for (dy, dySeparate, yOperand, dxOperand) in gradients.flatMap({ g in outputs.map { (g.0, g.1, $0.0, $0.1) } }) {
                 func output(_ operand: Bool) throws -> CUDATrainingBackend.Buffer {
                     operand ? try backend.productOperand(count) : try backend.scratch(count)
                 }
@@ -587,18 +599,26 @@ import Testing
                 try backend.geluForwardBackward(y: y.pointer, dx: dx.pointer, dy: dy.pointer, x: x.pointer, rows: rows,
                                                 width: width, biasGradient: db.pointer)
                 try backend.geluForward(y: ySeparate.pointer, x: x.pointer, count: count)
-                try backend.geluBackward(dx: dxSeparate.pointer, dy: dy.pointer, x: x.pointer, count: count)
+                try backend.geluBackward(dx: dxSeparate.pointer, dy: dySeparate.pointer, x: x.pointer, count: count)
                 try backend.linearBackward(dx: nil, dw: nil, db: dbSeparate.pointer, dy: dxSeparate.pointer, x: x.pointer,
                                            w: x.pointer, rows: rows, inFeatures: width, outFeatures: width)
-                let label = "\(precision): y bf16 \(y.element == .bfloat16), dx bf16 \(dx.element == .bfloat16)"
+                let label = "\(precision): dy bf16 \(dy.element == .bfloat16), y bf16 \(y.element == .bfloat16), "
+                    + "dx bf16 \(dx.element == .bfloat16)"
                 #expect(try bits(y) == bits(ySeparate), "\(label)")
                 #expect(try bits(dx) == bits(dxSeparate), "\(label)")
+                if dy !== dySeparate {
+                    // GELU's backward alone reads the bf16 dy as its widened values too.
+                    let dxAlone = try output(dxOperand)
+                    try backend.geluBackward(dx: dxAlone.pointer, dy: dy.pointer, x: x.pointer, count: count)
+                    #expect(try bits(dxAlone) == bits(dxSeparate), "\(label)")
+                }
                 #expect(try bits(dx).contains { $0 != 0 } && bits(y).contains { $0 != 0 })
                 let (sums, separateSums) = (try backend.download(db.pointer, count: width),
                                             try backend.download(dbSeparate.pointer, count: width))
                 #expect(sums.map(\.bitPattern) == separateSums.map(\.bitPattern), "\(label)")
                 #expect(sums != start, "\(label)")
             }
+            let dy = dyFloat
             let mask = try backend.dropoutMask(count, probability: 0.5)
             let db = try backend.zeros(width)
             #expect(throws: TrainingError.self) {
