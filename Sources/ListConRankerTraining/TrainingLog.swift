@@ -3,7 +3,9 @@ import Foundation
 /// `--log FILE`: one JSON object per line, appended and flushed as it goes — `{"event": "step",
 /// "step", "epoch", "loss", "lr", "grad_norm", "lists", "seconds"}` per optimizer step (with
 /// `"phases"`, seconds per phase of the step, under `train --profile`, and on a GPU `"kernels"`,
-/// seconds per kernel name, and `"kernel_launches"`, launches per kernel name) and
+/// seconds per kernel name, `"kernel_launches"`, launches per kernel name, and `"device_memory"`:
+/// `"held_peak_bytes"`, the most the run's memory pool has held, and in stage 2
+/// `"encoder_activation_count_bytes"`, the step's largest micro-batch's activations by count) and
 /// `{"event": "eval", "step", "epoch", "map", "mrr_at_10", "best"}` per evaluation. A resumed run
 /// appends, so steps the killed run logged after its last saved state appear twice.
 final class TrainingLog {

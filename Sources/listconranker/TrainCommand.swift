@@ -77,7 +77,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Evaluate every N steps too.") var evalEvery: Int?
     @Option(name: .long, help: "Save the latest checkpoint and state every N steps too.") var saveEvery: Int?
     @Option(name: .long, help: "Stop after this many steps (saving the state; continue with --resume).") var stopAfterStep: Int?
-    @Flag(name: .long, help: "Add each step's seconds per phase to the --log step lines (\"phases\": encoder_forward, list_head, encoder_backward, gradient_sum, optimizer); on a GPU each phase waits for the device, which slows the run slightly, and the step's seconds per kernel go to \"kernels\".")
+    @Flag(name: .long, help: "Add each step's seconds per phase to the --log step lines (\"phases\": encoder_forward, list_head, encoder_backward, gradient_sum, optimizer); on a GPU each phase waits for the device, which slows the run slightly, the step's seconds per kernel go to \"kernels\", and \"device_memory\" holds the most memory the run has held on the GPU and, in stage 2, the encoder's activations by the count micro-batches are fitted by.")
     var profile = false
     @Flag(name: .long, help: "Continue the run saved in --output.") var resume = false
     @Flag(name: .long, help: "Under MPI, stage 2: sum gradients across ranks after the backward instead of during it (faster where ranks have one core each; BENCHMARKS.md).")
