@@ -18,7 +18,7 @@ public enum CUDATrainingKernelSource {
     public static let kernelNames = productKernelNames + attentionKernelNames + attentionBF16KernelNames + [
         "philox_uniform", "dropout_mask", "dropout_keep", "multiply_by_dropout_mask", "dropout_mask_product",
         "dropout_mask_product_bf16", "dropout_mask_residual",
-        "layer_norm_forward_train", "layer_norm_backward_input", "layer_norm_parameter_chunk_sums",
+        "layer_norm_forward_train", "layer_norm_backward", "layer_norm_backward_wide",
         "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "gelu_forward_backward",
         "relu_forward_rows", "relu_backward_rows",
         "elementwise_copy", "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
@@ -97,46 +97,63 @@ extern "C" __global__ void layer_norm_forward_train(const float *x, const float 
         if (y16) y16[r * width + j] = bf16_bits(value);
     }
 }
-// One block per row: dx += rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ.
-// dx += (replace: dx =) the gradient of each row's input.
-extern "C" __global__ void layer_norm_backward_input(const float *dy, const float *x, const float *mean,
-                                                     const float *rstd, const float *gamma, int width, int replace,
-                                                     float *dx) {
+// LayerNorm's backward in one pass over dy and x (as llm.c's layernorm_backward): one block per chunk of
+// `chunk` rows, taken in order. For each row, the input gradient dx += rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)),
+// dx̂ = dy·γ (replace: dx =); and each column's dγ = Σ dy·x̂ and dβ = Σ dy over the chunk's rows, in row order,
+// into dgamma_chunks and dbeta_chunks[chunk, width]: pass 1 of the two-pass column sums, whose pass 2
+// (add_chunk_sums) adds the chunks to dγ and dβ. Thread t owns columns t + k·blockDim (k < COLUMNS), so
+// its partial sums stay in registers; the row's second read of dy and x finds them in the cache. Widths up to
+// COLUMNS·blockDim (the caller picks blockDim): 4 columns a thread up to 4,096, 16 beyond (more registers).
+template <int COLUMNS>
+__device__ void layer_norm_backward_rows(const float *dy, const float *x, const float *mean, const float *rstd,
+                                         const float *gamma, int rows, int width, int chunk, int replace, float *dx,
+                                         float *dgamma_chunks, float *dbeta_chunks) {
     __shared__ float scratch[32];
-    long r = blockIdx.x;
-    const float *row = x + r * width, *grad = dy + r * width;
-    float m = mean[r], s = rstd[r];
-    float a = 0.0f, b = 0.0f;
-    for (int j = threadIdx.x; j < width; j += blockDim.x) {
-        float xhat = (row[j] - m) * s, dxhat = grad[j] * gamma[j];
-        a += dxhat;
-        b += dxhat * xhat;
+    int c = blockIdx.x;
+    int end = (c + 1) * chunk < rows ? (c + 1) * chunk : rows;
+    float g[COLUMNS], b[COLUMNS];
+#pragma unroll
+    for (int k = 0; k < COLUMNS; k++) { g[k] = 0.0f; b[k] = 0.0f; }
+    for (long r = (long)c * chunk; r < end; r++) {
+        const float *row = x + r * width, *grad = dy + r * width;
+        float m = mean[r], s = rstd[r];
+        float a = 0.0f, ab = 0.0f;
+        for (int j = threadIdx.x; j < width; j += blockDim.x) {
+            float xhat = (row[j] - m) * s, dxhat = grad[j] * gamma[j];
+            a += dxhat;
+            ab += dxhat * xhat;
+        }
+        float mean_dxhat = block_sum(a, scratch) / width;
+        float mean_dxhat_xhat = block_sum(ab, scratch) / width;
+#pragma unroll
+        for (int k = 0; k < COLUMNS; k++) {
+            int j = threadIdx.x + k * blockDim.x;
+            if (j >= width) break;
+            float d = grad[j], xhat = (row[j] - m) * s;
+            float input = s * (d * gamma[j] - mean_dxhat - xhat * mean_dxhat_xhat);
+            if (replace) dx[r * width + j] = input; else dx[r * width + j] += input;
+            g[k] += d * xhat;
+            b[k] += d;
+        }
     }
-    float mean_dxhat = block_sum(a, scratch) / width;
-    float mean_dxhat_xhat = block_sum(b, scratch) / width;
-    for (int j = threadIdx.x; j < width; j += blockDim.x) {
-        float xhat = (row[j] - m) * s;
-        float d = s * (grad[j] * gamma[j] - mean_dxhat - xhat * mean_dxhat_xhat);
-        if (replace) dx[r * width + j] = d; else dx[r * width + j] += d;
+#pragma unroll
+    for (int k = 0; k < COLUMNS; k++) {
+        int j = threadIdx.x + k * blockDim.x;
+        if (j >= width) break;
+        dgamma_chunks[(long)c * width + j] = g[k];
+        dbeta_chunks[(long)c * width + j] = b[k];
     }
 }
-// dγ and dβ of each chunk of `chunk` rows (rows in order within it): pass 1 of the two-pass column
-// sums below, whose pass 2 (add_chunk_sums) adds them to dγ += Σ dy·x̂ and dβ += Σ dy.
-// Grid (column blocks, chunks).
-extern "C" __global__ void layer_norm_parameter_chunk_sums(const float *dy, const float *x, const float *mean,
-                                                           const float *rstd, int rows, int width, int chunk,
-                                                           float *dgamma_chunks, float *dbeta_chunks) {
-    int c = blockIdx.y, j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= width) return;
-    int end = (c + 1) * chunk < rows ? (c + 1) * chunk : rows;
-    float g = 0.0f, b = 0.0f;
-    for (int r = c * chunk; r < end; r++) {
-        float d = dy[(long)r * width + j];
-        g += d * ((x[(long)r * width + j] - mean[r]) * rstd[r]);
-        b += d;
-    }
-    dgamma_chunks[(long)c * width + j] = g;
-    dbeta_chunks[(long)c * width + j] = b;
+extern "C" __global__ void layer_norm_backward(const float *dy, const float *x, const float *mean, const float *rstd,
+                                               const float *gamma, int rows, int width, int chunk, int replace,
+                                               float *dx, float *dgamma_chunks, float *dbeta_chunks) {
+    layer_norm_backward_rows<4>(dy, x, mean, rstd, gamma, rows, width, chunk, replace, dx, dgamma_chunks, dbeta_chunks);
+}
+extern "C" __global__ void layer_norm_backward_wide(const float *dy, const float *x, const float *mean,
+                                                    const float *rstd, const float *gamma, int rows, int width,
+                                                    int chunk, int replace, float *dx, float *dgamma_chunks,
+                                                    float *dbeta_chunks) {
+    layer_norm_backward_rows<16>(dy, x, mean, rstd, gamma, rows, width, chunk, replace, dx, dgamma_chunks, dbeta_chunks);
 }
 
 // ---- Activations (ActivationOps) ----------------------------------------------------------------------

@@ -182,6 +182,53 @@ final class Messages: @unchecked Sendable {
         }
     }
 
+    /// LayerNorm's backward (one kernel for the input gradient and γ's and β's chunk sums, a block per
+    /// 16 rows) gives the CPU's, written or added, γ and β added to what they held: over several chunks
+    /// and a last partial one, at widths under a warp, over its threads (several columns a thread) and
+    /// over 4,096 (the wide kernel); a row too wide for one block is refused.
+    @Test func layerNormBackwardIsTheCPUs() throws {
+        guard module != nil else { return }
+        let gpu = try CUDATrainingBackend(index: 0), cpu = CPUTrainingBackend()
+        var generator = SeededGenerator(seed: 9)
+        for (rows, width) in [(37, 33), (50, 300), (20, 5_000)] {
+            let count = rows * width
+            let x = (0..<count).map { _ in 2 * generator.normal() + 0.5 }, dy = (0..<count).map { _ in generator.normal() }
+            let gamma = (0..<width).map { _ in 1 + 0.3 * generator.normal() }, beta = (0..<width).map { _ in generator.normal() }
+            let held = (0..<count).map { _ in generator.normal() }, start = (0..<width).map { _ in generator.normal() }
+            // The CPU's statistics, given to both.
+            let (cx, cgamma, cbeta) = (cpu.upload(x), cpu.upload(gamma), cpu.upload(beta))
+            let (cy, cmean, crstd) = (cpu.scratch(count), cpu.scratch(rows), cpu.scratch(rows))
+            cpu.layerNormForward(y: cy.pointer, mean: cmean.pointer, rstd: crstd.pointer, x: cx.pointer,
+                                     gamma: cgamma.pointer, beta: cbeta.pointer, rows: rows, width: width, eps: 1e-12)
+            let (mean, rstd) = (cpu.download(cmean.pointer, count: rows), cpu.download(crstd.pointer, count: rows))
+            for write in [GradientWrite.replace, .add] {
+                func run<Backend: TrainingBackend>(_ b: Backend) throws -> [[Float]] {
+                    let (dx, dgamma, dbeta) = (try b.upload(held), try b.upload(start), try b.upload(start))
+                    let inputs = (try b.upload(dy), try b.upload(x), try b.upload(mean), try b.upload(rstd), try b.upload(gamma))
+                    try b.layerNormBackward(dx: dx.pointer, dxWrite: write, dgamma: dgamma.pointer, dbeta: dbeta.pointer,
+                                            dy: inputs.0.pointer, x: inputs.1.pointer, mean: inputs.2.pointer,
+                                            rstd: inputs.3.pointer, gamma: inputs.4.pointer, rows: rows, width: width)
+                    return try [dx, dgamma, dbeta].map { try b.download($0.pointer, count: $0.count) }
+                }
+                let (expected, got) = (try run(cpu), try run(gpu))
+                for (k, name) in ["dx", "dgamma", "dbeta"].enumerated() {
+                    let (e, g) = (expected[k], got[k])
+                    let largest = e.map { abs($0) }.max() ?? 1
+                    let worst = zip(e, g).map { abs($0 - $1) }.max() ?? 0
+                    #expect(worst <= 1e-5 * largest, "\(rows) × \(width), \(write), \(name): \(worst) of \(largest)")
+                }
+            }
+        }
+        let wide = 16 * 1024 + 1
+        let buffers = try (0..<3).map { _ in try gpu.zeros(wide) }
+        #expect(throws: TrainingError.self) {
+            try gpu.layerNormBackward(dx: buffers[0].pointer, dxWrite: .replace, dgamma: buffers[1].pointer,
+                                      dbeta: buffers[2].pointer, dy: buffers[0].pointer, x: buffers[1].pointer,
+                                      mean: buffers[2].pointer, rstd: buffers[2].pointer, gamma: buffers[1].pointer,
+                                      rows: 1, width: wide)
+        }
+    }
+
     /// Products on pointers into the middle of buffers, a float or a few off cuBLASLt's default
     /// 256-byte alignment (a tensor of a flat parameter buffer, half of the score head's weight): the
     /// software cuBLASLt runs an algorithm only on the alignment it was chosen for, so these run
