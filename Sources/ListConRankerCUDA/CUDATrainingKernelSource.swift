@@ -104,10 +104,14 @@ extern "C" __global__ void layer_norm_forward_train(const float *x, const float 
 // (add_chunk_sums) adds the chunks to dγ and dβ. Thread t owns columns t + k·blockDim (k < COLUMNS), so
 // its partial sums stay in registers; the row's second read of dy and x finds them in the cache. Widths up to
 // COLUMNS·blockDim (the caller picks blockDim): 4 columns a thread up to 4,096, 16 beyond (more registers).
+// With a mask (bytes, DropoutMask) also branch = dx ⊙ mask, Float32 or bf16 (branch_bf16), as
+// dropout_mask_product would write it after: the gradient of the dropout branch that joined the residual
+// sum this LayerNorm normalised, without reading dx again.
 template <int COLUMNS>
 __device__ void layer_norm_backward_rows(const float *dy, const float *x, const float *mean, const float *rstd,
                                          const float *gamma, int rows, int width, int chunk, int replace, float *dx,
-                                         float *dgamma_chunks, float *dbeta_chunks) {
+                                         float *dgamma_chunks, float *dbeta_chunks, DropoutMask mask, void *branch,
+                                         int branch_bf16) {
     __shared__ float scratch[32];
     int c = blockIdx.x;
     int end = (c + 1) * chunk < rows ? (c + 1) * chunk : rows;
@@ -131,7 +135,13 @@ __device__ void layer_norm_backward_rows(const float *dy, const float *x, const 
             if (j >= width) break;
             float d = grad[j], xhat = (row[j] - m) * s;
             float input = s * (d * gamma[j] - mean_dxhat - xhat * mean_dxhat_xhat);
-            if (replace) dx[r * width + j] = input; else dx[r * width + j] += input;
+            long i = r * width + j;
+            float value = replace ? input : dx[i] + input;
+            dx[i] = value;
+            if (mask) {
+                if (branch_bf16) store_as((unsigned short *)branch + i, value * mask[i]);
+                else store_as((float *)branch + i, value * mask[i]);
+            }
             g[k] += d * xhat;
             b[k] += d;
         }
@@ -146,14 +156,18 @@ __device__ void layer_norm_backward_rows(const float *dy, const float *x, const 
 }
 extern "C" __global__ void layer_norm_backward(const float *dy, const float *x, const float *mean, const float *rstd,
                                                const float *gamma, int rows, int width, int chunk, int replace,
-                                               float *dx, float *dgamma_chunks, float *dbeta_chunks) {
-    layer_norm_backward_rows<4>(dy, x, mean, rstd, gamma, rows, width, chunk, replace, dx, dgamma_chunks, dbeta_chunks);
+                                               float *dx, float *dgamma_chunks, float *dbeta_chunks,
+                                               const unsigned char *keep, float scale, void *branch, int branch_bf16) {
+    layer_norm_backward_rows<4>(dy, x, mean, rstd, gamma, rows, width, chunk, replace, dx, dgamma_chunks, dbeta_chunks,
+                                DropoutMask(keep, scale), branch, branch_bf16);
 }
 extern "C" __global__ void layer_norm_backward_wide(const float *dy, const float *x, const float *mean,
                                                     const float *rstd, const float *gamma, int rows, int width,
                                                     int chunk, int replace, float *dx, float *dgamma_chunks,
-                                                    float *dbeta_chunks) {
-    layer_norm_backward_rows<16>(dy, x, mean, rstd, gamma, rows, width, chunk, replace, dx, dgamma_chunks, dbeta_chunks);
+                                                    float *dbeta_chunks, const unsigned char *keep, float scale,
+                                                    void *branch, int branch_bf16) {
+    layer_norm_backward_rows<16>(dy, x, mean, rstd, gamma, rows, width, chunk, replace, dx, dgamma_chunks, dbeta_chunks,
+                                 DropoutMask(keep, scale), branch, branch_bf16);
 }
 
 // ---- Activations (ActivationOps) ----------------------------------------------------------------------

@@ -57,6 +57,15 @@ struct CPUTrainingBackend: TrainingBackend {
                               gamma: gamma, rows: rows, width: width)
     }
 
+    /// The two operations in turn.
+    func layerNormBackward(dx: Pointer, maskedBy mask: Pointer, into branch: Pointer, dgamma: Pointer, dbeta: Pointer,
+                           dy: Pointer, x: Pointer, mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int,
+                           width: Int) {
+        layerNormBackward(dx: dx, dxWrite: .replace, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, mean: mean,
+                          rstd: rstd, gamma: gamma, rows: rows, width: width)
+        multiply(dx, by: mask, into: branch, count: rows * width)
+    }
+
     func geluForward(y: Pointer, x: Pointer, count: Int) throws {
         try ActivationOps.geluForward(y: y, x: x, count: count)
     }

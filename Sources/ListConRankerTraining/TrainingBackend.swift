@@ -83,6 +83,13 @@ protocol TrainingBackend: Sendable {
     /// `dx += …` (with `dxWrite` `.replace`, `dx = …`), `dgamma += …`, `dbeta += …`.
     func layerNormBackward(dx: Pointer, dxWrite: GradientWrite, dgamma: Pointer, dbeta: Pointer, dy: Pointer,
                            x: Pointer, mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int, width: Int) throws
+    /// ``layerNormBackward(dx:dxWrite:dgamma:dbeta:dy:x:mean:rstd:gamma:rows:width:)`` replacing `dx`, and
+    /// `branch = dx ⊙ mask` (a ``dropoutMask(_:probability:)``; `branch` Float32 or a product operand), as
+    /// ``multiply(_:by:into:count:)`` after it writes it: the gradient of the dropout branch that joined
+    /// the residual sum this LayerNorm normalised, in the same pass (a GPU reads dx once less).
+    func layerNormBackward(dx: Pointer, maskedBy mask: Pointer, into branch: Pointer, dgamma: Pointer, dbeta: Pointer,
+                           dy: Pointer, x: Pointer, mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int,
+                           width: Int) throws
     /// `y = GELU(x)` (erf form).
     func geluForward(y: Pointer, x: Pointer, count: Int) throws
     /// `dx = dy · GELU′(x)` (overwritten; `dx` may be a ``productOperand(_:)``).

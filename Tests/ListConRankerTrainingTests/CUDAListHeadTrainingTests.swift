@@ -185,10 +185,13 @@ final class Messages: @unchecked Sendable {
     /// LayerNorm's backward (one kernel for the input gradient and γ's and β's chunk sums, a block per
     /// 16 rows) gives the CPU's, written or added, γ and β added to what they held: over several chunks
     /// and a last partial one, at widths under a warp, over its threads (several columns a thread) and
-    /// over 4,096 (the wide kernel); a row too wide for one block is refused.
+    /// over 4,096 (the wide kernel). With a dropout mask it also writes the masked branch gradient, the
+    /// CPU's multiply after it (a bf16 operand in bf16 mode: the rounding of the Float32 one, as the
+    /// multiply writes it). A row too wide for one block is refused.
     @Test func layerNormBackwardIsTheCPUs() throws {
         guard module != nil else { return }
-        let gpu = try CUDATrainingBackend(index: 0), cpu = CPUTrainingBackend()
+        let cpu = CPUTrainingBackend()
+        let backends = [try CUDATrainingBackend(index: 0), try CUDATrainingBackend(index: 0, productPrecision: .bf16)]
         var generator = SeededGenerator(seed: 9)
         for (rows, width) in [(37, 33), (50, 300), (20, 5_000)] {
             let count = rows * width
@@ -199,27 +202,57 @@ final class Messages: @unchecked Sendable {
             let (cx, cgamma, cbeta) = (cpu.upload(x), cpu.upload(gamma), cpu.upload(beta))
             let (cy, cmean, crstd) = (cpu.scratch(count), cpu.scratch(rows), cpu.scratch(rows))
             cpu.layerNormForward(y: cy.pointer, mean: cmean.pointer, rstd: crstd.pointer, x: cx.pointer,
-                                     gamma: cgamma.pointer, beta: cbeta.pointer, rows: rows, width: width, eps: 1e-12)
+                                 gamma: cgamma.pointer, beta: cbeta.pointer, rows: rows, width: width, eps: 1e-12)
             let (mean, rstd) = (cpu.download(cmean.pointer, count: rows), cpu.download(crstd.pointer, count: rows))
-            for write in [GradientWrite.replace, .add] {
-                func run<Backend: TrainingBackend>(_ b: Backend) throws -> [[Float]] {
-                    let (dx, dgamma, dbeta) = (try b.upload(held), try b.upload(start), try b.upload(start))
-                    let inputs = (try b.upload(dy), try b.upload(x), try b.upload(mean), try b.upload(rstd), try b.upload(gamma))
+            // dx, dγ, dβ, and with `masked` the branch gradient (and on a GPU its bits as stored).
+            func run<Backend: TrainingBackend>(_ b: Backend, _ write: GradientWrite, masked: Bool) throws
+                -> (values: [[Float]], branch: Backend.Buffer?) {
+                let (dx, dgamma, dbeta) = (try b.upload(held), try b.upload(start), try b.upload(start))
+                let inputs = (try b.upload(dy), try b.upload(x), try b.upload(mean), try b.upload(rstd), try b.upload(gamma))
+                var branch: Backend.Buffer?
+                if masked {
+                    let mask = try b.dropoutMask(count, probability: 0.3)
+                    try b.drawDropoutMask(mask.pointer, count: count, probability: 0.3, seed: 5, stream: 1)
+                    let into = try b.productOperand(count)
+                    try b.layerNormBackward(dx: dx.pointer, maskedBy: mask.pointer, into: into.pointer,
+                                            dgamma: dgamma.pointer, dbeta: dbeta.pointer, dy: inputs.0.pointer,
+                                            x: inputs.1.pointer, mean: inputs.2.pointer, rstd: inputs.3.pointer,
+                                            gamma: inputs.4.pointer, rows: rows, width: width)
+                    branch = into
+                } else {
                     try b.layerNormBackward(dx: dx.pointer, dxWrite: write, dgamma: dgamma.pointer, dbeta: dbeta.pointer,
                                             dy: inputs.0.pointer, x: inputs.1.pointer, mean: inputs.2.pointer,
                                             rstd: inputs.3.pointer, gamma: inputs.4.pointer, rows: rows, width: width)
-                    return try [dx, dgamma, dbeta].map { try b.download($0.pointer, count: $0.count) }
                 }
-                let (expected, got) = (try run(cpu), try run(gpu))
-                for (k, name) in ["dx", "dgamma", "dbeta"].enumerated() {
-                    let (e, g) = (expected[k], got[k])
-                    let largest = e.map { abs($0) }.max() ?? 1
-                    let worst = zip(e, g).map { abs($0 - $1) }.max() ?? 0
-                    #expect(worst <= 1e-5 * largest, "\(rows) × \(width), \(write), \(name): \(worst) of \(largest)")
+                return (try [dx, dgamma, dbeta].map { try b.download($0.pointer, count: $0.count) }, branch)
+            }
+            for (write, masked) in [(GradientWrite.replace, false), (.add, false), (.replace, true)] {
+                let expected = try run(cpu, write, masked: masked)
+                for gpu in backends {
+                    let got = try run(gpu, write, masked: masked)
+                    for (k, name) in ["dx", "dgamma", "dbeta"].enumerated() {
+                        let (e, g) = (expected.values[k], got.values[k])
+                        let largest = e.map { abs($0) }.max() ?? 1
+                        let worst = zip(e, g).map { abs($0 - $1) }.max() ?? 0
+                        #expect(worst <= 1e-5 * largest, "\(rows) × \(width), \(write), masked \(masked), \(name): \(worst)")
+                    }
+                    guard masked, let branch = got.branch else { continue }
+                    // The branch is the GPU's own dx times the mask's values, stored as its type stores it.
+                    let mask = cpu.dropoutMask(count, probability: 0.3)
+                    cpu.drawDropoutMask(mask.pointer, count: count, probability: 0.3, seed: 5, stream: 1)
+                    let product = zip(got.values[0], cpu.download(mask.pointer, count: count)).map { $0 * $1 }
+                    let label = "\(rows) × \(width), \(gpu.productPrecision)"
+                    if branch.element == .bfloat16 {
+                        let stored = try CUDATrainingKernelParityBF16Tests.download(branch.pointer.address, count: count,
+                                                                                    device: gpu.device)
+                        #expect(stored == product.map { CUDATrainingKernelParityBF16Tests.reference($0) ?? 0 }, "\(label)")
+                    } else {
+                        #expect(try gpu.download(branch.pointer, count: count) == product, "\(label)")
+                    }
                 }
             }
         }
-        let wide = 16 * 1024 + 1
+        let gpu = backends[0], wide = 16 * 1024 + 1
         let buffers = try (0..<3).map { _ in try gpu.zeros(wide) }
         #expect(throws: TrainingError.self) {
             try gpu.layerNormBackward(dx: buffers[0].pointer, dxWrite: .replace, dgamma: buffers[1].pointer,

@@ -95,11 +95,11 @@ extension EncoderNetwork {
         // out = LN(residual2), residual2 = normed1 + dropout(output.dense(activated)): the residual
         // branch's gradient is LayerNorm's input gradient as it is, the dense layer's the same masked.
         let dnormed1 = buffers.dnormed1                               // [N, H]
-        try backend.layerNormBackward(dx: dnormed1.pointer, dxWrite: .replace, dgamma: g + o.outputNorm.weight,
-                                      dbeta: g + o.outputNorm.bias, dy: doutput.pointer, x: l.residual2.pointer,
-                                      mean: l.mean2.pointer, rstd: l.rstd2.pointer, gamma: p + o.outputNorm.weight,
-                                      rows: n, width: h)
-        let dOutputDense = try masked(dnormed1, by: l.outputMask, into: buffers.dbranch, count: n * h, backend)
+        let dOutputDense = try normBackward(dx: dnormed1, branch: l.outputMask.map { ($0, buffers.dbranch) },
+                                            dgamma: g + o.outputNorm.weight, dbeta: g + o.outputNorm.bias,
+                                            dy: doutput.pointer, x: l.residual2.pointer, mean: l.mean2.pointer,
+                                            rstd: l.rstd2.pointer, gamma: p + o.outputNorm.weight, rows: n, width: h,
+                                            backend)
         let dactivated = buffers.dactivated                           // [N, F]
         let dpreActivation = buffers.dpreActivation                   // [N, F]
         if geluPending {
@@ -126,11 +126,11 @@ extension EncoderNetwork {
                                    outFeatures: f)
 
         // normed1 = LN(residual1), residual1 = input + dropout(attention.output.dense(context)).
-        try backend.layerNormBackward(dx: dinput.pointer, dxWrite: .replace, dgamma: g + o.attentionNorm.weight,
-                                      dbeta: g + o.attentionNorm.bias, dy: dnormed1.pointer, x: l.residual1.pointer,
-                                      mean: l.mean1.pointer, rstd: l.rstd1.pointer, gamma: p + o.attentionNorm.weight,
-                                      rows: n, width: h)
-        let dAttentionDense = try masked(dinput, by: l.attentionMask, into: buffers.dbranch, count: n * h, backend)
+        let dAttentionDense = try normBackward(dx: dinput, branch: l.attentionMask.map { ($0, buffers.dbranch) },
+                                               dgamma: g + o.attentionNorm.weight, dbeta: g + o.attentionNorm.bias,
+                                               dy: dnormed1.pointer, x: l.residual1.pointer, mean: l.mean1.pointer,
+                                               rstd: l.rstd1.pointer, gamma: p + o.attentionNorm.weight, rows: n,
+                                               width: h, backend)
         let dcontext = buffers.dcontext                               // [N, H]
         try backend.linearBackward(dx: dcontext.pointer, dxWrite: .replace, dw: g + o.attentionOutput.weight,
                                    db: g + o.attentionOutput.bias, dy: dAttentionDense, x: l.context.pointer,
@@ -143,14 +143,23 @@ extension EncoderNetwork {
                                    x: l.input.pointer, w: p + o.qkv.weight, rows: n, inFeatures: h, outFeatures: 3 * h)
     }
 
-    /// The gradient of a dropout branch's dense output, from `gradient`, that of the residual sum it
-    /// joins: `gradient ⊙ mask` into `branch` (a product operand), or `gradient` itself without dropout.
-    private func masked<Backend: TrainingBackend>(_ gradient: Backend.Buffer, by mask: Backend.Buffer?,
-                                                  into branch: Backend.Buffer, count: Int,
-                                                  _ backend: Backend) throws -> Backend.Pointer {
-        guard let mask else { return gradient.pointer }
-        try backend.multiply(gradient.pointer, by: mask.pointer, into: branch.pointer, count: count)
-        return branch.pointer
+    /// LayerNorm's backward into `dx` (replaced), then the gradient of the dropout branch's dense output
+    /// that joined the residual sum it normalised: with dropout, `dx ⊙ mask` written into the branch
+    /// buffer (a product operand) in the same pass; without, `dx` itself.
+    private func normBackward<Backend: TrainingBackend>(
+        dx: Backend.Buffer, branch: (mask: Backend.Buffer, into: Backend.Buffer)?, dgamma: Backend.Pointer,
+        dbeta: Backend.Pointer, dy: Backend.Pointer, x: Backend.Pointer, mean: Backend.Pointer, rstd: Backend.Pointer,
+        gamma: Backend.Pointer, rows: Int, width: Int, _ backend: Backend
+    ) throws -> Backend.Pointer {
+        guard let branch else {
+            try backend.layerNormBackward(dx: dx.pointer, dxWrite: .replace, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x,
+                                          mean: mean, rstd: rstd, gamma: gamma, rows: rows, width: width)
+            return dx.pointer
+        }
+        try backend.layerNormBackward(dx: dx.pointer, maskedBy: branch.mask.pointer, into: branch.into.pointer,
+                                      dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, mean: mean, rstd: rstd, gamma: gamma,
+                                      rows: rows, width: width)
+        return branch.into.pointer
     }
 
     /// Layer 0's input = dropout(LN(word[id] + token_type[0] + position[i])): the gradient of the
