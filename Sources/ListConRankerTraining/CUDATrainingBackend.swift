@@ -319,8 +319,7 @@ struct CUDATrainingBackend: TrainingBackend {
     /// `_wide` kernel, for rows over 4,096 values).
     func layerNormBackward(dx: Pointer, dxWrite: GradientWrite, dgamma: Pointer, dbeta: Pointer, dy: Pointer,
                            x: Pointer, mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int, width: Int) throws {
-        try layerNormBackward(dx: dx, dxWrite: dxWrite, masked: [.address(0), .float(0), .address(0), .int32(0)],
-                              dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, mean: mean, rstd: rstd, gamma: gamma,
+        try layerNormBackward(dx: dx, dxWrite: dxWrite, masked: nil, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, mean: mean, rstd: rstd, gamma: gamma,
                               rows: rows, width: width)
     }
 
@@ -328,19 +327,19 @@ struct CUDATrainingBackend: TrainingBackend {
     func layerNormBackward(dx: Pointer, maskedBy mask: Pointer, into branch: Pointer, dgamma: Pointer, dbeta: Pointer,
                            dy: Pointer, x: Pointer, mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int,
                            width: Int) throws {
-        try operand(branch, "a masked branch's gradient")
-        try layerNormBackward(dx: dx, dxWrite: .replace,
-                              masked: [.address(mask.address), .float(try byteMaskScale(mask)), .address(branch.address),
-                                       Self.isBF16(branch)],
-                              dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, mean: mean, rstd: rstd, gamma: gamma,
+        try layerNormBackward(dx: dx, dxWrite: .replace, masked: (mask, branch), dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, mean: mean, rstd: rstd, gamma: gamma,
                               rows: rows, width: width)
     }
 
-    /// `masked`: the kernel's mask, its kept value, the branch and whether it is bf16 (zeros: none).
-    private func layerNormBackward(dx: Pointer, dxWrite: GradientWrite, masked: [KernelArgument], dgamma: Pointer,
-                                   dbeta: Pointer, dy: Pointer, x: Pointer, mean: Pointer, rstd: Pointer,
-                                   gamma: Pointer, rows: Int, width: Int) throws {
+    /// `masked`: a byte mask and the branch gradient the kernel writes with dx, or none.
+    private func layerNormBackward(dx: Pointer, dxWrite: GradientWrite, masked: (mask: Pointer, branch: Pointer)?,
+                                   dgamma: Pointer, dbeta: Pointer, dy: Pointer, x: Pointer, mean: Pointer,
+                                   rstd: Pointer, gamma: Pointer, rows: Int, width: Int) throws {
         try written(dx, "LayerNorm's input gradient")
+        if let masked { try operand(masked.branch, "a masked branch's gradient") }
+        let branch: [KernelArgument] = try masked.map {
+            [.address($0.mask.address), .float(try byteMaskScale($0.mask)), .address($0.branch.address), Self.isBF16($0.branch)]
+        } ?? [.address(0), .float(0), .address(0), .int32(0)]
         let (kernel, columnsPerThread) = width <= 4 * 1024 ? ("layer_norm_backward", 4) : ("layer_norm_backward_wide", 16)
         let threads = max(64, (width + columnsPerThread * 32 - 1) / (columnsPerThread * 32) * 32)
         guard threads <= 1024 else {
@@ -352,7 +351,7 @@ struct CUDATrainingBackend: TrainingBackend {
                               [.address(dy.address), .address(x.address), .address(mean.address), .address(rstd.address),
                                .address(gamma.address), .int32(Int32(rows)), .int32(Int32(width)), .int32(Int32(chunk)),
                                .int32(dxWrite == .replace ? 1 : 0), .address(dx.address), .address(chunks[0].address),
-                               .address(chunks[1].address)] + masked)
+                               .address(chunks[1].address)] + branch)
         }
     }
 

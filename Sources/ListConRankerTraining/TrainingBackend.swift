@@ -92,7 +92,7 @@ protocol TrainingBackend: Sendable {
                            width: Int) throws
     /// `y = GELU(x)` (erf form).
     func geluForward(y: Pointer, x: Pointer, count: Int) throws
-    /// `dx = dy · GELU′(x)` (overwritten; `dx` may be a ``productOperand(_:)``).
+    /// `dx = dy · GELU′(x)` (overwritten; `dy` and `dx` may be ``productOperand(_:)``s).
     func geluBackward(dx: Pointer, dy: Pointer, x: Pointer, count: Int) throws
     /// ``geluForward(y:x:count:)`` and ``geluBackward(dx:dy:x:count:)`` in one pass over `x`
     /// (`[rows, width]`): what a backward that re-runs GELU needs (its output for the next layer's

@@ -577,9 +577,8 @@ import Testing
             let dyOperand = try backend.productOperand(count)
             try backend.geluBackward(dx: dyOperand.pointer, dy: dyFloat.pointer, x: x.pointer, count: count)
             let dyWidened = dyOperand.element == .bfloat16
-                ? try backend.upload(try backend.device.download(dyOperand.array.address, count: (count + 1) / 2)
-                    .flatMap { [Float(bitPattern: $0.bitPattern << 16), Float(bitPattern: $0.bitPattern & 0xffff0000)] }
-                    .prefix(count).map { $0 })
+                ? try backend.upload(try Self.download(dyOperand.pointer.address, count: count, device: backend.device)
+                    .map { Float(bitPattern: UInt32($0) << 16) })
                 : dyFloat
             let gradients = precision == .bf16 ? [(dyFloat, dyFloat), (dyOperand, dyWidened)] : [(dyFloat, dyFloat)]
             let outputs = [(false, false), (true, false), (false, true), (true, true)]
@@ -618,11 +617,10 @@ import Testing
                 #expect(sums.map(\.bitPattern) == separateSums.map(\.bitPattern), "\(label)")
                 #expect(sums != start, "\(label)")
             }
-            let dy = dyFloat
             let mask = try backend.dropoutMask(count, probability: 0.5)
             let db = try backend.zeros(width)
             #expect(throws: TrainingError.self) {
-                try backend.geluForwardBackward(y: mask.pointer, dx: dy.pointer, dy: dy.pointer, x: x.pointer, rows: rows,
+                try backend.geluForwardBackward(y: mask.pointer, dx: dyFloat.pointer, dy: dyFloat.pointer, x: x.pointer, rows: rows,
                                                 width: width, biasGradient: db.pointer)
             }
         }

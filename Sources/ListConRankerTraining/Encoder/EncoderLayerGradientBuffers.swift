@@ -3,8 +3,8 @@
 /// every layer cost the CPU a page fault and a cleared page for each of their pages (a few per
 /// cent of BERT-large's backward). None is cleared, at allocation or between layers: each is
 /// written whole before it is read (LayerNorm's, the products' and attention's input gradients by
-/// `GradientWrite.replace`, the masked branch gradients by their multiply, before any product adds
-/// to dnormed1 or dinput). The gradients that only a linear layer's backward reads (its products
+/// `GradientWrite.replace`, the masked branch gradients by LayerNorm's backward with the mask,
+/// before any product adds to dnormed1 or dinput). The gradients that only a linear layer's backward reads (its products
 /// and its bias's column sums), the context's, which only attention's products read, and GELU's
 /// output gradient, which a product writes and only GELU's backward reads, are product operands:
 /// bf16 on a GPU in bf16 mode (where autocast's are bf16 too).
