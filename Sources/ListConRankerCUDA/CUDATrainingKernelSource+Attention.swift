@@ -8,7 +8,9 @@
 /// head, and each thread a 4 × (up to 8) register tile of the block's output, so that every value
 /// read from shared memory feeds several multiply-adds and every global read is a coalesced row.
 /// The probabilities, which the backward needs anyway, are written once and re-read from global
-/// memory (the L2 holds a segment's), so nothing here bounds the segment length; a head wider than
+/// memory (the L2 holds a segment's), so nothing here bounds the segment length; the backward forms
+/// dP and dS a 32 × 32 tile at a time in shared memory from them (keeping only each query row's
+/// `rowsum(P ⊙ dP)` between its two passes), so it stores nothing of that size. A head wider than
 /// 128 columns (an m3e-small list head's 1792 / 8 = 224) goes through shared memory 128 columns at a
 /// time, so nothing bounds the head width either.
 ///
@@ -30,9 +32,15 @@ extension CUDATrainingKernelSource {
 // starts[s] ..< starts[s] + lengths[s]; the probabilities of (segment s, head h) are the [L, L] block at
 // offsets[s] + h·L², row-major, zero where masked. first_row_alone: a segment's first row attends to itself
 // only (ListAttention's query row). mask (optional, same layout): the dropout mask applied to the
-// probabilities before the product with V, a byte per element (DropoutMask).
+// probabilities before the product with V, a byte per element (DropoutMask). row_dots (backward): a Float32
+// per query row and head, rowsum(P ⊙ dP) of (segment s, head h) at heads·starts[s] + h·L.
 // Grid: (segments, heads, 32-row tiles of the longest segment); block: 128 threads. A head's columns go
 // through shared memory ATT_CHUNK at a time.
+//
+// The backward never stores an [L, L] block: dP = (dC·Vᵀ) ⊙ M and dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d are
+// formed a 32 × 32 tile at a time in shared memory from the stored P and the products, and the products
+// that read them run on the tile there (the scores' gradient of FlashAttention's backward, Dao 2023, here
+// over stored probabilities), so the only traffic of the backward's size L² is reading P and its mask.
 //
 // The three passes are written once (attention_forward_pass, attention_queries_pass, attention_keys_pass)
 // over the tile arithmetic of a precision: FloatTiles and FloatKeyTiles here (Float32 on the CUDA cores),
@@ -40,15 +48,22 @@ extension CUDATrainingKernelSource {
 //   Dots                            a thread's share of a 32 × 32 tile of A·Bᵀ,
 //   head_dots(…)                    that tile over a head's columns, for 32 rows of A against 32 of B,
 //   each_dot(dots, f)               f(row, column, value) for each of this thread's entries,
-//   rows_times_head(…)              out (+)= (W ⊙ M)·B for the block's 32 rows of an [L, L] block W (its
-//                                   rows `w_stride` elements apart, M laid out as W);
-//   DScore                          the type the backward stores dS in (DScore below);
-// a KeyTiles type, for dK and dV of 32 key rows, Head (a thread's share of 32 rows of a head chunk),
-// clear, load (one query tile's P̃, dS, dC and Q), products and store (written or added).
+//   staging                         a Float32 [32, ATT_SQUARE] tile in shared memory for dots,
+//   Head, clear, store              a thread's share of 32 rows of a head chunk, and its store (written or
+//                                   added),
+//   set_weight(r, c, v)             W[r, c] = v in the [32, 32] tile W of W·B (rounded as its products
+//                                   round), which may be staging itself (a thread writes only entries it
+//                                   read),
+//   load_weights(…)                 W from a stored [L, L] block (times a mask),
+//   load_values(…), weights_times_values(…)   B's 32 rows of a head chunk, and acc += W·B;
+// a KeyTiles type, for dK and dV of 32 key rows, its `dots` (a Tiles for the dots), Head, clear, set (an
+// entry of the [key, query] tiles P̃ᵀ and dSᵀ), load (a query tile's dC and Q rows of one head chunk, where
+// the dots were), products and store.
 #define ATT_TILE 32
 #define ATT_CHUNK 128
 #define ATT_PITCH (ATT_CHUNK + 1)      // head rows padded by one word: column reads fall in distinct banks
 #define ATT_SQUARE (ATT_TILE + 1)      // [32, 32] tiles, padded the same way
+#define ATT_ROWS_PER_WARP (ATT_TILE / 4)   // a tile's rows per warp where a warp takes a row at a time
 #define ATT_NEG_INF __int_as_float(0xff800000u)
 
 // A dropout mask as the GPU stores it: a byte per element, 1 where the element is kept, whose value
@@ -89,42 +104,13 @@ __device__ void softmax_rows(float *p, int q0, int length, int first_row_alone) 
     }
 }
 
-// dS is stored where dP was, in the tiles' DScore: Float32 element for element (row stride L), or, where
-// every reader rounds dS to bf16 as it loads it (the bf16 tiles), as bf16 bits over the first half of each
-// row's own bytes (row stride 2L bf16): the same bits for its readers in half the traffic to write and to
-// read twice. dscore_stride is a block's row stride in DScore elements.
-template <class DScore> __device__ __forceinline__ long dscore_stride(int length) {
-    return (long)(sizeof(float) / sizeof(DScore)) * length;
-}
-
-// dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d in place of dP in rows q0 ..< q0 + 32 of a block (masked keys have
-// P = 0, so they stay 0), stored as DScore: a warp per row. In bf16, element j overwrites half of dP's
-// element j/2, which the warp has read by then: in an earlier step, or for j < 32 in the same one, whose
-// reads the __syncwarp puts before its writes.
-template <class DScore>
-__device__ void score_gradient_rows(const float *p, float *dp, int q0, int length, float scale) {
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    for (int r = warp; r < ATT_TILE && q0 + r < length; r += blockDim.x >> 5) {
-        long row = (long)(q0 + r) * length;
-        float weighted = 0.0f;
-        for (int j = lane; j < length; j += 32) weighted += p[row + j] * dp[row + j];
-        weighted = warp_sum(weighted);
-        DScore *ds = (DScore *)dp + (long)(q0 + r) * dscore_stride<DScore>(length);
-        for (int j0 = 0; j0 < length; j0 += 32) {   // the whole warp steps together
-            int j = j0 + lane;
-            float value = j < length ? p[row + j] * (dp[row + j] - weighted) * scale : 0.0f;
-            __syncwarp();
-            if (j < length) store_as(ds + j, value);
-        }
-    }
-}
-
 // Where a block's (segment, head) lies: the segment's length, the head's width, its q columns in row 0
-// (+ width: k, + 2·width: v), the (segment, head) probability block's offset, 1/√d, and the 32-row tiles.
+// (+ width: k, + 2·width: v), the (segment, head) probability block's offset and its first row's in
+// row_dots, 1/√d, and the 32-row tiles.
 // QKV: float, or in the bf16 tiles' passes unsigned short (bf16 bits: a qkv only their products read).
 template <class QKV> struct AttentionBlock {
     int length, d, tiles;
-    long first, stride, block;
+    long first, stride, block, row_block;
     const QKV *head;
     float scale;
 };
@@ -139,6 +125,7 @@ __device__ __forceinline__ AttentionBlock<QKV> attention_block(const QKV *qkv, c
     b.first = starts[s];
     b.stride = 3L * width;
     b.block = offsets[s] + (long long)h * b.length * b.length;
+    b.row_block = b.first * heads + (long)h * b.length;
     b.head = qkv + b.first * b.stride + (long)h * b.d;
     b.scale = 1.0f / sqrtf((float)b.d);
     return b;
@@ -162,6 +149,38 @@ __device__ void each_row_dot(Tiles &tiles, const AttentionBlock<QKV> &b, int q0,
     }
 }
 
+// tiles.staging[r, c] = the dots of 32 rows of A (a_rows, row stride a_stride, a_valid of them) against 32
+// of B, over a head of d columns; the caller syncs before reading it. load_a as head_dots'.
+template <class Tiles, class A, class B>
+__device__ void stage_dots(Tiles &tiles, const A *a_rows, long a_stride, int a_valid, const B *b_rows, long b_stride,
+                           int b_valid, int d, bool load_a) {
+    typename Tiles::Dots dots;
+    tiles.head_dots(a_rows, a_stride, a_valid, b_rows, b_stride, b_valid, d, load_a, dots);
+    tiles.each_dot(dots, [&](int r, int c, float dot) { tiles.staging[r * ATT_SQUARE + c] = dot; });
+}
+
+// out (+)= (W ⊙ M)·B for the block's 32 rows row0 … of an [L, L] block W (rows w_stride elements apart, M
+// laid out as W) and B's rows (b: row 0, row stride b_stride), head chunk by head chunk.
+template <class Tiles, class W, class B, class Out>
+__device__ void rows_times_head(Tiles &tiles, const W *w, long w_stride, DropoutMask mask, int length, int row0,
+                                const B *b, long b_stride, int d, Out *out, long out_stride, bool add) {
+    int tiles_count = (length + ATT_TILE - 1) / ATT_TILE;
+    for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
+        int columns = min(ATT_CHUNK, d - c0);
+        typename Tiles::Head acc;
+        tiles.clear(acc);
+        for (int t = 0; t < tiles_count; t++) {
+            int k0 = t * ATT_TILE;
+            __syncthreads();   // (the first also makes the rows of w this block wrote visible to all of it)
+            tiles.load_weights(w, w_stride, mask, length, row0, k0);
+            tiles.load_values(b + k0 * b_stride + c0, b_stride, length - k0, columns);
+            __syncthreads();
+            tiles.weights_times_values(acc, columns);
+        }
+        tiles.store(out + c0, out_stride, length - row0, columns, acc, add);
+    }
+}
+
 // Forward of 32 query rows: logits S = QKᵀ/√d into P (key tile by key tile), each row's softmax over its
 // visible keys in place, then context = (P ⊙ M)·V. With context null only P is computed (recomputation
 // restoring P for a backward whose layer kept its context). Context: float, or in the bf16 tiles' pass
@@ -180,49 +199,107 @@ __device__ void attention_forward_pass(Tiles tiles, const QKV *qkv, const int *s
     __syncthreads();
     softmax_rows(p, q0, b.length, first_row_alone);
     if (!context) return;
-    tiles.rows_times_head(p, b.length, mask + b.block, b.length, q0, b.head + 2L * width, b.stride, b.d,
-                          context + (b.first + q0) * width + (long)blockIdx.y * b.d, width, false);
+    rows_times_head(tiles, p, b.length, mask + b.block, b.length, q0, b.head + 2L * width, b.stride, b.d,
+                    context + (b.first + q0) * width + (long)blockIdx.y * b.d, width, false);
 }
 
-// Backward, first pass, for 32 query rows: dP = (dC·Vᵀ) ⊙ M into `scratch` (the probabilities' layout),
-// dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d in place (as the tiles' DScore), then dQ += dS·K (replace: dQ =, each
-// entry written by one block). The second pass reads the finished dS. Gradient: float, or in the bf16 tiles' passes unsigned
-// short (bf16 bits, replaced only: a dqkv only products read). DContext: the type of QKV (only products
-// read dC).
+// The score gradient's inputs at entry (i, j) of a query tile, from the staged dot (dC·Vᵀ)[i, j]: P[i, j],
+// P̃ = P ⊙ M and dP = dot ⊙ M there, all 0 for a key that row i does not see or one outside the segment.
+struct ScoreInputs { float p, dropped, dp; };
+template <class QKV>
+__device__ __forceinline__ ScoreInputs score_inputs(const AttentionBlock<QKV> &b, int i, int j, float dot,
+                                                    int first_row_alone, const float *p, DropoutMask mask) {
+    ScoreInputs s = {0.0f, 0.0f, 0.0f};
+    if (i < b.length && j < visible_keys(i, b.length, first_row_alone)) {
+        long at = (long)i * b.length + j;
+        float keep = mask ? mask[at] : 1.0f;
+        s.p = p[at];
+        s.dropped = s.p * keep;
+        s.dp = dot * keep;
+    }
+    return s;
+}
+
+// Backward, first pass, for 32 query rows. Once over the key tiles: dP's tile staged from dC·Vᵀ, and
+// D_i = Σ_j P[i, j] dP[i, j], each row's by one warp in key order, written to row_dots for the second
+// pass. Then, head chunk by head chunk, again: dS = P ⊙ (dP − D)/√d as the tile W (in the tiles'
+// rounding), and dQ += dS·K (replace: dQ =, each entry written by one block). Gradient: float, or in the
+// bf16 tiles' passes unsigned short (bf16 bits, replaced only: a dqkv only products read). DContext: the
+// type of QKV (only products read dC).
 template <class Tiles, class QKV, class DContext, class Gradient>
 __device__ void attention_queries_pass(Tiles tiles, const QKV *qkv, const DContext *dcontext, const int *starts,
                                        const int *lengths, const long long *offsets, int width, int heads,
                                        int first_row_alone, const float *probabilities, DropoutMask mask,
-                                       float *scratch, Gradient *dqkv, bool replace) {
+                                       float *row_dots, Gradient *dqkv, bool replace) {
     AttentionBlock<QKV> b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int q0 = blockIdx.z * ATT_TILE;
     if (q0 >= b.length) return;
-    typedef typename Tiles::DScore DScore;
-    float *dp = scratch + b.block;
-    each_row_dot(tiles, b, q0, dcontext + (b.first + q0) * width + (long)blockIdx.y * b.d, width, b.head + 2L * width,
-                 [&](int i, int j, float dot) {
-        long at = (long)i * b.length + j;
-        float value = 0.0f;
-        if (j < visible_keys(i, b.length, first_row_alone)) value = mask ? dot * mask[b.block + at] : dot;
-        dp[at] = value;
-    });
-    __syncthreads();
-    score_gradient_rows<DScore>(probabilities + b.block, dp, q0, b.length, b.scale);
-    tiles.rows_times_head((const DScore *)dp, dscore_stride<DScore>(b.length), 0, b.length, q0, b.head + width,
-                          b.stride, b.d, dqkv + (b.first + q0) * b.stride + (long)blockIdx.y * b.d, b.stride, !replace);
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const float *p = probabilities + b.block;
+    DropoutMask m = mask + b.block;
+    const DContext *dc = dcontext + (b.first + q0) * width + (long)blockIdx.y * b.d;
+    const QKV *keys = b.head + width, *values = b.head + 2L * width;
+    // Warp w takes the tile's rows w, w + 4, …: D of its rows in registers (the same in every lane).
+    float weighted[ATT_ROWS_PER_WARP];
+#pragma unroll
+    for (int k = 0; k < ATT_ROWS_PER_WARP; k++) weighted[k] = 0.0f;
+    for (int t = 0; t < b.tiles; t++) {
+        int k0 = t * ATT_TILE;
+        stage_dots(tiles, dc, width, b.length - q0, values + k0 * b.stride, b.stride, b.length - k0, b.d, t == 0);
+        __syncthreads();
+#pragma unroll
+        for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
+            int r = warp + 4 * k;
+            ScoreInputs s = score_inputs(b, q0 + r, k0 + lane, tiles.staging[r * ATT_SQUARE + lane], first_row_alone,
+                                         p, m);
+            weighted[k] += warp_sum(s.p * s.dp);
+        }
+    }
+    if (lane == 0) {
+#pragma unroll
+        for (int k = 0; k < ATT_ROWS_PER_WARP; k++)
+            if (q0 + warp + 4 * k < b.length) row_dots[b.row_block + q0 + warp + 4 * k] = weighted[k];
+    }
+    Gradient *dq = dqkv + (b.first + q0) * b.stride + (long)blockIdx.y * b.d;
+    for (int c0 = 0; c0 < b.d; c0 += ATT_CHUNK) {
+        int columns = min(ATT_CHUNK, b.d - c0);
+        typename Tiles::Head acc;
+        tiles.clear(acc);
+        for (int t = 0; t < b.tiles; t++) {
+            int k0 = t * ATT_TILE;
+            // (head_dots syncs first: the last tile's products have read W and B)
+            stage_dots(tiles, dc, width, b.length - q0, values + k0 * b.stride, b.stride, b.length - k0, b.d, false);
+            __syncthreads();
+#pragma unroll
+            for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
+                int r = warp + 4 * k;
+                ScoreInputs s = score_inputs(b, q0 + r, k0 + lane, tiles.staging[r * ATT_SQUARE + lane],
+                                             first_row_alone, p, m);
+                tiles.set_weight(r, lane, s.p * (s.dp - weighted[k]) * b.scale);
+            }
+            tiles.load_values(keys + k0 * b.stride + c0, b.stride, b.length - k0, columns);
+            __syncthreads();
+            tiles.weights_times_values(acc, columns);
+        }
+        tiles.store(dq + c0, b.stride, b.length - q0, columns, acc, !replace);
+    }
 }
 
-// Backward, second pass, for 32 key rows: dK += dSᵀ·Q and dV += (P ⊙ M)ᵀ·dC (replace: =), query tile by
-// query tile, ATT_CHUNK head columns at a time.
+// Backward, second pass, for 32 key rows, head chunk by head chunk and query tile by query tile: the
+// tile's dPᵀ staged from V·dCᵀ, then P̃ᵀ = (P ⊙ M)ᵀ and dSᵀ = (P ⊙ (dP − D)/√d)ᵀ with the first pass's
+// row_dots, then dK += dSᵀ·Q and dV += P̃ᵀ·dC (replace: =).
 template <class KeyTiles, class QKV, class DContext, class Gradient>
 __device__ void attention_keys_pass(KeyTiles tiles, const QKV *qkv, const DContext *dcontext, const int *starts,
                                     const int *lengths, const long long *offsets, int width, int heads,
-                                    const float *probabilities, DropoutMask mask, const float *scratch,
-                                    Gradient *dqkv, bool replace) {
+                                    int first_row_alone, const float *probabilities, DropoutMask mask,
+                                    const float *row_dots, Gradient *dqkv, bool replace) {
     AttentionBlock<QKV> b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int k0 = blockIdx.z * ATT_TILE;
     if (k0 >= b.length) return;
+    const float *p = probabilities + b.block;
+    DropoutMask m = mask + b.block;
     const DContext *dc = dcontext + b.first * width + (long)blockIdx.y * b.d;
+    const QKV *values = b.head + 2L * width + k0 * b.stride;
     Gradient *out = dqkv + (b.first + k0) * b.stride + (long)blockIdx.y * b.d;
     for (int c0 = 0; c0 < b.d; c0 += ATT_CHUNK) {
         int columns = min(ATT_CHUNK, b.d - c0);
@@ -231,10 +308,18 @@ __device__ void attention_keys_pass(KeyTiles tiles, const QKV *qkv, const DConte
         tiles.clear(dv);
         for (int t = 0; t < b.tiles; t++) {
             int q0 = t * ATT_TILE;
+            // staging[key, query]; head_dots syncs first (the last tile's products have read its tiles).
+            stage_dots(tiles.dots, values, b.stride, b.length - k0, dc + q0 * width, width, b.length - q0, b.d, true);
             __syncthreads();
-            tiles.load(probabilities + b.block, mask + b.block, (const typename KeyTiles::DScore *)(scratch + b.block),
-                       dscore_stride<typename KeyTiles::DScore>(b.length), b.length, q0, k0, dc + q0 * width + c0,
-                       width, b.head + q0 * b.stride + c0, b.stride, columns);
+            // Lanes along the keys: P's rows are read in order.
+            for (int e = threadIdx.x; e < ATT_TILE * ATT_TILE; e += blockDim.x) {
+                int r = e / ATT_TILE, c = e % ATT_TILE, i = q0 + r;
+                ScoreInputs s = score_inputs(b, i, k0 + c, tiles.dots.staging[c * ATT_SQUARE + r], first_row_alone,
+                                             p, m);
+                float dscore = i < b.length ? s.p * (s.dp - row_dots[b.row_block + i]) * b.scale : 0.0f;
+                tiles.set(c, r, s.dropped, dscore);
+            }
+            tiles.load(dc + q0 * width + c0, width, b.head + q0 * b.stride + c0, b.stride, b.length - q0, columns);
             __syncthreads();
             tiles.products(dk, dv, columns);
         }
@@ -313,12 +398,12 @@ __device__ __forceinline__ void store_head_tile(float *out, long stride, int val
     }
 }
 
-// Float32 tiles in two [32, ATT_PITCH] shared arrays: A's rows (or a [32, 32] block of W) on the left,
-// B's on the right.
+// Float32 tiles: two [32, ATT_PITCH] shared arrays, A's rows on the left and B's on the right (the dots'
+// operands; `right` holds W·B's B too), and a [32, ATT_SQUARE] one that is both the staged dots and W.
 struct FloatTiles {
-    float *left, *right;
+    float *left, *right, *staging;
     typedef float Dots[4][2];
-    typedef float DScore;
+    typedef float Head[4][ATT_CHUNK / 16];
 
     // A's chunk stays in `left` from call to call when the head is one chunk: load_a says whether to load
     // it anyway (the first call).
@@ -343,47 +428,47 @@ struct FloatTiles {
             for (int x = 0; x < 2; x++) f(rows0 + 8 * r, columns0 + 16 * x, dots[r][x]);
     }
 
-    __device__ void rows_times_head(const float *w, long w_stride, DropoutMask mask, int length, int row0,
-                                    const float *b_rows, long b_stride, int d, float *out, long out_stride, bool add) {
-        int tiles = (length + ATT_TILE - 1) / ATT_TILE;
-        for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
-            int columns = min(ATT_CHUNK, d - c0);
-            float acc[4][ATT_CHUNK / 16];
-            clear_tile(acc);
-            for (int t = 0; t < tiles; t++) {
-                int k0 = t * ATT_TILE;
-                __syncthreads();   // (the first also makes the rows of w this block wrote visible to all of it)
-                load_square(left, w, w_stride, mask, length, row0, k0);
-                load_head_rows(right, ATT_PITCH, b_rows + k0 * b_stride + c0, b_stride, length - k0, columns);
-                __syncthreads();
-                tile_product(left, ATT_SQUARE, 1, right, ATT_PITCH, 1, ATT_TILE, columns, acc);
-            }
-            store_head_tile(out + c0, out_stride, length - row0, columns, acc, add);
-        }
+    __device__ void clear(Head &h) { clear_tile(h); }
+    __device__ void store(float *out, long stride, int valid, int columns, const Head &h, bool add) {
+        store_head_tile(out, stride, valid, columns, h, add);
+    }
+
+    __device__ void set_weight(int r, int c, float value) { staging[r * ATT_SQUARE + c] = value; }
+    __device__ void load_weights(const float *w, long w_stride, DropoutMask mask, int length, int row0, int col0) {
+        load_square(staging, w, w_stride, mask, length, row0, col0);
+    }
+    __device__ void load_values(const float *b_rows, long b_stride, int valid, int columns) {
+        load_head_rows(right, ATT_PITCH, b_rows, b_stride, valid, columns);
+    }
+    __device__ void weights_times_values(Head &acc, int columns) {
+        tile_product(staging, ATT_SQUARE, 1, right, ATT_PITCH, 1, ATT_TILE, columns, acc);
     }
 };
 
-// Float32 tiles of the keys pass: a query tile's P̃ and dS ([query, key] blocks) and its dC and Q rows
-// (one head chunk).
+// Float32 tiles of the keys pass: the dots' tiles (whose staging is dSᵀ, written over the staged dots
+// entry by entry), P̃ᵀ ([key, query]), and a query tile's dC and Q rows of a head chunk in the dots' left
+// and right arrays.
 struct FloatKeyTiles {
-    float *weights, *dscores, *dctx, *queries;
+    FloatTiles dots;
+    float *weights;
     typedef float Head[4][ATT_CHUNK / 16];
-    typedef float DScore;
 
     __device__ void clear(Head &h) { clear_tile(h); }
 
-    __device__ void load(const float *p, DropoutMask mask, const float *ds, long ds_stride, int length, int q0, int k0,
-                         const float *dc_rows, long dc_stride, const float *q_rows, long q_stride, int columns) {
-        load_square(weights, p, length, mask, length, q0, k0);
-        load_square(dscores, ds, ds_stride, 0, length, q0, k0);
-        load_head_rows(dctx, ATT_CHUNK, dc_rows, dc_stride, length - q0, columns);
-        load_head_rows(queries, ATT_CHUNK, q_rows, q_stride, length - q0, columns);
+    __device__ void set(int key, int query, float weight, float dscore) {
+        weights[key * ATT_SQUARE + query] = weight;
+        dots.staging[key * ATT_SQUARE + query] = dscore;
     }
 
-    // A(key, query) is a square tile's transpose: a_row 1, a_depth ATT_SQUARE.
+    __device__ void load(const float *dc_rows, long dc_stride, const float *q_rows, long q_stride, int valid,
+                         int columns) {
+        load_head_rows(dots.left, ATT_PITCH, dc_rows, dc_stride, valid, columns);
+        load_head_rows(dots.right, ATT_PITCH, q_rows, q_stride, valid, columns);
+    }
+
     __device__ void products(Head &dk, Head &dv, int columns) {
-        tile_product(weights, 1, ATT_SQUARE, dctx, ATT_CHUNK, 1, ATT_TILE, columns, dv);
-        tile_product(dscores, 1, ATT_SQUARE, queries, ATT_CHUNK, 1, ATT_TILE, columns, dk);
+        tile_product(weights, ATT_SQUARE, 1, dots.left, ATT_PITCH, 1, ATT_TILE, columns, dv);
+        tile_product(dots.staging, ATT_SQUARE, 1, dots.right, ATT_PITCH, 1, ATT_TILE, columns, dk);
     }
 
     __device__ void store(float *out, long stride, int valid, int columns, const Head &h, bool add) {
@@ -395,30 +480,32 @@ extern "C" __global__ void attention_forward_train(const float *qkv, const int *
                                                    const long long *offsets, int width, int heads,
                                                    int first_row_alone, const unsigned char *mask, float mask_scale,
                                                    float *probabilities, float *context) {
-    __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
-    attention_forward_pass(FloatTiles{left, right}, qkv, starts, lengths, offsets, width, heads, first_row_alone,
-                           DropoutMask(mask, mask_scale), probabilities, context);
+    __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH], staging[ATT_TILE * ATT_SQUARE];
+    attention_forward_pass(FloatTiles{left, right, staging}, qkv, starts, lengths, offsets, width, heads,
+                           first_row_alone, DropoutMask(mask, mask_scale), probabilities, context);
 }
 
 extern "C" __global__ void attention_backward_queries(const float *qkv, const float *dcontext, const int *starts,
                                                       const int *lengths, const long long *offsets, int width,
                                                       int heads, int first_row_alone, const float *probabilities,
-                                                      const unsigned char *mask, float mask_scale, float *scratch,
+                                                      const unsigned char *mask, float mask_scale, float *row_dots,
                                                       float *dqkv, int replace) {
-    __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
-    attention_queries_pass(FloatTiles{left, right}, qkv, dcontext, starts, lengths, offsets, width, heads,
-                           first_row_alone, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv,
+    __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH], staging[ATT_TILE * ATT_SQUARE];
+    attention_queries_pass(FloatTiles{left, right, staging}, qkv, dcontext, starts, lengths, offsets, width, heads,
+                           first_row_alone, probabilities, DropoutMask(mask, mask_scale), row_dots, dqkv,
                            replace != 0);
 }
 
 extern "C" __global__ void attention_backward_keys(const float *qkv, const float *dcontext, const int *starts,
                                                    const int *lengths, const long long *offsets, int width, int heads,
-                                                   const float *probabilities, const unsigned char *mask,
-                                                   float mask_scale, const float *scratch, float *dqkv, int replace) {
-    __shared__ float weights[ATT_TILE * ATT_SQUARE], dscores[ATT_TILE * ATT_SQUARE];
-    __shared__ float dctx[ATT_TILE * ATT_CHUNK], queries[ATT_TILE * ATT_CHUNK];
-    attention_keys_pass(FloatKeyTiles{weights, dscores, dctx, queries}, qkv, dcontext, starts, lengths, offsets, width,
-                        heads, probabilities, DropoutMask(mask, mask_scale), scratch, dqkv, replace != 0);
+                                                   int first_row_alone, const float *probabilities,
+                                                   const unsigned char *mask, float mask_scale, const float *row_dots,
+                                                   float *dqkv, int replace) {
+    __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
+    __shared__ float staging[ATT_TILE * ATT_SQUARE], weights[ATT_TILE * ATT_SQUARE];
+    attention_keys_pass(FloatKeyTiles{FloatTiles{left, right, staging}, weights}, qkv, dcontext, starts, lengths,
+                        offsets, width, heads, first_row_alone, probabilities, DropoutMask(mask, mask_scale), row_dots,
+                        dqkv, replace != 0);
 }
 
 """#

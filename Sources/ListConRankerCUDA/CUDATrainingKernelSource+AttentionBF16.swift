@@ -3,8 +3,9 @@
 /// same Float32 probabilities as the Float32 kernels, with each tile product on the tensor cores
 /// (`mma.sync` m16n8k16, bf16 inputs, Float32 accumulation), as PyTorch's autocast runs attention
 /// in bf16: q, k, v, the dropped-out probabilities P̃, dC and dS are rounded to bf16 where a
-/// product reads them; softmax and the probabilities stay Float32, and dS, which only products read,
-/// is stored in bf16 (rounded once where it is computed: the same bits in half the traffic). The qkv and dC they read are
+/// product reads them; softmax, the probabilities, dP and dS's arithmetic stay Float32, and each tile
+/// of dS, which only products read, goes to shared memory in bf16 (rounded once where it is
+/// computed). The qkv and dC they read are
 /// bf16 already (their products wrote them so, a ``CUDATrainingKernelSource`` caller's product
 /// operands, or the caller converted them), so their tiles are copies, and they take half the memory
 /// and traffic of Float32 ones.
@@ -150,11 +151,12 @@ __device__ __forceinline__ int round_up(int x, int m) { return (x + m - 1) / m *
 #define ATT_BLOCKS (ATT_CHUNK / 32)   // 8-column blocks per warp across a head chunk (4 warps)
 
 // bf16 tiles (the passes' Tiles, see the Float32 source): A's rows [32, depth] and B's rows [32, depth] for
-// the head's dots; a [32, 32] block of W and Bᵀ [head chunk, 32] for W·B.
+// the head's dots, the Float32 staging tile, and the [32, 32] tile W and Bᵀ [head chunk, 32] for W·B.
 struct BF16Tiles {
     unsigned short *a_rows, *b_rows, *w_block, *b_columns;
+    float *staging;
     typedef float Dots[2][1][4];
-    typedef unsigned short DScore;   // only these tiles' products read dS, rounding it to bf16
+    typedef float Head[2][ATT_BLOCKS][4];
 
     // A's chunk stays in a_rows from call to call when the head is one chunk: load_a says whether to load it
     // anyway (the first call). Each chunk's depth is zero-padded to whole fragments.
@@ -178,51 +180,47 @@ struct BF16Tiles {
             for (int e = 0; e < 4; e++) f(fragment_row(m, e), fragment_column(0, e), dots[m][0][e]);
     }
 
-    template <class W, class B, class Out>
-    __device__ void rows_times_head(const W *w, long w_stride, DropoutMask mask, int length, int row0, const B *b,
-                                    long b_stride, int d, Out *out, long out_stride, bool add) {
-        int tiles = (length + ATT_TILE - 1) / ATT_TILE;
-        for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
-            int columns = min(ATT_CHUNK, d - c0);
-            float acc[2][ATT_BLOCKS][4];
-            clear_fragments(acc);
-            for (int t = 0; t < tiles; t++) {
-                int k0 = t * ATT_TILE;
-                __syncthreads();   // (the first also makes the rows of w this block wrote visible to all of it)
-                load_bf16_tile(w_block, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, w + (long)row0 * w_stride + k0,
-                               mask + ((long)row0 * w_stride + k0), w_stride, 1, length - row0, length - k0);
-                // Bᵀ [column, key]: row step 1, column step b_stride.
-                load_bf16_tile(b_columns, ATT_BF_SQUARE, round_up(columns, 8), ATT_TILE, b + k0 * b_stride + c0, 0, 1,
-                               b_stride, columns, length - k0);
-                __syncthreads();
-                warp_tile_mma(acc, w_block, ATT_BF_SQUARE, b_columns, ATT_BF_SQUARE, ATT_TILE, columns);
-            }
-            store_fragments(out + c0, out_stride, length - row0, columns, acc, add);
-        }
+    __device__ void clear(Head &h) { clear_fragments(h); }
+    template <class Out> __device__ void store(Out *out, long stride, int valid, int columns, const Head &h, bool add) {
+        store_fragments(out, stride, valid, columns, h, add);
+    }
+
+    // W in bf16, rounded once here: the products read it so.
+    __device__ void set_weight(int r, int c, float value) { w_block[r * ATT_BF_SQUARE + c] = bf16_bits(value); }
+    __device__ void load_weights(const float *w, long w_stride, DropoutMask mask, int length, int row0, int col0) {
+        long corner = (long)row0 * w_stride + col0;
+        load_bf16_tile(w_block, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, w + corner, mask + corner, w_stride, 1,
+                       length - row0, length - col0);
+    }
+    // Bᵀ [column, key]: row step 1, column step b_stride.
+    template <class B> __device__ void load_values(const B *b, long b_stride, int valid, int columns) {
+        load_bf16_tile(b_columns, ATT_BF_SQUARE, round_up(columns, 8), ATT_TILE, b, 0, 1, b_stride, columns, valid);
+    }
+    __device__ void weights_times_values(Head &acc, int columns) {
+        warp_tile_mma(acc, w_block, ATT_BF_SQUARE, b_columns, ATT_BF_SQUARE, ATT_TILE, columns);
     }
 };
 
-// bf16 tiles of the keys pass: P̃ᵀ and dSᵀ ([key, query]), dCᵀ and Qᵀ ([head chunk, query]).
+// bf16 tiles of the keys pass: the dots' tiles (their A and B rows in the arrays that later hold dCᵀ and Qᵀ,
+// which are larger), P̃ᵀ and dSᵀ ([key, query]), dCᵀ and Qᵀ ([head chunk, query]).
 struct BF16KeyTiles {
+    BF16Tiles dots;
     unsigned short *weights, *dscores, *gradients, *queries;
     typedef float Head[2][ATT_BLOCKS][4];
-    typedef unsigned short DScore;
 
     __device__ void clear(Head &h) { clear_fragments(h); }
 
-    // [key, query] tiles of the row-major [query, key] blocks (row step 1, column step the block's row
-    // stride: L, dS's ds_stride), and the transposed head rows (row step 1, column step the rows' stride).
+    __device__ void set(int key, int query, float weight, float dscore) {
+        weights[key * ATT_BF_SQUARE + query] = bf16_bits(weight);
+        dscores[key * ATT_BF_SQUARE + query] = bf16_bits(dscore);
+    }
+
+    // The transposed head rows of a query tile (row step 1, column step the rows' stride).
     template <class DC, class Q>
-    __device__ void load(const float *p, DropoutMask mask, const DScore *ds, long ds_stride, int length, int q0, int k0,
-                         const DC *dc_rows, long dc_stride, const Q *q_rows, long q_stride, int columns) {
-        long corner = (long)q0 * length + k0;
+    __device__ void load(const DC *dc_rows, long dc_stride, const Q *q_rows, long q_stride, int valid, int columns) {
         int rows = round_up(columns, 8);
-        load_bf16_tile(weights, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, p + corner, mask + corner, 1, length,
-                       length - k0, length - q0);
-        load_bf16_tile(dscores, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, ds + (long)q0 * ds_stride + k0, 0, 1, ds_stride,
-                       length - k0, length - q0);
-        load_bf16_tile(gradients, ATT_BF_SQUARE, rows, ATT_TILE, dc_rows, 0, 1, dc_stride, columns, length - q0);
-        load_bf16_tile(queries, ATT_BF_SQUARE, rows, ATT_TILE, q_rows, 0, 1, q_stride, columns, length - q0);
+        load_bf16_tile(gradients, ATT_BF_SQUARE, rows, ATT_TILE, dc_rows, 0, 1, dc_stride, columns, valid);
+        load_bf16_tile(queries, ATT_BF_SQUARE, rows, ATT_TILE, q_rows, 0, 1, q_stride, columns, valid);
     }
 
     __device__ void products(Head &dk, Head &dv, int columns) {
@@ -234,6 +232,7 @@ struct BF16KeyTiles {
         store_fragments(out, stride, valid, columns, h, add);
     }
 };
+static_assert(ATT_TILE * ATT_BF_PITCH <= ATT_CHUNK * ATT_BF_SQUARE, "the keys pass's dots fit where dC and Q go");
 
 extern "C" __global__ void attention_forward_train_bf16(const unsigned short *qkv, const int *starts, const int *lengths,
                                                         const long long *offsets, int width, int heads,
@@ -242,7 +241,7 @@ extern "C" __global__ void attention_forward_train_bf16(const unsigned short *qk
                                                         int context_bf16) {
     __shared__ __align__(16) unsigned short a_rows[ATT_TILE * ATT_BF_PITCH], b_rows[ATT_TILE * ATT_BF_PITCH];
     __shared__ __align__(16) unsigned short w_block[ATT_TILE * ATT_BF_SQUARE], b_columns[ATT_CHUNK * ATT_BF_SQUARE];
-    BF16Tiles tiles{a_rows, b_rows, w_block, b_columns};
+    BF16Tiles tiles{a_rows, b_rows, w_block, b_columns, 0};   // (the forward stages nothing)
     DropoutMask dropout(mask, mask_scale);
     // A context only products read is stored in bf16 (the encoder's in bf16 mode), else in Float32.
     if (context_bf16)
@@ -257,37 +256,39 @@ extern "C" __global__ void attention_backward_queries_bf16(const unsigned short 
                                                            const int *starts, const int *lengths,
                                                            const long long *offsets, int width,
                                                            int heads, int first_row_alone, const float *probabilities,
-                                                           const unsigned char *mask, float mask_scale, float *scratch,
-                                                           void *dqkv, int replace, int dqkv_bf16) {
+                                                           const unsigned char *mask, float mask_scale,
+                                                           float *row_dots, void *dqkv, int replace, int dqkv_bf16) {
     __shared__ __align__(16) unsigned short a_rows[ATT_TILE * ATT_BF_PITCH], b_rows[ATT_TILE * ATT_BF_PITCH];
     __shared__ __align__(16) unsigned short w_block[ATT_TILE * ATT_BF_SQUARE], b_columns[ATT_CHUNK * ATT_BF_SQUARE];
-    BF16Tiles tiles{a_rows, b_rows, w_block, b_columns};
+    __shared__ float staging[ATT_TILE * ATT_SQUARE];
+    BF16Tiles tiles{a_rows, b_rows, w_block, b_columns, staging};
     DropoutMask dropout(mask, mask_scale);
     // A dqkv only products read is stored in bf16 (the encoder's in bf16 mode, replaced), else in Float32.
     if (dqkv_bf16)
         attention_queries_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, first_row_alone,
-                               probabilities, dropout, scratch, (unsigned short *)dqkv, true);
+                               probabilities, dropout, row_dots, (unsigned short *)dqkv, true);
     else
         attention_queries_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, first_row_alone,
-                               probabilities, dropout, scratch, (float *)dqkv, replace != 0);
+                               probabilities, dropout, row_dots, (float *)dqkv, replace != 0);
 }
 
 extern "C" __global__ void attention_backward_keys_bf16(const unsigned short *qkv, const unsigned short *dcontext,
                                                         const int *starts, const int *lengths,
-                                                        const long long *offsets, int width,
-                                                        int heads, const float *probabilities,
+                                                        const long long *offsets, int width, int heads,
+                                                        int first_row_alone, const float *probabilities,
                                                         const unsigned char *mask, float mask_scale,
-                                                        const float *scratch, void *dqkv, int replace, int dqkv_bf16) {
+                                                        const float *row_dots, void *dqkv, int replace, int dqkv_bf16) {
     __shared__ __align__(16) unsigned short weights[ATT_TILE * ATT_BF_SQUARE], dscores[ATT_TILE * ATT_BF_SQUARE];
     __shared__ __align__(16) unsigned short gradients[ATT_CHUNK * ATT_BF_SQUARE], queries[ATT_CHUNK * ATT_BF_SQUARE];
-    BF16KeyTiles tiles{weights, dscores, gradients, queries};
+    __shared__ float staging[ATT_TILE * ATT_SQUARE];
+    BF16KeyTiles tiles{BF16Tiles{gradients, queries, 0, 0, staging}, weights, dscores, gradients, queries};
     DropoutMask dropout(mask, mask_scale);
     if (dqkv_bf16)
-        attention_keys_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, probabilities, dropout,
-                            scratch, (unsigned short *)dqkv, true);
+        attention_keys_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, first_row_alone,
+                            probabilities, dropout, row_dots, (unsigned short *)dqkv, true);
     else
-        attention_keys_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, probabilities, dropout,
-                            scratch, (float *)dqkv, replace != 0);
+        attention_keys_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, first_row_alone,
+                            probabilities, dropout, row_dots, (float *)dqkv, replace != 0);
 }
 
 """#

@@ -2,7 +2,7 @@
 /// element, and how large its attention backward's scratch is: what ``EncoderActivationMemory``
 /// counts with, so that its figures are the bytes that backend holds rather than a Float32 bound
 /// (in bf16 on a GPU a Float32 count is about a sixth too high, and it missed the GPU's attention
-/// scratch, one Float32 per probability).
+/// scratch).
 public struct ActivationStorage: Sendable, Equatable {
     /// The kinds of buffer (a ``TrainingBackend``'s allocators).
     public enum Kind: Sendable, CaseIterable {
@@ -21,8 +21,9 @@ public struct ActivationStorage: Sendable, Equatable {
         /// Two `[L, L]` blocks for the longest text (dP, then dS, and the dropped-out probabilities):
         /// the CPU, which works one text and head at a time.
         case twoBlocksOfTheLongestText
-        /// A Float32 per probability (dP, then dS, for every text and head at once): the GPU.
-        case onePerProbability
+        /// A Float32 per token and head (each query row's `rowsum(P ⊙ dP)`, for every text and head at
+        /// once; dP and dS stay in shared memory a tile at a time): the GPU.
+        case onePerTokenAndHead
     }
 
     /// Bytes an element of a product operand: 4, or 2 where the products read bf16.
@@ -39,10 +40,10 @@ public struct ActivationStorage: Sendable, Equatable {
                                               attentionScratch: .twoBlocksOfTheLongestText)
     /// A GPU's with Float32 products (the parity mode): masks are bytes.
     public static let gpuFP32 = ActivationStorage(productOperandBytes: 4, withProductCopyBytes: 4, dropoutMaskBytes: 1,
-                                                  attentionScratch: .onePerProbability)
+                                                  attentionScratch: .onePerTokenAndHead)
     /// A GPU's with bf16 products: operands in bf16 and a bf16 copy beside each LayerNorm output.
     public static let gpuBF16 = ActivationStorage(productOperandBytes: 2, withProductCopyBytes: 6, dropoutMaskBytes: 1,
-                                                  attentionScratch: .onePerProbability)
+                                                  attentionScratch: .onePerTokenAndHead)
 
     /// Bytes of a buffer of `count` elements of `kind`.
     public func bytes(_ count: Int, _ kind: Kind) -> Int {
@@ -60,8 +61,8 @@ public struct ActivationStorage: Sendable, Equatable {
         case .twoBlocksOfTheLongestText:
             let longest = lengths.max() ?? 0
             return bytes(2 * longest * longest, .float32)
-        case .onePerProbability:
-            return bytes(lengths.reduce(0) { $0 + heads * $1 * $1 }, .float32)
+        case .onePerTokenAndHead:
+            return bytes(heads * lengths.reduce(0, +), .float32)
         }
     }
 }

@@ -35,8 +35,9 @@ extension CUDATrainingBackend {
     }
 
     /// `dqkv += ` (`.replace`: `=`) the gradient through the stored probabilities (and mask), in two
-    /// passes: the query rows' (dS, then dQ) and the key rows' (dK and dV), which reads the finished
-    /// dS. Each entry of a segment's rows is written by one block, so replacing needs no cleared buffer.
+    /// passes: the query rows' (each row's `rowsum(P ⊙ dP)`, then dQ) and the key rows' (dK and dV),
+    /// which reads those sums; each forms dP and dS a tile at a time in shared memory. Each entry of a
+    /// segment's rows is written by one block, so replacing needs no cleared buffer.
     /// In bf16 mode a replaced dqkv may be a bf16 product operand (the encoder's, read only by its
     /// linear layer's backward), and `qkv` and `dcontext` are read in bf16
     /// (``attentionInput(_:segments:width:columns:)``): the trainers' dcontext is a bf16 operand that
@@ -62,22 +63,20 @@ extension CUDATrainingBackend {
         }
         let tables = try tables(segments)
         let offsets = try probabilityOffsets(segments, heads: heads)
-        // dP, then dS in its place, in the probabilities' layout (in bf16 mode dS in bf16 over the first
-        // half of each row, which is all its readers, products, take); the first pass writes every entry.
-        let scratch = try scratch(ListAttentionOps.probabilityCount(segments: segments, heads: heads)).array
+        // Each query row's rowsum(P ⊙ dP) per head, from the first pass to the second (dP and dS themselves
+        // stay in shared memory, a tile at a time); the first pass writes every entry.
+        let rowDots = try scratch(heads * (segments.last?.upperBound ?? 0)).array
         let threads = CUDATrainingKernelSource.attentionThreads
         let replace = KernelArgument.int32(dqkvWrite == .replace ? 1 : 0)
+        let inputs: [KernelArgument] = [.address(qkv.address), .address(dcontext.address),
+                                        .address(tables.starts.address), .address(tables.lengths.address),
+                                        .address(offsets.address), .int32(Int32(width)), .int32(Int32(heads)),
+                                        .int32(firstRowAlone ? 1 : 0), .address(probabilities.address)] + mask
+        let outputs: [KernelArgument] = [.address(rowDots.address), .address(dqkv.address), replace] + dqkvElement
         try withExtendedLifetime((qkv.copy, dcontext.copy)) {
             try module.launch(attentionKernel("attention_backward_queries"), grid: grid, block: threads,
-                              [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
-                               .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
-                               .int32(Int32(heads)), .int32(firstRowAlone ? 1 : 0), .address(probabilities.address)]
-                              + mask + [.address(scratch.address), .address(dqkv.address), replace] + dqkvElement)
-            try module.launch(attentionKernel("attention_backward_keys"), grid: grid, block: threads,
-                              [.address(qkv.address), .address(dcontext.address), .address(tables.starts.address),
-                               .address(tables.lengths.address), .address(offsets.address), .int32(Int32(width)),
-                               .int32(Int32(heads)), .address(probabilities.address)] + mask
-                              + [.address(scratch.address), .address(dqkv.address), replace] + dqkvElement)
+                              inputs + outputs)
+            try module.launch(attentionKernel("attention_backward_keys"), grid: grid, block: threads, inputs + outputs)
         }
     }
 

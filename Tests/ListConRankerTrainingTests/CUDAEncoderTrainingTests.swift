@@ -135,8 +135,8 @@ import Testing
     /// backend's ``ActivationStorage``) is what a forward on the device holds, in both precisions,
     /// every recomputation mode, dropout on and off; so are its parts the backward allocates (one
     /// layer's gradient buffers, a re-run layer's own buffers). The default mode's peak in bf16 is
-    /// below fp32's, and the GPU's count includes attention's scratch of a Float32 per probability,
-    /// where the CPU's has two blocks of the longest text.
+    /// below fp32's, and the GPU's count includes attention's scratch of a Float32 per token and head
+    /// (each query row's `rowsum(P ⊙ dP)`), where the CPU's has two blocks of the longest text.
     @Test(arguments: [CUDATrainingBackend.ProductPrecision.fp32, .bf16])
     func activationCountIsWhatTheDeviceHolds(precision: CUDATrainingBackend.ProductPrecision) throws {
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
@@ -165,7 +165,7 @@ import Testing
         let gradients = try EncoderLayerGradientBuffers(tokens: n, shape: shape, backend: backend)
         #expect(gradients.allocatedBytes == EncoderLayerGradientBuffers<CUDATrainingBackend>.bytes(tokens: n, shape: shape,
                                                                                                     storage: storage))
-        #expect(storage.attentionScratchBytes(lengths: lengths, heads: shape.heads) == 4 * probabilities)
+        #expect(storage.attentionScratchBytes(lengths: lengths, heads: shape.heads) == 4 * shape.heads * n)
         // The default mode's peak in bf16 is below fp32's (operands in 2 bytes outweigh the copies).
         func peak(_ storage: ActivationStorage) throws -> Int {
             EncoderActivationMemory(lengths: lengths, shape: shape, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1),
