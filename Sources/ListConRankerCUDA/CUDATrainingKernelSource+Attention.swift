@@ -1,18 +1,19 @@
-/// The attention kernels of GPU training (issue 30): attention with stored probabilities, the GPU
-/// twins of `ListAttentionOps` and `EncoderAttentionOps`, for the encoder's texts and the list
-/// head's lists alike.
+/// The attention kernels of GPU training (issue 30): attention that keeps only each query row's
+/// log-sum-exp, the GPU twins of `ListAttentionOps` and `EncoderAttentionOps`, for the encoder's
+/// texts and the list head's lists alike.
 ///
 /// Each (segment, head) pair is a few small matrix products (`S = QKᵀ`, `C = P̃V` forward;
 /// `dP = dC·Vᵀ`, `dQ = dS·K`, `dK = dSᵀ·Q`, `dV = P̃ᵀ·dC` backward), so the kernels are tiled
 /// products through shared memory: a block of 128 threads owns a 32-row tile of one segment and
 /// head, and each thread a 4 × (up to 8) register tile of the block's output, so that every value
 /// read from shared memory feeds several multiply-adds and every global read is a coalesced row.
-/// The probabilities, which the backward needs anyway, are written once and re-read from global
-/// memory (the L2 holds a segment's), so nothing here bounds the segment length; the backward forms
-/// dP and dS a 32 × 32 tile at a time in shared memory from them (keeping only each query row's
-/// `rowsum(P ⊙ dP)` between its two passes), so it stores nothing of that size. A head wider than
-/// 128 columns (an m3e-small list head's 1792 / 8 = 224) goes through shared memory 128 columns at a
-/// time, so nothing bounds the head width either.
+/// Nothing of a segment's size L² is stored, as in FlashAttention (Dao et al., 2022; Dao, 2023):
+/// the forward keeps each query row's log-sum-exp, and every pass forms the probabilities, dP and
+/// dS it needs a 32 × 32 tile at a time in shared memory from dots of the products' operands, so
+/// nothing here bounds the segment length; the backward's only other state is each query row's
+/// `rowsum(P ⊙ dP)`, from its first pass to its second. A head wider than 128 columns (an
+/// m3e-small list head's 1792 / 8 = 224) goes through shared memory 128 columns at a time, so
+/// nothing bounds the head width either.
 ///
 /// Sums run in Float32 in an order of their own, so results agree with the CPU ops to rounding, not
 /// bit for bit (the trainer's 1e-4 gradient checks cover them).
@@ -27,20 +28,23 @@ extension CUDATrainingKernelSource {
     public static let attentionThreads = 128
 
     static let attentionSource = #"""
-// ---- Attention with stored probabilities (ListAttentionOps, EncoderAttentionOps) -------------------------
+// ---- Attention keeping row statistics (ListAttentionOps, EncoderAttentionOps) ----------------------------
 // qkv [rows, 3·width] (q, k, v side by side per row; bf16 for the bf16 kernels); segment s is rows
-// starts[s] ..< starts[s] + lengths[s]; the probabilities of (segment s, head h) are the [L, L] block at
-// offsets[s] + h·L², row-major, zero where masked. first_row_alone: a segment's first row attends to itself
-// only (ListAttention's query row). mask (optional, same layout): the dropout mask applied to the
-// probabilities before the product with V, a byte per element (DropoutMask). row_dots (backward): a Float32
-// per query row and head, rowsum(P ⊙ dP) of (segment s, head h) at heads·starts[s] + h·L.
+// starts[s] ..< starts[s] + lengths[s]. first_row_alone: a segment's first row attends to itself only
+// (ListAttention's query row). mask (optional): the dropout mask applied to the probabilities before the
+// product with V, a byte per element (DropoutMask), the [L, L] block of (segment s, head h) at
+// offsets[s] + h·L², row-major. row_lse (the forward's, the backward reads it) and row_dots (the backward's
+// first pass's, its second reads it): a Float32 per query row and head, each query row's log-sum-exp of
+// its scaled scores over its visible keys and rowsum(P ⊙ dP), those of (segment s, head h) from
+// heads·starts[s] + h·L on.
 // Grid: (segments, heads, 32-row tiles of the longest segment); block: 128 threads. A head's columns go
 // through shared memory ATT_CHUNK at a time.
 //
-// The backward never stores an [L, L] block: dP = (dC·Vᵀ) ⊙ M and dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d are
-// formed a 32 × 32 tile at a time in shared memory from the stored P and the products, and the products
-// that read them run on the tile there (the scores' gradient of FlashAttention's backward, Dao 2023, here
-// over stored probabilities), so the only traffic of the backward's size L² is reading P and its mask.
+// No [L, L] block is stored but the mask: P = exp(S − lse), dP = (dC·Vᵀ) ⊙ M and
+// dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d are formed a 32 × 32 tile at a time in shared memory, and the products
+// that read them run on the tile there (FlashAttention's forward and backward, here in three passes of
+// their own: the queries' pass writes dQ and the keys' pass dK and dV, so no entry is added to by two
+// blocks), at the price of the scores' dots computed again in each pass.
 //
 // The three passes are written once (attention_forward_pass, attention_queries_pass, attention_keys_pass)
 // over the tile arithmetic of a precision: FloatTiles and FloatKeyTiles here (Float32 on the CUDA cores),
@@ -48,13 +52,13 @@ extension CUDATrainingKernelSource {
 //   Dots                            a thread's share of a 32 × 32 tile of A·Bᵀ,
 //   head_dots(…)                    that tile over a head's columns, for 32 rows of A against 32 of B,
 //   each_dot(dots, f)               f(row, column, value) for each of this thread's entries,
-//   staging                         a Float32 [32, ATT_SQUARE] tile in shared memory for dots,
+//   staging, scores                 Float32 [32, ATT_SQUARE] tiles in shared memory for dots (scores: the
+//                                   backward's),
 //   Head, clear, store              a thread's share of 32 rows of a head chunk, and its store (written or
 //                                   added),
 //   set_weight(r, c, v)             W[r, c] = v in the [32, 32] tile W of W·B (rounded as its products
 //                                   round), which may be staging itself (a thread writes only entries it
 //                                   read),
-//   load_weights(…)                 W from a stored [L, L] block (times a mask),
 //   load_values(…), weights_times_values(…)   B's 32 rows of a head chunk, and acc += W·B;
 // a KeyTiles type, for dK and dV of 32 key rows, its `dots` (a Tiles for the dots), Head, clear, set (an
 // entry of the [key, query] tiles P̃ᵀ and dSᵀ), load (a query tile's dC and Q rows of one head chunk, where
@@ -87,31 +91,14 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
-// Softmax in place of the raw logits in rows q0 ..< q0 + 32 of a block's P, over each row's visible keys
-// (the others stay 0): a warp per row.
-__device__ void softmax_rows(float *p, int q0, int length, int first_row_alone) {
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    for (int r = warp; r < ATT_TILE && q0 + r < length; r += blockDim.x >> 5) {
-        int i = q0 + r, visible = visible_keys(i, length, first_row_alone);
-        float *row = p + (long)i * length;
-        float maximum = ATT_NEG_INF;
-        for (int j = lane; j < visible; j += 32) maximum = fmaxf(maximum, row[j]);
-        maximum = warp_max(maximum);
-        float sum = 0.0f;
-        for (int j = lane; j < visible; j += 32) { float e = expf(row[j] - maximum); row[j] = e; sum += e; }
-        sum = warp_sum(sum);
-        for (int j = lane; j < visible; j += 32) row[j] /= sum;
-    }
-}
-
-// Where a block's (segment, head) lies: the segment's length, the head's width, its q columns in row 0
-// (+ width: k, + 2·width: v), the (segment, head) probability block's offset and its first row's in
-// row_dots, 1/√d, and the 32-row tiles.
+// Where a block's (segment, head) lies: the segment's length, the head's width, its q, k and v columns in
+// row 0, the offset of the (segment, head) block of the dropout mask and its first row's in the per-row
+// statistics (row_lse, row_dots), 1/√d, and the 32-row tiles.
 // QKV: float, or in the bf16 tiles' passes unsigned short (bf16 bits: a qkv only their products read).
 template <class QKV> struct AttentionBlock {
     int length, d, tiles;
     long first, stride, block, row_block;
-    const QKV *head;
+    const QKV *head, *keys, *values;
     float scale;
 };
 template <class QKV>
@@ -127,132 +114,175 @@ __device__ __forceinline__ AttentionBlock<QKV> attention_block(const QKV *qkv, c
     b.block = offsets[s] + (long long)h * b.length * b.length;
     b.row_block = b.first * heads + (long)h * b.length;
     b.head = qkv + b.first * b.stride + (long)h * b.d;
+    b.keys = b.head + width;
+    b.values = b.head + 2L * width;
     b.scale = 1.0f / sqrtf((float)b.d);
     return b;
 }
 
-// f(i, j, a_i · b_j) for the block's rows i = q0 … of A (a_rows: row q0, row stride a_stride) against every
-// row j of the segment's B (b_rows: its row 0, row stride b.stride), i and j inside the segment; key tile by
-// key tile, the dots over the whole head.
-template <class Tiles, class QKV, class A, class F>
-__device__ void each_row_dot(Tiles &tiles, const AttentionBlock<QKV> &b, int q0, const A *a_rows, long a_stride,
-                             const QKV *b_rows, F f) {
-    for (int t = 0; t < b.tiles; t++) {
-        int k0 = t * ATT_TILE;
-        typename Tiles::Dots dots;
-        tiles.head_dots(a_rows, a_stride, b.length - q0, b_rows + k0 * b.stride, b.stride, b.length - k0, b.d, t == 0,
-                        dots);
-        tiles.each_dot(dots, [&](int r, int c, float dot) {
-            int i = q0 + r, j = k0 + c;
-            if (i < b.length && j < b.length) f(i, j, dot);
-        });
-    }
-}
-
-// tiles.staging[r, c] = the dots of 32 rows of A (a_rows, row stride a_stride, a_valid of them) against 32
-// of B, over a head of d columns; the caller syncs before reading it. load_a as head_dots'.
+// target[r, c] (a [32, ATT_SQUARE] Float32 tile in shared memory: the tiles' staging or scores) = the dots of 32
+// rows of A (a_rows, row stride a_stride, a_valid of them) against 32 of B, over a head of d columns; the
+// caller syncs before reading it. load_a as head_dots'.
 template <class Tiles, class A, class B>
-__device__ void stage_dots(Tiles &tiles, const A *a_rows, long a_stride, int a_valid, const B *b_rows, long b_stride,
-                           int b_valid, int d, bool load_a) {
+__device__ void stage_dots(Tiles &tiles, float *target, const A *a_rows, long a_stride, int a_valid, const B *b_rows,
+                           long b_stride, int b_valid, int d, bool load_a) {
     typename Tiles::Dots dots;
     tiles.head_dots(a_rows, a_stride, a_valid, b_rows, b_stride, b_valid, d, load_a, dots);
-    tiles.each_dot(dots, [&](int r, int c, float dot) { tiles.staging[r * ATT_SQUARE + c] = dot; });
+    tiles.each_dot(dots, [&](int r, int c, float dot) { target[r * ATT_SQUARE + c] = dot; });
 }
 
-// out (+)= (W ⊙ M)·B for the block's 32 rows row0 … of an [L, L] block W (rows w_stride elements apart, M
-// laid out as W) and B's rows (b: row 0, row stride b_stride), head chunk by head chunk.
-template <class Tiles, class W, class B, class Out>
-__device__ void rows_times_head(Tiles &tiles, const W *w, long w_stride, DropoutMask mask, int length, int row0,
-                                const B *b, long b_stride, int d, Out *out, long out_stride, bool add) {
-    int tiles_count = (length + ATT_TILE - 1) / ATT_TILE;
-    for (int c0 = 0; c0 < d; c0 += ATT_CHUNK) {
-        int columns = min(ATT_CHUNK, d - c0);
-        typename Tiles::Head acc;
-        tiles.clear(acc);
-        for (int t = 0; t < tiles_count; t++) {
-            int k0 = t * ATT_TILE;
-            __syncthreads();   // (the first also makes the rows of w this block wrote visible to all of it)
-            tiles.load_weights(w, w_stride, mask, length, row0, k0);
-            tiles.load_values(b + k0 * b_stride + c0, b_stride, length - k0, columns);
-            __syncthreads();
-            tiles.weights_times_values(acc, columns);
-        }
-        tiles.store(out + c0, out_stride, length - row0, columns, acc, add);
-    }
+// P[i, j] = exp(S[i, j] − lse_i) from the staged dot q_i · k_j (S = QKᵀ/√d) and row i's log-sum-exp: the
+// softmax of row i over its visible keys, 0 for a key it does not see or one outside the segment.
+template <class QKV>
+__device__ __forceinline__ float probability(const AttentionBlock<QKV> &b, int i, int j, float dot, float lse,
+                                             int first_row_alone) {
+    return i < b.length && j < visible_keys(i, b.length, first_row_alone) ? expf(dot * b.scale - lse) : 0.0f;
 }
 
-// Forward of 32 query rows: logits S = QKᵀ/√d into P (key tile by key tile), each row's softmax over its
-// visible keys in place, then context = (P ⊙ M)·V. With context null only P is computed (recomputation
-// restoring P for a backward whose layer kept its context). Context: float, or in the bf16 tiles' pass
+// M[i, j] of the block's dropout mask (1 without one, or outside the segment).
+template <class QKV>
+__device__ __forceinline__ float kept(const AttentionBlock<QKV> &b, DropoutMask mask, int i, int j) {
+    return mask && i < b.length && j < b.length ? mask[(long)i * b.length + j] : 1.0f;
+}
+
+// Forward of 32 query rows. Once over the key tiles: S's tile staged from QKᵀ, and each row's running
+// maximum and sum of exponentials (a warp per row, in key order), for its log-sum-exp, written to
+// row_lse. Then, with a context, head chunk by head chunk, again: P̃ = exp(S − lse) ⊙ M as the tile W,
+// and context += P̃·V. Without a context only the log-sum-exps (recomputation restoring what the
+// backward reads, for a layer that kept its context). Context: float, or in the bf16 tiles' pass
 // unsigned short (bf16 bits: a context only products read).
 template <class Tiles, class QKV, class Context>
 __device__ void attention_forward_pass(Tiles tiles, const QKV *qkv, const int *starts, const int *lengths,
                                        const long long *offsets, int width, int heads, int first_row_alone,
-                                       DropoutMask mask, float *probabilities, Context *context) {
+                                       DropoutMask mask, float *row_lse, Context *context) {
     AttentionBlock<QKV> b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int q0 = blockIdx.z * ATT_TILE;
     if (q0 >= b.length) return;
-    float *p = probabilities + b.block;
-    each_row_dot(tiles, b, q0, b.head + q0 * b.stride, b.stride, b.head + width, [&](int i, int j, float dot) {
-        p[(long)i * b.length + j] = j < visible_keys(i, b.length, first_row_alone) ? dot * b.scale : 0.0f;
-    });
-    __syncthreads();
-    softmax_rows(p, q0, b.length, first_row_alone);
-    if (!context) return;
-    rows_times_head(tiles, p, b.length, mask + b.block, b.length, q0, b.head + 2L * width, b.stride, b.d,
-                    context + (b.first + q0) * width + (long)blockIdx.y * b.d, width, false);
-}
-
-// The score gradient's inputs at entry (i, j) of a query tile, from the staged dot (dC·Vᵀ)[i, j]: P[i, j],
-// P̃ = P ⊙ M and dP = dot ⊙ M there, all 0 for a key that row i does not see or one outside the segment.
-struct ScoreInputs { float p, dropped, dp; };
-template <class QKV>
-__device__ __forceinline__ ScoreInputs score_inputs(const AttentionBlock<QKV> &b, int i, int j, float dot,
-                                                    int first_row_alone, const float *p, DropoutMask mask) {
-    ScoreInputs s = {0.0f, 0.0f, 0.0f};
-    if (i < b.length && j < visible_keys(i, b.length, first_row_alone)) {
-        long at = (long)i * b.length + j;
-        float keep = mask ? mask[at] : 1.0f;
-        s.p = p[at];
-        s.dropped = s.p * keep;
-        s.dp = dot * keep;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    DropoutMask m = mask + b.block;
+    const QKV *queries = b.head + q0 * b.stride, *keys = b.keys, *values = b.values;
+    // Warp w takes the tile's rows w, w + 4, …: their statistics in registers (the same in every lane).
+    float maximum[ATT_ROWS_PER_WARP], total[ATT_ROWS_PER_WARP];
+#pragma unroll
+    for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
+        maximum[k] = ATT_NEG_INF;
+        total[k] = 0.0f;
     }
-    return s;
+    for (int t = 0; t < b.tiles; t++) {
+        int k0 = t * ATT_TILE;
+        stage_dots(tiles, tiles.staging, queries, b.stride, b.length - q0, keys + k0 * b.stride, b.stride, b.length - k0,
+                   b.d, t == 0);
+        __syncthreads();
+#pragma unroll
+        for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
+            int r = warp + 4 * k, i = q0 + r, j = k0 + lane;
+            float score = i < b.length && j < visible_keys(i, b.length, first_row_alone)
+                ? tiles.staging[r * ATT_SQUARE + lane] * b.scale : ATT_NEG_INF;
+            float next = fmaxf(maximum[k], warp_max(score));
+            if (next == ATT_NEG_INF) continue;   // nothing visible yet (the same for the whole warp)
+            total[k] = total[k] * expf(maximum[k] - next) + warp_sum(expf(score - next));
+            maximum[k] = next;
+        }
+    }
+    float lse[ATT_ROWS_PER_WARP];
+#pragma unroll
+    for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
+        lse[k] = maximum[k] + logf(total[k]);
+        if (lane == 0 && q0 + warp + 4 * k < b.length) row_lse[b.row_block + q0 + warp + 4 * k] = lse[k];
+    }
+    if (!context) return;
+    Context *out = context + (b.first + q0) * width + (long)blockIdx.y * b.d;
+    for (int c0 = 0; c0 < b.d; c0 += ATT_CHUNK) {
+        int columns = min(ATT_CHUNK, b.d - c0);
+        typename Tiles::Head acc;
+        tiles.clear(acc);
+        for (int t = 0; t < b.tiles; t++) {
+            int k0 = t * ATT_TILE;
+            // (head_dots syncs first: the last tile's products have read W and B; Q's rows are kept)
+            stage_dots(tiles, tiles.staging, queries, b.stride, b.length - q0, keys + k0 * b.stride, b.stride,
+                       b.length - k0, b.d, false);
+            __syncthreads();
+#pragma unroll
+            for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
+                int r = warp + 4 * k, i = q0 + r, j = k0 + lane;
+                float p = probability(b, i, j, tiles.staging[r * ATT_SQUARE + lane], lse[k], first_row_alone);
+                tiles.set_weight(r, lane, p * kept(b, m, i, j));
+            }
+            tiles.load_values(values + k0 * b.stride + c0, b.stride, b.length - k0, columns);
+            __syncthreads();
+            tiles.weights_times_values(acc, columns);
+        }
+        tiles.store(out + c0, width, b.length - q0, columns, acc, false);
+    }
 }
 
-// Backward, first pass, for 32 query rows. Once over the key tiles: dP's tile staged from dC·Vᵀ, and
-// D_i = Σ_j P[i, j] dP[i, j], each row's by one warp in key order, written to row_dots for the second
-// pass. Then, head chunk by head chunk, again: dS = P ⊙ (dP − D)/√d as the tile W (in the tiles'
-// rounding), and dQ += dS·K (replace: dQ =, each entry written by one block). Gradient: float, or in the
-// bf16 tiles' passes unsigned short (bf16 bits, replaced only: a dqkv only products read). DContext: the
-// type of QKV (only products read dC).
+// The dots of one 32 × 32 tile (query rows q0 …, keys k0 …) that its probabilities and dP come from: S's
+// (Q's rows against K's) in tiles.scores and dC·Vᵀ's in tiles.staging, for score_entry. KeyMajor: staged
+// [key, query] (A the key rows), as the keys pass takes them.
+template <bool KeyMajor, class Tiles, class QKV, class DContext>
+__device__ __forceinline__ void stage_scores(Tiles &tiles, const AttentionBlock<QKV> &b, int q0, int k0,
+                                             const DContext *dc, long dc_stride) {
+    const QKV *queries = b.head + q0 * b.stride, *keys = b.keys + k0 * b.stride, *values = b.values + k0 * b.stride;
+    const DContext *gradients = dc + q0 * dc_stride;
+    int query_rows = b.length - q0, key_rows = b.length - k0;
+    if (KeyMajor) {
+        stage_dots(tiles, tiles.scores, keys, b.stride, key_rows, queries, b.stride, query_rows, b.d, true);
+        stage_dots(tiles, tiles.staging, values, b.stride, key_rows, gradients, dc_stride, query_rows, b.d, true);
+    } else {
+        stage_dots(tiles, tiles.scores, queries, b.stride, query_rows, keys, b.stride, key_rows, b.d, true);
+        stage_dots(tiles, tiles.staging, gradients, dc_stride, query_rows, values, b.stride, key_rows, b.d, true);
+    }
+    __syncthreads();
+}
+
+// Entry (query row q0 + r, key k0 + c) of a staged tile: P = exp(S − lse) with row q0 + r's log-sum-exp,
+// P̃ = P ⊙ M and dP = (dC·Vᵀ) ⊙ M there (P and P̃ 0 for a key the row does not see or one outside the
+// segment, where the dots of zero-padded rows are 0).
+struct ScoreEntry { float p, dropped, dp; };
+template <bool KeyMajor, class Tiles, class QKV>
+__device__ __forceinline__ ScoreEntry score_entry(const Tiles &tiles, const AttentionBlock<QKV> &b, int q0, int k0,
+                                                  int r, int c, float lse, int first_row_alone, DropoutMask mask) {
+    int at = KeyMajor ? c * ATT_SQUARE + r : r * ATT_SQUARE + c;
+    float keep = kept(b, mask, q0 + r, k0 + c);
+    ScoreEntry e;
+    e.p = probability(b, q0 + r, k0 + c, tiles.scores[at], lse, first_row_alone);
+    e.dropped = e.p * keep;
+    e.dp = tiles.staging[at] * keep;
+    return e;
+}
+
+// Backward, first pass, for 32 query rows, from the forward's row_lse. Once over the key tiles: P's and
+// dP's entries (stage_scores, score_entry), and D_i = Σ_j P[i, j] dP[i, j], each row's by one warp in key order, written to
+// row_dots for the second pass. Then, head chunk by head chunk, again: dS = P ⊙ (dP − D)/√d as the tile W
+// (in the tiles' rounding), and dQ += dS·K (replace: dQ =, each entry written by one block). Gradient:
+// float, or in the bf16 tiles' passes unsigned short (bf16 bits, replaced only: a dqkv only products read).
+// DContext: the type of QKV (only products read dC).
 template <class Tiles, class QKV, class DContext, class Gradient>
 __device__ void attention_queries_pass(Tiles tiles, const QKV *qkv, const DContext *dcontext, const int *starts,
                                        const int *lengths, const long long *offsets, int width, int heads,
-                                       int first_row_alone, const float *probabilities, DropoutMask mask,
+                                       int first_row_alone, const float *row_lse, DropoutMask mask,
                                        float *row_dots, Gradient *dqkv, bool replace) {
     AttentionBlock<QKV> b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int q0 = blockIdx.z * ATT_TILE;
     if (q0 >= b.length) return;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const float *p = probabilities + b.block;
     DropoutMask m = mask + b.block;
-    const DContext *dc = dcontext + (b.first + q0) * width + (long)blockIdx.y * b.d;
-    const QKV *keys = b.head + width, *values = b.head + 2L * width;
-    // Warp w takes the tile's rows w, w + 4, …: D of its rows in registers (the same in every lane).
-    float weighted[ATT_ROWS_PER_WARP];
+    const DContext *dc = dcontext + b.first * width + (long)blockIdx.y * b.d;
+    // Warp w takes the tile's rows w, w + 4, …: their log-sum-exps and D in registers (the same in every lane).
+    float lse[ATT_ROWS_PER_WARP], weighted[ATT_ROWS_PER_WARP];
 #pragma unroll
-    for (int k = 0; k < ATT_ROWS_PER_WARP; k++) weighted[k] = 0.0f;
+    for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
+        int i = q0 + warp + 4 * k;
+        lse[k] = i < b.length ? row_lse[b.row_block + i] : 0.0f;
+        weighted[k] = 0.0f;
+    }
     for (int t = 0; t < b.tiles; t++) {
         int k0 = t * ATT_TILE;
-        stage_dots(tiles, dc, width, b.length - q0, values + k0 * b.stride, b.stride, b.length - k0, b.d, t == 0);
-        __syncthreads();
+        stage_scores<false>(tiles, b, q0, k0, dc, width);
 #pragma unroll
         for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
-            int r = warp + 4 * k;
-            ScoreInputs s = score_inputs(b, q0 + r, k0 + lane, tiles.staging[r * ATT_SQUARE + lane], first_row_alone,
-                                         p, m);
-            weighted[k] += warp_sum(s.p * s.dp);
+            ScoreEntry e = score_entry<false>(tiles, b, q0, k0, warp + 4 * k, lane, lse[k], first_row_alone, m);
+            weighted[k] += warp_sum(e.p * e.dp);
         }
     }
     if (lane == 0) {
@@ -268,16 +298,13 @@ __device__ void attention_queries_pass(Tiles tiles, const QKV *qkv, const DConte
         for (int t = 0; t < b.tiles; t++) {
             int k0 = t * ATT_TILE;
             // (head_dots syncs first: the last tile's products have read W and B)
-            stage_dots(tiles, dc, width, b.length - q0, values + k0 * b.stride, b.stride, b.length - k0, b.d, false);
-            __syncthreads();
+            stage_scores<false>(tiles, b, q0, k0, dc, width);
 #pragma unroll
             for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
-                int r = warp + 4 * k;
-                ScoreInputs s = score_inputs(b, q0 + r, k0 + lane, tiles.staging[r * ATT_SQUARE + lane],
-                                             first_row_alone, p, m);
-                tiles.set_weight(r, lane, s.p * (s.dp - weighted[k]) * b.scale);
+                ScoreEntry e = score_entry<false>(tiles, b, q0, k0, warp + 4 * k, lane, lse[k], first_row_alone, m);
+                tiles.set_weight(warp + 4 * k, lane, e.p * (e.dp - weighted[k]) * b.scale);
             }
-            tiles.load_values(keys + k0 * b.stride + c0, b.stride, b.length - k0, columns);
+            tiles.load_values(b.keys + k0 * b.stride + c0, b.stride, b.length - k0, columns);
             __syncthreads();
             tiles.weights_times_values(acc, columns);
         }
@@ -285,21 +312,20 @@ __device__ void attention_queries_pass(Tiles tiles, const QKV *qkv, const DConte
     }
 }
 
-// Backward, second pass, for 32 key rows, head chunk by head chunk and query tile by query tile: the
-// tile's dPᵀ staged from V·dCᵀ, then P̃ᵀ = (P ⊙ M)ᵀ and dSᵀ = (P ⊙ (dP − D)/√d)ᵀ with the first pass's
-// row_dots, then dK += dSᵀ·Q and dV += P̃ᵀ·dC (replace: =).
+// Backward, second pass, for 32 key rows, head chunk by head chunk and query tile by query tile: the tile's
+// P and dP (stage_scores, staged [key, query]; score_entry) from the forward's row_lse, then P̃ᵀ = (P ⊙ M)ᵀ and
+// dSᵀ = (P ⊙ (dP − D)/√d)ᵀ with the first pass's row_dots, then dK += dSᵀ·Q and dV += P̃ᵀ·dC (replace: =).
 template <class KeyTiles, class QKV, class DContext, class Gradient>
 __device__ void attention_keys_pass(KeyTiles tiles, const QKV *qkv, const DContext *dcontext, const int *starts,
                                     const int *lengths, const long long *offsets, int width, int heads,
-                                    int first_row_alone, const float *probabilities, DropoutMask mask,
+                                    int first_row_alone, const float *row_lse, DropoutMask mask,
                                     const float *row_dots, Gradient *dqkv, bool replace) {
     AttentionBlock<QKV> b = attention_block(qkv, starts, lengths, offsets, width, heads);
     int k0 = blockIdx.z * ATT_TILE;
     if (k0 >= b.length) return;
-    const float *p = probabilities + b.block;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     DropoutMask m = mask + b.block;
     const DContext *dc = dcontext + b.first * width + (long)blockIdx.y * b.d;
-    const QKV *values = b.head + 2L * width + k0 * b.stride;
     Gradient *out = dqkv + (b.first + k0) * b.stride + (long)blockIdx.y * b.d;
     for (int c0 = 0; c0 < b.d; c0 += ATT_CHUNK) {
         int columns = min(ATT_CHUNK, b.d - c0);
@@ -308,16 +334,19 @@ __device__ void attention_keys_pass(KeyTiles tiles, const QKV *qkv, const DConte
         tiles.clear(dv);
         for (int t = 0; t < b.tiles; t++) {
             int q0 = t * ATT_TILE;
-            // staging[key, query]; head_dots syncs first (the last tile's products have read its tiles).
-            stage_dots(tiles.dots, values, b.stride, b.length - k0, dc + q0 * width, width, b.length - q0, b.d, true);
-            __syncthreads();
-            // Lanes along the keys: P's rows are read in order.
-            for (int e = threadIdx.x; e < ATT_TILE * ATT_TILE; e += blockDim.x) {
-                int r = e / ATT_TILE, c = e % ATT_TILE, i = q0 + r;
-                ScoreInputs s = score_inputs(b, i, k0 + c, tiles.dots.staging[c * ATT_SQUARE + r], first_row_alone,
-                                             p, m);
-                float dscore = i < b.length ? s.p * (s.dp - row_dots[b.row_block + i]) * b.scale : 0.0f;
-                tiles.set(c, r, s.dropped, dscore);
+            // (head_dots syncs first: the last tile's products have read its tiles)
+            stage_scores<true>(tiles.dots, b, q0, k0, dc, width);
+            // The thread's entries: query rows warp + 4k, key lane (the mask's rows read in order).
+#pragma unroll
+            for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
+                int r = warp + 4 * k, i = q0 + r;
+                float lse = 0.0f, weighted = 0.0f;
+                if (i < b.length) {
+                    lse = row_lse[b.row_block + i];
+                    weighted = row_dots[b.row_block + i];
+                }
+                ScoreEntry e = score_entry<true>(tiles.dots, b, q0, k0, r, lane, lse, first_row_alone, m);
+                tiles.set(lane, r, e.dropped, e.p * (e.dp - weighted) * b.scale);
             }
             tiles.load(dc + q0 * width + c0, width, b.head + q0 * b.stride + c0, b.stride, b.length - q0, columns);
             __syncthreads();
@@ -335,20 +364,6 @@ __device__ void load_head_rows(float *tile, int pitch, const float *rows, long s
     for (int e = threadIdx.x; e < ATT_TILE * d; e += blockDim.x) {
         int r = e / d, c = e % d;
         tile[r * pitch + c] = r < valid ? rows[r * stride + c] : 0.0f;
-    }
-}
-
-// tile[r·ATT_SQUARE + c] = m[i, j] · mask[i, j] (no mask: m[i, j]) for i = row0 + r, j = col0 + c of a
-// [length, length] block whose rows are `stride` elements apart (the mask laid out the same); zero outside it.
-__device__ void load_square(float *tile, const float *m, long stride, DropoutMask mask, int length, int row0, int col0) {
-    for (int e = threadIdx.x; e < ATT_TILE * ATT_TILE; e += blockDim.x) {
-        int r = e / ATT_TILE, c = e % ATT_TILE, i = row0 + r, j = col0 + c;
-        float value = 0.0f;
-        if (i < length && j < length) {
-            long at = (long)i * stride + j;
-            value = mask ? m[at] * mask[at] : m[at];
-        }
-        tile[r * ATT_SQUARE + c] = value;
     }
 }
 
@@ -399,9 +414,10 @@ __device__ __forceinline__ void store_head_tile(float *out, long stride, int val
 }
 
 // Float32 tiles: two [32, ATT_PITCH] shared arrays, A's rows on the left and B's on the right (the dots'
-// operands; `right` holds W·B's B too), and a [32, ATT_SQUARE] one that is both the staged dots and W.
+// operands; `right` holds W·B's B too), and two [32, ATT_SQUARE] ones for staged dots: `staging`, which is
+// W too, and `scores` (the backward's: none in the forward).
 struct FloatTiles {
-    float *left, *right, *staging;
+    float *left, *right, *staging, *scores;
     typedef float Dots[4][2];
     typedef float Head[4][ATT_CHUNK / 16];
 
@@ -434,9 +450,6 @@ struct FloatTiles {
     }
 
     __device__ void set_weight(int r, int c, float value) { staging[r * ATT_SQUARE + c] = value; }
-    __device__ void load_weights(const float *w, long w_stride, DropoutMask mask, int length, int row0, int col0) {
-        load_square(staging, w, w_stride, mask, length, row0, col0);
-    }
     __device__ void load_values(const float *b_rows, long b_stride, int valid, int columns) {
         load_head_rows(right, ATT_PITCH, b_rows, b_stride, valid, columns);
     }
@@ -479,32 +492,33 @@ struct FloatKeyTiles {
 extern "C" __global__ void attention_forward_train(const float *qkv, const int *starts, const int *lengths,
                                                    const long long *offsets, int width, int heads,
                                                    int first_row_alone, const unsigned char *mask, float mask_scale,
-                                                   float *probabilities, float *context) {
+                                                   float *row_lse, float *context) {
     __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH], staging[ATT_TILE * ATT_SQUARE];
-    attention_forward_pass(FloatTiles{left, right, staging}, qkv, starts, lengths, offsets, width, heads,
-                           first_row_alone, DropoutMask(mask, mask_scale), probabilities, context);
+    attention_forward_pass(FloatTiles{left, right, staging, 0}, qkv, starts, lengths, offsets, width, heads,
+                           first_row_alone, DropoutMask(mask, mask_scale), row_lse, context);
 }
 
 extern "C" __global__ void attention_backward_queries(const float *qkv, const float *dcontext, const int *starts,
                                                       const int *lengths, const long long *offsets, int width,
-                                                      int heads, int first_row_alone, const float *probabilities,
+                                                      int heads, int first_row_alone, const float *row_lse,
                                                       const unsigned char *mask, float mask_scale, float *row_dots,
                                                       float *dqkv, int replace) {
-    __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH], staging[ATT_TILE * ATT_SQUARE];
-    attention_queries_pass(FloatTiles{left, right, staging}, qkv, dcontext, starts, lengths, offsets, width, heads,
-                           first_row_alone, probabilities, DropoutMask(mask, mask_scale), row_dots, dqkv,
+    __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
+    __shared__ float staging[ATT_TILE * ATT_SQUARE], scores[ATT_TILE * ATT_SQUARE];
+    attention_queries_pass(FloatTiles{left, right, staging, scores}, qkv, dcontext, starts, lengths, offsets, width, heads,
+                           first_row_alone, row_lse, DropoutMask(mask, mask_scale), row_dots, dqkv,
                            replace != 0);
 }
 
 extern "C" __global__ void attention_backward_keys(const float *qkv, const float *dcontext, const int *starts,
                                                    const int *lengths, const long long *offsets, int width, int heads,
-                                                   int first_row_alone, const float *probabilities,
+                                                   int first_row_alone, const float *row_lse,
                                                    const unsigned char *mask, float mask_scale, const float *row_dots,
                                                    float *dqkv, int replace) {
     __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
-    __shared__ float staging[ATT_TILE * ATT_SQUARE], weights[ATT_TILE * ATT_SQUARE];
-    attention_keys_pass(FloatKeyTiles{FloatTiles{left, right, staging}, weights}, qkv, dcontext, starts, lengths,
-                        offsets, width, heads, first_row_alone, probabilities, DropoutMask(mask, mask_scale), row_dots,
+    __shared__ float staging[ATT_TILE * ATT_SQUARE], scores[ATT_TILE * ATT_SQUARE], weights[ATT_TILE * ATT_SQUARE];
+    attention_keys_pass(FloatKeyTiles{FloatTiles{left, right, staging, scores}, weights}, qkv, dcontext, starts, lengths,
+                        offsets, width, heads, first_row_alone, row_lse, DropoutMask(mask, mask_scale), row_dots,
                         dqkv, replace != 0);
 }
 

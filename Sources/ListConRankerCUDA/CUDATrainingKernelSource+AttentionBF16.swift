@@ -151,10 +151,11 @@ __device__ __forceinline__ int round_up(int x, int m) { return (x + m - 1) / m *
 #define ATT_BLOCKS (ATT_CHUNK / 32)   // 8-column blocks per warp across a head chunk (4 warps)
 
 // bf16 tiles (the passes' Tiles, see the Float32 source): A's rows [32, depth] and B's rows [32, depth] for
-// the head's dots, the Float32 staging tile, and the [32, 32] tile W and Bᵀ [head chunk, 32] for W·B.
+// the head's dots, the Float32 staging and scores tiles (scores: the backward's), and the [32, 32] tile W and
+// Bᵀ [head chunk, 32] for W·B.
 struct BF16Tiles {
     unsigned short *a_rows, *b_rows, *w_block, *b_columns;
-    float *staging;
+    float *staging, *scores;
     typedef float Dots[2][1][4];
     typedef float Head[2][ATT_BLOCKS][4];
 
@@ -187,11 +188,6 @@ struct BF16Tiles {
 
     // W in bf16, rounded once here: the products read it so.
     __device__ void set_weight(int r, int c, float value) { w_block[r * ATT_BF_SQUARE + c] = bf16_bits(value); }
-    __device__ void load_weights(const float *w, long w_stride, DropoutMask mask, int length, int row0, int col0) {
-        long corner = (long)row0 * w_stride + col0;
-        load_bf16_tile(w_block, ATT_BF_SQUARE, ATT_TILE, ATT_TILE, w + corner, mask + corner, w_stride, 1,
-                       length - row0, length - col0);
-    }
     // Bᵀ [column, key]: row step 1, column step b_stride.
     template <class B> __device__ void load_values(const B *b, long b_stride, int valid, int columns) {
         load_bf16_tile(b_columns, ATT_BF_SQUARE, round_up(columns, 8), ATT_TILE, b, 0, 1, b_stride, columns, valid);
@@ -237,58 +233,59 @@ static_assert(ATT_TILE * ATT_BF_PITCH <= ATT_CHUNK * ATT_BF_SQUARE, "the keys pa
 extern "C" __global__ void attention_forward_train_bf16(const unsigned short *qkv, const int *starts, const int *lengths,
                                                         const long long *offsets, int width, int heads,
                                                         int first_row_alone, const unsigned char *mask,
-                                                        float mask_scale, float *probabilities, void *context,
+                                                        float mask_scale, float *row_lse, void *context,
                                                         int context_bf16) {
     __shared__ __align__(16) unsigned short a_rows[ATT_TILE * ATT_BF_PITCH], b_rows[ATT_TILE * ATT_BF_PITCH];
     __shared__ __align__(16) unsigned short w_block[ATT_TILE * ATT_BF_SQUARE], b_columns[ATT_CHUNK * ATT_BF_SQUARE];
-    BF16Tiles tiles{a_rows, b_rows, w_block, b_columns, 0};   // (the forward stages nothing)
+    __shared__ float staging[ATT_TILE * ATT_SQUARE];
+    BF16Tiles tiles{a_rows, b_rows, w_block, b_columns, staging, 0};
     DropoutMask dropout(mask, mask_scale);
     // A context only products read is stored in bf16 (the encoder's in bf16 mode), else in Float32.
     if (context_bf16)
         attention_forward_pass(tiles, qkv, starts, lengths, offsets, width, heads, first_row_alone, dropout,
-                               probabilities, (unsigned short *)context);
+                               row_lse, (unsigned short *)context);
     else
         attention_forward_pass(tiles, qkv, starts, lengths, offsets, width, heads, first_row_alone, dropout,
-                               probabilities, (float *)context);
+                               row_lse, (float *)context);
 }
 
 extern "C" __global__ void attention_backward_queries_bf16(const unsigned short *qkv, const unsigned short *dcontext,
                                                            const int *starts, const int *lengths,
                                                            const long long *offsets, int width,
-                                                           int heads, int first_row_alone, const float *probabilities,
+                                                           int heads, int first_row_alone, const float *row_lse,
                                                            const unsigned char *mask, float mask_scale,
                                                            float *row_dots, void *dqkv, int replace, int dqkv_bf16) {
     __shared__ __align__(16) unsigned short a_rows[ATT_TILE * ATT_BF_PITCH], b_rows[ATT_TILE * ATT_BF_PITCH];
     __shared__ __align__(16) unsigned short w_block[ATT_TILE * ATT_BF_SQUARE], b_columns[ATT_CHUNK * ATT_BF_SQUARE];
-    __shared__ float staging[ATT_TILE * ATT_SQUARE];
-    BF16Tiles tiles{a_rows, b_rows, w_block, b_columns, staging};
+    __shared__ float staging[ATT_TILE * ATT_SQUARE], scores[ATT_TILE * ATT_SQUARE];
+    BF16Tiles tiles{a_rows, b_rows, w_block, b_columns, staging, scores};
     DropoutMask dropout(mask, mask_scale);
     // A dqkv only products read is stored in bf16 (the encoder's in bf16 mode, replaced), else in Float32.
     if (dqkv_bf16)
         attention_queries_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, first_row_alone,
-                               probabilities, dropout, row_dots, (unsigned short *)dqkv, true);
+                               row_lse, dropout, row_dots, (unsigned short *)dqkv, true);
     else
         attention_queries_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, first_row_alone,
-                               probabilities, dropout, row_dots, (float *)dqkv, replace != 0);
+                               row_lse, dropout, row_dots, (float *)dqkv, replace != 0);
 }
 
 extern "C" __global__ void attention_backward_keys_bf16(const unsigned short *qkv, const unsigned short *dcontext,
                                                         const int *starts, const int *lengths,
                                                         const long long *offsets, int width, int heads,
-                                                        int first_row_alone, const float *probabilities,
+                                                        int first_row_alone, const float *row_lse,
                                                         const unsigned char *mask, float mask_scale,
                                                         const float *row_dots, void *dqkv, int replace, int dqkv_bf16) {
     __shared__ __align__(16) unsigned short weights[ATT_TILE * ATT_BF_SQUARE], dscores[ATT_TILE * ATT_BF_SQUARE];
     __shared__ __align__(16) unsigned short gradients[ATT_CHUNK * ATT_BF_SQUARE], queries[ATT_CHUNK * ATT_BF_SQUARE];
-    __shared__ float staging[ATT_TILE * ATT_SQUARE];
-    BF16KeyTiles tiles{BF16Tiles{gradients, queries, 0, 0, staging}, weights, dscores, gradients, queries};
+    __shared__ float staging[ATT_TILE * ATT_SQUARE], scores[ATT_TILE * ATT_SQUARE];
+    BF16KeyTiles tiles{BF16Tiles{gradients, queries, 0, 0, staging, scores}, weights, dscores, gradients, queries};
     DropoutMask dropout(mask, mask_scale);
     if (dqkv_bf16)
         attention_keys_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, first_row_alone,
-                            probabilities, dropout, row_dots, (unsigned short *)dqkv, true);
+                            row_lse, dropout, row_dots, (unsigned short *)dqkv, true);
     else
         attention_keys_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, first_row_alone,
-                            probabilities, dropout, row_dots, (float *)dqkv, replace != 0);
+                            row_lse, dropout, row_dots, (float *)dqkv, replace != 0);
 }
 
 """#

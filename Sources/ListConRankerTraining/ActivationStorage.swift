@@ -26,24 +26,35 @@ public struct ActivationStorage: Sendable, Equatable {
         case onePerTokenAndHead
     }
 
+    /// What attention keeps of its probabilities for the backward.
+    public enum AttentionKept: Sendable, Equatable {
+        /// Every `[L, L]` block of probabilities: the CPU, whose backward reads them.
+        case probabilities
+        /// A Float32 per token and head, each query row's log-sum-exp: the GPU, whose every pass
+        /// forms the probabilities again a tile at a time from it.
+        case rowLogSumExp
+    }
+
     /// Bytes an element of a product operand: 4, or 2 where the products read bf16.
     public let productOperandBytes: Int
     /// Bytes an element of an activation with a product copy: 4, or 6 with a bf16 copy.
     public let withProductCopyBytes: Int
     /// Bytes an element of a dropout mask: 4 as Float32 values, 1 as a byte.
     public let dropoutMaskBytes: Int
+    /// What attention keeps for its backward.
+    public let attentionKept: AttentionKept
     /// Attention's backward scratch.
     public let attentionScratch: AttentionScratch
 
     /// The CPU's: everything Float32, attention one text and head at a time.
     public static let cpu = ActivationStorage(productOperandBytes: 4, withProductCopyBytes: 4, dropoutMaskBytes: 4,
-                                              attentionScratch: .twoBlocksOfTheLongestText)
+                                              attentionKept: .probabilities, attentionScratch: .twoBlocksOfTheLongestText)
     /// A GPU's with Float32 products (the parity mode): masks are bytes.
     public static let gpuFP32 = ActivationStorage(productOperandBytes: 4, withProductCopyBytes: 4, dropoutMaskBytes: 1,
-                                                  attentionScratch: .onePerTokenAndHead)
+                                                  attentionKept: .rowLogSumExp, attentionScratch: .onePerTokenAndHead)
     /// A GPU's with bf16 products: operands in bf16 and a bf16 copy beside each LayerNorm output.
     public static let gpuBF16 = ActivationStorage(productOperandBytes: 2, withProductCopyBytes: 6, dropoutMaskBytes: 1,
-                                                  attentionScratch: .onePerTokenAndHead)
+                                                  attentionKept: .rowLogSumExp, attentionScratch: .onePerTokenAndHead)
 
     /// Bytes of a buffer of `count` elements of `kind`.
     public func bytes(_ count: Int, _ kind: Kind) -> Int {
@@ -52,6 +63,16 @@ public struct ActivationStorage: Sendable, Equatable {
         case .productOperand: productOperandBytes * count
         case .withProductCopy: withProductCopyBytes * count
         case .dropoutMask: dropoutMaskBytes * count
+        }
+    }
+
+    /// Float32 elements attention keeps for its backward (``attentionKept``) for texts (or lists) of
+    /// `lengths` rows over `heads` heads: what a backend's attention forward takes as its
+    /// `probabilities`.
+    public func attentionKeptCount(lengths: [Int], heads: Int) -> Int {
+        switch attentionKept {
+        case .probabilities: ListAttentionOps.probabilityCount(lengths: lengths, heads: heads)
+        case .rowLogSumExp: heads * lengths.reduce(0, +)
         }
     }
 

@@ -1,15 +1,17 @@
 import ListConRankerCUDA
 
-/// Attention with stored probabilities on the GPU, for the list head (a list's first row sees only
-/// itself) and the encoder (every row sees its whole text) alike: the launches of the tiled kernels
-/// of `CUDATrainingKernelSource+Attention.swift` (Float32), or in bf16 mode of their tensor-core
-/// twins (`+AttentionBF16.swift`), whose products read bf16 as the other products do.
+/// Attention on the GPU, for the list head (a list's first row sees only itself) and the encoder
+/// (every row sees its whole text) alike: the launches of the tiled kernels of
+/// `CUDATrainingKernelSource+Attention.swift` (Float32), or in bf16 mode of their tensor-core twins
+/// (`+AttentionBF16.swift`), whose products read bf16 as the other products do. What the forward
+/// keeps for the backward is each query row's log-sum-exp per head (``ActivationStorage/AttentionKept/rowLogSumExp``),
+/// `[heads · rows]` Float32: the backward forms the probabilities again a tile at a time.
 extension CUDATrainingBackend {
-    /// `context` (when given) and `probabilities` of `qkv` under the optional dropout `mask`, as
-    /// ``ListAttentionOps/forward`` (`firstRowAlone`) or ``EncoderAttentionOps/forward`` computes them;
-    /// without a context only the probabilities. In bf16 mode the context may be a bf16 product operand,
-    /// and `qkv` is read in bf16 (``attentionInput(_:segments:width:columns:)``).
-    func attentionForward(context: Pointer?, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
+    /// `context` (when given) of `qkv` under the optional dropout `mask`, as ``ListAttentionOps/forward``
+    /// (`firstRowAlone`) or ``EncoderAttentionOps/forward`` computes it, and each row's log-sum-exp
+    /// (`rowLogSumExp`, `[heads · rows]`); without a context only those. In bf16 mode the context may be
+    /// a bf16 product operand, and `qkv` is read in bf16 (``attentionInput(_:segments:width:columns:)``).
+    func attentionForward(context: Pointer?, rowLogSumExp: Pointer, mask: Pointer?, qkv: Pointer,
                           segments: [Range<Int>], width: Int, heads: Int, firstRowAlone: Bool) throws {
         guard let grid = try attentionGrid(segments: segments, width: width, heads: heads) else { return }
         let mask = try maskArguments(mask)
@@ -29,20 +31,20 @@ extension CUDATrainingBackend {
                               block: CUDATrainingKernelSource.attentionThreads,
                               [.address(qkv.address), .address(tables.starts.address), .address(tables.lengths.address),
                                .address(offsets.address), .int32(Int32(width)), .int32(Int32(heads)),
-                               .int32(firstRowAlone ? 1 : 0)] + mask + [.address(probabilities.address),
+                               .int32(firstRowAlone ? 1 : 0)] + mask + [.address(rowLogSumExp.address),
                                .address(context?.address ?? 0)] + contextElement)
         }
     }
 
-    /// `dqkv += ` (`.replace`: `=`) the gradient through the stored probabilities (and mask), in two
-    /// passes: the query rows' (each row's `rowsum(P ⊙ dP)`, then dQ) and the key rows' (dK and dV),
+    /// `dqkv += ` (`.replace`: `=`) the gradient through the probabilities the forward's `rowLogSumExp`
+    /// gives (and the mask), in two passes: the query rows' (each row's `rowsum(P ⊙ dP)`, then dQ) and the key rows' (dK and dV),
     /// which reads those sums; each forms dP and dS a tile at a time in shared memory. Each entry of a
     /// segment's rows is written by one block, so replacing needs no cleared buffer.
     /// In bf16 mode a replaced dqkv may be a bf16 product operand (the encoder's, read only by its
     /// linear layer's backward), and `qkv` and `dcontext` are read in bf16
     /// (``attentionInput(_:segments:width:columns:)``): the trainers' dcontext is a bf16 operand that
     /// its product wrote, and a Float32 one is converted here, the same bits either way.
-    func attentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
+    func attentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, rowLogSumExp: Pointer,
                            mask: Pointer?, qkv: Pointer, segments: [Range<Int>], width: Int, heads: Int,
                            firstRowAlone: Bool) throws {
         guard let grid = try attentionGrid(segments: segments, width: width, heads: heads) else { return }
@@ -71,7 +73,7 @@ extension CUDATrainingBackend {
         let inputs: [KernelArgument] = [.address(qkv.address), .address(dcontext.address),
                                         .address(tables.starts.address), .address(tables.lengths.address),
                                         .address(offsets.address), .int32(Int32(width)), .int32(Int32(heads)),
-                                        .int32(firstRowAlone ? 1 : 0), .address(probabilities.address)] + mask
+                                        .int32(firstRowAlone ? 1 : 0), .address(rowLogSumExp.address)] + mask
         let outputs: [KernelArgument] = [.address(rowDots.address), .address(dqkv.address), replace] + dqkvElement
         try withExtendedLifetime((qkv.copy, dcontext.copy)) {
             try module.launch(attentionKernel("attention_backward_queries"), grid: grid, block: threads,

@@ -76,13 +76,13 @@ extension CUDATrainingBackend {
 
     func encoderAttentionForward(context: Pointer?, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                                  segments: [Range<Int>], hidden: Int, heads: Int) throws {
-        try attentionForward(context: context, probabilities: probabilities, mask: mask, qkv: qkv, segments: segments,
+        try attentionForward(context: context, rowLogSumExp: probabilities, mask: mask, qkv: qkv, segments: segments,
                              width: hidden, heads: heads, firstRowAlone: false)
     }
 
     func encoderAttentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
                                   mask: Pointer?, qkv: Pointer, segments: [Range<Int>], hidden: Int, heads: Int) throws {
-        try attentionBackward(dqkv: dqkv, dqkvWrite: dqkvWrite, dcontext: dcontext, probabilities: probabilities,
+        try attentionBackward(dqkv: dqkv, dqkvWrite: dqkvWrite, dcontext: dcontext, rowLogSumExp: probabilities,
                               mask: mask, qkv: qkv, segments: segments, width: hidden, heads: heads, firstRowAlone: false)
     }
 

@@ -543,13 +543,13 @@ struct CUDATrainingBackend: TrainingBackend {
 
     func listAttentionForward(context: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                               segments: [Range<Int>], width: Int, heads: Int) throws {
-        try attentionForward(context: context, probabilities: probabilities, mask: mask, qkv: qkv, segments: segments,
+        try attentionForward(context: context, rowLogSumExp: probabilities, mask: mask, qkv: qkv, segments: segments,
                              width: width, heads: heads, firstRowAlone: true)
     }
 
     func listAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                                segments: [Range<Int>], width: Int, heads: Int) throws {
-        try attentionBackward(dqkv: dqkv, dqkvWrite: .add, dcontext: dcontext, probabilities: probabilities, mask: mask,
+        try attentionBackward(dqkv: dqkv, dqkvWrite: .add, dcontext: dcontext, rowLogSumExp: probabilities, mask: mask,
                               qkv: qkv, segments: segments, width: width, heads: heads, firstRowAlone: true)
     }
 

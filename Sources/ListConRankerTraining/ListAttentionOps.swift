@@ -11,8 +11,12 @@ import Foundation
 enum ListAttentionOps {
     /// Elements of the probability store for lists `segments`: `Σ heads · L²`.
     static func probabilityCount(segments: [Range<Int>], heads: Int) -> Int {
-        segments.reduce(0) { $0 + heads * $1.count * $1.count }
+        probabilityCount(lengths: segments.map(\.count), heads: heads)
     }
+
+    /// Elements of the probability store (and of its dropout mask) for segments of `lengths` rows:
+    /// `Σ heads · L²`.
+    static func probabilityCount(lengths: [Int], heads: Int) -> Int { lengths.reduce(0) { $0 + heads * $1 * $1 } }
 
     /// Keys row `i` of a list (0 = the query) may attend to: the query row itself only, else all.
     @inline(__always)

@@ -7,8 +7,9 @@ final class LayerActivations<Backend: TrainingBackend> {
     typealias FloatBuffer = Backend.Buffer
     let input: FloatBuffer          // [R, W]  the layer's input (the previous layer's output)
     let qkv: FloatBuffer            // [R, 3W] in_proj(x): q, k, v per row (only attention reads it)
-    let probabilities: FloatBuffer  // [Σ heads·L²] attention softmax per list and head
-    let attentionMask: FloatBuffer? // same layout: dropout on attention weights
+    let probabilities: FloatBuffer  // what attention keeps (ActivationStorage.attentionKept): on the CPU
+                                    // [Σ heads·L²] softmax per list and head, on a GPU [heads·R] log-sum-exps
+    let attentionMask: FloatBuffer? // [Σ heads·L²]: dropout on attention weights per list and head
     let context: FloatBuffer        // [R, W]  heads concatenated, before out_proj
     let attended: FloatBuffer       // [R, W]  out_proj(context), after dropout1
     let attendedMask: FloatBuffer?  // [R, W]
@@ -26,12 +27,14 @@ final class LayerActivations<Backend: TrainingBackend> {
     let rstd2: FloatBuffer          // [R]
     let output: FloatBuffer         // [R, W]  norm2 output
 
-    init(input: FloatBuffer, rows r: Int, width w: Int, feedForward f: Int, probabilityCount: Int, dropout p: Float,
+    /// `lengths`: each list's rows; `heads`: attention's.
+    init(input: FloatBuffer, rows r: Int, width w: Int, feedForward f: Int, lengths: [Int], heads: Int, dropout p: Float,
          backend: Backend) throws {
         let dropout = p > 0
+        let probabilityCount = ListAttentionOps.probabilityCount(lengths: lengths, heads: heads)
         self.input = input
         qkv = try backend.productOperand(r * 3 * w)
-        probabilities = try backend.scratch(probabilityCount)
+        probabilities = try backend.scratch(backend.activationStorage.attentionKeptCount(lengths: lengths, heads: heads))
         attentionMask = dropout ? try backend.dropoutMask(probabilityCount, probability: p) : nil
         context = try backend.scratch(r * w)
         attended = try backend.scratch(r * w)
@@ -82,12 +85,12 @@ final class ListHeadActivations<Backend: TrainingBackend> {
         tagged = try backend.scratch(r * w)
         tagMean = try backend.scratch(r)
         tagRstd = try backend.scratch(r)
-        let probabilityCount = ListAttentionOps.probabilityCount(segments: batch.segments, heads: shape.heads)
         var layers: [LayerActivations<Backend>] = []
         var input = try backend.scratch(r * w)
         for _ in 0..<shape.layers {
             let layer = try LayerActivations(input: input, rows: r, width: w, feedForward: shape.feedForward,
-                                             probabilityCount: probabilityCount, dropout: dropout, backend: backend)
+                                             lengths: batch.segments.map(\.count), heads: shape.heads,
+                                             dropout: dropout, backend: backend)
             layers.append(layer)
             input = layer.output
         }

@@ -124,11 +124,13 @@ protocol TrainingBackend: Sendable {
     func addQueryTags(out: Pointer, f: Pointer, tags: Pointer, segments: [Range<Int>], width: Int) throws
     /// `df[r] += dout[r]`, `dtags[r is first ? 1 : 0] += dout[r]` (rows summed in order).
     func queryTagsBackward(df: Pointer, dtags: Pointer, dout: Pointer, segments: [Range<Int>], width: Int) throws
-    /// Attention under the ListAttention mask with stored probabilities; `mask` the dropout mask of
-    /// the probabilities (already drawn), nil without dropout.
+    /// Attention under the ListAttention mask; `probabilities` receives what the backend keeps of the
+    /// softmax for the backward (``ActivationStorage/attentionKeptCount(lengths:heads:)`` Float32
+    /// elements of its ``activationStorage``: the CPU the probabilities, a GPU each row's
+    /// log-sum-exp); `mask` the dropout mask of the probabilities (already drawn), nil without dropout.
     func listAttentionForward(context: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                               segments: [Range<Int>], width: Int, heads: Int) throws
-    /// `dqkv += …` through the stored probabilities and mask.
+    /// `dqkv += …` through what the forward kept of the probabilities, and the mask.
     func listAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?,
                                qkv: Pointer, segments: [Range<Int>], width: Int, heads: Int) throws
     /// Each list's first row to `queries[L, W]`, the others to `passages[P, W]`.
@@ -161,10 +163,12 @@ protocol TrainingBackend: Sendable {
     func embedTokensBackward(dwords: Pointer, dtokenType: Pointer, dpositions: Pointer, dsums: Pointer,
                              texts: [[Int32]], width: Int) throws
     /// BERT attention within each text (segments), `mask` the probabilities' dropout mask (already
-    /// drawn); a nil `context` stops after the probabilities: ``EncoderAttentionOps/forward``.
+    /// drawn), `probabilities` what the backend keeps of the softmax (as
+    /// ``listAttentionForward(context:probabilities:mask:qkv:segments:width:heads:)``'s); a nil
+    /// `context` stops after that: ``EncoderAttentionOps/forward``.
     func encoderAttentionForward(context: Pointer?, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                                  segments: [Range<Int>], hidden: Int, heads: Int) throws
-    /// `dqkv += …` (with `dqkvWrite` `.replace`, `dqkv = …`) through the stored probabilities and mask:
+    /// `dqkv += …` (with `dqkvWrite` `.replace`, `dqkv = …`) through what the forward kept and the mask:
     /// ``EncoderAttentionOps/backward``. `dqkv` may be a ``productOperand(_:)`` when it is replaced.
     func encoderAttentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
                                   mask: Pointer?, qkv: Pointer, segments: [Range<Int>], hidden: Int, heads: Int) throws

@@ -135,8 +135,9 @@ import Testing
     /// backend's ``ActivationStorage``) is what a forward on the device holds, in both precisions,
     /// every recomputation mode, dropout on and off; so are its parts the backward allocates (one
     /// layer's gradient buffers, a re-run layer's own buffers). The default mode's peak in bf16 is
-    /// below fp32's, and the GPU's count includes attention's scratch of a Float32 per token and head
-    /// (each query row's `rowsum(P ⊙ dP)`), where the CPU's has two blocks of the longest text.
+    /// below fp32's; the GPU's attention keeps a log-sum-exp per token and head where the CPU keeps the
+    /// probabilities, and its backward's scratch is a Float32 per token and head (each query row's
+    /// `rowsum(P ⊙ dP)`), where the CPU's is two blocks of the longest text.
     @Test(arguments: [CUDATrainingBackend.ProductPrecision.fp32, .bf16])
     func activationCountIsWhatTheDeviceHolds(precision: CUDATrainingBackend.ProductPrecision) throws {
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
@@ -147,7 +148,6 @@ import Testing
         let shape = parameters.shape
         let (texts, _) = Self.micro(seed: 5, vocabulary: shape.vocabulary, lists: [4, 3])
         let lengths = texts.map(\.count), n = lengths.reduce(0, +)
-        let probabilities = lengths.reduce(0) { $0 + shape.heads * $1 * $1 }
         for dropout in [EncoderDropout.off, try EncoderDropout(hidden: 0.1, attention: 0.1)] {
             let encoder = EncoderNetwork(layout: parameters.layout, dropout: dropout)
             for recomputation in EncoderRecomputation.allCases {
@@ -158,7 +158,7 @@ import Testing
                 if recomputation.recomputes {
                     let layer = try encoder.layerScratch(pass, backend: backend)
                     #expect(layer.allocatedOwnBytes == EncoderLayerActivations<CUDATrainingBackend>.ownBytes(
-                        tokens: n, shape: shape, probabilityCount: probabilities, dropout: dropout, storage: storage))
+                        tokens: n, shape: shape, lengths: lengths, dropout: dropout, storage: storage))
                 }
             }
         }
@@ -166,6 +166,10 @@ import Testing
         #expect(gradients.allocatedBytes == EncoderLayerGradientBuffers<CUDATrainingBackend>.bytes(tokens: n, shape: shape,
                                                                                                     storage: storage))
         #expect(storage.attentionScratchBytes(lengths: lengths, heads: shape.heads) == 4 * shape.heads * n)
+        // What attention keeps: a log-sum-exp per token and head, where the CPU keeps every probability.
+        #expect(storage.attentionKeptCount(lengths: lengths, heads: shape.heads) == shape.heads * n)
+        #expect(ActivationStorage.cpu.attentionKeptCount(lengths: lengths, heads: shape.heads)
+                    == lengths.reduce(0) { $0 + shape.heads * $1 * $1 })
         // The default mode's peak in bf16 is below fp32's (operands in 2 bytes outweigh the copies).
         func peak(_ storage: ActivationStorage) throws -> Int {
             EncoderActivationMemory(lengths: lengths, shape: shape, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1),

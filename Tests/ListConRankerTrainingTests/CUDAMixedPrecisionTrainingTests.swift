@@ -535,8 +535,10 @@ import Testing
         let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
         let qkv = try backend.upload((0..<n * 3 * hidden).map { _ in generator.normal() })
         let dcontext = try backend.upload((0..<n * hidden).map { _ in generator.normal() })
-        let probabilities = try backend.scratch(EncoderAttentionOps.probabilityCount(segments: segments, heads: heads))
-        let mask = try backend.dropoutMask(probabilities.count, probability: 0.1)
+        let probabilities = try backend.scratch(backend.activationStorage.attentionKeptCount(lengths: segments.map(\.count),
+                                                                                              heads: heads))
+        let mask = try backend.dropoutMask(EncoderAttentionOps.probabilityCount(segments: segments, heads: heads),
+                                           probability: 0.1)
         try backend.drawDropoutMask(mask.pointer, count: mask.count, probability: 0.1, seed: 2, stream: 7)
         try backend.encoderAttentionForward(context: nil, probabilities: probabilities.pointer, mask: mask.pointer,
                                             qkv: qkv.pointer, segments: segments, hidden: hidden, heads: heads)
@@ -629,8 +631,8 @@ import Testing
     /// A linear layer writes a bf16 product operand (attention's qkv in bf16 mode) as the rounding of its
     /// Float32 output, whether the bias goes through the product's epilogue or, at an offset under
     /// its 16 bytes, through the kernel after it; and attention reads a bf16 qkv to the same bits
-    /// as the Float32 one it converts (probabilities, context and dqkv, the list head's attention
-    /// and the encoder's).
+    /// as the Float32 one it converts (the rows' log-sum-exps, context and dqkv, the list head's
+    /// attention and the encoder's).
     @Test func aBF16QKVIsWrittenByItsProductAndReadByAttention() throws {
         guard module != nil else { return }
         let device = try #require(module).device
@@ -669,12 +671,13 @@ import Testing
         let operand = CUDATrainingBackend.Buffer(rounded, count: values.count, contents: .bf16Operand)
         let dcontext = try backend.upload((0..<n * hidden).map { _ in generator.normal() })
         let probabilityCount = EncoderAttentionOps.probabilityCount(segments: segments, heads: heads)
+        let keptCount = backend.activationStorage.attentionKeptCount(lengths: segments.map(\.count), heads: heads)
         let mask = try backend.dropoutMask(probabilityCount, probability: 0.1)
         try backend.drawDropoutMask(mask.pointer, count: mask.count, probability: 0.1, seed: 3, stream: 1)
         for listHead in [false, true] {
-            /// Probabilities, context and dqkv (added to zeros) from `qkv`, all as Float32 bits.
+            /// The rows' log-sum-exps, context and dqkv (added to zeros) from `qkv`, all as Float32 bits.
             func attention(_ qkv: CUDATrainingBackend.Buffer) throws -> [[UInt32]] {
-                let probabilities = try backend.scratch(probabilityCount), context = try backend.scratch(n * hidden)
+                let probabilities = try backend.scratch(keptCount), context = try backend.scratch(n * hidden)
                 let dqkv = try backend.zeros(n * 3 * hidden)
                 if listHead {
                     try backend.listAttentionForward(context: context.pointer, probabilities: probabilities.pointer,
@@ -692,7 +695,7 @@ import Testing
                                                          qkv: qkv.pointer, segments: segments, hidden: hidden,
                                                          heads: heads)
                 }
-                return try [(probabilities, probabilityCount), (context, n * hidden), (dqkv, n * 3 * hidden)].map {
+                return try [(probabilities, keptCount), (context, n * hidden), (dqkv, n * 3 * hidden)].map {
                     try backend.download($0.0.pointer, count: $0.1).map(\.bitPattern)
                 }
             }
@@ -702,7 +705,7 @@ import Testing
         }
         let fp32 = try CUDATrainingBackend(index: 0, productPrecision: .fp32)
         #expect(throws: TrainingError.self) {
-            try fp32.encoderAttentionForward(context: nil, probabilities: fp32.scratch(probabilityCount).pointer, mask: nil,
+            try fp32.encoderAttentionForward(context: nil, probabilities: fp32.scratch(keptCount).pointer, mask: nil,
                                              qkv: operand.pointer, segments: segments, hidden: hidden, heads: heads)
         }
     }
@@ -758,7 +761,8 @@ import Testing
         let probabilityCount = EncoderAttentionOps.probabilityCount(segments: segments, heads: heads)
         let mask = try backend.dropoutMask(probabilityCount, probability: 0.1)
         try backend.drawDropoutMask(mask.pointer, count: mask.count, probability: 0.1, seed: 5, stream: 1)
-        let probabilities = try backend.scratch(probabilityCount)
+        let probabilities = try backend.scratch(backend.activationStorage.attentionKeptCount(lengths: segments.map(\.count),
+                                                                                              heads: heads))
         try backend.encoderAttentionForward(context: nil, probabilities: probabilities.pointer, mask: mask.pointer,
                                             qkv: qkv.pointer, segments: segments, hidden: hidden, heads: heads)
         for listHead in [false, true] {

@@ -21,10 +21,8 @@ public struct EncoderActivationMemory: Sendable, Equatable {
     public init(lengths: [Int], shape: EncoderShape, dropout: EncoderDropout, recomputation: EncoderRecomputation,
                 storage: ActivationStorage = .cpu) {
         let n = lengths.reduce(0, +), h = shape.hidden
-        let probabilityCount = lengths.reduce(0) { $0 + shape.heads * $1 * $1 }
         // The buffers' own formulas (the CPU's types name them; the sizes depend only on `storage`).
-        let own = EncoderLayerActivations<CPUTrainingBackend>.ownBytes(tokens: n, shape: shape,
-                                                                       probabilityCount: probabilityCount,
+        let own = EncoderLayerActivations<CPUTrainingBackend>.ownBytes(tokens: n, shape: shape, lengths: lengths,
                                                                        dropout: dropout, storage: storage)
         let products = EncoderLayerProducts<CPUTrainingBackend>.bytes(tokens: n, shape: shape, storage: storage)
         // Embeddings: the LayerNorm input and its statistics, and the dropout mask.

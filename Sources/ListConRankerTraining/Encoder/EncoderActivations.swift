@@ -47,8 +47,9 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
     typealias Buffer = Backend.Buffer
     var input: Buffer                      // [N, H]  the layer's input
     var products: EncoderLayerProducts<Backend>   // qkv, context, residual1, preActivation, residual2, mean2, rstd2
-    let probabilities: Buffer              // [Σ heads·L²] attention softmax per text and head
-    let probabilityMask: Buffer?           // same layout: attention-probability dropout
+    let probabilities: Buffer              // what attention keeps (ActivationStorage.attentionKept): on the CPU
+                                           // [Σ heads·L²] softmax per text and head, on a GPU [heads·N] log-sum-exps
+    let probabilityMask: Buffer?           // [Σ heads·L²]: attention-probability dropout per text and head
     let attentionMask: Buffer?             // [N, H]  hidden dropout after attention.output.dense
     let mean1: Buffer                      // [N]     attention.output.LayerNorm statistics of residual1
     let rstd1: Buffer                      // [N]
@@ -66,12 +67,15 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
     var rstd2: Buffer { products.rstd2 }
 
     /// `products`: lent by the caller, or nil for the layer's own.
+    /// `lengths`: each text's tokens.
     init(input: Buffer, output: Buffer, products: EncoderLayerProducts<Backend>? = nil, tokens n: Int,
-         shape: EncoderShape, probabilityCount: Int, dropout: EncoderDropout, backend: Backend) throws {
+         shape: EncoderShape, lengths: [Int], dropout: EncoderDropout, backend: Backend) throws {
         let h = shape.hidden, f = shape.intermediate
+        let probabilityCount = ListAttentionOps.probabilityCount(lengths: lengths, heads: shape.heads)
         self.input = input
         self.products = try products ?? EncoderLayerProducts(tokens: n, shape: shape, backend: backend)
-        probabilities = try backend.scratch(probabilityCount)
+        probabilities = try backend.scratch(backend.activationStorage.attentionKeptCount(lengths: lengths,
+                                                                                          heads: shape.heads))
         probabilityMask = dropout.attention > 0 ? try backend.dropoutMask(probabilityCount, probability: dropout.attention) : nil
         attentionMask = dropout.hidden > 0 ? try backend.dropoutMask(n * h, probability: dropout.hidden) : nil
         mean1 = try backend.scratch(n)
@@ -86,16 +90,18 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
     /// `output` and `products`) where a backend stores them as `storage` says: with
     /// ``EncoderLayerProducts/bytes(tokens:shape:storage:)`` the formula ``EncoderActivationMemory``
     /// reports with.
-    static func ownBytes(tokens n: Int, shape: EncoderShape, probabilityCount: Int, dropout: EncoderDropout,
+    static func ownBytes(tokens n: Int, shape: EncoderShape, lengths: [Int], dropout: EncoderDropout,
                          storage: ActivationStorage) -> Int {
         let h = shape.hidden, f = shape.intermediate
+        let probabilityCount = ListAttentionOps.probabilityCount(lengths: lengths, heads: shape.heads)
+        let kept = storage.attentionKeptCount(lengths: lengths, heads: shape.heads)
         let masks = (dropout.attention > 0 ? probabilityCount : 0) + (dropout.hidden > 0 ? 2 * n * h : 0)
-        return storage.bytes(probabilityCount + 2 * n, .float32) + storage.bytes(n * h, .withProductCopy)
+        return storage.bytes(kept + 2 * n, .float32) + storage.bytes(n * h, .withProductCopy)
             + storage.bytes(n * f, .productOperand) + storage.bytes(masks, .dropoutMask)
     }
 
     /// Bytes of the buffers this layer holds besides `input`, `output` and `products` (to check
-    /// ``ownBytes(tokens:shape:probabilityCount:dropout:storage:)``).
+    /// ``ownBytes(tokens:shape:lengths:dropout:storage:)``).
     var allocatedOwnBytes: Int {
         [probabilities, mean1, rstd1, normed1, activated].reduce(0) { $0 + $1.bytes }
             + [probabilityMask, attentionMask, outputMask].reduce(0) { $0 + ($1?.bytes ?? 0) }
@@ -135,14 +141,13 @@ final class EncoderActivations<Backend: TrainingBackend> {
         embeddingMean = try backend.scratch(n)
         embeddingRstd = try backend.scratch(n)
         embeddingMask = dropout.hidden > 0 ? try backend.dropoutMask(n * h, probability: dropout.hidden) : nil
-        let probabilityCount = EncoderAttentionOps.probabilityCount(segments: segments, heads: shape.heads)
         switch recomputation {
         case .none:
             let inputs = try (0...shape.layers).map { _ in try backend.withProductCopy(n * h) }
             layerInputs = inputs
             layers = try (0..<shape.layers).map { l in
                 try EncoderLayerActivations(input: inputs[l], output: inputs[l + 1], tokens: n, shape: shape,
-                                            probabilityCount: probabilityCount, dropout: dropout, backend: backend)
+                                            lengths: segments.map(\.count), dropout: dropout, backend: backend)
             }
             products = []
         case .attention, .layers:

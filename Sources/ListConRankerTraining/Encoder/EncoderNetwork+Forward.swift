@@ -58,9 +58,7 @@ extension EncoderNetwork {
         let n = a.segments.last?.upperBound ?? 0
         return try EncoderLayerActivations(input: a.layerInputs[0], output: try backend.scratch(n * shape.hidden),
                                            products: a.products.first, tokens: n, shape: shape,
-                                           probabilityCount: EncoderAttentionOps.probabilityCount(segments: a.segments,
-                                                                                                  heads: shape.heads),
-                                           dropout: dropout, backend: backend)
+                                           lengths: a.segments.map(\.count), dropout: dropout, backend: backend)
     }
 
     /// Layer 0's input = dropout(LayerNorm(word[id] + token_type[0] + position[i])), summed in

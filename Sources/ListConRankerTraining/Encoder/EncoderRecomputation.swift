@@ -4,8 +4,9 @@
 ///
 /// Most of a BERT layer's time is its weight products (query/key/value 3 units of `H²` per token,
 /// the attention output 1, the feed-forward pair 4 + 4); most of its activation memory at texts
-/// of a few hundred tokens is the attention probabilities and their dropout mask (`heads · L`
-/// floats per token each), which cost little to compute again. Keeping the products' outputs and
+/// of a few hundred tokens is, on the CPU, the attention probabilities and their dropout mask
+/// (`heads · L` floats per token each; a GPU keeps a log-sum-exp per token and head instead of the
+/// probabilities, and byte masks), which cost little to compute again. Keeping the products' outputs and
 /// re-running the rest is the middle way (the "selective recomputation" of Korthikanti et al.,
 /// 2022).
 public enum EncoderRecomputation: String, Sendable, CaseIterable {
