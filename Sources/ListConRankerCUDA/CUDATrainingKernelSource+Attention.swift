@@ -145,6 +145,39 @@ __device__ __forceinline__ float kept(const AttentionBlock<QKV> &b, DropoutMask 
     return mask && i < b.length && j < b.length ? mask[(long)i * b.length + j] : 1.0f;
 }
 
+// out (+)= W·B for the block's 32 query rows from q0 on (out: row q0's head columns, row stride out_stride), head
+// chunk by head chunk and key tile by key tile: fill(k0) sets the tile W of keys k0 … (set_weight) after staging
+// what it needs (stage_dots, whose head_dots syncs first: the last tile's product has read W and B), and B is
+// the key tile's rows of b_rows (the segment's row 0 of K or V).
+template <class Tiles, class QKV, class Out, class Fill>
+__device__ void weights_times_head(Tiles &tiles, const AttentionBlock<QKV> &b, int q0, const QKV *b_rows, Out *out,
+                                   long out_stride, bool add, Fill fill) {
+    for (int c0 = 0; c0 < b.d; c0 += ATT_CHUNK) {
+        int columns = min(ATT_CHUNK, b.d - c0);
+        typename Tiles::Head acc;
+        tiles.clear(acc);
+        for (int t = 0; t < b.tiles; t++) {
+            int k0 = t * ATT_TILE;
+            fill(k0);
+            tiles.load_values(b_rows + k0 * b.stride + c0, b.stride, b.length - k0, columns);
+            __syncthreads();
+            tiles.weights_times_values(acc, columns);
+        }
+        tiles.store(out + c0, out_stride, b.length - q0, columns, acc, add);
+    }
+}
+
+// stats[the block's first row + i] = values[k] for warp w's rows i = q0 + w + 4k inside the segment (row_lse,
+// row_dots: a value per query row, the same in every lane; lane 0 writes).
+__device__ __forceinline__ void store_row_stats(float *stats, long row_block, int q0, int length,
+                                                const float (&values)[ATT_ROWS_PER_WARP]) {
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    if (lane != 0) return;
+#pragma unroll
+    for (int k = 0; k < ATT_ROWS_PER_WARP; k++)
+        if (q0 + warp + 4 * k < length) stats[row_block + q0 + warp + 4 * k] = values[k];
+}
+
 // Forward of 32 query rows. Once over the key tiles: S's tile staged from QKᵀ, and each row's running
 // maximum and sum of exponentials (a warp per row, in key order), for its log-sum-exp, written to
 // row_lse. Then, with a context, head chunk by head chunk, again: P̃ = exp(S − lse) ⊙ M as the tile W,
@@ -186,34 +219,22 @@ __device__ void attention_forward_pass(Tiles tiles, const QKV *qkv, const int *s
     }
     float lse[ATT_ROWS_PER_WARP];
 #pragma unroll
-    for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
-        lse[k] = maximum[k] + logf(total[k]);
-        if (lane == 0 && q0 + warp + 4 * k < b.length) row_lse[b.row_block + q0 + warp + 4 * k] = lse[k];
-    }
+    for (int k = 0; k < ATT_ROWS_PER_WARP; k++) lse[k] = maximum[k] + logf(total[k]);
+    store_row_stats(row_lse, b.row_block, q0, b.length, lse);
     if (!context) return;
     Context *out = context + (b.first + q0) * width + (long)blockIdx.y * b.d;
-    for (int c0 = 0; c0 < b.d; c0 += ATT_CHUNK) {
-        int columns = min(ATT_CHUNK, b.d - c0);
-        typename Tiles::Head acc;
-        tiles.clear(acc);
-        for (int t = 0; t < b.tiles; t++) {
-            int k0 = t * ATT_TILE;
-            // (head_dots syncs first: the last tile's products have read W and B; Q's rows are kept)
-            stage_dots(tiles, tiles.staging, queries, b.stride, b.length - q0, keys + k0 * b.stride, b.stride,
-                       b.length - k0, b.d, false);
-            __syncthreads();
+    weights_times_head(tiles, b, q0, values, out, width, false, [&](int k0) {
+        // (Q's rows are kept from the first sweep)
+        stage_dots(tiles, tiles.staging, queries, b.stride, b.length - q0, keys + k0 * b.stride, b.stride,
+                   b.length - k0, b.d, false);
+        __syncthreads();
 #pragma unroll
-            for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
-                int r = warp + 4 * k, i = q0 + r, j = k0 + lane;
-                float p = probability(b, i, j, tiles.staging[r * ATT_SQUARE + lane], lse[k], first_row_alone);
-                tiles.set_weight(r, lane, p * kept(b, m, i, j));
-            }
-            tiles.load_values(values + k0 * b.stride + c0, b.stride, b.length - k0, columns);
-            __syncthreads();
-            tiles.weights_times_values(acc, columns);
+        for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
+            int r = warp + 4 * k, i = q0 + r, j = k0 + lane;
+            float p = probability(b, i, j, tiles.staging[r * ATT_SQUARE + lane], lse[k], first_row_alone);
+            tiles.set_weight(r, lane, p * kept(b, m, i, j));
         }
-        tiles.store(out + c0, width, b.length - q0, columns, acc, false);
-    }
+    });
 }
 
 // The dots of one 32 × 32 tile (query rows q0 …, keys k0 …) that its probabilities and dP come from: S's
@@ -285,31 +306,16 @@ __device__ void attention_queries_pass(Tiles tiles, const QKV *qkv, const DConte
             weighted[k] += warp_sum(e.p * e.dp);
         }
     }
-    if (lane == 0) {
-#pragma unroll
-        for (int k = 0; k < ATT_ROWS_PER_WARP; k++)
-            if (q0 + warp + 4 * k < b.length) row_dots[b.row_block + q0 + warp + 4 * k] = weighted[k];
-    }
+    store_row_stats(row_dots, b.row_block, q0, b.length, weighted);
     Gradient *dq = dqkv + (b.first + q0) * b.stride + (long)blockIdx.y * b.d;
-    for (int c0 = 0; c0 < b.d; c0 += ATT_CHUNK) {
-        int columns = min(ATT_CHUNK, b.d - c0);
-        typename Tiles::Head acc;
-        tiles.clear(acc);
-        for (int t = 0; t < b.tiles; t++) {
-            int k0 = t * ATT_TILE;
-            // (head_dots syncs first: the last tile's products have read W and B)
-            stage_scores<false>(tiles, b, q0, k0, dc, width);
+    weights_times_head(tiles, b, q0, b.keys, dq, b.stride, !replace, [&](int k0) {
+        stage_scores<false>(tiles, b, q0, k0, dc, width);
 #pragma unroll
-            for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
-                ScoreEntry e = score_entry<false>(tiles, b, q0, k0, warp + 4 * k, lane, lse[k], first_row_alone, m);
-                tiles.set_weight(warp + 4 * k, lane, e.p * (e.dp - weighted[k]) * b.scale);
-            }
-            tiles.load_values(b.keys + k0 * b.stride + c0, b.stride, b.length - k0, columns);
-            __syncthreads();
-            tiles.weights_times_values(acc, columns);
+        for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
+            ScoreEntry e = score_entry<false>(tiles, b, q0, k0, warp + 4 * k, lane, lse[k], first_row_alone, m);
+            tiles.set_weight(warp + 4 * k, lane, e.p * (e.dp - weighted[k]) * b.scale);
         }
-        tiles.store(dq + c0, b.stride, b.length - q0, columns, acc, !replace);
-    }
+    });
 }
 
 // Backward, second pass, for 32 key rows, head chunk by head chunk and query tile by query tile: the tile's

@@ -1,5 +1,6 @@
 /// How a training backend stores the kinds of buffer a training pass allocates, in bytes an
-/// element, and how large its attention backward's scratch is: what ``EncoderActivationMemory``
+/// element, what its attention keeps for the backward, and how large its attention backward's
+/// scratch is: what ``EncoderActivationMemory``
 /// counts with, so that its figures are the bytes that backend holds rather than a Float32 bound
 /// (in bf16 on a GPU a Float32 count is about a sixth too high, and it missed the GPU's attention
 /// scratch).
