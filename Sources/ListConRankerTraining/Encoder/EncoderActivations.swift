@@ -41,8 +41,8 @@ final class EncoderLayerProducts<Backend: TrainingBackend> {
 /// after dropout. `input` and `output` are lent by the caller (the previous layer's output, the
 /// next layer's input), so that recomputation can run a layer between buffers it keeps; so are
 /// the `products` when the caller keeps them per layer (``EncoderRecomputation/attention``). The
-/// layer's own buffers are the ones that mode re-runs: attention probabilities, dropout masks,
-/// the first LayerNorm and GELU.
+/// layer's own buffers are the ones that mode re-runs: what attention keeps of its softmax (the
+/// probabilities, or on a GPU each row's log-sum-exp), dropout masks, the first LayerNorm and GELU.
 final class EncoderLayerActivations<Backend: TrainingBackend> {
     typealias Buffer = Backend.Buffer
     var input: Buffer                      // [N, H]  the layer's input
