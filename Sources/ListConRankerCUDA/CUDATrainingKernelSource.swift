@@ -16,7 +16,8 @@
 public enum CUDATrainingKernelSource {
     /// Every kernel the module exports.
     public static let kernelNames = productKernelNames + attentionKernelNames + attentionBF16KernelNames + [
-        "philox_uniform", "dropout_mask", "dropout_keep", "multiply_by_dropout_mask", "dropout_mask_product",
+        "philox_uniform", "dropout_mask", "dropout_keep", "dropout_mask_describe", "multiply_by_dropout_mask",
+        "dropout_mask_product",
         "dropout_mask_product_bf16", "dropout_mask_residual",
         "layer_norm_forward_train", "layer_norm_backward", "layer_norm_backward_wide",
         "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "gelu_forward_backward",
@@ -67,6 +68,15 @@ extern "C" __global__ void dropout_mask(unsigned long long seed, unsigned long l
     float scale = 1.0f / (1.0f - p);
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
         mask[i] = philox_unit(seed, stream, i) >= p ? scale : 0.0f;
+}
+// The same mask drawn where it is read (DrawnMask): what a reader needs to draw it.
+extern "C" __global__ void dropout_mask_describe(unsigned long long seed, unsigned long long stream, float p,
+                                                 DrawnMask *mask) {
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        mask->seed = seed;
+        mask->stream = stream;
+        mask->p = p;
+    }
 }
 // The same mask as bytes (DropoutMask): keep[i] = 1 where the uniform ≥ p, else 0.
 extern "C" __global__ void dropout_keep(unsigned long long seed, unsigned long long stream, long count, float p,

@@ -50,6 +50,7 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
     let probabilities: Buffer              // what attention keeps (ActivationStorage.attentionKept): on the CPU
                                            // [Σ heads·L²] softmax per text and head, on a GPU [heads·N] log-sum-exps
     let probabilityMask: Buffer?           // [Σ heads·L²]: attention-probability dropout per text and head
+                                           // (attentionDropoutMask: on a GPU drawn where read)
     let attentionMask: Buffer?             // [N, H]  hidden dropout after attention.output.dense
     let mean1: Buffer                      // [N]     attention.output.LayerNorm statistics of residual1
     let rstd1: Buffer                      // [N]
@@ -76,7 +77,8 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
         self.products = try products ?? EncoderLayerProducts(tokens: n, shape: shape, backend: backend)
         probabilities = try backend.scratch(backend.activationStorage.attentionKeptCount(lengths: lengths,
                                                                                           heads: shape.heads))
-        probabilityMask = dropout.attention > 0 ? try backend.dropoutMask(probabilityCount, probability: dropout.attention) : nil
+        probabilityMask = dropout.attention > 0
+            ? try backend.attentionDropoutMask(probabilityCount, probability: dropout.attention) : nil
         attentionMask = dropout.hidden > 0 ? try backend.dropoutMask(n * h, probability: dropout.hidden) : nil
         mean1 = try backend.scratch(n)
         rstd1 = try backend.scratch(n)
@@ -95,9 +97,10 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
         let h = shape.hidden, f = shape.intermediate
         let probabilityCount = ListAttentionOps.probabilityCount(lengths: lengths, heads: shape.heads)
         let kept = storage.attentionKeptCount(lengths: lengths, heads: shape.heads)
-        let masks = (dropout.attention > 0 ? probabilityCount : 0) + (dropout.hidden > 0 ? 2 * n * h : 0)
+        let masks = dropout.hidden > 0 ? 2 * n * h : 0
         return storage.bytes(kept + 2 * n, .float32) + storage.bytes(n * h, .withProductCopy)
             + storage.bytes(n * f, .productOperand) + storage.bytes(masks, .dropoutMask)
+            + storage.bytes(dropout.attention > 0 ? probabilityCount : 0, .attentionDropoutMask)
     }
 
     /// Bytes of the buffers this layer holds besides `input`, `output` and `products` (to check
