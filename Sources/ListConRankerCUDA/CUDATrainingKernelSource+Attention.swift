@@ -40,7 +40,8 @@ extension CUDATrainingKernelSource {
 // Grid: (segments, heads, 32-row tiles of the longest segment); block: 128 threads. A head's columns go
 // through shared memory ATT_CHUNK at a time.
 //
-// No [L, L] block is stored but the mask: P = exp(S − lse), dP = (dC·Vᵀ) ⊙ M and
+// No [L, L] block is stored (but a byte mask, where one is given rather than drawn where read, as the
+// trainers' is): P = exp(S − lse), dP = (dC·Vᵀ) ⊙ M and
 // dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d are formed a 32 × 32 tile at a time in shared memory, and the products
 // that read them run on the tile there (FlashAttention's forward and backward, here in three passes of
 // their own: the queries' pass writes dQ and the keys' pass dK and dV, so no entry is added to by two
