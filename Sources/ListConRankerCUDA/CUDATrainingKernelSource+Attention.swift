@@ -234,8 +234,8 @@ __device__ void attention_forward_pass(Tiles tiles, const QKV *qkv, const int *s
     }
     for (int t = 0; t < b.tiles; t++) {
         int k0 = t * ATT_TILE;
-        stage_dots(tiles, tiles.staging, queries, b.stride, b.length - q0, keys + k0 * b.stride, b.stride, b.length - k0,
-                   b.d, t == 0);
+        stage_dots(tiles, tiles.staging, queries, b.stride, b.length - q0, keys + k0 * b.stride, b.stride,
+                   b.length - k0, b.d, t == 0);
         __syncthreads();
 #pragma unroll
         for (int k = 0; k < ATT_ROWS_PER_WARP; k++) {
@@ -304,8 +304,8 @@ __device__ __forceinline__ ScoreEntry score_entry(const Tiles &tiles, const Atte
 }
 
 // Backward, first pass, for 32 query rows, from the forward's row_lse. Once over the key tiles: P's and
-// dP's entries (stage_scores, score_entry), and D_i = Σ_j P[i, j] dP[i, j], each row's by one warp in key order, written to
-// row_dots for the second pass. Then, head chunk by head chunk, again: dS = P ⊙ (dP − D)/√d as the tile W
+// dP's entries (stage_scores, score_entry), and D_i = Σ_j P[i, j] dP[i, j], each row's by one warp in key
+// order, written to row_dots for the second pass. Then, head chunk by head chunk, again: dS = P ⊙ (dP − D)/√d as the tile W
 // (in the tiles' rounding), and dQ += dS·K (replace: dQ =, each entry written by one block). Gradient:
 // float, or in the bf16 tiles' passes unsigned short (bf16 bits, replaced only: a dqkv only products read).
 // DContext: the type of QKV (only products read dC).
@@ -350,8 +350,9 @@ __device__ void attention_queries_pass(Tiles tiles, const QKV *qkv, const DConte
 }
 
 // Backward, second pass, for 32 key rows, head chunk by head chunk and query tile by query tile: the tile's
-// P and dP (stage_scores, staged [key, query]; score_entry) from the forward's row_lse, then P̃ᵀ = (P ⊙ M)ᵀ and
-// dSᵀ = (P ⊙ (dP − D)/√d)ᵀ with the first pass's row_dots, then dK += dSᵀ·Q and dV += P̃ᵀ·dC (replace: =).
+// P and dP (stage_scores, staged [key, query]; score_entry) from the forward's row_lse, then P̃ᵀ = (P ⊙ M)ᵀ
+// and dSᵀ = (P ⊙ (dP − D)/√d)ᵀ with the first pass's row_dots, then dK += dSᵀ·Q and dV += P̃ᵀ·dC
+// (replace: =).
 template <class KeyTiles, class QKV, class DContext, class Gradient>
 __device__ void attention_keys_pass(KeyTiles tiles, const QKV *qkv, const DContext *dcontext, const int *starts,
                                     const int *lengths, const long long *offsets, int width, int heads,
@@ -544,8 +545,8 @@ extern "C" __global__ void attention_backward_queries(const float *qkv, const fl
                                                       float *dqkv, int replace) {
     __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
     __shared__ float staging[ATT_TILE * ATT_SQUARE], scores[ATT_TILE * ATT_SQUARE];
-    attention_queries_pass(FloatTiles{left, right, staging, scores}, qkv, dcontext, starts, lengths, offsets, width, heads,
-                           first_row_alone, row_lse, DropoutMask(mask, mask_scale, drawn, drawn_first), row_dots, dqkv,
+    attention_queries_pass(FloatTiles{left, right, staging, scores}, qkv, dcontext, starts, lengths, offsets, width,
+                           heads, first_row_alone, row_lse, DropoutMask(mask, mask_scale, drawn, drawn_first), row_dots, dqkv,
                            replace != 0);
 }
 
@@ -557,8 +558,8 @@ extern "C" __global__ void attention_backward_keys(const float *qkv, const float
                                                    int replace) {
     __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
     __shared__ float staging[ATT_TILE * ATT_SQUARE], scores[ATT_TILE * ATT_SQUARE], weights[ATT_TILE * ATT_SQUARE];
-    attention_keys_pass(FloatKeyTiles{FloatTiles{left, right, staging, scores}, weights}, qkv, dcontext, starts, lengths,
-                        offsets, width, heads, first_row_alone, row_lse,
+    attention_keys_pass(FloatKeyTiles{FloatTiles{left, right, staging, scores}, weights}, qkv, dcontext, starts,
+                        lengths, offsets, width, heads, first_row_alone, row_lse,
                         DropoutMask(mask, mask_scale, drawn, drawn_first), row_dots,
                         dqkv, replace != 0);
 }

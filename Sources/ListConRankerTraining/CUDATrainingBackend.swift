@@ -150,17 +150,15 @@ struct CUDATrainingBackend: TrainingBackend {
     /// drawn where read (its descriptor written), or a Float32 one.
     static func drawMask(_ mask: Pointer, count: Int, probability p: Float, seed: UInt64, stream: UInt64,
                          module: CUDAKernelModule) throws {
+        let key: [KernelArgument] = [.int64(Int(bitPattern: UInt(seed))), .int64(Int(bitPattern: UInt(stream)))]
         if case .drawnMask(let value, let first) = mask.contents {
             guard value == 1 / (1 - p) else {
                 throw TrainingError.invalidInput("a dropout mask of another probability than \(p)")
             }
             guard first == 0 else { throw TrainingError.invalidInput("a mask drawn where read is drawn whole") }
-            return try module.launch("dropout_mask_describe", elements: 1,
-                                     [.int64(Int(bitPattern: UInt(seed))), .int64(Int(bitPattern: UInt(stream))),
-                                      .float(p), .address(mask.address)])
+            return try module.launch("dropout_mask_describe", elements: 1, key + [.float(p), .address(mask.address)])
         }
-        let arguments: [KernelArgument] = [.int64(Int(bitPattern: UInt(seed))), .int64(Int(bitPattern: UInt(stream))),
-                                           .int64(count), .float(p), .address(mask.address)]
+        let arguments = key + [.int64(count), .float(p), .address(mask.address)]
         guard let scale = mask.dropoutScale else { return try module.launch("dropout_mask", elements: count, arguments) }
         guard scale == 1 / (1 - p) else {
             throw TrainingError.invalidInput("a dropout mask of another probability than \(p)")
@@ -346,16 +344,16 @@ struct CUDATrainingBackend: TrainingBackend {
     /// `_wide` kernel, for rows over 4,096 values).
     func layerNormBackward(dx: Pointer, dxWrite: GradientWrite, dgamma: Pointer, dbeta: Pointer, dy: Pointer,
                            x: Pointer, mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int, width: Int) throws {
-        try layerNormBackward(dx: dx, dxWrite: dxWrite, masked: nil, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, mean: mean, rstd: rstd, gamma: gamma,
-                              rows: rows, width: width)
+        try layerNormBackward(dx: dx, dxWrite: dxWrite, masked: nil, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x,
+                              mean: mean, rstd: rstd, gamma: gamma, rows: rows, width: width)
     }
 
     /// The same kernel writes the masked branch gradient as it writes dx.
     func layerNormBackward(dx: Pointer, maskedBy mask: Pointer, into branch: Pointer, dgamma: Pointer, dbeta: Pointer,
                            dy: Pointer, x: Pointer, mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int,
                            width: Int) throws {
-        try layerNormBackward(dx: dx, dxWrite: .replace, masked: (mask, branch), dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, mean: mean, rstd: rstd, gamma: gamma,
-                              rows: rows, width: width)
+        try layerNormBackward(dx: dx, dxWrite: .replace, masked: (mask, branch), dgamma: dgamma, dbeta: dbeta, dy: dy,
+                              x: x, mean: mean, rstd: rstd, gamma: gamma, rows: rows, width: width)
     }
 
     /// `masked`: a byte mask and the branch gradient the kernel writes with dx, or none.
@@ -365,7 +363,8 @@ struct CUDATrainingBackend: TrainingBackend {
         try written(dx, "LayerNorm's input gradient")
         if let masked { try operand(masked.branch, "a masked branch's gradient") }
         let branch: [KernelArgument] = try masked.map {
-            [.address($0.mask.address), .float(try byteMaskScale($0.mask)), .address($0.branch.address), Self.isBF16($0.branch)]
+            [.address($0.mask.address), .float(try byteMaskScale($0.mask)), .address($0.branch.address),
+             Self.isBF16($0.branch)]
         } ?? [.address(0), .float(0), .address(0), .int32(0)]
         let (kernel, columnsPerThread) = width <= 4 * 1024 ? ("layer_norm_backward", 4) : ("layer_norm_backward_wide", 16)
         let threads = max(64, (width + columnsPerThread * 32 - 1) / (columnsPerThread * 32) * 32)
