@@ -18,7 +18,7 @@ public enum CUDATrainingKernelSource {
     public static let kernelNames = productKernelNames + attentionKernelNames + attentionBF16KernelNames + [
         "philox_uniform", "dropout_mask", "dropout_keep", "dropout_mask_describe", "multiply_by_dropout_mask",
         "dropout_mask_product",
-        "dropout_mask_product_bf16", "dropout_mask_residual",
+        "dropout_mask_product_bf16",
         "layer_norm_forward_train", "layer_norm_backward", "layer_norm_backward_wide",
         "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "gelu_forward_backward",
         "relu_forward_rows", "relu_backward_rows",
@@ -87,15 +87,29 @@ extern "C" __global__ void dropout_keep(unsigned long long seed, unsigned long l
 
 // ---- LayerNorm (LayerNormOps) -------------------------------------------------------------------------
 // One block per row: y = (x − mean)·rstd·γ + β, keeping mean and rstd; statistics in Double, two passes.
-// With y16, y's bf16 rounding too (an activation's copy for the products).
-extern "C" __global__ void layer_norm_forward_train(const float *x, const float *gamma, const float *beta,
+// With y16, y's bf16 rounding too (an activation's copy for the products). With a residual, x is first a
+// dropout branch joining it: x = x ⊙ mask + residual (bytes, DropoutMask; none: x + residual), rounded after
+// the product and after the sum as the CPU's multiply and add, and stored back to x (the backward reads the
+// sum): the join and the LayerNorm after it read the sum once. A thread's later passes read only the
+// elements it wrote.
+extern "C" __global__ void layer_norm_forward_train(float *x, const float *residual, const unsigned char *keep,
+                                                    float scale, const float *gamma, const float *beta,
                                                     float eps, int width, float *y, float *mean, float *rstd,
                                                     unsigned short *y16) {
     __shared__ double scratch[32];
     long r = blockIdx.x;
-    const float *row = x + r * width;
+    float *row = x + r * width;
+    DropoutMask mask(keep, scale);
     double sum = 0.0;
-    for (int j = threadIdx.x; j < width; j += blockDim.x) sum += (double)row[j];
+    for (int j = threadIdx.x; j < width; j += blockDim.x) {
+        float value = row[j];
+        if (residual) {
+            long i = r * width + j;
+            value = __fadd_rn(mask ? __fmul_rn(value, mask[i]) : value, residual[i]);
+            row[j] = value;
+        }
+        sum += (double)value;
+    }
     double m = block_sum(sum, scratch) / width;
     double squares = 0.0;
     for (int j = threadIdx.x; j < width; j += blockDim.x) { double d = (double)row[j] - m; squares += d * d; }
@@ -309,14 +323,6 @@ extern "C" __global__ void dropout_mask_product(const float *x, const unsigned c
 extern "C" __global__ void dropout_mask_product_bf16(const float *x, const unsigned char *keep, float scale, long count,
                                                      unsigned short *z) {
     dropout_mask_product_into(x, DropoutMask(keep, scale), count, z);
-}
-// x = x ⊙ mask + residual, rounded after the product and after the sum (never fused), as the CPU's
-// multiply and then add: a dropout branch joining its residual in one pass.
-extern "C" __global__ void dropout_mask_residual(float *x, const unsigned char *keep, float scale,
-                                                 const float *residual, long count) {
-    DropoutMask mask(keep, scale);
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        x[i] = __fadd_rn(__fmul_rn(x[i], mask[i]), residual[i]);
 }
 extern "C" __global__ void elementwise_scale(float *x, float factor, long count) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)

@@ -50,6 +50,17 @@ struct CPUTrainingBackend: TrainingBackend {
                              eps: eps)
     }
 
+    /// The join in one pass (``ElementOps/multiplyAdd(_:by:adding:count:)``), then the LayerNorm.
+    func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, joining x: Pointer, maskedBy mask: Pointer?,
+                          to residual: Pointer, gamma: Pointer, beta: Pointer, rows: Int, width: Int, eps: Float) {
+        if let mask {
+            ElementOps.multiplyAdd(x, by: mask, adding: residual, count: rows * width)
+        } else {
+            ElementOps.add(x, residual, count: rows * width)
+        }
+        layerNormForward(y: y, mean: mean, rstd: rstd, x: x, gamma: gamma, beta: beta, rows: rows, width: width, eps: eps)
+    }
+
     /// `.replace` clears dx first, as ``linearBackward(dx:dxWrite:dw:db:dy:x:w:rows:inFeatures:outFeatures:)``.
     func layerNormBackward(dx: Pointer, dxWrite: GradientWrite, dgamma: Pointer, dbeta: Pointer, dy: Pointer,
                            x: Pointer, mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int, width: Int) {
@@ -102,9 +113,6 @@ struct CPUTrainingBackend: TrainingBackend {
     func withProductCopy(_ count: Int) -> FloatBuffer { scratch(count) }
     func multiply(_ x: Pointer, by y: Pointer, into z: Pointer, count: Int) {
         ElementOps.product(z, x, y, count: count)
-    }
-    func multiply(_ x: Pointer, by y: Pointer, adding z: Pointer, count: Int) {
-        ElementOps.multiplyAdd(x, by: y, adding: z, count: count)
     }
 
     func addQueryTags(out: Pointer, f: Pointer, tags: Pointer, segments: [Range<Int>], width w: Int) {

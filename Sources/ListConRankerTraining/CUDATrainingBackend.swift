@@ -331,11 +331,31 @@ struct CUDATrainingBackend: TrainingBackend {
     /// An activation with a product copy gets its copy written too.
     func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, x: Pointer, gamma: Pointer, beta: Pointer,
                           rows: Int, width: Int, eps: Float) throws {
+        try float32(x, "LayerNorm's input")
+        try layerNormForward(y: y, mean: mean, rstd: rstd, x: x, join: [.address(0), .address(0), .float(0)],
+                             gamma: gamma, beta: beta, rows: rows, width: width, eps: eps)
+    }
+
+    /// The same kernel joins the branch as its first pass reads it.
+    func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, joining x: Pointer, maskedBy mask: Pointer?,
+                          to residual: Pointer, gamma: Pointer, beta: Pointer, rows: Int, width: Int,
+                          eps: Float) throws {
+        try written(x, "a residual join's branch")
+        try float32(residual, "a residual")
+        let join: [KernelArgument] = [.address(residual.address), .address(mask?.address ?? 0),
+                                      .float(try mask.map(byteMaskScale) ?? 0)]
+        try layerNormForward(y: y, mean: mean, rstd: rstd, x: x, join: join, gamma: gamma, beta: beta, rows: rows,
+                             width: width, eps: eps)
+    }
+
+    /// `layer_norm_forward_train` with its join's arguments (residual, mask bytes, kept value).
+    private func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, x: Pointer, join: [KernelArgument],
+                                  gamma: Pointer, beta: Pointer, rows: Int, width: Int, eps: Float) throws {
         try writtenWithCopy(y, "LayerNorm's output")
         try module.launch("layer_norm_forward_train", grid: (rows, 1, 1), block: 256,
-                          [.address(x.address), .address(gamma.address), .address(beta.address), .float(eps),
-                           .int32(Int32(width)), .address(y.address), .address(mean.address), .address(rstd.address),
-                           .address(y.copy)])
+                          [.address(x.address)] + join
+                            + [.address(gamma.address), .address(beta.address), .float(eps), .int32(Int32(width)),
+                               .address(y.address), .address(mean.address), .address(rstd.address), .address(y.copy)])
     }
 
     /// One kernel (`layer_norm_backward`) reads dy and x once for the input gradient and the first pass
@@ -460,14 +480,6 @@ struct CUDATrainingBackend: TrainingBackend {
         let kernel = z.element == .bfloat16 ? "dropout_mask_product_bf16" : "dropout_mask_product"
         try module.launch(kernel, elements: count,
                           [.address(x.address), .address(y.address), .float(scale), .int64(count), .address(z.address)])
-    }
-
-    func multiply(_ x: Pointer, by y: Pointer, adding z: Pointer, count: Int) throws {
-        try written(x, "a product's factor")
-        try float32(z, "a residual")
-        let scale = try byteMaskScale(y)
-        try module.launch("dropout_mask_residual", elements: count,
-                          [.address(x.address), .address(y.address), .float(scale), .address(z.address), .int64(count)])
     }
 
     /// The kept value of a byte dropout mask; throws for anything else (a Float32 mask), which the

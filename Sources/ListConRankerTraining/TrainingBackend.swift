@@ -85,6 +85,13 @@ protocol TrainingBackend: Sendable {
     /// LayerNorm of each row, keeping each row's mean and reciprocal standard deviation.
     func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, x: Pointer, gamma: Pointer, beta: Pointer,
                           rows: Int, width: Int, eps: Float) throws
+    /// A dropout branch `x` joining its residual, `x = x ⊙ mask + residual` (a ``dropoutMask(_:probability:)``,
+    /// rounded after the product and after the sum, as ``multiply(_:by:count:)`` and then ``add(_:_:count:)``;
+    /// without a mask `x += residual`), and then
+    /// ``layerNormForward(y:mean:rstd:x:gamma:beta:rows:width:eps:)`` of that sum, which `x` keeps for the
+    /// backward: the same values as those calls, in one pass on a GPU (which reads the sum once, not twice).
+    func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, joining x: Pointer, maskedBy mask: Pointer?,
+                          to residual: Pointer, gamma: Pointer, beta: Pointer, rows: Int, width: Int, eps: Float) throws
     /// `dx += …` (with `dxWrite` `.replace`, `dx = …`), `dgamma += …`, `dbeta += …`.
     func layerNormBackward(dx: Pointer, dxWrite: GradientWrite, dgamma: Pointer, dbeta: Pointer, dy: Pointer,
                            x: Pointer, mean: Pointer, rstd: Pointer, gamma: Pointer, rows: Int, width: Int) throws
@@ -118,10 +125,6 @@ protocol TrainingBackend: Sendable {
     /// `z = x ⊙ y`, `x` left as it is (a dropout mask applied to a gradient that also goes on
     /// unmasked, along a residual); `z` may be a ``productOperand(_:)``, `y` a ``dropoutMask(_:probability:)``.
     func multiply(_ x: Pointer, by y: Pointer, into z: Pointer, count: Int) throws
-    /// `x = x ⊙ y + z`, rounded after the product and after the sum, as ``multiply(_:by:count:)`` and
-    /// then ``add(_:_:count:)`` (a dropout branch joining its residual, in one pass on a GPU); `y` a
-    /// ``dropoutMask(_:probability:)``.
-    func multiply(_ x: Pointer, by y: Pointer, adding z: Pointer, count: Int) throws
 
     // MARK: The list head's own layers (ListAttentionOps, ScorePairs, the query tag)
 

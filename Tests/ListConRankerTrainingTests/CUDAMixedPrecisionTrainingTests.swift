@@ -392,7 +392,7 @@ import Testing
     /// (bf16 mode): a dropout branch's masked gradient, GELU's input gradient and attention's dqkv are
     /// each exactly the rounding of the Float32 the same operation writes (so its two products read
     /// what converting gave), and a bias's column sums over such a gradient are the sums of its bf16
-    /// values. The fused residual join is the CPU's multiply and then add, to the bit.
+    /// values.
     @Test func backwardGradientsForProductsAreStoredInBF16() throws {
         guard let module else { return }
         let device = module.device
@@ -407,7 +407,7 @@ import Testing
         try backend.drawDropoutMask(mask.pointer, count: count, probability: p, seed: 9, stream: 4)
         let cpuMask = cpu.dropoutMask(count, probability: p)
         cpu.drawDropoutMask(cpuMask.pointer, count: count, probability: p, seed: 9, stream: 4)
-        let cpuX = cpu.upload(values), cpuY = cpu.upload(others)
+        let cpuX = cpu.upload(values)
         /// The bf16 bits of a Float32 buffer's rounding, and of a bf16 operand as it is.
         func rounded(_ exact: CUDATrainingBackend.Buffer) throws -> [UInt16] {
             let copy = try backend.bf16Copy(exact.pointer.address, ld: count, rows: 1, columns: count)
@@ -429,13 +429,6 @@ import Testing
         #expect(try bits(maskedOperand) == rounded(masked))
         let maskValues = cpu.download(cpuMask.pointer, count: count)
         #expect(maskValues.contains(0) && maskValues.contains(1 / (1 - p)), "some elements dropped, some kept")
-
-        // x ⊙= mask, then += y, in one pass: the CPU's two operations.
-        try backend.multiply(x.pointer, by: mask.pointer, adding: y.pointer, count: count)
-        cpu.multiply(cpuX.pointer, by: cpuMask.pointer, adding: cpuY.pointer, count: count)
-        let joined = cpu.download(cpuX.pointer, count: count)
-        #expect(try backend.download(x.pointer, count: count) == joined)
-        #expect(joined == values.indices.map { values[$0] * maskValues[$0] + others[$0] })
 
         // GELU's input gradient into a bf16 operand: the rounding of the Float32 one.
         let slope = try backend.scratch(count), slopeOperand = try backend.productOperand(count)
@@ -521,6 +514,85 @@ import Testing
         #expect(throws: TrainingError.self) { try backend.multiply(copied.pointer, by: x.pointer, count: 4) }
         let fp32 = try CUDATrainingBackend(index: 0, productPrecision: .fp32).withProductCopy(8)
         #expect(fp32.pointer.copy == 0 && fp32.element == .float32)
+    }
+
+    /// A dropout branch joining its residual and the LayerNorm after it, in one kernel: the sum it keeps
+    /// is the CPU's multiply and then add (without a mask, its add) to the bit, and the LayerNorm's
+    /// output, statistics and (in bf16 mode) product copy are the bits the LayerNorm alone gives on that
+    /// sum, in both precisions.
+    @Test func aJoinedLayerNormIsTheJoinThenTheLayerNorm() throws {
+        guard module != nil else { return }
+        let (rows, width, p) = (29, 40, Float(0.25))
+        let count = rows * width
+        var generator = SeededGenerator(seed: 57)
+        let branch = (0..<count).map { _ in generator.normal() * 2 }
+        let residual = (0..<count).map { _ in generator.normal() + 0.5 }
+        let gamma = (0..<width).map { _ in 1 + 0.1 * generator.normal() }, beta = (0..<width).map { _ in 0.1 * generator.normal() }
+        /// Elements whose bits differ (a count, not the arrays: a failing `#expect` prints its operands).
+        func differing(_ a: [Float], _ b: [Float]) -> Int {
+            a.count == b.count ? zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count : max(a.count, b.count)
+        }
+        let cpu = CPUTrainingBackend()
+        let cpuMask = cpu.dropoutMask(count, probability: p)
+        cpu.drawDropoutMask(cpuMask.pointer, count: count, probability: p, seed: 5, stream: 2)
+        let maskValues = cpu.download(cpuMask.pointer, count: count)
+        #expect(maskValues.contains(0) && maskValues.contains(1 / (1 - p)), "some elements dropped, some kept")
+        for precision in [CUDATrainingBackend.ProductPrecision.fp32, .bf16] {
+            let backend = try CUDATrainingBackend(index: 0, productPrecision: precision)
+            let g = try backend.upload(gamma), b = try backend.upload(beta), r = try backend.upload(residual)
+            let mask = try backend.dropoutMask(count, probability: p)
+            try backend.drawDropoutMask(mask.pointer, count: count, probability: p, seed: 5, stream: 2)
+            for masked in [true, false] {
+                let cpuX = cpu.upload(branch)
+                if masked {
+                    cpu.multiply(cpuX.pointer, by: cpuMask.pointer, count: count)
+                }
+                let cpuResidual = cpu.upload(residual)
+                cpu.add(cpuX.pointer, cpuResidual.pointer, count: count)
+                let joined = cpu.download(cpuX.pointer, count: count)
+                let expected = branch.indices.map { branch[$0] * (masked ? maskValues[$0] : 1) + residual[$0] }
+                #expect(differing(joined, expected) == 0)
+
+                let x = try backend.upload(branch), y = try backend.withProductCopy(count)
+                let mean = try backend.scratch(rows), rstd = try backend.scratch(rows)
+                try backend.layerNormForward(y: y.pointer, mean: mean.pointer, rstd: rstd.pointer, joining: x.pointer,
+                                             maskedBy: masked ? mask.pointer : nil, to: r.pointer, gamma: g.pointer,
+                                             beta: b.pointer, rows: rows, width: width, eps: 1e-12)
+                #expect(differing(try backend.download(x.pointer, count: count), joined) == 0,
+                        "\(precision), mask \(masked)")
+
+                let alone = try backend.upload(joined), aloneY = try backend.withProductCopy(count)
+                let aloneMean = try backend.scratch(rows), aloneRstd = try backend.scratch(rows)
+                try backend.layerNormForward(y: aloneY.pointer, mean: aloneMean.pointer, rstd: aloneRstd.pointer,
+                                             x: alone.pointer, gamma: g.pointer, beta: b.pointer, rows: rows,
+                                             width: width, eps: 1e-12)
+                for (fused, reference) in [(y, aloneY), (mean, aloneMean), (rstd, aloneRstd)] {
+                    #expect(differing(try backend.download(fused.pointer, count: fused.count),
+                                      try backend.download(reference.pointer, count: reference.count)) == 0,
+                            "\(precision), mask \(masked)")
+                }
+                if precision == .bf16 {
+                    let copies = try [y, aloneY].map { try Self.download($0.pointer.copy, count: count, device: backend.device) }
+                    #expect(zip(copies[0], copies[1]).filter { $0 != $1 }.count == 0)
+                }
+            }
+            // A copy-keeping activation is not a branch to join; a Float32 mask is not read.
+            let copied = try backend.withProductCopy(count), floatMask = try backend.scratch(count)
+            let mean = try backend.scratch(rows), rstd = try backend.scratch(rows), y = try backend.scratch(count)
+            let x = try backend.upload(branch)
+            if precision == .bf16 {
+                #expect(throws: TrainingError.self) {
+                    try backend.layerNormForward(y: y.pointer, mean: mean.pointer, rstd: rstd.pointer,
+                                                 joining: copied.pointer, maskedBy: nil, to: r.pointer, gamma: g.pointer,
+                                                 beta: b.pointer, rows: rows, width: width, eps: 1e-12)
+                }
+            }
+            #expect(throws: TrainingError.self) {
+                try backend.layerNormForward(y: y.pointer, mean: mean.pointer, rstd: rstd.pointer, joining: x.pointer,
+                                             maskedBy: floatMask.pointer, to: r.pointer, gamma: g.pointer,
+                                             beta: b.pointer, rows: rows, width: width, eps: 1e-12)
+            }
+        }
     }
 
     /// Attention's backward writes a replaced dqkv in bf16 (the encoder's, in bf16 mode): the rounding

@@ -86,29 +86,27 @@ extension EncoderNetwork {
                                                 _ p: Backend.Pointer, segments: [Range<Int>], seed: UInt64,
                                                 _ backend: Backend) throws {
         let n = segments.last?.upperBound ?? 0, h = shape.hidden, f = shape.intermediate
-        let o = offsets.layers[index], eps = shape.layerNormEpsilon
+        let o = offsets.layers[index]
         // qkv[N, 3H] = x · [Wq; Wk; Wv]ᵀ + [bq; bk; bv]
         try backend.linearForward(y: l.qkv.pointer, x: l.input.pointer, w: p + o.qkv.weight, b: p + o.qkv.bias,
                                   rows: n, inFeatures: h, outFeatures: 3 * h)
         try attend(l, context: l.context.pointer, index: index, segments: segments, seed: seed, backend)
-        // residual1[N, H] = x + dropout(context · Woᵀ + bo)
+        // residual1[N, H] = x + dropout(context · Woᵀ + bo), normed1 = LN(residual1)
         try backend.linearForward(y: l.residual1.pointer, x: l.context.pointer, w: p + o.attentionOutput.weight,
                                   b: p + o.attentionOutput.bias, rows: n, inFeatures: h, outFeatures: h)
-        try joinResidual(l.residual1, dropout: l.attentionMask, site: .attentionOutput, residual: l.input, index: index,
-                         seed: seed, count: n * h, backend)
-        try normalizeAttentionOutput(l, index: index, p, rows: n, backend)
+        try joinAndNormalize(branch: l.residual1, dropout: l.attentionMask, site: .attentionOutput, residual: l.input,
+                             y: l.normed1, mean: l.mean1, rstd: l.rstd1, norm: o.attentionNorm, index: index, p,
+                             seed: seed, rows: n, backend)
         // activated[N, F] = GELU(normed1 · Wiᵀ + bi)
         try backend.linearForward(y: l.preActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,
                                   b: p + o.intermediate.bias, rows: n, inFeatures: h, outFeatures: f)
         try backend.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: n * f)
-        // residual2[N, H] = normed1 + dropout(activated · Wᵀ + b)
+        // residual2[N, H] = normed1 + dropout(activated · Wᵀ + b), out = LN(residual2)
         try backend.linearForward(y: l.residual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
                                   b: p + o.output.bias, rows: n, inFeatures: f, outFeatures: h)
-        try joinResidual(l.residual2, dropout: l.outputMask, site: .output, residual: l.normed1, index: index,
-                         seed: seed, count: n * h, backend)
-        try backend.layerNormForward(y: l.output.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer,
-                                     x: l.residual2.pointer, gamma: p + o.outputNorm.weight, beta: p + o.outputNorm.bias,
-                                     rows: n, width: h, eps: eps)
+        try joinAndNormalize(branch: l.residual2, dropout: l.outputMask, site: .output, residual: l.normed1,
+                             y: l.output, mean: l.mean2, rstd: l.rstd2, norm: o.outputNorm, index: index, p, seed: seed,
+                             rows: n, backend)
     }
 
     /// Restores what ``EncoderRecomputation/attention`` did not keep of a layer, from its kept
@@ -153,14 +151,19 @@ extension EncoderNetwork {
                                      eps: shape.layerNormEpsilon)
     }
 
-    /// `branch = residual + dropout(branch)`: the hidden dropout mask of `site` in layer `index` drawn and
-    /// applied, then the residual added (one operation), or the residual alone without dropout.
-    private func joinResidual<Backend: TrainingBackend>(_ branch: Backend.Buffer, dropout mask: Backend.Buffer?,
-                                                        site: DropoutSite, residual: Backend.Buffer, index: Int,
-                                                        seed: UInt64, count: Int, _ backend: Backend) throws {
-        guard let mask else { return try backend.add(branch.pointer, residual.pointer, count: count) }
-        try drawHiddenMask(mask, site: site, index: index, seed: seed, backend)
-        try backend.multiply(branch.pointer, by: mask.pointer, adding: residual.pointer, count: count)
+    /// `branch = residual + dropout(branch)` (the hidden dropout mask of `site` in layer `index` drawn and
+    /// applied, or the residual alone without dropout), then `y = LN(branch)` with its statistics: one
+    /// operation.
+    private func joinAndNormalize<Backend: TrainingBackend>(branch: Backend.Buffer, dropout mask: Backend.Buffer?,
+                                                            site: DropoutSite, residual: Backend.Buffer,
+                                                            y: Backend.Buffer, mean: Backend.Buffer,
+                                                            rstd: Backend.Buffer, norm: EncoderOffsets.Norm,
+                                                            index: Int, _ p: Backend.Pointer, seed: UInt64, rows: Int,
+                                                            _ backend: Backend) throws {
+        if let mask { try drawHiddenMask(mask, site: site, index: index, seed: seed, backend) }
+        try backend.layerNormForward(y: y.pointer, mean: mean.pointer, rstd: rstd.pointer, joining: branch.pointer,
+                                     maskedBy: mask?.pointer, to: residual.pointer, gamma: p + norm.weight,
+                                     beta: p + norm.bias, rows: rows, width: shape.hidden, eps: shape.layerNormEpsilon)
     }
 
     /// Draws the hidden dropout mask of `site` in layer `index` without applying it (the forward
