@@ -11,18 +11,16 @@ final class LayerActivations<Backend: TrainingBackend> {
                                     // [Σ heads·L²] softmax per list and head, on a GPU [heads·R] log-sum-exps
     let attentionMask: FloatBuffer? // [Σ heads·L²]: dropout on attention weights per list and head
     let context: FloatBuffer        // [R, W]  heads concatenated, before out_proj
-    let attended: FloatBuffer       // [R, W]  out_proj(context), after dropout1
-    let attendedMask: FloatBuffer?  // [R, W]
-    let residual1: FloatBuffer      // [R, W]  input + attended (norm1's input)
+    let attendedMask: FloatBuffer?  // [R, W]  dropout1's, on out_proj(context)
+    let residual1: FloatBuffer      // [R, W]  input + dropout1(out_proj(context)) (norm1's input)
     let mean1: FloatBuffer          // [R]
     let rstd1: FloatBuffer          // [R]
     let normed1: FloatBuffer        // [R, W]  norm1 output
     let preActivation: FloatBuffer  // [R, F]  linear1(normed1)
     let activated: FloatBuffer      // [R, F]  GELU, after dropout
     let activatedMask: FloatBuffer? // [R, F]
-    let fed: FloatBuffer            // [R, W]  linear2(activated), after dropout2
-    let fedMask: FloatBuffer?       // [R, W]
-    let residual2: FloatBuffer      // [R, W]  normed1 + fed (norm2's input)
+    let fedMask: FloatBuffer?       // [R, W]  dropout2's, on linear2(activated)
+    let residual2: FloatBuffer      // [R, W]  normed1 + dropout2(linear2(activated)) (norm2's input)
     let mean2: FloatBuffer          // [R]
     let rstd2: FloatBuffer          // [R]
     let output: FloatBuffer         // [R, W]  norm2 output
@@ -37,7 +35,6 @@ final class LayerActivations<Backend: TrainingBackend> {
         probabilities = try backend.scratch(backend.activationStorage.attentionKeptCount(lengths: lengths, heads: heads))
         attentionMask = dropout ? try backend.attentionDropoutMask(probabilityCount, probability: p) : nil
         context = try backend.scratch(r * w)
-        attended = try backend.scratch(r * w)
         attendedMask = dropout ? try backend.dropoutMask(r * w, probability: p) : nil
         residual1 = try backend.scratch(r * w)
         mean1 = try backend.scratch(r)
@@ -46,7 +43,6 @@ final class LayerActivations<Backend: TrainingBackend> {
         preActivation = try backend.scratch(r * f)
         activated = try backend.scratch(r * f)
         activatedMask = dropout ? try backend.dropoutMask(r * f, probability: p) : nil
-        fed = try backend.scratch(r * w)
         fedMask = dropout ? try backend.dropoutMask(r * w, probability: p) : nil
         residual2 = try backend.scratch(r * w)
         mean2 = try backend.scratch(r)

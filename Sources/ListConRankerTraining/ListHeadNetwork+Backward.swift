@@ -77,20 +77,24 @@ extension ListHeadNetwork {
         try scoreLayerBackward(o.score3, dy: dscorePost, queries: a.queryOutputs, passages: a.passageOutputs,
                                into: doutput)
 
-        // Transformer layers, last first. `doutput` is the gradient of the layer's output.
+        // Transformer layers, last first. `doutput` is the gradient of the layer's output. With dropout,
+        // `dbranch` takes each dropout branch's gradient in turn (Float32: the head's products convert it).
+        let dbranch = a.layers.first?.fedMask == nil ? nil : try backend.scratch(r * w)
+        func masked(_ mask: Backend.Buffer?) -> (mask: Backend.Pointer, into: Backend.Pointer)? {
+            guard let mask, let dbranch else { return nil }
+            return (mask.pointer, dbranch.pointer)
+        }
         for (layer, l) in zip(o.layers, a.layers).reversed() {
-            // out = norm2(residual2), residual2 = normed1 + dropout2(linear2(…)).
-            let dresidual2 = try backend.scratch(r * w)
-            try backend.layerNormBackward(dx: dresidual2.pointer, dxWrite: .replace, dgamma: g + layer.norm2.weight,
-                                          dbeta: g + layer.norm2.bias, dy: doutput.pointer, x: l.residual2.pointer,
-                                          mean: l.mean2.pointer, rstd: l.rstd2.pointer, gamma: p + layer.norm2.weight,
-                                          rows: r, width: w)
+            // out = norm2(residual2), residual2 = normed1 + dropout2(linear2(…)): the residual's gradient
+            // is norm2's input gradient as it is, linear2's the same masked.
             let dnormed1 = try backend.scratch(r * w)
-            try backend.copy(dresidual2.pointer, to: dnormed1.pointer, count: r * w)
-            if let mask = l.fedMask { try backend.multiply(dresidual2.pointer, by: mask.pointer, count: r * w) }
+            let dfed = try backend.residualLayerNormBackward(
+                dx: dnormed1.pointer, branch: masked(l.fedMask),
+                dgamma: g + layer.norm2.weight, dbeta: g + layer.norm2.bias, dy: doutput.pointer, x: l.residual2.pointer,
+                mean: l.mean2.pointer, rstd: l.rstd2.pointer, gamma: p + layer.norm2.weight, rows: r, width: w)
             let dactivated = try backend.scratch(r * ff)              // [R, F]
             try backend.linearBackward(dx: dactivated.pointer, dxWrite: .replace, dw: g + layer.linear2.weight,
-                                       db: g + layer.linear2.bias, dy: dresidual2.pointer, x: l.activated.pointer,
+                                       db: g + layer.linear2.bias, dy: dfed, x: l.activated.pointer,
                                        w: p + layer.linear2.weight, rows: r, inFeatures: ff, outFeatures: w)
             if let mask = l.activatedMask {
                 try backend.multiply(dactivated.pointer, by: mask.pointer, count: r * ff)
@@ -103,17 +107,14 @@ extension ListHeadNetwork {
                                        rows: r, inFeatures: w, outFeatures: ff)
 
             // normed1 = norm1(residual1), residual1 = input + dropout1(out_proj(attention(in_proj(input)))).
-            let dresidual1 = try backend.scratch(r * w)
-            try backend.layerNormBackward(dx: dresidual1.pointer, dxWrite: .replace, dgamma: g + layer.norm1.weight,
-                                          dbeta: g + layer.norm1.bias, dy: dnormed1.pointer, x: l.residual1.pointer,
-                                          mean: l.mean1.pointer, rstd: l.rstd1.pointer, gamma: p + layer.norm1.weight,
-                                          rows: r, width: w)
             let dinput = try backend.scratch(r * w)
-            try backend.copy(dresidual1.pointer, to: dinput.pointer, count: r * w)
-            if let mask = l.attendedMask { try backend.multiply(dresidual1.pointer, by: mask.pointer, count: r * w) }
+            let dattended = try backend.residualLayerNormBackward(
+                dx: dinput.pointer, branch: masked(l.attendedMask),
+                dgamma: g + layer.norm1.weight, dbeta: g + layer.norm1.bias, dy: dnormed1.pointer, x: l.residual1.pointer,
+                mean: l.mean1.pointer, rstd: l.rstd1.pointer, gamma: p + layer.norm1.weight, rows: r, width: w)
             let dcontext = try backend.productOperand(r * w)          // only attention's products read it
             try backend.linearBackward(dx: dcontext.pointer, dxWrite: .replace, dw: g + layer.outProjection.weight,
-                                       db: g + layer.outProjection.bias, dy: dresidual1.pointer, x: l.context.pointer,
+                                       db: g + layer.outProjection.bias, dy: dattended, x: l.context.pointer,
                                        w: p + layer.outProjection.weight, rows: r, inFeatures: w, outFeatures: w)
             let dqkv = try backend.zeros(r * 3 * w)                   // [R, 3W]
             try backend.listAttentionBackward(dqkv: dqkv.pointer, dcontext: dcontext.pointer,
@@ -124,6 +125,7 @@ extension ListHeadNetwork {
                                        w: p + layer.inProjection.weight, rows: r, inFeatures: w, outFeatures: 3 * w)
             doutput = dinput
         }
+        withExtendedLifetime(dbranch) {}
 
         // Layer 0's input = LayerNorm(f + tag[t]).
         let dtagged = try backend.scratch(r * w)

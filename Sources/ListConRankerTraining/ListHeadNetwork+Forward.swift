@@ -42,16 +42,13 @@ extension ListHeadNetwork {
             try backend.listAttentionForward(context: l.context.pointer, probabilities: l.probabilities.pointer,
                                              mask: l.attentionMask?.pointer, qkv: l.qkv.pointer, segments: segments,
                                              width: w, heads: shape.heads)
-            try backend.linearForward(y: l.attended.pointer, x: l.context.pointer, w: p + layer.outProjection.weight,
+            try backend.linearForward(y: l.residual1.pointer, x: l.context.pointer, w: p + layer.outProjection.weight,
                                       b: p + layer.outProjection.bias, rows: r, inFeatures: w, outFeatures: w)
-            if let mask = l.attendedMask {
-                try dropout.drawMask(mask.pointer, count: r * w, probability: self.dropout)
-                try backend.multiply(l.attended.pointer, by: mask.pointer, count: r * w)
-            }
-            try backend.sum(l.residual1.pointer, l.input.pointer, l.attended.pointer, count: r * w)
+            if let mask = l.attendedMask { try dropout.drawMask(mask.pointer, count: r * w, probability: self.dropout) }
             try backend.layerNormForward(y: l.normed1.pointer, mean: l.mean1.pointer, rstd: l.rstd1.pointer,
-                                         x: l.residual1.pointer, gamma: p + layer.norm1.weight,
-                                         beta: p + layer.norm1.bias, rows: r, width: w, eps: eps)
+                                         joining: l.residual1.pointer, maskedBy: l.attendedMask?.pointer,
+                                         to: l.input.pointer, gamma: p + layer.norm1.weight, beta: p + layer.norm1.bias,
+                                         rows: r, width: w, eps: eps)
 
             // Feed-forward block: out = norm2(x1 + dropout2(linear2(dropout(GELU(linear1(x1)))))).
             try backend.linearForward(y: l.preActivation.pointer, x: l.normed1.pointer, w: p + layer.linear1.weight,
@@ -61,16 +58,13 @@ extension ListHeadNetwork {
                 try dropout.drawMask(mask.pointer, count: r * ff, probability: self.dropout)
                 try backend.multiply(l.activated.pointer, by: mask.pointer, count: r * ff)
             }
-            try backend.linearForward(y: l.fed.pointer, x: l.activated.pointer, w: p + layer.linear2.weight,
+            try backend.linearForward(y: l.residual2.pointer, x: l.activated.pointer, w: p + layer.linear2.weight,
                                       b: p + layer.linear2.bias, rows: r, inFeatures: ff, outFeatures: w)
-            if let mask = l.fedMask {
-                try dropout.drawMask(mask.pointer, count: r * w, probability: self.dropout)
-                try backend.multiply(l.fed.pointer, by: mask.pointer, count: r * w)
-            }
-            try backend.sum(l.residual2.pointer, l.normed1.pointer, l.fed.pointer, count: r * w)
+            if let mask = l.fedMask { try dropout.drawMask(mask.pointer, count: r * w, probability: self.dropout) }
             try backend.layerNormForward(y: l.output.pointer, mean: l.mean2.pointer, rstd: l.rstd2.pointer,
-                                         x: l.residual2.pointer, gamma: p + layer.norm2.weight,
-                                         beta: p + layer.norm2.bias, rows: r, width: w, eps: eps)
+                                         joining: l.residual2.pointer, maskedBy: l.fedMask?.pointer,
+                                         to: l.normed1.pointer, gamma: p + layer.norm2.weight, beta: p + layer.norm2.bias,
+                                         rows: r, width: w, eps: eps)
         }
 
         // Score head: a = ReLU(linear_score2([f_0; f_i])), b = ReLU(linear_score3([g_0; g_i])),

@@ -95,11 +95,10 @@ extension EncoderNetwork {
         // out = LN(residual2), residual2 = normed1 + dropout(output.dense(activated)): the residual
         // branch's gradient is LayerNorm's input gradient as it is, the dense layer's the same masked.
         let dnormed1 = buffers.dnormed1                               // [N, H]
-        let dOutputDense = try normBackward(dx: dnormed1, branch: l.outputMask.map { ($0, buffers.dbranch) },
-                                            dgamma: g + o.outputNorm.weight, dbeta: g + o.outputNorm.bias,
-                                            dy: doutput.pointer, x: l.residual2.pointer, mean: l.mean2.pointer,
-                                            rstd: l.rstd2.pointer, gamma: p + o.outputNorm.weight, rows: n, width: h,
-                                            backend)
+        let dOutputDense = try backend.residualLayerNormBackward(
+            dx: dnormed1.pointer, branch: l.outputMask.map { ($0.pointer, buffers.dbranch.pointer) },
+            dgamma: g + o.outputNorm.weight, dbeta: g + o.outputNorm.bias, dy: doutput.pointer, x: l.residual2.pointer,
+            mean: l.mean2.pointer, rstd: l.rstd2.pointer, gamma: p + o.outputNorm.weight, rows: n, width: h)
         let dactivated = buffers.dactivated                           // [N, F]
         let dpreActivation = buffers.dpreActivation                   // [N, F]
         if geluPending {
@@ -126,11 +125,11 @@ extension EncoderNetwork {
                                    outFeatures: f)
 
         // normed1 = LN(residual1), residual1 = input + dropout(attention.output.dense(context)).
-        let dAttentionDense = try normBackward(dx: dinput, branch: l.attentionMask.map { ($0, buffers.dbranch) },
-                                               dgamma: g + o.attentionNorm.weight, dbeta: g + o.attentionNorm.bias,
-                                               dy: dnormed1.pointer, x: l.residual1.pointer, mean: l.mean1.pointer,
-                                               rstd: l.rstd1.pointer, gamma: p + o.attentionNorm.weight, rows: n,
-                                               width: h, backend)
+        let dAttentionDense = try backend.residualLayerNormBackward(
+            dx: dinput.pointer, branch: l.attentionMask.map { ($0.pointer, buffers.dbranch.pointer) },
+            dgamma: g + o.attentionNorm.weight, dbeta: g + o.attentionNorm.bias, dy: dnormed1.pointer,
+            x: l.residual1.pointer, mean: l.mean1.pointer, rstd: l.rstd1.pointer, gamma: p + o.attentionNorm.weight,
+            rows: n, width: h)
         let dcontext = buffers.dcontext                               // [N, H]
         try backend.linearBackward(dx: dcontext.pointer, dxWrite: .replace, dw: g + o.attentionOutput.weight,
                                    db: g + o.attentionOutput.bias, dy: dAttentionDense, x: l.context.pointer,
@@ -141,25 +140,6 @@ extension EncoderNetwork {
                                              qkv: l.qkv.pointer, segments: segments, hidden: h, heads: shape.heads)
         try backend.linearBackward(dx: dinput.pointer, dw: g + o.qkv.weight, db: g + o.qkv.bias, dy: dqkv.pointer,
                                    x: l.input.pointer, w: p + o.qkv.weight, rows: n, inFeatures: h, outFeatures: 3 * h)
-    }
-
-    /// LayerNorm's backward into `dx` (replaced), then the gradient of the dropout branch's dense output
-    /// that joined the residual sum it normalised: with dropout, `dx ⊙ mask` written into the branch
-    /// buffer (a product operand) in the same pass; without, `dx` itself.
-    private func normBackward<Backend: TrainingBackend>(
-        dx: Backend.Buffer, branch: (mask: Backend.Buffer, into: Backend.Buffer)?, dgamma: Backend.Pointer,
-        dbeta: Backend.Pointer, dy: Backend.Pointer, x: Backend.Pointer, mean: Backend.Pointer, rstd: Backend.Pointer,
-        gamma: Backend.Pointer, rows: Int, width: Int, _ backend: Backend
-    ) throws -> Backend.Pointer {
-        guard let branch else {
-            try backend.layerNormBackward(dx: dx.pointer, dxWrite: .replace, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x,
-                                          mean: mean, rstd: rstd, gamma: gamma, rows: rows, width: width)
-            return dx.pointer
-        }
-        try backend.layerNormBackward(dx: dx.pointer, maskedBy: branch.mask.pointer, into: branch.into.pointer,
-                                      dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, mean: mean, rstd: rstd, gamma: gamma,
-                                      rows: rows, width: width)
-        return branch.into.pointer
     }
 
     /// Layer 0's input = dropout(LN(word[id] + token_type[0] + position[i])): the gradient of the
