@@ -22,7 +22,7 @@ public enum CUDATrainingKernelSource {
         "layer_norm_forward_train", "layer_norm_backward", "layer_norm_backward_wide",
         "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "gelu_forward_backward",
         "relu_forward_rows", "relu_backward_rows",
-        "elementwise_copy", "elementwise_add", "elementwise_sum", "elementwise_multiply", "elementwise_scale",
+        "elementwise_copy", "elementwise_add", "elementwise_multiply", "elementwise_scale",
         "column_chunk_sums", "column_chunk_sums_bf16", "add_chunk_sums", "segment_row_sums", "gather_rows", "scatter_add_rows", "add_broadcast_rows",
         "add_row_tags", "row_tag_gradients", "add_bias_rows", "add_bias_rows_bf16",
         "elementwise_zero", "embed_tokens", "table_rows_backward", "mean_pool", "mean_pool_backward",
@@ -290,10 +290,6 @@ extern "C" __global__ void elementwise_copy(float *target, const float *source, 
 extern "C" __global__ void elementwise_add(float *x, const float *y, long count) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
         x[i] += y[i];
-}
-extern "C" __global__ void elementwise_sum(float *z, const float *x, const float *y, long count) {
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        z[i] = x[i] + y[i];
 }
 extern "C" __global__ void elementwise_multiply(float *x, const float *y, long count) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)

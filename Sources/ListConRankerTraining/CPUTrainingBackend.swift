@@ -108,7 +108,6 @@ struct CPUTrainingBackend: TrainingBackend {
         }
     }
 
-    func sum(_ z: Pointer, _ x: Pointer, _ y: Pointer, count: Int) { ElementOps.sum(z, x, y, count: count) }
     func multiply(_ x: Pointer, by y: Pointer, count: Int) { ElementOps.multiply(x, by: y, count: count) }
     func withProductCopy(_ count: Int) -> FloatBuffer { scratch(count) }
     func multiply(_ x: Pointer, by y: Pointer, into z: Pointer, count: Int) {

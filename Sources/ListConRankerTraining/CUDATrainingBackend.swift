@@ -456,11 +456,6 @@ struct CUDATrainingBackend: TrainingBackend {
                            .int32(Int32(width)), .address(dx.address), .int64(dxStride)])
     }
 
-    func sum(_ z: Pointer, _ x: Pointer, _ y: Pointer, count: Int) throws {
-        try module.launch("elementwise_sum", elements: count,
-                          [.address(z.address), .address(x.address), .address(y.address), .int64(count)])
-    }
-
     /// A byte mask's multiply keeps an activation's product copy current.
     func multiply(_ x: Pointer, by y: Pointer, count: Int) throws {
         if let scale = y.dropoutScale {

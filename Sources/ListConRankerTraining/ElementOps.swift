@@ -10,13 +10,6 @@ enum ElementOps {
         }
     }
 
-    /// `z[i] = x[i] + y[i]`.
-    static func sum(_ z: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
-        ParallelLoop.shares(count, minimumPerShare: elementsPerShare) { share in
-            for i in share { z[i] = x[i] + y[i] }
-        }
-    }
-
     /// `x[i] *= y[i]`.
     static func multiply(_ x: UnsafeMutablePointer<Float>, by y: UnsafePointer<Float>, count: Int) {
         ParallelLoop.shares(count, minimumPerShare: elementsPerShare) { share in

@@ -118,8 +118,6 @@ protocol TrainingBackend: Sendable {
     /// `dx[r] += dy[r]` where `x[r] > 0`, for `rows` rows of the given row strides.
     func reluBackward(dx: Pointer, dxStride: Int, dy: Pointer, dyStride: Int, x: Pointer, xStride: Int, rows: Int,
                       width: Int) throws
-    /// `z = x + y`.
-    func sum(_ z: Pointer, _ x: Pointer, _ y: Pointer, count: Int) throws
     /// `x ⊙= y` (a dropout mask applied, forward or backward).
     func multiply(_ x: Pointer, by y: Pointer, count: Int) throws
     /// `z = x ⊙ y`, `x` left as it is (a dropout mask applied to a gradient that also goes on
