@@ -196,14 +196,20 @@ extern "C" __global__ void layer_norm_backward_wide(const float *dy, const float
 
 // ---- Activations (ActivationOps) ----------------------------------------------------------------------
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
-template <class Out> __device__ void gelu_forward_into(const float *x, long count, Out *y) {
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
-        store_as(y + i, gelu_erf(x[i]));
+// With y16, y's bf16 rounding too (an activation's copy for the products).
+template <class Out> __device__ void gelu_forward_into(const float *x, long count, Out *y, unsigned short *y16) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x) {
+        float value = gelu_erf(x[i]);
+        store_as(y + i, value);
+        if (y16) y16[i] = bf16_bits(value);
+    }
 }
-extern "C" __global__ void gelu_forward_train(const float *x, long count, float *y) { gelu_forward_into(x, count, y); }
+extern "C" __global__ void gelu_forward_train(const float *x, long count, float *y, unsigned short *y16) {
+    gelu_forward_into(x, count, y, y16);
+}
 // The same, stored in bf16 for an output only bf16 products read: what rounding a Float32 output gives.
 extern "C" __global__ void gelu_forward_train_bf16(const float *x, long count, unsigned short *y) {
-    gelu_forward_into(x, count, y);
+    gelu_forward_into(x, count, y, (unsigned short *)0);
 }
 // GELU′(x) = Φ(x) + x·φ(x).
 __device__ __forceinline__ float gelu_erf_slope(float v) {

@@ -109,7 +109,7 @@ extension CUDATrainingBackend {
         switch x.contents {
         case .float32, .bf16Operand: return
         case .masterParameters: throw TrainingError.invalidInput("\(role) is the master parameters")
-        case .activationWithCopy: throw TrainingError.invalidInput("\(role) keeps a bf16 copy; only LayerNorm and a mask write it")
+        case .activationWithCopy: throw TrainingError.invalidInput("\(role) keeps a bf16 copy; only LayerNorm, GELU and a mask write it")
         case .dropoutMask, .drawnMask:
             throw TrainingError.invalidInput("\(role) is a dropout mask; only multiply and attention read those")
         }
@@ -122,14 +122,14 @@ extension CUDATrainingBackend {
         switch x.contents {
         case .float32: return
         case .activationWithCopy:
-            throw TrainingError.invalidInput("\(role) keeps a bf16 copy, which only LayerNorm and a dropout mask write")
+            throw TrainingError.invalidInput("\(role) keeps a bf16 copy, which only LayerNorm, GELU and a dropout mask write")
         default:
             throw TrainingError.invalidInput("\(role) is the master parameters, which only uploads and AdamW write")
         }
     }
 
-    /// Throws unless an operation that keeps a product copy current (LayerNorm's forward, a byte
-    /// mask's multiply) may write `x`: Float32, or an activation with its copy.
+    /// Throws unless an operation that keeps a product copy current (LayerNorm's and GELU's forwards,
+    /// a byte mask's multiply) may write `x`: Float32, or an activation with its copy.
     func writtenWithCopy(_ x: Pointer, _ role: String) throws {
         if case .activationWithCopy = x.contents { return }
         try written(x, role)

@@ -17,7 +17,7 @@ struct CUDATrainingBackend: TrainingBackend {
         /// Float32 master parameters with their bf16 copy at `bf16Copy` (``parameters(_:)`` in bf16 mode).
         case masterParameters(bf16Copy: UInt64)
         /// A Float32 activation with the bf16 copy its writers keep at `bf16Copy` (``withProductCopy(_:)``
-        /// in bf16 mode): LayerNorm's forward and a dropout mask's multiply, nothing else.
+        /// in bf16 mode): LayerNorm's and GELU's forwards and a dropout mask's multiply, nothing else.
         case activationWithCopy(bf16Copy: UInt64)
         /// A dropout mask of a byte an element, 1 where kept, whose kept value is `keptValue` = 1/(1 − p)
         /// (``dropoutMask(_:probability:)``).
@@ -176,8 +176,9 @@ struct CUDATrainingBackend: TrainingBackend {
         return Buffer(values, contents: .masterParameters(bf16Copy: copy.address), copy: copy)
     }
 
-    /// In bf16 mode an uncleared Float32 buffer with an uncleared bf16 copy, which LayerNorm's forward
-    /// and a dropout mask's multiply write with it and the products read; otherwise ``scratch(_:)``.
+    /// In bf16 mode an uncleared Float32 buffer with an uncleared bf16 copy, which LayerNorm's and
+    /// GELU's forwards and a dropout mask's multiply write with it and the products read; otherwise
+    /// ``scratch(_:)``.
     func withProductCopy(_ count: Int) throws -> Buffer {
         guard productPrecision == .bf16 else { return try scratch(count) }
         let values = try CUDAFloatArray(uninitialised: count, on: device)
@@ -405,10 +406,13 @@ struct CUDATrainingBackend: TrainingBackend {
     /// micro-batch of 2 lists.
     static let layerNormChunkRows = 16
 
+    /// A bf16 product operand gets the rounding of the output, an activation with a product copy its copy too.
     func geluForward(y: Pointer, x: Pointer, count: Int) throws {
         try float32(x, "GELU's input")
-        let kernel = y.element == .bfloat16 ? "gelu_forward_train_bf16" : "gelu_forward_train"
-        try module.launch(kernel, elements: count, [.address(x.address), .int64(count), .address(y.address)])
+        let arguments: [KernelArgument] = [.address(x.address), .int64(count), .address(y.address)]
+        if y.element == .bfloat16 { return try module.launch("gelu_forward_train_bf16", elements: count, arguments) }
+        try writtenWithCopy(y, "GELU's output")
+        try module.launch("gelu_forward_train", elements: count, arguments + [.address(y.copy)])
     }
 
     /// `dy` and `dx` each Float32 or a bf16 product operand (in the encoder's backward in bf16 mode both:

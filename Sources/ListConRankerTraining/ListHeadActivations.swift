@@ -2,7 +2,9 @@ import Foundation
 
 /// What one transformer layer's forward keeps for its backward. R rows, W width, F
 /// feed-forward; dropout masks exist only when dropout is on (and the buffers they follow
-/// then hold values after dropout).
+/// then hold values after dropout). What the products read carries its bf16 copy where they read
+/// bf16 (the LayerNorm outputs, GELU's; ``TrainingBackend/withProductCopy(_:)``) or is stored so
+/// (the context), as in the encoder.
 final class LayerActivations<Backend: TrainingBackend> {
     typealias FloatBuffer = Backend.Buffer
     let input: FloatBuffer          // [R, W]  the layer's input (the previous layer's output)
@@ -10,7 +12,7 @@ final class LayerActivations<Backend: TrainingBackend> {
     let probabilities: FloatBuffer  // what attention keeps (ActivationStorage.attentionKept): on the CPU
                                     // [Σ heads·L²] softmax per list and head, on a GPU [heads·R] log-sum-exps
     let attentionMask: FloatBuffer? // [Σ heads·L²]: dropout on attention weights per list and head
-    let context: FloatBuffer        // [R, W]  heads concatenated, before out_proj
+    let context: FloatBuffer        // [R, W]  heads concatenated, before out_proj (only products read it)
     let attendedMask: FloatBuffer?  // [R, W]  dropout1's, on out_proj(context)
     let residual1: FloatBuffer      // [R, W]  input + dropout1(out_proj(context)) (norm1's input)
     let mean1: FloatBuffer          // [R]
@@ -34,20 +36,20 @@ final class LayerActivations<Backend: TrainingBackend> {
         qkv = try backend.productOperand(r * 3 * w)
         probabilities = try backend.scratch(backend.activationStorage.attentionKeptCount(lengths: lengths, heads: heads))
         attentionMask = dropout ? try backend.attentionDropoutMask(probabilityCount, probability: p) : nil
-        context = try backend.scratch(r * w)
+        context = try backend.productOperand(r * w)
         attendedMask = dropout ? try backend.dropoutMask(r * w, probability: p) : nil
         residual1 = try backend.scratch(r * w)
         mean1 = try backend.scratch(r)
         rstd1 = try backend.scratch(r)
-        normed1 = try backend.scratch(r * w)
+        normed1 = try backend.withProductCopy(r * w)
         preActivation = try backend.scratch(r * f)
-        activated = try backend.scratch(r * f)
+        activated = try backend.withProductCopy(r * f)
         activatedMask = dropout ? try backend.dropoutMask(r * f, probability: p) : nil
         fedMask = dropout ? try backend.dropoutMask(r * w, probability: p) : nil
         residual2 = try backend.scratch(r * w)
         mean2 = try backend.scratch(r)
         rstd2 = try backend.scratch(r)
-        output = try backend.scratch(r * w)
+        output = try backend.withProductCopy(r * w)
     }
 }
 
@@ -82,7 +84,7 @@ final class ListHeadActivations<Backend: TrainingBackend> {
         tagMean = try backend.scratch(r)
         tagRstd = try backend.scratch(r)
         var layers: [LayerActivations<Backend>] = []
-        var input = try backend.scratch(r * w)
+        var input = try backend.withProductCopy(r * w)
         for _ in 0..<shape.layers {
             let layer = try LayerActivations(input: input, rows: r, width: w, feedForward: shape.feedForward,
                                              lengths: batch.segments.map(\.count), heads: shape.heads,

@@ -30,11 +30,12 @@ protocol TrainingBackend: Sendable {
     /// ``scratch(_:)``.
     func productOperand(_ count: Int) throws -> Buffer
     /// `count` uncleared elements of an activation that products read besides other operations (a
-    /// LayerNorm's output: the next residual sum reads it too): where the products read bf16, it
-    /// carries a bf16 copy that its writers, ``layerNormForward(y:mean:rstd:x:gamma:beta:rows:width:eps:)``
-    /// and ``multiply(_:by:count:)`` with a ``dropoutMask(_:probability:)``, write with it and the
-    /// products read (no conversion before its forward product and again before its weight
-    /// gradient), and other writers refuse it. Elsewhere ``scratch(_:)``.
+    /// LayerNorm's output: the next residual sum reads it too; the list head's GELU output, which its
+    /// dropout multiplies in place): where the products read bf16, it carries a bf16 copy that its
+    /// writers, the LayerNorm forwards, ``geluForward(y:x:count:)`` and ``multiply(_:by:count:)`` with a
+    /// ``dropoutMask(_:probability:)``, write with it and the products read (no conversion before its
+    /// forward product and again before its weight gradient), and other writers refuse it. Elsewhere
+    /// ``scratch(_:)``.
     func withProductCopy(_ count: Int) throws -> Buffer
     /// `count` zeros for master parameters, which only ``upload(_:to:)`` and
     /// ``adamWUpdate(parameters:firstMoments:secondMoments:gradients:count:decaying:scalars:)``

@@ -466,8 +466,8 @@ import Testing
     }
 
     /// A LayerNorm output that products read (a layer's input, the first LayerNorm's output) keeps a
-    /// bf16 copy in bf16 mode: LayerNorm writes it, a byte mask's multiply keeps it current, both
-    /// exactly the rounding of the Float32 values, and a product reads it, giving the bits a product
+    /// bf16 copy in bf16 mode: LayerNorm writes it, a byte mask's multiply keeps it current (and GELU's
+    /// forward writes one, the list head's GELU output), each exactly the rounding of the Float32 values, and a product reads it, giving the bits a product
     /// converting the Float32 values gives; an element-wise writer that would leave it stale is
     /// refused. In fp32 mode the buffer is plain Float32.
     @Test func layerNormOutputsKeepTheirProductCopy() throws {
@@ -501,6 +501,20 @@ import Testing
         try backend.multiply(plain.pointer, by: mask.pointer, count: rows * width)
         #expect(try backend.download(copied.pointer, count: rows * width) == backend.download(plain.pointer, count: rows * width))
         try copyIsCurrent()
+        // GELU's forward writes the copy too (the list head's GELU output, which its dropout then
+        // multiplies in place).
+        let activated = try backend.withProductCopy(rows * width), plainActivated = try backend.scratch(rows * width)
+        try backend.geluForward(y: activated.pointer, x: x.pointer, count: rows * width)
+        try backend.geluForward(y: plainActivated.pointer, x: x.pointer, count: rows * width)
+        #expect(try backend.download(activated.pointer, count: rows * width)
+                == backend.download(plainActivated.pointer, count: rows * width))
+        let roundedActivated = try backend.bf16Copy(activated.pointer.address, ld: rows * width, rows: 1,
+                                                    columns: rows * width)
+        #expect(try Self.download(activated.pointer.copy, count: rows * width, device: device)
+                == Self.download(roundedActivated.address, count: rows * width, device: device))
+        #expect(throws: TrainingError.self) {
+            try backend.geluForward(y: backend.parameters(4).pointer, x: x.pointer, count: 4)
+        }
         // A product reads the copy: the bits converting the Float32 values gives.
         let fromCopy = try backend.scratch(rows * outFeatures), fromPlain = try backend.scratch(rows * outFeatures)
         try backend.linearForward(y: fromCopy.pointer, x: copied.pointer, w: w.pointer, b: nil, rows: rows,
