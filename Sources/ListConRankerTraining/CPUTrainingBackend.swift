@@ -148,8 +148,9 @@ struct CPUTrainingBackend: TrainingBackend {
                                  segments: segments, width: width, heads: heads)
     }
 
-    func listAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?,
-                                      qkv: Pointer, segments: [Range<Int>], width: Int, heads: Int) {
+    func listAttentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
+                               mask: Pointer?, qkv: Pointer, segments: [Range<Int>], width: Int, heads: Int) {
+        if dqkvWrite == .replace { clear(dqkv, count: (segments.last?.upperBound ?? 0) * 3 * width) }
         ListAttentionOps.backward(dqkv: dqkv, dcontext: dcontext, probabilities: probabilities, dropoutMask: mask,
                                   qkv: qkv, segments: segments, width: width, heads: heads)
     }

@@ -584,9 +584,9 @@ struct CUDATrainingBackend: TrainingBackend {
                              width: width, heads: heads, firstRowAlone: true)
     }
 
-    func listAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
-                               segments: [Range<Int>], width: Int, heads: Int) throws {
-        try attentionBackward(dqkv: dqkv, dqkvWrite: .add, dcontext: dcontext, rowLogSumExp: probabilities, mask: mask,
+    func listAttentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
+                               mask: Pointer?, qkv: Pointer, segments: [Range<Int>], width: Int, heads: Int) throws {
+        try attentionBackward(dqkv: dqkv, dqkvWrite: dqkvWrite, dcontext: dcontext, rowLogSumExp: probabilities, mask: mask,
                               qkv: qkv, segments: segments, width: width, heads: heads, firstRowAlone: true)
     }
 

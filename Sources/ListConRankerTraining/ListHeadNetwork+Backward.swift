@@ -78,8 +78,10 @@ extension ListHeadNetwork {
                                into: doutput)
 
         // Transformer layers, last first. `doutput` is the gradient of the layer's output. With dropout,
-        // `dbranch` takes each dropout branch's gradient in turn (Float32: the head's products convert it).
-        let dbranch = a.layers.first?.fedMask == nil ? nil : try backend.scratch(r * w)
+        // `dbranch` takes each dropout branch's gradient in turn. The gradients only a linear layer's
+        // backward reads (the branches', GELU's input gradient, dqkv) are product operands, as the
+        // encoder's: bf16 where the products read bf16, their bias gradients summed over those values.
+        let dbranch = a.layers.first?.fedMask == nil ? nil : try backend.productOperand(r * w)
         func masked(_ mask: Backend.Buffer?) -> (mask: Backend.Pointer, into: Backend.Pointer)? {
             guard let mask, let dbranch else { return nil }
             return (mask.pointer, dbranch.pointer)
@@ -99,7 +101,7 @@ extension ListHeadNetwork {
             if let mask = l.activatedMask {
                 try backend.multiply(dactivated.pointer, by: mask.pointer, count: r * ff)
             }
-            let dpreActivation = try backend.scratch(r * ff)          // [R, F]
+            let dpreActivation = try backend.productOperand(r * ff)   // [R, F]
             try backend.geluBackward(dx: dpreActivation.pointer, dy: dactivated.pointer, x: l.preActivation.pointer,
                                      count: r * ff)
             try backend.linearBackward(dx: dnormed1.pointer, dw: g + layer.linear1.weight, db: g + layer.linear1.bias,
@@ -116,8 +118,8 @@ extension ListHeadNetwork {
             try backend.linearBackward(dx: dcontext.pointer, dxWrite: .replace, dw: g + layer.outProjection.weight,
                                        db: g + layer.outProjection.bias, dy: dattended, x: l.context.pointer,
                                        w: p + layer.outProjection.weight, rows: r, inFeatures: w, outFeatures: w)
-            let dqkv = try backend.zeros(r * 3 * w)                   // [R, 3W]
-            try backend.listAttentionBackward(dqkv: dqkv.pointer, dcontext: dcontext.pointer,
+            let dqkv = try backend.productOperand(r * 3 * w)          // [R, 3W]
+            try backend.listAttentionBackward(dqkv: dqkv.pointer, dqkvWrite: .replace, dcontext: dcontext.pointer,
                                               probabilities: l.probabilities.pointer, mask: l.attentionMask?.pointer,
                                               qkv: l.qkv.pointer, segments: segments, width: w, heads: shape.heads)
             try backend.linearBackward(dx: dinput.pointer, dw: g + layer.inProjection.weight,

@@ -137,9 +137,10 @@ protocol TrainingBackend: Sendable {
     /// log-sum-exp); `mask` the dropout mask of the probabilities (already drawn), nil without dropout.
     func listAttentionForward(context: Pointer, probabilities: Pointer, mask: Pointer?, qkv: Pointer,
                               segments: [Range<Int>], width: Int, heads: Int) throws
-    /// `dqkv += …` through what the forward kept of the probabilities, and the mask.
-    func listAttentionBackward(dqkv: Pointer, dcontext: Pointer, probabilities: Pointer, mask: Pointer?,
-                               qkv: Pointer, segments: [Range<Int>], width: Int, heads: Int) throws
+    /// `dqkv += …` (with `dqkvWrite` `.replace`, `dqkv = …`) through what the forward kept of the
+    /// probabilities, and the mask. `dqkv` may be a ``productOperand(_:)`` when it is replaced.
+    func listAttentionBackward(dqkv: Pointer, dqkvWrite: GradientWrite, dcontext: Pointer, probabilities: Pointer,
+                               mask: Pointer?, qkv: Pointer, segments: [Range<Int>], width: Int, heads: Int) throws
     /// Each list's first row to `queries[L, W]`, the others to `passages[P, W]`.
     func splitQueryRows(rows: Pointer, queries: Pointer, passages: Pointer, segments: [Range<Int>], width: Int) throws
     /// `drows += ` the split gradients put back on their rows.

@@ -70,7 +70,7 @@ import Testing
                 try backend.listAttentionForward(context: context.pointer, probabilities: probabilities.pointer,
                                                  mask: maskBuffer?.pointer, qkv: qkvBuffer.pointer, segments: segments,
                                                  width: width, heads: heads)
-                try backend.listAttentionBackward(dqkv: dqkv.pointer, dcontext: dcontextBuffer.pointer,
+                try backend.listAttentionBackward(dqkv: dqkv.pointer, dqkvWrite: .add, dcontext: dcontextBuffer.pointer,
                                                   probabilities: probabilities.pointer, mask: maskBuffer?.pointer,
                                                   qkv: qkvBuffer.pointer, segments: segments, width: width, heads: heads)
             } else {

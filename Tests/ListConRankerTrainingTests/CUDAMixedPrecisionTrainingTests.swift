@@ -769,7 +769,7 @@ import Testing
                     try backend.listAttentionForward(context: context.pointer, probabilities: probabilities.pointer,
                                                      mask: mask.pointer, qkv: qkv.pointer, segments: segments,
                                                      width: hidden, heads: heads)
-                    try backend.listAttentionBackward(dqkv: dqkv.pointer, dcontext: dcontext.pointer,
+                    try backend.listAttentionBackward(dqkv: dqkv.pointer, dqkvWrite: .add, dcontext: dcontext.pointer,
                                                       probabilities: probabilities.pointer, mask: mask.pointer,
                                                       qkv: qkv.pointer, segments: segments, width: hidden, heads: heads)
                 } else {
@@ -856,7 +856,7 @@ import Testing
             func dqkv(_ dcontext: CUDATrainingBackend.Buffer) throws -> [UInt32] {
                 let dqkv = try backend.zeros(n * 3 * hidden)
                 if listHead {
-                    try backend.listAttentionBackward(dqkv: dqkv.pointer, dcontext: dcontext.pointer,
+                    try backend.listAttentionBackward(dqkv: dqkv.pointer, dqkvWrite: .add, dcontext: dcontext.pointer,
                                                       probabilities: probabilities.pointer, mask: mask.pointer,
                                                       qkv: qkv.pointer, segments: segments, width: hidden, heads: heads)
                 } else {
