@@ -305,9 +305,10 @@ __device__ __forceinline__ ScoreEntry score_entry(const Tiles &tiles, const Atte
 
 // Backward, first pass, for 32 query rows, from the forward's row_lse. Once over the key tiles: P's and
 // dP's entries (stage_scores, score_entry), and D_i = Σ_j P[i, j] dP[i, j], each row's by one warp in key
-// order, written to row_dots for the second pass. Then, head chunk by head chunk, again: dS = P ⊙ (dP − D)/√d as the tile W
-// (in the tiles' rounding), and dQ += dS·K (replace: dQ =, each entry written by one block). Gradient:
-// float, or in the bf16 tiles' passes unsigned short (bf16 bits, replaced only: a dqkv only products read).
+// order, written to row_dots for the second pass. Then, head chunk by head chunk, again: dS = P ⊙ (dP − D)/√d
+// as the tile W (in the tiles' rounding), and dQ += dS·K (replace: dQ =, each entry written by one block).
+// Gradient: float, or in the bf16 tiles' passes unsigned short (bf16 bits, replaced only: a dqkv only products
+// read).
 // DContext: the type of QKV (only products read dC).
 template <class Tiles, class QKV, class DContext, class Gradient>
 __device__ void attention_queries_pass(Tiles tiles, const QKV *qkv, const DContext *dcontext, const int *starts,
@@ -546,8 +547,8 @@ extern "C" __global__ void attention_backward_queries(const float *qkv, const fl
     __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
     __shared__ float staging[ATT_TILE * ATT_SQUARE], scores[ATT_TILE * ATT_SQUARE];
     attention_queries_pass(FloatTiles{left, right, staging, scores}, qkv, dcontext, starts, lengths, offsets, width,
-                           heads, first_row_alone, row_lse, DropoutMask(mask, mask_scale, drawn, drawn_first), row_dots, dqkv,
-                           replace != 0);
+                           heads, first_row_alone, row_lse, DropoutMask(mask, mask_scale, drawn, drawn_first),
+                           row_dots, dqkv, replace != 0);
 }
 
 extern "C" __global__ void attention_backward_keys(const float *qkv, const float *dcontext, const int *starts,
@@ -560,8 +561,7 @@ extern "C" __global__ void attention_backward_keys(const float *qkv, const float
     __shared__ float staging[ATT_TILE * ATT_SQUARE], scores[ATT_TILE * ATT_SQUARE], weights[ATT_TILE * ATT_SQUARE];
     attention_keys_pass(FloatKeyTiles{FloatTiles{left, right, staging, scores}, weights}, qkv, dcontext, starts,
                         lengths, offsets, width, heads, first_row_alone, row_lse,
-                        DropoutMask(mask, mask_scale, drawn, drawn_first), row_dots,
-                        dqkv, replace != 0);
+                        DropoutMask(mask, mask_scale, drawn, drawn_first), row_dots, dqkv, replace != 0);
 }
 
 """#

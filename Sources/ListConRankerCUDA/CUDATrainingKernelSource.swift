@@ -17,8 +17,7 @@ public enum CUDATrainingKernelSource {
     /// Every kernel the module exports.
     public static let kernelNames = productKernelNames + attentionKernelNames + attentionBF16KernelNames + [
         "philox_uniform", "dropout_mask", "dropout_keep", "dropout_mask_describe", "multiply_by_dropout_mask",
-        "dropout_mask_product",
-        "dropout_mask_product_bf16",
+        "dropout_mask_product", "dropout_mask_product_bf16",
         "layer_norm_forward_train", "layer_norm_backward", "layer_norm_backward_wide",
         "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "gelu_forward_backward",
         "relu_forward_rows", "relu_backward_rows",

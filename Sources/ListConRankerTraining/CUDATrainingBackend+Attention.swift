@@ -39,8 +39,8 @@ extension CUDATrainingBackend {
     /// `dqkv += ` (`.replace`: `=`) the gradient through the probabilities the forward's `rowLogSumExp`
     /// gives (and the mask), in two passes: the query rows' (each row's `rowsum(P ⊙ dP)`, then dQ) and
     /// the key rows' (dK and dV), which reads those sums; each forms dP and dS a tile at a time in
-    /// shared memory. Each entry of a
-    /// segment's rows is written by one block, so replacing needs no cleared buffer.
+    /// shared memory. Each entry of a segment's rows is written by one block, so replacing needs no
+    /// cleared buffer.
     /// In bf16 mode a replaced dqkv may be a bf16 product operand (the encoder's, read only by its
     /// linear layer's backward), and `qkv` and `dcontext` are read in bf16
     /// (``attentionInput(_:segments:width:columns:)``): the trainers' dcontext is a bf16 operand that

@@ -332,29 +332,35 @@ struct CUDATrainingBackend: TrainingBackend {
     /// An activation with a product copy gets its copy written too.
     func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, x: Pointer, gamma: Pointer, beta: Pointer,
                           rows: Int, width: Int, eps: Float) throws {
-        try float32(x, "LayerNorm's input")
-        try layerNormForward(y: y, mean: mean, rstd: rstd, x: x, join: [.address(0), .address(0), .float(0)],
-                             gamma: gamma, beta: beta, rows: rows, width: width, eps: eps)
+        try layerNormForward(y: y, mean: mean, rstd: rstd, x: x, join: nil, gamma: gamma, beta: beta, rows: rows,
+                             width: width, eps: eps)
     }
 
     /// The same kernel joins the branch as its first pass reads it.
     func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, joining x: Pointer, maskedBy mask: Pointer?,
                           to residual: Pointer, gamma: Pointer, beta: Pointer, rows: Int, width: Int,
                           eps: Float) throws {
-        try written(x, "a residual join's branch")
-        try float32(residual, "a residual")
-        let join: [KernelArgument] = [.address(residual.address), .address(mask?.address ?? 0),
-                                      .float(try mask.map(byteMaskScale) ?? 0)]
-        try layerNormForward(y: y, mean: mean, rstd: rstd, x: x, join: join, gamma: gamma, beta: beta, rows: rows,
-                             width: width, eps: eps)
+        try layerNormForward(y: y, mean: mean, rstd: rstd, x: x, join: (residual, mask), gamma: gamma, beta: beta,
+                             rows: rows, width: width, eps: eps)
     }
 
-    /// `layer_norm_forward_train` with its join's arguments (residual, mask bytes, kept value).
-    private func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, x: Pointer, join: [KernelArgument],
-                                  gamma: Pointer, beta: Pointer, rows: Int, width: Int, eps: Float) throws {
+    /// `layer_norm_forward_train`, joining `x` to `join`'s residual (under its byte mask) first when given:
+    /// `x` is then written, so it must be a plain Float32 buffer.
+    private func layerNormForward(y: Pointer, mean: Pointer, rstd: Pointer, x: Pointer,
+                                  join: (residual: Pointer, mask: Pointer?)?, gamma: Pointer, beta: Pointer, rows: Int,
+                                  width: Int, eps: Float) throws {
         try writtenWithCopy(y, "LayerNorm's output")
+        var joinArguments: [KernelArgument] = [.address(0), .address(0), .float(0)]
+        if let join {
+            try written(x, "a residual join's branch")
+            try float32(join.residual, "a residual")
+            joinArguments = [.address(join.residual.address), .address(join.mask?.address ?? 0),
+                             .float(try join.mask.map(byteMaskScale) ?? 0)]
+        } else {
+            try float32(x, "LayerNorm's input")
+        }
         try module.launch("layer_norm_forward_train", grid: (rows, 1, 1), block: 256,
-                          [.address(x.address)] + join
+                          [.address(x.address)] + joinArguments
                             + [.address(gamma.address), .address(beta.address), .float(eps), .int32(Int32(width)),
                                .address(y.address), .address(mean.address), .address(rstd.address), .address(y.copy)])
     }
