@@ -13,6 +13,9 @@ public struct ActivationStorage: Sendable, Equatable {
         case productOperand
         /// A Float32 activation with the copy its products read (`withProductCopy`).
         case withProductCopy
+        /// The Float32 values of an activation whose product copy is a product operand apart
+        /// (`productCopyValues(for:)`): none where that operand holds the values.
+        case productCopyValues
         /// A dropout mask (`dropoutMask`).
         case dropoutMask
         /// Attention's dropout mask (`attentionDropoutMask`).
@@ -74,6 +77,7 @@ public struct ActivationStorage: Sendable, Equatable {
         case .float32: 4 * count
         case .productOperand: productOperandBytes * count
         case .withProductCopy: withProductCopyBytes * count
+        case .productCopyValues: (withProductCopyBytes - productOperandBytes) * count
         case .dropoutMask: dropoutMaskBytes * count
         case .attentionDropoutMask:
             attentionMaskDrawnWhereRead ? (count > 0 ? Self.drawnMaskBytes : 0) : dropoutMaskBytes * count

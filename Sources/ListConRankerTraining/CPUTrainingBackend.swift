@@ -110,6 +110,12 @@ struct CPUTrainingBackend: TrainingBackend {
 
     func multiply(_ x: Pointer, by y: Pointer, count: Int) { ElementOps.multiply(x, by: y, count: count) }
     func withProductCopy(_ count: Int) -> FloatBuffer { scratch(count) }
+    /// The CPU's product operands are Float32: the copy holds the values.
+    func productCopyValues(for copy: FloatBuffer) -> FloatBuffer? { nil }
+    func activation(_ values: FloatBuffer?, copy: FloatBuffer) throws -> Pointer {
+        guard values == nil else { throw TrainingError.invalidInput("Float32 values beside a Float32 product copy") }
+        return copy.pointer
+    }
     func multiply(_ x: Pointer, by y: Pointer, into z: Pointer, count: Int) {
         ElementOps.product(z, x, y, count: count)
     }

@@ -186,6 +186,27 @@ struct CUDATrainingBackend: TrainingBackend {
         return Buffer(values, contents: .activationWithCopy(bf16Copy: copy.address), copy: copy)
     }
 
+    /// In bf16 mode Float32 values for the bf16 `copy`; in fp32 mode nil (the copy is Float32 and
+    /// holds the values).
+    func productCopyValues(for copy: Buffer) throws -> Buffer? {
+        guard copy.contents == .bf16Operand else { return nil }
+        return try scratch(copy.count)
+    }
+
+    /// `values`' address with its copy at `copy` (a bf16 operand of as many elements), or without
+    /// values `copy`'s (Float32).
+    func activation(_ values: Buffer?, copy: Buffer) throws -> Pointer {
+        guard let values else {
+            try float32(copy.pointer, "a product copy that holds its values")
+            return copy.pointer
+        }
+        guard values.contents == .float32, copy.contents == .bf16Operand, values.count == copy.count else {
+            throw TrainingError.invalidInput("an activation's values (\(values.count), \(values.contents)) and its "
+                                             + "product copy (\(copy.count), \(copy.contents)) do not pair")
+        }
+        return Pointer(address: values.array.address, contents: .activationWithCopy(bf16Copy: copy.array.address))
+    }
+
     /// In bf16 mode a bf16 buffer (uncleared): its writer rounds once, as the conversion before each
     /// product would, and the products read it as it is; otherwise ``scratch(_:)``.
     func productOperand(_ count: Int) throws -> Buffer {

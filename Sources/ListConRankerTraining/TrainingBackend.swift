@@ -37,6 +37,17 @@ protocol TrainingBackend: Sendable {
     /// forward product and again before its weight gradient), and other writers refuse it. Elsewhere
     /// ``scratch(_:)``.
     func withProductCopy(_ count: Int) throws -> Buffer
+    /// The Float32 values of an activation whose products read `copy`, a ``productOperand(_:)`` that
+    /// keeps what the products read apart from the values (kept across a pass while the values are
+    /// one layer's scratch: the encoder's first LayerNorm output under
+    /// ``EncoderRecomputation/attention``, whose backward reads only the copy). nil where the operand
+    /// is Float32, and so holds the values itself; otherwise `copy.count` uncleared elements. The
+    /// two together hold what a ``withProductCopy(_:)`` of that count holds.
+    func productCopyValues(for copy: Buffer) throws -> Buffer?
+    /// The address through which the writers of a ``withProductCopy(_:)`` write (and its readers read)
+    /// the activation held as `values` and `copy` (``productCopyValues(for:)``): the values', with its
+    /// copy at `copy`, or `copy`'s where it holds the values.
+    func activation(_ values: Buffer?, copy: Buffer) throws -> Pointer
     /// `count` zeros for master parameters, which only ``upload(_:to:)`` and
     /// ``adamWUpdate(parameters:firstMoments:secondMoments:gradients:count:decaying:scalars:)``
     /// write: where the products read bf16, those keep a bf16 copy that the products read, so no

@@ -11,7 +11,7 @@ enum RecomputationFlag: String, EnumerableFlag {
     static func help(for value: RecomputationFlag) -> ArgumentHelp? {
         switch value {
         case .recompute:
-            "Keep each encoder layer's product outputs; re-run its attention softmax, dropout masks, first LayerNorm and GELU in the backward (stage 2's default for hidden size ≥ 1024; with none of the three named, a GPU run recomputes more for a micro-batch its free memory cannot hold)."
+            "Keep each encoder layer's product outputs and its first LayerNorm's output; re-run its attention softmax, dropout masks and GELU in the backward (stage 2's default for hidden size ≥ 1024; with none of the three named, a GPU run recomputes more for a micro-batch its free memory cannot hold)."
         case .recomputeLayers: "Keep only each encoder layer's input; re-run the whole layer in the backward (least memory)."
         case .noRecompute: "Keep every encoder activation for the backward (the most memory; stage 2's default below 1024)."
         }

@@ -99,6 +99,39 @@ import Testing
               + "largest by \(largestOverFP32) of its tensor's largest (u = \(Self.unitRoundoff))")
     }
 
+    /// Recomputation changes no bit in bf16 either: every mode runs the same kernels on the same
+    /// values, `--recompute` keeping the first LayerNorm's bf16 copy where the others keep it beside
+    /// its Float32 values (`productCopyValues(for:)`) or re-run it. Logits and every gradient tensor
+    /// of `.attention` and `.layers` equal `.none`'s bit for bit, dropout on.
+    @Test func recomputationModesGiveTheSameBitsInBF16() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        let encoderParameters = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
+        let headParameters = try ListHeadParameters.load(modelDirectory: TrainingFixtures.tinyModel)
+        let encoder = EncoderNetwork(layout: encoderParameters.layout, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1))
+        let head = try ListHeadNetwork(layout: headParameters.layout, dropout: 0.1)
+        let lists = [3, 5]
+        let (texts, weights) = CUDAEncoderTrainingTests.micro(seed: 9, vocabulary: encoderParameters.shape.vocabulary, lists: lists)
+        let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
+        func run(_ recomputation: EncoderRecomputation) throws -> [(String, [Float])] {
+            let (logits, headGradients, encoderGradients) = try CUDAEncoderTrainingTests.step(
+                backend, encoder: encoder, encoderParameters: encoderParameters, head: head,
+                headParameters: headParameters, recomputation: recomputation, texts: texts, lists: lists,
+                logitGradients: weights, seeds: (17, 18))
+            return try [("logits", logits)]
+                + headParameters.layout.entries.map { ($0.name, try headGradients.tensor($0.name)) }
+                + encoderParameters.layout.entries.map { ($0.name, try encoderGradients.tensor($0.name)) }
+        }
+        let kept = try run(.none)
+        for recomputation in [EncoderRecomputation.attention, .layers] {
+            let rerun = try run(recomputation)
+            #expect(rerun.count == kept.count)
+            for ((name, a), (_, b)) in zip(rerun, kept) {
+                let differing = zip(a, b).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+                #expect(a.count == b.count && differing == 0, "\(recomputation) \(name): \(differing) elements differ")
+            }
+        }
+    }
+
     /// The same budget at a real encoder's shapes: m3e-small (hidden 512, 4 layers, products of up
     /// to 2,048 terms, texts of up to 118 tokens) under a small head, dropout on. About 90 products
     /// in series here (4 encoder layers of 18), √90 · 3.2e-3 ≈ 3e-2: still inside ``gradientBound``
@@ -528,6 +561,59 @@ import Testing
         #expect(throws: TrainingError.self) { try backend.multiply(copied.pointer, by: x.pointer, count: 4) }
         let fp32 = try CUDATrainingBackend(index: 0, productPrecision: .fp32).withProductCopy(8)
         #expect(fp32.pointer.copy == 0 && fp32.element == .float32)
+    }
+
+    /// An activation whose product copy is kept apart from its Float32 values (the encoder's first
+    /// LayerNorm output under `--recompute`: the copy is kept per layer, the values are one layer's
+    /// scratch): a LayerNorm writing through `activation(_:copy:)` writes the values a plain output
+    /// gets and, into the separate bf16 operand, their rounding, which a product reads as it would
+    /// the copy of a `withProductCopy`. Pairs that do not match are refused; in fp32 mode the operand
+    /// holds the values and there are none apart.
+    @Test func aProductCopyApartFromItsValuesIsTheSameCopy() throws {
+        guard let module else { return }
+        let device = module.device
+        let (rows, width, outFeatures) = (19, 36, 10)
+        var generator = SeededGenerator(seed: 53)
+        let input = (0..<rows * width).map { _ in generator.normal() * 2 - 0.4 }
+        let gamma = (0..<width).map { _ in 1 + 0.1 * generator.normal() }, beta = (0..<width).map { _ in 0.1 * generator.normal() }
+        let weights = (0..<outFeatures * width).map { _ in generator.normal() }
+        let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
+        let x = try backend.upload(input), g = try backend.upload(gamma), b = try backend.upload(beta)
+        let w = try backend.upload(weights)
+        let mean = try backend.scratch(rows), rstd = try backend.scratch(rows)
+        let together = try backend.withProductCopy(rows * width)
+        let copy = try backend.productOperand(rows * width)
+        let values = try #require(try backend.productCopyValues(for: copy))
+        #expect(values.count == rows * width && values.element == .float32)
+        #expect(values.bytes + copy.bytes == together.bytes)
+        let apart = try backend.activation(values, copy: copy)
+        #expect(apart.address == values.pointer.address && apart.copy == copy.pointer.address)
+        for y in [together.pointer, apart] {
+            try backend.layerNormForward(y: y, mean: mean.pointer, rstd: rstd.pointer, x: x.pointer, gamma: g.pointer,
+                                         beta: b.pointer, rows: rows, width: width, eps: 1e-12)
+        }
+        #expect(try backend.download(values.pointer, count: rows * width)
+                == backend.download(together.pointer, count: rows * width))
+        #expect(try Self.download(copy.pointer.address, count: rows * width, device: device)
+                == Self.download(together.pointer.copy, count: rows * width, device: device))
+        // A product reads the operand as the copy beside the values.
+        let fromApart = try backend.scratch(rows * outFeatures), fromTogether = try backend.scratch(rows * outFeatures)
+        try backend.linearForward(y: fromApart.pointer, x: copy.pointer, w: w.pointer, b: nil, rows: rows,
+                                  inFeatures: width, outFeatures: outFeatures)
+        try backend.linearForward(y: fromTogether.pointer, x: together.pointer, w: w.pointer, b: nil, rows: rows,
+                                  inFeatures: width, outFeatures: outFeatures)
+        #expect(try backend.download(fromApart.pointer, count: rows * outFeatures)
+                == backend.download(fromTogether.pointer, count: rows * outFeatures))
+        // Pairs that do not match: Float32 "copy", values of another count, no values for a bf16 copy.
+        #expect(throws: TrainingError.self) { try backend.activation(values, copy: backend.scratch(rows * width)) }
+        #expect(throws: TrainingError.self) { try backend.activation(backend.scratch(8), copy: copy) }
+        #expect(throws: TrainingError.self) { try backend.activation(nil, copy: copy) }
+        // fp32 mode: the operand is Float32 and holds the values.
+        let fp32 = try CUDATrainingBackend(index: 0, productPrecision: .fp32)
+        let fp32Copy = try fp32.productOperand(8)
+        #expect(try fp32.productCopyValues(for: fp32Copy) == nil)
+        #expect(try fp32.activation(nil, copy: fp32Copy).address == fp32Copy.pointer.address)
+        #expect(CPUTrainingBackend().productCopyValues(for: FloatBuffer(count: 8)) == nil)
     }
 
     /// A dropout branch joining its residual and the LayerNorm after it, in one kernel: the sum it keeps

@@ -1,12 +1,16 @@
-/// The outputs of one layer's matrix products that its backward needs, and the sums formed
-/// from them (N tokens, H hidden, F intermediate), on the backend's device: what
-/// ``EncoderRecomputation/attention`` keeps per layer, so the backward runs none of the layer's
-/// weight products again.
+/// The outputs of one layer's matrix products that its backward needs, the sums formed from
+/// them, and the first LayerNorm's output as the products read it (N tokens, H hidden, F
+/// intermediate), on the backend's device: what ``EncoderRecomputation/attention`` keeps per
+/// layer, so the backward runs none of the layer's weight products, and no LayerNorm, again.
 final class EncoderLayerProducts<Backend: TrainingBackend> {
     typealias Buffer = Backend.Buffer
     let qkv: Buffer                   // [N, 3H] query, key, value projections per row (only attention reads it)
     let context: Buffer               // [N, H]  heads side by side, before attention.output.dense (only products read it)
     let residual1: Buffer             // [N, H]  input + dropout(dense(context)): the first LayerNorm's input
+    let mean1: Buffer                 // [N]     attention.output.LayerNorm statistics of residual1
+    let rstd1: Buffer                 // [N]
+    let normed1Copy: Buffer           // [N, H]  LN(residual1) as the products read it (a product operand:
+                                      //         in bf16 only the copy, its Float32 values are a layer's own)
     let preActivation: Buffer         // [N, F]  intermediate.dense(normed1)
     let residual2: Buffer             // [N, H]  normed1 + dropout(output.dense(activated))
     let mean2: Buffer                 // [N]     output.LayerNorm statistics of residual2
@@ -17,22 +21,26 @@ final class EncoderLayerProducts<Backend: TrainingBackend> {
         qkv = try backend.productOperand(n * 3 * h)
         context = try backend.productOperand(n * h)
         residual1 = try backend.scratch(n * h)
+        mean1 = try backend.scratch(n)
+        rstd1 = try backend.scratch(n)
+        normed1Copy = try backend.productOperand(n * h)
         preActivation = try backend.scratch(n * shape.intermediate)
         residual2 = try backend.scratch(n * h)
         mean2 = try backend.scratch(n)
         rstd2 = try backend.scratch(n)
     }
 
-    /// Bytes of its buffers where a backend stores them as `storage` says: qkv and the context
-    /// are product operands, the rest Float32.
+    /// Bytes of its buffers where a backend stores them as `storage` says: qkv, the context and
+    /// normed1's copy are product operands, the rest Float32.
     static func bytes(tokens n: Int, shape: EncoderShape, storage: ActivationStorage) -> Int {
         let h = shape.hidden
-        return storage.bytes(4 * n * h, .productOperand) + storage.bytes(n * (2 * h + shape.intermediate) + 2 * n, .float32)
+        return storage.bytes(5 * n * h, .productOperand) + storage.bytes(n * (2 * h + shape.intermediate) + 4 * n, .float32)
     }
 
     /// Bytes of the buffers it holds (to check ``bytes(tokens:shape:storage:)``).
     var allocatedBytes: Int {
-        [qkv, context, residual1, preActivation, residual2, mean2, rstd2].reduce(0) { $0 + $1.bytes }
+        [qkv, context, residual1, mean1, rstd1, normed1Copy, preActivation, residual2, mean2, rstd2]
+            .reduce(0) { $0 + $1.bytes }
     }
 }
 
@@ -42,19 +50,21 @@ final class EncoderLayerProducts<Backend: TrainingBackend> {
 /// next layer's input), so that recomputation can run a layer between buffers it keeps; so are
 /// the `products` when the caller keeps them per layer (``EncoderRecomputation/attention``). The
 /// layer's own buffers are the ones that mode re-runs: what attention keeps of its softmax (the
-/// probabilities, or on a GPU each row's log-sum-exp), dropout masks, the first LayerNorm and GELU.
+/// probabilities, or on a GPU each row's log-sum-exp), dropout masks and GELU, and the first
+/// LayerNorm's Float32 values where its product copy is apart from them (bf16: the second residual
+/// join reads them in the forward; the backward reads only the copy).
 final class EncoderLayerActivations<Backend: TrainingBackend> {
     typealias Buffer = Backend.Buffer
     var input: Buffer                      // [N, H]  the layer's input
-    var products: EncoderLayerProducts<Backend>   // qkv, context, residual1, preActivation, residual2, mean2, rstd2
+    var products: EncoderLayerProducts<Backend>   // qkv, context, residual1 and its LayerNorm's, preActivation,
+                                                  // residual2, mean2, rstd2
     let probabilities: Buffer              // what attention keeps (ActivationStorage.attentionKept): on the CPU
                                            // [Σ heads·L²] softmax per text and head, on a GPU [heads·N] log-sum-exps
     let probabilityMask: Buffer?           // [Σ heads·L²]: attention-probability dropout per text and head
                                            // (attentionDropoutMask: on a GPU drawn where read)
     let attentionMask: Buffer?             // [N, H]  hidden dropout after attention.output.dense
-    let mean1: Buffer                      // [N]     attention.output.LayerNorm statistics of residual1
-    let rstd1: Buffer                      // [N]
-    let normed1: Buffer                    // [N, H]  attention.output.LayerNorm output (with a product copy)
+    let normed1Values: Buffer?             // [N, H]  attention.output.LayerNorm output, Float32, where its
+                                           // product copy (products.normed1Copy) is bf16; nil where that holds it
     let activated: Buffer                  // [N, F]  GELU(preActivation): only products read it (bf16 on a GPU in bf16)
     let outputMask: Buffer?                // [N, H]  hidden dropout after output.dense
     var output: Buffer                     // [N, H]  output.LayerNorm output
@@ -62,6 +72,9 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
     var qkv: Buffer { products.qkv }
     var context: Buffer { products.context }
     var residual1: Buffer { products.residual1 }
+    var mean1: Buffer { products.mean1 }
+    var rstd1: Buffer { products.rstd1 }
+    var normed1Copy: Buffer { products.normed1Copy }
     var preActivation: Buffer { products.preActivation }
     var residual2: Buffer { products.residual2 }
     var mean2: Buffer { products.mean2 }
@@ -80,9 +93,7 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
         probabilityMask = dropout.attention > 0
             ? try backend.attentionDropoutMask(probabilityCount, probability: dropout.attention) : nil
         attentionMask = dropout.hidden > 0 ? try backend.dropoutMask(n * h, probability: dropout.hidden) : nil
-        mean1 = try backend.scratch(n)
-        rstd1 = try backend.scratch(n)
-        normed1 = try backend.withProductCopy(n * h)
+        normed1Values = try backend.productCopyValues(for: self.products.normed1Copy)
         activated = try backend.productOperand(n * f)
         outputMask = dropout.hidden > 0 ? try backend.dropoutMask(n * h, probability: dropout.hidden) : nil
         self.output = output
@@ -98,7 +109,7 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
         let probabilityCount = ListAttentionOps.probabilityCount(lengths: lengths, heads: shape.heads)
         let kept = storage.attentionKeptCount(lengths: lengths, heads: shape.heads)
         let masks = dropout.hidden > 0 ? 2 * n * h : 0
-        return storage.bytes(kept + 2 * n, .float32) + storage.bytes(n * h, .withProductCopy)
+        return storage.bytes(kept, .float32) + storage.bytes(n * h, .productCopyValues)
             + storage.bytes(n * f, .productOperand) + storage.bytes(masks, .dropoutMask)
             + storage.bytes(dropout.attention > 0 ? probabilityCount : 0, .attentionDropoutMask)
     }
@@ -106,7 +117,7 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
     /// Bytes of the buffers this layer holds besides `input`, `output` and `products` (to check
     /// ``ownBytes(tokens:shape:lengths:dropout:storage:)``).
     var allocatedOwnBytes: Int {
-        [probabilities, mean1, rstd1, normed1, activated].reduce(0) { $0 + $1.bytes }
+        [probabilities, activated].reduce(0) { $0 + $1.bytes } + (normed1Values?.bytes ?? 0)
             + [probabilityMask, attentionMask, outputMask].reduce(0) { $0 + ($1?.bytes ?? 0) }
     }
 }

@@ -63,7 +63,7 @@ extension EncoderNetwork {
                 scratch.input = a.layerInputs[l]
                 if a.recomputation == .attention {
                     scratch.products = a.products[l]
-                    try restoreFromProducts(scratch, index: l, p, segments: segments, seed: a.dropoutSeed, backend)
+                    try restoreFromProducts(scratch, index: l, segments: segments, seed: a.dropoutSeed, backend)
                 } else {
                     try forwardLayer(scratch, index: l, p, segments: segments, seed: a.dropoutSeed, backend)
                 }
@@ -81,7 +81,7 @@ extension EncoderNetwork {
 
     /// One layer in reverse: from `buffers.doutput`, the gradient of its output, to
     /// `buffers.dinput`, the gradient of its input. With `geluPending` the layer's GELU output is not
-    /// there yet (``restoreFromProducts(_:index:_:segments:seed:_:)``): it is re-run with GELU's
+    /// there yet (``restoreFromProducts(_:index:segments:seed:_:)``): it is re-run with GELU's
     /// backward, after the output layer's input gradient and before its weight gradient, which reads it.
     private func backwardLayer<Backend: TrainingBackend>(_ l: EncoderLayerActivations<Backend>, index: Int,
                                                          _ buffers: EncoderLayerGradientBuffers<Backend>,
@@ -121,7 +121,7 @@ extension EncoderNetwork {
         }
         try backend.linearBackward(dx: dnormed1.pointer, dw: g + o.intermediate.weight,
                                    db: geluPending ? nil : g + o.intermediate.bias, dy: dpreActivation.pointer,
-                                   x: l.normed1.pointer, w: p + o.intermediate.weight, rows: n, inFeatures: h,
+                                   x: l.normed1Copy.pointer, w: p + o.intermediate.weight, rows: n, inFeatures: h,
                                    outFeatures: f)
 
         // normed1 = LN(residual1), residual1 = input + dropout(attention.output.dense(context)).

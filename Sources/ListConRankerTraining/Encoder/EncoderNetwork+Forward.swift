@@ -91,38 +91,39 @@ extension EncoderNetwork {
         try backend.linearForward(y: l.qkv.pointer, x: l.input.pointer, w: p + o.qkv.weight, b: p + o.qkv.bias,
                                   rows: n, inFeatures: h, outFeatures: 3 * h)
         try attend(l, context: l.context.pointer, index: index, segments: segments, seed: seed, backend)
-        // residual1[N, H] = x + dropout(context · Woᵀ + bo), normed1 = LN(residual1)
+        // residual1[N, H] = x + dropout(context · Woᵀ + bo), normed1 = LN(residual1): its values, and
+        // its copy for the products (kept with them)
+        let normed1 = try backend.activation(l.normed1Values, copy: l.normed1Copy)
         try backend.linearForward(y: l.residual1.pointer, x: l.context.pointer, w: p + o.attentionOutput.weight,
                                   b: p + o.attentionOutput.bias, rows: n, inFeatures: h, outFeatures: h)
-        try joinAndNormalize(branch: l.residual1, dropout: l.attentionMask, site: .attentionOutput, residual: l.input,
-                             y: l.normed1, mean: l.mean1, rstd: l.rstd1, norm: o.attentionNorm, index: index, p,
-                             seed: seed, rows: n, backend)
+        try joinAndNormalize(branch: l.residual1, dropout: l.attentionMask, site: .attentionOutput,
+                             residual: l.input.pointer, y: normed1, mean: l.mean1, rstd: l.rstd1, norm: o.attentionNorm,
+                             index: index, p, seed: seed, rows: n, backend)
         // activated[N, F] = GELU(normed1 · Wiᵀ + bi)
-        try backend.linearForward(y: l.preActivation.pointer, x: l.normed1.pointer, w: p + o.intermediate.weight,
+        try backend.linearForward(y: l.preActivation.pointer, x: normed1, w: p + o.intermediate.weight,
                                   b: p + o.intermediate.bias, rows: n, inFeatures: h, outFeatures: f)
         try backend.geluForward(y: l.activated.pointer, x: l.preActivation.pointer, count: n * f)
         // residual2[N, H] = normed1 + dropout(activated · Wᵀ + b), out = LN(residual2)
         try backend.linearForward(y: l.residual2.pointer, x: l.activated.pointer, w: p + o.output.weight,
                                   b: p + o.output.bias, rows: n, inFeatures: f, outFeatures: h)
-        try joinAndNormalize(branch: l.residual2, dropout: l.outputMask, site: .output, residual: l.normed1,
-                             y: l.output, mean: l.mean2, rstd: l.rstd2, norm: o.outputNorm, index: index, p, seed: seed,
-                             rows: n, backend)
+        try joinAndNormalize(branch: l.residual2, dropout: l.outputMask, site: .output, residual: normed1,
+                             y: l.output.pointer, mean: l.mean2, rstd: l.rstd2, norm: o.outputNorm, index: index, p,
+                             seed: seed, rows: n, backend)
     }
 
     /// Restores what ``EncoderRecomputation/attention`` did not keep of a layer, from its kept
     /// products, as the forward computed it: the attention probabilities and their dropout mask
-    /// (scores and softmax again; the context is kept), the two hidden dropout masks and the first
-    /// LayerNorm. None of the layer's weight products runs again. GELU is left to the backward, which
+    /// (scores and softmax again; the context is kept) and the two hidden dropout masks. None of the
+    /// layer's weight products runs again, nor its first LayerNorm, whose output the backward reads
+    /// only through its product copy, kept with the products. GELU is left to the backward, which
     /// re-runs it with its own backward in one pass over the pre-activation
     /// (``TrainingBackend/geluForwardBackward(y:dx:dy:x:rows:width:biasGradient:)``), which adds the
     /// intermediate bias's gradient too.
     func restoreFromProducts<Backend: TrainingBackend>(_ l: EncoderLayerActivations<Backend>, index: Int,
-                                                       _ p: Backend.Pointer, segments: [Range<Int>], seed: UInt64,
+                                                       segments: [Range<Int>], seed: UInt64,
                                                        _ backend: Backend) throws {
-        let n = segments.last?.upperBound ?? 0
         try attend(l, context: nil, index: index, segments: segments, seed: seed, backend)
         if let mask = l.attentionMask { try drawHiddenMask(mask, site: .attentionOutput, index: index, seed: seed, backend) }
-        try normalizeAttentionOutput(l, index: index, p, rows: n, backend)
         if let mask = l.outputMask { try drawHiddenMask(mask, site: .output, index: index, seed: seed, backend) }
     }
 
@@ -140,29 +141,18 @@ extension EncoderNetwork {
                                             hidden: shape.hidden, heads: shape.heads)
     }
 
-    /// `normed1 = LN(residual1)`, with its statistics.
-    private func normalizeAttentionOutput<Backend: TrainingBackend>(_ l: EncoderLayerActivations<Backend>, index: Int,
-                                                                    _ p: Backend.Pointer, rows: Int,
-                                                                    _ backend: Backend) throws {
-        let o = offsets.layers[index]
-        try backend.layerNormForward(y: l.normed1.pointer, mean: l.mean1.pointer, rstd: l.rstd1.pointer,
-                                     x: l.residual1.pointer, gamma: p + o.attentionNorm.weight,
-                                     beta: p + o.attentionNorm.bias, rows: rows, width: shape.hidden,
-                                     eps: shape.layerNormEpsilon)
-    }
-
     /// `branch = residual + dropout(branch)` (the hidden dropout mask of `site` in layer `index` drawn and
     /// applied, or the residual alone without dropout), then `y = LN(branch)` with its statistics: one
     /// operation.
     private func joinAndNormalize<Backend: TrainingBackend>(branch: Backend.Buffer, dropout mask: Backend.Buffer?,
-                                                            site: DropoutSite, residual: Backend.Buffer,
-                                                            y: Backend.Buffer, mean: Backend.Buffer,
+                                                            site: DropoutSite, residual: Backend.Pointer,
+                                                            y: Backend.Pointer, mean: Backend.Buffer,
                                                             rstd: Backend.Buffer, norm: EncoderOffsets.Norm,
                                                             index: Int, _ p: Backend.Pointer, seed: UInt64, rows: Int,
                                                             _ backend: Backend) throws {
         if let mask { try drawHiddenMask(mask, site: site, index: index, seed: seed, backend) }
-        try backend.layerNormForward(y: y.pointer, mean: mean.pointer, rstd: rstd.pointer, joining: branch.pointer,
-                                     maskedBy: mask?.pointer, to: residual.pointer, gamma: p + norm.weight,
+        try backend.layerNormForward(y: y, mean: mean.pointer, rstd: rstd.pointer, joining: branch.pointer,
+                                     maskedBy: mask?.pointer, to: residual, gamma: p + norm.weight,
                                      beta: p + norm.bias, rows: rows, width: shape.hidden, eps: shape.layerNormEpsilon)
     }
 

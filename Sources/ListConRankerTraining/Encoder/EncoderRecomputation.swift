@@ -12,10 +12,11 @@
 public enum EncoderRecomputation: String, Sendable, CaseIterable {
     /// Keep every activation of every layer: the most memory.
     case none
-    /// Keep each layer's input and the outputs of its weight products (query/key/value, context,
-    /// the two residual sums, the feed-forward pre-activation; `6H + F` floats per token); the
-    /// backward re-runs the attention scores and softmax, the dropout masks, the first
-    /// LayerNorm and GELU, and no weight product.
+    /// Keep each layer's input, the outputs of its weight products (query/key/value, context,
+    /// the two residual sums, the feed-forward pre-activation) and the first LayerNorm's output as
+    /// the next product reads it (`7H + F` floats per token on the CPU; on a GPU in bf16 the products'
+    /// operands and that output take 2 bytes an element); the backward re-runs the attention
+    /// scores and softmax, the dropout masks and GELU, and no weight product or LayerNorm.
     case attention
     /// Keep only each layer's input; the backward re-runs the whole layer: the least memory.
     case layers
