@@ -11,9 +11,12 @@ to run after tools/device/setup.sh (gpu-train-check.sh) with the CLI built here.
 3. Stage 2 parity: the same 20 steps with the encoder training too (its dropout masks are Philox
    streams on both devices), losses bound 1e-3.
 4. Stage 2 speed and peak memory (tools/bench/stage2_vs_pytorch.py): BERT-large 8 × (1 + 20) a step
-   and m3e-small's shape 32 × (1 + 20), ours (fp32) against PyTorch (bf16 autocast, fused AdamW) on
-   the same GPU, the same synthetic ~160-token lists; ours runs with `train --profile`, so the report
-   says where its step's time goes (encoder forward, list head, encoder backward, optimizer).
+   and m3e-small's shape 32 × (1 + 20), ours (each of `--precisions`) against PyTorch (bf16 autocast,
+   fused AdamW) on the same GPU, the same synthetic ~160-token lists; ours is timed without
+   `train --profile` (which waits for the GPU at each phase), and for m3e-small and BERT-large in
+   micro-batches of 2 lists (the way under the memory bound) run again for a few steps with it, so the
+   report says where its step's time goes (encoder forward, list head, encoder backward, optimizer;
+   each kernel's seconds and launches; the memory pool's peak beside the activation count).
 
 Writes OUT/gpu-train-report.json. A dry run on a CPU machine: `--device cpu --quick`. `--stages 2`
 checks stage 2 alone (parity and both speed cases), for a call that must fit a few minutes of GPU.
@@ -121,14 +124,15 @@ def main():
 
     pytorch_runs = {}   # (model, batch size) -> the file of the first run's output, whose PyTorch figures later runs reuse
 
-    def stage2_speed(model, shape, batch_size, precision="fp32", extra="", micro_batch_size=0):
+    def stage2_speed(model, shape, batch_size, precision="fp32", extra="", micro_batch_size=0, profile=False):
         full_size_model(model, shape)
         earlier = pytorch_runs.get((model, batch_size))
         run = subprocess.run([sys.executable, os.path.join(ROOT, "tools/bench/stage2_vs_pytorch.py"), "--model", model,
                               "--train", synthetic_train(), "--batch-size", str(batch_size),
                               "--micro-batch-size", str(micro_batch_size),
                               f"--extra=--precision {precision} {extra}".rstrip(),
-                              "--steps", "3" if args.quick else "6", "--binary", args.binary, "--profile",
+                              "--steps", "3" if args.quick else "6", "--binary", args.binary,
+                              *(["--profile", "--profile-steps", "3"] if profile else []),
                               "--timeout", str(args.step_timeout * 2), *(["--pytorch-from", earlier] if earlier else [])],
                              capture_output=True, text=True, timeout=args.step_timeout * 5)
         if run.returncode != 0:
@@ -155,17 +159,17 @@ def main():
         if 2 in stages and args.device != "cpu":
             for p in precisions:
                 step(f"stage 2 speed ({p}): m3e-small shape, 32 x (1 + 20), against PyTorch bf16 autocast",
-                     lambda p=p: stage2_speed(args.small_model, "m3e-shape", 32, p))
+                     lambda p=p: stage2_speed(args.small_model, "m3e-shape", 32, p, profile=True))
                 step(f"stage 2 speed ({p}): BERT-large, 8 x (1 + 20), against PyTorch bf16 autocast",
                      lambda p=p: stage2_speed(args.model, "full", 8, p))
                 # EncoderActivationMemory's figures for these lists: the default --recompute peaks at about
-                # 32 GB of activations in fp32, 28 GB in bf16 (besides 5.4 GB of weights, gradients and
+                # 34 GB of activations in fp32, 28 GB in bf16 (besides 5.4 GB of weights, gradients and
                 # moments; each profiled step line carries the count and the pool's measured peak), over the
                 # issue's bound (60% of PyTorch's 31.9 GiB). Two ways under it: micro-batches of 2 lists
                 # (a quarter of the activations, plus 2.7 GB of Double gradient sums in fp32, none in bf16; no extra compute),
                 # or recomputing whole layers (about 7 GB, one more forward).
                 step(f"stage 2 speed ({p}): BERT-large, 8 x (1 + 20), micro-batches of 2 lists, against PyTorch bf16 autocast",
-                     lambda p=p: stage2_speed(args.model, "full", 8, p, micro_batch_size=2))
+                     lambda p=p: stage2_speed(args.model, "full", 8, p, micro_batch_size=2, profile=True))
                 step(f"stage 2 speed ({p}): BERT-large, 8 x (1 + 20), --recompute-layers, against PyTorch bf16 autocast",
                      lambda p=p: stage2_speed(args.model, "full", 8, p, "--recompute-layers"))
     report.summary()
