@@ -15,7 +15,8 @@
 /// so recomputation redraws a mask instead of storing it, and no generator state crosses kernels.
 public enum CUDATrainingKernelSource {
     /// Every kernel the module exports.
-    public static let kernelNames = productKernelNames + attentionKernelNames + attentionBF16KernelNames + [
+    public static let kernelNames = productKernelNames + attentionKernelNames + attentionBF16KernelNames
+        + lossKernelNames + [
         "philox_uniform", "dropout_mask", "dropout_keep", "dropout_mask_describe", "multiply_by_dropout_mask",
         "dropout_mask_product", "dropout_mask_product_bf16",
         "layer_norm_forward_train", "layer_norm_backward", "layer_norm_backward_wide",
@@ -29,7 +30,8 @@ public enum CUDATrainingKernelSource {
     ]
 
     /// The CUDA C source.
-    public static let source = CUDAKernelSource.blockReductions + productSource + attentionSource + attentionBF16Source + #"""
+    public static let source = CUDAKernelSource.blockReductions + productSource + attentionSource + attentionBF16Source
+        + lossSource + #"""
 // ---- Philox-4x32-10 and dropout masks -------------------------------------------------------------
 struct philox4 { unsigned x, y, z, w; };
 __device__ __forceinline__ unsigned mul_hi_u32(unsigned a, unsigned b) {

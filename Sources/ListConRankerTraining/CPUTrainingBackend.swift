@@ -110,6 +110,17 @@ struct CPUTrainingBackend: TrainingBackend {
 
     func multiply(_ x: Pointer, by y: Pointer, count: Int) { ElementOps.multiply(x, by: y, count: count) }
     func withProductCopy(_ count: Int) -> FloatBuffer { scratch(count) }
+
+    /// ``CircleLoss/evaluate(logits:relevant:listLengths:listCount:)`` itself.
+    func circleLoss(_ loss: CircleLoss, dlogits: Pointer, losses: Pointer, logits: Pointer, relevant: Pointer,
+                    lists: [Range<Int>], divisor: Int) throws {
+        let count = try CircleLoss.passageCount(lists)
+        let result = try loss.evaluate(logits: Array(UnsafeBufferPointer(start: logits, count: count)),
+                                       relevant: (0..<count).map { relevant[$0] != 0 },
+                                       listLengths: lists.map { $0.count + 1 }, listCount: divisor)
+        for (k, value) in result.listLosses.enumerated() { losses[k] = value }
+        for (i, value) in result.logitGradients.enumerated() { dlogits[i] = value }
+    }
     /// The CPU's product operands are Float32: the copy holds the values.
     func productCopyValues(for copy: FloatBuffer) -> FloatBuffer? { nil }
     func activation(_ values: FloatBuffer?, copy: FloatBuffer) throws -> Pointer {

@@ -41,22 +41,19 @@ public struct CircleLoss: Sendable, Equatable {
     /// the whole batch's list count so the sum of the parts equals the batch's mean.
     public func evaluate(logits: [Float], relevant: [Bool], listLengths: [Int],
                          listCount: Int? = nil) throws -> Result {
-        let passages = listLengths.reduce(0) { $0 + $1 - 1 }
-        guard listLengths.allSatisfy({ $0 >= 2 }), logits.count == passages, relevant.count == passages else {
+        try Self.check(relevant: relevant, listLengths: listLengths)
+        guard logits.count == relevant.count else {
             throw TrainingError.invalidInput("\(logits.count) logits and \(relevant.count) labels for lists of \(listLengths) rows")
         }
         let divisor = listCount ?? listLengths.count
         guard divisor > 0 else { throw TrainingError.invalidInput("list count must be positive, got \(divisor)") }
         let m = Double(margin), gamma = Double(scale)
         var losses: [Float] = []
-        var gradients = [Float](repeating: 0, count: passages)
+        var gradients = [Float](repeating: 0, count: logits.count)
         var start = 0
         for (k, length) in listLengths.enumerated() {
             let range = start..<start + length - 1
             start = range.upperBound
-            guard range.contains(where: { relevant[$0] }), range.contains(where: { !relevant[$0] }) else {
-                throw TrainingError.invalidInput("list \(k) needs at least one relevant and one irrelevant passage")
-            }
             // u_i = γ α_n (s_n − m) for negatives, −γ α_p (s_p − (1 − m)) for positives; ∂u_i/∂s_i = ±γ α.
             var exponent = [Double](repeating: 0, count: range.count)
             var slope = [Double](repeating: 0, count: range.count)
@@ -86,8 +83,45 @@ public struct CircleLoss: Sendable, Equatable {
                 gradients[range.lowerBound + j] = Float(outer * weight * slope[j] * scores[j] * (1 - scores[j]))
             }
         }
-        let loss = losses.reduce(0.0) { $0 + Double($1) } / Double(divisor)
-        return Result(loss: Float(loss), listLosses: losses, logitGradients: gradients)
+        return Result(loss: Self.meanLoss(losses, divisor: divisor), listLosses: losses, logitGradients: gradients)
+    }
+
+    /// Checks labels for lists of `listLengths` rows (each list's query and passages): a label a
+    /// passage, and each list with at least one relevant and one irrelevant passage. What
+    /// ``evaluate(logits:relevant:listLengths:listCount:)`` requires, and what a step that computes the
+    /// loss on a GPU checks before its labels go there.
+    public static func check(relevant: [Bool], listLengths: [Int]) throws {
+        let passages = listLengths.reduce(0) { $0 + $1 - 1 }
+        guard listLengths.allSatisfy({ $0 >= 2 }), relevant.count == passages else {
+            throw TrainingError.invalidInput("\(relevant.count) labels for lists of \(listLengths) rows")
+        }
+        var start = 0
+        for (k, length) in listLengths.enumerated() {
+            let labels = relevant[start..<start + length - 1]
+            start += length - 1
+            guard labels.contains(true), labels.contains(false) else {
+                throw TrainingError.invalidInput("list \(k) needs at least one relevant and one irrelevant passage")
+            }
+        }
+    }
+
+    /// The loss of lists whose own losses are `listLosses`: their sum (in Double, in order) over
+    /// `divisor` (``Result/loss``).
+    static func meanLoss<Losses: Sequence<Float>>(_ listLosses: Losses, divisor: Int) -> Float {
+        Float(listLosses.reduce(0.0) { $0 + Double($1) } / Double(divisor))
+    }
+
+    /// The passages of lists given as consecutive ranges of logits from 0 (how
+    /// ``TrainingBackend/circleLoss(_:dlogits:losses:logits:relevant:lists:divisor:)`` takes them).
+    static func passageCount(_ lists: [Range<Int>]) throws -> Int {
+        var end = 0
+        for list in lists {
+            guard list.lowerBound == end, !list.isEmpty else {
+                throw TrainingError.invalidInput("lists of passages \(lists) are not consecutive from 0")
+            }
+            end = list.upperBound
+        }
+        return end
     }
 
     /// `log Σ exp(u)` and the softmax weights `exp(u − lse)`, shifted by the maximum.

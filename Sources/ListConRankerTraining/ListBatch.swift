@@ -6,38 +6,66 @@
 public struct ListBatch: Sendable, Equatable {
     /// `[rows, hidden]`, row-major: list 0's query, its passages, list 1's query, …
     public let pooled: [Float]
+    /// Its lists' rows and the vectors' width, without the vectors.
+    let lists: ListRows
     /// Encoder hidden size (columns of ``pooled``).
-    public let hidden: Int
+    public var hidden: Int { lists.hidden }
     /// Rows of each list, query included (each ≥ 2: a query and at least one passage).
-    public let listLengths: [Int]
+    public var listLengths: [Int] { lists.listLengths }
 
     /// Checks and makes a batch; throws if a list has no passage or the sizes disagree.
     public init(pooled: [Float], hidden: Int, listLengths: [Int]) throws {
+        lists = try ListRows(listLengths: listLengths, hidden: hidden)
+        guard pooled.count == lists.rows * hidden else {
+            throw TrainingError.invalidInput("\(pooled.count) pooled values for \(lists.rows) rows of \(hidden)")
+        }
+        self.pooled = pooled
+    }
+
+    /// Total rows (texts).
+    public var rows: Int { lists.rows }
+    /// Total passages (rows less one query per list): the number of logits.
+    public var passageCount: Int { lists.passageCount }
+    /// Each list's rows.
+    public var segments: [Range<Int>] { lists.segments }
+}
+
+/// The rows of a batch of lists without their vectors: each list's length (its query and
+/// passages) and the vectors' width. What the list head's passes need of a ``ListBatch`` when the
+/// vectors are already on the device (stage 2's pooled encoder outputs, which never leave it).
+struct ListRows: Sendable, Equatable {
+    /// Rows of each list, query included (each ≥ 2).
+    let listLengths: [Int]
+    /// The pooled vectors' width.
+    let hidden: Int
+
+    /// Checks the lengths (at least one list, each with a query and a passage) and the width.
+    init(listLengths: [Int], hidden: Int) throws {
         guard hidden > 0 else { throw TrainingError.invalidInput("hidden size must be positive, got \(hidden)") }
         guard !listLengths.isEmpty else { throw TrainingError.invalidInput("a batch needs at least one list") }
         guard listLengths.allSatisfy({ $0 >= 2 }) else {
             throw TrainingError.invalidInput("every list needs a query and at least one passage; lengths \(listLengths)")
         }
-        let rows = listLengths.reduce(0, +)
-        guard pooled.count == rows * hidden else {
-            throw TrainingError.invalidInput("\(pooled.count) pooled values for \(rows) rows of \(hidden)")
-        }
-        self.pooled = pooled
-        self.hidden = hidden
         self.listLengths = listLengths
+        self.hidden = hidden
     }
 
     /// Total rows (texts).
-    public var rows: Int { listLengths.reduce(0, +) }
+    var rows: Int { listLengths.reduce(0, +) }
     /// Total passages (rows less one query per list): the number of logits.
-    public var passageCount: Int { rows - listLengths.count }
+    var passageCount: Int { rows - listLengths.count }
     /// Each list's rows.
-    public var segments: [Range<Int>] {
+    var segments: [Range<Int>] { Self.consecutive(listLengths) }
+    /// Each list's passages among the logits (one a passage, list after list).
+    var passageRanges: [Range<Int>] { Self.consecutive(listLengths.map { $0 - 1 }) }
+
+    /// Consecutive ranges of `counts` elements from 0.
+    private static func consecutive(_ counts: [Int]) -> [Range<Int>] {
         var result: [Range<Int>] = []
         var start = 0
-        for length in listLengths {
-            result.append(start..<start + length)
-            start += length
+        for count in counts {
+            result.append(start..<start + count)
+            start += count
         }
         return result
     }

@@ -57,8 +57,8 @@ final class LayerActivations<Backend: TrainingBackend> {
 /// buffers on the backend's device (R rows, L lists, P passages, H hidden, W width).
 final class ListHeadActivations<Backend: TrainingBackend> {
     typealias FloatBuffer = Backend.Buffer
-    let batch: ListBatch
-    let pooled: FloatBuffer            // [R, H]
+    let lists: ListRows
+    let pooled: FloatBuffer            // [R, H]  the head's input: lent (stage 2's encoder output) or uploaded
     let f: FloatBuffer                 // [R, W]  linear_in_embedding(pooled)
     let tagged: FloatBuffer            // [R, W]  f + tag (the tag LayerNorm's input)
     let tagMean: FloatBuffer           // [R]
@@ -74,11 +74,21 @@ final class ListHeadActivations<Backend: TrainingBackend> {
     let logitBuffer: FloatBuffer       // [P]     linear_score1(joined)
     let dropout: Float
 
-    init(batch: ListBatch, shape: ListHeadShape, dropout: Float, backend: Backend) throws {
-        let r = batch.rows, p = batch.passageCount, w = shape.width
-        self.batch = batch
+    /// The activations of a pass over `batch`, whose vectors go up to the device.
+    convenience init(batch: ListBatch, shape: ListHeadShape, dropout: Float, backend: Backend) throws {
+        try self.init(lists: batch.lists, pooled: try backend.upload(batch.pooled), shape: shape, dropout: dropout,
+                      backend: backend)
+    }
+
+    /// The activations of a pass over `lists` whose vectors `pooled` (`[R, H]`) are on the device.
+    init(lists: ListRows, pooled: FloatBuffer, shape: ListHeadShape, dropout: Float, backend: Backend) throws {
+        let r = lists.rows, p = lists.passageCount, w = shape.width
+        guard pooled.count == r * lists.hidden else {
+            throw TrainingError.invalidInput("\(pooled.count) pooled values for \(r) rows of \(lists.hidden)")
+        }
+        self.lists = lists
         self.dropout = dropout
-        pooled = try backend.upload(batch.pooled)
+        self.pooled = pooled
         f = try backend.scratch(r * w)
         tagged = try backend.scratch(r * w)
         tagMean = try backend.scratch(r)
@@ -87,17 +97,16 @@ final class ListHeadActivations<Backend: TrainingBackend> {
         var input = try backend.withProductCopy(r * w)
         for _ in 0..<shape.layers {
             let layer = try LayerActivations(input: input, rows: r, width: w, feedForward: shape.feedForward,
-                                             lengths: batch.segments.map(\.count), heads: shape.heads,
+                                             lengths: lists.listLengths, heads: shape.heads,
                                              dropout: dropout, backend: backend)
             layers.append(layer)
             input = layer.output
         }
         self.layers = layers
-        let lists = batch.listLengths.count
-        queryFeatures = try backend.scratch(lists * w)
+        queryFeatures = try backend.scratch(lists.listLengths.count * w)
         passageFeatures = try backend.scratch(p * w)
         scorePre = try backend.scratch(p * w)
-        queryOutputs = try backend.scratch(lists * w)
+        queryOutputs = try backend.scratch(lists.listLengths.count * w)
         passageOutputs = try backend.scratch(p * w)
         scorePost = try backend.scratch(p * w)
         joined = try backend.scratch(p * 2 * w)
@@ -112,11 +121,13 @@ final class ListHeadActivations<Backend: TrainingBackend> {
 /// and every activation the backward needs.
 public final class ListHeadForwardPass: @unchecked Sendable {
     let activations: ListHeadActivations<CPUTrainingBackend>
-
-    init(_ activations: ListHeadActivations<CPUTrainingBackend>) { self.activations = activations }
-
     /// The batch that went in.
-    public var batch: ListBatch { activations.batch }
+    public let batch: ListBatch
+
+    init(_ activations: ListHeadActivations<CPUTrainingBackend>, batch: ListBatch) {
+        self.activations = activations
+        self.batch = batch
+    }
     /// One logit per passage, list after list: `[P]`.
     public var logits: [Float] { activations.logitBuffer.array }
     /// `s = sigmoid(logit)`, the scores the loss and the published model use.

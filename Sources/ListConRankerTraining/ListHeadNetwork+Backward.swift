@@ -42,8 +42,8 @@ extension ListHeadNetwork {
     func backward<Backend: TrainingBackend>(_ a: ListHeadActivations<Backend>, logitGradients dlogits: Backend.Buffer,
                                             parameters p: Backend.Pointer, gradients g: Backend.Pointer,
                                             pooled dpooled: Backend.Buffer?, backend: Backend) throws {
-        let batch = a.batch, segments = batch.segments
-        let r = batch.rows, np = batch.passageCount
+        let segments = a.lists.segments
+        let r = a.lists.rows, np = a.lists.passageCount
         let h = shape.hidden, w = shape.width, ff = shape.feedForward
         let o = offsets
 

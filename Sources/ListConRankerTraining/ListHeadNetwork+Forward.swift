@@ -11,14 +11,14 @@ extension ListHeadNetwork {
             try forward(pass, parameters: UnsafeMutablePointer(mutating: base), dropout: backend.dropout(seed: dropoutSeed),
                         backend: backend)
         }
-        return ListHeadForwardPass(pass)
+        return ListHeadForwardPass(pass, batch: batch)
     }
 
     /// The forward on any backend: `p` the parameters on its device, laid out by ``offsets``.
     func forward<Backend: TrainingBackend>(_ a: ListHeadActivations<Backend>, parameters p: Backend.Pointer,
                                            dropout: Backend.Dropout, backend: Backend) throws {
-        let batch = a.batch, segments = batch.segments
-        let r = batch.rows, np = batch.passageCount
+        let segments = a.lists.segments
+        let r = a.lists.rows, np = a.lists.passageCount
         let h = shape.hidden, w = shape.width, ff = shape.feedForward
         let o = offsets, eps = Self.layerNormEpsilon
 

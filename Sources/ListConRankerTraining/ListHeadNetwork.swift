@@ -27,12 +27,15 @@ public struct ListHeadNetwork: Sendable {
     }
 
     /// Checks that `parameters` and `batch` fit this network.
-    func check(_ batch: ListBatch, _ layout: ParameterLayout) throws {
+    func check(_ batch: ListBatch, _ layout: ParameterLayout) throws { try check(batch.lists, layout) }
+
+    /// Checks that `parameters` and lists of vectors of `lists.hidden` fit this network.
+    func check(_ lists: ListRows, _ layout: ParameterLayout) throws {
         guard layout.shape == shape else {
             throw TrainingError.invalidInput("parameters of shape (\(layout.shape)) for a network of (\(shape))")
         }
-        guard batch.hidden == shape.hidden else {
-            throw TrainingError.invalidInput("pooled vectors of \(batch.hidden) for a head of hidden \(shape.hidden)")
+        guard lists.hidden == shape.hidden else {
+            throw TrainingError.invalidInput("pooled vectors of \(lists.hidden) for a head of hidden \(shape.hidden)")
         }
     }
 }

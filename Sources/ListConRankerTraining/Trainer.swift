@@ -281,6 +281,21 @@ public final class Trainer {
             }
             var stepLoss = 0.0
             var stepActivationBytes = 0     // the largest micro-batch's encoder activations by count (GPU stage 2)
+            // On a GPU the loss is computed there (HeadLossGradient.circleLoss): each list's loss stays
+            // there, after the step's earlier micro-batches', until the step's end.
+            let deviceLosses = try gpu.map { try $0.backend.scratch(share.count) }
+            var microBatchLists: [Int] = []
+            /// The step's loss from the lists' losses on the device: each micro-batch's mean (its
+            /// lists' losses over the step's list count), summed, as the host's loss sums them.
+            func takeDeviceLoss() throws {
+                guard let gpu, let deviceLosses else { return }
+                let values = try gpu.backend.download(deviceLosses.pointer, count: share.count)
+                var start = 0
+                for count in microBatchLists {
+                    stepLoss += Double(CircleLoss.meanLoss(values[start..<start + count], divisor: lists.count))
+                    start += count
+                }
+            }
             for first in stride(from: share.startIndex, to: share.endIndex, by: c.microBatchSize) {
                 let part = share[first..<min(first + c.microBatchSize, share.endIndex)]
                 let dropoutKey = DataParallel.dropoutKey(first: first, microBatchSize: c.microBatchSize)
@@ -313,6 +328,14 @@ public final class Trainer {
                     stepLoss += Double(result.loss)
                     return result.logitGradients
                 }
+                // The same on the GPU: the labels checked here and uploaded, the loss left there.
+                func deviceLoss(_ gpu: DeviceTrainingState<CUDATrainingBackend>) throws -> HeadLossGradient<CUDATrainingBackend> {
+                    guard let deviceLosses else { throw TrainingError.invalidInput("no device losses for a GPU step") }
+                    try CircleLoss.check(relevant: relevant, listLengths: lengths)
+                    microBatchLists.append(lengths.count)
+                    return .circleLoss(loss, relevant: try gpu.backend.upload(relevant.map { $0 ? 1 : 0 }),
+                                       divisor: lists.count, losses: deviceLosses.pointer + (first - share.startIndex))
+                }
                 // Several ranks: the last micro-batch completes each bucket of gradients; hand them over
                 // as they come, so the sums across ranks overlap the backward below them.
                 let last = first + c.microBatchSize >= share.endIndex
@@ -326,7 +349,7 @@ public final class Trainer {
                     } : nil
                     _ = try gpuStage2.run(texts: texts.map(encoder.ids), listLengths: lengths, encoderSeed: encoderSeed,
                                           headSeed: headSeed, state: gpu, clock: clock, finished: handOver,
-                                          logitGradients: logitGradients)
+                                          loss: try deviceLoss(gpu))
                     stepActivationBytes = max(stepActivationBytes, gpuStage2.lastActivationBytes)
                     if gpuStage2.lastRecomputation != reportedRecomputation {
                         reportedRecomputation = gpuStage2.lastRecomputation
@@ -344,9 +367,10 @@ public final class Trainer {
                 let batch = try ListBatch(pooled: pooled, hidden: hidden, listLengths: lengths)
                 if let gpu {
                     try network.check(batch, gpu.headLayout)
-                    _ = try network.forwardAndBackward(batch, parameters: gpu.headParameters, dropoutSeed: headSeed,
+                    _ = try network.forwardAndBackward(batch.lists, pooled: try gpu.backend.upload(batch.pooled),
+                                                       parameters: gpu.headParameters, dropoutSeed: headSeed,
                                                        gradients: gpu.headGradients, pooledGradients: nil,
-                                                       backend: gpu.backend, logitGradients: logitGradients)
+                                                       backend: gpu.backend, loss: try deviceLoss(gpu))
                     try clock?.lap("list_head")
                     try endGPUMicroBatch(gpu, last: last)
                     continue
@@ -375,6 +399,7 @@ public final class Trainer {
             // Sum the ranks' gradients (each already divided by the global list count) and losses.
             let reduceBegan = DispatchTime.now().uptimeNanoseconds
             if let sum {
+                try takeDeviceLoss()
                 if let encoder {
                     try sum.finish(head: &gradients.values, encoder: &encoder.gradients.values, loss: &stepLoss)
                 } else {
@@ -387,6 +412,8 @@ public final class Trainer {
             if let gpu {
                 if sum != nil { try gpu.replaceGradients(head: gradients.values, encoder: encoder?.gradients.values ?? []) }
                 norm = try gpu.clip(maxNorm: c.maxGradNorm)
+                // One process: the loss comes back with the norm's wait (several: before the sums, above).
+                if sum == nil { try takeDeviceLoss() }
                 let headScalars = try optimizer.beginStep(learningRate: rate)
                 try gpu.update(head: headScalars, encoder: try encoder?.optimizer.beginStep(learningRate: rate))
             } else {

@@ -165,6 +165,18 @@ protocol TrainingBackend: Sendable {
                             querySums: Pointer, queries: Pointer, passages: Pointer, w: Pointer,
                             segments: [Range<Int>], width: Int, outFeatures: Int) throws
 
+    // MARK: The loss (CircleLoss)
+
+    /// Circle Loss of each list's logits (`lists`: each list's passages, consecutive ranges of
+    /// `logits` from 0), a passage relevant where `relevant` holds 1 (0 elsewhere; each list has both,
+    /// as ``CircleLoss/check(relevant:listLengths:)`` checks on the host): `losses[k]` = list k's loss
+    /// and `dlogits` their gradient divided by `divisor`, the `listLosses` and `logitGradients` of
+    /// ``CircleLoss/evaluate(logits:relevant:listLengths:listCount:)`` with `listCount` `divisor`
+    /// (computed as it computes them, in Double list by list): so that a step's loss needs no round
+    /// trip to the host.
+    func circleLoss(_ loss: CircleLoss, dlogits: Pointer, losses: Pointer, logits: Pointer, relevant: Pointer,
+                    lists: [Range<Int>], divisor: Int) throws
+
     // MARK: The encoder's own layers (EncoderTokenOps, EncoderAttentionOps, Philox)
 
     /// `x[0 ..< count] = 0`.

@@ -34,11 +34,11 @@ import Testing
             encoderOptimizer: try AdamW(entries: encoderParameters.layout.entries, count: encoderParameters.layout.count),
             microBatches: .inPlace)
         let logits = try step.run(texts: texts, listLengths: lists, encoderSeed: seeds.encoder, headSeed: seeds.head,
-                                  state: state) { _ in logitGradients }
+                                  state: state, loss: .given(try backend.upload(logitGradients)))
         var headGradients = ListHeadGradients(layout: headParameters.layout)
         var encoderGradients = EncoderGradients(layout: encoderParameters.layout)
         (headGradients.values, encoderGradients.values) = try state.takeGradients()
-        return (logits, headGradients, encoderGradients)
+        return (try backend.download(logits.pointer, count: logits.count), headGradients, encoderGradients)
     }
 
     /// ``step(_:encoder:encoderParameters:head:headParameters:recomputation:texts:lists:logitGradients:seeds:)``

@@ -32,12 +32,13 @@ import Testing
             let state = try DeviceTrainingState(backend: backend, head: parameters,
                                                 headOptimizer: try AdamW(layout: parameters.layout), encoder: nil,
                                                 encoderOptimizer: nil, microBatches: .inPlace)
-            let logits = try network.forwardAndBackward(batch, parameters: state.headParameters, dropoutSeed: 99,
+            let logits = try network.forwardAndBackward(batch.lists, pooled: try backend.upload(batch.pooled),
+                                                        parameters: state.headParameters, dropoutSeed: 99,
                                                         gradients: state.headGradients, pooledGradients: nil,
-                                                        backend: backend) { _ in weights }
+                                                        backend: backend, loss: .given(try backend.upload(weights)))
             var gradients = ListHeadGradients(layout: parameters.layout)
             gradients.values = try state.takeGradients().head
-            return (logits, gradients)
+            return (try backend.download(logits.pointer, count: logits.count), gradients)
         }
         let (cpuLogits, cpuGradients) = try run(CPUTrainingBackend())
         let (gpuLogits, gpuGradients) = try run(try CUDATrainingBackend(index: 0))
@@ -76,6 +77,55 @@ import Testing
             run.profilesPhases = true
         }
         return try Trainer(configuration: c, run: run).train().losses
+    }
+
+    /// Circle Loss on the device (`circle_loss`, one thread a list, in Double) is the host's
+    /// `CircleLoss.evaluate` bit for bit on the software device: each list's loss and every logit's
+    /// gradient, over lists of one relevant passage among many, many among few, and logits that
+    /// saturate the sigmoid (±40), divided by a step's list count larger than the micro-batch's.
+    /// Lists that are not consecutive from 0 are refused, and so are labels a list cannot learn from.
+    @Test func circleLossOnTheDeviceIsTheHosts() throws {
+        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
+        var generator = SeededGenerator(seed: 23)
+        let lengths = [21, 4, 9, 3, 33]                          // rows a list: its query and its passages
+        var logits: [Float] = [], relevant: [Bool] = []
+        for (k, length) in lengths.enumerated() {
+            let passages = length - 1
+            let positives = k == 1 ? passages - 1 : max(1, passages / 5)
+            for i in 0..<passages {
+                relevant.append(i < positives)
+                logits.append(i % 7 == 3 ? (i % 2 == 0 ? 40 : -40) : 3 * generator.normal())
+            }
+        }
+        let loss = try CircleLoss()
+        let expected = try loss.evaluate(logits: logits, relevant: relevant, listLengths: lengths, listCount: 12)
+        let backend = try CUDATrainingBackend(index: 0)
+        let lists = try ListRows(listLengths: lengths, hidden: 1).passageRanges
+        let dlogits = try backend.scratch(logits.count), losses = try backend.scratch(lengths.count)
+        let deviceLogits = try backend.upload(logits), labels = try backend.upload(relevant.map { $0 ? 1 : 0 })
+        try backend.circleLoss(loss, dlogits: dlogits.pointer, losses: losses.pointer, logits: deviceLogits.pointer,
+                               relevant: labels.pointer, lists: lists, divisor: 12)
+        let gotLosses = try backend.download(losses.pointer, count: lengths.count)
+        let gotGradients = try backend.download(dlogits.pointer, count: logits.count)
+        #expect(zip(gotLosses, expected.listLosses).filter { $0.0.bitPattern != $0.1.bitPattern }.isEmpty,
+                "\(gotLosses) against \(expected.listLosses)")
+        #expect(zip(gotGradients, expected.logitGradients).filter { $0.0.bitPattern != $0.1.bitPattern }.count == 0)
+        #expect(expected.logitGradients.contains { $0 != 0 } && gotLosses.allSatisfy { $0.isFinite && $0 > 0 })
+        #expect(CircleLoss.meanLoss(gotLosses, divisor: 12) == expected.loss)
+        // The CPU's seam op is the same function.
+        let cpu = CPUTrainingBackend()
+        let cpuGradients = cpu.scratch(logits.count), cpuLosses = cpu.scratch(lengths.count)
+        let cpuLogits = cpu.upload(logits), cpuLabels = cpu.upload(relevant.map { $0 ? 1 : 0 })
+        try cpu.circleLoss(loss, dlogits: cpuGradients.pointer, losses: cpuLosses.pointer, logits: cpuLogits.pointer,
+                           relevant: cpuLabels.pointer, lists: lists, divisor: 12)
+        #expect(cpuLosses.array == expected.listLosses && cpuGradients.array == expected.logitGradients)
+        #expect(throws: TrainingError.self) {
+            try backend.circleLoss(loss, dlogits: dlogits.pointer, losses: losses.pointer, logits: dlogits.pointer,
+                                   relevant: dlogits.pointer, lists: [1..<3, 3..<5], divisor: 1)
+        }
+        withExtendedLifetime((deviceLogits, labels, cpuLogits, cpuLabels)) {}
+        #expect(throws: TrainingError.self) { try CircleLoss.check(relevant: [true, true], listLengths: [3]) }
+        #expect(throws: TrainingError.self) { try CircleLoss.check(relevant: [true, false], listLengths: [4]) }
     }
 
     /// `train --device cuda`'s first 20 steps on the tiny model (dropout on) against the CPU's, on

@@ -275,7 +275,7 @@ import Testing
             try state.beginStep()
             for (index, ((texts, weights), lists, seed)) in micro.enumerated() where only == nil || only == index {
                 _ = try step.run(texts: texts, listLengths: lists, encoderSeed: seed, headSeed: seed + 10,
-                                 state: state) { _ in weights }
+                                 state: state, loss: .given(try backend.upload(weights)))
                 try state.endMicroBatch(last: index == micro.count - 1)
             }
             _ = try state.clip(maxNorm: 1e9)
@@ -498,6 +498,20 @@ import Testing
         }
     }
 
+    /// Whether a product of `x` and one of `y` by `w` (`[rows, width]` by `[outFeatures, width]`) give
+    /// the same values: both as the products read them (a bf16 copy, a bf16 operand, Float32).
+    static func productsAgree(_ backend: CUDATrainingBackend, _ x: CUDATrainingBackend.Pointer,
+                              _ y: CUDATrainingBackend.Pointer, w: CUDATrainingBackend.Pointer, rows: Int, width: Int,
+                              outFeatures: Int) throws -> Bool {
+        let fromX = try backend.scratch(rows * outFeatures), fromY = try backend.scratch(rows * outFeatures)
+        for (output, input) in [(fromX, x), (fromY, y)] {
+            try backend.linearForward(y: output.pointer, x: input, w: w, b: nil, rows: rows, inFeatures: width,
+                                      outFeatures: outFeatures)
+        }
+        return try backend.download(fromX.pointer, count: rows * outFeatures)
+            == backend.download(fromY.pointer, count: rows * outFeatures)
+    }
+
     /// A LayerNorm output that products read (a layer's input, the first LayerNorm's output) keeps a
     /// bf16 copy in bf16 mode: LayerNorm writes it, a byte mask's multiply keeps it current (and GELU's
     /// forward writes one, the list head's GELU output), each exactly the rounding of the Float32 values, and a product reads it, giving the bits a product
@@ -549,13 +563,8 @@ import Testing
             try backend.geluForward(y: backend.parameters(4).pointer, x: x.pointer, count: 4)
         }
         // A product reads the copy: the bits converting the Float32 values gives.
-        let fromCopy = try backend.scratch(rows * outFeatures), fromPlain = try backend.scratch(rows * outFeatures)
-        try backend.linearForward(y: fromCopy.pointer, x: copied.pointer, w: w.pointer, b: nil, rows: rows,
-                                  inFeatures: width, outFeatures: outFeatures)
-        try backend.linearForward(y: fromPlain.pointer, x: plain.pointer, w: w.pointer, b: nil, rows: rows,
-                                  inFeatures: width, outFeatures: outFeatures)
-        #expect(try backend.download(fromCopy.pointer, count: rows * outFeatures)
-                == backend.download(fromPlain.pointer, count: rows * outFeatures))
+        #expect(try Self.productsAgree(backend, copied.pointer, plain.pointer, w: w.pointer, rows: rows, width: width,
+                                       outFeatures: outFeatures))
         #expect(throws: TrainingError.self) { try backend.add(copied.pointer, x.pointer, count: 4) }
         #expect(throws: TrainingError.self) { try backend.copy(x.pointer, to: copied.pointer, count: 4) }
         #expect(throws: TrainingError.self) { try backend.multiply(copied.pointer, by: x.pointer, count: 4) }
@@ -597,13 +606,8 @@ import Testing
         #expect(try Self.download(copy.pointer.address, count: rows * width, device: device)
                 == Self.download(together.pointer.copy, count: rows * width, device: device))
         // A product reads the operand as the copy beside the values.
-        let fromApart = try backend.scratch(rows * outFeatures), fromTogether = try backend.scratch(rows * outFeatures)
-        try backend.linearForward(y: fromApart.pointer, x: copy.pointer, w: w.pointer, b: nil, rows: rows,
-                                  inFeatures: width, outFeatures: outFeatures)
-        try backend.linearForward(y: fromTogether.pointer, x: together.pointer, w: w.pointer, b: nil, rows: rows,
-                                  inFeatures: width, outFeatures: outFeatures)
-        #expect(try backend.download(fromApart.pointer, count: rows * outFeatures)
-                == backend.download(fromTogether.pointer, count: rows * outFeatures))
+        #expect(try Self.productsAgree(backend, copy.pointer, together.pointer, w: w.pointer, rows: rows, width: width,
+                                       outFeatures: outFeatures))
         // Pairs that do not match: Float32 "copy", values of another count, no values for a bf16 copy.
         #expect(throws: TrainingError.self) { try backend.activation(values, copy: backend.scratch(rows * width)) }
         #expect(throws: TrainingError.self) { try backend.activation(backend.scratch(8), copy: copy) }

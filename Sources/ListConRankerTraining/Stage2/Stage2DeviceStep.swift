@@ -54,8 +54,9 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
 
     /// Runs one micro-batch: `texts` (token ids; each list's query, then its passages, list after
     /// list, `listLengths` texts a list) through the encoder (masks of `encoderSeed`) and the head
-    /// (masks of `headSeed`), asks `logitGradients` for the loss's gradient given the logits, runs
-    /// both backwards, and adds the parameters' gradients to `state`'s. Returns the logits. `clock`
+    /// (masks of `headSeed`), the loss's gradient as `loss` says, both backwards, and adds the
+    /// parameters' gradients to `state`'s. Returns the logits, on the device: the pooled vectors, the
+    /// loss and the gradients stay there, so the host enqueues the micro-batch without waiting. `clock`
     /// (`train --profile`) hears of each phase's end; `finished`, of each part whose gradients are
     /// complete: nil for the list head, then the encoder's layers from the last down, -1 for the
     /// embeddings (so that several ranks can sum them while the backward goes on).
@@ -64,11 +65,10 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
     func run(texts: [[Int32]], listLengths: [Int], encoderSeed: UInt64, headSeed: UInt64,
              state: DeviceTrainingState<Backend>, clock: PhaseClock? = nil,
              finished: ((_ part: Int?) throws -> Void)? = nil,
-             logitGradients: ([Float]) throws -> [Float]) throws -> [Float] {
+             loss: HeadLossGradient<Backend>) throws -> Backend.Buffer {
         do {
             return try forwardAndBackward(texts: texts, listLengths: listLengths, encoderSeed: encoderSeed,
-                                          headSeed: headSeed, state: state, clock: clock, finished: finished,
-                                          logitGradients: logitGradients)
+                                          headSeed: headSeed, state: state, clock: clock, finished: finished, loss: loss)
         } catch let error as CUDAError where error.description.contains("CUDA_ERROR_OUT_OF_MEMORY") {
             // Still a CUDAError: the command line reports a GPU's failures in one line with exit status 2.
             throw CUDAError("a micro-batch of \(listLengths.count) lists (\(texts.count) texts) does not fit on the GPU "
@@ -80,7 +80,7 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
     private func forwardAndBackward(texts: [[Int32]], listLengths: [Int], encoderSeed: UInt64, headSeed: UInt64,
                                     state: DeviceTrainingState<Backend>, clock: PhaseClock?,
                                     finished: ((_ part: Int?) throws -> Void)?,
-                                    logitGradients: ([Float]) throws -> [Float]) throws -> [Float] {
+                                    loss: HeadLossGradient<Backend>) throws -> Backend.Buffer {
         guard let encoderLayout = state.encoderLayout else {
             throw TrainingError.invalidInput("stage 2 needs the encoder's parameters on the device")
         }
@@ -90,16 +90,18 @@ final class Stage2DeviceStep<Backend: TrainingBackend> {
         lastActivationBytes = activationMemory(lengths: texts.map(\.count), recomputation: lastRecomputation).peakBytes
         let encoded = try encoder.activations(for: texts, dropoutSeed: encoderSeed, recomputation: lastRecomputation,
                                               backend: backend)
+        let lists = try ListRows(listLengths: listLengths, hidden: hidden)
+        guard lists.rows == texts.count else {
+            throw TrainingError.invalidInput("lists of \(listLengths) texts for \(texts.count) texts")
+        }
+        try head.check(lists, state.headLayout)
         try encoder.forward(encoded, parameters: state.encoderParameters, backend: backend)
-        let pooled = try backend.download(encoded.pooled.pointer, count: texts.count * hidden)
-        let batch = try ListBatch(pooled: pooled, hidden: hidden, listLengths: listLengths)
-        try head.check(batch, state.headLayout)
         try clock?.lap("encoder_forward")
 
-        let dpooled = try backend.zeros(pooled.count)
-        let logits = try head.forwardAndBackward(batch, parameters: state.headParameters, dropoutSeed: headSeed,
-                                                 gradients: state.headGradients, pooledGradients: dpooled,
-                                                 backend: backend, logitGradients: logitGradients)
+        let dpooled = try backend.zeros(texts.count * hidden)
+        let logits = try head.forwardAndBackward(lists, pooled: encoded.pooled, parameters: state.headParameters,
+                                                 dropoutSeed: headSeed, gradients: state.headGradients,
+                                                 pooledGradients: dpooled, backend: backend, loss: loss)
         try clock?.lap("list_head")
         try finished?(nil)
         try encoder.backward(encoded, pooledGradients: dpooled.pointer, parameters: state.encoderParameters,
