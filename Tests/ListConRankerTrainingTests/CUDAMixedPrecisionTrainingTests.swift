@@ -31,6 +31,15 @@ import Testing
     /// The normwise relative bound on the logits.
     static let logitBound = 2e-2
 
+    /// The tiny fixture model's encoder and head, their dropout on (0.1 everywhere).
+    static func tinyWithDropout() throws -> (EncoderParameters, ListHeadParameters, EncoderNetwork, ListHeadNetwork) {
+        let encoderParameters = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
+        let headParameters = try ListHeadParameters.load(modelDirectory: TrainingFixtures.tinyModel)
+        return (encoderParameters, headParameters,
+                EncoderNetwork(layout: encoderParameters.layout, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1)),
+                try ListHeadNetwork(layout: headParameters.layout, dropout: 0.1))
+    }
+
     /// `‖a − b‖ / ‖b‖` in Double (0 when both are zero).
     static func relativeError(_ a: [Float], _ b: [Float]) -> Double {
         var difference = 0.0, reference = 0.0
@@ -48,10 +57,7 @@ import Testing
     /// fp32 parity's 1e-4 of its tensor's largest.
     @Test func bf16GradientsStayWithinTheirBudgetOfTheCPUs() throws {
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
-        let encoderParameters = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
-        let headParameters = try ListHeadParameters.load(modelDirectory: TrainingFixtures.tinyModel)
-        let encoder = EncoderNetwork(layout: encoderParameters.layout, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1))
-        let head = try ListHeadNetwork(layout: headParameters.layout, dropout: 0.1)
+        let (encoderParameters, headParameters, encoder, head) = try Self.tinyWithDropout()
         let lists = [4, 2, 5]
         let (texts, weights) = CUDAEncoderTrainingTests.micro(seed: 3, vocabulary: encoderParameters.shape.vocabulary, lists: lists)
         func run<Backend: TrainingBackend>(_ backend: Backend) throws -> ([Float], ListHeadGradients, EncoderGradients) {
@@ -105,10 +111,7 @@ import Testing
     /// of `.attention` and `.layers` equal `.none`'s bit for bit, dropout on.
     @Test func recomputationModesGiveTheSameBitsInBF16() throws {
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
-        let encoderParameters = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
-        let headParameters = try ListHeadParameters.load(modelDirectory: TrainingFixtures.tinyModel)
-        let encoder = EncoderNetwork(layout: encoderParameters.layout, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1))
-        let head = try ListHeadNetwork(layout: headParameters.layout, dropout: 0.1)
+        let (encoderParameters, headParameters, encoder, head) = try Self.tinyWithDropout()
         let lists = [3, 5]
         let (texts, weights) = CUDAEncoderTrainingTests.micro(seed: 9, vocabulary: encoderParameters.shape.vocabulary, lists: lists)
         let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
@@ -255,10 +258,7 @@ import Testing
         #expect(Trainer.microBatchSum(products: .fp32, distributed: false, microBatchesPerStep: false) == .inPlace)
         #expect(Trainer.microBatchSum(products: .fp32, distributed: true, microBatchesPerStep: true) == .inPlace)
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
-        let encoderParameters = try EncoderParameters.load(modelDirectory: TrainingFixtures.tinyModel).parameters
-        let headParameters = try ListHeadParameters.load(modelDirectory: TrainingFixtures.tinyModel)
-        let encoder = EncoderNetwork(layout: encoderParameters.layout, dropout: try EncoderDropout(hidden: 0.1, attention: 0.1))
-        let head = try ListHeadNetwork(layout: headParameters.layout, dropout: 0.1)
+        let (encoderParameters, headParameters, encoder, head) = try Self.tinyWithDropout()
         let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
         let step = Stage2DeviceStep(encoder: encoder, head: head, recomputation: .attention, backend: backend)
         let micro = [(lists: [4, 2], seed: UInt64(3)), (lists: [5, 3], seed: UInt64(4))].map { micro in
