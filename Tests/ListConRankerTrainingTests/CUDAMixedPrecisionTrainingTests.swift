@@ -498,6 +498,28 @@ import Testing
         }
     }
 
+    /// A LayerNorm's input (`[rows, width]`, spread 2 about `shift`), its γ and β, a product's weights
+    /// (`[outFeatures, width]`) and room for the statistics, on a bf16-mode backend.
+    struct LayerNormCase {
+        let rows: Int, width: Int, outFeatures: Int
+        let backend: CUDATrainingBackend
+        let x: CUDATrainingBackend.Buffer, gamma: CUDATrainingBackend.Buffer, beta: CUDATrainingBackend.Buffer
+        let w: CUDATrainingBackend.Buffer, mean: CUDATrainingBackend.Buffer, rstd: CUDATrainingBackend.Buffer
+
+        init(seed: UInt64, rows: Int, width: Int, outFeatures: Int, shift: Float) throws {
+            (self.rows, self.width, self.outFeatures) = (rows, width, outFeatures)
+            var generator = SeededGenerator(seed: seed)
+            let input = (0..<rows * width).map { _ in generator.normal() * 2 + shift }
+            let gammas = (0..<width).map { _ in 1 + 0.1 * generator.normal() }
+            let betas = (0..<width).map { _ in 0.1 * generator.normal() }
+            let weights = (0..<outFeatures * width).map { _ in generator.normal() }
+            backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
+            (x, gamma, beta, w) = (try backend.upload(input), try backend.upload(gammas), try backend.upload(betas),
+                                   try backend.upload(weights))
+            (mean, rstd) = (try backend.scratch(rows), try backend.scratch(rows))
+        }
+    }
+
     /// Whether a product of `x` and one of `y` by `w` (`[rows, width]` by `[outFeatures, width]`) give
     /// the same values: both as the products read them (a bf16 copy, a bf16 operand, Float32).
     static func productsAgree(_ backend: CUDATrainingBackend, _ x: CUDATrainingBackend.Pointer,
@@ -520,15 +542,9 @@ import Testing
     @Test func layerNormOutputsKeepTheirProductCopy() throws {
         guard let module else { return }
         let device = module.device
-        let (rows, width, outFeatures) = (23, 40, 12)
-        var generator = SeededGenerator(seed: 51)
-        let input = (0..<rows * width).map { _ in generator.normal() * 2 + 0.3 }
-        let gamma = (0..<width).map { _ in 1 + 0.1 * generator.normal() }, beta = (0..<width).map { _ in 0.1 * generator.normal() }
-        let weights = (0..<outFeatures * width).map { _ in generator.normal() }
-        let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
-        let x = try backend.upload(input), g = try backend.upload(gamma), b = try backend.upload(beta)
-        let w = try backend.upload(weights)
-        let mean = try backend.scratch(rows), rstd = try backend.scratch(rows)
+        let c = try LayerNormCase(seed: 51, rows: 23, width: 40, outFeatures: 12, shift: 0.3)
+        let (rows, width, outFeatures, backend) = (c.rows, c.width, c.outFeatures, c.backend)
+        let (x, g, b, w, mean, rstd) = (c.x, c.gamma, c.beta, c.w, c.mean, c.rstd)
         let copied = try backend.withProductCopy(rows * width), plain = try backend.scratch(rows * width)
         #expect(copied.pointer.copy != 0 && (copied.pointer + 3).copy == copied.pointer.copy + 6)
         func copyIsCurrent() throws {
@@ -581,15 +597,9 @@ import Testing
     @Test func aProductCopyApartFromItsValuesIsTheSameCopy() throws {
         guard let module else { return }
         let device = module.device
-        let (rows, width, outFeatures) = (19, 36, 10)
-        var generator = SeededGenerator(seed: 53)
-        let input = (0..<rows * width).map { _ in generator.normal() * 2 - 0.4 }
-        let gamma = (0..<width).map { _ in 1 + 0.1 * generator.normal() }, beta = (0..<width).map { _ in 0.1 * generator.normal() }
-        let weights = (0..<outFeatures * width).map { _ in generator.normal() }
-        let backend = try CUDATrainingBackend(index: 0, productPrecision: .bf16)
-        let x = try backend.upload(input), g = try backend.upload(gamma), b = try backend.upload(beta)
-        let w = try backend.upload(weights)
-        let mean = try backend.scratch(rows), rstd = try backend.scratch(rows)
+        let c = try LayerNormCase(seed: 53, rows: 19, width: 36, outFeatures: 10, shift: -0.4)
+        let (rows, width, outFeatures, backend) = (c.rows, c.width, c.outFeatures, c.backend)
+        let (x, g, b, w, mean, rstd) = (c.x, c.gamma, c.beta, c.w, c.mean, c.rstd)
         let together = try backend.withProductCopy(rows * width)
         let copy = try backend.productOperand(rows * width)
         let values = try #require(try backend.productCopyValues(for: copy))
