@@ -113,11 +113,12 @@ struct CPUTrainingBackend: TrainingBackend {
 
     /// ``CircleLoss/evaluate(logits:relevant:listLengths:listCount:)`` itself.
     func circleLoss(_ loss: CircleLoss, dlogits: Pointer, losses: Pointer, logits: Pointer, relevant: Pointer,
-                    lists: [Range<Int>], divisor: Int) throws {
-        let count = try CircleLoss.passageCount(lists)
+                    segments: [Range<Int>], divisor: Int) throws {
+        let lengths = try CircleLoss.listLengths(ofRows: segments, divisor: divisor)
+        let count = ScorePairs.passageCount(segments)
         let result = try loss.evaluate(logits: Array(UnsafeBufferPointer(start: logits, count: count)),
-                                       relevant: (0..<count).map { relevant[$0] != 0 },
-                                       listLengths: lists.map { $0.count + 1 }, listCount: divisor)
+                                       relevant: (0..<count).map { relevant[$0] != 0 }, listLengths: lengths,
+                                       listCount: divisor)
         for (k, value) in result.listLosses.enumerated() { losses[k] = value }
         for (i, value) in result.logitGradients.enumerated() { dlogits[i] = value }
     }

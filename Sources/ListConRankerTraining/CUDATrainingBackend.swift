@@ -617,22 +617,19 @@ struct CUDATrainingBackend: TrainingBackend {
                               qkv: qkv, segments: segments, width: width, heads: heads, firstRowAlone: true)
     }
 
-    /// One thread a list (`circle_loss`), reading the row tables of the lists' rows (each list's query
-    /// and then its passages, as the head lays them out): the tables the head's own operations
-    /// uploaded for the micro-batch, so the loss uploads none.
+    /// One thread a list (`circle_loss`), reading the segments' row tables: the ones the head's own
+    /// operations uploaded for the micro-batch, so the loss uploads none.
     func circleLoss(_ loss: CircleLoss, dlogits: Pointer, losses: Pointer, logits: Pointer, relevant: Pointer,
-                    lists: [Range<Int>], divisor: Int) throws {
-        _ = try CircleLoss.passageCount(lists)
-        guard divisor > 0 else { throw TrainingError.invalidInput("list count must be positive, got \(divisor)") }
-        for (pointer, role) in [(dlogits, "the logits' gradient"), (losses, "the lists' losses"), (logits, "the logits"),
-                                (relevant, "the passages' labels")] {
-            guard pointer.contents == .float32 else { throw TrainingError.invalidInput("\(role) must be Float32") }
-        }
-        // List k's rows: its passages' range moved past the k queries before it and its own.
-        let rows = try tables(lists.enumerated().map { k, passages in passages.lowerBound + k..<passages.upperBound + k + 1 })
-        try module.launch("circle_loss", grid: ((lists.count + 63) / 64, 1, 1), block: 64,
+                    segments: [Range<Int>], divisor: Int) throws {
+        _ = try CircleLoss.listLengths(ofRows: segments, divisor: divisor)
+        try written(dlogits, "the logits' gradient")
+        try written(losses, "the lists' losses")
+        try float32(logits, "the logits")
+        try float32(relevant, "the passages' labels")
+        let rows = try tables(segments)
+        try module.launch("circle_loss", grid: ((segments.count + 63) / 64, 1, 1), block: 64,
                           [.address(logits.address), .address(relevant.address), .address(rows.starts.address),
-                           .address(rows.lengths.address), .int32(Int32(lists.count)), .float(loss.margin),
+                           .address(rows.lengths.address), .int32(Int32(segments.count)), .float(loss.margin),
                            .float(loss.scale), .int32(Int32(divisor)), .address(losses.address),
                            .address(dlogits.address)])
     }

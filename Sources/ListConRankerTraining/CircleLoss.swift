@@ -51,7 +51,7 @@ public struct CircleLoss: Sendable, Equatable {
         var losses: [Float] = []
         var gradients = [Float](repeating: 0, count: logits.count)
         var start = 0
-        for (k, length) in listLengths.enumerated() {
+        for length in listLengths {
             let range = start..<start + length - 1
             start = range.upperBound
             // u_i = γ α_n (s_n − m) for negatives, −γ α_p (s_p − (1 − m)) for positives; ∂u_i/∂s_i = ±γ α.
@@ -111,17 +111,19 @@ public struct CircleLoss: Sendable, Equatable {
         Float(listLosses.reduce(0.0) { $0 + Double($1) } / Double(divisor))
     }
 
-    /// The passages of lists given as consecutive ranges of logits from 0 (how
-    /// ``TrainingBackend/circleLoss(_:dlogits:losses:logits:relevant:lists:divisor:)`` takes them).
-    static func passageCount(_ lists: [Range<Int>]) throws -> Int {
+    /// The lengths of lists given as their rows (``TrainingBackend/circleLoss(_:dlogits:losses:logits:relevant:segments:divisor:)``'s
+    /// `segments`: consecutive from 0, each a query and at least one passage), checked with the
+    /// divisor of their loss.
+    static func listLengths(ofRows segments: [Range<Int>], divisor: Int) throws -> [Int] {
         var end = 0
-        for list in lists {
-            guard list.lowerBound == end, !list.isEmpty else {
-                throw TrainingError.invalidInput("lists of passages \(lists) are not consecutive from 0")
+        for list in segments {
+            guard list.lowerBound == end, list.count >= 2 else {
+                throw TrainingError.invalidInput("lists of rows \(segments) are not consecutive from 0 with a passage each")
             }
             end = list.upperBound
         }
-        return end
+        guard divisor > 0 else { throw TrainingError.invalidInput("list count must be positive, got \(divisor)") }
+        return segments.map(\.count)
     }
 
     /// `log Σ exp(u)` and the softmax weights `exp(u − lse)`, shifted by the maximum.

@@ -16,9 +16,7 @@ public struct ListBatch: Sendable, Equatable {
     /// Checks and makes a batch; throws if a list has no passage or the sizes disagree.
     public init(pooled: [Float], hidden: Int, listLengths: [Int]) throws {
         lists = try ListRows(listLengths: listLengths, hidden: hidden)
-        guard pooled.count == lists.rows * hidden else {
-            throw TrainingError.invalidInput("\(pooled.count) pooled values for \(lists.rows) rows of \(hidden)")
-        }
+        try lists.checkVectors(count: pooled.count)
         self.pooled = pooled
     }
 
@@ -55,18 +53,20 @@ struct ListRows: Sendable, Equatable {
     /// Total passages (rows less one query per list): the number of logits.
     var passageCount: Int { rows - listLengths.count }
     /// Each list's rows.
-    var segments: [Range<Int>] { Self.consecutive(listLengths) }
-    /// Each list's passages among the logits (one a passage, list after list).
-    var passageRanges: [Range<Int>] { Self.consecutive(listLengths.map { $0 - 1 }) }
-
-    /// Consecutive ranges of `counts` elements from 0.
-    private static func consecutive(_ counts: [Int]) -> [Range<Int>] {
+    var segments: [Range<Int>] {
         var result: [Range<Int>] = []
         var start = 0
-        for count in counts {
-            result.append(start..<start + count)
-            start += count
+        for length in listLengths {
+            result.append(start..<start + length)
+            start += length
         }
         return result
+    }
+
+    /// Checks that `count` values are `rows` vectors of `hidden`.
+    func checkVectors(count: Int) throws {
+        guard count == rows * hidden else {
+            throw TrainingError.invalidInput("\(count) pooled values for \(rows) rows of \(hidden)")
+        }
     }
 }

@@ -83,9 +83,7 @@ final class ListHeadActivations<Backend: TrainingBackend> {
     /// The activations of a pass over `lists` whose vectors `pooled` (`[R, H]`) are on the device.
     init(lists: ListRows, pooled: FloatBuffer, shape: ListHeadShape, dropout: Float, backend: Backend) throws {
         let r = lists.rows, p = lists.passageCount, w = shape.width
-        guard pooled.count == r * lists.hidden else {
-            throw TrainingError.invalidInput("\(pooled.count) pooled values for \(r) rows of \(lists.hidden)")
-        }
+        try lists.checkVectors(count: pooled.count)
         self.lists = lists
         self.dropout = dropout
         self.pooled = pooled

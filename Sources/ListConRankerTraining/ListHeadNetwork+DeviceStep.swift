@@ -1,6 +1,6 @@
 /// Where a device step of the list head gets the loss's gradient with respect to its logits.
 enum HeadLossGradient<Backend: TrainingBackend> {
-    /// Circle Loss on the device (``TrainingBackend/circleLoss(_:dlogits:losses:logits:relevant:lists:divisor:)``):
+    /// Circle Loss on the device (``TrainingBackend/circleLoss(_:dlogits:losses:logits:relevant:segments:divisor:)``):
     /// each list's loss into `losses` (list after list), the gradient divided by `divisor` (the step's
     /// list count, so that its micro-batches add up to the mean's); `relevant` holds 1 on a relevant
     /// passage and 0 elsewhere. Nothing goes back to the host.
@@ -35,7 +35,7 @@ extension ListHeadNetwork {
             }
             dlogits = try backend.scratch(lists.passageCount)
             try backend.circleLoss(circle, dlogits: dlogits.pointer, losses: losses, logits: pass.logitBuffer.pointer,
-                                   relevant: relevant.pointer, lists: lists.passageRanges, divisor: divisor)
+                                   relevant: relevant.pointer, segments: lists.segments, divisor: divisor)
         }
         try backward(pass, logitGradients: dlogits, parameters: parameters, gradients: gradients,
                      pooled: pooledGradients, backend: backend)

@@ -167,15 +167,16 @@ protocol TrainingBackend: Sendable {
 
     // MARK: The loss (CircleLoss)
 
-    /// Circle Loss of each list's logits (`lists`: each list's passages, consecutive ranges of
-    /// `logits` from 0), a passage relevant where `relevant` holds 1 (0 elsewhere; each list has both,
+    /// Circle Loss of each list's logits (`segments`: each list's rows, its query and then its passages,
+    /// as the head's operations take them; `logits` holds one a passage, list after list), a passage
+    /// relevant where `relevant` holds 1 (0 elsewhere; each list has both,
     /// as ``CircleLoss/check(relevant:listLengths:)`` checks on the host): `losses[k]` = list k's loss
     /// and `dlogits` their gradient divided by `divisor`, the `listLosses` and `logitGradients` of
     /// ``CircleLoss/evaluate(logits:relevant:listLengths:listCount:)`` with `listCount` `divisor`
     /// (computed as it computes them, in Double list by list): so that a step's loss needs no round
     /// trip to the host.
     func circleLoss(_ loss: CircleLoss, dlogits: Pointer, losses: Pointer, logits: Pointer, relevant: Pointer,
-                    lists: [Range<Int>], divisor: Int) throws
+                    segments: [Range<Int>], divisor: Int) throws
 
     // MARK: The encoder's own layers (EncoderTokenOps, EncoderAttentionOps, Philox)
 

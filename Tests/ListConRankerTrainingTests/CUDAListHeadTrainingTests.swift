@@ -83,7 +83,7 @@ import Testing
     /// `CircleLoss.evaluate` bit for bit on the software device: each list's loss and every logit's
     /// gradient, over lists of one relevant passage among many, many among few, and logits that
     /// saturate the sigmoid (±40), divided by a step's list count larger than the micro-batch's.
-    /// Lists that are not consecutive from 0 are refused, and so are labels a list cannot learn from.
+    /// Lists whose rows are not consecutive from 0 are refused, and so are labels a list cannot learn from.
     @Test func circleLossOnTheDeviceIsTheHosts() throws {
         guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
         var generator = SeededGenerator(seed: 23)
@@ -100,11 +100,11 @@ import Testing
         let loss = try CircleLoss()
         let expected = try loss.evaluate(logits: logits, relevant: relevant, listLengths: lengths, listCount: 12)
         let backend = try CUDATrainingBackend(index: 0)
-        let lists = try ListRows(listLengths: lengths, hidden: 1).passageRanges
+        let segments = try ListRows(listLengths: lengths, hidden: 1).segments
         let dlogits = try backend.scratch(logits.count), losses = try backend.scratch(lengths.count)
         let deviceLogits = try backend.upload(logits), labels = try backend.upload(relevant.map { $0 ? 1 : 0 })
         try backend.circleLoss(loss, dlogits: dlogits.pointer, losses: losses.pointer, logits: deviceLogits.pointer,
-                               relevant: labels.pointer, lists: lists, divisor: 12)
+                               relevant: labels.pointer, segments: segments, divisor: 12)
         let gotLosses = try backend.download(losses.pointer, count: lengths.count)
         let gotGradients = try backend.download(dlogits.pointer, count: logits.count)
         #expect(zip(gotLosses, expected.listLosses).filter { $0.0.bitPattern != $0.1.bitPattern }.isEmpty,
@@ -117,11 +117,11 @@ import Testing
         let cpuGradients = cpu.scratch(logits.count), cpuLosses = cpu.scratch(lengths.count)
         let cpuLogits = cpu.upload(logits), cpuLabels = cpu.upload(relevant.map { $0 ? 1 : 0 })
         try cpu.circleLoss(loss, dlogits: cpuGradients.pointer, losses: cpuLosses.pointer, logits: cpuLogits.pointer,
-                           relevant: cpuLabels.pointer, lists: lists, divisor: 12)
+                           relevant: cpuLabels.pointer, segments: segments, divisor: 12)
         #expect(cpuLosses.array == expected.listLosses && cpuGradients.array == expected.logitGradients)
         #expect(throws: TrainingError.self) {
             try backend.circleLoss(loss, dlogits: dlogits.pointer, losses: losses.pointer, logits: dlogits.pointer,
-                                   relevant: dlogits.pointer, lists: [1..<3, 3..<5], divisor: 1)
+                                   relevant: dlogits.pointer, segments: [1..<3, 3..<5], divisor: 1)
         }
         withExtendedLifetime((deviceLogits, labels, cpuLogits, cpuLabels)) {}
         #expect(throws: TrainingError.self) { try CircleLoss.check(relevant: [true, true], listLengths: [3]) }
