@@ -92,6 +92,11 @@ public final class CUDADevice: @unchecked Sendable {
     /// Launches a kernel of any module loaded on this GPU (`name` for errors).
     func launch(function: UnsafeMutableRawPointer, name: String, grid: (Int, Int, Int), block: Int, sharedBytes: Int,
                 _ arguments: [KernelArgument]) throws {
+        // A block past the kernel's registers fails on the GPU with a bare "too many resources
+        // requested"; the software device has no registers, so the limit is checked here for both.
+        guard block <= CUDAKernelSource.largestBlock(of: name) else {
+            throw CUDAError("kernel \(name) takes blocks of at most \(CUDAKernelSource.largestBlock(of: name)) threads, not \(block)")
+        }
         var storage = arguments.map(\.bits)
         try storage.withUnsafeMutableBufferPointer { values in
             var pointers: [UnsafeMutableRawPointer?] = (0..<values.count).map { UnsafeMutableRawPointer(values.baseAddress! + $0) }

@@ -21,6 +21,22 @@ public enum CUDAKernelSource {
         typedKernels.flatMap { name in suffixes.map { "\(name)_\($0)" } } + floatKernels
     }
 
+    /// Threads a block of most kernels, this module's and the GPU trainer's, may take. At that size
+    /// any kernel fits an SM's 65,536 registers (at most 255 a thread, allocated 8 at a time), so
+    /// no register count can make a launch fail; kernels that take larger blocks are named in
+    /// ``largerBlocks`` and compiled with `__launch_bounds__` for them.
+    public static let largestBlock = 256
+    /// The kernels whose blocks may be larger than ``largestBlock``, with their limit: the
+    /// trainer's LayerNorm backward, a thread per 4 or 16 columns of rows up to 16,384 wide.
+    /// Their source declares the same limit as `__launch_bounds__`, which holds the compiler to
+    /// 64 registers a thread.
+    public static let largerBlocks = ["layer_norm_backward": 1024, "layer_norm_backward_wide": 1024]
+
+    /// The largest block `kernel` may be launched with (``largestBlock`` or its ``largerBlocks`` entry).
+    public static func largestBlock(of kernel: String) -> Int {
+        largerBlocks[kernel] ?? largestBlock
+    }
+
     /// Longest head width the attention kernel takes (BERT-large's 64, the list head's 112).
     public static let maximumHeadWidth = 128
     /// Query rows and key rows per tile of the attention kernel.

@@ -179,18 +179,18 @@ __device__ void layer_norm_backward_rows(const float *dy, const float *x, const 
         dbeta_chunks[(long)c * width + j] = b[k];
     }
 }
-extern "C" __global__ void layer_norm_backward(const float *dy, const float *x, const float *mean, const float *rstd,
-                                               const float *gamma, int rows, int width, int chunk, int replace,
-                                               float *dx, float *dgamma_chunks, float *dbeta_chunks,
-                                               const unsigned char *keep, float scale, void *branch, int branch_bf16) {
+// Blocks of up to 1024 threads (CUDAKernelSource.largerBlocks): the bounds hold both to 64 registers.
+extern "C" __global__ void __launch_bounds__(1024)
+layer_norm_backward(const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int rows,
+                    int width, int chunk, int replace, float *dx, float *dgamma_chunks, float *dbeta_chunks,
+                    const unsigned char *keep, float scale, void *branch, int branch_bf16) {
     layer_norm_backward_rows<4>(dy, x, mean, rstd, gamma, rows, width, chunk, replace, dx, dgamma_chunks, dbeta_chunks,
                                 DropoutMask(keep, scale), branch, branch_bf16);
 }
-extern "C" __global__ void layer_norm_backward_wide(const float *dy, const float *x, const float *mean,
-                                                    const float *rstd, const float *gamma, int rows, int width,
-                                                    int chunk, int replace, float *dx, float *dgamma_chunks,
-                                                    float *dbeta_chunks, const unsigned char *keep, float scale,
-                                                    void *branch, int branch_bf16) {
+extern "C" __global__ void __launch_bounds__(1024)
+layer_norm_backward_wide(const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma,
+                         int rows, int width, int chunk, int replace, float *dx, float *dgamma_chunks,
+                         float *dbeta_chunks, const unsigned char *keep, float scale, void *branch, int branch_bf16) {
     layer_norm_backward_rows<16>(dy, x, mean, rstd, gamma, rows, width, chunk, replace, dx, dgamma_chunks, dbeta_chunks,
                                  DropoutMask(keep, scale), branch, branch_bf16);
 }

@@ -14,6 +14,30 @@ import Testing
             #expect(compiled.cubin.firstRange(of: Array(name.utf8) + [0]) != nil, "kernel \(name) is missing from the cubin")
         }
     }
+
+    /// A block larger than a kernel's registers allow fails to launch on a GPU ("too many resources
+    /// requested"), which the software device, having no registers, cannot show. ptxas's counts in
+    /// the cubins say every kernel of both modules fits the largest block the launches may ask for
+    /// (`CUDADevice` refuses larger ones on either device).
+    @Test(arguments: ["sm_80", "sm_90"])
+    func everyKernelFitsItsLargestBlock(_ architecture: String) throws {
+        guard try Fixtures.loadNVRTC() else { return }
+        let compiler = CUDAKernelCompiler(cacheDirectory: nil)
+        for (source, names) in [(CUDATrainingKernelSource.source, CUDATrainingKernelSource.kernelNames),
+                                (CUDAKernelSource.source, CUDAKernelSource.allKernelNames)] {
+            let registers = try CubinRegisterCounts.read(try compiler.compile(source, architecture: architecture).cubin)
+            for name in names {
+                let count = try #require(registers[name], "no register count for \(name)")
+                #expect((1...255).contains(count), "\(name): \(count) registers")
+                let block = CUDAKernelSource.largestBlock(of: name)
+                #expect(CubinRegisterCounts.fits(threads: block, registers: count),
+                        "\(name): \(count) registers a thread do not fit blocks of \(block) threads on \(architecture)")
+            }
+        }
+        #expect(CUDAKernelSource.largestBlock(of: "layer_norm_backward_wide") == 1024)
+        #expect(!CubinRegisterCounts.fits(threads: 1024, registers: 65) && CubinRegisterCounts.fits(threads: 1024, registers: 64))
+        #expect(CubinRegisterCounts.fits(threads: 256, registers: 255))
+    }
 }
 
 extension Fixtures {

@@ -173,6 +173,19 @@ final class Messages: @unchecked Sendable {
             : try CUDATrainingBackend(index: 0).module
     }
 
+    /// A launch past a kernel's largest block is refused before it reaches the driver, on the
+    /// software device as on a GPU, whose registers would fail it with a bare error.
+    @Test func aBlockPastTheKernelsLimitIsRefused() throws {
+        guard let module else { return }
+        let out = try CUDAFloatArray(zeros: 1, on: module.device)
+        let arguments: [KernelArgument] = [.int64(0), .int64(0), .int64(0), .int64(1), .address(out.address)]
+        #expect(throws: CUDAError("kernel philox_uniform takes blocks of at most 256 threads, not 512")) {
+            try module.launch("philox_uniform", grid: (1, 1, 1), block: 512, arguments)
+        }
+        try module.launch("philox_uniform", grid: (1, 1, 1), block: 256, arguments)
+        #expect(try module.device.download(out.address, count: 1) == [Philox.unit(seed: 0, stream: 0, element: 0)])
+    }
+
     /// `philox_uniform` gives ``Philox/unit(seed:stream:element:)`` bit for bit, across a block
     /// boundary and past 2³² elements; `dropout_mask` gives the CPU's mask, and so does a byte mask's
     /// product (`dropout_keep`, `multiply_by_dropout_mask`).
