@@ -159,11 +159,14 @@ struct CUDATrainingBackend: TrainingBackend {
             return try module.launch("dropout_mask_describe", elements: 1, key + [.float(p), .address(mask.address)])
         }
         let arguments = key + [.int64(count), .float(p), .address(mask.address)]
-        guard let scale = mask.dropoutScale else { return try module.launch("dropout_mask", elements: count, arguments) }
+        // A thread a Philox block of four elements.
+        guard let scale = mask.dropoutScale else {
+            return try module.launch("dropout_mask", elements: (count + 3) / 4, arguments)
+        }
         guard scale == 1 / (1 - p) else {
             throw TrainingError.invalidInput("a dropout mask of another probability than \(p)")
         }
-        try module.launch("dropout_keep", elements: count, arguments)
+        try module.launch("dropout_keep", elements: (count + 3) / 4, arguments)
     }
 
     /// Zeros for master parameters; in bf16 mode with a bf16 copy, which ``upload(_:to:)`` and

@@ -215,6 +215,17 @@ final class Messages: @unchecked Sendable {
         let x = try backend.upload(values)
         try backend.multiply(x.pointer, by: bytes.pointer, count: count)
         #expect(try backend.download(x.pointer, count: count) == zip(values, cpu).map { $0 * $1 })
+        // A thread draws four bytes and stores them at once where they are aligned, byte by byte where
+        // not: a mask one byte into the buffer is the same mask.
+        let shorter = count - 3
+        var cpuShorter = [Float](repeating: 0, count: shorter)
+        cpuShorter.withUnsafeMutableBufferPointer {
+            Philox.dropoutMask($0.baseAddress!, count: shorter, probability: 0.25, seed: 7, stream: 5)
+        }
+        try backend.drawDropoutMask(bytes.pointer + 1, count: shorter, probability: 0.25, seed: 7, stream: 5)
+        let y = try backend.upload(values)
+        try backend.multiply(y.pointer, by: bytes.pointer + 1, count: shorter)
+        #expect(try backend.download(y.pointer, count: shorter) == zip(values, cpuShorter).map { $0 * $1 })
         #expect(throws: TrainingError.self) {
             try backend.drawDropoutMask(bytes.pointer, count: count, probability: 0.1, seed: 99, stream: 2)
         }
