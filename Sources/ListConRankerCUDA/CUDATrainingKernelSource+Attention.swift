@@ -32,16 +32,17 @@ extension CUDATrainingKernelSource {
 // qkv [rows, 3·width] (q, k, v side by side per row; bf16 for the bf16 kernels); segment s is rows
 // starts[s] ..< starts[s] + lengths[s]. first_row_alone: a segment's first row attends to itself only
 // (ListAttention's query row). mask (optional): the dropout mask applied to the probabilities before the
-// product with V, a byte per element or drawn where read (DropoutMask: mask, mask_scale, drawn,
-// drawn_first), the [L, L] block of (segment s, head h) at offsets[s] + h·L², row-major. row_lse (the
+// product with V, a byte per element (DropoutMask: mask, mask_scale), the [L, L] block of (segment s,
+// head h) at offsets[s] + h·L², row-major. row_lse (the
 // forward's, the backward reads it) and row_dots (the backward's first pass's, its second reads it): a
 // Float32 per query row and head, each query row's log-sum-exp of its scaled scores over its visible keys
 // and rowsum(P ⊙ dP), those of (segment s, head h) from heads·starts[s] + h·L on.
 // Grid: (segments, heads, 32-row tiles of the longest segment); block: 128 threads. A head's columns go
 // through shared memory ATT_CHUNK at a time.
 //
-// No [L, L] block is stored (but a byte mask, where one is given rather than drawn where read, as the
-// trainers' is): P = exp(S − lse), dP = (dC·Vᵀ) ⊙ M and
+// No [L, L] block of Float32 is stored (a byte mask is read, drawn before the forward: drawing it where it
+// is read, a Philox call an element each of the four times it is read, costs more integer work than its bytes
+// cost traffic): P = exp(S − lse), dP = (dC·Vᵀ) ⊙ M and
 // dS = P ⊙ (dP − rowsum(P ⊙ dP))/√d are formed a 32 × 32 tile at a time in shared memory, and the products
 // that read them run on the tile there (FlashAttention's forward and backward, here in three passes of
 // their own: the queries' pass writes dQ and the keys' pass dK and dV, so no entry is added to by two
@@ -71,46 +72,16 @@ extension CUDATrainingKernelSource {
 #define ATT_ROWS_PER_WARP (ATT_TILE / 4)   // a tile's rows per warp where a warp takes a row at a time
 #define ATT_NEG_INF __int_as_float(0xff800000u)
 
-__device__ float philox_unit(unsigned long long seed, unsigned long long stream, unsigned long long i);
-
-// A dropout mask drawn where it is read (attention's on the GPU): element i is kept where Philox stream `stream`
-// of `seed` gives it a uniform ≥ p (philox_unit, the function dropout_keep and the CPU's Philox.dropoutMask
-// draw with), so no [L, L] block of it is stored. Written by dropout_mask_describe.
-struct DrawnMask {
-    unsigned long long seed, stream;
-    float p;
-};
-
 // A dropout mask as the GPU keeps it, whose value where an element is kept is `scale` = 1/(1 − p) and 0
-// elsewhere: the Float32 mask's values (so a product with it is the same). Either a byte per element, 1 where
-// the element is kept (a quarter of a Float32 mask's traffic), or drawn where read from a DrawnMask (no
-// traffic), element i being element first + i of its stream. Neither (null pointers): no dropout.
+// elsewhere: the Float32 mask's values (so a product with it is the same), as a byte per element, 1 where the
+// element is kept (a quarter of a Float32 mask's traffic). None (a null pointer): no dropout.
 struct DropoutMask {
     const unsigned char *keep;
     float scale;
-    bool drawn;
-    unsigned long long seed, stream, first;
-    float p;
-    __device__ DropoutMask(const unsigned char *keep = 0, float scale = 0.0f, const DrawnMask *draw = 0,
-                           unsigned long long first = 0)
-        : keep(keep), scale(scale), drawn(draw != 0), seed(0), stream(0), first(first), p(0.0f) {
-        if (draw) {
-            seed = draw->seed;
-            stream = draw->stream;
-            p = draw->p;
-        }
-    }
-    __device__ explicit operator bool() const { return keep != 0 || drawn; }
-    __device__ float operator[](long i) const {
-        if (keep) return keep[i] ? scale : 0.0f;
-        return philox_unit(seed, stream, first + i) >= p ? scale : 0.0f;
-    }
-    __device__ DropoutMask operator+(long i) const {
-        DropoutMask moved = *this;
-        if (keep) moved.keep = keep + i;
-        moved.first = first + i;
-        return moved;
-    }
+    __device__ DropoutMask(const unsigned char *keep = 0, float scale = 0.0f) : keep(keep), scale(scale) {}
+    __device__ explicit operator bool() const { return keep != 0; }
+    __device__ float operator[](long i) const { return keep[i] ? scale : 0.0f; }
+    __device__ DropoutMask operator+(long i) const { return DropoutMask(keep ? keep + i : keep, scale); }
 };
 
 __device__ __forceinline__ int visible_keys(int i, int length, int first_row_alone) {
@@ -531,37 +502,34 @@ struct FloatKeyTiles {
 extern "C" __global__ void attention_forward_train(const float *qkv, const int *starts, const int *lengths,
                                                    const long long *offsets, int width, int heads,
                                                    int first_row_alone, const unsigned char *mask, float mask_scale,
-                                                   const DrawnMask *drawn, long long drawn_first, float *row_lse,
-                                                   float *context) {
+                                                   float *row_lse, float *context) {
     __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH], staging[ATT_TILE * ATT_SQUARE];
     attention_forward_pass(FloatTiles{left, right, staging, 0}, qkv, starts, lengths, offsets, width, heads,
-                           first_row_alone, DropoutMask(mask, mask_scale, drawn, drawn_first), row_lse, context);
+                           first_row_alone, DropoutMask(mask, mask_scale), row_lse, context);
 }
 
 extern "C" __global__ void attention_backward_queries(const float *qkv, const float *dcontext, const int *starts,
                                                       const int *lengths, const long long *offsets, int width,
                                                       int heads, int first_row_alone, const float *row_lse,
-                                                      const unsigned char *mask, float mask_scale,
-                                                      const DrawnMask *drawn, long long drawn_first, float *row_dots,
+                                                      const unsigned char *mask, float mask_scale, float *row_dots,
                                                       float *dqkv, int replace) {
     __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
     __shared__ float staging[ATT_TILE * ATT_SQUARE], scores[ATT_TILE * ATT_SQUARE];
     attention_queries_pass(FloatTiles{left, right, staging, scores}, qkv, dcontext, starts, lengths, offsets, width,
-                           heads, first_row_alone, row_lse, DropoutMask(mask, mask_scale, drawn, drawn_first),
+                           heads, first_row_alone, row_lse, DropoutMask(mask, mask_scale),
                            row_dots, dqkv, replace != 0);
 }
 
 extern "C" __global__ void attention_backward_keys(const float *qkv, const float *dcontext, const int *starts,
                                                    const int *lengths, const long long *offsets, int width, int heads,
                                                    int first_row_alone, const float *row_lse,
-                                                   const unsigned char *mask, float mask_scale, const DrawnMask *drawn,
-                                                   long long drawn_first, const float *row_dots, float *dqkv,
-                                                   int replace) {
+                                                   const unsigned char *mask, float mask_scale, const float *row_dots,
+                                                   float *dqkv, int replace) {
     __shared__ float left[ATT_TILE * ATT_PITCH], right[ATT_TILE * ATT_PITCH];
     __shared__ float staging[ATT_TILE * ATT_SQUARE], scores[ATT_TILE * ATT_SQUARE], weights[ATT_TILE * ATT_SQUARE];
     attention_keys_pass(FloatKeyTiles{FloatTiles{left, right, staging, scores}, weights}, qkv, dcontext, starts,
                         lengths, offsets, width, heads, first_row_alone, row_lse,
-                        DropoutMask(mask, mask_scale, drawn, drawn_first), row_dots, dqkv, replace != 0);
+                        DropoutMask(mask, mask_scale), row_dots, dqkv, replace != 0);
 }
 
 """#

@@ -233,14 +233,13 @@ static_assert(ATT_TILE * ATT_BF_PITCH <= ATT_CHUNK * ATT_BF_SQUARE, "the keys pa
 extern "C" __global__ void attention_forward_train_bf16(const unsigned short *qkv, const int *starts, const int *lengths,
                                                         const long long *offsets, int width, int heads,
                                                         int first_row_alone, const unsigned char *mask,
-                                                        float mask_scale, const DrawnMask *drawn,
-                                                        long long drawn_first, float *row_lse, void *context,
+                                                        float mask_scale, float *row_lse, void *context,
                                                         int context_bf16) {
     __shared__ __align__(16) unsigned short a_rows[ATT_TILE * ATT_BF_PITCH], b_rows[ATT_TILE * ATT_BF_PITCH];
     __shared__ __align__(16) unsigned short w_block[ATT_TILE * ATT_BF_SQUARE], b_columns[ATT_CHUNK * ATT_BF_SQUARE];
     __shared__ float staging[ATT_TILE * ATT_SQUARE];
     BF16Tiles tiles{a_rows, b_rows, w_block, b_columns, staging, 0};
-    DropoutMask dropout(mask, mask_scale, drawn, drawn_first);
+    DropoutMask dropout(mask, mask_scale);
     // A context only products read is stored in bf16 (the encoder's in bf16 mode), else in Float32.
     if (context_bf16)
         attention_forward_pass(tiles, qkv, starts, lengths, offsets, width, heads, first_row_alone, dropout,
@@ -255,13 +254,12 @@ extern "C" __global__ void attention_backward_queries_bf16(const unsigned short 
                                                            const long long *offsets, int width,
                                                            int heads, int first_row_alone, const float *row_lse,
                                                            const unsigned char *mask, float mask_scale,
-                                                           const DrawnMask *drawn, long long drawn_first,
                                                            float *row_dots, void *dqkv, int replace, int dqkv_bf16) {
     __shared__ __align__(16) unsigned short a_rows[ATT_TILE * ATT_BF_PITCH], b_rows[ATT_TILE * ATT_BF_PITCH];
     __shared__ __align__(16) unsigned short w_block[ATT_TILE * ATT_BF_SQUARE], b_columns[ATT_CHUNK * ATT_BF_SQUARE];
     __shared__ float staging[ATT_TILE * ATT_SQUARE], scores[ATT_TILE * ATT_SQUARE];
     BF16Tiles tiles{a_rows, b_rows, w_block, b_columns, staging, scores};
-    DropoutMask dropout(mask, mask_scale, drawn, drawn_first);
+    DropoutMask dropout(mask, mask_scale);
     // A dqkv only products read is stored in bf16 (the encoder's in bf16 mode, replaced), else in Float32.
     if (dqkv_bf16)
         attention_queries_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, first_row_alone,
@@ -276,13 +274,12 @@ extern "C" __global__ void attention_backward_keys_bf16(const unsigned short *qk
                                                         const long long *offsets, int width, int heads,
                                                         int first_row_alone, const float *row_lse,
                                                         const unsigned char *mask, float mask_scale,
-                                                        const DrawnMask *drawn, long long drawn_first,
                                                         const float *row_dots, void *dqkv, int replace, int dqkv_bf16) {
     __shared__ __align__(16) unsigned short weights[ATT_TILE * ATT_BF_SQUARE], dscores[ATT_TILE * ATT_BF_SQUARE];
     __shared__ __align__(16) unsigned short gradients[ATT_CHUNK * ATT_BF_SQUARE], queries[ATT_CHUNK * ATT_BF_SQUARE];
     __shared__ float staging[ATT_TILE * ATT_SQUARE], scores[ATT_TILE * ATT_SQUARE];
     BF16KeyTiles tiles{BF16Tiles{gradients, queries, 0, 0, staging, scores}, weights, dscores, gradients, queries};
-    DropoutMask dropout(mask, mask_scale, drawn, drawn_first);
+    DropoutMask dropout(mask, mask_scale);
     if (dqkv_bf16)
         attention_keys_pass(tiles, qkv, dcontext, starts, lengths, offsets, width, heads, first_row_alone,
                             row_lse, dropout, row_dots, (unsigned short *)dqkv, true);

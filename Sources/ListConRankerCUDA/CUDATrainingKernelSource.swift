@@ -17,7 +17,7 @@ public enum CUDATrainingKernelSource {
     /// Every kernel the module exports.
     public static let kernelNames = productKernelNames + attentionKernelNames + attentionBF16KernelNames
         + lossKernelNames + [
-        "philox_uniform", "dropout_mask", "dropout_keep", "dropout_mask_describe", "multiply_by_dropout_mask",
+        "philox_uniform", "dropout_mask", "dropout_keep", "multiply_by_dropout_mask",
         "dropout_mask_product", "dropout_mask_product_bf16",
         "layer_norm_forward_train", "layer_norm_backward", "layer_norm_backward_wide",
         "gelu_forward_train", "gelu_forward_train_bf16", "gelu_backward", "gelu_forward_backward",
@@ -82,15 +82,6 @@ extern "C" __global__ void dropout_mask(unsigned long long seed, unsigned long l
 #pragma unroll
         for (int k = 0; k < 4; k++)
             if (4 * q + k < count) mask[4 * q + k] = philox_word_unit(philox_word(r, k)) >= p ? scale : 0.0f;
-    }
-}
-// The same mask drawn where it is read (DrawnMask): what a reader needs to draw it.
-extern "C" __global__ void dropout_mask_describe(unsigned long long seed, unsigned long long stream, float p,
-                                                 DrawnMask *mask) {
-    if (blockIdx.x == 0 && threadIdx.x == 0) {
-        mask->seed = seed;
-        mask->stream = stream;
-        mask->p = p;
     }
 }
 // The same mask as bytes (DropoutMask): keep[i] = 1 where the uniform ≥ p, else 0; a block's four bytes in

@@ -18,8 +18,6 @@ public struct ActivationStorage: Sendable, Equatable {
         case productCopyValues
         /// A dropout mask (`dropoutMask`).
         case dropoutMask
-        /// Attention's dropout mask (`attentionDropoutMask`).
-        case attentionDropoutMask
     }
 
     /// What attention's backward allocates while it runs.
@@ -47,9 +45,6 @@ public struct ActivationStorage: Sendable, Equatable {
     public let withProductCopyBytes: Int
     /// Bytes an element of a dropout mask: 4 as Float32 values, 1 as a byte.
     public let dropoutMaskBytes: Int
-    /// Whether attention's dropout mask is drawn where it is read (only its Philox key held,
-    /// ``drawnMaskBytes``) rather than stored like the other masks.
-    public let attentionMaskDrawnWhereRead: Bool
     /// What attention keeps for its backward.
     public let attentionKept: AttentionKept
     /// Attention's backward scratch.
@@ -57,19 +52,16 @@ public struct ActivationStorage: Sendable, Equatable {
 
     /// The CPU's: everything Float32, attention one text and head at a time.
     public static let cpu = ActivationStorage(productOperandBytes: 4, withProductCopyBytes: 4, dropoutMaskBytes: 4,
-                                              attentionMaskDrawnWhereRead: false, attentionKept: .probabilities,
+                                              attentionKept: .probabilities,
                                               attentionScratch: .twoBlocksOfTheLongestText)
     /// A GPU's with Float32 products (the parity mode): masks are bytes.
     public static let gpuFP32 = ActivationStorage(productOperandBytes: 4, withProductCopyBytes: 4, dropoutMaskBytes: 1,
-                                                  attentionMaskDrawnWhereRead: true, attentionKept: .rowLogSumExp,
+                                                  attentionKept: .rowLogSumExp,
                                                   attentionScratch: .onePerTokenAndHead)
     /// A GPU's with bf16 products: operands in bf16 and a bf16 copy beside each LayerNorm output.
     public static let gpuBF16 = ActivationStorage(productOperandBytes: 2, withProductCopyBytes: 6, dropoutMaskBytes: 1,
-                                                  attentionMaskDrawnWhereRead: true, attentionKept: .rowLogSumExp,
+                                                  attentionKept: .rowLogSumExp,
                                                   attentionScratch: .onePerTokenAndHead)
-
-    /// Bytes a mask drawn where it is read holds: its Philox key and probability (seed, stream, p).
-    public static let drawnMaskBytes = 24
 
     /// Bytes of a buffer of `count` elements of `kind`.
     public func bytes(_ count: Int, _ kind: Kind) -> Int {
@@ -79,8 +71,6 @@ public struct ActivationStorage: Sendable, Equatable {
         case .withProductCopy: withProductCopyBytes * count
         case .productCopyValues: (withProductCopyBytes - productOperandBytes) * count
         case .dropoutMask: dropoutMaskBytes * count
-        case .attentionDropoutMask:
-            attentionMaskDrawnWhereRead ? (count > 0 ? Self.drawnMaskBytes : 0) : dropoutMaskBytes * count
         }
     }
 

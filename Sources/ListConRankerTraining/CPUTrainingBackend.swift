@@ -15,7 +15,6 @@ struct CPUTrainingBackend: TrainingBackend {
     func parameters(_ count: Int) -> FloatBuffer { zeros(count) }
     /// Float32 values, 0 or 1/(1 − p).
     func dropoutMask(_ count: Int, probability p: Float) -> FloatBuffer { scratch(count) }
-    func attentionDropoutMask(_ count: Int, probability p: Float) -> FloatBuffer { scratch(count) }
     func upload(_ values: [Float]) -> FloatBuffer { FloatBuffer(values) }
     func upload(_ values: [Float], to target: Pointer) {
         values.withUnsafeBufferPointer { if let base = $0.baseAddress { target.update(from: base, count: $0.count) } }

@@ -93,15 +93,11 @@ extension CUDATrainingBackend {
         return try productInput(x, ld: columns, rows: segments.last?.upperBound ?? 0, columns: columns)
     }
 
-    /// A dropout mask as the kernels take it (`DropoutMask`): its bytes, its kept value, and for a mask
-    /// drawn where read its descriptor and first element (none: all 0); throws for a Float32 mask,
-    /// which they no longer read.
+    /// A dropout mask as the kernels take it (`DropoutMask`): its bytes and its kept value (none: 0,
+    /// 0); throws for a Float32 mask, which they no longer read.
     private func maskArguments(_ mask: Pointer?) throws -> [KernelArgument] {
-        guard let mask else { return [.address(0), .float(0), .address(0), .int64(0)] }
-        if case .drawnMask(let value, let first) = mask.contents {
-            return [.address(0), .float(value), .address(mask.address), .int64(first)]
-        }
-        return [.address(mask.address), .float(try byteMaskScale(mask)), .address(0), .int64(0)]
+        guard let mask else { return [.address(0), .float(0)] }
+        return [.address(mask.address), .float(try byteMaskScale(mask))]
     }
 
     /// The attention kernel `name` of the backend's product precision.

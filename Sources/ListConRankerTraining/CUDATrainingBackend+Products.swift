@@ -86,7 +86,7 @@ extension CUDATrainingBackend {
                 throw TrainingError.invalidInput("a bf16 operand for a product in \(productPrecision.rawValue)")
             }
             return ProductInput(address: x.address, ld: ld, copy: nil)
-        case .dropoutMask, .drawnMask: throw TrainingError.invalidInput("a product's input is a dropout mask")
+        case .dropoutMask: throw TrainingError.invalidInput("a product's input is a dropout mask")
         }
     }
 
@@ -97,7 +97,7 @@ extension CUDATrainingBackend {
         case .float32, .masterParameters, .activationWithCopy: return
         case .bf16Operand:
             throw TrainingError.invalidInput("\(role) is a bf16 product operand; only products read those")
-        case .dropoutMask, .drawnMask:
+        case .dropoutMask:
             throw TrainingError.invalidInput("\(role) is a dropout mask; only multiply and attention read those")
         }
     }
@@ -110,7 +110,7 @@ extension CUDATrainingBackend {
         case .float32, .bf16Operand: return
         case .masterParameters: throw TrainingError.invalidInput("\(role) is the master parameters")
         case .activationWithCopy: throw TrainingError.invalidInput("\(role) keeps a bf16 copy; only LayerNorm, GELU and a mask write it")
-        case .dropoutMask, .drawnMask:
+        case .dropoutMask:
             throw TrainingError.invalidInput("\(role) is a dropout mask; only multiply and attention read those")
         }
     }

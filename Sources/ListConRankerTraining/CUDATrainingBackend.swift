@@ -22,10 +22,6 @@ struct CUDATrainingBackend: TrainingBackend {
         /// A dropout mask of a byte an element, 1 where kept, whose kept value is `keptValue` = 1/(1 − p)
         /// (``dropoutMask(_:probability:)``).
         case dropoutMask(keptValue: Float)
-        /// A dropout mask drawn where it is read (``attentionDropoutMask(_:probability:)``): a device
-        /// `DrawnMask` (seed, stream, p) that ``drawDropoutMask(_:count:probability:seed:stream:)`` fills,
-        /// whose element i is element `first + i` of its Philox stream; kept value `keptValue` = 1/(1 − p).
-        case drawnMask(keptValue: Float, first: Int)
 
         /// Bytes an element.
         var elementSize: Int {
@@ -33,7 +29,6 @@ struct CUDATrainingBackend: TrainingBackend {
             case .float32, .masterParameters, .activationWithCopy: 4
             case .bf16Operand: 2
             case .dropoutMask: 1
-            case .drawnMask: 0   // (a pointer into it moves its `first`, not its address)
             }
         }
     }
@@ -50,7 +45,7 @@ struct CUDATrainingBackend: TrainingBackend {
         var copy: UInt64 {
             switch contents {
             case .masterParameters(let copy), .activationWithCopy(let copy): copy
-            case .float32, .bf16Operand, .dropoutMask, .drawnMask: 0
+            case .float32, .bf16Operand, .dropoutMask: 0
             }
         }
         /// A dropout mask's kept value; nil for anything else.
@@ -64,7 +59,6 @@ struct CUDATrainingBackend: TrainingBackend {
             switch base.contents {
             case .masterParameters(let copy): moved = .masterParameters(bf16Copy: copy &+ UInt64(offset * 2))
             case .activationWithCopy(let copy): moved = .activationWithCopy(bf16Copy: copy &+ UInt64(offset * 2))
-            case .drawnMask(let value, let first): moved = .drawnMask(keptValue: value, first: first + offset)
             case .float32, .bf16Operand, .dropoutMask: moved = base.contents
             }
             return Pointer(address: base.address &+ UInt64(offset * base.contents.elementSize), contents: moved)
@@ -84,12 +78,8 @@ struct CUDATrainingBackend: TrainingBackend {
         }
         var element: CUDAElement { pointer.element }
         var pointer: Pointer { Pointer(address: array.address, contents: contents) }
-        /// Its elements' bytes and its bf16 copy's (2 an element); a mask drawn where read, its
-        /// descriptor's.
-        var bytes: Int {
-            if case .drawnMask = contents { return 4 * array.count }
-            return count * contents.elementSize + (copy == nil ? 0 : 2 * count)
-        }
+        /// Its elements' bytes and its bf16 copy's (2 an element).
+        var bytes: Int { count * contents.elementSize + (copy == nil ? 0 : 2 * count) }
     }
 
     /// One pass's dropout masks: mask k of the pass is Philox stream k under the pass's seed.
@@ -138,26 +128,11 @@ struct CUDATrainingBackend: TrainingBackend {
                contents: .dropoutMask(keptValue: 1 / (1 - p)))
     }
 
-    /// Attention's dropout mask of `count` elements at probability `p`: drawn where the attention
-    /// kernels read it (``Contents/drawnMask(keptValue:first:)``), so only its 24-byte descriptor is
-    /// held and no byte of it crosses memory; the same values as ``dropoutMask(_:probability:)``'s.
-    func attentionDropoutMask(_ count: Int, probability p: Float) throws -> Buffer {
-        Buffer(try CUDAFloatArray(uninitialised: ActivationStorage.drawnMaskBytes / 4, on: device), count: count,
-               contents: .drawnMask(keptValue: 1 / (1 - p), first: 0))
-    }
-
-    /// Mask `stream` of `seed` (Philox) into `mask`: a byte mask drawn at its own probability, a mask
-    /// drawn where read (its descriptor written), or a Float32 one.
+    /// Mask `stream` of `seed` (Philox) into `mask`: a byte mask drawn at its own probability, or a
+    /// Float32 one.
     static func drawMask(_ mask: Pointer, count: Int, probability p: Float, seed: UInt64, stream: UInt64,
                          module: CUDAKernelModule) throws {
         let key: [KernelArgument] = [.int64(Int(bitPattern: UInt(seed))), .int64(Int(bitPattern: UInt(stream)))]
-        if case .drawnMask(let value, let first) = mask.contents {
-            guard value == 1 / (1 - p) else {
-                throw TrainingError.invalidInput("a dropout mask of another probability than \(p)")
-            }
-            guard first == 0 else { throw TrainingError.invalidInput("a mask drawn where read is drawn whole") }
-            return try module.launch("dropout_mask_describe", elements: 1, key + [.float(p), .address(mask.address)])
-        }
         let arguments = key + [.int64(count), .float(p), .address(mask.address)]
         // A thread a Philox block of four elements.
         guard let scale = mask.dropoutScale else {

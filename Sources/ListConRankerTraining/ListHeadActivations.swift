@@ -35,7 +35,7 @@ final class LayerActivations<Backend: TrainingBackend> {
         self.input = input
         qkv = try backend.productOperand(r * 3 * w)
         probabilities = try backend.scratch(backend.activationStorage.attentionKeptCount(lengths: lengths, heads: heads))
-        attentionMask = dropout ? try backend.attentionDropoutMask(probabilityCount, probability: p) : nil
+        attentionMask = dropout ? try backend.dropoutMask(probabilityCount, probability: p) : nil
         context = try backend.productOperand(r * w)
         attendedMask = dropout ? try backend.dropoutMask(r * w, probability: p) : nil
         residual1 = try backend.scratch(r * w)

@@ -58,11 +58,6 @@ protocol TrainingBackend: Sendable {
     /// same `p`) and only ``multiply(_:by:count:)`` and the attention operations read: its elements are
     /// 0 or 1/(1 − p), however the backend stores them (a GPU: a byte each).
     func dropoutMask(_ count: Int, probability p: Float) throws -> Buffer
-    /// Attention's dropout mask of `count` elements at probability `p` (the probabilities' layout), which
-    /// the same draws fill and only the attention operations read: the values of
-    /// ``dropoutMask(_:probability:)``'s, however the backend keeps them (a GPU draws them where its
-    /// attention kernels read them, from the Philox stream, and keeps only the stream's key).
-    func attentionDropoutMask(_ count: Int, probability p: Float) throws -> Buffer
     /// A copy of `values` on the device.
     func upload(_ values: [Float]) throws -> Buffer
     /// `target[0 ..< values.count] = values`.

@@ -47,19 +47,13 @@ import Testing
 
         /// (what attention keeps, context, dqkv) of one forward and backward on `backend`: the kept
         /// part is the probabilities on the CPU, each row's log-sum-exp per head on a GPU. The mask is a
-        /// ``TrainingBackend/dropoutMask(_:probability:)`` (on a GPU a byte an element), or with
-        /// `drawnWhereRead` an ``TrainingBackend/attentionDropoutMask(_:probability:)`` (what the trainers
-        /// use: on a GPU drawn in the kernels).
-        func run<Backend: TrainingBackend>(_ backend: Backend, listHead: Bool,
-                                           drawnWhereRead: Bool = false) throws -> [(String, [Float])] {
+        /// ``TrainingBackend/dropoutMask(_:probability:)`` (on a GPU a byte an element).
+        func run<Backend: TrainingBackend>(_ backend: Backend, listHead: Bool) throws -> [(String, [Float])] {
             let qkvBuffer = try backend.upload(qkv), dcontextBuffer = try backend.upload(dcontext)
             let dqkv = try backend.upload(dqkvStart)
             // Inverted dropout at p = 0.2 (zeros and 1.25s), the same Philox mask on every backend, kept as
             // each keeps its masks.
-            let maskBuffer = masked
-                ? try drawnWhereRead ? backend.attentionDropoutMask(probabilityCount, probability: 0.2)
-                                     : backend.dropoutMask(probabilityCount, probability: 0.2)
-                : nil
+            let maskBuffer = masked ? try backend.dropoutMask(probabilityCount, probability: 0.2) : nil
             if let maskBuffer {
                 try backend.drawDropoutMask(maskBuffer.pointer, count: probabilityCount, probability: 0.2, seed: 5,
                                             stream: UInt64(width))
@@ -135,28 +129,6 @@ import Testing
         let scale = reference.map { abs($0) }.max() ?? 0
         #expect(maxAbsoluteError(gpu[0].1, reference) <= 1e-5 * scale,
                 "log-sum-exps: \(maxAbsoluteError(gpu[0].1, reference)) of \(scale)")
-    }
-
-    /// A mask drawn where it is read (what the trainers use on a GPU: `attentionDropoutMask`, a 24-byte
-    /// Philox key the kernels draw each element from) gives the stored byte mask's results bit for bit,
-    /// for the encoder's attention and the list head's, in fp32 and bf16.
-    @Test(arguments: cases.filter(\.masked), [false, true])
-    func aMaskDrawnWhereReadIsTheStoredOne(_ c: Case, listHead: Bool) throws {
-        guard SoftwareCUDADevice.forTest(registering: [CUDATrainingKernelSource.source]) != nil else { return }
-        let inputs = Inputs(c)
-        for precision in [CUDATrainingBackend.ProductPrecision.fp32, .bf16] {
-            let backend = try CUDATrainingBackend(index: 0, productPrecision: precision)
-            #expect(try backend.attentionDropoutMask(inputs.probabilityCount, probability: 0.2).bytes
-                        == ActivationStorage.drawnMaskBytes)
-            let stored = try inputs.run(backend, listHead: listHead)
-            let drawn = try inputs.run(backend, listHead: listHead, drawnWhereRead: true)
-            for ((name, expected), (_, actual)) in zip(stored, drawn) {
-                // (a count, not the arrays: a failing comparison of these would print them whole)
-                let differing = zip(actual, expected).filter { $0.bitPattern != $1.bitPattern }.count
-                #expect(actual.count == expected.count && differing == 0,
-                        "\(precision) \(name): \(differing) of \(expected.count) differ")
-            }
-        }
     }
 
     /// The bf16 kernels (tensor-core tile products, emulated here fragment by fragment) against the

@@ -61,7 +61,6 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
     let probabilities: Buffer              // what attention keeps (ActivationStorage.attentionKept): on the CPU
                                            // [Σ heads·L²] softmax per text and head, on a GPU [heads·N] log-sum-exps
     let probabilityMask: Buffer?           // [Σ heads·L²]: attention-probability dropout per text and head
-                                           // (attentionDropoutMask: on a GPU drawn where read)
     let attentionMask: Buffer?             // [N, H]  hidden dropout after attention.output.dense
     let normed1Values: Buffer?             // [N, H]  attention.output.LayerNorm output, Float32, where its
                                            // product copy (products.normed1Copy) is bf16; nil where that holds it
@@ -91,7 +90,7 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
         probabilities = try backend.scratch(backend.activationStorage.attentionKeptCount(lengths: lengths,
                                                                                           heads: shape.heads))
         probabilityMask = dropout.attention > 0
-            ? try backend.attentionDropoutMask(probabilityCount, probability: dropout.attention) : nil
+            ? try backend.dropoutMask(probabilityCount, probability: dropout.attention) : nil
         attentionMask = dropout.hidden > 0 ? try backend.dropoutMask(n * h, probability: dropout.hidden) : nil
         normed1Values = try backend.productCopyValues(for: self.products.normed1Copy)
         activated = try backend.productOperand(n * f)
@@ -108,10 +107,9 @@ final class EncoderLayerActivations<Backend: TrainingBackend> {
         let h = shape.hidden, f = shape.intermediate
         let probabilityCount = ListAttentionOps.probabilityCount(lengths: lengths, heads: shape.heads)
         let kept = storage.attentionKeptCount(lengths: lengths, heads: shape.heads)
-        let masks = dropout.hidden > 0 ? 2 * n * h : 0
+        let masks = (dropout.hidden > 0 ? 2 * n * h : 0) + (dropout.attention > 0 ? probabilityCount : 0)
         return storage.bytes(kept, .float32) + storage.bytes(n * h, .productCopyValues)
             + storage.bytes(n * f, .productOperand) + storage.bytes(masks, .dropoutMask)
-            + storage.bytes(dropout.attention > 0 ? probabilityCount : 0, .attentionDropoutMask)
     }
 
     /// Bytes of the buffers this layer holds besides `input`, `output` and `products` (to check
