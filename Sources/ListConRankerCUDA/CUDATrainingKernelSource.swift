@@ -70,9 +70,9 @@ extern "C" __global__ void philox_uniform(unsigned long long seed, unsigned long
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < count; i += (long)gridDim.x * blockDim.x)
         out[i] = philox_unit(seed, stream, first + i);
 }
-// The masks below take a block a thread, its four elements from one Philox call: a call is ~75 integer
-// instructions (sm_90), ~19 an element instead of ~75 with a call an element. Launched over (count + 3) / 4
-// threads.
+// The masks below take a block a thread, its four elements from one Philox call: a call is ~45 IMAD and ~22
+// LOP3 on sm_90 (tools/bench/kernel_sass.py), a quarter of that an element instead of all of it. Launched over
+// (count + 3) / 4 threads.
 // Philox.dropoutMask: mask[i] = 1/(1 − p) where the uniform ≥ p, else 0.
 extern "C" __global__ void dropout_mask(unsigned long long seed, unsigned long long stream, long count, float p,
                                         float *mask) {
