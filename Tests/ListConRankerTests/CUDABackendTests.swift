@@ -87,6 +87,8 @@ import Testing
         for name in CUDAKernelSource.allKernelNames {
             #expect(cubin.firstRange(of: Array(name.utf8) + [0]) != nil, "kernel \(name) is missing from the cubin")
         }
+        try CubinRegisterCounts.expectEveryKernelFitsItsLargestBlock(cubin, kernels: CUDAKernelSource.allKernelNames,
+                                                                     architecture: architecture)
         let again = try compiler.compile(architecture: architecture)
         #expect(again.fromCache && again.cubin == cubin, "the second compile reads the disk cache")
     }

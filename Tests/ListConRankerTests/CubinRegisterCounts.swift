@@ -1,4 +1,6 @@
 import Foundation
+import Testing
+@testable import ListConRankerCUDA
 
 /// Each kernel's registers a thread, read from a cubin NVRTC wrote: the count ptxas stored as the
 /// `EIATTR_REGCOUNT` attribute (0x2f) of the module's `.nv.info` section, keyed by the kernel's
@@ -60,6 +62,21 @@ enum CubinRegisterCounts {
             offset += 4 + length
         }
         return registers
+    }
+
+    /// Every kernel of `kernels` in `cubin` fits the largest block ``CUDAKernelSource/largestBlock(of:)``
+    /// allows its launches. A block larger than a kernel's registers allow fails to launch on a GPU
+    /// ("too many resources requested"), which the software device, having no registers, cannot show;
+    /// `CUDADevice` refuses launches past the limit on either device.
+    static func expectEveryKernelFitsItsLargestBlock(_ cubin: [UInt8], kernels: [String], architecture: String) throws {
+        let registers = try read(cubin)
+        for name in kernels {
+            let count = try #require(registers[name], "no register count for \(name)")
+            #expect((1...255).contains(count), "\(name): \(count) registers")
+            let block = CUDAKernelSource.largestBlock(of: name)
+            #expect(fits(threads: block, registers: count),
+                    "\(name): \(count) registers a thread do not fit blocks of \(block) threads on \(architecture)")
+        }
     }
 
     /// Whether a block of `threads` threads using `registers` each fits the 65,536 registers a
