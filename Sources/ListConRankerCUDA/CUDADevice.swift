@@ -93,9 +93,11 @@ public final class CUDADevice: @unchecked Sendable {
     func launch(function: UnsafeMutableRawPointer, name: String, grid: (Int, Int, Int), block: Int, sharedBytes: Int,
                 _ arguments: [KernelArgument]) throws {
         // A block past the kernel's registers fails on the GPU with a bare "too many resources
-        // requested"; the software device has no registers, so the limit is checked here for both.
-        guard block <= CUDAKernelSource.largestBlock(of: name) else {
-            throw CUDAError("kernel \(name) takes blocks of at most \(CUDAKernelSource.largestBlock(of: name)) threads, not \(block)")
+        // requested"; the software device has no registers, so the limit is checked here for both
+        // (the common limit first: a name is looked up only for a larger block).
+        if block > CUDAKernelSource.largestBlock {
+            let limit = CUDAKernelSource.largestBlock(of: name)
+            guard block <= limit else { throw CUDAError("kernel \(name) takes blocks of at most \(limit) threads, not \(block)") }
         }
         var storage = arguments.map(\.bits)
         try storage.withUnsafeMutableBufferPointer { values in

@@ -28,9 +28,9 @@ __device__ void circle_term(float logit, bool relevant, double m, double gamma, 
 // One thread a list (lists of a few dozen passages; a step has a few dozen lists). List k's rows are
 // rows[k] ..< rows[k] + lengths[k], its query first (the list head's row tables): its passages are the
 // lengths[k] - 1 logits from rows[k] - k (one logit a passage, list after list), relevant where
-// relevant[] is non-zero (each list has both kinds: checked on the host). losses[k] = softplus(lse_n(u) + lse_p(u)); dlogits = d(loss_k)/d(logit)
-// / divisor: sigmoid(z) / divisor * softmax weight * slope * s (1 - s), each logsumexp shifted by its
-// group's largest u and summed in passage order, as the host does.
+// relevant[] is non-zero (each list has both kinds: checked on the host). losses[k] = softplus(z), z =
+// lse_n(u) + lse_p(u); dlogits = d(loss_k)/d(logit) / divisor = sigmoid(z) / divisor * softmax weight * slope
+// * s (1 - s), each logsumexp shifted by its group's largest u and summed in passage order, as the host does.
 extern "C" __global__ void circle_loss(const float *logits, const float *relevant, const int *rows, const int *lengths,
                                        int lists, float margin, float scale, int divisor, float *losses,
                                        float *dlogits) {
